@@ -1,0 +1,151 @@
+// Package store keeps skillsync's state in PostgreSQL: runs and their
+// operation journal, the ownership registry, source snapshots, pending
+// deletes, and the advisory lock that allows one applying run at a time.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// ErrRunInProgress is returned when another process or goroutine holds the
+// run lock.
+var ErrRunInProgress = errors.New("another skillsync run is in progress")
+
+// ErrNotFound is returned when a run, skill or snapshot does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Trigger says what started a run.
+type Trigger string
+
+// Triggers.
+const (
+	TriggerSchedule Trigger = "schedule"
+	TriggerManual   Trigger = "manual"
+	TriggerAPI      Trigger = "api"
+	TriggerDemo     Trigger = "demo"
+)
+
+// Mode is plan (dry run) or apply.
+type Mode string
+
+// Modes.
+const (
+	ModePlan  Mode = "plan"
+	ModeApply Mode = "apply"
+)
+
+// Outcome is how a run ended.
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomeRunning     Outcome = "running"
+	OutcomeNoChanges   Outcome = "no_changes"
+	OutcomeApplied     Outcome = "applied"
+	OutcomePartial     Outcome = "partial"
+	OutcomeRefused     Outcome = "refused"
+	OutcomeFailed      Outcome = "failed"
+	OutcomeInterrupted Outcome = "interrupted"
+)
+
+// Counts are the per-action counts of a run (planned in plan mode, done in
+// apply mode; Failed counts operations that failed).
+type Counts struct {
+	Create            int `json:"create"`
+	Update            int `json:"update"`
+	Delete            int `json:"delete"`
+	PendingDelete     int `json:"pending_delete"`
+	Unchanged         int `json:"unchanged"`
+	UnmanagedConflict int `json:"unmanaged_conflict"`
+	Assign            int `json:"assign"`
+	Unassign          int `json:"unassign"`
+	Failed            int `json:"failed"`
+}
+
+// Run is one row of the run history.
+type Run struct {
+	ID         int64
+	Trigger    Trigger
+	Mode       Mode
+	StartedAt  time.Time
+	FinishedAt *time.Time
+	Outcome    Outcome
+	Counts     Counts
+	Error      string
+	Plan       json.RawMessage // the plan as JSON (nil until finished)
+	SnapshotID *int64
+}
+
+// OpState is the state of a journaled operation.
+type OpState string
+
+// Operation states: intended before the call, sent just before the request
+// leaves, done or failed after the answer.
+const (
+	OpIntended OpState = "intended"
+	OpSent     OpState = "sent"
+	OpDone     OpState = "done"
+	OpFailed   OpState = "failed"
+)
+
+// Operation is one journal row: one intended change to LivePerson.
+type Operation struct {
+	ID         int64
+	RunID      int64
+	Seq        int    // order within the run, from 1
+	Action     string // create, update, delete, assign, unassign, ...
+	SkillName  string
+	SkillID    *int64
+	Request    string // short human summary of the request, never a secret
+	State      OpState
+	HTTPStatus *int
+	Error      string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// OwnedSkill is a row of the ownership registry.
+type OwnedSkill struct {
+	SkillID      int64
+	Name         string
+	RuleID       string
+	RuleKey      string // rule id + attribute values, stable across renames
+	CreatedByRun *int64
+	Adopted      bool
+	CreatedAt    time.Time
+	ReleasedAt   *time.Time // non-nil: no longer managed
+}
+
+// Snapshot records the health statistics of one source read.
+type Snapshot struct {
+	ID          int64
+	RunID       int64
+	Records     int
+	Active      int
+	ValueCounts map[string]map[string]int
+	HeaderHash  string
+	Accepted    bool
+	Reason      string // why it was rejected
+	CreatedAt   time.Time
+}
+
+// PendingDelete is an owned skill absent from the desired state, waiting out
+// the delete grace.
+type PendingDelete struct {
+	SkillID                int64
+	SkillName              string
+	FirstMissingRun        int64
+	ConsecutiveMissingRuns int
+	UpdatedAt              time.Time
+}
+
+// OpUpdate moves a journaled operation to a new state.
+type OpUpdate struct {
+	ID         int64
+	State      OpState
+	HTTPStatus *int
+	Error      string
+	SkillID    *int64 // set when a create learns the new skill's id
+}

@@ -1,0 +1,87 @@
+package sync
+
+// SkillsConfig is the `skills:` section of the configuration: the rules that
+// turn HR records into desired skills.
+type SkillsConfig struct {
+	// AdoptExisting lets a rule take over an existing, unowned skill whose
+	// name it produces (the plan shows the adoption and its field changes).
+	AdoptExisting bool `yaml:"adopt_existing"`
+	// Defaults apply to every rule's and static skill's settings.
+	Defaults Settings `yaml:"defaults"`
+	Rules    []Rule   `yaml:"rules"`
+	Static   []Static `yaml:"static"`
+	// NameMaxLength bounds skill names (default 64; LivePerson documents none).
+	NameMaxLength int `yaml:"name_max_length"`
+}
+
+// Rule turns records into skills.
+type Rule struct {
+	ID string `yaml:"id"`
+	// Name and Description are Go templates over a record's attributes.
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// When is an expr-lang expression selecting records (empty: all).
+	When string `yaml:"when"`
+	// ForEach names a multi-valued attribute: one skill per value.
+	ForEach string `yaml:"for_each"`
+	// MinMembers is the least number of active members a skill needs.
+	MinMembers int      `yaml:"min_members"`
+	Settings   Settings `yaml:"settings"`
+}
+
+// Static is a skill that exists regardless of HR records.
+type Static struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Settings    Settings `yaml:"settings"`
+}
+
+// Settings carry the LivePerson skill fields a rule sets. Nil means "not
+// managed by skillsync": the field is left as LivePerson has it.
+type Settings struct {
+	MaxWaitTime              *int     `yaml:"max_wait_time"`
+	SkillOrder               *int     `yaml:"skill_order"`
+	CanTransfer              *bool    `yaml:"can_transfer"`
+	TransferTo               []string `yaml:"transfer_to"` // skill names, resolved to ids at apply time
+	WrapUpTime               *int     `yaml:"wrap_up_time"`
+	SLADefaultResponseTime   *int     `yaml:"sla_default_response_time"`
+	SLAUrgentResponseTime    *int     `yaml:"sla_urgent_response_time"`
+	SLAFirstTimeResponseTime *int     `yaml:"sla_first_time_response_time"`
+	LobIDs                   []int64  `yaml:"lob_ids"`
+	WorkingHoursID           *int64   `yaml:"working_hours_id"`
+}
+
+// AssignmentsConfig is the `assignments:` section.
+type AssignmentsConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Match is email or login_name.
+	Match string `yaml:"match"`
+	// MaxChangesPercent caps the share of matched users that may lose skills
+	// in one run (default 20).
+	MaxChangesPercent float64 `yaml:"max_changes_percent"`
+}
+
+// Policy names which kinds of change a run may make.
+type Policy string
+
+// Policies.
+const (
+	PolicySync       Policy = "sync"        // create, update, delete
+	PolicyUpsertOnly Policy = "upsert-only" // create, update
+	PolicyCreateOnly Policy = "create-only" // create
+)
+
+// SyncConfig is the `sync:` section: policy and guards.
+type SyncConfig struct {
+	Policy               Policy  `yaml:"policy"`
+	MinRecords           int     `yaml:"min_records"`
+	MaxActiveDropPercent float64 `yaml:"max_active_drop_percent"`
+	MaxDeletes           int     `yaml:"max_deletes"`
+	MaxDeletePercent     float64 `yaml:"max_delete_percent"`
+	DeleteAfterRuns      int     `yaml:"delete_after_runs"`
+	// RequiredFields are record fields (id, email, login_name, name or an
+	// attribute) that every record must have non-empty.
+	RequiredFields []string `yaml:"required_fields"`
+	// MaxConflictRetries bounds re-plans after revision conflicts (default 3).
+	MaxConflictRetries int `yaml:"max_conflict_retries"`
+}

@@ -1,0 +1,53 @@
+// Package sync turns HR records into the skills a LivePerson account should
+// have, plans the changes against the account's current skills, guards the
+// plan against a broken feed, and applies it.
+package sync
+
+import (
+	"context"
+
+	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/liveperson"
+	"github.com/skillsync/skillsync/store"
+)
+
+// RecordSource reads the HR feed (implemented by hrsource sources).
+type RecordSource interface {
+	Read(ctx context.Context) (*hrsource.Snapshot, error)
+}
+
+// SkillsAPI is the part of LivePerson's Skills API the engine uses
+// (implemented by *liveperson.Client). Each write call is one request; the
+// client sends If-Match with the latest revision it has seen.
+type SkillsAPI interface {
+	ListSkills(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, error)
+	CreateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error)
+	UpdateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error)
+	DeleteSkills(ctx context.Context, ids []int64) error
+}
+
+// UsersAPI is the part of LivePerson's Users API the engine uses.
+type UsersAPI interface {
+	ListUsers(ctx context.Context) ([]liveperson.User, error)
+	UpdateUsers(ctx context.Context, users []liveperson.User) error
+}
+
+// RunStore is the run-state store (implemented by *store.Store).
+type RunStore interface {
+	AcquireRunLock(ctx context.Context) (*store.RunLock, error)
+	BeginRun(ctx context.Context, trigger store.Trigger, mode store.Mode) (store.Run, error)
+	FinishRun(ctx context.Context, run store.Run) error
+
+	JournalAdd(ctx context.Context, runID int64, ops []store.Operation) ([]int64, error)
+	JournalSet(ctx context.Context, updates []store.OpUpdate) error
+
+	OwnedSkills(ctx context.Context) ([]store.OwnedSkill, error)
+	UpsertOwnedSkills(ctx context.Context, skills []store.OwnedSkill) error
+	DeleteOwnedSkills(ctx context.Context, skillIDs []int64) error
+
+	RecordSnapshot(ctx context.Context, snap store.Snapshot) (int64, error)
+	LastAcceptedSnapshot(ctx context.Context) (*store.Snapshot, error)
+
+	PendingDeletes(ctx context.Context) ([]store.PendingDelete, error)
+	SetPendingDeletes(ctx context.Context, pending []store.PendingDelete) error
+}
