@@ -1,0 +1,710 @@
+package sync
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"text/template/parse"
+	"unicode"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/skillsync/skillsync/hrsource"
+)
+
+// DefaultNameMaxLength bounds skill names when skills.name_max_length is
+// unset. LivePerson documents no limit; 64 keeps names readable in its UI.
+const DefaultNameMaxLength = 64
+
+// staticRulePrefix marks the registry key of a static skill.
+const staticRulePrefix = "static:"
+
+// maxProblemsPerRule caps how many record problems one rule reports, so a
+// template mistake over 100,000 records yields a readable plan.
+const maxProblemsPerRule = 20
+
+// templateFuncs are the string helpers available in name and description
+// templates.
+var templateFuncs = template.FuncMap{
+	"lower": strings.ToLower,
+	"upper": strings.ToUpper,
+	"title": titleCase,
+	"trim":  strings.TrimSpace,
+	"replace": func(old, new, s string) string {
+		return strings.ReplaceAll(s, old, new)
+	},
+}
+
+// titleCase upper-cases the first letter of every space-separated word
+// (strings.Title is deprecated and x/text/cases is more than names need).
+func titleCase(s string) string {
+	prev := ' '
+	return strings.Map(func(r rune) rune {
+		up := unicode.IsSpace(prev) || prev == '-' || prev == '/'
+		prev = r
+		if up {
+			return unicode.ToUpper(r)
+		}
+		return r
+	}, s)
+}
+
+// ConfigError lists every problem found in the skills configuration, each
+// with its key path (e.g. "skills.rules[1].when").
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	if len(e.Problems) == 1 {
+		return "skills config: " + e.Problems[0]
+	}
+	return fmt.Sprintf("skills config: %d problems:\n  %s", len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+// Rules is the compiled form of the skills configuration: templates parsed
+// and expressions compiled once, evaluated against every snapshot.
+type Rules struct {
+	rules         []*compiledRule
+	static        []Static
+	defaults      Settings
+	nameMaxLength int
+	adoptExisting bool
+}
+
+type compiledRule struct {
+	index int
+	cfg   Rule
+	path  string // "skills.rules[1]"
+
+	name, description *template.Template
+	// nameFields are the attributes the name template reads, sorted: their
+	// values (with the for_each value) form the registry key, so a changed
+	// template that reads the same attributes renames the skill in place.
+	nameFields []string
+	// nameCacheable is false when the name template reads more than plain
+	// fields (e.g. "." or variables); the key then falls back to the name.
+	nameCacheable bool
+	descFields    []string
+	descCacheable bool
+
+	when     *vm.Program
+	settings Settings
+}
+
+// CompileRules checks and compiles the skills configuration. The error, a
+// *ConfigError, lists every problem found, not just the first.
+func CompileRules(cfg SkillsConfig) (*Rules, error) {
+	var problems []string
+	add := func(path, format string, args ...any) {
+		problems = append(problems, path+": "+fmt.Sprintf(format, args...))
+	}
+	rs := &Rules{
+		static:        cfg.Static,
+		defaults:      cfg.Defaults,
+		nameMaxLength: cmp.Or(cfg.NameMaxLength, DefaultNameMaxLength),
+		adoptExisting: cfg.AdoptExisting,
+	}
+	if cfg.NameMaxLength < 0 {
+		add("skills.name_max_length", "must be positive, got %d", cfg.NameMaxLength)
+	}
+	checkSettings := func(path string, s Settings) {
+		for _, v := range []struct {
+			key string
+			p   *int
+		}{
+			{"max_wait_time", s.MaxWaitTime}, {"wrap_up_time", s.WrapUpTime},
+			{"sla_default_response_time", s.SLADefaultResponseTime},
+			{"sla_urgent_response_time", s.SLAUrgentResponseTime},
+			{"sla_first_time_response_time", s.SLAFirstTimeResponseTime},
+		} {
+			if v.p != nil && *v.p < 0 {
+				add(path+"."+v.key, "must not be negative, got %d", *v.p)
+			}
+		}
+		for i, n := range s.TransferTo {
+			if normalizeName(n) == "" {
+				add(fmt.Sprintf("%s.transfer_to[%d]", path, i), "empty skill name")
+			}
+		}
+	}
+	checkSettings("skills.defaults", cfg.Defaults)
+
+	seen := map[string]int{}
+	for i, r := range cfg.Rules {
+		path := fmt.Sprintf("skills.rules[%d]", i)
+		cr := &compiledRule{index: i, cfg: r, path: path, settings: mergeSettings(cfg.Defaults, r.Settings)}
+		switch {
+		case strings.TrimSpace(r.ID) == "":
+			add(path+".id", "required (it keys the ownership registry: keep it stable)")
+		case strings.HasPrefix(r.ID, staticRulePrefix):
+			add(path+".id", "%q: ids starting with %q are reserved for static skills", r.ID, staticRulePrefix)
+		case strings.Contains(r.ID, "|"):
+			add(path+".id", "%q: must not contain '|'", r.ID)
+		default:
+			if j, dup := seen[r.ID]; dup {
+				add(path+".id", "%q is also the id of skills.rules[%d]", r.ID, j)
+			}
+			seen[r.ID] = i
+		}
+		if strings.TrimSpace(r.Name) == "" {
+			add(path+".name", "required")
+		} else if t, err := parseTemplate(path+".name", r.Name); err != nil {
+			add(path+".name", "%v", err)
+		} else {
+			cr.name = t
+			cr.nameFields, cr.nameCacheable = templateFields(t)
+		}
+		if r.Description != "" {
+			if t, err := parseTemplate(path+".description", r.Description); err != nil {
+				add(path+".description", "%v", err)
+			} else {
+				cr.description = t
+				cr.descFields, cr.descCacheable = templateFields(t)
+			}
+		}
+		if strings.TrimSpace(r.When) != "" {
+			p, err := expr.Compile(r.When, expr.AsBool())
+			if err != nil {
+				add(path+".when", "%s", oneLine(err.Error()))
+			} else {
+				cr.when = p
+			}
+		}
+		if r.MinMembers < 0 {
+			add(path+".min_members", "must not be negative, got %d", r.MinMembers)
+		}
+		checkSettings(path+".settings", r.Settings)
+		rs.rules = append(rs.rules, cr)
+	}
+	staticNames := map[string]int{}
+	for i, s := range cfg.Static {
+		path := fmt.Sprintf("skills.static[%d]", i)
+		name := normalizeName(s.Name)
+		if msg := validateName(name, rs.nameMaxLength); msg != "" {
+			add(path+".name", "%s", msg)
+		} else if j, dup := staticNames[strings.ToLower(name)]; dup {
+			add(path+".name", "%q is also the name of skills.static[%d]", name, j)
+		} else {
+			staticNames[strings.ToLower(name)] = i
+		}
+		checkSettings(path+".settings", s.Settings)
+	}
+	if len(problems) > 0 {
+		return nil, &ConfigError{Problems: problems}
+	}
+	return rs, nil
+}
+
+// AdoptExisting reports the skills.adopt_existing setting.
+func (rs *Rules) AdoptExisting() bool { return rs.adoptExisting }
+
+func parseTemplate(name, text string) (*template.Template, error) {
+	t, err := template.New(name).Funcs(templateFuncs).Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, errors.New(oneLine(err.Error()))
+	}
+	return t, nil
+}
+
+// templateFields returns the attribute names a template reads as .Field and
+// whether plain fields are all it reads from its data (so that its output is
+// a function of those fields' values alone).
+func templateFields(t *template.Template) ([]string, bool) {
+	fields := map[string]bool{}
+	ok := true
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case nil:
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				walk(c)
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.PipeNode:
+			if n == nil {
+				return
+			}
+			if len(n.Decl) > 0 {
+				ok = false
+			}
+			for _, c := range n.Cmds {
+				walk(c)
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parse.FieldNode:
+			fields[n.Ident[0]] = true
+			if len(n.Ident) > 1 {
+				ok = false
+			}
+		case *parse.IfNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode, *parse.WithNode, *parse.TemplateNode,
+			*parse.DotNode, *parse.VariableNode, *parse.ChainNode:
+			ok = false
+		case *parse.TextNode, *parse.StringNode, *parse.NumberNode,
+			*parse.BoolNode, *parse.NilNode, *parse.IdentifierNode, *parse.CommentNode:
+		default:
+			ok = false
+		}
+	}
+	walk(t.Root)
+	names := make([]string, 0, len(fields))
+	for f := range fields {
+		names = append(names, f)
+	}
+	slices.Sort(names)
+	return names, ok
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// mergeSettings overlays rule settings on the defaults.
+func mergeSettings(def, s Settings) Settings {
+	out := def
+	if s.MaxWaitTime != nil {
+		out.MaxWaitTime = s.MaxWaitTime
+	}
+	if s.SkillOrder != nil {
+		out.SkillOrder = s.SkillOrder
+	}
+	if s.CanTransfer != nil {
+		out.CanTransfer = s.CanTransfer
+	}
+	if s.TransferTo != nil {
+		out.TransferTo = s.TransferTo
+	}
+	if s.WrapUpTime != nil {
+		out.WrapUpTime = s.WrapUpTime
+	}
+	if s.SLADefaultResponseTime != nil {
+		out.SLADefaultResponseTime = s.SLADefaultResponseTime
+	}
+	if s.SLAUrgentResponseTime != nil {
+		out.SLAUrgentResponseTime = s.SLAUrgentResponseTime
+	}
+	if s.SLAFirstTimeResponseTime != nil {
+		out.SLAFirstTimeResponseTime = s.SLAFirstTimeResponseTime
+	}
+	if s.LobIDs != nil {
+		out.LobIDs = s.LobIDs
+	}
+	if s.WorkingHoursID != nil {
+		out.WorkingHoursID = s.WorkingHoursID
+	}
+	return out
+}
+
+// normalizeName trims a name and collapses inner runs of whitespace to one
+// space, so "Sales  /  EMEA " and "Sales / EMEA" are the same skill.
+func normalizeName(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsSpace) {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// validateName returns why a normalised name cannot be a skill name, or "".
+func validateName(name string, maxLen int) string {
+	switch {
+	case name == "":
+		return "skill name is empty"
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return fmt.Sprintf("skill name %q contains a control character", name)
+	case len([]rune(name)) > maxLen:
+		return fmt.Sprintf("skill name %q is %d characters long (limit %d, skills.name_max_length)", name, len([]rune(name)), maxLen)
+	}
+	return ""
+}
+
+// DesiredSkill is one skill the HR data says should exist.
+type DesiredSkill struct {
+	Name        string
+	Description string
+	Settings    Settings
+	// RuleID is the rule that produced the skill ("static:NAME" for static
+	// skills).
+	RuleID string
+	// Key identifies the skill in the ownership registry: rule id and the
+	// values of the attributes its name reads, e.g.
+	// "department-role|Sales|Manager". It survives a changed name template.
+	Key string
+	// Members are the ids of the active records the rule selected, sorted.
+	Members []string
+	// Static skills exist without members.
+	Static bool
+}
+
+// RecordProblem is a record that a rule could not turn into a skill.
+type RecordProblem struct {
+	RecordID string `json:"record_id,omitempty"`
+	Origin   string `json:"origin,omitempty"`
+	RuleID   string `json:"rule"`
+	Msg      string `json:"message"`
+}
+
+func (p RecordProblem) String() string {
+	where := "record " + p.RecordID
+	if p.Origin != "" {
+		where += " (" + p.Origin + ")"
+	}
+	if p.RecordID == "" {
+		where = "rule " + p.RuleID
+	}
+	return fmt.Sprintf("%s, rule %s: %s", where, p.RuleID, p.Msg)
+}
+
+// DesiredState is the evaluation of the rules over one snapshot.
+type DesiredState struct {
+	// Skills are sorted by name.
+	Skills []DesiredSkill
+	// Problems are records skipped by a rule (bad name, failed expression).
+	// They do not stop the other records or rules.
+	Problems []RecordProblem
+	// Suppressed counts skills left out by min_members.
+	Suppressed int
+}
+
+// Desired evaluates the rules over the active records of snap. It returns
+// an error for configuration mistakes that only the data reveals: an
+// expression or template naming an attribute the feed does not have, or two
+// rules producing one skill name with different settings.
+func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
+	type group struct {
+		skill   DesiredSkill
+		rule    *compiledRule
+		members []string
+	}
+	var (
+		problems []string
+		out      DesiredState
+		groups   = map[string]*group{} // by lower-cased name
+		order    []string
+	)
+	perRuleProblems := make([]int, len(rs.rules))
+	report := func(r *compiledRule, rec *hrsource.Record, format string, args ...any) {
+		perRuleProblems[r.index]++
+		if perRuleProblems[r.index] > maxProblemsPerRule {
+			return
+		}
+		p := RecordProblem{RuleID: r.cfg.ID, Msg: fmt.Sprintf(format, args...)}
+		if rec != nil {
+			p.RecordID, p.Origin = rec.ID, rec.Origin
+		}
+		out.Problems = append(out.Problems, p)
+	}
+
+	var columns map[string]bool
+	if snap.Schema != nil {
+		columns = make(map[string]bool, len(snap.Schema.Columns))
+		for _, c := range snap.Schema.Columns {
+			columns[c] = true
+		}
+	}
+	var sampleEnv map[string]any
+	for i := range snap.Records {
+		if snap.Records[i].Active {
+			sampleEnv = recordEnv(&snap.Records[i])
+			break
+		}
+	}
+	usable := make([]bool, len(rs.rules))
+	for i, r := range rs.rules {
+		usable[i] = true
+		if columns == nil {
+			continue
+		}
+		for _, f := range append(slices.Clone(r.nameFields), r.descFields...) {
+			if !columns[f] && f != r.cfg.ForEach {
+				problems = append(problems, fmt.Sprintf("%s: template reads attribute %q, which the HR feed does not have (columns: %s)", r.path, f, strings.Join(snap.Schema.Columns, ", ")))
+				usable[i] = false
+			}
+		}
+		if r.cfg.ForEach != "" && !columns[r.cfg.ForEach] {
+			problems = append(problems, fmt.Sprintf("%s.for_each: attribute %q is not in the HR feed", r.path, r.cfg.ForEach))
+			usable[i] = false
+		}
+		// Type-check the expression against a real record once, so a
+		// misspelt attribute is a clear error instead of a silent false.
+		if r.when != nil && sampleEnv != nil {
+			env := sampleEnv
+			if r.cfg.ForEach != "" {
+				env = withValue(sampleEnv, r.cfg.ForEach, "")
+			}
+			if _, err := expr.Compile(r.cfg.When, expr.Env(env), expr.AsBool()); err != nil {
+				problems = append(problems, fmt.Sprintf("%s.when: %s", r.path, oneLine(err.Error())))
+				usable[i] = false
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &ConfigError{Problems: problems}
+	}
+
+	type evalState struct {
+		nameCache map[string]string
+		descCache map[string]string
+		vm        vm.VM
+		sb        strings.Builder
+	}
+	states := make([]*evalState, len(rs.rules))
+	for i := range states {
+		states[i] = &evalState{nameCache: map[string]string{}, descCache: map[string]string{}}
+	}
+
+	addMember := func(r *compiledRule, rec *hrsource.Record, name, desc, key string) {
+		lk := strings.ToLower(name)
+		g, ok := groups[lk]
+		if !ok {
+			g = &group{rule: r, skill: DesiredSkill{
+				Name: name, Description: desc, Settings: r.settings, RuleID: r.cfg.ID, Key: key,
+			}}
+			groups[lk] = g
+			order = append(order, lk)
+		} else if g.rule != r {
+			if !settingsEqual(g.rule.settings, r.settings) {
+				problems = append(problems, fmt.Sprintf("skills.rules: rules %q (%s) and %q (%s) both produce the skill %q with different settings; give them the same settings or different names",
+					g.rule.cfg.ID, g.rule.path, r.cfg.ID, r.path, name))
+				return
+			}
+		}
+		g.members = append(g.members, rec.ID)
+	}
+
+	for ri, r := range rs.rules {
+		if !usable[ri] || r.name == nil {
+			continue
+		}
+		st := states[ri]
+		for i := range snap.Records {
+			rec := &snap.Records[i]
+			if !rec.Active {
+				continue
+			}
+			env := recordEnv(rec)
+			envs := []map[string]any{env}
+			var forValues []string
+			if r.cfg.ForEach != "" {
+				envs = envs[:0]
+				switch v := env[r.cfg.ForEach].(type) {
+				case []string:
+					forValues = v
+				case string:
+					if v != "" {
+						forValues = []string{v}
+					}
+				}
+				forValues = dedupeValues(forValues)
+				for _, v := range forValues {
+					envs = append(envs, withValue(env, r.cfg.ForEach, v))
+				}
+			}
+			for ei, e := range envs {
+				if r.when != nil {
+					res, err := st.vm.Run(r.when, e)
+					if err != nil {
+						report(r, rec, "when: %s", oneLine(err.Error()))
+						continue
+					}
+					if b, _ := res.(bool); !b {
+						continue
+					}
+				}
+				var forValue string
+				if forValues != nil {
+					forValue = forValues[ei]
+				}
+				name, key, err := rs.render(r, st.nameCache, &st.sb, e, r.nameFields, r.nameCacheable, forValue, r.name)
+				if err != nil {
+					report(r, rec, "name: %s", oneLine(err.Error()))
+					continue
+				}
+				name = normalizeName(name)
+				if msg := validateName(name, rs.nameMaxLength); msg != "" {
+					report(r, rec, "%s", msg)
+					continue
+				}
+				var desc string
+				if r.description != nil {
+					desc, _, err = rs.render(r, st.descCache, &st.sb, e, r.descFields, r.descCacheable, forValue, r.description)
+					if err != nil {
+						report(r, rec, "description: %s", oneLine(err.Error()))
+						continue
+					}
+					desc = strings.TrimSpace(desc)
+				}
+				if !r.nameCacheable {
+					key = r.cfg.ID + "|" + name
+				}
+				addMember(r, rec, name, desc, key)
+			}
+		}
+		if n := perRuleProblems[ri]; n > maxProblemsPerRule {
+			out.Problems = append(out.Problems, RecordProblem{RuleID: r.cfg.ID, Msg: fmt.Sprintf("%d more records skipped for the same reasons", n-maxProblemsPerRule)})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &ConfigError{Problems: problems}
+	}
+
+	for _, lk := range order {
+		g := groups[lk]
+		if len(g.members) < g.rule.cfg.MinMembers {
+			out.Suppressed++
+			continue
+		}
+		members := slices.Clone(g.members)
+		slices.SortFunc(members, compareIDs)
+		g.skill.Members = slices.Compact(members)
+		out.Skills = append(out.Skills, g.skill)
+	}
+	for _, s := range rs.static {
+		name := normalizeName(s.Name)
+		lk := strings.ToLower(name)
+		if g, ok := groups[lk]; ok {
+			if !settingsEqual(g.rule.settings, mergeSettings(rs.defaults, s.Settings)) {
+				return nil, &ConfigError{Problems: []string{fmt.Sprintf("skills: rule %q (%s) and static skill %q produce the same skill with different settings", g.rule.cfg.ID, g.rule.path, name)}}
+			}
+			continue
+		}
+		out.Skills = append(out.Skills, DesiredSkill{
+			Name: name, Description: strings.TrimSpace(s.Description),
+			Settings: mergeSettings(rs.defaults, s.Settings),
+			RuleID:   staticRulePrefix + name, Key: staticRulePrefix + name, Static: true,
+		})
+	}
+	slices.SortFunc(out.Skills, func(a, b DesiredSkill) int { return strings.Compare(a.Name, b.Name) })
+	return &out, nil
+}
+
+// render executes t over env, caching by the values of the fields it reads
+// when those are all it reads. It also returns the registry key (rule id and
+// the field values, with the for_each value for rules that expand one).
+func (rs *Rules) render(r *compiledRule, cache map[string]string, sb *strings.Builder, env map[string]any,
+	fields []string, cacheable bool, forValue string, t *template.Template) (string, string, error) {
+	sb.Reset()
+	sb.WriteString(r.cfg.ID)
+	for _, f := range fields {
+		sb.WriteByte('|')
+		switch v := env[f].(type) {
+		case string:
+			sb.WriteString(v)
+		case []string:
+			sb.WriteString(strings.Join(v, ","))
+		case nil:
+		default:
+			fmt.Fprint(sb, v)
+		}
+	}
+	if r.cfg.ForEach != "" && !slices.Contains(fields, r.cfg.ForEach) {
+		sb.WriteByte('|')
+		sb.WriteString(forValue)
+	}
+	key := sb.String()
+	if cacheable {
+		if out, ok := cache[key]; ok {
+			return out, key, nil
+		}
+	}
+	sb.Reset()
+	if err := t.Execute(sb, env); err != nil {
+		return "", "", err
+	}
+	out := sb.String()
+	if cacheable {
+		cache[key] = out
+	}
+	return out, key, nil
+}
+
+// recordEnv is the expression and template environment of a record: its
+// attributes by column name, multi-valued ones as []string.
+//
+// TODO(hrsource): switch to Record.Env once it has landed; this mirrors the
+// agreed contract.
+func recordEnv(r *hrsource.Record) map[string]any {
+	env := make(map[string]any, len(r.Values))
+	for i, c := range r.Schema.Columns {
+		if i >= len(r.Values) {
+			break
+		}
+		if _, dup := env[c]; dup {
+			continue
+		}
+		v := r.Values[i]
+		if sep, ok := r.Schema.Multi[c]; ok && sep != "" {
+			var vs []string
+			for _, p := range strings.Split(v, sep) {
+				if p = strings.TrimSpace(p); p != "" {
+					vs = append(vs, p)
+				}
+			}
+			env[c] = vs
+			continue
+		}
+		env[c] = v
+	}
+	return env
+}
+
+// withValue returns a copy of env with the for_each attribute bound to one
+// of its values. The attribute keeps its own name, so `{{ .Languages }}` and
+// `Languages == "German"` read naturally inside a for_each rule.
+func withValue(env map[string]any, attr, value string) map[string]any {
+	out := make(map[string]any, len(env))
+	for k, v := range env {
+		out[k] = v
+	}
+	out[attr] = value
+	return out
+}
+
+func dedupeValues(vs []string) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		v = strings.TrimSpace(v)
+		if v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// compareIDs orders record ids numerically when both are numbers, so
+// "2" sorts before "10"; otherwise as strings.
+func compareIDs(a, b string) int {
+	ai, errA := strconv.ParseInt(a, 10, 64)
+	bi, errB := strconv.ParseInt(b, 10, 64)
+	if errA == nil && errB == nil {
+		return cmp.Compare(ai, bi)
+	}
+	return strings.Compare(a, b)
+}
+
+func settingsEqual(a, b Settings) bool {
+	eqI := func(x, y *int) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	eqI64 := func(x, y *int64) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	eqB := func(x, y *bool) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	return eqI(a.MaxWaitTime, b.MaxWaitTime) && eqI(a.SkillOrder, b.SkillOrder) && eqB(a.CanTransfer, b.CanTransfer) &&
+		slices.Equal(a.TransferTo, b.TransferTo) && (a.TransferTo == nil) == (b.TransferTo == nil) &&
+		eqI(a.WrapUpTime, b.WrapUpTime) && eqI(a.SLADefaultResponseTime, b.SLADefaultResponseTime) &&
+		eqI(a.SLAUrgentResponseTime, b.SLAUrgentResponseTime) && eqI(a.SLAFirstTimeResponseTime, b.SLAFirstTimeResponseTime) &&
+		slices.Equal(a.LobIDs, b.LobIDs) && (a.LobIDs == nil) == (b.LobIDs == nil) && eqI64(a.WorkingHoursID, b.WorkingHoursID)
+}

@@ -1,0 +1,346 @@
+package sync
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/skillsync/skillsync/hrsource"
+)
+
+// loadIBM reads the IBM HR sample with encoding/csv, independently of
+// hrsource, so the rules tests check the engine and not the reader.
+func loadIBM(t testing.TB) *hrsource.Snapshot {
+	t.Helper()
+	f, err := os.Open("testdata/ibm-hr-employee-attrition.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := hrsource.NewSchema(rows[0], nil)
+	snap := &hrsource.Snapshot{Schema: schema}
+	idCol, attrCol := schema.Index("EmployeeNumber"), schema.Index("Attrition")
+	for i, row := range rows[1:] {
+		r := hrsource.Record{ID: row[idCol], Active: row[attrCol] == "No", Schema: schema, Values: row,
+			Origin: fmt.Sprintf("ibm.csv:%d", i+2)}
+		snap.Records = append(snap.Records, r)
+		snap.Stats.Records++
+		if r.Active {
+			snap.Stats.Active++
+		}
+	}
+	return snap
+}
+
+// snapshotOf builds a snapshot from rows of column=value pairs; the column
+// "active" (default true) and "id" are record fields.
+func snapshotOf(columns []string, multi map[string]string, rows ...map[string]string) *hrsource.Snapshot {
+	schema := hrsource.NewSchema(columns, multi)
+	snap := &hrsource.Snapshot{Schema: schema}
+	for _, row := range rows {
+		vals := make([]string, len(columns))
+		for i, c := range columns {
+			vals[i] = row[c]
+		}
+		r := hrsource.Record{ID: row["id"], Active: row["active"] != "false", Schema: schema, Values: vals}
+		snap.Records = append(snap.Records, r)
+		snap.Stats.Records++
+		if r.Active {
+			snap.Stats.Active++
+		}
+	}
+	return snap
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func names(ds *DesiredState) []string {
+	var out []string
+	for _, s := range ds.Skills {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func TestRulesIBM(t *testing.T) {
+	t.Parallel()
+	snap := loadIBM(t)
+	if snap.Stats.Records != 1470 || snap.Stats.Active != 1233 {
+		t.Fatalf("sample: %d records, %d active; want 1470, 1233", snap.Stats.Records, snap.Stats.Active)
+	}
+	// The expected department/role pairs are counted here directly from the
+	// rows, independently of the rules engine.
+	pairCount := map[string]int{}
+	deptMembers := map[string]int{}
+	for _, r := range snap.Records {
+		if !r.Active {
+			continue
+		}
+		d, _ := r.Attr("Department")
+		role, _ := r.Attr("JobRole")
+		pairCount[d+" / "+role]++
+		deptMembers[d]++
+	}
+	var want40 []string
+	for p, n := range pairCount {
+		if n >= 40 {
+			want40 = append(want40, p)
+		}
+	}
+	slices.Sort(want40)
+	if len(want40) == 0 || len(want40) == len(pairCount) {
+		t.Fatalf("min_members 40 should select some but not all of %d pairs, got %d", len(pairCount), len(want40))
+	}
+
+	tests := []struct {
+		name  string
+		cfg   SkillsConfig
+		want  []string
+		check func(t *testing.T, ds *DesiredState)
+	}{
+		{
+			name: "one skill per department",
+			cfg:  SkillsConfig{Rules: []Rule{{ID: "department", Name: "{{ .Department }}", Description: "{{ .Department }} staff", MinMembers: 1}}},
+			want: []string{"Human Resources", "Research & Development", "Sales"},
+			check: func(t *testing.T, ds *DesiredState) {
+				for _, s := range ds.Skills {
+					if len(s.Members) != deptMembers[s.Name] {
+						t.Errorf("%s: %d members, want %d active", s.Name, len(s.Members), deptMembers[s.Name])
+					}
+					if s.Key != "department|"+s.Name || s.RuleID != "department" || s.Description != s.Name+" staff" {
+						t.Errorf("%s: key %q rule %q description %q", s.Name, s.Key, s.RuleID, s.Description)
+					}
+					if !slices.IsSortedFunc(s.Members, compareIDs) {
+						t.Errorf("%s: members not sorted", s.Name)
+					}
+				}
+			},
+		},
+		{
+			name: "department and role with min_members 40",
+			cfg:  SkillsConfig{Rules: []Rule{{ID: "department-role", Name: "{{ .Department }} / {{ .JobRole }}", MinMembers: 40}}},
+			want: want40,
+			check: func(t *testing.T, ds *DesiredState) {
+				if ds.Suppressed != len(pairCount)-len(want40) {
+					t.Errorf("suppressed %d, want %d", ds.Suppressed, len(pairCount)-len(want40))
+				}
+				for _, s := range ds.Skills {
+					if len(s.Members) != pairCount[s.Name] {
+						t.Errorf("%s: %d members, want %d", s.Name, len(s.Members), pairCount[s.Name])
+					}
+					dept, role, _ := strings.Cut(s.Name, " / ")
+					if s.Key != "department-role|"+dept+"|"+role {
+						t.Errorf("key %q", s.Key)
+					}
+				}
+			},
+		},
+		{
+			name: "when selects, templates use functions",
+			cfg: SkillsConfig{Rules: []Rule{{ID: "sales-travel", Name: `{{ upper .Department }} {{ replace "_" " " .BusinessTravel | lower }}`,
+				When: `Department == "Sales" && OverTime == "Yes"`}}},
+			want: []string{"SALES non-travel", "SALES travel frequently", "SALES travel rarely"},
+		},
+		{
+			name: "static skills need no records",
+			cfg: SkillsConfig{Static: []Static{{Name: "  Escalations  desk ", Description: "on call"}},
+				Defaults: Settings{MaxWaitTime: ptr(120)}},
+			want: []string{"Escalations desk"},
+			check: func(t *testing.T, ds *DesiredState) {
+				s := ds.Skills[0]
+				if s.Key != "static:Escalations desk" || !s.Static || *s.Settings.MaxWaitTime != 120 {
+					t.Errorf("static skill %+v", s)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rules, err := CompileRules(tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds, err := rules.Desired(snap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(ds); !slices.Equal(got, tt.want) {
+				t.Fatalf("skills\n got %q\nwant %q", got, tt.want)
+			}
+			if len(ds.Problems) > 0 {
+				t.Errorf("problems: %v", ds.Problems)
+			}
+			if tt.check != nil {
+				tt.check(t, ds)
+			}
+		})
+	}
+}
+
+func TestRulesRecords(t *testing.T) {
+	t.Parallel()
+	cols := []string{"id", "Dept", "Languages", "Team"}
+	multi := map[string]string{"Languages": ";"}
+	snap := snapshotOf(cols, multi,
+		map[string]string{"id": "1", "Dept": "Sales", "Languages": "German; French", "Team": "A"},
+		map[string]string{"id": "2", "Dept": "Sales", "Languages": "German", "Team": "B\x01"},
+		map[string]string{"id": "3", "Dept": "Billing", "Languages": "", "Team": ""},
+		map[string]string{"id": "10", "Dept": "Sales", "Languages": "French", "Team": "A", "active": "false"},
+		map[string]string{"id": "11", "Dept": "Sales", "Languages": "Italian", "Team": "C"},
+	)
+	tests := []struct {
+		name     string
+		cfg      SkillsConfig
+		want     []string
+		members  map[string][]string
+		keys     map[string]string
+		problems []string // "record|rule" pairs
+		wantErr  string
+	}{
+		{
+			name:    "for_each binds the value under the attribute's name",
+			cfg:     SkillsConfig{Rules: []Rule{{ID: "lang", Name: "{{ .Languages }} speakers", ForEach: "Languages", When: `Languages != "Italian"`}}},
+			want:    []string{"French speakers", "German speakers"},
+			members: map[string][]string{"French speakers": {"1"}, "German speakers": {"1", "2"}},
+			keys:    map[string]string{"French speakers": "lang|French"},
+		},
+		{
+			name: "for_each with an explicit attribute",
+			cfg: SkillsConfig{Rules: []Rule{{ID: "lang", Name: "{{ .Dept }} {{ .Languages }}", ForEach: "Languages"}}},
+			want: []string{"Sales French", "Sales German", "Sales Italian"},
+			keys: map[string]string{"Sales French": "lang|Sales|French"},
+		},
+		{
+			name:    "names normalised, inactive records ignored",
+			cfg:     SkillsConfig{Rules: []Rule{{ID: "dept", Name: "{{ .Dept }}   team"}}},
+			want:    []string{"Billing team", "Sales team"},
+			members: map[string][]string{"Sales team": {"1", "2", "11"}},
+		},
+		{
+			name:     "invalid names reported per record, others proceed",
+			cfg:      SkillsConfig{Rules: []Rule{{ID: "team", Name: "{{ .Team }}"}, {ID: "dept", Name: "{{ .Dept }}"}}},
+			want:     []string{"A", "Billing", "C", "Sales"},
+			problems: []string{"2|team", "3|team"},
+		},
+		{
+			name:     "name length limit",
+			cfg:      SkillsConfig{NameMaxLength: 6, Rules: []Rule{{ID: "dept", Name: "{{ .Dept }}!"}}},
+			want:     []string{"Sales!"},
+			problems: []string{"3|dept"},
+		},
+		{
+			name: "same name, same settings from two rules merge",
+			cfg: SkillsConfig{Rules: []Rule{
+				{ID: "a", Name: "{{ .Dept }}", When: `Team == "A"`},
+				{ID: "b", Name: "{{ .Dept }}", When: `Team == "C"`},
+			}},
+			want:    []string{"Sales"},
+			members: map[string][]string{"Sales": {"1", "11"}},
+		},
+		{
+			name: "same name, different settings",
+			cfg: SkillsConfig{Rules: []Rule{
+				{ID: "a", Name: "{{ .Dept }}"},
+				{ID: "b", Name: "{{ .Dept }}", Settings: Settings{SkillOrder: ptr(2)}},
+			}},
+			wantErr: `rules "a" (skills.rules[0]) and "b" (skills.rules[1]) both produce the skill "Billing"`,
+		},
+		{
+			name:    "unknown attribute in when",
+			cfg:     SkillsConfig{Rules: []Rule{{ID: "a", Name: "x", When: `Departmnet == "Sales"`}}},
+			wantErr: "skills.rules[0].when: unknown name Departmnet",
+		},
+		{
+			name:    "unknown attribute in a template",
+			cfg:     SkillsConfig{Rules: []Rule{{ID: "a", Name: "{{ .Departmnet }}"}}},
+			wantErr: `skills.rules[0]: template reads attribute "Departmnet"`,
+		},
+		{
+			name: "min_members counts active members",
+			cfg:  SkillsConfig{Rules: []Rule{{ID: "dept", Name: "{{ .Dept }}", MinMembers: 3}}},
+			want: []string{"Sales"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rules, err := CompileRules(tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds, err := rules.Desired(snap)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(ds); !slices.Equal(got, tt.want) {
+				t.Fatalf("skills\n got %q\nwant %q", got, tt.want)
+			}
+			for _, s := range ds.Skills {
+				if m, ok := tt.members[s.Name]; ok && !slices.Equal(s.Members, m) {
+					t.Errorf("%s members %v, want %v", s.Name, s.Members, m)
+				}
+				if k, ok := tt.keys[s.Name]; ok && s.Key != k {
+					t.Errorf("%s key %q, want %q", s.Name, s.Key, k)
+				}
+			}
+			var probs []string
+			for _, p := range ds.Problems {
+				probs = append(probs, p.RecordID+"|"+p.RuleID)
+			}
+			if !slices.Equal(probs, tt.problems) {
+				t.Errorf("problems %v, want %v (%v)", probs, tt.problems, ds.Problems)
+			}
+		})
+	}
+}
+
+func TestCompileRulesErrors(t *testing.T) {
+	t.Parallel()
+	_, err := CompileRules(SkillsConfig{
+		Rules: []Rule{
+			{ID: "", Name: "{{ .A }}"},
+			{ID: "x", Name: "{{ .A ", When: "A ==", MinMembers: -1},
+			{ID: "x", Name: "ok", Settings: Settings{MaxWaitTime: ptr(-5)}},
+		},
+		Static: []Static{{Name: ""}, {Name: "E"}, {Name: "e"}},
+	})
+	var ce *ConfigError
+	if !errorsAs(err, &ce) {
+		t.Fatalf("error %v, want *ConfigError", err)
+	}
+	want := []string{
+		"skills.rules[0].id", "skills.rules[1].name", "skills.rules[1].when", "skills.rules[1].min_members",
+		"skills.rules[2].id", "skills.rules[2].settings.max_wait_time", "skills.static[0].name", "skills.static[2].name",
+	}
+	for _, w := range want {
+		found := false
+		for _, p := range ce.Problems {
+			if strings.HasPrefix(p, w+": ") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no problem reported at %s; got:\n%s", w, strings.Join(ce.Problems, "\n"))
+		}
+	}
+	if len(ce.Problems) != len(want) {
+		t.Errorf("%d problems, want %d:\n%s", len(ce.Problems), len(want), strings.Join(ce.Problems, "\n"))
+	}
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
