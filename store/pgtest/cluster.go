@@ -1,0 +1,410 @@
+// Package pgtest gives tests, and `skillsync demo`, a real PostgreSQL.
+//
+// Start runs a throwaway cluster (initdb, then the postgres server) in a
+// temporary directory on a free port. DB gives each test a fresh, migrated
+// database of its own, cloned from a migrated template, on the server named
+// by SKILLSYNC_TEST_DATABASE_URL when it is set, else on one throwaway
+// cluster shared by the test binary. Packages using DB call Main from their
+// TestMain so that the cluster is stopped and its files removed at the end:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+package pgtest
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Options configure a throwaway cluster. The zero value is usable.
+type Options struct {
+	// Dir is where the cluster's temporary directory is created
+	// (default os.TempDir()). When running as root it must be traversable
+	// by the postgres user.
+	Dir string
+	// Database is created once the server is up and is the one URL names
+	// (default "skillsync"; "postgres" creates nothing).
+	Database string
+	// BinDir holds initdb and postgres (default: the directory of initdb
+	// found on PATH, else the newest /usr/lib/postgresql/*/bin).
+	BinDir string
+	// StartTimeout bounds initdb plus server start-up (default 60s).
+	StartTimeout time.Duration
+	// Settings are extra server settings (postgres -c name=value); they
+	// override the defaults, which favour speed over durability.
+	Settings map[string]string
+}
+
+// defaultSettings trade durability for speed: the data is thrown away.
+var defaultSettings = map[string]string{
+	"fsync":              "off",
+	"synchronous_commit": "off",
+	"full_page_writes":   "off",
+	"autovacuum":         "off",
+	"max_connections":    "200",
+	"shared_buffers":     "32MB",
+	"listen_addresses":   "127.0.0.1",
+	"TimeZone":           "UTC",
+	"log_min_messages":   "warning",
+}
+
+// superuser is the cluster's superuser, whatever OS user runs it.
+const superuser = "postgres"
+
+// Cluster is a running throwaway PostgreSQL server.
+type Cluster struct {
+	dir      string // temporary directory: data/, the socket, server.log
+	port     int
+	database string
+
+	proc *exec.Cmd
+	done chan struct{} // closed when the server process has exited
+
+	stopOnce gosync.Once
+	stopErr  error
+}
+
+// Start creates a cluster with initdb in a new temporary directory and starts
+// its server on a free 127.0.0.1 port, with its Unix socket in that directory.
+//
+// When the process runs as root, initdb and the server run as the "postgres"
+// user (initdb refuses root) and the directory is given to that user.
+//
+// The server is a direct child of this process and is asked to shut down
+// (SIGQUIT) if this process dies, so a crashed test binary leaves no server
+// behind. Call Stop to stop it and remove its files.
+func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
+	opts.StartTimeout = cmp.Or(opts.StartTimeout, 60*time.Second)
+	opts.Database = cmp.Or(opts.Database, "skillsync")
+	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+
+	binDir, err := findBinDir(opts.BinDir)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := credential()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(opts.Dir, "skillsync-pg-")
+	if err != nil {
+		return nil, fmt.Errorf("create cluster directory: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, fmt.Errorf("give %s to user postgres: %w", dir, err)
+		}
+	}
+
+	c := &Cluster{dir: dir, database: opts.Database}
+	if err := c.initdb(ctx, binDir, cred); err != nil {
+		return nil, err
+	}
+
+	settings := make(map[string]string, len(defaultSettings)+len(opts.Settings))
+	for k, v := range defaultSettings {
+		settings[k] = v
+	}
+	for k, v := range opts.Settings {
+		settings[k] = v
+	}
+
+	// Another process may take the free port between our probe and the
+	// server's bind; try a few ports before giving up.
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		err = c.start(ctx, binDir, cred, settings)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortInUse) || attempt == attempts {
+			return nil, err
+		}
+	}
+
+	if c.database != superuser {
+		if err := c.createDatabase(ctx, c.database); err != nil {
+			_ = c.Stop()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// URL is the connection URL of the cluster's database (Options.Database).
+func (c *Cluster) URL() string { return c.URLFor(c.database) }
+
+// URLFor is the connection URL of database name on the cluster.
+func (c *Cluster) URLFor(name string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.User(superuser),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)),
+		Path:     "/" + name,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// Dir is the cluster's temporary directory; server.log there holds the
+// server's log.
+func (c *Cluster) Dir() string { return c.dir }
+
+// Stop shuts the server down immediately (the data is thrown away) and
+// removes its directory. It is safe to call more than once.
+func (c *Cluster) Stop() error {
+	c.stopOnce.Do(func() {
+		if c.proc != nil && c.proc.Process != nil {
+			select {
+			case <-c.done:
+			default:
+				// SIGQUIT: immediate shutdown, no checkpoint.
+				_ = c.proc.Process.Signal(syscall.SIGQUIT)
+				select {
+				case <-c.done:
+				case <-time.After(30 * time.Second):
+					_ = c.proc.Process.Kill()
+					<-c.done
+				}
+			}
+		}
+		if err := os.RemoveAll(c.dir); err != nil {
+			c.stopErr = fmt.Errorf("remove cluster directory: %w", err)
+		}
+	})
+	return c.stopErr
+}
+
+func (c *Cluster) dataDir() string { return filepath.Join(c.dir, "data") }
+
+func (c *Cluster) initdb(ctx context.Context, binDir string, cred *syscall.Credential) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
+		"--pgdata", c.dataDir(),
+		"--username", superuser,
+		"--auth", "trust",
+		"--encoding", "UTF8",
+		"--locale", "C",
+		"--no-sync",
+	)
+	cmd.Dir = c.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("initdb in %s: %w\n%s", c.dir, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+var errPortInUse = errors.New("port in use")
+
+// start runs the server on a free port and waits until it accepts
+// connections.
+func (c *Cluster) start(ctx context.Context, binDir string, cred *syscall.Credential, settings map[string]string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(c.dir, "server.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("create server log: %w", err)
+	}
+	defer logFile.Close() // the child has its own copy
+
+	args := []string{"-D", c.dataDir(), "-p", strconv.Itoa(port), "-k", c.dir}
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		args = append(args, "-c", k+"="+settings[k])
+	}
+	cmd := exec.Command(filepath.Join(binDir, "postgres"), args...)
+	cmd.Dir = c.dir
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: cred,
+		// If this process dies, the server shuts down too.
+		Pdeathsig: syscall.SIGQUIT,
+		// Keep terminal signals (Ctrl-C to go test) for us to handle.
+		Setpgid: true,
+	}
+
+	// The parent-death signal fires when the OS thread that started the
+	// child exits, so start and wait for the child on a locked thread that
+	// lives exactly as long as the server.
+	done := make(chan struct{})
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(done)
+	}()
+	if err := <-started; err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	c.proc, c.done, c.port = cmd, done, port
+
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		conn, err := pgx.Connect(ctx, c.URLFor(superuser))
+		if err == nil {
+			_ = conn.Close(ctx)
+			return nil
+		}
+		select {
+		case <-done:
+			log, _ := os.ReadFile(logPath)
+			if bytes.Contains(log, []byte("could not bind")) || bytes.Contains(log, []byte("already in use")) {
+				return errPortInUse
+			}
+			return fmt.Errorf("postgres exited during start-up (log %s):\n%s", logPath, tail(log, 20))
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			<-done
+			log, _ := os.ReadFile(logPath)
+			return fmt.Errorf("postgres did not accept connections on port %d: %w (last error: %v)\n%s",
+				port, ctx.Err(), err, tail(log, 20))
+		case <-tick.C:
+		}
+	}
+}
+
+func (c *Cluster) createDatabase(ctx context.Context, name string) error {
+	conn, err := pgx.Connect(ctx, c.URLFor(superuser))
+	if err != nil {
+		return fmt.Errorf("connect to throwaway cluster: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// credential is the identity the cluster runs as: nil (ourselves) unless we
+// are root, which initdb and postgres refuse; then the "postgres" user.
+func credential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root, and PostgreSQL refuses to run as root: "+
+			"create a 'postgres' user (useradd --system postgres) or set SKILLSYNC_TEST_DATABASE_URL: %w", err)
+	}
+	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("user postgres: %w", err)
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
+}
+
+// findBinDir finds the directory holding initdb and postgres.
+func findBinDir(dir string) (string, error) {
+	has := func(d string) bool {
+		for _, name := range []string{"initdb", "postgres"} {
+			if fi, err := os.Stat(filepath.Join(d, name)); err != nil || fi.IsDir() {
+				return false
+			}
+		}
+		return true
+	}
+	if dir != "" {
+		if !has(dir) {
+			return "", fmt.Errorf("no initdb and postgres in %s", dir)
+		}
+		return dir, nil
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		// Follow symlinks (e.g. /usr/local/bin/initdb) to the real bin dir,
+		// where postgres lives too.
+		if real, err := filepath.EvalSymlinks(p); err == nil && has(filepath.Dir(real)) {
+			return filepath.Dir(real), nil
+		}
+		if has(filepath.Dir(p)) {
+			return filepath.Dir(p), nil
+		}
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	// Newest major version first: compare numerically, 9.6 < 10 < 17.
+	slices.SortFunc(matches, func(a, b string) int {
+		return -compareVersions(filepath.Base(filepath.Dir(a)), filepath.Base(filepath.Dir(b)))
+	})
+	for _, m := range matches {
+		if has(m) {
+			return m, nil
+		}
+	}
+	return "", errors.New("PostgreSQL server binaries not found (initdb on PATH or /usr/lib/postgresql/*/bin): " +
+		"install PostgreSQL (Debian: apt-get install postgresql) or set SKILLSYNC_TEST_DATABASE_URL")
+}
+
+func compareVersions(a, b string) int {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := range max(len(pa), len(pb)) {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(pa[i])
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if c := cmp.Compare(x, y); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// freePort asks the kernel for a free TCP port on 127.0.0.1.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// tail returns the last n lines of b.
+func tail(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

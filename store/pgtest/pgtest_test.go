@@ -1,0 +1,80 @@
+package pgtest_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/skillsync/skillsync/store/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestDB checks that every test gets its own migrated, empty database.
+func TestDB(t *testing.T) {
+	t.Parallel()
+	urls := make(map[string]bool)
+	for i := range 3 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			u := pgtest.DB(t)
+			if urls[u] {
+				t.Fatalf("DB returned %s twice", u)
+			}
+			urls[u] = true
+			conn, err := pgx.Connect(t.Context(), u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			var n int
+			if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM runs").Scan(&n); err != nil {
+				t.Fatalf("migrated schema missing: %v", err)
+			}
+			if n != 0 {
+				t.Fatalf("runs has %d rows, want an empty database", n)
+			}
+			// Writes stay in this test's database.
+			if _, err := conn.Exec(t.Context(), "INSERT INTO runs (trigger, mode) VALUES ('manual', 'plan')"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestStart checks a standalone cluster: it serves its database and Stop
+// removes its files.
+func TestStart(t *testing.T) {
+	t.Parallel()
+	if os.Getenv(pgtest.EnvURL) != "" {
+		t.Skip("uses an external server; the throwaway cluster is not exercised")
+	}
+	c, err := pgtest.Start(t.Context(), pgtest.Options{Database: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	conn, err := pgx.Connect(t.Context(), c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var db string
+	if err := conn.QueryRow(t.Context(), "SELECT current_database()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(t.Context())
+	if db != "demo" {
+		t.Errorf("current_database() = %q, want demo", db)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(c.Dir()); !os.IsNotExist(err) {
+		t.Errorf("cluster directory %s still there after Stop (stat: %v)", c.Dir(), err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+}
