@@ -1,0 +1,545 @@
+package liveperson
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// JSON codecs for Skill and User.
+//
+// Decoding is tolerant where LivePerson's own examples are loose: ids and
+// integers may be numbers or numeric strings, booleans true or "true", id
+// lists numbers or strings. A value that fits none of these is an error
+// naming the field, so bad data is never silently dropped.
+//
+// Encoding writes numbers as numbers, keeps null and [] apart for
+// skillTransferList (null means "may transfer to any skill"), and writes
+// every field kept in Extra (Skill) or Raw (User) back byte for byte.
+
+// Skill field names, as LivePerson spells them.
+const (
+	fID                       = "id"
+	fName                     = "name"
+	fDescription              = "description"
+	fDeleted                  = "deleted"
+	fSkillOrder               = "skillOrder"
+	fMaxWaitTime              = "maxWaitTime"
+	fCanTransfer              = "canTransfer"
+	fSkillTransferList        = "skillTransferList"
+	fWrapUpTime               = "wrapUpTime"
+	fSLADefaultResponseTime   = "slaDefaultResponseTime"
+	fSLAUrgentResponseTime    = "slaUrgentResponseTime"
+	fSLAFirstTimeResponseTime = "slaFirstTimeResponseTime"
+	fLobIDs                   = "lobIds"
+	fWorkingHoursID           = "workingHoursId"
+	fFallbackSkill            = "fallbackSkill"
+)
+
+// User field names.
+const (
+	fLoginName  = "loginName"
+	fEmail      = "email"
+	fSkillIDs   = "skillIds"
+	fPasswordSh = "passwordSh"
+)
+
+func isSkillField(k string) bool {
+	switch k {
+	case fID, fName, fDescription, fDeleted, fSkillOrder, fMaxWaitTime, fCanTransfer,
+		fSkillTransferList, fWrapUpTime, fSLADefaultResponseTime, fSLAUrgentResponseTime,
+		fSLAFirstTimeResponseTime, fLobIDs, fWorkingHoursID, fFallbackSkill:
+		return true
+	}
+	return false
+}
+
+// skillDecoder decodes many skills from one buffer, sharing key strings.
+type skillDecoder struct {
+	// copyRaw copies Extra values out of the input; without it they alias
+	// the input, which is safe only when the decoder owns the buffer.
+	copyRaw bool
+	// extraHint sizes each Extra map from the previous object's count.
+	extraHint int
+	keys      keyCache
+	// ints, int64s and bools are slabs the optional fields point into: one
+	// allocation per few hundred values instead of one per value.
+	ints   []int
+	int64s []int64
+	bools  []bool
+}
+
+func (d *skillDecoder) newInt(v int) *int {
+	if len(d.ints) == cap(d.ints) {
+		d.ints = make([]int, 0, 512)
+	}
+	d.ints = append(d.ints, v)
+	return &d.ints[len(d.ints)-1]
+}
+
+func (d *skillDecoder) newInt64(v int64) *int64 {
+	if len(d.int64s) == cap(d.int64s) {
+		d.int64s = make([]int64, 0, 256)
+	}
+	d.int64s = append(d.int64s, v)
+	return &d.int64s[len(d.int64s)-1]
+}
+
+func (d *skillDecoder) newBool(v bool) *bool {
+	if len(d.bools) == cap(d.bools) {
+		d.bools = make([]bool, 0, 256)
+	}
+	d.bools = append(d.bools, v)
+	return &d.bools[len(d.bools)-1]
+}
+
+func (d *skillDecoder) skill(s *scanner, sk *Skill) error {
+	*sk = Skill{}
+	var extra map[string]json.RawMessage
+	d.keys.reset()
+	err := s.object(func(rawKey []byte, plain bool, val []byte) error {
+		key, err := d.keys.key(rawKey, plain)
+		if err != nil {
+			return err
+		}
+		if err := d.setField(sk, key, val); err != nil {
+			return fmt.Errorf("skill field %q: %w", key, err)
+		}
+		if isSkillField(key) {
+			return nil
+		}
+		if extra == nil {
+			extra = make(map[string]json.RawMessage, max(d.extraHint, 4))
+		}
+		if d.copyRaw {
+			val = bytes.Clone(val)
+		}
+		extra[key] = json.RawMessage(val)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.extraHint = len(extra)
+	sk.Extra = extra
+	return nil
+}
+
+// setField sets a typed field from its raw value; unknown keys are ignored
+// here (the caller keeps them in Extra).
+func (d *skillDecoder) setField(sk *Skill, key string, val []byte) error {
+	var err error
+	switch key {
+	case fID:
+		sk.ID, err = parseInt(val)
+	case fName:
+		sk.Name, err = parseString(val)
+	case fDescription:
+		sk.Description, err = parseString(val)
+	case fDeleted:
+		if isNull(val) {
+			sk.Deleted = false
+			return nil
+		}
+		sk.Deleted, err = parseBool(val)
+	case fSkillOrder:
+		sk.SkillOrder, err = d.optInt(val)
+	case fMaxWaitTime:
+		sk.MaxWaitTime, err = d.optInt(val)
+	case fCanTransfer:
+		sk.CanTransfer, err = d.optBool(val)
+	case fSkillTransferList:
+		sk.SkillTransferList, err = parseIDs(val)
+	case fWrapUpTime:
+		sk.WrapUpTime, err = d.optInt(val)
+	case fSLADefaultResponseTime:
+		sk.SLADefaultResponseTime, err = d.optInt(val)
+	case fSLAUrgentResponseTime:
+		sk.SLAUrgentResponseTime, err = d.optInt(val)
+	case fSLAFirstTimeResponseTime:
+		sk.SLAFirstTimeResponseTime, err = d.optInt(val)
+	case fLobIDs:
+		sk.LobIDs, err = parseIDs(val)
+	case fWorkingHoursID:
+		sk.WorkingHoursID, err = d.optInt64(val)
+	case fFallbackSkill:
+		sk.FallbackSkill, err = d.optInt64(val)
+	}
+	return err
+}
+
+// optInt reads an optional integer: null and "" are absent.
+func (d *skillDecoder) optInt(raw []byte) (*int, error) {
+	if isNull(raw) || string(raw) == `""` {
+		return nil, nil
+	}
+	n, err := parseInt(raw)
+	if err != nil {
+		return nil, err
+	}
+	if int64(int(n)) != n {
+		return nil, errNotNumber
+	}
+	return d.newInt(int(n)), nil
+}
+
+func (d *skillDecoder) optInt64(raw []byte) (*int64, error) {
+	if isNull(raw) || string(raw) == `""` {
+		return nil, nil
+	}
+	n, err := parseInt(raw)
+	if err != nil {
+		return nil, err
+	}
+	return d.newInt64(n), nil
+}
+
+func (d *skillDecoder) optBool(raw []byte) (*bool, error) {
+	if isNull(raw) || string(raw) == `""` {
+		return nil, nil
+	}
+	b, err := parseBool(raw)
+	if err != nil {
+		return nil, err
+	}
+	return d.newBool(b), nil
+}
+
+// UnmarshalJSON decodes a skill tolerantly; fields skillsync does not type
+// are kept in Extra.
+func (sk *Skill) UnmarshalJSON(data []byte) error {
+	s := scanner{data: data}
+	d := skillDecoder{copyRaw: true}
+	if err := d.skill(&s, sk); err != nil {
+		return err
+	}
+	return s.end()
+}
+
+// MarshalJSON encodes the skill with its Extra fields unchanged.
+func (sk Skill) MarshalJSON() ([]byte, error) {
+	return appendSkill(make([]byte, 0, 256), &sk), nil
+}
+
+// appendSkill writes the skill. The id is left out when zero (a create);
+// deleted is written only for a skill that has an id, since it is
+// read-only and belongs to objects read from LivePerson. Nil pointers are
+// left out; a nil skillTransferList is written as null, which LivePerson
+// reads as "may transfer to any skill"; a nil lobIds is left out.
+func appendSkill(b []byte, sk *Skill) []byte {
+	first := true
+	b = append(b, '{')
+	if sk.ID != 0 {
+		b = appendKey(b, fID, &first)
+		b = strconv.AppendInt(b, sk.ID, 10)
+	}
+	b = appendKey(b, fName, &first)
+	b = appendString(b, sk.Name)
+	b = appendKey(b, fDescription, &first)
+	b = appendString(b, sk.Description)
+	if sk.ID != 0 {
+		b = appendKey(b, fDeleted, &first)
+		b = strconv.AppendBool(b, sk.Deleted)
+	}
+	b = appendOptInt(b, fSkillOrder, sk.SkillOrder, &first)
+	b = appendOptInt(b, fMaxWaitTime, sk.MaxWaitTime, &first)
+	if sk.CanTransfer != nil {
+		b = appendKey(b, fCanTransfer, &first)
+		b = strconv.AppendBool(b, *sk.CanTransfer)
+	}
+	b = appendKey(b, fSkillTransferList, &first)
+	b = appendIDs(b, sk.SkillTransferList)
+	b = appendOptInt(b, fWrapUpTime, sk.WrapUpTime, &first)
+	b = appendOptInt(b, fSLADefaultResponseTime, sk.SLADefaultResponseTime, &first)
+	b = appendOptInt(b, fSLAUrgentResponseTime, sk.SLAUrgentResponseTime, &first)
+	b = appendOptInt(b, fSLAFirstTimeResponseTime, sk.SLAFirstTimeResponseTime, &first)
+	if sk.LobIDs != nil {
+		b = appendKey(b, fLobIDs, &first)
+		b = appendIDs(b, sk.LobIDs)
+	}
+	if sk.WorkingHoursID != nil {
+		b = appendKey(b, fWorkingHoursID, &first)
+		b = strconv.AppendInt(b, *sk.WorkingHoursID, 10)
+	}
+	if sk.FallbackSkill != nil {
+		b = appendKey(b, fFallbackSkill, &first)
+		b = strconv.AppendInt(b, *sk.FallbackSkill, 10)
+	}
+	b = appendRawFields(b, sk.Extra, isSkillField, nil, &first)
+	return append(b, '}')
+}
+
+func appendOptInt(b []byte, key string, v *int, first *bool) []byte {
+	if v == nil {
+		return b
+	}
+	b = appendKey(b, key, first)
+	return strconv.AppendInt(b, int64(*v), 10)
+}
+
+// appendRawFields writes the raw fields in key order (so output is
+// deterministic), skipping keys for which skip is true and writing
+// override(key) instead of the raw value when it returns non-nil. A raw
+// value that is not valid JSON (set by hand) is written as null rather
+// than corrupting the whole body.
+func appendRawFields(b []byte, raw map[string]json.RawMessage, skip func(string) bool, override func(b []byte, key string) ([]byte, bool), first *bool) []byte {
+	if len(raw) == 0 {
+		return b
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		if skip == nil || !skip(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b = appendKey(b, k, first)
+		if override != nil {
+			var done bool
+			if b, done = override(b, k); done {
+				continue
+			}
+		}
+		v := raw[k]
+		if len(bytes.TrimSpace(v)) == 0 || !json.Valid(v) {
+			b = append(b, "null"...)
+			continue
+		}
+		b = append(b, v...)
+	}
+	return b
+}
+
+// decodeSkills decodes a list response. The returned skills' Extra values
+// alias data unless copyRaw is set.
+func decodeSkills(data []byte, copyRaw bool) ([]Skill, error) {
+	s := scanner{data: data}
+	switch s.peek() {
+	case 'n':
+		if err := s.literal("null"); err != nil {
+			return nil, err
+		}
+		return nil, s.end()
+	case '{':
+		// A single object where a list was expected (e.g. a create of one
+		// skill): accept it as a list of one.
+		d := skillDecoder{copyRaw: copyRaw}
+		var sk Skill
+		if err := d.skill(&s, &sk); err != nil {
+			return nil, err
+		}
+		return []Skill{sk}, s.end()
+	}
+	d := skillDecoder{copyRaw: copyRaw}
+	out := []Skill{}
+	err := s.arrayAt(func() error {
+		start := s.pos
+		out = append(out, Skill{})
+		if err := d.skill(&s, &out[len(out)-1]); err != nil {
+			return fmt.Errorf("skill %d: %w", len(out)-1, err)
+		}
+		if len(out) == 1 {
+			// Size the list from the first skill's length rather than
+			// growing it by doubling through thousands of skills.
+			est := len(data) / max(s.pos-start, 1)
+			out = slices.Grow(out, min(est+est/8, 1<<20))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, s.end()
+}
+
+// encodeSkills writes a list of skills as a JSON array.
+func encodeSkills(skills []Skill) []byte {
+	b := make([]byte, 0, 256*len(skills)+2)
+	b = append(b, '[')
+	for i := range skills {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendSkill(b, &skills[i])
+	}
+	return append(b, ']')
+}
+
+// Users.
+
+func isUserTyped(k string) bool {
+	switch k {
+	case fID, fLoginName, fEmail, fSkillIDs, fDeleted:
+		return true
+	}
+	return false
+}
+
+type userDecoder struct {
+	keys    keyCache
+	copyRaw bool
+	hint    int
+}
+
+func (d *userDecoder) user(s *scanner, u *User) error {
+	*u = User{Raw: make(map[string]json.RawMessage, max(d.hint, 8))}
+	d.keys.reset()
+	err := s.object(func(rawKey []byte, plain bool, val []byte) error {
+		key, err := d.keys.key(rawKey, plain)
+		if err != nil {
+			return err
+		}
+		switch key {
+		case fID:
+			u.ID, err = parseInt(val)
+		case fLoginName:
+			u.LoginName, err = parseString(val)
+		case fEmail:
+			u.Email, err = parseString(val)
+		case fSkillIDs:
+			u.SkillIDs, err = parseIDs(val)
+		case fDeleted:
+			if !isNull(val) {
+				u.Deleted, err = parseBool(val)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("user field %q: %w", key, err)
+		}
+		if d.copyRaw {
+			val = bytes.Clone(val)
+		}
+		u.Raw[key] = json.RawMessage(val)
+		return nil
+	})
+	d.hint = len(u.Raw)
+	return err
+}
+
+// UnmarshalJSON decodes a user tolerantly and keeps the whole object in Raw.
+func (u *User) UnmarshalJSON(data []byte) error {
+	s := scanner{data: data}
+	d := userDecoder{copyRaw: true}
+	if err := d.user(&s, u); err != nil {
+		return err
+	}
+	return s.end()
+}
+
+// MarshalJSON encodes the user as read (Raw) with the typed fields laid
+// over it, so a full-replacement PUT sends every untouched field back as it
+// was. SkillIDs is always written: nil as null, empty as [].
+func (u User) MarshalJSON() ([]byte, error) {
+	return appendUser(make([]byte, 0, 512), &u, false), nil
+}
+
+// appendUser writes the user; nullPassword sets passwordSh to null, which
+// the Users API asks for on every update that does not change the password.
+func appendUser(b []byte, u *User, nullPassword bool) []byte {
+	raw := u.Raw
+	// The typed fields must appear even when Raw lacks them (a User built
+	// by hand), so merge their keys into the key set.
+	need := []string{fSkillIDs}
+	if u.ID != 0 {
+		need = append(need, fID)
+	}
+	if u.LoginName != "" {
+		need = append(need, fLoginName)
+	}
+	if u.Email != "" {
+		need = append(need, fEmail)
+	}
+	if u.Deleted {
+		need = append(need, fDeleted)
+	}
+	if nullPassword {
+		need = append(need, fPasswordSh)
+	}
+	missing := false
+	for _, k := range need {
+		if _, ok := raw[k]; !ok {
+			missing = true
+			break
+		}
+	}
+	if missing {
+		merged := make(map[string]json.RawMessage, len(raw)+len(need))
+		for k, v := range raw {
+			merged[k] = v
+		}
+		for _, k := range need {
+			if _, ok := merged[k]; !ok {
+				merged[k] = nil
+			}
+		}
+		raw = merged
+	}
+	first := true
+	b = append(b, '{')
+	b = appendRawFields(b, raw, nil, func(b []byte, key string) ([]byte, bool) {
+		switch key {
+		case fID:
+			return strconv.AppendInt(b, u.ID, 10), true
+		case fLoginName:
+			return appendString(b, u.LoginName), true
+		case fEmail:
+			return appendString(b, u.Email), true
+		case fSkillIDs:
+			return appendIDs(b, u.SkillIDs), true
+		case fDeleted:
+			return strconv.AppendBool(b, u.Deleted), true
+		case fPasswordSh:
+			if nullPassword {
+				return append(b, "null"...), true
+			}
+		}
+		return b, false
+	}, &first)
+	return append(b, '}')
+}
+
+// decodeUsers decodes a users list response (or a single user object).
+func decodeUsers(data []byte, copyRaw bool) ([]User, error) {
+	s := scanner{data: data}
+	d := userDecoder{copyRaw: copyRaw}
+	switch s.peek() {
+	case 'n':
+		if err := s.literal("null"); err != nil {
+			return nil, err
+		}
+		return nil, s.end()
+	case '{':
+		var u User
+		if err := d.user(&s, &u); err != nil {
+			return nil, err
+		}
+		return []User{u}, s.end()
+	}
+	out := []User{}
+	err := s.arrayAt(func() error {
+		out = append(out, User{})
+		if err := d.user(&s, &out[len(out)-1]); err != nil {
+			return fmt.Errorf("user %d: %w", len(out)-1, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, s.end()
+}
+
+func encodeUsers(users []User, nullPassword bool) []byte {
+	b := make([]byte, 0, 512*len(users)+2)
+	b = append(b, '[')
+	for i := range users {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendUser(b, &users[i], nullPassword)
+	}
+	return append(b, ']')
+}

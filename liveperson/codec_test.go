@@ -1,0 +1,323 @@
+package liveperson
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestSkillDecode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want Skill
+	}{
+		{
+			name: "numbers",
+			in:   `{"id":12,"name":"a","description":"d","deleted":false,"maxWaitTime":120,"skillOrder":3,"canTransfer":true,"skillTransferList":[1,2],"lobIds":[7],"workingHoursId":9,"fallbackSkill":4,"wrapUpTime":5,"slaDefaultResponseTime":6,"slaUrgentResponseTime":7,"slaFirstTimeResponseTime":8}`,
+			want: Skill{ID: 12, Name: "a", Description: "d", MaxWaitTime: ptr(120), SkillOrder: ptr(3), CanTransfer: ptr(true),
+				SkillTransferList: []int64{1, 2}, LobIDs: []int64{7}, WorkingHoursID: ptr(int64(9)), FallbackSkill: ptr(int64(4)),
+				WrapUpTime: ptr(5), SLADefaultResponseTime: ptr(6), SLAUrgentResponseTime: ptr(7), SLAFirstTimeResponseTime: ptr(8)},
+		},
+		{
+			name: "numeric strings and string booleans",
+			in:   `{"id":"987654321","name":"b","deleted":"true","maxWaitTime":"120","canTransfer":"false","skillTransferList":["1",2],"fallbackSkill":"33"}`,
+			want: Skill{ID: 987654321, Name: "b", Deleted: true, MaxWaitTime: ptr(120), CanTransfer: ptr(false),
+				SkillTransferList: []int64{1, 2}, FallbackSkill: ptr(int64(33))},
+		},
+		{
+			name: "null transfer list stays nil",
+			in:   `{"id":1,"name":"c","skillTransferList":null,"lobIds":null,"maxWaitTime":null,"canTransfer":null}`,
+			want: Skill{ID: 1, Name: "c"},
+		},
+		{
+			name: "empty transfer list stays empty",
+			in:   `{"id":1,"name":"c","skillTransferList":[],"lobIds":[]}`,
+			want: Skill{ID: 1, Name: "c", SkillTransferList: []int64{}, LobIDs: []int64{}},
+		},
+		{
+			name: "unknown fields kept raw",
+			in:   `{"id":1,"name":"c","pid":"x1","skillRoutingConfiguration":[{"agentGroupId":"5","priority":1}],"dateUpdated":"2024-01-02 03:04:05","fallbackWhenAllAgentsAreAway":true}`,
+			want: Skill{ID: 1, Name: "c", Extra: map[string]json.RawMessage{
+				"pid":                          json.RawMessage(`"x1"`),
+				"skillRoutingConfiguration":    json.RawMessage(`[{"agentGroupId":"5","priority":1}]`),
+				"dateUpdated":                  json.RawMessage(`"2024-01-02 03:04:05"`),
+				"fallbackWhenAllAgentsAreAway": json.RawMessage(`true`),
+			}},
+		},
+		{
+			name: "escapes, unicode and integral floats",
+			in:   `{"id":1.0,"name":"caf\u00e9 \"x\"","description":"日本語","maxWaitTime":1.2e2,"":1}`,
+			want: Skill{ID: 1, Name: `café "x"`, Description: "日本語", MaxWaitTime: ptr(120),
+				Extra: map[string]json.RawMessage{"": json.RawMessage(`1`)}},
+		},
+		{
+			name: "white space",
+			in:   " {\n\t\"id\" : 5 ,\r\n \"name\":\"w\" , \"x\" : [ 1 , { \"y\" : null } ] } ",
+			want: Skill{ID: 5, Name: "w", Extra: map[string]json.RawMessage{"x": json.RawMessage(`[ 1 , { "y" : null } ]`)}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got Skill
+			if err := json.Unmarshal([]byte(tt.in), &got); err != nil {
+				t.Fatalf("Unmarshal: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got  %+v\nwant %+v", got, tt.want)
+			}
+			// Round trip: encoding and decoding again gives the same skill,
+			// with unknown fields byte for byte. (json.Marshal would compact
+			// them; the client writes bodies with appendSkill.)
+			out := appendSkill(nil, &got)
+			if !json.Valid(out) {
+				t.Fatalf("invalid JSON %s", out)
+			}
+			var again Skill
+			if err := json.Unmarshal(out, &again); err != nil {
+				t.Fatalf("Unmarshal(Marshal): %v\n%s", err, out)
+			}
+			if !reflect.DeepEqual(again, got) {
+				t.Fatalf("round trip changed the skill:\n%s\ngot  %+v\nwant %+v", out, again, got)
+			}
+		})
+	}
+}
+
+func TestSkillDecodeErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in, want string }{
+		{"id not a number", `{"id":"abc","name":"a"}`, `"id"`},
+		{"fractional id", `{"id":1.5,"name":"a"}`, `"id"`},
+		{"name object", `{"id":1,"name":{}}`, `"name"`},
+		{"bool not a bool", `{"id":1,"name":"a","canTransfer":"yes"}`, `"canTransfer"`},
+		{"list not ids", `{"id":1,"name":"a","skillTransferList":[true]}`, `"skillTransferList"`},
+		{"not an object", `[1]`, "object expected"},
+		{"trailing data", `{"id":1} x`, "after top-level"},
+		{"truncated", `{"id":1,"name":"a`, "unterminated"},
+		{"bad escape", `{"name":"\x"}`, "escape"},
+		{"control char", "{\"name\":\"a\x01\"}", "control"},
+		{"leading zero", `{"id":01}`, ""},
+		{"missing colon", `{"id" 1}`, "':'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var sk Skill
+			err := sk.UnmarshalJSON([]byte(tt.in))
+			if err == nil {
+				t.Fatalf("no error for %s", tt.in)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q does not mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSkillEncode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   Skill
+		want string
+	}{
+		{
+			name: "create has no id and no deleted, null transfer list",
+			in:   Skill{Name: "payroll-de", Description: "HR queue", MaxWaitTime: ptr(120)},
+			want: `{"name":"payroll-de","description":"HR queue","maxWaitTime":120,"skillTransferList":null}`,
+		},
+		{
+			name: "update echoes everything, extra sorted and unchanged",
+			in: Skill{ID: 4120567812, Name: "p", SkillOrder: ptr(3), CanTransfer: ptr(true), SkillTransferList: []int64{},
+				LobIDs: []int64{1, 2}, WorkingHoursID: ptr(int64(8)), FallbackSkill: ptr(int64(9)),
+				Extra: map[string]json.RawMessage{"zz": json.RawMessage(`{"a": "b"}`), "pid": json.RawMessage(`"x"`)}},
+			want: `{"id":4120567812,"name":"p","description":"","deleted":false,"skillOrder":3,"canTransfer":true,"skillTransferList":[],"lobIds":[1,2],"workingHoursId":8,"fallbackSkill":9,"pid":"x","zz":{"a": "b"}}`,
+		},
+		{
+			name: "typed fields win over the same key in Extra; invalid raw becomes null",
+			in:   Skill{ID: 1, Name: "n", Extra: map[string]json.RawMessage{"name": json.RawMessage(`"old"`), "bad": json.RawMessage(`{`)}},
+			want: `{"id":1,"name":"n","description":"","deleted":false,"skillTransferList":null,"bad":null}`,
+		},
+		{
+			name: "escaping",
+			in:   Skill{Name: "a\"b\\c\n\x01\u2028<", Description: "\xff"},
+			want: `{"name":"a\"b\\c\n\u0001\u2028<","description":"\ufffd","skillTransferList":null}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := tt.in.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+			if !json.Valid(got) {
+				t.Fatalf("invalid JSON %s", got)
+			}
+		})
+	}
+}
+
+func TestUserCodec(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		in        string
+		want      User
+		edit      func(*User)
+		wantOut   string
+		nullPassw bool
+	}{
+		{
+			name: "tolerant decode and unchanged round trip",
+			in:   `{"id":"7","loginName":"ann","email":"a@x","skillIds":["1",2],"profileIds":[3],"fullName":"","maxChats":"4","passwordSh":"abc","isEnabled":"true"}`,
+			want: User{ID: 7, LoginName: "ann", Email: "a@x", SkillIDs: []int64{1, 2}},
+			// Typed fields are rewritten as numbers; the rest is unchanged.
+			wantOut: `{"email":"a@x","fullName":"","id":7,"isEnabled":"true","loginName":"ann","maxChats":"4","passwordSh":"abc","profileIds":[3],"skillIds":[1,2]}`,
+		},
+		{
+			name:      "edit skills, null password",
+			in:        `{"id":7,"loginName":"ann","skillIds":[1],"profileIds":[3],"passwordSh":"abc"}`,
+			want:      User{ID: 7, LoginName: "ann", SkillIDs: []int64{1}},
+			edit:      func(u *User) { u.SkillIDs = []int64{} },
+			nullPassw: true,
+			wantOut:   `{"id":7,"loginName":"ann","passwordSh":null,"profileIds":[3],"skillIds":[]}`,
+		},
+		{
+			name:    "nil skills written as null, missing typed keys added",
+			in:      `{"id":7}`,
+			want:    User{ID: 7},
+			edit:    func(u *User) { u.LoginName = "bob"; u.Deleted = true },
+			wantOut: `{"deleted":true,"id":7,"loginName":"bob","skillIds":null}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var u User
+			if err := json.Unmarshal([]byte(tt.in), &u); err != nil {
+				t.Fatal(err)
+			}
+			raw := u.Raw
+			u.Raw = nil
+			if !reflect.DeepEqual(u, tt.want) {
+				t.Fatalf("got  %+v\nwant %+v", u, tt.want)
+			}
+			u.Raw = raw
+			if tt.edit != nil {
+				tt.edit(&u)
+			}
+			got := appendUser(nil, &u, tt.nullPassw)
+			if string(got) != tt.wantOut {
+				t.Fatalf("got  %s\nwant %s", got, tt.wantOut)
+			}
+		})
+	}
+}
+
+func TestDecodeSkillsList(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      string
+		wantLen int
+		wantNil bool
+		wantErr bool
+	}{
+		{"empty", `[]`, 0, false, false},
+		{"null", `null`, 0, true, false},
+		{"one object", `{"id":1,"name":"a"}`, 1, false, false},
+		{"two", ` [ {"id":1,"name":"a"} , {"id":"2","name":"b"} ] `, 2, false, false},
+		{"bad element", `[{"id":1,"name":"a"},3]`, 0, true, true},
+		{"missing bracket", `[{"id":1,"name":"a"}`, 0, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := decodeSkills([]byte(tt.in), false)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if len(got) != tt.wantLen || (got == nil) != tt.wantNil {
+				t.Fatalf("got %d skills (nil %v), want %d (nil %v)", len(got), got == nil, tt.wantLen, tt.wantNil)
+			}
+		})
+	}
+}
+
+// skillListJSON builds a list of n skills shaped like a select=$all
+// response, with every documented field and a few undocumented ones.
+func skillListJSON(n int) []byte {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":%d,"name":"Department %d / Role","description":"Staff of department %d","deleted":false,`+
+			`"skillOrder":%d,"maxWaitTime":120,"defaultPostChatSurveyId":"","defaultOfflineSurveyId":"","defaultAgentSurveyId":"",`+
+			`"dateUpdated":"2024-05-01 10:11:12","skillRoutingConfiguration":[{"agentGroupId":"-1","priority":1,"splitPercentage":100}],`+
+			`"wrapUpTime":30,"slaDefaultResponseTime":3600,"slaUrgentResponseTime":600,"slaFirstTimeResponseTime":900,`+
+			`"lobIds":[1,2],"canTransfer":true,"skillTransferList":null,"workingHoursId":"%d","specialOccasionId":null,`+
+			`"postConversationSurveyAppInstallAssociationId":"","autoCloseInSeconds":0,"transferToAgentMaxWaitInSeconds":120,`+
+			`"fallbackSkill":null,"fallbackWhenAllAgentsAreAway":true,"agentSurveyForMsgTimeoutInMinutes":60,"agentSurveyForMsgId":null,"pid":"p%d"}`,
+			4000000000+i, i, i, i%10, 1000+i%3, i)
+	}
+	b.WriteByte(']')
+	return b.Bytes()
+}
+
+func TestSkillListJSONDecodes(t *testing.T) {
+	t.Parallel()
+	data := skillListJSON(50)
+	got, err := decodeSkills(data, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fast decoder must agree with decoding each element through
+	// encoding/json and UnmarshalJSON.
+	var want []Skill
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("fast decoder disagrees with UnmarshalJSON")
+	}
+	if got[3].Extra["pid"] == nil || string(got[3].Extra["pid"]) != `"p3"` || *got[3].WorkingHoursID != 1000 {
+		t.Fatalf("unexpected skill %+v", got[3])
+	}
+}
+
+func BenchmarkDecodeSkills10k(b *testing.B) {
+	data := skillListJSON(10000)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		skills, err := decodeSkills(data, false)
+		if err != nil || len(skills) != 10000 {
+			b.Fatal(err, len(skills))
+		}
+	}
+}
+
+func BenchmarkEncodeSkills50(b *testing.B) {
+	skills, err := decodeSkills(skillListJSON(50), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = encodeSkills(skills)
+	}
+}
