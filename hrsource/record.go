@@ -3,7 +3,10 @@
 // columns onto skillsync's record model and validates them.
 package hrsource
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // Schema describes the columns shared by every record of one read. Records
 // keep their values in a slice indexed by the schema, which keeps 100,000
@@ -16,6 +19,11 @@ type Schema struct {
 	Multi map[string]string
 
 	index map[string]int
+	// seps holds each column's multi-value separator ("" for single-valued).
+	seps []string
+	// nest holds, for a dotted column whose first part is not itself a
+	// column, the parts under which Env also nests its value.
+	nest [][]string
 }
 
 // NewSchema builds a schema over columns; multi names the multi-valued ones.
@@ -24,6 +32,16 @@ func NewSchema(columns []string, multi map[string]string) *Schema {
 	for i, c := range columns {
 		if _, dup := s.index[c]; !dup {
 			s.index[c] = i
+		}
+	}
+	s.seps = make([]string, len(columns))
+	s.nest = make([][]string, len(columns))
+	for i, c := range columns {
+		s.seps[i] = multi[c]
+		if dot := strings.IndexByte(c, '.'); dot > 0 {
+			if _, isCol := s.index[c[:dot]]; !isCol {
+				s.nest[i] = strings.Split(c, ".")
+			}
 		}
 	}
 	return s
@@ -86,4 +104,107 @@ type Stats struct {
 	// HeaderHash is a SHA-256 (hex) of the sorted column names: a changed
 	// export layout shows up as a changed hash.
 	HeaderHash string `json:"header_hash"`
+}
+
+// Env returns the environment of the record for expressions (hr.active,
+// rule `when`) and templates (rule names): every attribute by column name,
+// a string, or a []string for multi-valued columns (split on the separator,
+// trimmed, empty values dropped). A dotted column such as "work.email" (a
+// flattened JSON object) is also reachable as nested maps (work.email in
+// expressions, {{ .work.email }} in templates) unless its first part is a
+// column itself. Nothing else is added, so no attribute is ever shadowed.
+func (r *Record) Env() map[string]any {
+	env := make(map[string]any, len(r.Schema.Columns))
+	r.fillEnv(env, nil)
+	return env
+}
+
+// EnvInto is Env writing into env, which it clears first: a caller
+// evaluating many records can reuse one map instead of allocating one per
+// record. A nil env gets a new map.
+func (r *Record) EnvInto(env map[string]any) map[string]any {
+	if env == nil {
+		return r.Env()
+	}
+	clear(env)
+	r.fillEnv(env, nil)
+	return env
+}
+
+// fillEnv sets the entries of the given columns (nil: all) in env.
+func (r *Record) fillEnv(env map[string]any, cols []int) {
+	if cols == nil {
+		for i := range r.Schema.Columns {
+			r.setEnv(env, i)
+		}
+		return
+	}
+	for _, i := range cols {
+		r.setEnv(env, i)
+	}
+}
+
+func (r *Record) setEnv(env map[string]any, i int) {
+	s := r.Schema
+	var v string
+	if i < len(r.Values) {
+		v = r.Values[i]
+	}
+	var value any = v
+	if sep := s.sep(i); sep != "" {
+		value = SplitMulti(v, sep)
+	}
+	env[s.Columns[i]] = value
+	if i < len(s.nest) && s.nest[i] != nil {
+		setNested(env, s.nest[i], value)
+	}
+}
+
+// setNested stores value under path, creating maps on the way; a path
+// blocked by a non-map value is left alone.
+func setNested(env map[string]any, path []string, value any) {
+	for _, p := range path[:len(path)-1] {
+		next, ok := env[p].(map[string]any)
+		if !ok {
+			if _, taken := env[p]; taken {
+				return
+			}
+			next = make(map[string]any, 4)
+			env[p] = next
+		}
+		env = next
+	}
+	last := path[len(path)-1]
+	if _, isMap := env[last].(map[string]any); !isMap {
+		env[last] = value
+	}
+}
+
+// sep returns the multi-value separator of column i ("" if single-valued).
+func (s *Schema) sep(i int) string {
+	if s.seps != nil {
+		return s.seps[i]
+	}
+	return s.Multi[s.Columns[i]]
+}
+
+// SplitMulti splits a multi-valued attribute on sep, trims each value and
+// drops the empty ones.
+func SplitMulti(v, sep string) []string {
+	n := 0
+	for part := range strings.SplitSeq(v, sep) {
+		if strings.TrimSpace(part) != "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return []string{}
+	}
+	out := make([]string, 0, n)
+	for part := range strings.SplitSeq(v, sep) {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }

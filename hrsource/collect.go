@@ -1,0 +1,276 @@
+package hrsource
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// collector gathers the rows of one read, then maps and validates them into
+// a Snapshot. Readers append records whose Values follow the collector's
+// columns; finish pads short rows, fills the record fields and checks them.
+type collector struct {
+	cfg    *Config
+	active *activeExpr
+	probs  problems
+
+	columns  []string
+	colIndex map[string]int
+	// headerWhere locates the header in problems about columns.
+	headerWhere string
+
+	recs []Record
+	// pos holds each record's line or index until its Origin is set.
+	pos   []int
+	slab  []string
+	pairs []kv
+	set   []bool
+}
+
+func newCollector(cfg *Config, active *activeExpr) *collector {
+	return &collector{cfg: cfg, active: active, probs: problems{max: cfg.MaxErrors}, colIndex: map[string]int{}}
+}
+
+// values returns room for n values of one record. Rows are carved out of
+// larger blocks: one allocation per few hundred records instead of one per
+// record.
+func (c *collector) values(n int) []string {
+	if n > len(c.slab) {
+		c.slab = make([]string, max(n, 8192))
+	}
+	v := c.slab[:n:n]
+	c.slab = c.slab[n:]
+	return v
+}
+
+// column returns the index of column name, adding it if new.
+func (c *collector) column(name string) int {
+	if i, ok := c.colIndex[name]; ok {
+		return i
+	}
+	c.colIndex[name] = len(c.columns)
+	c.columns = append(c.columns, name)
+	return len(c.columns) - 1
+}
+
+// add appends a record whose origin is format(pos), set by setOrigins.
+func (c *collector) add(values []string, pos int) {
+	c.recs = append(c.recs, Record{Values: values})
+	c.pos = append(c.pos, pos)
+}
+
+// setOrigins sets the Origin of the records added since from. The origins
+// are written into one string and sliced, rather than one string each.
+func (c *collector) setOrigins(from int, format func(dst []byte, pos int) []byte) {
+	var buf []byte
+	ends := make([]int, 0, len(c.recs)-from)
+	for _, p := range c.pos[from:] {
+		buf = format(buf, p)
+		ends = append(ends, len(buf))
+	}
+	all := string(buf)
+	start := 0
+	for i, end := range ends {
+		c.recs[from+i].Origin = all[start:end]
+		start = end
+	}
+}
+
+// finish maps the collected rows onto records, validates them and computes
+// the statistics. source names the feed in the error.
+func (c *collector) finish(source string) (*Snapshot, error) {
+	schema := NewSchema(c.columns, c.cfg.MultiValue)
+	c.checkColumns(schema)
+	if c.probs.full() {
+		return nil, c.probs.err(source)
+	}
+	snap := &Snapshot{Schema: schema, Records: c.recs}
+	if len(c.recs) == 0 {
+		snap.Stats = stats(schema, nil, c.cfg.StatsAttributes)
+		return snap, c.probs.err(source)
+	}
+	f := c.cfg.Fields
+	idCol := schema.Index(f.ID)
+	if idCol < 0 {
+		return nil, c.probs.err(source)
+	}
+	emailCol, loginCol, nameCol := schema.Index(f.Email), schema.Index(f.LoginName), schema.Index(f.Name)
+
+	var eval *evaluator
+	if c.active != nil {
+		var unknown []string
+		eval, unknown = newEvaluator(c.active, schema)
+		for _, name := range unknown {
+			c.probs.add("hr.active", "uses %q, which is not a %s of the data (%ss: %s): fix the name in the expression", name, c.fieldWord(), c.fieldWord(), columnList(schema.Columns))
+		}
+		if len(unknown) > 0 {
+			eval = nil
+		}
+	}
+
+	seen := make(map[string]int32, len(c.recs))
+	n := len(schema.Columns)
+	for i := range c.recs {
+		r := &c.recs[i]
+		r.Schema = schema
+		if len(r.Values) < n {
+			r.Values = append(r.Values[:len(r.Values):len(r.Values)], make([]string, n-len(r.Values))...)
+		}
+		r.ID = r.Values[idCol]
+		if emailCol >= 0 {
+			r.Email = r.Values[emailCol]
+		}
+		if loginCol >= 0 {
+			r.LoginName = r.Values[loginCol]
+		}
+		if nameCol >= 0 {
+			r.Name = r.Values[nameCol]
+		}
+		if r.ID == "" {
+			if !c.probs.add(r.Origin, "empty id (%s %q): every record needs one; fix the export or leave the row out", c.fieldWord(), f.ID) {
+				break
+			}
+			continue
+		}
+		if first, dup := seen[r.ID]; dup {
+			if !c.probs.add(r.Origin, "duplicate id %q, also at %s: ids must be unique; fix the export", r.ID, c.recs[first].Origin) {
+				break
+			}
+			continue
+		}
+		seen[r.ID] = int32(i)
+		r.Active = true
+		if eval != nil {
+			active, err := eval.eval(r)
+			if err != nil {
+				if !c.probs.add(r.Origin, "hr.active %q: %v", c.active.source, err) {
+					break
+				}
+				continue
+			}
+			r.Active = active
+		}
+	}
+	if err := c.probs.err(source); err != nil {
+		return nil, err
+	}
+	snap.Stats = stats(schema, c.recs, c.cfg.StatsAttributes)
+	return snap, nil
+}
+
+// fieldWord is how the data calls a column: JSON speaks of fields.
+func (c *collector) fieldWord() string {
+	switch c.cfg.Type {
+	case TypeJSON, TypeJSONL:
+		return "field"
+	case TypeHTTP:
+		if c.cfg.Format == "json" {
+			return "field"
+		}
+	}
+	return "column"
+}
+
+// checkColumns reports configured names (fields, multi_value,
+// stats_attributes) that the data does not have. A feed without any record
+// and without a header (an empty JSON array) has no columns to check.
+func (c *collector) checkColumns(s *Schema) {
+	if len(s.Columns) == 0 && len(c.recs) == 0 {
+		return
+	}
+	word := c.fieldWord()
+	seen := map[string]int{}
+	for i, col := range s.Columns {
+		if j, dup := seen[col]; dup {
+			c.probs.add(cmp.Or(c.headerWhere, "data"), "%s %q appears twice (positions %d and %d): rename one, a %s must be unambiguous", word, col, j+1, i+1, word)
+		}
+		seen[col] = i
+	}
+	f := c.cfg.Fields
+	if s.Index(f.ID) < 0 {
+		c.probs.add("hr.fields.id", "the data has no %s %q for the id (%ss: %s): set hr.fields.id to the %s holding each person's unique id", word, f.ID, word, columnList(s.Columns), word)
+	}
+	for _, m := range []struct{ key, col string }{{"email", f.Email}, {"login_name", f.LoginName}, {"name", f.Name}} {
+		if m.col != "" && s.Index(m.col) < 0 {
+			c.probs.add("hr.fields."+m.key, "names %s %q, which is not in the data (%ss: %s): fix the name or leave it empty", word, m.col, word, columnList(s.Columns))
+		}
+	}
+	for _, col := range sortedKeys(c.cfg.MultiValue) {
+		if s.Index(col) < 0 {
+			c.probs.add("hr.multi_value", "names %s %q, which is not in the data: fix the name or remove it", word, col)
+		}
+	}
+	for _, col := range c.cfg.StatsAttributes {
+		if s.Index(col) < 0 {
+			c.probs.add("hr.stats_attributes", "names %s %q, which is not in the data: fix the name or remove it", word, col)
+		}
+	}
+}
+
+// columnList abbreviates a column list for an error message.
+func columnList(cols []string) string {
+	const show = 12
+	if len(cols) <= show {
+		return strings.Join(cols, ", ")
+	}
+	return fmt.Sprintf("%s, … %d more", strings.Join(cols[:show], ", "), len(cols)-show)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// stats summarises the records of a snapshot.
+func stats(s *Schema, recs []Record, attrs []string) Stats {
+	st := Stats{Records: len(recs), HeaderHash: HeaderHash(s.Columns)}
+	cols := make([]int, 0, len(attrs))
+	if len(attrs) > 0 {
+		st.ValueCounts = make(map[string]map[string]int, len(attrs))
+		for _, a := range attrs {
+			st.ValueCounts[a] = map[string]int{}
+			cols = append(cols, s.Index(a))
+		}
+	}
+	for i := range recs {
+		r := &recs[i]
+		if !r.Active {
+			continue
+		}
+		st.Active++
+		for j, col := range cols {
+			if col < 0 {
+				continue
+			}
+			counts := st.ValueCounts[attrs[j]]
+			v := r.Values[col]
+			if sep := s.sep(col); sep != "" {
+				for _, part := range SplitMulti(v, sep) {
+					counts[part]++
+				}
+				continue
+			}
+			counts[v]++
+		}
+	}
+	return st
+}
+
+// HeaderHash is the SHA-256 (hex) of the sorted column names, one per line.
+func HeaderHash(columns []string) string {
+	sorted := slices.Clone(columns)
+	slices.Sort(sorted)
+	h := sha256.New()
+	for _, c := range sorted {
+		h.Write([]byte(c))
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,117 @@
+package hrsource
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"unicode/utf8"
+)
+
+// New validates cfg (after applying its defaults), compiles the hr.active
+// expression once and returns the source of cfg.Type.
+func New(cfg Config, opts Options) (Source, error) {
+	cfg = cfg.WithDefaults()
+	if err := joinConfigErrors(cfg.Validate()); err != nil {
+		return nil, err
+	}
+	active, err := compileActive(cfg.Active, cfg.MultiValue)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	base := reader{cfg: cfg, active: active, log: opts.Logger}
+	switch cfg.Type {
+	case TypeHTTP:
+		return newHTTPSource(base, opts)
+	case TypePostgres:
+		return &postgresSource{reader: base}, nil
+	default:
+		return &fileSource{reader: base}, nil
+	}
+}
+
+// ReadFile reads a csv, json or jsonl file with the settings of cfg (its
+// type and path are taken from path when empty: the extension picks the type).
+func ReadFile(ctx context.Context, path string, cfg Config) (*Snapshot, error) {
+	cfg.Path = path
+	if cfg.Type == "" {
+		switch filepath.Ext(path) {
+		case ".json":
+			cfg.Type = TypeJSON
+		case ".jsonl", ".ndjson":
+			cfg.Type = TypeJSONL
+		default:
+			cfg.Type = TypeCSV
+		}
+	}
+	src, err := New(cfg, Options{})
+	if err != nil {
+		return nil, err
+	}
+	return src.Read(ctx)
+}
+
+// reader holds what every source shares.
+type reader struct {
+	cfg    Config
+	active *activeExpr
+	log    *slog.Logger
+}
+
+func (r reader) collector() *collector { return newCollector(&r.cfg, r.active) }
+
+func (r reader) delimiter() rune {
+	d, _ := utf8.DecodeRuneInString(r.cfg.Delimiter)
+	return d
+}
+
+// fileSource reads a CSV, JSON or JSON Lines file.
+type fileSource struct{ reader }
+
+// Read reads and validates the whole file.
+func (s *fileSource) Read(ctx context.Context) (*Snapshot, error) {
+	f, err := os.Open(s.cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("read hr source (hr.path): %w", err)
+	}
+	defer f.Close()
+	c := s.collector()
+	name := filepath.Base(s.cfg.Path)
+	in := ctxReader{ctx: ctx, r: f}
+	switch s.cfg.Type {
+	case TypeCSV:
+		c.headerWhere = name + ":1"
+		c.columns = c.readCSV(in, name, s.delimiter())
+	case TypeJSON:
+		c.readJSON(in, name, s.cfg.RecordsPath, "")
+	case TypeJSONL:
+		c.readJSONL(in, name)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	snap, err := c.finish(s.cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Debug("hr source read", "path", s.cfg.Path, "records", snap.Stats.Records, "active", snap.Stats.Active)
+	return snap, nil
+}
+
+// ctxReader stops a long read when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
