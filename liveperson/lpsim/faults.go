@@ -1,0 +1,245 @@
+package lpsim
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fault makes the next Times requests matching Method and PathPrefix
+// misbehave. Faults are checked in the order they were injected; the first
+// one matching a request fires and the others wait for later requests.
+type Fault struct {
+	// Method matches the request's HTTP method; empty matches any.
+	Method string
+	// PathPrefix matches the start of the URL path; empty matches any.
+	PathPrefix string
+
+	// Status answers with this status and a LivePerson-style error body
+	// without handling the request.
+	Status int
+	// RetryAfter is sent as the Retry-After header with Status.
+	RetryAfter string
+	// Times is how many matching requests the fault fires for (default 1).
+	Times int
+
+	// Drop closes the connection without answering and without handling the
+	// request.
+	Drop bool
+	// LoseResponse handles the request (a write is applied) and then closes
+	// the connection without sending the response.
+	LoseResponse bool
+	// ConcurrentEdit bumps the revision, as an edit by someone else would,
+	// before handling the request normally.
+	ConcurrentEdit bool
+	// ExpireToken expires every token and session before handling the
+	// request normally, so a bearer-authenticated request gets 401.
+	ExpireToken bool
+}
+
+type faultState struct {
+	Fault
+	left int
+}
+
+// Request is one entry of the request log.
+type Request struct {
+	Method string
+	Path   string
+	Query  string // raw query
+	// Status is the status sent, the status the handler produced for a lost
+	// response, or 0 for a dropped connection.
+	Status int
+	Time   time.Time
+	// IfMatch is the request's If-Match header, to assert what a client sent.
+	IfMatch string
+	// Dropped reports that the client got no response (Drop or LoseResponse).
+	Dropped bool
+}
+
+// InjectFault arms f for the next f.Times matching requests.
+func (s *Sim) InjectFault(f Fault) {
+	if f.Times <= 0 {
+		f.Times = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &faultState{Fault: f, left: f.Times})
+}
+
+// ClearFaults disarms every injected fault.
+func (s *Sim) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// SetLatency sets the delay added before every request is handled.
+func (s *Sim) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// ExpireTokens expires every Sentinel token and Login Service session issued
+// so far, as if their lifetime had passed.
+func (s *Sim) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireTokensLocked()
+}
+
+func (s *Sim) expireTokensLocked() {
+	clear(s.tokens)
+	clear(s.sessions)
+	clear(s.bearers)
+}
+
+// Requests returns a copy of the request log in arrival order.
+func (s *Sim) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.log...)
+}
+
+// Count returns how many logged requests have the method (empty: any) and a
+// path starting with pathPrefix.
+func (s *Sim) Count(method, pathPrefix string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.log {
+		if (method == "" || r.Method == method) && strings.HasPrefix(r.Path, pathPrefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetLog empties the request log.
+func (s *Sim) ResetLog() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = nil
+}
+
+// ServeHTTP applies latency and faults, routes the request and logs it.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	entry := Request{
+		Method:  r.Method,
+		Path:    r.URL.Path,
+		Query:   r.URL.RawQuery,
+		Time:    s.now(),
+		IfMatch: r.Header.Get("If-Match"),
+	}
+	defer func() {
+		s.mu.Lock()
+		s.log = append(s.log, entry)
+		s.mu.Unlock()
+	}()
+
+	s.mu.Lock()
+	latency := s.latency
+	f := s.takeFault(r)
+	if f != nil && f.ConcurrentEdit {
+		s.revision++
+	}
+	if f != nil && f.ExpireToken {
+		s.expireTokensLocked()
+	}
+	s.mu.Unlock()
+
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+
+	switch {
+	case f != nil && f.Drop:
+		entry.Dropped = true
+		dropConnection(w)
+		return
+	case f != nil && f.Status != 0:
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		writeError(w, f.Status, "injected fault: "+strconv.Itoa(f.Status)+" "+http.StatusText(f.Status))
+		entry.Status = f.Status
+		return
+	case f != nil && f.LoseResponse:
+		rec := httptest.NewRecorder()
+		s.mux.ServeHTTP(rec, r)
+		entry.Status = rec.Code
+		entry.Dropped = true
+		dropConnection(w)
+		return
+	}
+
+	sw := &statusWriter{ResponseWriter: w}
+	s.mux.ServeHTTP(sw, r)
+	entry.Status = sw.status
+	if entry.Status == 0 {
+		entry.Status = http.StatusOK
+	}
+}
+
+// takeFault returns the first armed fault matching r and uses one of its
+// firings. Callers hold s.mu.
+func (s *Sim) takeFault(r *http.Request) *Fault {
+	for i, f := range s.faults {
+		if f.Method != "" && f.Method != r.Method {
+			continue
+		}
+		if !strings.HasPrefix(r.URL.Path, f.PathPrefix) {
+			continue
+		}
+		f.left--
+		if f.left <= 0 {
+			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+		}
+		fault := f.Fault
+		return &fault
+	}
+	return nil
+}
+
+// dropConnection closes the client's connection without a response. With
+// HTTP/1 it hijacks the connection; where that is impossible (HTTP/2) it
+// aborts the handler, which resets the stream.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// statusWriter remembers the status a handler sent, for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
