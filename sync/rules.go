@@ -350,6 +350,9 @@ type DesiredSkill struct {
 	Members []string
 	// Static skills exist without members.
 	Static bool
+	// ManageDescription is false when neither rule nor static skill sets a
+	// description: LivePerson's description is then left alone.
+	ManageDescription bool
 }
 
 // RecordProblem is a record that a rule could not turn into a skill.
@@ -475,6 +478,7 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 		if !ok {
 			g = &group{rule: r, skill: DesiredSkill{
 				Name: name, Description: desc, Settings: r.settings, RuleID: r.cfg.ID, Key: key,
+				ManageDescription: r.description != nil,
 			}}
 			groups[lk] = g
 			order = append(order, lk)
@@ -588,6 +592,7 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 			Name: name, Description: strings.TrimSpace(s.Description),
 			Settings: mergeSettings(rs.defaults, s.Settings),
 			RuleID:   staticRulePrefix + name, Key: staticRulePrefix + name, Static: true,
+			ManageDescription: strings.TrimSpace(s.Description) != "",
 		})
 	}
 	slices.SortFunc(out.Skills, func(a, b DesiredSkill) int { return strings.Compare(a.Name, b.Name) })

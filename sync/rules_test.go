@@ -215,7 +215,7 @@ func TestRulesRecords(t *testing.T) {
 		},
 		{
 			name: "for_each with an explicit attribute",
-			cfg: SkillsConfig{Rules: []Rule{{ID: "lang", Name: "{{ .Dept }} {{ .Languages }}", ForEach: "Languages"}}},
+			cfg:  SkillsConfig{Rules: []Rule{{ID: "lang", Name: "{{ .Dept }} {{ .Languages }}", ForEach: "Languages"}}},
 			want: []string{"Sales French", "Sales German", "Sales Italian"},
 			keys: map[string]string{"Sales French": "lang|Sales|French"},
 		},

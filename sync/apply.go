@@ -1,0 +1,575 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/skillsync/skillsync/liveperson"
+	"github.com/skillsync/skillsync/store"
+)
+
+// errReplan reports a revision conflict: someone else changed the account
+// while we applied, so what is left must be planned again from a fresh read.
+var errReplan = errors.New("revision conflict")
+
+// applyCounts are what an apply actually did.
+type applyCounts struct {
+	Created, Updated, Deleted int
+	Assigned, Unassigned      int
+	Failed                    int
+	// FailedDeletes are owned skills whose delete LivePerson refused; they
+	// stay pending and are tried again next run.
+	FailedDeletes []int64
+}
+
+// applier writes one plan to LivePerson, journaling every item and keeping
+// the ownership registry in step with each write.
+type applier struct {
+	skills SkillsAPI
+	store  RunStore
+	log    *slog.Logger
+	runID  int64
+	batch  int
+
+	registry map[int64]store.OwnedSkill // by skill id, kept current
+	idByName map[string]int64           // lower-cased live name → id
+	counts   *applyCounts
+
+	// assign runs the assignments phase between updates and deletes.
+	assign func(ctx context.Context) error
+}
+
+func newApplier(skills SkillsAPI, st RunStore, log *slog.Logger, runID int64, batch int, counts *applyCounts) *applier {
+	return &applier{skills: skills, store: st, log: log, runID: runID, batch: max(batch, 1), counts: counts,
+		registry: map[int64]store.OwnedSkill{}, idByName: map[string]int64{}}
+}
+
+// reset points the applier at a fresh read of the account.
+func (a *applier) reset(current []liveperson.Skill, registry []store.OwnedSkill) {
+	clear(a.registry)
+	clear(a.idByName)
+	for _, r := range registry {
+		if r.ReleasedAt == nil {
+			a.registry[r.SkillID] = r
+		}
+	}
+	for _, s := range current {
+		if !s.Deleted {
+			a.idByName[strings.ToLower(s.Name)] = s.ID
+		}
+	}
+}
+
+// apply runs the phases in order: registry bookkeeping, creates, updates,
+// assignments, deletes. It stops between batches when ctx is cancelled
+// (returning ctx.Err()) and returns errReplan on a revision conflict.
+// Batches themselves run to completion: a request half sent is worse than a
+// shutdown a few seconds late.
+func (a *applier) apply(ctx context.Context, p *Plan) error {
+	wctx := context.WithoutCancel(ctx)
+	if len(p.Forget) > 0 {
+		if err := a.store.DeleteOwnedSkills(wctx, p.Forget); err != nil {
+			return fmt.Errorf("forget vanished skills: %w", err)
+		}
+		for _, id := range p.Forget {
+			delete(a.registry, id)
+		}
+	}
+	if len(p.RegistryFixes) > 0 {
+		if err := a.store.UpsertOwnedSkills(wctx, p.RegistryFixes); err != nil {
+			return fmt.Errorf("update ownership registry: %w", err)
+		}
+	}
+	var creates, updates, deletes []Change
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionCreate:
+			creates = append(creates, c)
+		case ActionUpdate:
+			updates = append(updates, c)
+		case ActionDelete:
+			deletes = append(deletes, c)
+		}
+	}
+	fixups, err := a.createPhase(ctx, creates)
+	if err != nil {
+		return err
+	}
+	if err := a.updatePhase(ctx, append(updates, fixups...)); err != nil {
+		return err
+	}
+	if a.assign != nil {
+		if err := a.assign(ctx); err != nil {
+			return err
+		}
+	}
+	return a.deletePhase(ctx, deletes)
+}
+
+// resolveTransfers maps transfer_to names to ids as known now; it reports
+// whether every name resolved.
+func (a *applier) resolveTransfers(names []string) ([]int64, bool) {
+	out := []int64{}
+	complete := true
+	for _, n := range names {
+		if id, ok := a.idByName[strings.ToLower(normalizeName(n))]; ok {
+			out = append(out, id)
+		} else {
+			complete = false
+		}
+	}
+	return sortedIDs(out), complete
+}
+
+// journal records items as intended and returns their journal ids.
+func (a *applier) journal(ctx context.Context, action string, items []Change, request func(Change) string) ([]int64, error) {
+	ops := make([]store.Operation, len(items))
+	for i, c := range items {
+		ops[i] = store.Operation{RunID: a.runID, Action: action, SkillName: c.Skill, Request: request(c), State: store.OpIntended}
+		if c.SkillID != 0 {
+			ops[i].SkillID = ptrTo(c.SkillID)
+		}
+	}
+	ids, err := a.store.JournalAdd(ctx, a.runID, ops)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", action, err)
+	}
+	return ids, nil
+}
+
+func (a *applier) mark(ctx context.Context, ids []int64, state store.OpState, err error, skillIDs []int64) error {
+	ups := make([]store.OpUpdate, len(ids))
+	status, msg := errorDetail(err)
+	for i, id := range ids {
+		ups[i] = store.OpUpdate{ID: id, State: state, HTTPStatus: status, Error: msg}
+		if skillIDs != nil && skillIDs[i] != 0 {
+			ups[i].SkillID = ptrTo(skillIDs[i])
+		}
+	}
+	if e := a.store.JournalSet(ctx, ups); e != nil {
+		return fmt.Errorf("journal: %w", e)
+	}
+	return nil
+}
+
+// errorDetail extracts the HTTP status and a message for the journal.
+func errorDetail(err error) (*int, string) {
+	if err == nil {
+		return nil, ""
+	}
+	var apiErr *liveperson.APIError
+	if errors.As(err, &apiErr) && apiErr.Status != 0 {
+		return ptrTo(apiErr.Status), err.Error()
+	}
+	return nil, err.Error()
+}
+
+func chunks[T any](items []T, n int) [][]T {
+	var out [][]T
+	for len(items) > 0 {
+		k := min(n, len(items))
+		out = append(out, items[:k])
+		items = items[k:]
+	}
+	return out
+}
+
+func requestText(verb string) func(Change) string {
+	return func(c Change) string {
+		s := verb + " " + c.Skill
+		if len(c.Fields) > 0 {
+			s += " (" + strings.Join(c.Fields, ", ") + ")"
+		}
+		return s
+	}
+}
+
+// createPhase creates skills in batches. It returns the follow-up updates
+// of created skills whose transfer targets were created in the same run.
+func (a *applier) createPhase(ctx context.Context, creates []Change) ([]Change, error) {
+	wctx := context.WithoutCancel(ctx)
+	var fixups []Change
+	for _, batch := range chunks(creates, a.batch) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		jids, err := a.journal(wctx, "create", batch, requestText("POST skills"))
+		if err != nil {
+			return nil, err
+		}
+		bodies := make([]liveperson.Skill, len(batch))
+		incomplete := make([]bool, len(batch))
+		for i, c := range batch {
+			bodies[i] = *c.After
+			if c.TransferTo != nil {
+				var complete bool
+				bodies[i].SkillTransferList, complete = a.resolveTransfers(c.TransferTo)
+				incomplete[i] = !complete
+			}
+		}
+		created, err := a.createItems(ctx, batch, bodies, jids)
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range created {
+			if s != nil && incomplete[i] {
+				if ids, _ := a.resolveTransfers(batch[i].TransferTo); !sameIDs(ids, s.SkillTransferList) {
+					after := *s
+					after.SkillTransferList = ids
+					fixups = append(fixups, Change{Action: ActionUpdate, Skill: s.Name, SkillID: s.ID, Before: s, After: &after,
+						Rule: batch[i].Rule, Key: batch[i].Key, Fields: []string{"transfer_to"}, TransferTo: batch[i].TransferTo,
+						Diff: []FieldDiff{{Field: "transfer_to", Before: s.SkillTransferList, After: ids}}})
+				}
+			}
+		}
+	}
+	return fixups, nil
+}
+
+// createItems sends one create batch; on failure it finds out what exists
+// and retries the rest item by item. The result holds the created skill of
+// each item (nil when it failed).
+func (a *applier) createItems(ctx context.Context, batch []Change, bodies []liveperson.Skill, jids []int64) ([]*liveperson.Skill, error) {
+	wctx := context.WithoutCancel(ctx)
+	out := make([]*liveperson.Skill, len(batch))
+	if err := a.mark(wctx, jids, store.OpSent, nil, nil); err != nil {
+		return nil, err
+	}
+	created, err := a.skills.CreateSkills(wctx, bodies)
+	if err == nil {
+		byName := map[string]*liveperson.Skill{}
+		for i := range created {
+			byName[strings.ToLower(created[i].Name)] = &created[i]
+		}
+		for i, b := range bodies {
+			if s := byName[strings.ToLower(b.Name)]; s != nil {
+				out[i] = s
+			} else if i < len(created) {
+				out[i] = &created[i]
+			}
+		}
+		if slices.Contains(out, nil) {
+			// The API answered but did not echo every skill: find them.
+			return a.resolveUnknownCreates(ctx, batch, bodies, jids, out, errors.New("create response lacks some skills"))
+		}
+		return out, a.created(wctx, batch, out, jids)
+	}
+	switch {
+	case errors.Is(err, liveperson.ErrConflict):
+		return nil, a.conflict(wctx, jids, err)
+	case errors.Is(err, liveperson.ErrOutcomeUnknown):
+		return a.resolveUnknownCreates(ctx, batch, bodies, jids, out, err)
+	}
+	if len(batch) == 1 {
+		return out, a.failed(wctx, jids, err)
+	}
+	a.log.Warn("create batch failed; retrying item by item", "items", len(batch), "error", err)
+	for i := range batch {
+		res, err := a.createItems(ctx, batch[i:i+1], bodies[i:i+1], jids[i:i+1])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = res[0]
+	}
+	return out, nil
+}
+
+// resolveUnknownCreates handles creates whose outcome is unknown (the
+// response was lost): it re-reads the account and matches by name, then
+// creates only what is missing. A create is never blindly repeated.
+func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bodies []liveperson.Skill, jids []int64, out []*liveperson.Skill, cause error) ([]*liveperson.Skill, error) {
+	wctx := context.WithoutCancel(ctx)
+	a.log.Warn("create outcome unknown; re-reading skills to match by name", "items", len(batch), "error", cause)
+	current, err := a.skills.ListSkills(wctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("re-read skills after a lost create response: %w", err)
+	}
+	live := map[string]*liveperson.Skill{}
+	for i := range current {
+		if !current[i].Deleted {
+			live[strings.ToLower(current[i].Name)] = &current[i]
+		}
+	}
+	var found []int
+	var missing []int
+	for i, b := range bodies {
+		if out[i] != nil {
+			found = append(found, i)
+			continue
+		}
+		if s := live[strings.ToLower(b.Name)]; s != nil {
+			out[i] = s
+			found = append(found, i)
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	if len(found) > 0 {
+		var fb []Change
+		var fo []*liveperson.Skill
+		var fj []int64
+		for _, i := range found {
+			fb, fo, fj = append(fb, batch[i]), append(fo, out[i]), append(fj, jids[i])
+		}
+		if err := a.created(wctx, fb, fo, fj); err != nil {
+			return nil, err
+		}
+	}
+	for _, i := range missing {
+		if errors.Is(cause, liveperson.ErrOutcomeUnknown) && len(batch) == 1 {
+			// The one item we sent does not exist: it was not created.
+			a.log.Info("lost create did not happen; creating it", "skill", bodies[i].Name)
+		}
+		if err := ctx.Err(); err != nil {
+			return out, a.mark(wctx, []int64{jids[i]}, store.OpFailed, fmt.Errorf("not created: run interrupted"), nil)
+		}
+		s, err := a.skills.CreateSkills(wctx, bodies[i:i+1])
+		switch {
+		case err == nil && len(s) == 1:
+			out[i] = &s[0]
+			if err := a.created(wctx, batch[i:i+1], out[i:i+1], jids[i:i+1]); err != nil {
+				return nil, err
+			}
+		case err == nil:
+			if err := a.failed(wctx, jids[i:i+1], fmt.Errorf("create returned %d skills for one", len(s))); err != nil {
+				return nil, err
+			}
+		case errors.Is(err, liveperson.ErrConflict), errors.Is(err, liveperson.ErrOutcomeUnknown):
+			// Re-planning re-reads and matches by name again.
+			return nil, a.conflict(wctx, jids[i:i+1], err)
+		default:
+			if err := a.failed(wctx, jids[i:i+1], err); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// created registers newly created skills before anything else can happen
+// to them, then marks their journal rows done.
+func (a *applier) created(ctx context.Context, batch []Change, skills []*liveperson.Skill, jids []int64) error {
+	var rows []store.OwnedSkill
+	var replaced []int64
+	ids := make([]int64, len(batch))
+	for i, c := range batch {
+		s := skills[i]
+		ids[i] = s.ID
+		rows = append(rows, store.OwnedSkill{SkillID: s.ID, Name: s.Name, RuleID: c.Rule, RuleKey: c.Key, CreatedByRun: ptrTo(a.runID)})
+		if c.ReplacesID != 0 && c.ReplacesID != s.ID {
+			replaced = append(replaced, c.ReplacesID)
+		}
+	}
+	if len(replaced) > 0 {
+		if err := a.store.DeleteOwnedSkills(ctx, replaced); err != nil {
+			return fmt.Errorf("registry: drop replaced skills: %w", err)
+		}
+		for _, id := range replaced {
+			delete(a.registry, id)
+		}
+	}
+	if err := a.store.UpsertOwnedSkills(ctx, rows); err != nil {
+		return fmt.Errorf("registry: register created skills: %w", err)
+	}
+	for i, r := range rows {
+		a.registry[r.SkillID] = r
+		a.idByName[strings.ToLower(skills[i].Name)] = r.SkillID
+	}
+	a.counts.Created += len(batch)
+	for i, c := range batch {
+		a.log.Info("skill created", "skill", c.Skill, "skill_id", ids[i], "rule", c.Rule)
+	}
+	return a.mark(ctx, jids, store.OpDone, nil, ids)
+}
+
+func (a *applier) failed(ctx context.Context, jids []int64, err error) error {
+	a.counts.Failed += len(jids)
+	a.log.Warn("skill operation failed", "items", len(jids), "error", err)
+	return a.mark(ctx, jids, store.OpFailed, err, nil)
+}
+
+// conflict marks the items as not done (they are re-planned) and returns
+// errReplan.
+func (a *applier) conflict(ctx context.Context, jids []int64, err error) error {
+	if e := a.mark(ctx, jids, store.OpFailed, fmt.Errorf("%w; re-planned", err), nil); e != nil {
+		return e
+	}
+	return fmt.Errorf("%w: %w", errReplan, err)
+}
+
+// updatePhase writes updates (renames, drift repairs, adoptions, setting
+// changes) in batches. An adoption without field changes only registers.
+func (a *applier) updatePhase(ctx context.Context, updates []Change) error {
+	wctx := context.WithoutCancel(ctx)
+	var writes []Change
+	var registerOnly []Change
+	for _, c := range updates {
+		after := *c.After
+		if c.TransferTo != nil {
+			after.SkillTransferList, _ = a.resolveTransfers(c.TransferTo)
+		}
+		c.After = &after
+		if len(c.Diff) == 0 {
+			registerOnly = append(registerOnly, c)
+			continue
+		}
+		writes = append(writes, c)
+	}
+	if len(registerOnly) > 0 {
+		if err := a.registerUpdated(wctx, registerOnly); err != nil {
+			return err
+		}
+	}
+	for _, batch := range chunks(writes, a.batch) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		jids, err := a.journal(wctx, "update", batch, requestText("PUT skills"))
+		if err != nil {
+			return err
+		}
+		if err := a.updateItems(wctx, batch, jids); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) updateItems(ctx context.Context, batch []Change, jids []int64) error {
+	if err := a.mark(ctx, jids, store.OpSent, nil, nil); err != nil {
+		return err
+	}
+	bodies := make([]liveperson.Skill, len(batch))
+	for i, c := range batch {
+		bodies[i] = *c.After
+	}
+	_, err := a.skills.UpdateSkills(ctx, bodies)
+	if err == nil {
+		if err := a.registerUpdated(ctx, batch); err != nil {
+			return err
+		}
+		a.counts.Updated += len(batch)
+		for _, c := range batch {
+			a.log.Info("skill updated", "skill", c.Skill, "skill_id", c.SkillID, "fields", strings.Join(c.Fields, ","), "drift", c.Drift)
+		}
+		return a.mark(ctx, jids, store.OpDone, nil, nil)
+	}
+	if errors.Is(err, liveperson.ErrConflict) || errors.Is(err, liveperson.ErrOutcomeUnknown) {
+		// An unseen update either happened (a replay conflicts) or did
+		// not: re-reading tells which.
+		return a.conflict(ctx, jids, err)
+	}
+	if len(batch) == 1 {
+		return a.failed(ctx, jids, err)
+	}
+	a.log.Warn("update batch failed; retrying item by item", "items", len(batch), "error", err)
+	for i := range batch {
+		if err := a.updateItems(ctx, batch[i:i+1], jids[i:i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// registerUpdated writes the registry rows of renamed, adopted, drifted or
+// re-keyed skills.
+func (a *applier) registerUpdated(ctx context.Context, batch []Change) error {
+	var rows []store.OwnedSkill
+	for _, c := range batch {
+		row, ok := a.registry[c.SkillID]
+		if ok && row.Name == c.After.Name && row.RuleKey == c.Key && !c.Rekey {
+			a.idByName[strings.ToLower(c.After.Name)] = c.SkillID
+			continue
+		}
+		if !ok {
+			row = store.OwnedSkill{SkillID: c.SkillID, Adopted: c.Adopt}
+		}
+		if c.Before != nil {
+			delete(a.idByName, strings.ToLower(c.Before.Name))
+		}
+		row.Name, row.RuleKey = c.After.Name, c.Key
+		if c.Rule != "" {
+			row.RuleID = c.Rule
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := a.store.UpsertOwnedSkills(ctx, rows); err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	for _, r := range rows {
+		a.registry[r.SkillID] = r
+		a.idByName[strings.ToLower(r.Name)] = r.SkillID
+		if !slices.ContainsFunc(batch, func(c Change) bool { return c.SkillID == r.SkillID && c.Adopt }) {
+			continue
+		}
+		a.log.Info("skill adopted", "skill", r.Name, "skill_id", r.SkillID)
+	}
+	return nil
+}
+
+// deletePhase deletes owned skills in batches. A skill LivePerson refuses
+// to delete (still referenced) is recorded and stays pending.
+func (a *applier) deletePhase(ctx context.Context, deletes []Change) error {
+	wctx := context.WithoutCancel(ctx)
+	for _, batch := range chunks(deletes, a.batch) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		jids, err := a.journal(wctx, "delete", batch, func(c Change) string { return fmt.Sprintf("DELETE skills %d %s", c.SkillID, c.Skill) })
+		if err != nil {
+			return err
+		}
+		if err := a.deleteItems(wctx, batch, jids); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) deleteItems(ctx context.Context, batch []Change, jids []int64) error {
+	if err := a.mark(ctx, jids, store.OpSent, nil, nil); err != nil {
+		return err
+	}
+	ids := make([]int64, len(batch))
+	for i, c := range batch {
+		ids[i] = c.SkillID
+	}
+	err := a.skills.DeleteSkills(ctx, ids)
+	if err == nil || (len(batch) == 1 && errors.Is(err, liveperson.ErrNotFound)) {
+		// A 404 means the skill is gone already: the goal is reached.
+		if e := a.store.DeleteOwnedSkills(ctx, ids); e != nil {
+			return fmt.Errorf("registry: %w", e)
+		}
+		for i, c := range batch {
+			delete(a.registry, ids[i])
+			delete(a.idByName, strings.ToLower(c.Skill))
+			a.log.Info("skill deleted", "skill", c.Skill, "skill_id", c.SkillID, "reason", c.Reason)
+		}
+		a.counts.Deleted += len(batch)
+		return a.mark(ctx, jids, store.OpDone, nil, nil)
+	}
+	if errors.Is(err, liveperson.ErrConflict) || errors.Is(err, liveperson.ErrOutcomeUnknown) {
+		return a.conflict(ctx, jids, err)
+	}
+	if len(batch) == 1 {
+		a.counts.FailedDeletes = append(a.counts.FailedDeletes, ids[0])
+		if errors.Is(err, liveperson.ErrSkillDependencies) {
+			err = fmt.Errorf("%w (still referenced in LivePerson; kept pending and tried again next run)", err)
+		}
+		return a.failed(ctx, jids, err)
+	}
+	a.log.Warn("delete batch failed; retrying item by item", "items", len(batch), "error", err)
+	for i := range batch {
+		if err := a.deleteItems(ctx, batch[i:i+1], jids[i:i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

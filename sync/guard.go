@@ -1,0 +1,204 @@
+package sync
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/store"
+)
+
+// Guard defaults, applied by SyncConfig.WithDefaults.
+const (
+	DefaultMinRecords           = 1
+	DefaultMaxActiveDropPercent = 20
+	DefaultMaxDeletes           = 10
+	DefaultMaxDeletePercent     = 25
+	DefaultDeleteAfterRuns      = 2
+	DefaultMaxConflictRetries   = 3
+	DefaultMaxChangesPercent    = 20
+)
+
+// WithDefaults fills unset (zero) fields with the defaults. A guard is
+// switched off with a negative value (e.g. max_deletes: -1), never by
+// leaving it out.
+func (c SyncConfig) WithDefaults() SyncConfig {
+	c.Policy = cmp.Or(c.Policy, PolicySync)
+	c.MinRecords = cmp.Or(c.MinRecords, DefaultMinRecords)
+	c.MaxActiveDropPercent = cmp.Or(c.MaxActiveDropPercent, DefaultMaxActiveDropPercent)
+	c.MaxDeletes = cmp.Or(c.MaxDeletes, DefaultMaxDeletes)
+	c.MaxDeletePercent = cmp.Or(c.MaxDeletePercent, DefaultMaxDeletePercent)
+	c.DeleteAfterRuns = cmp.Or(c.DeleteAfterRuns, DefaultDeleteAfterRuns)
+	c.MaxConflictRetries = cmp.Or(c.MaxConflictRetries, DefaultMaxConflictRetries)
+	return c
+}
+
+// Validate reports every problem with its key path.
+func (c SyncConfig) Validate() []error {
+	var errs []error
+	switch c.Policy {
+	case "", PolicySync, PolicyUpsertOnly, PolicyCreateOnly:
+	default:
+		errs = append(errs, fmt.Errorf("sync.policy: %q is not one of sync, upsert-only, create-only", c.Policy))
+	}
+	if c.MaxActiveDropPercent > 100 {
+		errs = append(errs, fmt.Errorf("sync.max_active_drop_percent: %v is more than 100", c.MaxActiveDropPercent))
+	}
+	if c.MaxDeletePercent > 100 {
+		errs = append(errs, fmt.Errorf("sync.max_delete_percent: %v is more than 100", c.MaxDeletePercent))
+	}
+	for i, f := range c.RequiredFields {
+		if strings.TrimSpace(f) == "" {
+			errs = append(errs, fmt.Errorf("sync.required_fields[%d]: empty field name", i))
+		}
+	}
+	return errs
+}
+
+// WithDefaults fills unset fields of the assignments section.
+func (c AssignmentsConfig) WithDefaults() AssignmentsConfig {
+	c.Match = cmp.Or(c.Match, "email")
+	c.MaxChangesPercent = cmp.Or(c.MaxChangesPercent, DefaultMaxChangesPercent)
+	return c
+}
+
+// Validate reports every problem with its key path.
+func (c AssignmentsConfig) Validate() []error {
+	var errs []error
+	switch c.Match {
+	case "", "email", "login_name":
+	default:
+		errs = append(errs, fmt.Errorf("assignments.match: %q is not one of email, login_name", c.Match))
+	}
+	if c.MaxChangesPercent > 100 {
+		errs = append(errs, fmt.Errorf("assignments.max_changes_percent: %v is more than 100", c.MaxChangesPercent))
+	}
+	return errs
+}
+
+// Health is the verdict of the source-health guard, with its numbers.
+type Health struct {
+	Records        int
+	Active         int
+	PreviousActive int     // active records of the last accepted snapshot (0: none)
+	DropPercent    float64 // active headcount drop against it
+	// Refusal is empty when the feed is healthy; otherwise it says why the
+	// run is refused, with the numbers and the setting that refused it.
+	Refusal string
+}
+
+// CheckHealth applies the source-health guard to a snapshot before any
+// planning: a feed that is too small, lost too many active people since
+// the last accepted snapshot, or lacks required fields is refused.
+func CheckHealth(snap *hrsource.Snapshot, last *store.Snapshot, cfg SyncConfig) Health {
+	h := Health{Records: len(snap.Records)}
+	for i := range snap.Records {
+		if snap.Records[i].Active {
+			h.Active++
+		}
+	}
+	var reasons []string
+	if cfg.MinRecords > 0 && h.Records < cfg.MinRecords {
+		reasons = append(reasons, fmt.Sprintf("the HR feed has %d records, fewer than sync.min_records (%d)", h.Records, cfg.MinRecords))
+	}
+	if last != nil && last.Active > 0 {
+		h.PreviousActive = last.Active
+		h.DropPercent = float64(last.Active-h.Active) * 100 / float64(last.Active)
+		if cfg.MaxActiveDropPercent >= 0 && h.DropPercent > cfg.MaxActiveDropPercent {
+			reasons = append(reasons, fmt.Sprintf("active headcount fell from %d to %d (%.1f%%), more than sync.max_active_drop_percent (%v%%) against the last accepted snapshot",
+				last.Active, h.Active, h.DropPercent, cfg.MaxActiveDropPercent))
+		}
+	}
+	for _, field := range cfg.RequiredFields {
+		missing, examples := 0, []string(nil)
+		for i := range snap.Records {
+			if recordField(&snap.Records[i], field) == "" {
+				missing++
+				if len(examples) < 5 {
+					examples = append(examples, describeRecord(&snap.Records[i]))
+				}
+			}
+		}
+		if missing > 0 {
+			reasons = append(reasons, fmt.Sprintf("%d of %d records lack required field %q (sync.required_fields), e.g. %s",
+				missing, h.Records, field, strings.Join(examples, ", ")))
+		}
+	}
+	if len(reasons) > 0 {
+		h.Refusal = "source health: " + strings.Join(reasons, "; ") + "; fix the feed or the setting, then run again"
+	}
+	return h
+}
+
+func recordField(r *hrsource.Record, field string) string {
+	switch field {
+	case "id":
+		return r.ID
+	case "email":
+		return r.Email
+	case "login_name":
+		return r.LoginName
+	case "name":
+		return r.Name
+	}
+	v, _ := r.Attr(field)
+	return strings.TrimSpace(v)
+}
+
+func describeRecord(r *hrsource.Record) string {
+	switch {
+	case r.ID != "" && r.Origin != "":
+		return fmt.Sprintf("record %s (%s)", r.ID, r.Origin)
+	case r.ID != "":
+		return "record " + r.ID
+	}
+	return r.Origin
+}
+
+// DeleteBudget is how many deletes one run may make: at most max_deletes
+// and at most max_delete_percent of the owned skills, but at least one so
+// that a small account still converges (a negative setting disables that
+// limit).
+func DeleteBudget(cfg SyncConfig, owned int) int {
+	budget := math.MaxInt
+	if cfg.MaxDeletes >= 0 {
+		budget = cfg.MaxDeletes
+	}
+	if cfg.MaxDeletePercent >= 0 {
+		pct := int(math.Floor(float64(owned) * cfg.MaxDeletePercent / 100))
+		if pct < 1 && owned > 0 {
+			pct = 1
+		}
+		budget = min(budget, pct)
+	}
+	return budget
+}
+
+// ApplyDeleteBudget turns the deletes beyond the budget back into pending
+// deletes (those missing longest are deleted first). Creates and updates
+// are not affected.
+func ApplyDeleteBudget(p *Plan, budget int) (deferred int) {
+	var idx []int
+	for i, c := range p.Changes {
+		if c.Action == ActionDelete {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) <= budget {
+		return 0
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		ca, cb := p.Changes[a], p.Changes[b]
+		return cmp.Or(cmp.Compare(ca.FirstMissingRun, cb.FirstMissingRun), strings.Compare(ca.Skill, cb.Skill))
+	})
+	for _, i := range idx[budget:] {
+		c := &p.Changes[i]
+		c.Action = ActionPendingDelete
+		c.Reason = fmt.Sprintf("due for deletion, held back by the delete budget (%d deletes this run; sync.max_deletes, sync.max_delete_percent)", budget)
+		deferred++
+	}
+	return deferred
+}

@@ -1,0 +1,614 @@
+package sync
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/skillsync/skillsync/liveperson"
+	"github.com/skillsync/skillsync/store"
+)
+
+// Action is the kind of a planned change.
+type Action string
+
+// Actions. Updates include renames, drift repairs and adoptions (see the
+// flags on Change); pending deletes and unmanaged conflicts are reported but
+// make no write.
+const (
+	ActionCreate            Action = "create"
+	ActionUpdate            Action = "update"
+	ActionDelete            Action = "delete"
+	ActionPendingDelete     Action = "pending_delete"
+	ActionUnmanagedConflict Action = "unmanaged_conflict"
+)
+
+// maxMemberIDs is how many member ids a change carries as provenance.
+const maxMemberIDs = 5
+
+// FieldDiff is one changed field of an update, in the configuration's
+// vocabulary (max_wait_time, transfer_to by skill name, ...).
+type FieldDiff struct {
+	Field  string `json:"field"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+}
+
+// Change is one planned change to one skill, with its provenance.
+type Change struct {
+	Action  Action `json:"action"`
+	Skill   string `json:"skill"`
+	SkillID int64  `json:"skill_id,omitempty"`
+	// Fields lists the changed fields (for creates: the fields set).
+	Fields []string    `json:"fields"`
+	Diff   []FieldDiff `json:"diff,omitempty"`
+	Rule   string      `json:"rule,omitempty"`
+	Key    string      `json:"key,omitempty"`
+	// Members is the number of active records behind the skill, MemberIDs
+	// the first few of them.
+	Members   int      `json:"members"`
+	MemberIDs []string `json:"member_ids,omitempty"`
+
+	RenamedFrom string `json:"renamed_from,omitempty"`
+	Drift       bool   `json:"drift,omitempty"`
+	Adopt       bool   `json:"adopt,omitempty"`
+	Recreate    bool   `json:"recreate,omitempty"`
+	// Reason explains deletes, pending deletes, conflicts and recreations.
+	Reason          string `json:"reason,omitempty"`
+	FirstMissingRun int64  `json:"first_missing_run,omitempty"`
+	MissingRuns     int    `json:"missing_runs,omitempty"`
+
+	// Before and After are the full skill objects of an update (After is
+	// Before with skillsync's fields set, so the PUT sends every other field
+	// back unchanged). A create has only After.
+	Before *liveperson.Skill `json:"-"`
+	After  *liveperson.Skill `json:"-"`
+	// TransferTo are the desired transfer targets by name; ids are resolved
+	// again at apply time, when skills created by this run have ids.
+	TransferTo []string `json:"-"`
+	// ReplacesID is the registry row a recreate supersedes.
+	ReplacesID int64 `json:"-"`
+	// Rekey is set when the registry row must move to this change's key.
+	Rekey bool `json:"-"`
+}
+
+// Summary counts a plan's changes (the JSON contract's "summary").
+type Summary struct {
+	Create            int `json:"create"`
+	Update            int `json:"update"`
+	Delete            int `json:"delete"`
+	PendingDelete     int `json:"pending_delete"`
+	Unchanged         int `json:"unchanged"`
+	UnmanagedConflict int `json:"unmanaged_conflict"`
+	Assign            int `json:"assign"`
+	Unassign          int `json:"unassign"`
+}
+
+// Plan is the explained difference between the desired and the current
+// skills of the account. It is a value: building it does no I/O.
+type Plan struct {
+	RunID     int64
+	Policy    Policy
+	Changes   []Change
+	Unchanged int
+	// Problems are records the rules skipped; they do not block the plan.
+	Problems []RecordProblem
+	// Warnings are plan-level notes (unknown transfer targets, ...).
+	Warnings []string
+	// RegistryFixes are ownership rows to rewrite without any LivePerson
+	// write (a skill re-keyed under an unchanged name).
+	RegistryFixes []store.OwnedSkill
+	// Forget are registry rows of skills that no longer exist in
+	// LivePerson and are no longer desired.
+	Forget []int64
+	// Assignments is the users section (issue 7); nil when disabled.
+	Assignments *AssignmentPlan
+}
+
+// PlanInput is everything the planner looks at.
+type PlanInput struct {
+	Desired []DesiredSkill
+	// Current are the account's skills, deleted ones included (names of
+	// deleted skills are checked before creating).
+	Current  []liveperson.Skill
+	Registry []store.OwnedSkill
+	// Pending is the delete-grace state left by earlier apply runs.
+	Pending         []store.PendingDelete
+	Policy          Policy
+	AdoptExisting   bool
+	DeleteAfterRuns int
+	RunID           int64
+	Problems        []RecordProblem
+}
+
+// Summary counts the plan's changes.
+func (p *Plan) Summary() Summary {
+	s := Summary{Unchanged: p.Unchanged}
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionCreate:
+			s.Create++
+		case ActionUpdate:
+			s.Update++
+		case ActionDelete:
+			s.Delete++
+		case ActionPendingDelete:
+			s.PendingDelete++
+		case ActionUnmanagedConflict:
+			s.UnmanagedConflict++
+		}
+	}
+	if p.Assignments != nil {
+		s.Assign, s.Unassign = p.Assignments.Counts()
+	}
+	return s
+}
+
+// HasChanges reports whether applying the plan would write anything.
+func (p *Plan) HasChanges() bool {
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionCreate, ActionUpdate, ActionDelete:
+			return true
+		}
+	}
+	if p.Assignments != nil {
+		if a, u := p.Assignments.Counts(); a+u > 0 {
+			return true
+		}
+	}
+	return len(p.RegistryFixes) > 0 || len(p.Forget) > 0
+}
+
+// NextPending is the delete-grace state an apply run leaves when every
+// delete in the plan succeeds: the skills still pending, with their counts.
+func (p *Plan) NextPending() []store.PendingDelete {
+	var out []store.PendingDelete
+	for _, c := range p.Changes {
+		if c.Action == ActionPendingDelete {
+			out = append(out, store.PendingDelete{SkillID: c.SkillID, SkillName: c.Skill,
+				FirstMissingRun: c.FirstMissingRun, ConsecutiveMissingRuns: c.MissingRuns})
+		}
+	}
+	return out
+}
+
+// BuildPlan compares desired skills with the account. It is pure and
+// deterministic: the same input gives the same plan, sorted by skill name.
+func BuildPlan(in PlanInput) *Plan {
+	p := &Plan{RunID: in.RunID, Policy: cmp.Or(in.Policy, PolicySync), Problems: in.Problems}
+
+	byID := make(map[int64]*liveperson.Skill, len(in.Current))
+	byName := make(map[string][]*liveperson.Skill, len(in.Current))
+	for i := range in.Current {
+		s := &in.Current[i]
+		byID[s.ID] = s
+		lk := strings.ToLower(s.Name)
+		byName[lk] = append(byName[lk], s)
+	}
+	liveByName := func(name string) *liveperson.Skill {
+		for _, s := range byName[strings.ToLower(name)] {
+			if !s.Deleted {
+				return s
+			}
+		}
+		return nil
+	}
+
+	owned := make(map[int64]store.OwnedSkill, len(in.Registry))
+	ownedByKey := make(map[string]store.OwnedSkill, len(in.Registry))
+	for _, r := range in.Registry {
+		if r.ReleasedAt != nil {
+			continue
+		}
+		owned[r.SkillID] = r
+		ownedByKey[r.RuleKey] = r
+	}
+	desiredKeys := make(map[string]bool, len(in.Desired))
+	desiredNames := make(map[string]bool, len(in.Desired))
+	for _, d := range in.Desired {
+		desiredKeys[d.Key] = true
+		desiredNames[strings.ToLower(d.Name)] = true
+	}
+	pending := make(map[int64]store.PendingDelete, len(in.Pending))
+	for _, pd := range in.Pending {
+		pending[pd.SkillID] = pd
+	}
+
+	resolver := newTransferResolver(in.Current, in.Desired)
+	claimed := make(map[int64]bool, len(in.Registry))
+
+	for i := range in.Desired {
+		d := &in.Desired[i]
+		prov := provenance(d)
+		row, ok := ownedByKey[d.Key]
+		rekey := false
+		if !ok {
+			// The key changed (rule id or name attributes edited) but a
+			// skill we own still carries the desired name: keep that skill
+			// rather than delete and recreate it.
+			if s := liveByName(d.Name); s != nil {
+				if r, own := owned[s.ID]; own && !desiredKeys[r.RuleKey] && !claimed[s.ID] {
+					row, ok, rekey = r, true, true
+				}
+			}
+		}
+		if ok {
+			claimed[row.SkillID] = true
+			cur := byID[row.SkillID]
+			if cur == nil || cur.Deleted {
+				if other := liveByName(d.Name); other != nil {
+					p.Changes = append(p.Changes, conflict(d, prov, other,
+						fmt.Sprintf("skill %d that skillsync created for this rule was deleted in LivePerson, and the name is now held by skill %d, which skillsync does not manage", row.SkillID, other.ID)))
+					continue
+				}
+				after := desiredSkill(liveperson.Skill{}, d, resolver)
+				reason := fmt.Sprintf("skill %d was deleted in LivePerson outside skillsync; creating it again", row.SkillID)
+				if cur == nil {
+					reason = fmt.Sprintf("skill %d no longer exists in LivePerson; creating it again", row.SkillID)
+				}
+				c := prov
+				c.Action, c.Skill, c.After, c.Recreate, c.Reason, c.ReplacesID = ActionCreate, d.Name, &after, true, reason, row.SkillID
+				c.Fields, c.Diff = createFields(d, &after, resolver)
+				p.Changes = append(p.Changes, c)
+				continue
+			}
+			if !strings.EqualFold(cur.Name, d.Name) {
+				if other := liveByName(d.Name); other != nil && other.ID != cur.ID {
+					p.Changes = append(p.Changes, conflict(d, prov, other,
+						fmt.Sprintf("cannot rename skill %d %q: the name is held by skill %d", cur.ID, cur.Name, other.ID)))
+					continue
+				}
+			}
+			after := desiredSkill(*cur, d, resolver)
+			diff := diffSkill(cur, &after, d, resolver)
+			if len(diff) == 0 {
+				p.Unchanged++
+				if rekey || row.Name != d.Name {
+					fix := row
+					fix.Name, fix.RuleID, fix.RuleKey = d.Name, d.RuleID, d.Key
+					p.RegistryFixes = append(p.RegistryFixes, fix)
+				}
+				continue
+			}
+			c := prov
+			c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Rekey = ActionUpdate, d.Name, cur.ID, cur, &after, diff, rekey
+			c.Fields = diffFields(diff)
+			switch {
+			case cur.Name != row.Name:
+				// LivePerson's name is not the one we gave it: edited by hand.
+				c.Drift = true
+				c.Reason = fmt.Sprintf("edited outside skillsync (name %q, registered as %q)", cur.Name, row.Name)
+			case row.Name != d.Name:
+				c.RenamedFrom = cur.Name
+			}
+			p.Changes = append(p.Changes, c)
+			continue
+		}
+
+		if other := liveByName(d.Name); other != nil {
+			if r, own := owned[other.ID]; own {
+				p.Changes = append(p.Changes, conflict(d, prov, other,
+					fmt.Sprintf("the name is held by skill %d, which skillsync manages for rule %s (key %s)", other.ID, r.RuleID, r.RuleKey)))
+				continue
+			}
+			if !in.AdoptExisting {
+				p.Changes = append(p.Changes, conflict(d, prov, other,
+					fmt.Sprintf("skill %d %q exists and is not managed by skillsync; left untouched (set skills.adopt_existing: true to take it over)", other.ID, other.Name)))
+				continue
+			}
+			after := desiredSkill(*other, d, resolver)
+			diff := diffSkill(other, &after, d, resolver)
+			c := prov
+			c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Adopt = ActionUpdate, d.Name, other.ID, other, &after, diff, true
+			c.Fields = diffFields(diff)
+			c.Reason = "adopting an existing skill (skills.adopt_existing)"
+			p.Changes = append(p.Changes, c)
+			continue
+		}
+		after := desiredSkill(liveperson.Skill{}, d, resolver)
+		c := prov
+		c.Action, c.Skill, c.After = ActionCreate, d.Name, &after
+		c.Fields, c.Diff = createFields(d, &after, resolver)
+		for _, s := range byName[strings.ToLower(d.Name)] {
+			if s.Deleted {
+				c.Reason = fmt.Sprintf("a deleted skill (id %d) had this name", s.ID)
+			}
+		}
+		p.Changes = append(p.Changes, c)
+	}
+
+	// Owned skills no desired skill claimed: gone from the HR data.
+	threshold := max(in.DeleteAfterRuns, 1)
+	for _, id := range slices.Sorted(maps.Keys(owned)) {
+		if claimed[id] {
+			continue
+		}
+		row := owned[id]
+		cur := byID[id]
+		if cur == nil || cur.Deleted {
+			p.Forget = append(p.Forget, id)
+			continue
+		}
+		missing, first := 1, in.RunID
+		if pd, ok := pending[id]; ok {
+			missing, first = pd.ConsecutiveMissingRuns+1, pd.FirstMissingRun
+		}
+		c := Change{Skill: cur.Name, SkillID: id, Rule: row.RuleID, Key: row.RuleKey, Before: cur,
+			FirstMissingRun: first, MissingRuns: missing}
+		if missing >= threshold {
+			c.Action = ActionDelete
+			c.Reason = fmt.Sprintf("no rule has produced it since run %d (missing in %d consecutive apply runs, delete_after_runs %d)", first, missing, threshold)
+		} else {
+			c.Action = ActionPendingDelete
+			c.Reason = fmt.Sprintf("no rule has produced it since run %d; deleted after %d consecutive apply runs without it (%d so far)", first, threshold, missing)
+		}
+		p.Changes = append(p.Changes, c)
+	}
+	p.Warnings = append(p.Warnings, resolver.warnings()...)
+	applyPolicy(p)
+	sortChanges(p.Changes)
+	return p
+}
+
+func sortChanges(cs []Change) {
+	slices.SortStableFunc(cs, func(a, b Change) int {
+		return cmp.Or(strings.Compare(a.Skill, b.Skill), strings.Compare(string(a.Action), string(b.Action)),
+			cmp.Compare(a.SkillID, b.SkillID))
+	})
+}
+
+// applyPolicy filters the plan down to what the policy allows.
+func applyPolicy(p *Plan) {
+	if p.Policy == PolicySync {
+		return
+	}
+	out := p.Changes[:0]
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionDelete, ActionPendingDelete:
+			continue
+		case ActionUpdate:
+			if p.Policy == PolicyCreateOnly {
+				if !c.Adopt {
+					p.Unchanged++
+					continue
+				}
+				// An adoption is an update: create-only reports the name
+				// clash instead.
+				c = Change{Action: ActionUnmanagedConflict, Skill: c.Skill, SkillID: c.SkillID, Rule: c.Rule, Key: c.Key,
+					Members: c.Members, MemberIDs: c.MemberIDs, Fields: []string{},
+					Reason: fmt.Sprintf("skill %d exists and is not managed by skillsync; policy create-only does not adopt", c.SkillID)}
+			}
+		}
+		out = append(out, c)
+	}
+	p.Changes = out
+	// Without deletes there is no grace to track, and a vanished skill's
+	// registry row is still dropped: that is bookkeeping, not a change.
+}
+
+func provenance(d *DesiredSkill) Change {
+	c := Change{Rule: d.RuleID, Key: d.Key, Members: len(d.Members), TransferTo: d.Settings.TransferTo}
+	if len(d.Members) > 0 {
+		c.MemberIDs = slices.Clone(d.Members[:min(len(d.Members), maxMemberIDs)])
+	}
+	return c
+}
+
+func conflict(d *DesiredSkill, prov Change, other *liveperson.Skill, reason string) Change {
+	c := prov
+	c.Action, c.Skill, c.SkillID, c.Reason, c.Before, c.Fields = ActionUnmanagedConflict, d.Name, other.ID, reason, other, []string{}
+	return c
+}
+
+// desiredSkill returns base with the fields skillsync manages set from d.
+// Every other field (Extra included) is kept, so an update sends LivePerson
+// the whole object back.
+func desiredSkill(base liveperson.Skill, d *DesiredSkill, r *transferResolver) liveperson.Skill {
+	out := base
+	out.Name = d.Name
+	if d.ManageDescription {
+		out.Description = d.Description
+	}
+	s := d.Settings
+	if s.MaxWaitTime != nil {
+		out.MaxWaitTime = ptrTo(*s.MaxWaitTime)
+	}
+	if s.SkillOrder != nil {
+		out.SkillOrder = ptrTo(*s.SkillOrder)
+	}
+	if s.CanTransfer != nil {
+		out.CanTransfer = ptrTo(*s.CanTransfer)
+	}
+	if s.TransferTo != nil {
+		out.SkillTransferList = r.ids(s.TransferTo)
+	}
+	if s.WrapUpTime != nil {
+		out.WrapUpTime = ptrTo(*s.WrapUpTime)
+	}
+	if s.SLADefaultResponseTime != nil {
+		out.SLADefaultResponseTime = ptrTo(*s.SLADefaultResponseTime)
+	}
+	if s.SLAUrgentResponseTime != nil {
+		out.SLAUrgentResponseTime = ptrTo(*s.SLAUrgentResponseTime)
+	}
+	if s.SLAFirstTimeResponseTime != nil {
+		out.SLAFirstTimeResponseTime = ptrTo(*s.SLAFirstTimeResponseTime)
+	}
+	if s.LobIDs != nil {
+		out.LobIDs = sortedIDs(s.LobIDs)
+	}
+	if s.WorkingHoursID != nil {
+		out.WorkingHoursID = ptrTo(*s.WorkingHoursID)
+	}
+	return out
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+func sortedIDs(ids []int64) []int64 {
+	out := slices.Clone(ids)
+	if out == nil {
+		out = []int64{}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// diffSkill lists the managed fields whose values differ between before
+// and after. Fields skillsync does not set are never compared.
+func diffSkill(before, after *liveperson.Skill, d *DesiredSkill, r *transferResolver) []FieldDiff {
+	var out []FieldDiff
+	add := func(field string, b, a any) { out = append(out, FieldDiff{Field: field, Before: b, After: a}) }
+	if before.Name != after.Name {
+		add("name", before.Name, after.Name)
+	}
+	if d.ManageDescription && before.Description != after.Description {
+		add("description", before.Description, after.Description)
+	}
+	s := d.Settings
+	intField := func(field string, set *int, b, a *int) {
+		if set != nil && !eqPtr(b, a) {
+			add(field, derefAny(b), derefAny(a))
+		}
+	}
+	intField("max_wait_time", s.MaxWaitTime, before.MaxWaitTime, after.MaxWaitTime)
+	intField("skill_order", s.SkillOrder, before.SkillOrder, after.SkillOrder)
+	if s.CanTransfer != nil && !eqPtr(before.CanTransfer, after.CanTransfer) {
+		add("can_transfer", derefAny(before.CanTransfer), derefAny(after.CanTransfer))
+	}
+	if s.TransferTo != nil && !sameIDs(before.SkillTransferList, after.SkillTransferList) {
+		add("transfer_to", r.names(before.SkillTransferList), r.names(after.SkillTransferList))
+	}
+	intField("wrap_up_time", s.WrapUpTime, before.WrapUpTime, after.WrapUpTime)
+	intField("sla_default_response_time", s.SLADefaultResponseTime, before.SLADefaultResponseTime, after.SLADefaultResponseTime)
+	intField("sla_urgent_response_time", s.SLAUrgentResponseTime, before.SLAUrgentResponseTime, after.SLAUrgentResponseTime)
+	intField("sla_first_time_response_time", s.SLAFirstTimeResponseTime, before.SLAFirstTimeResponseTime, after.SLAFirstTimeResponseTime)
+	if s.LobIDs != nil && !sameIDs(before.LobIDs, after.LobIDs) {
+		add("lob_ids", idsAny(before.LobIDs), idsAny(after.LobIDs))
+	}
+	if s.WorkingHoursID != nil && !eqPtr(before.WorkingHoursID, after.WorkingHoursID) {
+		add("working_hours_id", derefAny(before.WorkingHoursID), derefAny(after.WorkingHoursID))
+	}
+	return out
+}
+
+// createFields lists what a create sets, as diffs from nothing.
+func createFields(d *DesiredSkill, after *liveperson.Skill, r *transferResolver) ([]string, []FieldDiff) {
+	diff := diffSkill(&liveperson.Skill{}, after, d, r)
+	if d.ManageDescription && after.Description == "" {
+		diff = append(diff, FieldDiff{Field: "description", After: ""})
+	}
+	for i := range diff {
+		diff[i].Before = nil
+	}
+	if d.Settings.TransferTo != nil {
+		// Name the targets as configured: some may be created by this run.
+		for i := range diff {
+			if diff[i].Field == "transfer_to" {
+				diff[i].After = slices.Clone(d.Settings.TransferTo)
+			}
+		}
+		if !slices.ContainsFunc(diff, func(f FieldDiff) bool { return f.Field == "transfer_to" }) {
+			diff = append(diff, FieldDiff{Field: "transfer_to", After: slices.Clone(d.Settings.TransferTo)})
+		}
+	}
+	return diffFields(diff), diff
+}
+
+func diffFields(diff []FieldDiff) []string {
+	out := make([]string, len(diff))
+	for i, f := range diff {
+		out[i] = f.Field
+	}
+	return out
+}
+
+func eqPtr[T comparable](a, b *T) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+func derefAny[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func sameIDs(a, b []int64) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	return slices.Equal(sortedIDs(a), sortedIDs(b))
+}
+
+func idsAny(ids []int64) any {
+	if ids == nil {
+		return nil
+	}
+	return sortedIDs(ids)
+}
+
+// transferResolver maps transfer_to skill names to ids. Names of skills
+// this run will create have no id yet: they resolve at apply time.
+type transferResolver struct {
+	idByName map[string]int64  // lower-cased live name → id
+	nameByID map[int64]string  // for rendering
+	desired  map[string]string // lower-cased → desired name
+	unknown  map[string]bool
+}
+
+func newTransferResolver(current []liveperson.Skill, desired []DesiredSkill) *transferResolver {
+	r := &transferResolver{idByName: map[string]int64{}, nameByID: map[int64]string{}, desired: map[string]string{}, unknown: map[string]bool{}}
+	for _, s := range current {
+		r.nameByID[s.ID] = s.Name
+		if !s.Deleted {
+			r.idByName[strings.ToLower(s.Name)] = s.ID
+		}
+	}
+	for _, d := range desired {
+		r.desired[strings.ToLower(d.Name)] = d.Name
+	}
+	return r
+}
+
+// ids resolves names to the ids known now; a desired skill without an id
+// yet is left for the applier, which resolves again after its creates.
+func (r *transferResolver) ids(names []string) []int64 {
+	out := []int64{}
+	for _, n := range names {
+		if id, ok := r.idByName[strings.ToLower(normalizeName(n))]; ok {
+			out = append(out, id)
+		} else if _, later := r.desired[strings.ToLower(normalizeName(n))]; !later {
+			r.unknown[n] = true
+		}
+	}
+	return sortedIDs(out)
+}
+
+func (r *transferResolver) names(ids []int64) any {
+	if ids == nil {
+		return nil
+	}
+	out := make([]string, 0, len(ids))
+	for _, id := range sortedIDs(ids) {
+		if n, ok := r.nameByID[id]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, strconv.FormatInt(id, 10))
+		}
+	}
+	return out
+}
+
+func (r *transferResolver) warnings() []string {
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(r.unknown)) {
+		out = append(out, fmt.Sprintf("transfer_to names %q, which is neither an existing skill nor one the rules produce; ignored", n))
+	}
+	return out
+}

@@ -1,0 +1,227 @@
+package sync
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// PlanFormatVersion is the format_version of the JSON plan.
+const PlanFormatVersion = 1
+
+type planJSON struct {
+	FormatVersion int             `json:"format_version"`
+	RunID         int64           `json:"run_id,omitempty"`
+	Policy        Policy          `json:"policy"`
+	Summary       Summary         `json:"summary"`
+	Changes       []Change        `json:"changes"`
+	Assignments   *AssignmentPlan `json:"assignments,omitempty"`
+	Problems      []RecordProblem `json:"problems,omitempty"`
+	Warnings      []string        `json:"warnings,omitempty"`
+}
+
+// MarshalJSON renders the plan in its versioned JSON form.
+func (p *Plan) MarshalJSON() ([]byte, error) {
+	changes := p.Changes
+	if changes == nil {
+		changes = []Change{}
+	}
+	return json.Marshal(planJSON{
+		FormatVersion: PlanFormatVersion, RunID: p.RunID, Policy: p.Policy, Summary: p.Summary(),
+		Changes: changes, Assignments: p.Assignments, Problems: p.Problems, Warnings: p.Warnings,
+	})
+}
+
+// RenderJSON writes the plan as indented JSON (format_version 1).
+func (p *Plan) RenderJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiCyan   = "\x1b[36m"
+	ansiDim    = "\x1b[2m"
+)
+
+// RenderText writes the plan the way `terraform plan` shows one: a symbol
+// per change (+ create, ~ update, - delete), changed fields as
+// `field: old → new`, pending deletes and conflicts listed, and a summary
+// line. color adds ANSI colours (only for a terminal).
+func (p *Plan) RenderText(w io.Writer, color bool) error {
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return code + s + ansiReset
+	}
+	var b strings.Builder
+	sum := p.Summary()
+	section := func(title string) {
+		b.WriteString("\n" + paint(ansiBold, title) + "\n")
+	}
+	var writes, pending, conflicts []Change
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionPendingDelete:
+			pending = append(pending, c)
+		case ActionUnmanagedConflict:
+			conflicts = append(conflicts, c)
+		default:
+			writes = append(writes, c)
+		}
+	}
+	if len(writes) > 0 {
+		section("Skills:")
+	}
+	for _, c := range writes {
+		switch c.Action {
+		case ActionCreate:
+			head := paint(ansiGreen, "  + "+c.Skill)
+			if c.Recreate {
+				head += paint(ansiDim, "  (recreate)")
+			}
+			fmt.Fprintf(&b, "%s  %s\n", head, paint(ansiDim, provenanceText(c)))
+			if c.Reason != "" {
+				fmt.Fprintf(&b, "      # %s\n", c.Reason)
+			}
+			for _, d := range c.Diff {
+				fmt.Fprintf(&b, "      %s: %s\n", d.Field, valueText(d.After))
+			}
+		case ActionUpdate:
+			title := c.Skill
+			if c.RenamedFrom != "" {
+				title = c.RenamedFrom + " → " + c.Skill
+			}
+			var tags []string
+			if c.RenamedFrom != "" {
+				tags = append(tags, "rename")
+			}
+			if c.Drift {
+				tags = append(tags, "drift")
+			}
+			if c.Adopt {
+				tags = append(tags, "adopt")
+			}
+			head := paint(ansiYellow, "  ~ "+title)
+			if len(tags) > 0 {
+				head += paint(ansiYellow, "  ("+strings.Join(tags, ", ")+")")
+			}
+			fmt.Fprintf(&b, "%s  %s\n", head, paint(ansiDim, fmt.Sprintf("id %d, %s", c.SkillID, provenanceText(c))))
+			if c.Drift || c.Adopt {
+				fmt.Fprintf(&b, "      # %s\n", c.Reason)
+			}
+			for _, d := range c.Diff {
+				fmt.Fprintf(&b, "      %s: %s → %s\n", d.Field, valueText(d.Before), valueText(d.After))
+			}
+		case ActionDelete:
+			fmt.Fprintf(&b, "%s  %s\n", paint(ansiRed, "  - "+c.Skill), paint(ansiDim, fmt.Sprintf("id %d, rule %s", c.SkillID, c.Rule)))
+			fmt.Fprintf(&b, "      # %s\n", c.Reason)
+		}
+	}
+	if len(pending) > 0 {
+		section("Pending deletes (delete grace):")
+		for _, c := range pending {
+			fmt.Fprintf(&b, "  %s  %s\n", paint(ansiCyan, "? "+c.Skill), paint(ansiDim, fmt.Sprintf("id %d, rule %s", c.SkillID, c.Rule)))
+			fmt.Fprintf(&b, "      # %s\n", c.Reason)
+		}
+	}
+	if len(conflicts) > 0 {
+		section("Unmanaged conflicts (not changed):")
+		for _, c := range conflicts {
+			fmt.Fprintf(&b, "  %s  %s\n", paint(ansiRed, "! "+c.Skill), paint(ansiDim, provenanceText(c)))
+			fmt.Fprintf(&b, "      # %s\n", c.Reason)
+		}
+	}
+	if a := p.Assignments; a != nil {
+		renderAssignments(&b, a, paint, section)
+	}
+	if len(p.Problems) > 0 {
+		section("Records skipped by rules:")
+		for _, pr := range p.Problems {
+			fmt.Fprintf(&b, "  %s\n", pr)
+		}
+	}
+	if len(p.Warnings) > 0 {
+		section("Warnings:")
+		for _, w := range p.Warnings {
+			fmt.Fprintf(&b, "  %s\n", w)
+		}
+	}
+	if !p.HasChanges() && len(pending) == 0 && len(conflicts) == 0 {
+		fmt.Fprintf(&b, "\nNo changes. %d skills up to date.\n", sum.Unchanged)
+	}
+	line := fmt.Sprintf("Plan: %d to create, %d to update, %d to delete, %d pending.", sum.Create, sum.Update, sum.Delete, sum.PendingDelete)
+	if p.Assignments != nil {
+		line += fmt.Sprintf(" Assignments: %d to assign, %d to unassign.", sum.Assign, sum.Unassign)
+	}
+	if sum.UnmanagedConflict > 0 {
+		line += fmt.Sprintf(" %d unmanaged conflicts.", sum.UnmanagedConflict)
+	}
+	b.WriteString("\n" + paint(ansiBold, line) + "\n")
+	_, err := io.WriteString(w, strings.TrimPrefix(b.String(), "\n"))
+	return err
+}
+
+func provenanceText(c Change) string {
+	if strings.HasPrefix(c.Rule, staticRulePrefix) {
+		return "static skill"
+	}
+	s := "rule " + c.Rule
+	if c.Members > 0 {
+		s += fmt.Sprintf(", %d members", c.Members)
+		if len(c.MemberIDs) > 0 {
+			s += ": " + strings.Join(c.MemberIDs, ", ")
+			if c.Members > len(c.MemberIDs) {
+				s += ", …"
+			}
+		}
+	}
+	return s
+}
+
+func valueText(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "(none)"
+	case string:
+		return fmt.Sprintf("%q", v)
+	case []string:
+		q := make([]string, len(v))
+		for i, s := range v {
+			q[i] = fmt.Sprintf("%q", s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	case []int64:
+		return fmt.Sprint(v)
+	}
+	return fmt.Sprint(v)
+}
+
+func renderAssignments(b *strings.Builder, a *AssignmentPlan, paint func(code, s string) string, section func(string)) {
+	if len(a.Users) > 0 {
+		section("Assignments:")
+	}
+	for _, u := range a.Users {
+		who := u.Login
+		if who == "" {
+			who = u.Email
+		}
+		fmt.Fprintf(b, "  %s  %s\n", paint(ansiYellow, "~ user "+who), paint(ansiDim, fmt.Sprintf("id %d, record %s", u.UserID, u.RecordID)))
+		for _, s := range u.Assign {
+			fmt.Fprintf(b, "      %s\n", paint(ansiGreen, "+"+s))
+		}
+		for _, s := range u.Unassign {
+			fmt.Fprintf(b, "      %s\n", paint(ansiRed, "-"+s))
+		}
+	}
+	for _, n := range a.Notes {
+		fmt.Fprintf(b, "  # %s\n", n)
+	}
+}
