@@ -97,7 +97,8 @@ func (s *httpSource) Read(ctx context.Context) (*Snapshot, error) {
 				c.probs.add(name+":1", "the header differs from page 1's: every page must have the same columns")
 			}
 		default:
-			nextRef = c.readJSON(bytes.NewReader(body), name, s.cfg.RecordsPath, s.cfg.NextPagePath)
+			reread := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+			nextRef = c.readJSON(bytes.NewReader(body), reread, name, s.cfg.RecordsPath, s.cfg.NextPagePath)
 		}
 		s.log.Debug("hr page read", "url", redactURL(next), "page", page, "bytes", len(body), "records", len(c.recs))
 		if c.probs.full() {

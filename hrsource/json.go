@@ -27,6 +27,8 @@ type jsonDoc struct {
 	found   bool
 	nextURL string
 	arrays  []string
+	// reread opens the document again, to locate a syntax error.
+	reread func() (io.ReadCloser, error)
 }
 
 type kv struct {
@@ -37,12 +39,13 @@ type kv struct {
 // readJSON reads a JSON document from r; name prefixes problems and origins
 // ("report.json" gives "report.json: Report_Entry[41]"). It returns the
 // value found at nextPath, if any.
-func (c *collector) readJSON(r io.Reader, name, recordsPath, nextPath string) string {
+// reread opens the document again (see jsonDoc.reread).
+func (c *collector) readJSON(r io.Reader, reread func() (io.ReadCloser, error), name, recordsPath, nextPath string) string {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if head, _ := br.Peek(3); bytes.HasPrefix(head, utf8BOM) {
 		_, _ = br.Discard(len(utf8BOM))
 	}
-	d := &jsonDoc{c: c, dec: json.NewDecoder(br), name: name, records: splitPath(recordsPath), next: splitPath(nextPath)}
+	d := &jsonDoc{c: c, dec: json.NewDecoder(br), name: name, records: splitPath(recordsPath), next: splitPath(nextPath), reread: reread}
 	d.dec.UseNumber()
 	from := len(c.recs)
 	ok := d.document()
@@ -232,7 +235,15 @@ func (d *jsonDoc) syntax(err error, where string) bool {
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		d.c.probs.add(where, "undecodable JSON at byte %d: %v: fix the document (it must be valid JSON)", se.Offset, se)
+		// A Decoder's offsets are relative to its buffer mid-stream: find the
+		// exact one by decoding the document again, on this error path only.
+		at := se.Offset
+		if d.reread != nil {
+			if off, ok := syntaxOffset(d.reread); ok {
+				at = off
+			}
+		}
+		d.c.probs.add(where, "undecodable JSON at byte %d: %v: fix the document (it must be valid JSON)", at, se)
 	} else if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
 		d.c.probs.add(where, "undecodable JSON: the document ends early at byte %d: it is cut short", d.dec.InputOffset())
 	} else {
@@ -460,6 +471,34 @@ func (c *collector) readJSONL(r io.Reader, name string) {
 		if err != nil {
 			c.probs.add(name, "read: %v", err)
 			return
+		}
+	}
+}
+
+// syntaxOffset returns the offset of the first syntax error of a document:
+// the number of bytes up to and including the offending one.
+func syntaxOffset(open func() (io.ReadCloser, error)) (int64, bool) {
+	rc, err := open()
+	if err != nil {
+		return 0, false
+	}
+	defer rc.Close()
+	br := bufio.NewReader(rc)
+	var skipped int64
+	if head, _ := br.Peek(3); bytes.HasPrefix(head, utf8BOM) {
+		_, _ = br.Discard(len(utf8BOM))
+		skipped = int64(len(utf8BOM))
+	}
+	dec := json.NewDecoder(br)
+	for {
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return skipped + se.Offset, true
+		}
+		if err != nil {
+			return 0, false
 		}
 	}
 }

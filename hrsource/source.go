@@ -88,7 +88,8 @@ func (s *fileSource) Read(ctx context.Context) (*Snapshot, error) {
 		c.headerWhere = name + ":1"
 		c.columns = c.readCSV(in, name, s.delimiter())
 	case TypeJSON:
-		c.readJSON(in, name, s.cfg.RecordsPath, "")
+		reread := func() (io.ReadCloser, error) { return os.Open(s.cfg.Path) }
+		c.readJSON(in, reread, name, s.cfg.RecordsPath, "")
 	case TypeJSONL:
 		c.readJSONL(in, name)
 	}
