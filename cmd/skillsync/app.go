@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+
+	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/liveperson"
+	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/sync"
+)
+
+// app is one wired skillsync: the store, the LivePerson client and the HR
+// source behind one runner, plus the metrics every run feeds. plan, sync,
+// run and demo all build one.
+type app struct {
+	cfg     *Config
+	log     *slog.Logger
+	store   *store.Store
+	lp      *liveperson.Client
+	runner  *sync.Runner
+	metrics *metrics
+	secrets *strings.Replacer
+
+	// running is true while this process runs a sync; the runner's guard
+	// and the database lock are what keep runs apart, this only reports it.
+	running atomic.Bool
+}
+
+// appOptions are the parts of the wiring that tests and the demo replace.
+type appOptions struct {
+	env *env
+	// store, when set, is used instead of opening database.url.
+	store *store.Store
+}
+
+func newApp(ctx context.Context, cfg *Config, log *slog.Logger, e *env) (*app, error) {
+	return newAppWith(ctx, cfg, log, appOptions{env: e})
+}
+
+func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log, metrics: newMetrics(), secrets: newReplacer(configSecrets(cfg))}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	a.store = opts.store
+	if a.store == nil {
+		if a.store, err = openStore(ctx, cfg.Database.URL, log); err != nil {
+			return nil, err
+		}
+	}
+	lpOpts := liveperson.Options{Logger: log, Observe: a.metrics.observeLP}
+	if opts.env != nil {
+		lpOpts.HTTPClient = opts.env.lpHTTPClient
+	}
+	if a.lp, err = liveperson.New(cfg.LivePerson, lpOpts); err != nil {
+		return nil, fmt.Errorf("liveperson client: %w", err)
+	}
+	src, err := hrsource.New(cfg.HR, hrsource.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("hr source: %w", err)
+	}
+	a.runner, err = sync.NewRunner(sync.Deps{
+		Source:    countingSource{src: src, m: a.metrics},
+		Skills:    a.lp,
+		Users:     a.lp,
+		Store:     a.store,
+		Logger:    log,
+		BatchSize: cfg.LivePerson.BatchSize,
+	}, sync.Config{
+		Skills:      cfg.Skills,
+		Assignments: cfg.Assignments,
+		Sync:        cfg.Sync,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	return a, nil
+}
+
+// close releases the LivePerson session (login method) and the database.
+func (a *app) close() {
+	if a.lp != nil {
+		if err := a.lp.Close(context.Background()); err != nil {
+			a.log.Warn("close liveperson client", "err", err)
+		}
+	}
+	if a.store != nil {
+		a.store.Close()
+	}
+}
+
+// redact hides the configured secrets in text meant for an HTTP answer.
+func (a *app) redact(s string) string { return a.secrets.Replace(s) }
+
+// runOnce is the one way every run starts (cron, HTTP, plan, sync, demo):
+// through the runner, which holds the in-process guard and the Postgres
+// lock, then into the metrics.
+func (a *app) runOnce(ctx context.Context, mode store.Mode, trigger store.Trigger) (*sync.Result, error) {
+	a.running.Store(true)
+	a.metrics.runInProgress.Set(1)
+	defer func() {
+		a.running.Store(false)
+		a.metrics.runInProgress.Set(0)
+	}()
+	res, err := a.runner.RunOnce(ctx, mode, trigger)
+	if res != nil {
+		a.metrics.observeRun(res.Run)
+	}
+	return res, err
+}
+
+// countingSource reports the size of every feed read to the metrics.
+type countingSource struct {
+	src hrsource.Source
+	m   *metrics
+}
+
+func (s countingSource) Read(ctx context.Context) (*hrsource.Snapshot, error) {
+	snap, err := s.src.Read(ctx)
+	if err == nil {
+		s.m.hrRecords.WithLabelValues("all").Set(float64(snap.Stats.Records))
+		s.m.hrRecords.WithLabelValues("active").Set(float64(snap.Stats.Active))
+	}
+	return snap, err
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes (a contract: scripts and CI jobs depend on them).
+const (
+	exitOK      = 0
+	exitError   = 1 // config, network, API or database error
+	exitChanges = 2 // plan --detailed-exitcode: changes pending
+	exitRefused = 3 // a guard refused the run
+)
+
+// exitCodeError carries an exit code other than 1 out of a command. A nil
+// err means the command has already said everything it had to say.
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitCodeError) Unwrap() error { return e.err }
+
+// env is what a command may touch of the outside world. run fills it from
+// the process; tests fill it with their own servers and buffers.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	lookupEnv      func(string) (string, bool)
+
+	// lpHTTPClient, when set, is the LivePerson client's HTTP client (tests
+	// pass lpsim's, which trusts its certificate).
+	lpHTTPClient *http.Client
+	// onListen, when set, is told the daemon's HTTP address once it serves.
+	onListen func(addr string)
+}
+
+// run is the whole program: it parses args, runs the command and returns
+// the process exit code. main calls it once; tests call it in-process.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runEnv(ctx, args, &env{stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv})
+}
+
+func runEnv(ctx context.Context, args []string, e *env) int {
+	root := newRootCommand(e)
+	root.SetArgs(args)
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		if ec.err != nil {
+			fmt.Fprintf(e.stderr, "skillsync: %v\n", ec.err)
+		}
+		return ec.code
+	}
+	fmt.Fprintf(e.stderr, "skillsync: %v\n", err)
+	return exitError
+}
+
+// cli holds the global flags and the environment shared by every command.
+type cli struct {
+	env        *env
+	configPath string
+	logFormat  string
+	logLevel   string
+}
+
+func newRootCommand(e *env) *cobra.Command {
+	c := &cli{env: e}
+	root := &cobra.Command{
+		Use:   "skillsync",
+		Short: "Keep LivePerson skills and agent skill assignments in line with HR",
+		Long: `skillsync keeps the skills of a LivePerson (Conversational Cloud) account, and the
+skills its agents hold, in line with an HR system. It runs as a daemon on a cron
+schedule (skillsync run), or once by hand (skillsync plan, skillsync sync), and
+records every run in PostgreSQL.
+
+Plans, tables and JSON go to standard output; logs go to standard error.
+Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode),
+3 refused by a guard.`,
+		Example: `  # See it work end to end, with nothing to set up:
+  skillsync demo
+
+  # Check a configuration, then see what a run would change:
+  skillsync config check --config /etc/skillsync/config.yaml
+  skillsync plan --config /etc/skillsync/config.yaml`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&c.configPath, "config", "", "configuration file (default $SKILLSYNC_CONFIG, else ./config.yaml)")
+	pf.StringVar(&c.logFormat, "log-format", "", "log format: auto (coloured text on a terminal, JSON otherwise), text or json (default: log.format, else auto)")
+	pf.StringVar(&c.logLevel, "log-level", "", "log level: debug, info, warn or error (default: log.level, else info)")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%w\nRun '%s --help' for usage", err, cmd.CommandPath())
+	})
+
+	root.AddCommand(
+		c.planCommand(),
+		c.syncCommand(),
+		c.runCommand(),
+		c.migrateCommand(),
+		c.runsCommand(),
+		c.configCommand(),
+		c.releaseCommand(),
+		c.demoCommand(),
+	)
+	return root
+}
+
+// path is the configuration file to read.
+func (c *cli) path() string {
+	if c.configPath != "" {
+		return c.configPath
+	}
+	if p, ok := c.env.lookupEnv("SKILLSYNC_CONFIG"); ok && p != "" {
+		return p
+	}
+	return "config.yaml"
+}
+
+// load reads and validates the configuration and builds the logger (the
+// flags override log.format and log.level).
+func (c *cli) load() (*Config, *slog.Logger, error) {
+	cfg, _, err := loadConfig(c.path(), c.env.lookupEnv)
+	if err != nil {
+		return nil, nil, err
+	}
+	log, err := c.logger(cfg.Log, configSecrets(cfg))
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, log, nil
+}
+
+// logger builds the logger from the config's log section and the flags.
+func (c *cli) logger(lc LogConfig, secrets []string) (*slog.Logger, error) {
+	format, level := lc.Format, lc.Level
+	if c.logFormat != "" {
+		format = c.logFormat
+	}
+	if c.logLevel != "" {
+		level = c.logLevel
+	}
+	return newLogger(c.env.stderr, format, level, secrets)
+}
+
+// formatFlag validates a --format value.
+func formatFlag(v string) error {
+	if v != "text" && v != "json" {
+		return fmt.Errorf("--format %q: want text or json", v)
+	}
+	return nil
+}

@@ -1,0 +1,400 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skillsync/skillsync/store"
+)
+
+func (c *cli) configCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Inspect the configuration",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Validate the configuration and print it with secrets redacted",
+		Long: `Validate the configuration file and print the effective configuration (defaults
+filled in, ${VARS} expanded) with every secret redacted.
+
+Every problem is listed with its file, line and key path, not only the first.
+The exit status is 1 when the configuration is invalid. No network call is made:
+the HR feed and LivePerson are not contacted, but the HR file must exist.`,
+		Example: `  skillsync config check --config /etc/skillsync/config.yaml
+  SKILLSYNC_CONFIG=./config.yaml skillsync config check`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return c.configCheck(cmd.OutOrStdout()) },
+	}
+	cmd.AddCommand(check)
+	return cmd
+}
+
+func (c *cli) configCheck(stdout io.Writer) error {
+	path := c.path()
+	cfg, file, err := loadConfig(path, c.env.lookupEnv)
+	var ce *ConfigError
+	if err != nil && (!errors.As(err, &ce) || cfg == nil) {
+		return err
+	}
+	out, _, rerr := redactedConfig(cfg)
+	if rerr != nil {
+		return fmt.Errorf("print config: %w", rerr)
+	}
+	fmt.Fprintf(stdout, "# effective configuration from %s (secrets redacted)\n%s", path, out)
+	for _, n := range file.unsetNotes() {
+		fmt.Fprintf(c.env.stderr, "note: %s\n", n)
+	}
+	if ce != nil {
+		return &exitCodeError{code: exitError, err: ce}
+	}
+	fmt.Fprintf(c.env.stderr, "%s: configuration is valid\n", path)
+	return nil
+}
+
+// unsetNotes lists the ${VARS} the file referenced that were not set, with
+// the keys that became empty because of them.
+func (f *configFile) unsetNotes() []string {
+	if f == nil {
+		return nil
+	}
+	var notes []string
+	for _, key := range sortedKeys(f.unset) {
+		notes = append(notes, fmt.Sprintf("%s: ${%s} is not set in the environment; the key keeps its default",
+			key, strings.Join(f.unset[key], "}, ${")))
+	}
+	return notes
+}
+
+func (c *cli) migrateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations and exit",
+		Long: `Create or upgrade skillsync's tables in the database of database.url, then exit.
+
+plan, sync and run apply pending migrations themselves; this command is for
+deployment pipelines that migrate first. Concurrent migrations from several
+replicas wait for each other.`,
+		Example: `  SKILLSYNC_DATABASE_URL=postgres://skillsync@db/skillsync skillsync migrate`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, log, err := c.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			log.Info("database is up to date")
+			return nil
+		},
+	}
+}
+
+// loadForStore loads the configuration for the commands that only need the
+// database (migrate, runs, release): a problem elsewhere in the file (an HR
+// file that only exists on the server, say) does not stop them.
+func (c *cli) loadForStore() (*Config, *slog.Logger, error) {
+	path := c.path()
+	cfg, file, err := loadConfig(path, c.env.lookupEnv)
+	var ce *ConfigError
+	if err != nil && (!errors.As(err, &ce) || cfg == nil) {
+		return nil, nil, err
+	}
+	if ce != nil {
+		var fatal []error
+		for _, e := range cfg.Validate() {
+			if strings.HasPrefix(e.Error(), "database.") || strings.HasPrefix(e.Error(), "log.") {
+				fatal = append(fatal, e)
+			}
+		}
+		if len(fatal) > 0 {
+			return nil, nil, &ConfigError{Path: path, Problems: file.annotate(fatal)}
+		}
+	}
+	log, err := c.logger(cfg.Log, configSecrets(cfg))
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, log, nil
+}
+
+// openStore opens the database named by the configuration and migrates it.
+func (c *cli) openStore(ctx context.Context) (*store.Store, *slog.Logger, error) {
+	cfg, log, err := c.loadForStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, cfg.Database.URL, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, log, nil
+}
+
+// openStore connects and migrates: every command that uses the database
+// can then run against a fresh one.
+func openStore(ctx context.Context, url string, log *slog.Logger) (*store.Store, error) {
+	st, err := store.Open(ctx, url, store.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	return st, nil
+}
+
+func (c *cli) runsCommand() *cobra.Command {
+	var limit int
+	var format string
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "List recent runs",
+		Long: `List the most recent runs, newest first: when, what started them, plan or apply,
+how they ended, and what they changed. 'skillsync runs show ID' shows one run
+with its plan and every operation it journaled.`,
+		Example: `  skillsync runs
+  skillsync runs --limit 50 --format json | jq '.[] | select(.outcome == "failed")'
+  skillsync runs show 42`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := formatFlag(format); err != nil {
+				return err
+			}
+			if limit < 1 {
+				return fmt.Errorf("--limit %d: want at least 1", limit)
+			}
+			st, _, err := c.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			runs, err := st.ListRuns(cmd.Context(), limit)
+			if err != nil {
+				return fmt.Errorf("list runs: %w", err)
+			}
+			if format == "json" {
+				views := make([]runView, len(runs))
+				for i, r := range runs {
+					views[i] = newRunView(r)
+				}
+				return writeJSON(cmd.OutOrStdout(), views)
+			}
+			return writeRunsTable(cmd.OutOrStdout(), runs)
+		},
+	}
+	cmd.PersistentFlags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs to list")
+
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one run with its operations",
+		Example: `  skillsync runs show 42
+  skillsync runs show 42 --format json | jq .operations`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := formatFlag(format); err != nil {
+				return err
+			}
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || id < 1 {
+				return fmt.Errorf("run id %q: want a positive number, as listed by 'skillsync runs'", args[0])
+			}
+			st, _, err := c.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, ops, err := st.GetRun(cmd.Context(), id)
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("run %d does not exist: 'skillsync runs' lists the recent ones", id)
+			}
+			if err != nil {
+				return fmt.Errorf("read run %d: %w", id, err)
+			}
+			if format == "json" {
+				v := runDetailView{Run: newRunView(r), Plan: r.Plan, Operations: make([]opView, len(ops))}
+				for i, op := range ops {
+					v.Operations[i] = newOpView(op)
+				}
+				return writeJSON(cmd.OutOrStdout(), v)
+			}
+			return writeRun(cmd.OutOrStdout(), r, ops)
+		},
+	}
+	cmd.AddCommand(show)
+	return cmd
+}
+
+func (c *cli) releaseCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "release SKILL_NAME",
+		Short: "Stop managing a skill without deleting it",
+		Long: `Remove a skill from skillsync's ownership registry. The skill stays in LivePerson
+exactly as it is; skillsync will no longer update or delete it. If a rule still
+produces its name, later plans report it as an unmanaged conflict (set
+skills.adopt_existing to take it back).`,
+		Example: `  skillsync release "Sales / Sales Representative"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, log, err := c.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			sk, err := st.ReleaseSkill(cmd.Context(), args[0])
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("skill %q is not managed by skillsync (names are matched exactly; 'skillsync runs show ID' lists what runs created)", args[0])
+			}
+			if err != nil {
+				return fmt.Errorf("release %q: %w", args[0], err)
+			}
+			log.Info("skill released", "skill", sk.Name, "skill_id", sk.SkillID, "rule", sk.RuleID)
+			fmt.Fprintf(cmd.OutOrStdout(), "released %q (LivePerson skill id %d): it stays in LivePerson, skillsync no longer manages it\n", sk.Name, sk.SkillID)
+			return nil
+		},
+	}
+}
+
+// runView is the JSON shape of a run (snake_case, stable).
+type runView struct {
+	ID         int64         `json:"id"`
+	Trigger    store.Trigger `json:"trigger"`
+	Mode       store.Mode    `json:"mode"`
+	Outcome    store.Outcome `json:"outcome"`
+	StartedAt  time.Time     `json:"started_at"`
+	FinishedAt *time.Time    `json:"finished_at,omitempty"`
+	DurationMS *int64        `json:"duration_ms,omitempty"`
+	Counts     store.Counts  `json:"counts"`
+	Error      string        `json:"error,omitempty"`
+	SnapshotID *int64        `json:"snapshot_id,omitempty"`
+}
+
+func newRunView(r store.Run) runView {
+	v := runView{ID: r.ID, Trigger: r.Trigger, Mode: r.Mode, Outcome: r.Outcome, StartedAt: r.StartedAt,
+		FinishedAt: r.FinishedAt, Counts: r.Counts, Error: r.Error, SnapshotID: r.SnapshotID}
+	if r.FinishedAt != nil {
+		ms := r.FinishedAt.Sub(r.StartedAt).Milliseconds()
+		v.DurationMS = &ms
+	}
+	return v
+}
+
+type runDetailView struct {
+	Run        runView         `json:"run"`
+	Plan       json.RawMessage `json:"plan,omitempty"`
+	Operations []opView        `json:"operations"`
+}
+
+type opView struct {
+	Seq        int           `json:"seq"`
+	Action     string        `json:"action"`
+	Skill      string        `json:"skill"`
+	SkillID    *int64        `json:"skill_id,omitempty"`
+	Request    string        `json:"request,omitempty"`
+	State      store.OpState `json:"state"`
+	HTTPStatus *int          `json:"http_status,omitempty"`
+	Error      string        `json:"error,omitempty"`
+	UpdatedAt  time.Time     `json:"updated_at"`
+}
+
+func newOpView(op store.Operation) opView {
+	return opView{Seq: op.Seq, Action: op.Action, Skill: op.SkillName, SkillID: op.SkillID, Request: op.Request,
+		State: op.State, HTTPStatus: op.HTTPStatus, Error: op.Error, UpdatedAt: op.UpdatedAt}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func runDuration(r store.Run) string {
+	if r.FinishedAt == nil {
+		return "-"
+	}
+	return r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+}
+
+func writeRunsTable(w io.Writer, runs []store.Run) error {
+	if len(runs) == 0 {
+		_, err := fmt.Fprintln(w, "no runs yet: 'skillsync plan' makes the first one")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTARTED (UTC)\tTRIGGER\tMODE\tOUTCOME\tCREATE\tUPDATE\tDELETE\tPENDING\tFAILED\tDURATION\tERROR")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.ID, r.StartedAt.UTC().Format(time.DateTime),
+			r.Trigger, r.Mode, r.Outcome, r.Counts.Create, r.Counts.Update, r.Counts.Delete, r.Counts.PendingDelete,
+			r.Counts.Failed, runDuration(r), firstLine(r.Error, 60))
+	}
+	return tw.Flush()
+}
+
+func writeRun(w io.Writer, r store.Run, ops []store.Operation) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "run\t%d (%s, %s)\n", r.ID, r.Mode, r.Trigger)
+	fmt.Fprintf(tw, "outcome\t%s\n", r.Outcome)
+	fmt.Fprintf(tw, "started\t%s\n", r.StartedAt.UTC().Format(time.RFC3339))
+	if r.FinishedAt != nil {
+		fmt.Fprintf(tw, "finished\t%s (%s)\n", r.FinishedAt.UTC().Format(time.RFC3339), runDuration(r))
+	}
+	k := r.Counts
+	fmt.Fprintf(tw, "counts\tcreate %d, update %d, delete %d, pending delete %d, unchanged %d, unmanaged conflict %d, assign %d, unassign %d, failed %d\n",
+		k.Create, k.Update, k.Delete, k.PendingDelete, k.Unchanged, k.UnmanagedConflict, k.Assign, k.Unassign, k.Failed)
+	if r.Error != "" {
+		fmt.Fprintf(tw, "error\t%s\n", r.Error)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(ops) == 0 {
+		_, err := fmt.Fprintln(w, "\nno operations journaled")
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tACTION\tSKILL\tSKILL ID\tSTATE\tHTTP\tERROR")
+	for _, op := range ops {
+		id, status := "-", "-"
+		if op.SkillID != nil {
+			id = strconv.FormatInt(*op.SkillID, 10)
+		}
+		if op.HTTPStatus != nil {
+			status = strconv.Itoa(*op.HTTPStatus)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", op.Seq, op.Action, op.SkillName, id, op.State, status, firstLine(op.Error, 80))
+	}
+	return tw.Flush()
+}
+
+// firstLine shortens s to its first line and at most n runes, for tables.
+func firstLine(s string, n int) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

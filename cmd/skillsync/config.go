@@ -1,0 +1,419 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/liveperson"
+	"github.com/skillsync/skillsync/sync"
+)
+
+// Config is the whole configuration file (see config.example.yaml, where
+// every key is documented).
+type Config struct {
+	// Schedule is a cron spec (5 fields) or a descriptor (@every 10m, @hourly).
+	Schedule string `yaml:"schedule"`
+	// Timezone is the IANA zone the schedule is read in.
+	Timezone string `yaml:"timezone"`
+	// RunAtStart runs once as soon as the daemon has started.
+	RunAtStart bool `yaml:"run_at_start"`
+	// ShutdownTimeout bounds how long a running run may take to finish after
+	// SIGTERM before it is cancelled.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	Database DatabaseConfig `yaml:"database"`
+	Log      LogConfig      `yaml:"log"`
+	Server   ServerConfig   `yaml:"server"`
+
+	LivePerson  liveperson.Config      `yaml:"liveperson"`
+	HR          hrsource.Config        `yaml:"hr"`
+	Skills      sync.SkillsConfig      `yaml:"skills"`
+	Assignments sync.AssignmentsConfig `yaml:"assignments"`
+	Sync        sync.SyncConfig        `yaml:"sync"`
+}
+
+// DatabaseConfig is the `database:` section.
+type DatabaseConfig struct {
+	// URL is a PostgreSQL connection string (URL or key=value form).
+	URL string `yaml:"url"`
+}
+
+// LogConfig is the `log:` section; the --log-format and --log-level flags
+// override it.
+type LogConfig struct {
+	Format string `yaml:"format"` // auto | text | json
+	Level  string `yaml:"level"`  // debug | info | warn | error
+}
+
+// ServerConfig is the `server:` section of the daemon's HTTP server.
+type ServerConfig struct {
+	Listen string `yaml:"listen"`
+	// TriggerToken enables POST /v1/runs for callers that send it as a
+	// bearer token; empty disables the endpoint.
+	TriggerToken string `yaml:"trigger_token"`
+}
+
+// Defaults of the settings this package owns.
+const (
+	defaultSchedule        = "@every 1h"
+	defaultTimezone        = "UTC"
+	defaultShutdownTimeout = 30 * time.Second
+	defaultListen          = "127.0.0.1:9090"
+)
+
+// defaultConfig is the configuration before the file is read: decoding on
+// top of it keeps every key the file leaves out at its default, and an
+// explicit value wins (the adapters' WithDefaults, applied after decoding,
+// treat zero as unset: a guard is switched off with a negative value).
+func defaultConfig() Config {
+	return Config{
+		Schedule:        defaultSchedule,
+		Timezone:        defaultTimezone,
+		ShutdownTimeout: defaultShutdownTimeout,
+		Log:             LogConfig{Format: "auto", Level: "info"},
+		Server:          ServerConfig{Listen: defaultListen},
+		LivePerson:      liveperson.Config{}.WithDefaults(),
+		HR:              hrsource.Config{}.WithDefaults(),
+		Skills:          sync.SkillsConfig{NameMaxLength: sync.DefaultNameMaxLength},
+		Assignments:     sync.AssignmentsConfig{}.WithDefaults(),
+		Sync:            sync.SyncConfig{}.WithDefaults(),
+	}
+}
+
+// cronParser accepts the 5-field specs and the descriptors (@hourly,
+// @every 10m) the design promises, nothing else.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// configFile remembers where each key of a loaded file sits and which
+// environment variables it referenced but found unset, so that a problem
+// found after decoding can still point at a line and a cause.
+type configFile struct {
+	path  string
+	lines map[string]int      // key path → line
+	unset map[string][]string // key path → ${VARS} that were not set
+}
+
+// ConfigError lists every problem found in a configuration file, each
+// prefixed with file:line and key path where known.
+type ConfigError struct {
+	Path     string
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid configuration %s (%d problem", e.Path, len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString("):")
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// loadConfig reads, expands, strictly decodes and validates the file at
+// path. lookup is os.LookupEnv outside tests. The returned Config is usable
+// only when err is nil; a *ConfigError lists every problem.
+func loadConfig(path string, lookup func(string) (string, bool)) (*Config, *configFile, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("config file %s not found: pass --config PATH or set SKILLSYNC_CONFIG, start from config.example.yaml, or try `skillsync demo` first", path)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, file, err := parseConfig(path, raw, lookup)
+	if err != nil {
+		return nil, file, err
+	}
+	if problems := file.annotate(cfg.Validate()); len(problems) > 0 {
+		return cfg, file, &ConfigError{Path: path, Problems: problems}
+	}
+	return cfg, file, nil
+}
+
+// parseConfig decodes raw without validating it.
+func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*Config, *configFile, error) {
+	file := &configFile{path: path, lines: map[string]int{}, unset: map[string][]string{}}
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, file, &ConfigError{Path: path, Problems: []string{fmt.Sprintf("%s: %s (the file is not valid YAML)", path, strings.TrimPrefix(err.Error(), "yaml: "))}}
+	}
+	cfg := defaultConfig()
+	if len(root.Content) == 0 { // an empty file: every default
+		cfg.fillDefaults()
+		return &cfg, file, nil
+	}
+	byLine := map[int][]string{}
+	file.walk(root.Content[0], "", byLine, lookup)
+
+	var problems []string
+	// Unknown and duplicate keys are found on the text as written; yaml.v3
+	// only checks them when decoding from a Decoder, and the values are not
+	// expanded yet, so its type complaints here are ignored.
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	var probe Config
+	if err := dec.Decode(&probe); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, file, &ConfigError{Path: path, Problems: []string{fmt.Sprintf("%s: %v", path, err)}}
+		}
+		for _, msg := range te.Errors {
+			if strings.Contains(msg, "not found in type") || strings.Contains(msg, "already defined") {
+				problems = append(problems, file.yamlProblem(msg, byLine))
+			}
+		}
+	}
+	if err := root.Decode(&cfg); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, file, &ConfigError{Path: path, Problems: []string{fmt.Sprintf("%s: %v", path, err)}}
+		}
+		for _, msg := range te.Errors {
+			problems = append(problems, file.yamlProblem(msg, byLine))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, file, &ConfigError{Path: path, Problems: problems}
+	}
+	cfg.fillDefaults()
+	return &cfg, file, nil
+}
+
+// fillDefaults lets the adapters fill what depends on other keys (an
+// explicit `hr.type` changes which defaults apply, for instance).
+func (c *Config) fillDefaults() {
+	c.LivePerson = c.LivePerson.WithDefaults()
+	c.HR = c.HR.WithDefaults()
+	c.Assignments = c.Assignments.WithDefaults()
+	c.Sync = c.Sync.WithDefaults()
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// walk records the line of every key, and expands ${VAR} in scalar values
+// in place. Expanding values in the parsed tree, rather than in the text,
+// keeps a secret containing `: ` or `#` from changing the YAML's structure
+// and keeps line numbers exact. An unset variable becomes the empty string
+// (the key's default then applies, and Validate reports it if required).
+func (f *configFile) walk(n *yaml.Node, path string, byLine map[int][]string, lookup func(string) (string, bool)) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			f.lines[p] = k.Line
+			byLine[k.Line] = append(byLine[k.Line], p)
+			f.walk(v, p, byLine, lookup)
+		}
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			f.lines[p] = v.Line
+			byLine[v.Line] = append(byLine[v.Line], p)
+			f.walk(v, p, byLine, lookup)
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "${") {
+			return
+		}
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+			name := ref[2 : len(ref)-1]
+			v, ok := lookup(name)
+			if !ok {
+				f.unset[path] = append(f.unset[path], name)
+			}
+			return v
+		})
+		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+			// A plain scalar is typed by its expanded value: `batch_size:
+			// ${N}` is an int, and an unset variable is null (the default).
+			n.Tag = ""
+		}
+	}
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+var unknownField = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+
+// yamlProblem turns a yaml.v3 message into "file:line: key.path: what".
+func (f *configFile) yamlProblem(msg string, byLine map[int][]string) string {
+	m := yamlLine.FindStringSubmatch(msg)
+	if m == nil {
+		return fmt.Sprintf("%s: %s", f.path, msg)
+	}
+	line, _ := strconv.Atoi(m[1])
+	what := m[2]
+	paths := byLine[line]
+	if u := unknownField.FindStringSubmatch(what); u != nil {
+		for _, p := range paths {
+			if p == u[1] || strings.HasSuffix(p, "."+u[1]) {
+				return fmt.Sprintf("%s:%d: %s: unknown key (check its spelling and place against config.example.yaml)", f.path, line, p)
+			}
+		}
+		return fmt.Sprintf("%s:%d: %s: unknown key (check its spelling and place against config.example.yaml)", f.path, line, u[1])
+	}
+	if len(paths) > 0 {
+		// The deepest key on the line is the one whose value is wrong.
+		p := slices.MaxFunc(paths, func(a, b string) int { return len(a) - len(b) })
+		return fmt.Sprintf("%s:%d: %s: %s", f.path, line, p, what)
+	}
+	return fmt.Sprintf("%s:%d: %s", f.path, line, what)
+}
+
+// annotate formats validation errors (each "key.path: what") with the line
+// of the key and the unset variables it referenced.
+func (f *configFile) annotate(errs []error) []string {
+	out := make([]string, 0, len(errs))
+	for _, err := range errs {
+		msg := err.Error()
+		key, _, _ := strings.Cut(msg, ": ")
+		line, vars := 0, []string(nil)
+		if f != nil {
+			for p := key; p != ""; p = parentPath(p) {
+				if l, ok := f.lines[p]; ok && line == 0 {
+					line = l
+				}
+				if v, ok := f.unset[p]; ok && vars == nil {
+					vars = v
+				}
+			}
+		}
+		if len(vars) > 0 {
+			msg += fmt.Sprintf(" (${%s} is not set in the environment)", strings.Join(vars, "}, ${"))
+		}
+		switch {
+		case f == nil || f.path == "":
+		case line > 0:
+			msg = fmt.Sprintf("%s:%d: %s", f.path, line, msg)
+		default:
+			msg = fmt.Sprintf("%s: %s", f.path, msg)
+		}
+		out = append(out, msg)
+	}
+	return out
+}
+
+// parentPath is "a.b" for "a.b.c" and "a.b" for "a.b[3]".
+func parentPath(p string) string {
+	i := strings.LastIndexAny(p, ".[")
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+// Validate returns every problem of the configuration, each naming its key
+// path. It compiles the rules and expressions and checks that files exist,
+// but makes no network call.
+func (c *Config) Validate() []error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	if _, err := cronParser.Parse(c.Schedule); err != nil {
+		add("schedule", "%q is not a cron spec (5 fields like \"0 * * * *\", or a descriptor like \"@every 1h\", \"@daily\"): %v", c.Schedule, err)
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
+		add("timezone", "%q is not an IANA time zone name (e.g. UTC, Europe/Paris)", c.Timezone)
+	}
+	if c.ShutdownTimeout <= 0 {
+		add("shutdown_timeout", "must be a positive duration such as 30s")
+	}
+	if c.Database.URL == "" {
+		add("database.url", "required: a PostgreSQL URL such as postgres://skillsync@db.internal/skillsync")
+	} else if _, err := pgconn.ParseConfig(c.Database.URL); err != nil {
+		add("database.url", "not a PostgreSQL connection string: %s", redactText(err.Error(), secretsOfURL(c.Database.URL)))
+	}
+	if !slices.Contains([]string{"auto", "text", "json"}, c.Log.Format) {
+		add("log.format", "%q: want auto, text or json", c.Log.Format)
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		add("log.level", "%v", err)
+	}
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		add("server.listen", "%q is not host:port (e.g. 127.0.0.1:9090, :9090): %v", c.Server.Listen, err)
+	}
+
+	errs = append(errs, c.LivePerson.Validate()...)
+	errs = append(errs, c.HR.Validate()...)
+	errs = append(errs, c.validateHRFiles()...)
+	errs = append(errs, c.validateRules()...)
+
+	if c.Assignments.Enabled {
+		switch c.Assignments.Match {
+		case "email":
+			if c.HR.Fields.Email == "" {
+				add("hr.fields.email", "required when assignments.match is email: name the column holding the e-mail address")
+			}
+		case "login_name":
+			if c.HR.Fields.LoginName == "" {
+				add("hr.fields.login_name", "required when assignments.match is login_name: name the column holding the LivePerson login name")
+			}
+		}
+	}
+	errs = append(errs, c.Assignments.Validate()...)
+	errs = append(errs, c.Sync.Validate()...)
+	return errs
+}
+
+// validateHRFiles reports a file-based HR source whose file is missing now,
+// rather than at the first scheduled run an hour later.
+func (c *Config) validateHRFiles() []error {
+	switch c.HR.Type {
+	case "csv", "json", "jsonl":
+	default:
+		return nil
+	}
+	if c.HR.Path == "" {
+		return nil // hrsource.Validate reports it
+	}
+	st, err := os.Stat(c.HR.Path)
+	switch {
+	case err != nil:
+		return []error{fmt.Errorf("hr.path: %s cannot be read (relative paths start from the working directory): %w", c.HR.Path, err)}
+	case st.IsDir():
+		return []error{fmt.Errorf("hr.path: %s is a directory, not a %s file", c.HR.Path, c.HR.Type)}
+	}
+	return nil
+}
+
+// validateRules compiles the skills rules (templates and expressions) the
+// way each run will, so that a typo fails `config check`, not the 3 a.m. run.
+func (c *Config) validateRules() []error {
+	_, err := sync.CompileRules(c.Skills)
+	if err == nil {
+		return nil
+	}
+	var ce *sync.ConfigError
+	if !errors.As(err, &ce) {
+		return []error{fmt.Errorf("skills: %w", err)}
+	}
+	errs := make([]error, len(ce.Problems))
+	for i, p := range ce.Problems {
+		errs[i] = errors.New(p)
+	}
+	return errs
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	gosync "sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/sync"
+)
+
+func (c *cli) runCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run the daemon: migrations, scheduler and HTTP server",
+		Long: `Run skillsync as a service: apply database migrations, then run in apply mode on
+the configured schedule (and once at start-up with run_at_start), and serve
+/livez, /readyz, /status, /metrics and POST /v1/runs on server.listen.
+
+SIGTERM or SIGINT stops scheduling, lets a running run finish its current
+batch (for at most shutdown_timeout), records its outcome and exits 0.`,
+		Example: `  skillsync run --config /etc/skillsync/config.yaml
+  skillsync run --log-format json --log-level debug`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := c.load()
+			if err != nil {
+				return err
+			}
+			a, err := newApp(cmd.Context(), cfg, log, c.env)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			return newDaemon(a, c.env.onListen).serve(cmd.Context())
+		},
+	}
+}
+
+// daemon is `skillsync run`: the scheduler and the HTTP server over one app.
+type daemon struct {
+	app      *app
+	log      *slog.Logger
+	onListen func(string)
+
+	cron  *cron.Cron
+	entry cron.EntryID
+
+	// runCtx is the context of every run this daemon starts. It outlives
+	// the shutdown signal so that a running run can finish its batch; it is
+	// cancelled when the grace period is over.
+	runCtx     context.Context
+	cancelRuns context.CancelFunc
+	// shutdown is closed when the daemon stops accepting new runs.
+	shutdown chan struct{}
+	// runs tracks the goroutines of runs started outside cron.
+	runs gosync.WaitGroup
+}
+
+func newDaemon(a *app, onListen func(string)) *daemon {
+	return &daemon{app: a, log: a.log, onListen: onListen, shutdown: make(chan struct{})}
+}
+
+// cronLogger adapts slog to cron's logger: cron reports recovered panics
+// and skipped runs through it.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append([]any{"err", err}, kv...)...)
+}
+
+// serve runs until ctx is cancelled, then shuts down gracefully. It
+// returns nil after a clean shutdown.
+func (d *daemon) serve(ctx context.Context) error {
+	cfg := d.app.cfg
+	loc, err := time.LoadLocation(cfg.Timezone)
+	if err != nil {
+		return fmt.Errorf("timezone: %w", err)
+	}
+	d.markInterrupted(ctx)
+
+	d.runCtx, d.cancelRuns = context.WithCancel(context.WithoutCancel(ctx))
+	defer d.cancelRuns()
+
+	cl := cronLogger{d.log}
+	d.cron = cron.New(
+		cron.WithLocation(loc),
+		cron.WithParser(cronParser),
+		cron.WithLogger(cl),
+		// Skip first, then recover: a panicking run is recovered inside
+		// the skip guard, which therefore still sees it end.
+		cron.WithChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)),
+	)
+	d.entry, err = d.cron.AddFunc(cfg.Schedule, func() {
+		d.runAndLog(store.ModeApply, store.TriggerSchedule)
+		d.log.Info("next run scheduled", "next_run", d.nextRun())
+	})
+	if err != nil {
+		return fmt.Errorf("schedule %q: %w", cfg.Schedule, err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("server.listen %s: %w (is another skillsync or service using it?)", cfg.Server.Listen, err)
+	}
+	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	d.cron.Start()
+	d.log.Info("skillsync started", "schedule", cfg.Schedule, "timezone", loc.String(), "listen", ln.Addr().String(),
+		"next_run", d.nextRun(), "run_at_start", cfg.RunAtStart, "trigger_endpoint", cfg.Server.TriggerToken != "")
+	if d.onListen != nil {
+		d.onListen(ln.Addr().String())
+	}
+	if cfg.RunAtStart {
+		// Through the wrapped job, so the start-up run shares the cron
+		// chain's skip guard with the scheduled ones.
+		job := d.cron.Entry(d.entry).WrappedJob
+		d.runs.Go(job.Run)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		d.log.Error("http server stopped", "err", err)
+	}
+	d.stop(srv)
+	return nil
+}
+
+// stop is the graceful shutdown: no new runs, a grace period for the
+// running one, then cancellation, then the HTTP server.
+func (d *daemon) stop(srv *http.Server) {
+	timeout := d.app.cfg.ShutdownTimeout
+	d.log.Info("shutting down: no new runs will start", "run_in_progress", d.app.running.Load(), "grace", timeout)
+	close(d.shutdown)
+	cronDone := d.cron.Stop().Done()
+
+	// Everything that may still be running: cron's job, the start-up run,
+	// HTTP-triggered runs.
+	idle := make(chan struct{})
+	go func() {
+		<-cronDone
+		d.runs.Wait()
+		close(idle)
+	}()
+	// The run is asked to stop now: the runner finishes the batch it is
+	// sending, records the run as interrupted and returns. The grace period
+	// bounds how long that may take.
+	d.cancelRuns()
+	select {
+	case <-idle:
+	case <-time.After(timeout):
+		d.log.Warn("the running run did not stop within shutdown_timeout; exiting anyway (the next start marks it interrupted)", "shutdown_timeout", timeout)
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		d.log.Warn("http server shutdown", "err", err)
+	}
+	d.log.Info("skillsync stopped")
+}
+
+// markInterrupted closes the runs a dead process left `running`. It does so
+// only while holding the run lock, so a run of a live replica is never
+// touched.
+func (d *daemon) markInterrupted(ctx context.Context) {
+	lock, err := d.app.store.AcquireRunLock(ctx)
+	if errors.Is(err, store.ErrRunInProgress) {
+		d.log.Info("another skillsync process is running a sync; leaving its runs alone")
+		return
+	}
+	if err != nil {
+		d.log.Warn("could not check for interrupted runs", "err", err)
+		return
+	}
+	defer func() {
+		if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+			d.log.Warn("release run lock", "err", err)
+		}
+	}()
+	n, err := d.app.store.MarkInterrupted(ctx)
+	if err != nil {
+		d.log.Warn("could not mark interrupted runs", "err", err)
+		return
+	}
+	if n > 0 {
+		d.log.Warn("runs left unfinished by an earlier process are now marked interrupted", "runs", n)
+	}
+}
+
+// nextRun is the next scheduled run time, zero when stopped.
+func (d *daemon) nextRun() time.Time {
+	return d.cron.Entry(d.entry).Next
+}
+
+// runAndLog runs once for cron; the outcome is already logged and counted
+// by the app, so only a skip is worth a line here.
+func (d *daemon) runAndLog(mode store.Mode, trigger store.Trigger) {
+	select {
+	case <-d.shutdown:
+		return
+	default:
+	}
+	_, err := d.app.runOnce(d.runCtx, mode, trigger)
+	if errors.Is(err, sync.ErrRunInProgress) {
+		d.log.Info("run skipped: another run is in progress", "trigger", trigger)
+	}
+}

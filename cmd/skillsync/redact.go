@@ -1,0 +1,154 @@
+package main
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// redacted replaces every secret in output meant for people.
+const redacted = "[redacted]"
+
+// secretKey says whether a config key (the last element of its path) holds
+// a secret: the LivePerson credentials, passwords, tokens.
+func secretKey(name string) bool {
+	name = strings.ToLower(name)
+	switch name {
+	case "secret", "password", "token", "authorization", "cookie", "set-cookie", "csrf", "bearer":
+		return true
+	}
+	return strings.HasSuffix(name, "_secret") || strings.HasSuffix(name, "_password") ||
+		strings.HasSuffix(name, "_token") || strings.HasSuffix(name, "-token")
+}
+
+// dsnPassword finds password=... in key=value connection strings.
+var dsnPassword = regexp.MustCompile(`(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s]+)`)
+
+// secretsOfURL returns the password of a URL or key=value connection
+// string, in every form it may be printed in (raw and decoded).
+func secretsOfURL(s string) []string {
+	var out []string
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			out = append(out, pw)
+			if _, rawPW, ok := strings.Cut(u.User.String(), ":"); ok && rawPW != pw {
+				out = append(out, rawPW)
+			}
+		}
+	}
+	for _, m := range dsnPassword.FindAllStringSubmatch(s, -1) {
+		v := m[1]
+		out = append(out, v)
+		if unq := strings.Trim(v, "'"); unq != v && unq != "" {
+			out = append(out, unq)
+		}
+	}
+	return out
+}
+
+// redactURL hides the password of a URL or key=value connection string.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "redacted")
+			return strings.Replace(u.String(), ":redacted@", ":"+redacted+"@", 1)
+		}
+	}
+	return dsnPassword.ReplaceAllString(s, "password="+redacted)
+}
+
+// redactText replaces each secret in s.
+func redactText(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, redacted)
+		}
+	}
+	return s
+}
+
+// redactNode rewrites, in place, every secret of an encoded config: values
+// of secret keys, every header value (Authorization: Bearer ... is the
+// common case), and passwords inside URLs. Each secret found is passed to
+// found so the logger can be told to hide it too.
+func redactNode(n *yaml.Node, found func(string)) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			redactNode(c, found)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			switch {
+			case k.Value == "headers" && v.Kind == yaml.MappingNode:
+				for j := 1; j < len(v.Content); j += 2 {
+					hideScalar(v.Content[j], found)
+				}
+			case secretKey(k.Value) && v.Kind == yaml.ScalarNode:
+				hideScalar(v, found)
+			default:
+				redactNode(v, found)
+			}
+		}
+	case yaml.ScalarNode:
+		if secrets := secretsOfURL(n.Value); len(secrets) > 0 {
+			for _, s := range secrets {
+				found(s)
+			}
+			n.Value = redactURL(n.Value)
+		}
+	}
+}
+
+func hideScalar(n *yaml.Node, found func(string)) {
+	if n.Kind != yaml.ScalarNode || n.Value == "" || n.Tag == "!!null" {
+		return
+	}
+	found(n.Value)
+	// "Bearer abc": the token alone must be hidden too, wherever it appears.
+	if _, tok, ok := strings.Cut(n.Value, " "); ok && len(tok) >= 8 {
+		found(tok)
+	}
+	n.Value, n.Tag, n.Style = redacted, "!!str", 0
+}
+
+// redactedConfig returns the effective configuration as YAML with every
+// secret replaced, and the list of secrets it hid.
+func redactedConfig(cfg *Config) ([]byte, []string, error) {
+	var n yaml.Node
+	if err := n.Encode(cfg); err != nil {
+		return nil, nil, err
+	}
+	var secrets []string
+	redactNode(&n, func(s string) { secrets = append(secrets, s) })
+	out, err := yaml.Marshal(&n)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, dedupSecrets(secrets), nil
+}
+
+// configSecrets lists the secret values of cfg, longest first so that a
+// secret containing another is replaced whole.
+func configSecrets(cfg *Config) []string {
+	_, secrets, err := redactedConfig(cfg)
+	if err != nil {
+		return nil
+	}
+	return secrets
+}
+
+func dedupSecrets(s []string) []string {
+	s = slices.DeleteFunc(s, func(v string) bool { return v == "" })
+	slices.SortFunc(s, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
+	return slices.Compact(s)
+}

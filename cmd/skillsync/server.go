@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/sync"
+)
+
+// handler serves the daemon's endpoints.
+func (d *daemon) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", d.readyz)
+	mux.HandleFunc("GET /status", d.status)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.app.metrics.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /v1/runs", d.trigger)
+	return mux
+}
+
+// readyz answers 200 while the database answers, 503 with the reason
+// otherwise: a replica that cannot record runs should not be counted on.
+func (d *daemon) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := d.app.store.Ping(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready: database unreachable: " + d.app.redact(err.Error()) + "\n"))
+		return
+	}
+	select {
+	case <-d.shutdown:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready: shutting down\n"))
+		return
+	default:
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// statusView is the JSON of GET /status.
+type statusView struct {
+	RunInProgress  bool          `json:"run_in_progress"`
+	Schedule       string        `json:"schedule"`
+	Timezone       string        `json:"timezone"`
+	NextRun        *time.Time    `json:"next_run"`
+	LastRun        *runView      `json:"last_run"`
+	LastSuccess    *time.Time    `json:"last_success"`
+	LastSuccessRun *int64        `json:"last_success_run,omitempty"`
+	Guard          *guardView    `json:"guard,omitempty"`
+	PendingDeletes []pendingView `json:"pending_deletes"`
+}
+
+// guardView explains the last run's refusal by a guard.
+type guardView struct {
+	Refused bool   `json:"refused"`
+	Reason  string `json:"reason,omitempty"`
+	RunID   int64  `json:"run_id"`
+}
+
+type pendingView struct {
+	SkillID         int64     `json:"skill_id"`
+	Skill           string    `json:"skill"`
+	MissingRuns     int       `json:"missing_runs"`
+	FirstMissingRun int64     `json:"first_missing_run"`
+	Since           time.Time `json:"updated_at"`
+}
+
+func (d *daemon) status(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	v := statusView{
+		RunInProgress:  d.app.running.Load(),
+		Schedule:       d.app.cfg.Schedule,
+		Timezone:       d.app.cfg.Timezone,
+		PendingDeletes: []pendingView{},
+	}
+	if next := d.nextRun(); !next.IsZero() {
+		v.NextRun = &next
+	}
+	last, err := d.app.store.LastRun(ctx)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		d.serverError(w, "read last run", err)
+		return
+	}
+	if err == nil && last != nil {
+		rv := newRunView(*last)
+		v.LastRun = &rv
+		if last.Outcome == store.OutcomeRunning {
+			v.RunInProgress = true
+		}
+		if last.Outcome == store.OutcomeRefused {
+			v.Guard = &guardView{Refused: true, Reason: last.Error, RunID: last.ID}
+		}
+	}
+	ok, err := d.app.store.LastSuccess(ctx)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		d.serverError(w, "read last success", err)
+		return
+	}
+	if err == nil && ok != nil {
+		v.LastSuccess, v.LastSuccessRun = ok.FinishedAt, &ok.ID
+	}
+	pending, err := d.app.store.PendingDeletes(ctx)
+	if err != nil {
+		d.serverError(w, "read pending deletes", err)
+		return
+	}
+	for _, p := range pending {
+		v.PendingDeletes = append(v.PendingDeletes, pendingView{SkillID: p.SkillID, Skill: p.SkillName,
+			MissingRuns: p.ConsecutiveMissingRuns, FirstMissingRun: p.FirstMissingRun, Since: p.UpdatedAt})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = writeJSON(w, v)
+}
+
+func (d *daemon) serverError(w http.ResponseWriter, what string, err error) {
+	d.log.Error("status: "+what, "err", err)
+	http.Error(w, what+": "+d.app.redact(err.Error()), http.StatusInternalServerError)
+}
+
+// triggerView is the JSON answer of POST /v1/runs.
+type triggerView struct {
+	Status string   `json:"status"`
+	Run    *runView `json:"run,omitempty"`
+	Error  string   `json:"error,omitempty"`
+}
+
+// trigger is POST /v1/runs[?mode=plan|apply][&wait=false]: one run through
+// the same runner (and so the same guard and lock) as the scheduled ones.
+func (d *daemon) trigger(w http.ResponseWriter, r *http.Request) {
+	token := d.app.cfg.Server.TriggerToken
+	if token == "" {
+		// Disabled: indistinguishable from an endpoint that does not exist.
+		http.NotFound(w, r)
+		return
+	}
+	auth := r.Header.Get("Authorization")
+	given, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="skillsync"`)
+		respond(w, http.StatusUnauthorized, triggerView{Status: "unauthorized", Error: "send Authorization: Bearer <server.trigger_token>"})
+		return
+	}
+	var mode store.Mode
+	switch q := r.URL.Query().Get("mode"); q {
+	case "", "apply":
+		mode = store.ModeApply
+	case "plan":
+		mode = store.ModePlan
+	default:
+		respond(w, http.StatusBadRequest, triggerView{Status: "bad_request", Error: "mode must be plan or apply"})
+		return
+	}
+	wait := r.URL.Query().Get("wait") != "false"
+	select {
+	case <-d.shutdown:
+		respond(w, http.StatusServiceUnavailable, triggerView{Status: "shutting_down", Error: "the daemon is shutting down"})
+		return
+	default:
+	}
+	if d.app.running.Load() {
+		respond(w, http.StatusConflict, triggerView{Status: "run_in_progress", Error: sync.ErrRunInProgress.Error()})
+		return
+	}
+	if !wait {
+		d.runs.Go(func() { _, _ = d.app.runOnce(d.runCtx, mode, store.TriggerAPI) })
+		respond(w, http.StatusAccepted, triggerView{Status: "started"})
+		return
+	}
+	res, err := d.app.runOnce(d.runCtx, mode, store.TriggerAPI)
+	var rv *runView
+	if res != nil {
+		v := newRunView(res.Run)
+		rv = &v
+	}
+	switch {
+	case errors.Is(err, sync.ErrRunInProgress):
+		respond(w, http.StatusConflict, triggerView{Status: "run_in_progress", Error: err.Error()})
+	case err != nil && rv == nil:
+		respond(w, http.StatusInternalServerError, triggerView{Status: "error", Error: d.app.redact(err.Error())})
+	default:
+		respond(w, http.StatusOK, triggerView{Status: "finished", Run: rv})
+	}
+}
+
+func respond(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = writeJSON(w, v)
+}
