@@ -62,27 +62,47 @@ func Main(m *testing.M) {
 // PostgreSQL is available.
 func DB(t testing.TB) string {
 	t.Helper()
+	srv := mustServer(t)
+	return srv.createDB(t, srv.template)
+}
+
+// EmptyDB is DB without the migrations: an empty database of the test's own,
+// for tests of migrating itself.
+func EmptyDB(t testing.TB) string {
+	t.Helper()
+	return mustServer(t).createDB(t, "template0")
+}
+
+func mustServer(t testing.TB) *server {
+	t.Helper()
 	srv, err := sharedServer()
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
+	return srv
+}
+
+// createDB clones template into a new database dropped at the end of the
+// test, and returns its URL.
+func (s *server) createDB(t testing.TB, template string) string {
+	t.Helper()
 	name := fmt.Sprintf("skillsync_test_%d_%d", os.Getpid(), dbSeq.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := srv.admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s",
-		pgx.Identifier{name}.Sanitize(), pgx.Identifier{srv.template}.Sanitize())); err != nil {
+	if _, err := s.admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s",
+		pgx.Identifier{name}.Sanitize(), pgx.Identifier{template}.Sanitize())); err != nil {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		// FORCE: a test that leaked a connection must not fail the next.
-		if _, err := srv.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+
+		if _, err := s.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+
 			pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
 			t.Errorf("pgtest: drop database %s: %v", name, err)
 		}
 	})
-	return srv.urlFor(name)
+	return s.urlFor(name)
 }
 
 // sharedServer starts (once per test binary) the server and its migrated

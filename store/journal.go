@@ -1,0 +1,157 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const opColumns = `id, run_id, seq, action, skill_name, skill_id, request, state,
+	http_status, error, created_at, updated_at`
+
+func scanOperation(row pgx.CollectableRow) (Operation, error) {
+	var op Operation
+	err := row.Scan(&op.ID, &op.RunID, &op.Seq, &op.Action, &op.SkillName, &op.SkillID,
+		&op.Request, &op.State, &op.HTTPStatus, &op.Error, &op.CreatedAt, &op.UpdatedAt)
+	return op, err
+}
+
+// JournalAdd appends ops to the journal of run runID in one statement and
+// returns their ids in the order of ops. The store numbers them (Seq) after
+// the run's existing operations, so Seq, ID, RunID and the timestamps of ops
+// are ignored; an empty State means intended.
+func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([]int64, error) {
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	var (
+		actions  = make([]string, len(ops))
+		names    = make([]string, len(ops))
+		skillIDs = make([]*int64, len(ops))
+		requests = make([]string, len(ops))
+		states   = make([]string, len(ops))
+		statuses = make([]*int32, len(ops))
+		errs     = make([]string, len(ops))
+	)
+	for i, op := range ops {
+		if op.Action == "" {
+			return nil, fmt.Errorf("journal run %d: operation %d has no action", runID, i)
+		}
+		actions[i] = op.Action
+		names[i] = op.SkillName
+		skillIDs[i] = op.SkillID
+		requests[i] = op.Request
+		states[i] = string(cmp.Or(op.State, OpIntended))
+		statuses[i] = int32Ptr(op.HTTPStatus)
+		errs[i] = op.Error
+	}
+
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	// Reserving the sequence numbers on the run row and inserting in one
+	// statement keeps one round trip per batch and sequences without gaps
+	// even with concurrent writers (the row lock orders them).
+	rows, _ := s.pool.Query(ctx, `
+		WITH r AS (
+			UPDATE runs SET last_seq = last_seq + $2 WHERE id = $1
+			RETURNING last_seq - $2 AS base
+		)
+		INSERT INTO run_operations (run_id, seq, action, skill_name, skill_id, request, state, http_status, error)
+		SELECT $1, r.base + u.ord, u.action, u.skill_name, u.skill_id, u.request, u.state, u.http_status, u.error
+		FROM r, unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::int[], $9::text[])
+			WITH ORDINALITY AS u(action, skill_name, skill_id, request, state, http_status, error, ord)
+		RETURNING id, seq`,
+		runID, len(ops), actions, names, skillIDs, requests, states, statuses, errs)
+	type idSeq struct{ id, seq int64 }
+	inserted, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (idSeq, error) {
+		var r idSeq
+		err := row.Scan(&r.id, &r.seq)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal %d operations of run %d: %w", len(ops), runID, err)
+	}
+	if len(inserted) == 0 {
+		return nil, fmt.Errorf("journal operations of run %d: run %w", runID, ErrNotFound)
+	}
+	if len(inserted) != len(ops) {
+		return nil, fmt.Errorf("journal operations of run %d: inserted %d of %d", runID, len(inserted), len(ops))
+	}
+	// RETURNING promises no order; the sequence numbers give it back.
+	slices.SortFunc(inserted, func(a, b idSeq) int { return cmp.Compare(a.seq, b.seq) })
+	ids := make([]int64, len(inserted))
+	for i, r := range inserted {
+		ids[i] = r.id
+	}
+	return ids, nil
+}
+
+// JournalSet moves journaled operations to new states in one statement. A
+// nil HTTPStatus or SkillID keeps the stored one; Error replaces the stored
+// error. When updates name an operation twice, the last update wins. It
+// returns an error wrapping ErrNotFound if an operation does not exist (the
+// others are still updated).
+func (s *Store) JournalSet(ctx context.Context, updates []OpUpdate) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	last := make(map[int64]int, len(updates)) // id → index in the arrays
+	var (
+		ids      []int64
+		states   []string
+		statuses []*int32
+		errs     []string
+		skillIDs []*int64
+	)
+	for _, u := range updates {
+		if u.State == "" {
+			return fmt.Errorf("journal update of operation %d: no state", u.ID)
+		}
+		i, seen := last[u.ID]
+		if !seen {
+			i = len(ids)
+			last[u.ID] = i
+			ids = append(ids, u.ID)
+			states = append(states, "")
+			statuses = append(statuses, nil)
+			errs = append(errs, "")
+			skillIDs = append(skillIDs, nil)
+		}
+		states[i] = string(u.State)
+		statuses[i] = int32Ptr(u.HTTPStatus)
+		errs[i] = u.Error
+		skillIDs[i] = u.SkillID
+	}
+
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE run_operations o SET
+			state = u.state,
+			http_status = COALESCE(u.http_status, o.http_status),
+			error = u.error,
+			skill_id = COALESCE(u.skill_id, o.skill_id),
+			updated_at = now()
+		FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::bigint[])
+			AS u(id, state, http_status, error, skill_id)
+		WHERE o.id = u.id`,
+		ids, states, statuses, errs, skillIDs)
+	if err != nil {
+		return fmt.Errorf("update %d journal operations: %w", len(ids), err)
+	}
+	if n := tag.RowsAffected(); n != int64(len(ids)) {
+		return fmt.Errorf("update journal: %d of %d operations: %w", int64(len(ids))-n, len(ids), ErrNotFound)
+	}
+	return nil
+}
+
+func int32Ptr(p *int) *int32 {
+	if p == nil {
+		return nil
+	}
+	v := int32(*p)
+	return &v
+}

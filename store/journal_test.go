@@ -1,0 +1,227 @@
+package store_test
+
+import (
+	"errors"
+	"fmt"
+	gosync "sync"
+	"testing"
+
+	"github.com/skillsync/skillsync/store"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestJournal(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx := t.Context()
+	run, err := st.BeginRun(ctx, store.TriggerManual, store.ModeApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ids, err := st.JournalAdd(ctx, run.ID, []store.Operation{
+		{Action: "create", SkillName: "Sales", Request: "POST skills [Sales]"},
+		{Action: "update", SkillName: "Support", SkillID: ptr[int64](42), Request: "PUT skills/42"},
+		{Action: "delete", SkillName: "Old", SkillID: ptr[int64](7), State: store.OpSent},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 3 {
+		t.Fatalf("JournalAdd returned %d ids, want 3", len(ids))
+	}
+	more, err := st.JournalAdd(ctx, run.ID, []store.Operation{{Action: "assign", SkillName: "Sales"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, more...)
+
+	err = st.JournalSet(ctx, []store.OpUpdate{
+		{ID: ids[0], State: store.OpSent},
+		{ID: ids[1], State: store.OpFailed, HTTPStatus: ptr(400), Error: "bad skill"},
+		{ID: ids[0], State: store.OpDone, HTTPStatus: ptr(201), SkillID: ptr[int64](99)}, // last wins
+		{ID: ids[2], State: store.OpDone, HTTPStatus: ptr(200)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A nil status or skill id keeps the stored one.
+	if err := st.JournalSet(ctx, []store.OpUpdate{{ID: ids[2], State: store.OpDone}}); err != nil {
+		t.Fatal(err)
+	}
+
+	_, ops, err := st.GetRun(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		id      int64
+		seq     int
+		action  string
+		state   store.OpState
+		status  int // 0: none
+		skillID int64
+		errText string
+	}{
+		{ids[0], 1, "create", store.OpDone, 201, 99, ""},
+		{ids[1], 2, "update", store.OpFailed, 400, 42, "bad skill"},
+		{ids[2], 3, "delete", store.OpDone, 200, 7, ""},
+		{ids[3], 4, "assign", store.OpIntended, 0, 0, ""},
+	}
+	if len(ops) != len(want) {
+		t.Fatalf("GetRun returned %d operations, want %d", len(ops), len(want))
+	}
+	for i, w := range want {
+		op := ops[i]
+		status, skillID := 0, int64(0)
+		if op.HTTPStatus != nil {
+			status = *op.HTTPStatus
+		}
+		if op.SkillID != nil {
+			skillID = *op.SkillID
+		}
+		if op.ID != w.id || op.RunID != run.ID || op.Seq != w.seq || op.Action != w.action ||
+			op.State != w.state || status != w.status || skillID != w.skillID || op.Error != w.errText {
+			t.Errorf("operation %d = %+v (status %d, skill %d), want %+v", i, op, status, skillID, w)
+		}
+		if op.CreatedAt.IsZero() || op.UpdatedAt.Before(op.CreatedAt) {
+			t.Errorf("operation %d timestamps: created %v updated %v", i, op.CreatedAt, op.UpdatedAt)
+		}
+	}
+	if ops[0].Request != "POST skills [Sales]" {
+		t.Errorf("request = %q", ops[0].Request)
+	}
+}
+
+func TestJournalErrors(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx := t.Context()
+	run, err := st.BeginRun(ctx, store.TriggerManual, store.ModeApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := st.JournalAdd(ctx, run.ID, []store.Operation{{Action: "create"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if ids, err := st.JournalAdd(ctx, run.ID, nil); err != nil || ids != nil {
+		t.Errorf("JournalAdd(nil) = %v, %v; want nothing", ids, err)
+	}
+	if err := st.JournalSet(ctx, nil); err != nil {
+		t.Errorf("JournalSet(nil) = %v", err)
+	}
+	if _, err := st.JournalAdd(ctx, run.ID+100, []store.Operation{{Action: "create"}}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("JournalAdd to an unknown run = %v, want ErrNotFound", err)
+	}
+	if _, err := st.JournalAdd(ctx, run.ID, []store.Operation{{SkillName: "no action"}}); err == nil {
+		t.Error("JournalAdd without an action succeeded")
+	}
+	if _, err := st.JournalAdd(ctx, run.ID, []store.Operation{{Action: "create", State: "exploded"}}); err == nil {
+		t.Error("JournalAdd with an unknown state succeeded")
+	}
+	err = st.JournalSet(ctx, []store.OpUpdate{{ID: ids[0], State: store.OpSent}, {ID: ids[0] + 100, State: store.OpSent}})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("JournalSet of an unknown operation = %v, want ErrNotFound", err)
+	}
+	if err := st.JournalSet(ctx, []store.OpUpdate{{ID: ids[0]}}); err == nil {
+		t.Error("JournalSet without a state succeeded")
+	}
+}
+
+// TestJournalConcurrentAdds: writers adding to one run at once get distinct,
+// gap-free sequence numbers.
+func TestJournalConcurrentAdds(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx := t.Context()
+	run, err := st.BeginRun(ctx, store.TriggerManual, store.ModeApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, batches, size = 4, 5, 10
+	var wg gosync.WaitGroup
+	errs := make(chan error, writers*batches)
+	for w := range writers {
+		wg.Go(func() {
+			for b := range batches {
+				ops := make([]store.Operation, size)
+				for i := range ops {
+					ops[i] = store.Operation{Action: "create", SkillName: fmt.Sprintf("w%d-b%d-%d", w, b, i)}
+				}
+				if _, err := st.JournalAdd(ctx, run.ID, ops); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	_, ops, err := st.GetRun(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != writers*batches*size {
+		t.Fatalf("%d operations, want %d", len(ops), writers*batches*size)
+	}
+	for i, op := range ops {
+		if op.Seq != i+1 {
+			t.Fatalf("operation %d has seq %d, want %d", i, op.Seq, i+1)
+		}
+	}
+	// Each batch kept its order and stayed contiguous.
+	for i := 0; i < len(ops); i += size {
+		var w, b, n int
+		if _, err := fmt.Sscanf(ops[i].SkillName, "w%d-b%d-%d", &w, &b, &n); err != nil || n != 0 {
+			t.Fatalf("batch at seq %d starts with %q", i+1, ops[i].SkillName)
+		}
+		for j := range size {
+			if want := fmt.Sprintf("w%d-b%d-%d", w, b, j); ops[i+j].SkillName != want {
+				t.Fatalf("seq %d is %q, want %q", i+j+1, ops[i+j].SkillName, want)
+			}
+		}
+	}
+}
+
+// BenchmarkJournal journals 10,000 operations for one run the way the
+// applier does: batches of 50, each intended, then sent, then done.
+func BenchmarkJournal(b *testing.B) {
+	st, _ := setup(b)
+	ctx := b.Context()
+	const total, batch = 10_000, 50
+	ops := make([]store.Operation, batch)
+	for i := range ops {
+		ops[i] = store.Operation{Action: "create", SkillName: fmt.Sprintf("Skill %d", i), Request: "POST skills"}
+	}
+	sent := make([]store.OpUpdate, batch)
+	done := make([]store.OpUpdate, batch)
+	b.ResetTimer()
+	for b.Loop() {
+		run, err := st.BeginRun(ctx, store.TriggerManual, store.ModeApply)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range total / batch {
+			ids, err := st.JournalAdd(ctx, run.ID, ops)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, id := range ids {
+				sent[i] = store.OpUpdate{ID: id, State: store.OpSent}
+				done[i] = store.OpUpdate{ID: id, State: store.OpDone, HTTPStatus: ptr(201), SkillID: ptr(id)}
+			}
+			if err := st.JournalSet(ctx, sent); err != nil {
+				b.Fatal(err)
+			}
+			if err := st.JournalSet(ctx, done); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(total*b.N)/b.Elapsed().Seconds(), "ops/s")
+}

@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+const ownedColumns = `skill_id, name, rule_id, rule_key, created_by_run, adopted, created_at, released_at`
+
+func scanOwned(row pgx.CollectableRow) (OwnedSkill, error) {
+	var o OwnedSkill
+	err := row.Scan(&o.SkillID, &o.Name, &o.RuleID, &o.RuleKey, &o.CreatedByRun, &o.Adopted,
+		&o.CreatedAt, &o.ReleasedAt)
+	return o, err
+}
+
+// OwnedSkills returns the skills skillsync manages (released ones excluded),
+// sorted by name.
+func (s *Store) OwnedSkills(ctx context.Context) ([]OwnedSkill, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, _ := s.pool.Query(ctx, `SELECT `+ownedColumns+` FROM owned_skills
+		WHERE released_at IS NULL ORDER BY name, skill_id`)
+	skills, err := pgx.CollectRows(rows, scanOwned)
+	if err != nil {
+		return nil, fmt.Errorf("read ownership registry: %w", err)
+	}
+	return skills, nil
+}
+
+// UpsertOwnedSkills records skills as managed, in one statement: new skill
+// ids are added, known ones get the given name, rule, key, adopted flag and
+// ReleasedAt (nil manages a released skill again). CreatedByRun is kept from
+// the first record of a skill; CreatedAt is set by the store. When skills
+// name a skill id twice, the last wins. A rule key already used by another
+// managed skill is an error and changes nothing.
+func (s *Store) UpsertOwnedSkills(ctx context.Context, skills []OwnedSkill) error {
+	if len(skills) == 0 {
+		return nil
+	}
+	index := make(map[int64]int, len(skills))
+	var uniq []OwnedSkill
+	for _, sk := range skills {
+		if i, ok := index[sk.SkillID]; ok {
+			uniq[i] = sk
+			continue
+		}
+		index[sk.SkillID] = len(uniq)
+		uniq = append(uniq, sk)
+	}
+	var (
+		ids      = make([]int64, len(uniq))
+		names    = make([]string, len(uniq))
+		ruleIDs  = make([]string, len(uniq))
+		ruleKeys = make([]string, len(uniq))
+		runs     = make([]*int64, len(uniq))
+		adopted  = make([]bool, len(uniq))
+		released = make([]*time.Time, len(uniq))
+	)
+	for i, sk := range uniq {
+		ids[i], names[i], ruleIDs[i], ruleKeys[i] = sk.SkillID, sk.Name, sk.RuleID, sk.RuleKey
+		runs[i], adopted[i], released[i] = sk.CreatedByRun, sk.Adopted, sk.ReleasedAt
+	}
+
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO owned_skills (skill_id, name, rule_id, rule_key, created_by_run, adopted, released_at)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bool[], $7::timestamptz[])
+		ON CONFLICT (skill_id) DO UPDATE SET
+			name = excluded.name,
+			rule_id = excluded.rule_id,
+			rule_key = excluded.rule_key,
+			created_by_run = COALESCE(owned_skills.created_by_run, excluded.created_by_run),
+			adopted = excluded.adopted,
+			released_at = excluded.released_at,
+			updated_at = now()`,
+		ids, names, ruleIDs, ruleKeys, runs, adopted, released)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.ConstraintName == "owned_skills_rule_key_idx" {
+		return fmt.Errorf("record %d owned skills: a rule key is already used by another managed skill (%s)",
+			len(uniq), pgErr.Detail)
+	}
+	if err != nil {
+		return fmt.Errorf("record %d owned skills: %w", len(uniq), err)
+	}
+	return nil
+}
+
+// DeleteOwnedSkills removes skills deleted from LivePerson from the registry,
+// with any pending delete they had. Unknown ids are ignored.
+func (s *Store) DeleteOwnedSkills(ctx context.Context, skillIDs []int64) error {
+	if len(skillIDs) == 0 {
+		return nil
+	}
+	err := s.withTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM owned_skills WHERE skill_id = ANY($1)`, skillIDs); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM pending_deletes WHERE skill_id = ANY($1)`, skillIDs)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete %d owned skills: %w", len(skillIDs), err)
+	}
+	return nil
+}
+
+// ReleaseSkill stops managing the skill named name without deleting it from
+// LivePerson: it stays in the registry, marked released, and its pending
+// delete (if any) is dropped. It returns ErrNotFound when no managed skill
+// has that name.
+func (s *Store) ReleaseSkill(ctx context.Context, name string) (OwnedSkill, error) {
+	var released OwnedSkill
+	err := s.withTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT skill_id FROM owned_skills
+			WHERE name = $1 AND released_at IS NULL ORDER BY skill_id FOR UPDATE`, name)
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		switch len(ids) {
+		case 0:
+			return fmt.Errorf("no managed skill is named %q: %w", name, ErrNotFound)
+		case 1:
+		default:
+			return fmt.Errorf("%d managed skills are named %q (ids %v); the registry is inconsistent with LivePerson, run a sync first",
+				len(ids), name, ids)
+		}
+		rows, _ = tx.Query(ctx, `UPDATE owned_skills SET released_at = now(), updated_at = now()
+			WHERE skill_id = $1 RETURNING `+ownedColumns, ids[0])
+		released, err = pgx.CollectExactlyOneRow(rows, scanOwned)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM pending_deletes WHERE skill_id = $1`, ids[0])
+		return err
+	})
+	if err != nil {
+		return OwnedSkill{}, fmt.Errorf("release skill %q: %w", name, err)
+	}
+	return released, nil
+}

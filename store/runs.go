@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ListRunsDefault is the number of runs ListRuns returns for a limit <= 0.
+const ListRunsDefault = 20
+
+const runColumns = `id, trigger, mode, started_at, finished_at, outcome,
+	creates, updates, deletes, pending_deletes, unchanged, unmanaged_conflicts,
+	assigns, unassigns, failed, error, plan, snapshot_id`
+
+func scanRun(row pgx.CollectableRow) (Run, error) {
+	var r Run
+	var plan []byte
+	err := row.Scan(&r.ID, &r.Trigger, &r.Mode, &r.StartedAt, &r.FinishedAt, &r.Outcome,
+		&r.Counts.Create, &r.Counts.Update, &r.Counts.Delete, &r.Counts.PendingDelete,
+		&r.Counts.Unchanged, &r.Counts.UnmanagedConflict, &r.Counts.Assign, &r.Counts.Unassign,
+		&r.Counts.Failed, &r.Error, &plan, &r.SnapshotID)
+	if len(plan) > 0 {
+		r.Plan = plan
+	}
+	return r, err
+}
+
+// BeginRun records the start of a run; its outcome is running until
+// FinishRun (or MarkInterrupted, should the process die).
+func (s *Store) BeginRun(ctx context.Context, trigger Trigger, mode Mode) (Run, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, _ := s.pool.Query(ctx,
+		`INSERT INTO runs (trigger, mode) VALUES ($1, $2) RETURNING `+runColumns,
+		string(trigger), string(mode))
+	run, err := pgx.CollectExactlyOneRow(rows, scanRun)
+	if err != nil {
+		return Run{}, fmt.Errorf("begin %s run (trigger %s): %w", mode, trigger, err)
+	}
+	return run, nil
+}
+
+// FinishRun records how run ended: its outcome (which must not be running),
+// counts, error, plan and snapshot. FinishedAt defaults to now; a nil
+// SnapshotID keeps the one RecordSnapshot linked.
+func (s *Store) FinishRun(ctx context.Context, run Run) error {
+	if run.Outcome == "" || run.Outcome == OutcomeRunning {
+		return fmt.Errorf("finish run %d: outcome %q is not final", run.ID, run.Outcome)
+	}
+	var plan any // nil: SQL NULL
+	if len(run.Plan) > 0 {
+		plan = string(run.Plan)
+	}
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	c := run.Counts
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE runs SET
+			finished_at = COALESCE($2, now()), outcome = $3,
+			creates = $4, updates = $5, deletes = $6, pending_deletes = $7, unchanged = $8,
+			unmanaged_conflicts = $9, assigns = $10, unassigns = $11, failed = $12,
+			error = $13, plan = $14::jsonb, snapshot_id = COALESCE($15, snapshot_id)
+		WHERE id = $1`,
+		run.ID, run.FinishedAt, string(run.Outcome),
+		c.Create, c.Update, c.Delete, c.PendingDelete, c.Unchanged,
+		c.UnmanagedConflict, c.Assign, c.Unassign, c.Failed,
+		run.Error, plan, run.SnapshotID)
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", run.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("finish run %d: %w", run.ID, ErrNotFound)
+	}
+	return nil
+}
+
+// interruptedError is the error recorded on runs found running at start-up.
+const interruptedError = "the process running it stopped before the run finished"
+
+// MarkInterrupted marks every run still running as interrupted and returns
+// how many it marked. A run can only be left running by a process that died,
+// provided no live process is running one: call it while holding the run
+// lock (or at start-up, before any run of this process begins).
+func (s *Store) MarkInterrupted(ctx context.Context) (int, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE runs SET outcome = 'interrupted', finished_at = now(),
+			error = CASE WHEN error = '' THEN $1 ELSE error END
+		WHERE outcome = 'running'`, interruptedError)
+	if err != nil {
+		return 0, fmt.Errorf("mark interrupted runs: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// ListRuns returns the latest runs, newest first (limit <= 0: 20).
+func (s *Store) ListRuns(ctx context.Context, limit int) ([]Run, error) {
+	if limit <= 0 {
+		limit = ListRunsDefault
+	}
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, _ := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs ORDER BY id DESC LIMIT $1`, limit)
+	runs, err := pgx.CollectRows(rows, scanRun)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return runs, nil
+}
+
+// GetRun returns one run and its journal in sequence order, or ErrNotFound.
+func (s *Store) GetRun(ctx context.Context, id int64) (Run, []Operation, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, _ := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, id)
+	run, err := pgx.CollectExactlyOneRow(rows, scanRun)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Run{}, nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Run{}, nil, fmt.Errorf("read run %d: %w", id, err)
+	}
+	rows, _ = s.pool.Query(ctx, `SELECT `+opColumns+` FROM run_operations WHERE run_id = $1 ORDER BY seq`, id)
+	ops, err := pgx.CollectRows(rows, scanOperation)
+	if err != nil {
+		return Run{}, nil, fmt.Errorf("read journal of run %d: %w", id, err)
+	}
+	return run, ops, nil
+}
+
+// LastRun returns the latest run of any mode and outcome, or nil if there
+// has been none.
+func (s *Store) LastRun(ctx context.Context) (*Run, error) {
+	return s.lastRun(ctx, "last run", `SELECT `+runColumns+` FROM runs ORDER BY id DESC LIMIT 1`)
+}
+
+// LastSuccess returns the latest apply run that ended applied or with no
+// changes, or nil if there has been none. Dry runs do not count: they say
+// nothing about whether LivePerson is in line.
+func (s *Store) LastSuccess(ctx context.Context) (*Run, error) {
+	return s.lastRun(ctx, "last successful run", `SELECT `+runColumns+` FROM runs
+		WHERE outcome IN ('applied', 'no_changes') AND mode = 'apply'
+		ORDER BY id DESC LIMIT 1`)
+}
+
+func (s *Store) lastRun(ctx context.Context, what, query string) (*Run, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, _ := s.pool.Query(ctx, query)
+	run, err := pgx.CollectExactlyOneRow(rows, scanRun)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	return &run, nil
+}

@@ -1,0 +1,191 @@
+package store_test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/skillsync/skillsync/store"
+)
+
+func TestRunLifecycle(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx := t.Context()
+
+	if run, err := st.LastRun(ctx); err != nil || run != nil {
+		t.Fatalf("LastRun on an empty database = %v, %v; want nil, nil", run, err)
+	}
+	if run, err := st.LastSuccess(ctx); err != nil || run != nil {
+		t.Fatalf("LastSuccess on an empty database = %v, %v; want nil, nil", run, err)
+	}
+
+	run, err := st.BeginRun(ctx, store.TriggerSchedule, store.ModeApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.ID == 0 || run.Outcome != store.OutcomeRunning || run.FinishedAt != nil ||
+		run.Trigger != store.TriggerSchedule || run.Mode != store.ModeApply || run.StartedAt.IsZero() {
+		t.Fatalf("BeginRun = %+v", run)
+	}
+
+	run.Outcome = store.OutcomeApplied
+	run.Counts = store.Counts{Create: 1, Update: 2, Delete: 3, PendingDelete: 4, Unchanged: 5,
+		UnmanagedConflict: 6, Assign: 7, Unassign: 8, Failed: 9}
+	run.Error = "two items failed"
+	run.Plan = json.RawMessage(`{"format_version": 1, "changes": []}`)
+	if err := st.FinishRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	got, ops, err := st.GetRun(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 0 {
+		t.Errorf("GetRun returned %d operations, want none", len(ops))
+	}
+	if got.Outcome != store.OutcomeApplied || got.Counts != run.Counts || got.Error != run.Error ||
+		got.FinishedAt == nil || got.FinishedAt.Before(got.StartedAt) {
+		t.Errorf("GetRun = %+v, want what FinishRun recorded: %+v", got, run)
+	}
+	var plan map[string]any
+	if err := json.Unmarshal(got.Plan, &plan); err != nil || plan["format_version"] != 1.0 {
+		t.Errorf("plan = %s (%v), want the JSON given to FinishRun", got.Plan, err)
+	}
+
+	// A dry run after it: the last run, but not the last success.
+	dry, err := st.BeginRun(ctx, store.TriggerManual, store.ModePlan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finished := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	dry.Outcome, dry.FinishedAt = store.OutcomeNoChanges, &finished
+	if err := st.FinishRun(ctx, dry); err != nil {
+		t.Fatal(err)
+	}
+	last, err := st.LastRun(ctx)
+	if err != nil || last == nil || last.ID != dry.ID || last.Plan != nil {
+		t.Fatalf("LastRun = %+v, %v; want run %d without a plan", last, err, dry.ID)
+	}
+	if !last.FinishedAt.Equal(finished) {
+		t.Errorf("FinishedAt = %v, want the given %v", last.FinishedAt, finished)
+	}
+	success, err := st.LastSuccess(ctx)
+	if err != nil || success == nil || success.ID != run.ID {
+		t.Fatalf("LastSuccess = %+v, %v; want apply run %d", success, err, run.ID)
+	}
+
+	runs, err := st.ListRuns(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].ID != dry.ID || runs[1].ID != run.ID {
+		t.Errorf("ListRuns = %+v, want runs %d and %d, newest first", runs, dry.ID, run.ID)
+	}
+	if runs, err := st.ListRuns(ctx, 1); err != nil || len(runs) != 1 {
+		t.Errorf("ListRuns(1) = %d runs, %v", len(runs), err)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx := t.Context()
+	run, err := st.BeginRun(ctx, store.TriggerAPI, store.ModeApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		call    func() error
+		wantErr error // nil: any error
+	}{
+		{"finish without outcome", func() error { return st.FinishRun(ctx, run) }, nil},
+		{"finish as running", func() error {
+			r := run
+			r.Outcome = store.OutcomeRunning
+			return st.FinishRun(ctx, r)
+		}, nil},
+		{"finish unknown run", func() error {
+			return st.FinishRun(ctx, store.Run{ID: run.ID + 100, Outcome: store.OutcomeFailed})
+		}, store.ErrNotFound},
+		{"finish with bad plan JSON", func() error {
+			r := run
+			r.Outcome, r.Plan = store.OutcomeFailed, json.RawMessage(`{`)
+			return st.FinishRun(ctx, r)
+		}, nil},
+		{"get unknown run", func() error { _, _, err := st.GetRun(ctx, run.ID+100); return err }, store.ErrNotFound},
+		{"begin with bad trigger", func() error { _, err := st.BeginRun(ctx, "cron", store.ModeApply); return err }, nil},
+		{"begin with bad mode", func() error { _, err := st.BeginRun(ctx, store.TriggerAPI, "yolo"); return err }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			if err == nil || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
+				t.Errorf("got %v, want error %v", err, tt.wantErr)
+			}
+		})
+	}
+	// None of the failed calls finished the run.
+	got, _, err := st.GetRun(ctx, run.ID)
+	if err != nil || got.Outcome != store.OutcomeRunning {
+		t.Errorf("run after failed calls = %+v, %v; want still running", got, err)
+	}
+}
+
+// TestMarkInterrupted: runs left running by a dead process become
+// interrupted, finished runs stay as they were, and their journal still
+// shows what was in flight.
+func TestMarkInterrupted(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx := t.Context()
+
+	done, err := st.BeginRun(ctx, store.TriggerSchedule, store.ModeApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done.Outcome = store.OutcomePartial
+	done.Error = "one batch failed"
+	if err := st.FinishRun(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	dead, err := st.BeginRun(ctx, store.TriggerSchedule, store.ModeApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := st.JournalAdd(ctx, dead.ID, []store.Operation{
+		{Action: "create", SkillName: "Sales"},
+		{Action: "create", SkillName: "Support"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.JournalSet(ctx, []store.OpUpdate{{ID: ids[0], State: store.OpSent}}); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := st.MarkInterrupted(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("MarkInterrupted = %d, %v; want 1 run", n, err)
+	}
+	got, ops, err := st.GetRun(ctx, dead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Outcome != store.OutcomeInterrupted || got.FinishedAt == nil || got.Error == "" {
+		t.Errorf("dead run = %+v, want interrupted with a finish time and an explanation", got)
+	}
+	if len(ops) != 2 || ops[0].State != store.OpSent || ops[1].State != store.OpIntended {
+		t.Errorf("journal of the dead run = %+v, want sent then intended", ops)
+	}
+	got, _, err = st.GetRun(ctx, done.ID)
+	if err != nil || got.Outcome != store.OutcomePartial || got.Error != "one batch failed" {
+		t.Errorf("finished run = %+v, %v; want it untouched", got, err)
+	}
+	if n, err := st.MarkInterrupted(ctx); err != nil || n != 0 {
+		t.Errorf("second MarkInterrupted = %d, %v; want 0", n, err)
+	}
+}

@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RecordSnapshot stores the statistics of one source read, accepted or
+// refused, links it to its run (Run.SnapshotID) and returns its id. ID and
+// CreatedAt of snap are ignored; a zero RunID records no run.
+func (s *Store) RecordSnapshot(ctx context.Context, snap Snapshot) (int64, error) {
+	counts := snap.ValueCounts
+	if counts == nil {
+		counts = map[string]map[string]int{}
+	}
+	var runID *int64
+	if snap.RunID != 0 {
+		runID = &snap.RunID
+	}
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var id int64
+	err := s.pool.QueryRow(ctx, `
+		WITH s AS (
+			INSERT INTO source_snapshots (run_id, records, active, value_counts, header_hash, accepted, reason)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			RETURNING id, run_id
+		), linked AS (
+			UPDATE runs SET snapshot_id = s.id FROM s WHERE runs.id = s.run_id
+		)
+		SELECT id FROM s`,
+		runID, snap.Records, snap.Active, counts, snap.HeaderHash, snap.Accepted, snap.Reason,
+	).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("record source snapshot of run %d: %w", snap.RunID, err)
+	}
+	return id, nil
+}
+
+// LastAcceptedSnapshot returns the latest snapshot the source-health guard
+// accepted, or nil if there is none yet (the first run).
+func (s *Store) LastAcceptedSnapshot(ctx context.Context) (*Snapshot, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, _ := s.pool.Query(ctx, `
+		SELECT id, run_id, records, active, value_counts, header_hash, accepted, reason, created_at
+		FROM source_snapshots WHERE accepted ORDER BY id DESC LIMIT 1`)
+	snap, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (Snapshot, error) {
+		var sn Snapshot
+		var runID *int64
+		err := row.Scan(&sn.ID, &runID, &sn.Records, &sn.Active, &sn.ValueCounts, &sn.HeaderHash,
+			&sn.Accepted, &sn.Reason, &sn.CreatedAt)
+		if runID != nil {
+			sn.RunID = *runID
+		}
+		return sn, err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read last accepted source snapshot: %w", err)
+	}
+	return &snap, nil
+}

@@ -1,0 +1,183 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/skillsync/skillsync/migrations"
+	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/store/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// setup opens a Store on a fresh migrated database of the test's own.
+func setup(t testing.TB) (*store.Store, string) {
+	t.Helper()
+	url := pgtest.DB(t)
+	return open(t, url, store.Options{}), url
+}
+
+func open(t testing.TB, url string, opts store.Options) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}
+
+func TestOpenErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		url       string
+		wantParts []string
+	}{
+		{
+			name:      "unreachable",
+			url:       "postgres://skill:s3cr3tpw@127.0.0.1:1/skilldb?sslmode=disable",
+			wantParts: []string{"127.0.0.1", "skilldb", "connect to postgres"},
+		},
+		{
+			name:      "unreachable key value",
+			url:       "host=127.0.0.1 port=1 dbname=skilldb user=skill password=s3cr3tpw sslmode=disable",
+			wantParts: []string{"127.0.0.1", "skilldb"},
+		},
+		{
+			name:      "malformed port",
+			url:       "postgres://skill:s3cr3tpw@127.0.0.1:notaport/skilldb",
+			wantParts: []string{"database url is not valid"},
+		},
+		{
+			name:      "malformed url",
+			url:       "postgres://skill:s3cr3tpw@[::1/skilldb",
+			wantParts: []string{"database url is not valid"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st, err := store.Open(t.Context(), tt.url, store.Options{ConnectTimeout: 5 * time.Second})
+			if err == nil {
+				st.Close()
+				t.Fatal("Open succeeded, want an error")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "s3cr3tpw") {
+				t.Errorf("error reveals the password: %s", msg)
+			}
+			for _, part := range tt.wantParts {
+				if !strings.Contains(msg, part) {
+					t.Errorf("error %q does not mention %q", msg, part)
+				}
+			}
+		})
+	}
+}
+
+func TestPing(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	if err := st.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMigrateConcurrently applies the migrations from two Stores (two pools,
+// as two replicas starting at once) to an empty database.
+func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	url := pgtest.EmptyDB(t)
+	stores := []*store.Store{open(t, url, store.Options{}), open(t, url, store.Options{})}
+	var wg gosync.WaitGroup
+	errs := make([]error, len(stores))
+	for i, st := range stores {
+		wg.Go(func() { errs[i] = st.Migrate(t.Context()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate from store %d: %v", i, err)
+		}
+	}
+	// And once more: nothing left to do.
+	if err := stores[0].Migrate(t.Context()); err != nil {
+		t.Errorf("third Migrate: %v", err)
+	}
+
+	files, err := migrations.FS.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, url)
+	var applied, distinct int
+	if err := conn.QueryRow(t.Context(),
+		`SELECT count(*), count(DISTINCT version_id) FROM skillsync_schema_version WHERE version_id > 0`,
+	).Scan(&applied, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if applied != len(files) || distinct != len(files) {
+		t.Errorf("schema version table has %d rows (%d versions), want each of the %d migrations once",
+			applied, distinct, len(files))
+	}
+	var tables int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM information_schema.tables
+		WHERE table_schema = 'public' AND table_name IN
+		('runs', 'run_operations', 'owned_skills', 'source_snapshots', 'pending_deletes')`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 5 {
+		t.Errorf("found %d of the 5 tables", tables)
+	}
+}
+
+func connect(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// TestQueryTimeout holds a row lock from another session so that a store
+// query blocks, and checks the query timeout ends it.
+func TestQueryTimeout(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DB(t)
+	st := open(t, url, store.Options{QueryTimeout: 200 * time.Millisecond})
+	run, err := st.BeginRun(t.Context(), store.TriggerManual, store.ModeApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, url)
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), `SELECT 1 FROM runs WHERE id = $1 FOR UPDATE`, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	run.Outcome = store.OutcomeApplied
+	err = st.FinishRun(t.Context(), run)
+	if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(fmtErr(err), "timeout") {
+		t.Fatalf("FinishRun on a locked row = %v, want a timeout", err)
+	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
