@@ -1,0 +1,147 @@
+package sync
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/skillsync/skillsync/liveperson"
+	"github.com/skillsync/skillsync/store"
+)
+
+func TestCheckHealthEdges(t *testing.T) {
+	t.Parallel()
+	// 10 records, 8 active; record 9 lacks an email-like attribute.
+	rows := make([]map[string]string, 10)
+	for i := range rows {
+		rows[i] = map[string]string{"id": fmt.Sprint(i + 1), "Mail": "x@example.com"}
+		if i >= 8 {
+			rows[i]["active"] = "false"
+		}
+	}
+	rows[8]["Mail"] = ""
+	snap := snapshotOf([]string{"id", "Mail"}, nil, rows...)
+	last := func(active int) *store.Snapshot { return &store.Snapshot{Active: active, Accepted: true} }
+	tests := []struct {
+		name    string
+		cfg     SyncConfig
+		last    *store.Snapshot
+		refused string
+	}{
+		{"min_records met exactly", SyncConfig{MinRecords: 10}, nil, ""},
+		{"min_records one short", SyncConfig{MinRecords: 11}, nil, "the HR feed has 10 records, fewer than sync.min_records (11)"},
+		{"no previous snapshot", SyncConfig{MaxActiveDropPercent: 1}, nil, ""},
+		// 10 → 8 active is a 20% drop: allowed at 20, refused at 19.9.
+		{"drop exactly at the limit", SyncConfig{MaxActiveDropPercent: 20}, last(10), ""},
+		{"drop just over the limit", SyncConfig{MaxActiveDropPercent: 19.9}, last(10), "active headcount fell from 10 to 8 (20.0%), more than sync.max_active_drop_percent (19.9%)"},
+		{"growth is fine", SyncConfig{MaxActiveDropPercent: 0.1}, last(5), ""},
+		{"drop guard disabled", SyncConfig{MaxActiveDropPercent: -1}, last(100), ""},
+		{"required field present everywhere", SyncConfig{RequiredFields: []string{"id"}}, nil, ""},
+		{"required field missing", SyncConfig{RequiredFields: []string{"Mail"}}, nil, `1 of 10 records lack required field "Mail" (sync.required_fields), e.g. record 9`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := CheckHealth(snap, tt.last, tt.cfg)
+			if h.Records != 10 || h.Active != 8 {
+				t.Errorf("counted %d records, %d active", h.Records, h.Active)
+			}
+			if tt.refused == "" && h.Refusal != "" {
+				t.Errorf("refused: %s", h.Refusal)
+			}
+			if tt.refused != "" && !strings.Contains(h.Refusal, tt.refused) {
+				t.Errorf("refusal %q, want %q", h.Refusal, tt.refused)
+			}
+		})
+	}
+}
+
+func TestDeleteBudgetEdges(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cfg   SyncConfig
+		owned int
+		want  int
+	}{
+		{SyncConfig{MaxDeletes: 10, MaxDeletePercent: 25}, 100, 10},
+		{SyncConfig{MaxDeletes: 10, MaxDeletePercent: 25}, 40, 10},
+		{SyncConfig{MaxDeletes: 10, MaxDeletePercent: 25}, 39, 9}, // floor(9.75)
+		{SyncConfig{MaxDeletes: 10, MaxDeletePercent: 25}, 4, 1},
+		{SyncConfig{MaxDeletes: 10, MaxDeletePercent: 25}, 3, 1}, // at least one, so small accounts converge
+		{SyncConfig{MaxDeletes: 10, MaxDeletePercent: -1}, 3, 10},
+		{SyncConfig{MaxDeletes: -1, MaxDeletePercent: 50}, 10, 5},
+		{SyncConfig{MaxDeletes: 2, MaxDeletePercent: 100}, 10, 2},
+	}
+	for _, tt := range tests {
+		if got := DeleteBudget(tt.cfg, tt.owned); got != tt.want {
+			t.Errorf("DeleteBudget(%+v, %d) = %d, want %d", tt.cfg, tt.owned, got, tt.want)
+		}
+	}
+}
+
+func TestApplyDeleteBudget(t *testing.T) {
+	t.Parallel()
+	p := &Plan{Changes: []Change{
+		{Action: ActionCreate, Skill: "new"},
+		{Action: ActionDelete, Skill: "a", FirstMissingRun: 5},
+		{Action: ActionDelete, Skill: "b", FirstMissingRun: 3},
+		{Action: ActionDelete, Skill: "c", FirstMissingRun: 4},
+	}}
+	if n := ApplyDeleteBudget(p, 3); n != 0 {
+		t.Fatalf("budget 3 deferred %d", n)
+	}
+	if n := ApplyDeleteBudget(p, 2); n != 1 {
+		t.Fatalf("budget 2 deferred %d", n)
+	}
+	// The skill missing for the shortest time waits.
+	if p.Changes[1].Action != ActionPendingDelete || !strings.Contains(p.Changes[1].Reason, "delete budget") {
+		t.Errorf("a: %+v", p.Changes[1])
+	}
+	if s := p.Summary(); s.Create != 1 || s.Delete != 2 || s.PendingDelete != 1 {
+		t.Errorf("summary %+v", s)
+	}
+}
+
+func TestDeleteGraceAcrossRuns(t *testing.T) {
+	t.Parallel()
+	// delete_after_runs 3: runs 1 and 2 pend, run 3 deletes; a skill
+	// desired again leaves the pending set.
+	in := PlanInput{Current: []liveperson.Skill{lpSkill(1, "Old", 120), lpSkill(2, "Back", 120)},
+		Registry:        []store.OwnedSkill{owned(1, "Old", "r|Old"), owned(2, "Back", "r|Back")},
+		DeleteAfterRuns: 3}
+	var pending []store.PendingDelete
+	for run := int64(1); run <= 3; run++ {
+		in.RunID, in.Pending = run, pending
+		if run == 2 {
+			in.Desired = []DesiredSkill{desired("Back", "r|Back", 120)}
+		} else {
+			in.Desired = nil
+		}
+		p := BuildPlan(in)
+		pending = p.NextPending()
+		var old Change
+		for _, c := range p.Changes {
+			if c.Skill == "Old" {
+				old = c
+			}
+		}
+		want := map[int64]Action{1: ActionPendingDelete, 2: ActionPendingDelete, 3: ActionDelete}[run]
+		if old.Action != want || old.MissingRuns != int(run) || old.FirstMissingRun != 1 {
+			t.Errorf("run %d: %+v, want %s", run, old, want)
+		}
+		if run == 2 {
+			for _, pd := range pending {
+				if pd.SkillID == 2 {
+					t.Errorf("run 2: desired skill still pending")
+				}
+			}
+		}
+		if run == 3 {
+			for _, c := range p.Changes {
+				if c.Skill == "Back" && (c.MissingRuns != 1 || c.FirstMissingRun != 3) {
+					t.Errorf("run 3: Back restarted grace wrong: %+v", c)
+				}
+			}
+		}
+	}
+}
