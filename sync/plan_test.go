@@ -197,8 +197,8 @@ func TestBuildPlanDecisionTable(t *testing.T) {
 	}
 	// Every policy over one mixed input.
 	mixed := PlanInput{
-		Desired: []DesiredSkill{desired("A", "r|A", 120), desired("B", "r|B", 120), desired("C", "r|C", 120)},
-		Current: []liveperson.Skill{lpSkill(2, "B", 60), lpSkill(3, "c", 1), lpSkill(4, "D", 120), lpSkill(5, "E", 120)},
+		Desired:  []DesiredSkill{desired("A", "r|A", 120), desired("B", "r|B", 120), desired("C", "r|C", 120)},
+		Current:  []liveperson.Skill{lpSkill(2, "B", 60), lpSkill(3, "c", 1), lpSkill(4, "D", 120), lpSkill(5, "E", 120)},
 		Registry: []store.OwnedSkill{owned(2, "B", "r|B"), owned(4, "D", "r|D"), owned(5, "E", "r|E")},
 		Pending:  []store.PendingDelete{{SkillID: 4, FirstMissingRun: 1, ConsecutiveMissingRuns: 1}}, DeleteAfterRuns: 2, RunID: 2,
 		AdoptExisting: true,
@@ -252,8 +252,8 @@ func TestBuildPlanDecisionTable(t *testing.T) {
 func TestPlanRendering(t *testing.T) {
 	t.Parallel()
 	p := BuildPlan(PlanInput{
-		Desired: []DesiredSkill{desired("A", "r|A", 120, "1"), desired("B2", "r|B", 120), desired("C", "r|C", 120)},
-		Current: []liveperson.Skill{lpSkill(2, "B", 60), lpSkill(3, "C", 1), lpSkill(4, "D", 120), lpSkill(5, "E", 120)},
+		Desired:  []DesiredSkill{desired("A", "r|A", 120, "1"), desired("B2", "r|B", 120), desired("C", "r|C", 120)},
+		Current:  []liveperson.Skill{lpSkill(2, "B", 60), lpSkill(3, "C", 1), lpSkill(4, "D", 120), lpSkill(5, "E", 120)},
 		Registry: []store.OwnedSkill{owned(2, "B", "r|B"), owned(4, "D", "r|D"), owned(5, "E", "r|E")},
 		Pending:  []store.PendingDelete{{SkillID: 4, FirstMissingRun: 1, ConsecutiveMissingRuns: 1}}, DeleteAfterRuns: 2, RunID: 2,
 	})
