@@ -1,0 +1,550 @@
+package liveperson
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sethvargo/go-retry"
+)
+
+// Options are the client's collaborators. Every field is optional.
+type Options struct {
+	// HTTPClient is shared by every request (keep-alive connections are
+	// reused). Its Timeout should be zero: the client bounds each attempt
+	// with Config.Timeout. Default: a client on a clone of
+	// http.DefaultTransport.
+	HTTPClient *http.Client
+	// Logger gets one debug line per HTTP attempt and warnings on retries.
+	Logger *slog.Logger
+	// Observe is called once per HTTP attempt with the endpoint template
+	// ("skills", "skills/{id}", "users", "users/{id}", "token", "login",
+	// "refresh", "logout", "discovery"), the method and the status (0 for a
+	// transport error), e.g. to count requests for metrics.
+	Observe func(endpoint, method string, status int)
+	// Now is the clock for token lifetimes and OAuth 1.0 timestamps.
+	Now func() time.Time
+	// Delay maps each wait the client decides on (a retry delay, a 429
+	// wait, the back-off after a 429 from login) to the wait it takes.
+	// Default: wait as decided. Tests record the schedule and return 0.
+	Delay func(time.Duration) time.Duration
+}
+
+// Service names in the Domain API (case-sensitive).
+const (
+	svcRead     = "accountConfigReadOnly"
+	svcWrite    = "accountConfigReadWrite"
+	svcSentinel = "sentinel"
+	svcLogin    = "agentVep"
+)
+
+// Retry limits beyond Config.RetryDelays.
+const (
+	// maxRateLimitRetries bounds retries after 429 for one call.
+	maxRateLimitRetries = 3
+	// minRateLimitWait is LivePerson's minimum wait after a 429.
+	minRateLimitWait = time.Second
+	// maxRateLimitJitter spreads retries of concurrent callers.
+	maxRateLimitJitter = 500 * time.Millisecond
+	// maxRetryAfter is the longest Retry-After the client waits out inside
+	// a call; a longer one is returned to the caller in APIError.RetryAfter.
+	maxRetryAfter = 2 * time.Minute
+	// maxBody bounds a response body read into memory.
+	maxBody = 256 << 20
+)
+
+// Client talks to one LivePerson account. It is safe for concurrent use.
+type Client struct {
+	cfg       Config
+	hc        *http.Client
+	ownHTTP   bool
+	log       *slog.Logger
+	observeFn func(endpoint, method string, status int)
+	now       func() time.Time
+	delayFn   func(time.Duration) time.Duration
+	red       redactor
+	auth      signer
+	disc      discovery
+
+	mu       sync.Mutex
+	revision string
+	// lists is the conditional-GET cache: the last body of each list URL
+	// and the revision it was read at.
+	lists  map[string]cachedList
+	closed bool
+}
+
+type cachedList struct {
+	revision string
+	body     []byte
+}
+
+// signer authenticates requests; one implementation per auth method.
+type signer interface {
+	// sign adds credentials to one attempt, obtaining or renewing them
+	// first if needed.
+	sign(ctx context.Context, req *http.Request) error
+	// reauth is called after a 401 for a request sent with the
+	// Authorization header refused; the next sign uses new credentials.
+	reauth(ctx context.Context, refused string) error
+	// close releases server-side state (the login session).
+	close(ctx context.Context) error
+}
+
+// New returns a client for cfg (defaults applied, then validated). It
+// makes no request: discovery and authentication happen on first use.
+func New(cfg Config, opts Options) (*Client, error) {
+	cfg = cfg.WithDefaults()
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, validationError(errs)
+	}
+	c := &Client{
+		cfg:       cfg,
+		hc:        opts.HTTPClient,
+		log:       opts.Logger,
+		observeFn: opts.Observe,
+		now:       opts.Now,
+		delayFn:   opts.Delay,
+		red:       newRedactor(cfg.Auth.secrets()),
+		lists:     map[string]cachedList{},
+	}
+	if c.hc == nil {
+		c.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		c.ownHTTP = true
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	c.disc.init()
+	a := cfg.Auth
+	switch a.Method {
+	case AuthOAuth2:
+		c.auth = newOAuth2Signer(c)
+	case AuthOAuth1:
+		c.auth = &oauth1Signer{c: c, creds: oauth1Credentials{
+			consumerKey: a.AppKey, consumerSecret: a.Secret, token: a.AccessToken, tokenSecret: a.AccessTokenSecret}}
+	case AuthLogin:
+		c.auth = newLoginSigner(c)
+	}
+	return c, nil
+}
+
+// Close ends the login session (method login) and releases idle
+// connections. The client must not be used afterwards.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	err := c.auth.close(ctx)
+	if c.ownHTTP {
+		c.hc.CloseIdleConnections()
+	}
+	return err
+}
+
+// Revision returns the latest account revision seen (from ac-revision, else
+// ETag), or "" before the first successful response.
+func (c *Client) Revision() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.revision
+}
+
+// BatchSize is the configured number of items per write request.
+func (c *Client) BatchSize() int { return c.cfg.BatchSize }
+
+// wait applies Options.Delay to a decided wait.
+func (c *Client) wait(d time.Duration) time.Duration {
+	if c.delayFn != nil {
+		return c.delayFn(d)
+	}
+	return d
+}
+
+func (c *Client) observe(endpoint, method string, status int, start time.Time) {
+	if c.observeFn != nil {
+		c.observeFn(endpoint, method, status)
+	}
+	// Method, endpoint template, status and duration only: never headers,
+	// bodies or query strings, which may carry credentials.
+	c.log.Debug("liveperson request", "method", method, "endpoint", endpoint,
+		"status", status, "duration", time.Since(start))
+}
+
+// call describes one account-config API request.
+type call struct {
+	method   string
+	service  string // svcRead or svcWrite
+	endpoint string // template for Observe and logs
+	path     string // below .../configuration/le-users/
+	query    url.Values
+	body     []byte
+	// ifMatch sends the latest revision as If-Match (writes).
+	ifMatch bool
+	// conditional sends the cached copy's revision as If-Match and serves
+	// a 304 from the cache.
+	conditional bool
+}
+
+// result is a successful response.
+type result struct {
+	status   int
+	header   http.Header
+	body     []byte
+	url      string
+	revision string // from this response, or the cached copy's on 304
+}
+
+// attemptState is the retry bookkeeping of one call; each call gets its
+// own, and so its own backoff.
+type attemptState struct {
+	attempts    int
+	retries     int // 5xx and transport retries used, indexes RetryDelays
+	rateLimited int // 429 retries used
+	reauthed    bool
+	next        time.Duration // the wait chosen by the failed attempt
+}
+
+// do runs a call under the retry policy:
+//   - 4xx is final, except 401 (re-authenticate and replay once) and 429
+//     (wait at least 1 s plus jitter, or Retry-After; a bounded number of
+//     times);
+//   - 5xx and transport errors are retried after Config.RetryDelays for
+//     GET, and for PUT and DELETE, which carry If-Match: should a replayed
+//     write have succeeded the first time, the replay gets a revision
+//     conflict, which the caller handles by re-reading;
+//   - a POST is never replayed once it may have reached the server: a
+//     transport error after the request was written, or a lost response,
+//     yields ErrOutcomeUnknown, and a 5xx is final (and also matches
+//     ErrOutcomeUnknown).
+//
+// Failures before the request is sent (discovery, token, login) are
+// retried by the same rules whatever the method.
+func (c *Client) do(ctx context.Context, cl call) (*result, error) {
+	if c.isClosed() {
+		return nil, errors.New("liveperson client is closed")
+	}
+	st := &attemptState{}
+	// A new backoff per call: go-retry backoffs keep state. The wait is
+	// decided by the attempt that failed (its status, Retry-After, the
+	// retry count); the backoff only hands it over.
+	backoff := retry.BackoffFunc(func() (time.Duration, bool) {
+		return c.wait(st.next), false
+	})
+	return retry.DoValue(ctx, backoff, func(ctx context.Context) (*result, error) {
+		return c.attempt(ctx, cl, st)
+	})
+}
+
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// accountBase returns https://host/api/account/{acc}/configuration/le-users/.
+func (c *Client) accountBase(ctx context.Context, service string) (string, error) {
+	var host string
+	if c.cfg.BaseURL != "" {
+		host = strings.TrimRight(c.cfg.BaseURL, "/")
+	} else {
+		h, err := c.disc.host(ctx, c, service)
+		if err != nil {
+			return "", err
+		}
+		host = h
+	}
+	return host + "/api/account/" + url.PathEscape(c.cfg.AccountID) + "/configuration/le-users/", nil
+}
+
+func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*result, error) {
+	st.attempts++
+	base, err := c.accountBase(ctx, cl.service)
+	if err != nil {
+		return nil, c.preSendFailure(ctx, st, fmt.Errorf("discover services: %w", err))
+	}
+	u := base + cl.path
+	if len(cl.query) > 0 {
+		u += "?" + cl.query.Encode()
+	}
+	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var body io.Reader
+	if cl.body != nil {
+		body = bytes.NewReader(cl.body)
+	}
+	req, err := http.NewRequestWithContext(actx, cl.method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", cl.method, cl.endpoint, err)
+	}
+	path := req.URL.Path
+	req.Header.Set("Accept", "application/json")
+	if cl.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if cl.method == http.MethodPut || cl.method == http.MethodDelete {
+		// LivePerson documents the override header for PUT and DELETE;
+		// sending the real verb too keeps proxies and lpsim honest.
+		req.Header.Set("X-HTTP-Method-Override", cl.method)
+	}
+	if cl.ifMatch {
+		rev := c.Revision()
+		if rev == "" || rev == "-1" || rev == "*" {
+			return nil, fmt.Errorf("%s %s: no revision known to send as If-Match (read first)", cl.method, path)
+		}
+		req.Header.Set("If-Match", rev)
+	}
+	var cached *cachedList
+	if cl.conditional {
+		c.mu.Lock()
+		if e, ok := c.lists[u]; ok && e.revision != "" {
+			cached = &e
+		}
+		c.mu.Unlock()
+		if cached != nil {
+			// LivePerson's "Data Revisions": a GET with If-Match returns 304
+			// when nothing changed (If-None-Match semantics).
+			req.Header.Set("If-Match", cached.revision)
+		}
+	}
+	if err := c.auth.sign(actx, req); err != nil {
+		return nil, c.preSendFailure(ctx, st, fmt.Errorf("authenticate: %w", err))
+	}
+	sentAuth := req.Header.Get("Authorization")
+
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }}
+	req = req.WithContext(httptrace.WithClientTrace(actx, trace))
+
+	start := time.Now()
+	resp, err := c.hc.Do(req)
+	var respBody []byte
+	if err == nil {
+		respBody, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+	}
+	status := 0
+	if resp != nil && err == nil {
+		status = resp.StatusCode
+	}
+	c.observe(cl.endpoint, cl.method, status, start)
+	if err != nil {
+		return nil, c.transportFailure(ctx, cl, path, st, err, wrote.Load())
+	}
+
+	switch s := resp.StatusCode; {
+	case s == http.StatusNotModified && cached != nil:
+		rev := revisionOf(resp.Header)
+		if rev == "" {
+			rev = cached.revision
+		}
+		c.setRevision(rev)
+		return &result{status: s, header: resp.Header, body: bytes.Clone(cached.body), url: u, revision: rev}, nil
+	case s >= 200 && s < 300:
+		rev := revisionOf(resp.Header)
+		c.setRevision(rev)
+		return &result{status: s, header: resp.Header, body: respBody, url: u, revision: rev}, nil
+	}
+
+	apiErr := c.apiError(cl.method, path, resp, respBody)
+	apiErr.outcomeUnknown = cl.method == http.MethodPost && resp.StatusCode >= 500
+	switch s := resp.StatusCode; {
+	case s == http.StatusUnauthorized && !st.reauthed:
+		st.reauthed = true
+		if err := c.auth.reauth(ctx, sentAuth); err != nil {
+			return nil, fmt.Errorf("%w (re-authenticating: %v)", apiErr, err)
+		}
+		c.log.Debug("liveperson: 401, re-authenticating and replaying once", "method", cl.method, "endpoint", cl.endpoint)
+		st.next = 0
+		return nil, retry.RetryableError(apiErr)
+	case s == http.StatusTooManyRequests:
+		return nil, retryIf(c.rateLimited(st, apiErr, minRateLimitWait), apiErr)
+	case s >= 500 && cl.method != http.MethodPost:
+		return nil, retryIf(c.retryLater(st, apiErr), apiErr)
+	}
+	return nil, apiErr
+}
+
+// rateLimited decides the wait after a 429: Retry-After if given, at least
+// minWait, plus jitter. It reports false once the call has used its 429
+// retries or the server asks for a wait too long to sit out (the caller
+// then gets the error, with RetryAfter).
+func (c *Client) rateLimited(st *attemptState, apiErr *APIError, minWait time.Duration) bool {
+	if st.rateLimited >= maxRateLimitRetries || apiErr.RetryAfter > maxRetryAfter {
+		return false
+	}
+	st.rateLimited++
+	wait := max(apiErr.RetryAfter, minWait)
+	if apiErr.RetryAfter == 0 {
+		wait += rand.N(maxRateLimitJitter)
+	}
+	st.next = wait
+	c.log.Warn("liveperson: rate limited, waiting", "path", apiErr.Path, "wait", wait)
+	return true
+}
+
+// retryLater schedules the next of Config.RetryDelays; false when they
+// are used up.
+func (c *Client) retryLater(st *attemptState, err error) bool {
+	if st.retries >= len(c.cfg.RetryDelays) {
+		return false
+	}
+	st.next = c.cfg.RetryDelays[st.retries]
+	st.retries++
+	c.log.Warn("liveperson: retrying", "error", err, "wait", st.next, "retry", st.retries)
+	return true
+}
+
+// retryIf marks err retryable when ok.
+func retryIf(ok bool, err error) error {
+	if ok {
+		return retry.RetryableError(err)
+	}
+	return err
+}
+
+// transportFailure handles an attempt that got no (complete) response.
+func (c *Client) transportFailure(ctx context.Context, cl call, path string, st *attemptState, err error, wrote bool) error {
+	if ctx.Err() != nil {
+		// The caller gave up; not a failure of LivePerson.
+		return fmt.Errorf("%s %s: %w", cl.method, path, context.Cause(ctx))
+	}
+	// Re-resolve hosts before the next attempt: a host that stops
+	// answering may have moved.
+	c.disc.markStale()
+	terr := &redactedError{msg: fmt.Sprintf("%s %s: %s", cl.method, path, c.red.redact(transportMessage(err))), err: err}
+	if cl.method == http.MethodPost && wrote {
+		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, terr)
+	}
+	return retryIf(c.retryLater(st, terr), terr)
+}
+
+// transportMessage strips the URL that *url.Error prints; the method and
+// path are added by the caller.
+func transportMessage(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out waiting for LivePerson"
+	}
+	return err.Error()
+}
+
+// preSendFailure handles a failure before the request was sent
+// (discovery, token, login): nothing reached the account-config API, so
+// the usual rules apply whatever the call's method.
+func (c *Client) preSendFailure(ctx context.Context, st *attemptState, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", err, context.Cause(ctx))
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		switch {
+		case apiErr.Status == http.StatusTooManyRequests:
+			return retryIf(c.rateLimited(st, apiErr, max(minRateLimitWait, apiErr.minWait)), err)
+		case apiErr.Status >= 500:
+			return retryIf(c.retryLater(st, err), err)
+		}
+		return err
+	}
+	var fatal *fatalError
+	if errors.As(err, &fatal) {
+		return err
+	}
+	return retryIf(c.retryLater(st, err), err)
+}
+
+// fatalError marks a pre-send failure that retrying cannot fix.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }
+
+// apiError builds the typed error of a non-2xx response.
+func (c *Client) apiError(method, path string, resp *http.Response, body []byte) *APIError {
+	e := &APIError{
+		Method:     method,
+		Path:       c.red.redact(path),
+		Status:     resp.StatusCode,
+		Body:       c.red.redact(truncate(string(body), maxErrorBody)),
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now()),
+	}
+	for _, s := range c.cfg.ConflictStatuses {
+		if s == resp.StatusCode {
+			e.conflict = true
+		}
+	}
+	return e
+}
+
+// parseRetryAfter reads delta-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0
+		}
+		return time.Duration(min(n, 1<<20)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// revisionOf reads the account revision: ac-revision, else ETag without
+// quotes or weak marker. It is an opaque string.
+func revisionOf(h http.Header) string {
+	if v := strings.TrimSpace(h.Get("ac-revision")); v != "" {
+		return strings.Trim(v, `"`)
+	}
+	v := strings.TrimSpace(h.Get("ETag"))
+	v = strings.TrimPrefix(v, "W/")
+	return strings.Trim(v, `"`)
+}
+
+func (c *Client) setRevision(rev string) {
+	if rev == "" {
+		return
+	}
+	c.mu.Lock()
+	c.revision = rev
+	c.mu.Unlock()
+}
+
+// storeList remembers a list body for conditional GETs. Called only after
+// the body decoded, so the cache never serves a body that cannot be read.
+func (c *Client) storeList(res *result) {
+	if res.revision == "" || res.status != http.StatusOK {
+		return
+	}
+	c.mu.Lock()
+	c.lists[res.url] = cachedList{revision: res.revision, body: bytes.Clone(res.body)}
+	c.mu.Unlock()
+}
