@@ -91,7 +91,6 @@ type compiledRule struct {
 	// fields (e.g. "." or variables); the key then falls back to the name.
 	nameCacheable bool
 	descFields    []string
-	descCacheable bool
 
 	when     *vm.Program
 	settings Settings
@@ -165,7 +164,7 @@ func CompileRules(cfg SkillsConfig) (*Rules, error) {
 				add(path+".description", "%v", err)
 			} else {
 				cr.description = t
-				cr.descFields, cr.descCacheable = templateFields(t)
+				cr.descFields, _ = templateFields(t)
 			}
 		}
 		if strings.TrimSpace(r.When) != "" {
@@ -424,7 +423,7 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 	var sampleEnv map[string]any
 	for i := range snap.Records {
 		if snap.Records[i].Active {
-			sampleEnv = recordEnv(&snap.Records[i])
+			sampleEnv = snap.Records[i].Env()
 			break
 		}
 	}
@@ -435,7 +434,7 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 			continue
 		}
 		for _, f := range append(slices.Clone(r.nameFields), r.descFields...) {
-			if !columns[f] && f != r.cfg.ForEach {
+			if !columns[f] && f != r.cfg.ForEach && !hasColumnPrefix(snap.Schema.Columns, f+".") {
 				problems = append(problems, fmt.Sprintf("%s: template reads attribute %q, which the HR feed does not have (columns: %s)", r.path, f, strings.Join(snap.Schema.Columns, ", ")))
 				usable[i] = false
 			}
@@ -461,48 +460,76 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 		return nil, &ConfigError{Problems: problems}
 	}
 
+	// entry caches, per rule, what one combination of name attributes
+	// yields: evaluating 100,000 records then costs a map lookup each.
+	type entry struct {
+		key, name, problem string
+		group              *group
+	}
 	type evalState struct {
-		nameCache map[string]string
-		descCache map[string]string
-		vm        vm.VM
-		sb        strings.Builder
+		entries map[string]*entry
+		vm      vm.VM
+		buf     []byte
 	}
 	states := make([]*evalState, len(rs.rules))
 	for i := range states {
-		states[i] = &evalState{nameCache: map[string]string{}, descCache: map[string]string{}}
+		states[i] = &evalState{entries: map[string]*entry{}}
 	}
 
-	addMember := func(r *compiledRule, rec *hrsource.Record, name, desc, key string) {
+	// groupFor finds or starts the skill a name belongs to. The description
+	// is rendered from the skill's first member (in feed order).
+	groupFor := func(r *compiledRule, rec *hrsource.Record, env map[string]any, name, key string) *group {
 		lk := strings.ToLower(name)
 		g, ok := groups[lk]
 		if !ok {
+			var desc string
+			if r.description != nil {
+				var sb strings.Builder
+				if err := r.description.Execute(&sb, env); err != nil {
+					report(r, rec, "description: %s", oneLine(err.Error()))
+					return nil
+				}
+				desc = normalizeSpace(sb.String())
+			}
 			g = &group{rule: r, skill: DesiredSkill{
 				Name: name, Description: desc, Settings: r.settings, RuleID: r.cfg.ID, Key: key,
 				ManageDescription: r.description != nil,
 			}}
 			groups[lk] = g
 			order = append(order, lk)
-		} else if g.rule != r {
-			if !settingsEqual(g.rule.settings, r.settings) {
-				problems = append(problems, fmt.Sprintf("skills.rules: rules %q (%s) and %q (%s) both produce the skill %q with different settings; give them the same settings or different names",
-					g.rule.cfg.ID, g.rule.path, r.cfg.ID, r.path, name))
-				return
-			}
+		} else if g.rule != r && !settingsEqual(g.rule.settings, r.settings) {
+			problems = append(problems, fmt.Sprintf("skills.rules: rules %q (%s) and %q (%s) both produce the skill %q with different settings; give them the same settings or different names",
+				g.rule.cfg.ID, g.rule.path, r.cfg.ID, r.path, name))
 		}
-		g.members = append(g.members, rec.ID)
+		return g
+	}
+	resolve := func(r *compiledRule, env map[string]any, key string) *entry {
+		var sb strings.Builder
+		if err := r.name.Execute(&sb, env); err != nil {
+			return &entry{key: key, problem: "name: " + oneLine(err.Error())}
+		}
+		name := normalizeName(sb.String())
+		if !r.nameCacheable {
+			key = r.cfg.ID + "|" + name
+		}
+		return &entry{key: key, name: name, problem: validateName(name, rs.nameMaxLength)}
 	}
 
-	for ri, r := range rs.rules {
-		if !usable[ri] || r.name == nil {
+	// Records outer, rules inner: each record's environment is built once
+	// (into one reused map) and shared by every rule.
+	var envBuf map[string]any
+	for i := range snap.Records {
+		rec := &snap.Records[i]
+		if !rec.Active {
 			continue
 		}
-		st := states[ri]
-		for i := range snap.Records {
-			rec := &snap.Records[i]
-			if !rec.Active {
+		envBuf = rec.EnvInto(envBuf)
+		env := envBuf
+		for ri, r := range rs.rules {
+			if !usable[ri] || r.name == nil {
 				continue
 			}
-			env := recordEnv(rec)
+			st := states[ri]
 			envs := []map[string]any{env}
 			var forValues []string
 			if r.cfg.ForEach != "" {
@@ -535,31 +562,35 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 				if forValues != nil {
 					forValue = forValues[ei]
 				}
-				name, key, err := rs.render(r, st.nameCache, &st.sb, e, r.nameFields, r.nameCacheable, forValue, r.name)
-				if err != nil {
-					report(r, rec, "name: %s", oneLine(err.Error()))
+				st.buf = appendKey(st.buf[:0], r, e, forValue)
+				var ent *entry
+				if r.nameCacheable {
+					ent = st.entries[string(st.buf)]
+					if ent == nil {
+						ent = resolve(r, e, string(st.buf))
+						st.entries[ent.key] = ent
+					}
+				} else {
+					ent = resolve(r, e, "")
+				}
+				if ent.problem != "" {
+					report(r, rec, "%s", ent.problem)
 					continue
 				}
-				name = normalizeName(name)
-				if msg := validateName(name, rs.nameMaxLength); msg != "" {
-					report(r, rec, "%s", msg)
-					continue
-				}
-				var desc string
-				if r.description != nil {
-					desc, _, err = rs.render(r, st.descCache, &st.sb, e, r.descFields, r.descCacheable, forValue, r.description)
-					if err != nil {
-						report(r, rec, "description: %s", oneLine(err.Error()))
+				g := ent.group
+				if g == nil {
+					if g = groupFor(r, rec, e, ent.name, ent.key); g == nil {
 						continue
 					}
-					desc = strings.TrimSpace(desc)
+					if r.nameCacheable {
+						ent.group = g
+					}
 				}
-				if !r.nameCacheable {
-					key = r.cfg.ID + "|" + name
-				}
-				addMember(r, rec, name, desc, key)
+				g.members = append(g.members, rec.ID)
 			}
 		}
+	}
+	for ri, r := range rs.rules {
 		if n := perRuleProblems[ri]; n > maxProblemsPerRule {
 			out.Problems = append(out.Problems, RecordProblem{RuleID: r.cfg.ID, Msg: fmt.Sprintf("%d more records skipped for the same reasons", n-maxProblemsPerRule)})
 		}
@@ -599,75 +630,32 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 	return &out, nil
 }
 
-// render executes t over env, caching by the values of the fields it reads
-// when those are all it reads. It also returns the registry key (rule id and
-// the field values, with the for_each value for rules that expand one).
-func (rs *Rules) render(r *compiledRule, cache map[string]string, sb *strings.Builder, env map[string]any,
-	fields []string, cacheable bool, forValue string, t *template.Template) (string, string, error) {
-	sb.Reset()
-	sb.WriteString(r.cfg.ID)
-	for _, f := range fields {
-		sb.WriteByte('|')
+// appendKey appends the registry key of a record under rule r: the rule
+// id and the values of the attributes its name reads (with the for_each
+// value for rules that expand one), e.g. "department-role|Sales|Manager".
+func appendKey(buf []byte, r *compiledRule, env map[string]any, forValue string) []byte {
+	buf = append(buf, r.cfg.ID...)
+	for _, f := range r.nameFields {
+		buf = append(buf, '|')
 		switch v := env[f].(type) {
 		case string:
-			sb.WriteString(v)
+			buf = append(buf, v...)
 		case []string:
-			sb.WriteString(strings.Join(v, ","))
+			buf = append(buf, strings.Join(v, ",")...)
 		case nil:
 		default:
-			fmt.Fprint(sb, v)
+			buf = fmt.Append(buf, v)
 		}
 	}
-	if r.cfg.ForEach != "" && !slices.Contains(fields, r.cfg.ForEach) {
-		sb.WriteByte('|')
-		sb.WriteString(forValue)
+	if r.cfg.ForEach != "" && !slices.Contains(r.nameFields, r.cfg.ForEach) {
+		buf = append(buf, '|')
+		buf = append(buf, forValue...)
 	}
-	key := sb.String()
-	if cacheable {
-		if out, ok := cache[key]; ok {
-			return out, key, nil
-		}
-	}
-	sb.Reset()
-	if err := t.Execute(sb, env); err != nil {
-		return "", "", err
-	}
-	out := sb.String()
-	if cacheable {
-		cache[key] = out
-	}
-	return out, key, nil
+	return buf
 }
 
-// recordEnv is the expression and template environment of a record: its
-// attributes by column name, multi-valued ones as []string.
-//
-// TODO(hrsource): switch to Record.Env once it has landed; this mirrors the
-// agreed contract.
-func recordEnv(r *hrsource.Record) map[string]any {
-	env := make(map[string]any, len(r.Values))
-	for i, c := range r.Schema.Columns {
-		if i >= len(r.Values) {
-			break
-		}
-		if _, dup := env[c]; dup {
-			continue
-		}
-		v := r.Values[i]
-		if sep, ok := r.Schema.Multi[c]; ok && sep != "" {
-			var vs []string
-			for _, p := range strings.Split(v, sep) {
-				if p = strings.TrimSpace(p); p != "" {
-					vs = append(vs, p)
-				}
-			}
-			env[c] = vs
-			continue
-		}
-		env[c] = v
-	}
-	return env
-}
+// normalizeSpace trims and collapses whitespace in a description.
+func normalizeSpace(s string) string { return normalizeName(s) }
 
 // withValue returns a copy of env with the for_each attribute bound to one
 // of its values. The attribute keeps its own name, so `{{ .Languages }}` and
@@ -712,4 +700,10 @@ func settingsEqual(a, b Settings) bool {
 		eqI(a.WrapUpTime, b.WrapUpTime) && eqI(a.SLADefaultResponseTime, b.SLADefaultResponseTime) &&
 		eqI(a.SLAUrgentResponseTime, b.SLAUrgentResponseTime) && eqI(a.SLAFirstTimeResponseTime, b.SLAFirstTimeResponseTime) &&
 		slices.Equal(a.LobIDs, b.LobIDs) && (a.LobIDs == nil) == (b.LobIDs == nil) && eqI64(a.WorkingHoursID, b.WorkingHoursID)
+}
+
+// hasColumnPrefix reports whether a dotted column (a flattened JSON object)
+// makes prefix reachable as a nested map.
+func hasColumnPrefix(columns []string, prefix string) bool {
+	return slices.ContainsFunc(columns, func(c string) bool { return strings.HasPrefix(c, prefix) })
 }
