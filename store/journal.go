@@ -128,6 +128,9 @@ func (s *Store) JournalSet(ctx context.Context, updates []OpUpdate) error {
 
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
+	// The redundant id range lets the planner find the rows by primary key
+	// even without statistics; joining on the unnested ids alone can make it
+	// scan the whole journal for every batch.
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE run_operations o SET
 			state = u.state,
@@ -137,8 +140,8 @@ func (s *Store) JournalSet(ctx context.Context, updates []OpUpdate) error {
 			updated_at = now()
 		FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::bigint[])
 			AS u(id, state, http_status, error, skill_id)
-		WHERE o.id = u.id`,
-		ids, states, statuses, errs, skillIDs)
+		WHERE o.id = u.id AND o.id BETWEEN $6 AND $7`,
+		ids, states, statuses, errs, skillIDs, slices.Min(ids), slices.Max(ids))
 	if err != nil {
 		return fmt.Errorf("update %d journal operations: %w", len(ids), err)
 	}
