@@ -198,6 +198,15 @@ func BuildPlan(in PlanInput) *Plan {
 		return nil
 	}
 
+	deletedByName := func(name string) *liveperson.Skill {
+		for _, s := range byName[strings.ToLower(name)] {
+			if s.Deleted {
+				return s
+			}
+		}
+		return nil
+	}
+
 	owned := make(map[int64]store.OwnedSkill, len(in.Registry))
 	ownedByKey := make(map[string]store.OwnedSkill, len(in.Registry))
 	for _, r := range in.Registry {
@@ -243,6 +252,13 @@ func BuildPlan(in PlanInput) *Plan {
 				if other := liveByName(d.Name); other != nil {
 					p.Changes = append(p.Changes, conflict(d, prov, other,
 						fmt.Sprintf("skill %d that skillsync created for this rule was deleted in LivePerson, and the name is now held by skill %d, which skillsync does not manage", row.SkillID, other.ID)))
+					continue
+				}
+				if gone := deletedByName(d.Name); gone != nil {
+					// LivePerson keeps the names of deleted skills (lpsim takes
+					// the strict reading of "unique"): a create would fail.
+					p.Changes = append(p.Changes, conflict(d, prov, gone,
+						fmt.Sprintf("skill %d that skillsync created for this rule was deleted in LivePerson outside skillsync; LivePerson keeps the names of deleted skills, so it cannot be created again as %q: change the rule's name or restore the skill in LivePerson", row.SkillID, d.Name)))
 					continue
 				}
 				after := desiredSkill(liveperson.Skill{}, d, resolver)
@@ -309,15 +325,15 @@ func BuildPlan(in PlanInput) *Plan {
 			p.Changes = append(p.Changes, c)
 			continue
 		}
+		if gone := deletedByName(d.Name); gone != nil {
+			p.Changes = append(p.Changes, conflict(d, prov, gone,
+				fmt.Sprintf("deleted skill %d %q still holds the name in LivePerson, which keeps the names of deleted skills; change the rule's name", gone.ID, gone.Name)))
+			continue
+		}
 		after := desiredSkill(liveperson.Skill{}, d, resolver)
 		c := prov
 		c.Action, c.Skill, c.After = ActionCreate, d.Name, &after
 		c.Fields, c.Diff = createFields(d, &after, resolver)
-		for _, s := range byName[strings.ToLower(d.Name)] {
-			if s.Deleted {
-				c.Reason = fmt.Sprintf("a deleted skill (id %d) had this name", s.ID)
-			}
-		}
 		p.Changes = append(p.Changes, c)
 	}
 

@@ -157,15 +157,32 @@ func TestBuildPlanDecisionTable(t *testing.T) {
 		},
 		{
 			name: "owned skill deleted by hand is recreated",
-			in: PlanInput{Desired: []DesiredSkill{desired("Gone", "dept|Gone", 120)},
+			in: PlanInput{Desired: []DesiredSkill{desired("Gone 2", "dept|Gone", 120)},
 				Current: []liveperson.Skill{deleted}, Registry: []store.OwnedSkill{owned(7, "Gone", "dept|Gone")}},
-			want:   []string{"create Gone"},
+			want:   []string{"create Gone 2"},
 			counts: Summary{Create: 1},
 			check: func(t *testing.T, p *Plan) {
 				if c := p.Changes[0]; !c.Recreate || c.ReplacesID != 7 || !strings.Contains(c.Reason, "deleted in LivePerson outside skillsync") {
 					t.Errorf("change %+v", c)
 				}
 			},
+		},
+		{
+			name: "owned skill deleted by hand under its name cannot be recreated",
+			in: PlanInput{Desired: []DesiredSkill{desired("Gone", "dept|Gone", 120)},
+				Current: []liveperson.Skill{deleted}, Registry: []store.OwnedSkill{owned(7, "Gone", "dept|Gone")}},
+			want:   []string{"unmanaged_conflict Gone"},
+			counts: Summary{UnmanagedConflict: 1},
+			check: func(t *testing.T, p *Plan) {
+				if c := p.Changes[0]; !strings.Contains(c.Reason, "keeps the names of deleted skills") {
+					t.Errorf("change %+v", c)
+				}
+			},
+		},
+		{
+			name: "a deleted unowned skill holding the name blocks a create",
+			in:   PlanInput{Desired: []DesiredSkill{desired("gone", "dept|Gone", 120)}, Current: []liveperson.Skill{deleted}},
+			want: []string{"unmanaged_conflict gone"}, counts: Summary{UnmanagedConflict: 1},
 		},
 		{
 			name: "vanished owned skill no longer desired is forgotten",
@@ -314,7 +331,7 @@ type memAccount struct {
 	nextID   int64
 }
 
-func (m *memAccount) apply(p *Plan) {
+func (m *memAccount) apply(p *Plan) error {
 	reg := map[int64]store.OwnedSkill{}
 	for _, r := range m.registry {
 		reg[r.SkillID] = r
@@ -328,6 +345,11 @@ func (m *memAccount) apply(p *Plan) {
 	for _, c := range p.Changes {
 		switch c.Action {
 		case ActionCreate:
+			for _, o := range m.skills {
+				if strings.EqualFold(o.Name, c.After.Name) {
+					return fmt.Errorf("create %q: name held by skill %d (deleted %v)", c.After.Name, o.ID, o.Deleted)
+				}
+			}
 			m.nextID++
 			s := *c.After
 			s.ID = m.nextID
@@ -354,6 +376,7 @@ func (m *memAccount) apply(p *Plan) {
 	for _, id := range sortedKeys(reg) {
 		m.registry = append(m.registry, reg[id])
 	}
+	return nil
 }
 
 func sortedKeys[V any](m map[int64]V) []int64 {
@@ -442,7 +465,9 @@ func checkConvergence(t *testing.T, seed uint64) {
 	}
 	in.Current, in.Registry = slices.Clone(acct.skills), slices.Clone(acct.registry)
 	p := BuildPlan(in)
-	acct.apply(p)
+	if err := acct.apply(p); err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
 
 	conflicts := map[string]bool{}
 	adopted := map[int64]bool{}
