@@ -1,0 +1,197 @@
+package lpsim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// raw sends a request and returns the response or transport error, for
+// faults where the client gets no response.
+func (e *env) raw(method, path, body string, hdr map[string]string) (*http.Response, error) {
+	r, err := http.NewRequest(method, e.srv.URL()+path, bytes.NewReader([]byte(body)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r.Header.Set("Authorization", "Bearer "+e.token)
+	r.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
+	res, err := e.c.Do(r)
+	if err == nil {
+		res.Body.Close()
+	}
+	return res, err
+}
+
+func TestFaultStatus(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.sim.InjectFault(Fault{Method: "GET", PathPrefix: skillsPath, Status: 503, RetryAfter: "7", Times: 2})
+	e.sim.InjectFault(Fault{PathPrefix: usersPath, Status: 429})
+	var got []int
+	for range 3 {
+		r := e.do(req{method: "GET", path: skillsPath + "?v=4.0"})
+		got = append(got, r.status)
+		if r.status == 503 && r.header.Get("Retry-After") != "7" {
+			t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
+		}
+	}
+	if got[0] != 503 || got[1] != 503 || got[2] != 200 {
+		t.Errorf("statuses %v, want 503 503 200", got)
+	}
+	// The POST did not match the GET fault.
+	e.mustStatus(e.do(req{method: "POST", path: skillsPath + "?v=4.0", body: []any{map[string]any{"name": "a"}}}), 201)
+	e.mustStatus(e.do(req{method: "GET", path: usersPath + "?v=4.0"}), 429)
+	e.mustStatus(e.do(req{method: "GET", path: usersPath + "?v=4.0"}), 200)
+
+	log := e.sim.Requests()
+	var statuses []int
+	for _, r := range log {
+		statuses = append(statuses, r.Status)
+	}
+	want := []int{503, 503, 200, 201, 429, 200}
+	if len(statuses) != len(want) {
+		t.Fatalf("log statuses %v, want %v", statuses, want)
+	}
+	for i := range want {
+		if statuses[i] != want[i] {
+			t.Fatalf("log statuses %v, want %v", statuses, want)
+		}
+	}
+	if log[0].Query != "v=4.0" || log[0].Path != skillsPath || log[0].Time.IsZero() {
+		t.Errorf("log entry %+v", log[0])
+	}
+	if n := e.sim.Count("GET", "/api/account/"); n != 5 {
+		t.Errorf("Count GET = %d, want 5", n)
+	}
+	if n := e.sim.Count("", skillsPath); n != 4 {
+		t.Errorf("Count any skills = %d, want 4", n)
+	}
+	e.sim.ResetLog()
+	if len(e.sim.Requests()) != 0 {
+		t.Errorf("log not reset")
+	}
+}
+
+func TestFaultDrop(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.sim.InjectFault(Fault{Method: "POST", PathPrefix: skillsPath, Drop: true})
+	rev := e.sim.Revision()
+	_, err := e.raw("POST", skillsPath+"?v=4.0", `[{"name":"a"}]`, nil)
+	if err == nil {
+		t.Fatal("dropped request got a response")
+	}
+	if e.sim.Revision() != rev || len(e.sim.Skills(true)) != 0 {
+		t.Errorf("dropped write was applied")
+	}
+	if log := e.sim.Requests(); len(log) != 1 || !log[0].Dropped || log[0].Status != 0 {
+		t.Errorf("log %+v", log)
+	}
+	e.mustStatus(e.do(req{method: "POST", path: skillsPath + "?v=4.0", body: []any{map[string]any{"name": "a"}}}), 201)
+}
+
+func TestFaultLoseResponse(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.sim.InjectFault(Fault{Method: "POST", PathPrefix: skillsPath, LoseResponse: true})
+	rev := e.sim.Revision()
+	_, err := e.raw("POST", skillsPath+"?v=4.0", `[{"name":"a"}]`, nil)
+	if err == nil {
+		t.Fatal("lost response arrived")
+	}
+	if e.sim.Revision() != rev+1 || len(e.sim.Skills(false)) != 1 {
+		t.Errorf("write behind the lost response was not applied")
+	}
+	if log := e.sim.Requests(); len(log) != 1 || !log[0].Dropped || log[0].Status != 201 {
+		t.Errorf("log %+v", log)
+	}
+	// Repeating the POST blindly now fails: the name exists.
+	e.mustStatus(e.do(req{method: "POST", path: skillsPath + "?v=4.0", body: []any{map[string]any{"name": "a"}}}), 400)
+}
+
+func TestFaultConcurrentEditAndExpireToken(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(o *Options) { o.ConflictStatus = 412 })
+	ids := e.sim.SeedSkills(map[string]any{"name": "a"})
+	path := skillsPath + "/" + idStr(ids[0]) + "?v=4.0"
+	e.sim.InjectFault(Fault{Method: "PUT", PathPrefix: skillsPath, ConcurrentEdit: true})
+	rev := e.sim.Revision()
+	e.mustStatus(e.do(req{method: "PUT", path: path, body: map[string]any{"name": "b"}, header: e.rev()}), 412)
+	if e.sim.Revision() != rev+1 {
+		t.Errorf("revision %d, want %d", e.sim.Revision(), rev+1)
+	}
+	e.mustStatus(e.do(req{method: "PUT", path: path, body: map[string]any{"name": "b"}, header: e.rev()}), 200)
+
+	e.sim.InjectFault(Fault{Method: "GET", ExpireToken: true})
+	e.mustStatus(e.do(req{method: "GET", path: path}), 401)
+	e.mustStatus(e.do(req{method: "GET", path: path}), 401) // the token stays expired
+	e.token = e.sentinelToken()
+	e.mustStatus(e.do(req{method: "GET", path: path}), 200)
+}
+
+func TestLatency(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.sim.SetLatency(time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	r, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL()+skillsPath+"?v=4.0", nil)
+	r.Header.Set("Authorization", "Bearer "+e.token)
+	_, err := e.c.Do(r)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want deadline exceeded", err)
+	}
+	e.sim.SetLatency(0)
+	e.mustStatus(e.do(req{method: "GET", path: skillsPath + "?v=4.0"}), 200)
+}
+
+func TestRequestLogIfMatch(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ids := e.sim.SeedSkills(map[string]any{"name": "a"})
+	rev := strconv.FormatInt(e.sim.Revision(), 10)
+	e.mustStatus(e.do(req{method: "DELETE", path: skillsPath + "/" + idStr(ids[0]) + "?v=4.0", header: map[string]string{"If-Match": rev}}), 200)
+	if log := e.sim.Requests(); len(log) != 1 || log[0].IfMatch != rev || log[0].Method != "DELETE" {
+		t.Errorf("log %+v", log)
+	}
+}
+
+// TestConcurrentWriters checks the revision and If-Match under parallel
+// writers: exactly one of the writers holding the same revision wins.
+func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rev := e.rev()
+	const n = 8
+	results := make(chan int, n)
+	for i := range n {
+		go func() {
+			res, err := e.raw("POST", skillsPath+"?v=4.0", `[{"name":"s`+strconv.Itoa(i)+`"}]`, rev)
+			if err != nil {
+				results <- 0
+				return
+			}
+			results <- res.StatusCode
+		}()
+	}
+	wins := 0
+	for range n {
+		switch s := <-results; s {
+		case 201:
+			wins++
+		case 409:
+		default:
+			t.Errorf("status %d", s)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d writers won with the same revision, want 1", wins)
+	}
+}
