@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 
 	"github.com/skillsync/skillsync/hrsource"
 	"github.com/skillsync/skillsync/liveperson"
@@ -25,9 +24,13 @@ type app struct {
 	metrics *metrics
 	secrets *strings.Replacer
 
-	// running is true while this process runs a sync; the runner's guard
-	// and the database lock are what keep runs apart, this only reports it.
-	running atomic.Bool
+	// slot is this process's run slot (capacity 1), taken by claim. The
+	// runner's guard and the database lock keep runs apart as well; the
+	// slot lets the HTTP trigger answer 409 at once, /status report the
+	// run, and shutdown wait for the run to end by taking it.
+	slot chan struct{}
+	// afterRun, when set, is told of every finished run (tests).
+	afterRun func(*sync.Result, error)
 }
 
 // appOptions are the parts of the wiring that tests and the demo replace.
@@ -42,7 +45,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, e *env) (*app, e
 }
 
 func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions) (_ *app, err error) {
-	a := &app{cfg: cfg, log: log, metrics: newMetrics(), secrets: newReplacer(configSecrets(cfg))}
+	a := &app{cfg: cfg, log: log, metrics: newMetrics(), secrets: newReplacer(configSecrets(cfg)), slot: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -57,6 +60,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 	lpOpts := liveperson.Options{Logger: log, Observe: a.metrics.observeLP}
 	if opts.env != nil {
 		lpOpts.HTTPClient = opts.env.lpHTTPClient
+		a.afterRun = opts.env.afterRun
 	}
 	if a.lp, err = liveperson.New(cfg.LivePerson, lpOpts); err != nil {
 		return nil, fmt.Errorf("liveperson client: %w", err)
@@ -102,15 +106,39 @@ func (a *app) redact(s string) string { return a.secrets.Replace(s) }
 // through the runner, which holds the in-process guard and the Postgres
 // lock, then into the metrics.
 func (a *app) runOnce(ctx context.Context, mode store.Mode, trigger store.Trigger) (*sync.Result, error) {
-	a.running.Store(true)
-	a.metrics.runInProgress.Set(1)
+	if !a.claim() {
+		return nil, sync.ErrRunInProgress
+	}
+	return a.runClaimed(ctx, mode, trigger)
+}
+
+// claim takes this process's run slot, so that a caller (the HTTP trigger)
+// can answer "started" or "in progress" before the run's goroutine begins.
+// Whoever claims must call runClaimed.
+func (a *app) claim() bool {
+	select {
+	case a.slot <- struct{}{}:
+		a.metrics.runInProgress.Set(1)
+		return true
+	default:
+		return false
+	}
+}
+
+// busy says whether a run of this process is under way.
+func (a *app) busy() bool { return len(a.slot) > 0 }
+
+func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Trigger) (*sync.Result, error) {
 	defer func() {
-		a.running.Store(false)
 		a.metrics.runInProgress.Set(0)
+		<-a.slot
 	}()
 	res, err := a.runner.RunOnce(ctx, mode, trigger)
 	if res != nil {
 		a.metrics.observeRun(res.Run)
+	}
+	if a.afterRun != nil {
+		a.afterRun(res, err)
 	}
 	return res, err
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skillsync/skillsync/sync"
 )
 
 // Exit codes (a contract: scripts and CI jobs depend on them).
@@ -48,6 +50,8 @@ type env struct {
 	lpHTTPClient *http.Client
 	// onListen, when set, is told the daemon's HTTP address once it serves.
 	onListen func(addr string)
+	// afterRun, when set, is told of every run once it has finished.
+	afterRun func(*sync.Result, error)
 }
 
 // run is the whole program: it parses args, runs the command and returns

@@ -142,26 +142,25 @@ func (d *daemon) serve(ctx context.Context) error {
 // running one, then cancellation, then the HTTP server.
 func (d *daemon) stop(srv *http.Server) {
 	timeout := d.app.cfg.ShutdownTimeout
-	d.log.Info("shutting down: no new runs will start", "run_in_progress", d.app.running.Load(), "grace", timeout)
+	d.log.Info("shutting down: no new runs will start", "run_in_progress", d.app.busy(), "shutdown_timeout", timeout)
 	close(d.shutdown)
 	cronDone := d.cron.Stop().Done()
-
-	// Everything that may still be running: cron's job, the start-up run,
-	// HTTP-triggered runs.
-	idle := make(chan struct{})
-	go func() {
+	// The running run is asked to stop now: the runner finishes the batch
+	// it is sending, records the run as interrupted and returns, which
+	// frees the run slot. Taking the slot therefore waits for the run (any
+	// run: scheduled, at start-up or HTTP-triggered), and keeps a new one
+	// from starting. shutdown_timeout bounds the wait.
+	d.cancelRuns()
+	grace := time.NewTimer(timeout)
+	defer grace.Stop()
+	select {
+	case d.app.slot <- struct{}{}:
+		// Nothing can run now; let cron's and the trigger's goroutines end.
 		<-cronDone
 		d.runs.Wait()
-		close(idle)
-	}()
-	// The run is asked to stop now: the runner finishes the batch it is
-	// sending, records the run as interrupted and returns. The grace period
-	// bounds how long that may take.
-	d.cancelRuns()
-	select {
-	case <-idle:
-	case <-time.After(timeout):
-		d.log.Warn("the running run did not stop within shutdown_timeout; exiting anyway (the next start marks it interrupted)", "shutdown_timeout", timeout)
+	case <-grace.C:
+		d.log.Warn("the running run did not stop within shutdown_timeout; exiting anyway (the next start marks it interrupted)",
+			"shutdown_timeout", timeout)
 	}
 
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

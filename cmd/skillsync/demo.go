@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -135,26 +136,30 @@ func (c *cli) demo(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer a.close()
-	step := func(mode store.Mode) (*sync.Result, error) {
+	// step runs once; dry runs show their plan, apply runs what they did.
+	step := func(mode store.Mode) error {
 		res, err := a.runOnce(ctx, mode, store.TriggerDemo)
 		if err == nil && res != nil && res.Run.Outcome != store.OutcomeApplied && res.Run.Outcome != store.OutcomeNoChanges {
 			err = fmt.Errorf("run %d ended %s: %s", res.Run.ID, res.Run.Outcome, res.Run.Error)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("demo: %w", err)
+			return fmt.Errorf("demo: %w", err)
 		}
-		if err := writePlan(out, res, "text", p.color); err != nil {
-			return nil, err
+		if mode == store.ModePlan {
+			return writePlan(out, res, "text", p.color)
 		}
-		return res, nil
+		k := res.Run.Counts
+		p.say("Run %d %s in %s: %d created, %d updated, %d deleted, %d pending delete, %d failed.",
+			res.Run.ID, res.Run.Outcome, runDuration(res.Run), k.Create, k.Update, k.Delete, k.PendingDelete, k.Failed)
+		return nil
 	}
 
 	p.heading("1. Dry run: what would change? (skillsync plan)")
-	if _, err := step(store.ModePlan); err != nil {
+	if err := step(store.ModePlan); err != nil {
 		return err
 	}
 	p.heading("2. Apply it (skillsync sync)")
-	if _, err := step(store.ModeApply); err != nil {
+	if err := step(store.ModeApply); err != nil {
 		return err
 	}
 	p.say("The %d skills made by hand are untouched: skillsync only changes skills it owns.", len(others))
@@ -166,7 +171,10 @@ func (c *cli) demo(ctx context.Context, out io.Writer) error {
 	drifted := "Research & Development"
 	for _, s := range sim.Skills(false) {
 		if s["name"] == drifted {
-			id, _ := s["id"].(int64)
+			id, err := strconv.ParseInt(fmt.Sprint(s["id"]), 10, 64)
+			if err != nil {
+				return fmt.Errorf("demo: skill id %v: %w", s["id"], err)
+			}
 			sim.EditSkill(id, func(m map[string]any) { m["maxWaitTime"] = 600 })
 		}
 	}
@@ -175,15 +183,15 @@ func (c *cli) demo(ctx context.Context, out io.Writer) error {
 	p.say("  - the %d active Sales Representatives leave the company", left)
 	p.say("  - someone raises the max wait time of %q to 600 by hand in LivePerson", drifted)
 	p.heading("4. The next dry run shows it: creates, a drift repair, pending deletes")
-	if _, err := step(store.ModePlan); err != nil {
+	if err := step(store.ModePlan); err != nil {
 		return err
 	}
 	p.heading("5. Apply: deletes wait out their grace, everything else goes ahead")
-	if _, err := step(store.ModeApply); err != nil {
+	if err := step(store.ModeApply); err != nil {
 		return err
 	}
 	p.heading("6. The next scheduled run: the grace is over, the pending skills are deleted")
-	if _, err := step(store.ModeApply); err != nil {
+	if err := step(store.ModeApply); err != nil {
 		return err
 	}
 
@@ -221,7 +229,7 @@ func demoConfig(hrPath, lpURL, dbURL, secret string) *Config {
 	cfg.Skills.Defaults = sync.Settings{MaxWaitTime: &maxWait, CanTransfer: &canTransfer}
 	cfg.Skills.Rules = []sync.Rule{
 		{ID: "department", Name: "{{ .Department }}", Description: "{{ .Department }} staff", MinMembers: 1},
-		{ID: "department-role", Name: "{{ .Department }} / {{ .JobRole }}", Description: "{{ .JobRole }}s of {{ .Department }}", MinMembers: 5},
+		{ID: "department-role", Name: "{{ .Department }} / {{ .JobRole }}", Description: "{{ .Department }}: {{ .JobRole }}", MinMembers: 5},
 	}
 	cfg.Skills.Static = []sync.Static{{Name: "Escalations", Description: "Supervisors on call"}}
 	cfg.Sync.MaxDeletePercent = 50

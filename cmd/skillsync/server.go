@@ -80,7 +80,7 @@ type pendingView struct {
 func (d *daemon) status(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := statusView{
-		RunInProgress:  d.app.running.Load(),
+		RunInProgress:  d.app.busy(),
 		Schedule:       d.app.cfg.Schedule,
 		Timezone:       d.app.cfg.Timezone,
 		PendingDeletes: []pendingView{},
@@ -169,16 +169,16 @@ func (d *daemon) trigger(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
-	if d.app.running.Load() {
+	if !d.app.claim() {
 		respond(w, http.StatusConflict, triggerView{Status: "run_in_progress", Error: sync.ErrRunInProgress.Error()})
 		return
 	}
 	if !wait {
-		d.runs.Go(func() { _, _ = d.app.runOnce(d.runCtx, mode, store.TriggerAPI) })
+		d.runs.Go(func() { _, _ = d.app.runClaimed(d.runCtx, mode, store.TriggerAPI) })
 		respond(w, http.StatusAccepted, triggerView{Status: "started"})
 		return
 	}
-	res, err := d.app.runOnce(d.runCtx, mode, store.TriggerAPI)
+	res, err := d.app.runClaimed(d.runCtx, mode, store.TriggerAPI)
 	var rv *runView
 	if res != nil {
 		v := newRunView(res.Run)
