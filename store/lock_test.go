@@ -1,0 +1,158 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	gosync "sync"
+	"testing"
+
+	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/store/pgtest"
+)
+
+// TestRunLockOneWinner: two goroutines with two pools (two replicas) race
+// for the lock; exactly one wins and the other is told at once.
+func TestRunLockOneWinner(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DB(t)
+	stores := []*store.Store{open(t, url, store.Options{}), open(t, url, store.Options{})}
+
+	for round := range 3 {
+		var (
+			wg    gosync.WaitGroup
+			locks = make([]*store.RunLock, len(stores))
+			errs  = make([]error, len(stores))
+			start = make(chan struct{})
+		)
+		for i, st := range stores {
+			wg.Go(func() {
+				<-start
+				locks[i], errs[i] = st.AcquireRunLock(t.Context())
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		winners := 0
+		for i := range stores {
+			switch {
+			case errs[i] == nil:
+				winners++
+			case !errors.Is(errs[i], store.ErrRunInProgress):
+				t.Fatalf("round %d: store %d: %v, want the lock or ErrRunInProgress", round, i, errs[i])
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("round %d: %d winners, want exactly 1", round, winners)
+		}
+		for _, l := range locks {
+			if l != nil {
+				if err := l.Release(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if err := l.Release(t.Context()); err != nil {
+					t.Errorf("second Release: %v", err)
+				}
+			}
+		}
+	}
+}
+
+// TestRunLockSameStore: a second run in the same process is refused too:
+// each lock is its own session.
+func TestRunLockSameStore(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	lock, err := st.AcquireRunLock(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AcquireRunLock(t.Context()); !errors.Is(err, store.ErrRunInProgress) {
+		t.Fatalf("second AcquireRunLock = %v, want ErrRunInProgress", err)
+	}
+	if err := lock.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	again, err := st.AcquireRunLock(t.Context())
+	if err != nil {
+		t.Fatalf("AcquireRunLock after Release: %v", err)
+	}
+	if err := again.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunLockReleasedOnCancel: a run whose context is cancelled still
+// releases the lock, on its own connection, with that cancelled context.
+func TestRunLockReleasedOnCancel(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DB(t)
+	a, b := open(t, url, store.Options{}), open(t, url, store.Options{})
+
+	ctx, cancel := context.WithCancel(t.Context())
+	held := make(chan *store.RunLock)
+	released := make(chan error)
+	go func() {
+		lock, err := a.AcquireRunLock(ctx)
+		if err != nil {
+			t.Error(err)
+			close(held)
+			return
+		}
+		held <- lock
+		<-ctx.Done() // the run is aborted
+		released <- lock.Release(ctx)
+	}()
+	if _, ok := <-held; !ok {
+		t.FailNow()
+	}
+	if _, err := b.AcquireRunLock(t.Context()); !errors.Is(err, store.ErrRunInProgress) {
+		t.Fatalf("AcquireRunLock while held = %v, want ErrRunInProgress", err)
+	}
+	cancel()
+	if err := <-released; err != nil {
+		t.Fatalf("Release with a cancelled context: %v", err)
+	}
+	lock, err := b.AcquireRunLock(t.Context())
+	if err != nil {
+		t.Fatalf("AcquireRunLock after the cancelled run released: %v", err)
+	}
+	if err := lock.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunLockDiesWithSession: when the holder's connection ends (the process
+// died), the lock is free again; Release afterwards reports the lost
+// session instead of pretending.
+func TestRunLockDiesWithSession(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DB(t)
+	a, b := open(t, url, store.Options{}), open(t, url, store.Options{})
+	lock, err := a.AcquireRunLock(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Kill the holder's session from outside, as if its process died, and
+	// wait (up to 10s) for the backend to be gone.
+	conn := connect(t, url)
+	var killed bool
+	if err := conn.QueryRow(t.Context(), `SELECT bool_and(pg_terminate_backend(pid, 10000)) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if !killed {
+		t.Fatal("the lock holder's backend was not terminated")
+	}
+	l, err := b.AcquireRunLock(t.Context())
+	if err != nil {
+		t.Fatalf("AcquireRunLock after the holder's session ended: %v", err)
+	}
+	if err := l.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.Release(t.Context()); err == nil {
+		t.Error("Release on a terminated session succeeded, want an error")
+	}
+}
