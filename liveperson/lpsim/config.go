@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -45,6 +46,10 @@ func (s *Sim) config(h configHandler) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, "query parameter v must be a number, got "+strconv.Quote(v))
 			return
 		}
+		if msg := checkContentType(r, method); msg != "" {
+			writeError(w, http.StatusUnsupportedMediaType, msg)
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		h(w, r, method)
 	}
@@ -76,6 +81,20 @@ func effectiveMethod(r *http.Request) (string, string) {
 		return http.MethodGet, ""
 	}
 	return r.Method, ""
+}
+
+// checkContentType requires a JSON Content-Type on requests that carry a
+// body (POST, PUT, and DELETE with a list of ids), as LivePerson's method
+// pages list it; a JAX-RS service answers anything else with 415.
+func checkContentType(r *http.Request, method string) string {
+	if method == http.MethodGet || (method == http.MethodDelete && r.ContentLength == 0) {
+		return ""
+	}
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return fmt.Sprintf("Content-Type must be application/json, got %q", ct)
+	}
+	return ""
 }
 
 // ifMatch returns the If-Match value with surrounding quotes removed.

@@ -134,11 +134,20 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Time:    s.now(),
 		IfMatch: r.Header.Get("If-Match"),
 	}
-	defer func() {
+	logged := false
+	logEntry := func() {
+		if logged {
+			return
+		}
+		logged = true
 		s.mu.Lock()
 		s.log = append(s.log, entry)
 		s.mu.Unlock()
-	}()
+	}
+	// The entry is logged before the response is complete (the server
+	// flushes after ServeHTTP returns), so a client that has its answer
+	// finds its request in the log.
+	defer logEntry()
 
 	s.mu.Lock()
 	latency := s.latency
@@ -164,6 +173,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case f != nil && f.Drop:
 		entry.Dropped = true
+		logEntry()
 		dropConnection(w)
 		return
 	case f != nil && f.Status != 0:
@@ -178,6 +188,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mux.ServeHTTP(rec, r)
 		entry.Status = rec.Code
 		entry.Dropped = true
+		logEntry()
 		dropConnection(w)
 		return
 	}

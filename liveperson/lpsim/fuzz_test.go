@@ -62,6 +62,7 @@ func FuzzCreateSkills(f *testing.F) {
 		rev := sim.Revision()
 		r := httptest.NewRequest("POST", "/api/account/1/configuration/le-users/skills?v=4.0", strings.NewReader(body))
 		r.Header.Set("Authorization", "Bearer tok")
+		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("If-Match", strconv.FormatInt(rev, 10))
 		w := httptest.NewRecorder()
 		sim.ServeHTTP(w, r)

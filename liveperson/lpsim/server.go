@@ -3,6 +3,8 @@ package lpsim
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -22,6 +24,21 @@ func Serve(sim *Sim) *Server {
 	return &Server{Sim: sim, ts: ts}
 }
 
+// Start serves sim over TLS on addr (e.g. "127.0.0.1:8443") with the same
+// self-signed certificate as Serve, for the demo and manual testing
+// (curl -k). Discovery answers with the host the client connected to.
+func Start(sim *Sim, addr string) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("lpsim: listen on %s: %w", addr, err)
+	}
+	ts := httptest.NewUnstartedServer(sim)
+	_ = ts.Listener.Close()
+	ts.Listener = ln
+	ts.StartTLS()
+	return &Server{Sim: sim, ts: ts}, nil
+}
+
 // URL returns https://127.0.0.1:port, to use as domain_api_url: discovery
 // returns this host:port for every service.
 func (s *Server) URL() string { return s.ts.URL }
@@ -37,8 +54,9 @@ func (s *Server) Close() {
 }
 
 // ListenAndServe serves sim over plain HTTP on addr until ctx is cancelled,
-// for the demo and manual testing (e.g. addr "127.0.0.1:8089"). Discovery
-// answers with the host the client connected to.
+// for manual testing with curl (e.g. addr "127.0.0.1:8089"). Discovery
+// answers with a bare host:port, which LivePerson clients (ours included)
+// call with https, so a client needs Start or Serve instead.
 func ListenAndServe(ctx context.Context, addr string, sim *Sim) error {
 	srv := &http.Server{Addr: addr, Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

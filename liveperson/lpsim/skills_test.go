@@ -231,6 +231,9 @@ func TestVersionAndOverride(t *testing.T) {
 		{"DELETE with PUT override", "DELETE", one + "?v=4.0", nil, map[string]string{"X-HTTP-Method-Override": "PUT"}, 400},
 		{"POST tunnelling PUT", "POST", one + "?v=4.0", map[string]any{"name": "a-renamed"}, map[string]string{"X-HTTP-Method-Override": "PUT"}, 200},
 		{"POST tunnelling DELETE", "POST", skillsPath + "/" + idStr(ids[1]) + "?v=4.0", nil, map[string]string{"X-HTTP-Method-Override": "DELETE"}, 200},
+		{"POST text/plain", "POST", skillsPath + "?v=4.0", []any{map[string]any{"name": "z"}}, map[string]string{"Content-Type": "text/plain"}, 415},
+		{"DELETE many without Content-Type", "DELETE", skillsPath + "?v=4.0", []any{"1"}, map[string]string{"Content-Type": ""}, 415},
+		{"GET without Content-Type", "GET", skillsPath + "?v=4.0", nil, map[string]string{"Content-Type": ""}, 200},
 		{"unknown endpoint", "GET", "/api/account/" + testAccount + "/nothing?v=4.0", nil, nil, 404},
 	}
 	for _, tt := range tests {
