@@ -104,7 +104,8 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(opts.Dir, "skillsync-pg-")
+	removeAbandoned(cmp.Or(opts.Dir, os.TempDir()))
+	dir, err := os.MkdirTemp(opts.Dir, dirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("create cluster directory: %w", err)
 	}
@@ -113,6 +114,11 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			_ = os.RemoveAll(dir)
 		}
 	}()
+	// Mark the directory as ours so that a later Start can tell it was
+	// abandoned if this process dies without Stop.
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, fmt.Errorf("create cluster directory: %w", err)
+	}
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return nil, fmt.Errorf("give %s to user postgres: %w", dir, err)
@@ -312,6 +318,30 @@ func (c *Cluster) createDatabase(ctx context.Context, name string) error {
 		return fmt.Errorf("create database %s: %w", name, err)
 	}
 	return nil
+}
+
+const (
+	dirPrefix = "skillsync-pg-"
+	ownerFile = "owner.pid" // pid of the process that started the cluster
+)
+
+// removeAbandoned removes the directories of clusters whose owning process
+// is gone (it died without Stop; its server went with it, see Start).
+func removeAbandoned(parent string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, dirPrefix+"*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // not ours, or still being set up
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(dir)
+		}
+	}
 }
 
 // credential is the identity the cluster runs as: nil (ourselves) unless we

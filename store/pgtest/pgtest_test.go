@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -76,5 +79,49 @@ func TestStart(t *testing.T) {
 	}
 	if err := c.Stop(); err != nil {
 		t.Errorf("second Stop: %v", err)
+	}
+}
+
+// TestEnvURL runs TestDB in a child test binary pointed at a server by
+// EnvURL, and checks that it used that server and left no database behind.
+func TestEnvURL(t *testing.T) {
+	t.Parallel()
+	if os.Getenv(pgtest.EnvURL) != "" {
+		t.Skip("already running against " + pgtest.EnvURL)
+	}
+	c, err := pgtest.Start(t.Context(), pgtest.Options{
+		Database: "postgres",
+		Settings: map[string]string{"log_statement": "ddl", "log_min_messages": "info"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestDB$", "-test.count=1")
+	cmd.Env = append(os.Environ(), pgtest.EnvURL+"="+c.URL())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("TestDB against %s: %v\n%s", pgtest.EnvURL, err, out)
+	}
+
+	log, err := os.ReadFile(filepath.Join(c.Dir(), "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "CREATE DATABASE") {
+		t.Errorf("the server's log shows no CREATE DATABASE: the child did not use %s\n%s", pgtest.EnvURL, log)
+	}
+	conn, err := pgx.Connect(t.Context(), c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, _ := conn.Query(t.Context(), `SELECT datname FROM pg_database WHERE datname LIKE 'skillsync%'`)
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("databases left behind on the %s server: %v", pgtest.EnvURL, left)
 	}
 }
