@@ -89,8 +89,11 @@ func (c *collector) finish(source string) (*Snapshot, error) {
 	}
 	snap := &Snapshot{Schema: schema, Records: c.recs}
 	if len(c.recs) == 0 {
+		if err := c.probs.err(source); err != nil {
+			return nil, err
+		}
 		snap.Stats = stats(schema, nil, c.cfg.StatsAttributes)
-		return snap, c.probs.err(source)
+		return snap, nil
 	}
 	f := c.cfg.Fields
 	idCol := schema.Index(f.ID)
