@@ -220,7 +220,9 @@ func (s *Sim) SeedUsers(users ...map[string]any) []int64 {
 	return ids
 }
 
-// Skills returns copies of the stored skills in id order.
+// Skills returns copies of the stored skills in id order. Numbers are
+// json.Number, as a client decoding with UseNumber sees them, except "id",
+// which is an int64 for convenience.
 func (s *Sim) Skills(includeDeleted bool) []map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -230,19 +232,26 @@ func (s *Sim) Skills(includeDeleted bool) []map[string]any {
 		if rec.deleted && !includeDeleted {
 			continue
 		}
-		out = append(out, deepCopy(rec.obj))
+		out = append(out, copyWithID(rec))
 	}
 	return out
 }
 
+func copyWithID(rec *record) map[string]any {
+	obj := deepCopy(rec.obj)
+	obj["id"] = rec.id
+	return obj
+}
+
 // Users returns copies of the stored users in id order, with the values
 // stored for masked fields (fullName, employeeId), which the API blanks.
+// Numbers are json.Number except "id", an int64, as in Skills.
 func (s *Sim) Users() []map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]map[string]any, 0, len(s.userIDs))
 	for _, id := range s.userIDs {
-		out = append(out, deepCopy(s.users[id].obj))
+		out = append(out, copyWithID(s.users[id]))
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package lpsim
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -453,5 +454,24 @@ func TestAuthRequired(t *testing.T) {
 	}
 	if got := e.sim.Count(http.MethodGet, skillsPath); got != 4 {
 		t.Errorf("Count = %d, want 4", got)
+	}
+}
+
+func TestInspectionTypes(t *testing.T) {
+	t.Parallel()
+	sim := New(Options{})
+	ids := sim.SeedSkills(map[string]any{"name": "a", "maxWaitTime": 5})
+	uids := sim.SeedUsers(map[string]any{"loginName": "u", "skillIds": []any{ids[0]}})
+	s := sim.Skills(false)[0]
+	if s["id"] != ids[0] || s["maxWaitTime"] != json.Number("5") {
+		t.Errorf("Skills()[0] = %#v", s)
+	}
+	if u := sim.Users()[0]; u["id"] != uids[0] {
+		t.Errorf("Users()[0] = %#v", u)
+	}
+	// Copies: editing one changes nothing stored.
+	s["name"] = "changed"
+	if sim.Skills(false)[0]["name"] != "a" {
+		t.Errorf("Skills returned stored map")
 	}
 }
