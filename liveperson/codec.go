@@ -370,14 +370,6 @@ func encodeSkills(skills []Skill) []byte {
 
 // Users.
 
-func isUserTyped(k string) bool {
-	switch k {
-	case fID, fLoginName, fEmail, fSkillIDs, fDeleted:
-		return true
-	}
-	return false
-}
-
 type userDecoder struct {
 	keys    keyCache
 	copyRaw bool
