@@ -50,6 +50,9 @@ type env struct {
 	lpHTTPClient *http.Client
 	// onListen, when set, is told the daemon's HTTP address once it serves.
 	onListen func(addr string)
+	// onStopping, when set, is called once the daemon has asked the
+	// running run to stop (tests hold a request until then).
+	onStopping func()
 	// afterRun, when set, is told of every run once it has finished.
 	afterRun func(*sync.Result, error)
 }

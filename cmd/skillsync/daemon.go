@@ -40,16 +40,16 @@ batch (for at most shutdown_timeout), records its outcome and exits 0.`,
 				return err
 			}
 			defer a.close()
-			return newDaemon(a, c.env.onListen).serve(cmd.Context())
+			return newDaemon(a, c.env).serve(cmd.Context())
 		},
 	}
 }
 
 // daemon is `skillsync run`: the scheduler and the HTTP server over one app.
 type daemon struct {
-	app      *app
-	log      *slog.Logger
-	onListen func(string)
+	app *app
+	log *slog.Logger
+	env *env
 
 	cron  *cron.Cron
 	entry cron.EntryID
@@ -65,8 +65,8 @@ type daemon struct {
 	runs gosync.WaitGroup
 }
 
-func newDaemon(a *app, onListen func(string)) *daemon {
-	return &daemon{app: a, log: a.log, onListen: onListen, shutdown: make(chan struct{})}
+func newDaemon(a *app, e *env) *daemon {
+	return &daemon{app: a, log: a.log, env: e, shutdown: make(chan struct{})}
 }
 
 // cronLogger adapts slog to cron's logger: cron reports recovered panics
@@ -119,8 +119,8 @@ func (d *daemon) serve(ctx context.Context) error {
 	d.cron.Start()
 	d.log.Info("skillsync started", "schedule", cfg.Schedule, "timezone", loc.String(), "listen", ln.Addr().String(),
 		"next_run", d.nextRun(), "run_at_start", cfg.RunAtStart, "trigger_endpoint", cfg.Server.TriggerToken != "")
-	if d.onListen != nil {
-		d.onListen(ln.Addr().String())
+	if d.env.onListen != nil {
+		d.env.onListen(ln.Addr().String())
 	}
 	if cfg.RunAtStart {
 		// Through the wrapped job, so the start-up run shares the cron
@@ -151,6 +151,9 @@ func (d *daemon) stop(srv *http.Server) {
 	// run: scheduled, at start-up or HTTP-triggered), and keeps a new one
 	// from starting. shutdown_timeout bounds the wait.
 	d.cancelRuns()
+	if d.env.onStopping != nil {
+		d.env.onStopping()
+	}
 	grace := time.NewTimer(timeout)
 	defer grace.Stop()
 	select {
