@@ -113,10 +113,20 @@ func (s *Store) DeleteOwnedSkills(ctx context.Context, skillIDs []int64) error {
 // ReleaseSkill stops managing the skill named name without deleting it from
 // LivePerson: it stays in the registry, marked released, and its pending
 // delete (if any) is dropped. It returns ErrNotFound when no managed skill
-// has that name.
+// has that name, and ErrRunInProgress while a run holds the run lock: that
+// run has read the registry and would manage the skill again.
 func (s *Store) ReleaseSkill(ctx context.Context, name string) (OwnedSkill, error) {
 	var released OwnedSkill
 	err := s.withTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		// The transaction-level lock conflicts with a run's session lock
+		// and ends with the transaction.
+		var free bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, runLockKey).Scan(&free); err != nil {
+			return err
+		}
+		if !free {
+			return ErrRunInProgress
+		}
 		rows, _ := tx.Query(ctx, `SELECT skill_id FROM owned_skills
 			WHERE name = $1 AND released_at IS NULL ORDER BY skill_id FOR UPDATE`, name)
 		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])

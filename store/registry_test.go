@@ -132,6 +132,18 @@ func TestReleaseSkill(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Not while a run holds the lock: it would manage the skill again.
+	lock, err := st.AcquireRunLock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReleaseSkill(ctx, "Sales"); !errors.Is(err, store.ErrRunInProgress) {
+		t.Errorf("ReleaseSkill during a run = %v, want ErrRunInProgress", err)
+	}
+	if err := lock.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+
 	released, err := st.ReleaseSkill(ctx, "Sales")
 	if err != nil {
 		t.Fatal(err)

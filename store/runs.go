@@ -15,6 +15,12 @@ const runColumns = `id, trigger, mode, started_at, finished_at, outcome,
 	creates, updates, deletes, pending_deletes, unchanged, unmanaged_conflicts,
 	assigns, unassigns, failed, error, plan, snapshot_id`
 
+// runSummaryColumns are runColumns without the plan, which can be large:
+// lists and status checks do not need it.
+const runSummaryColumns = `id, trigger, mode, started_at, finished_at, outcome,
+	creates, updates, deletes, pending_deletes, unchanged, unmanaged_conflicts,
+	assigns, unassigns, failed, error, NULL::jsonb, snapshot_id`
+
 func scanRun(row pgx.CollectableRow) (Run, error) {
 	var r Run
 	var plan []byte
@@ -97,14 +103,15 @@ func (s *Store) MarkInterrupted(ctx context.Context) (int, error) {
 	return int(tag.RowsAffected()), nil
 }
 
-// ListRuns returns the latest runs, newest first (limit <= 0: 20).
+// ListRuns returns the latest runs, newest first (limit <= 0: 20), without
+// their plans (GetRun has them).
 func (s *Store) ListRuns(ctx context.Context, limit int) ([]Run, error) {
 	if limit <= 0 {
 		limit = ListRunsDefault
 	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	rows, _ := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs ORDER BY id DESC LIMIT $1`, limit)
+	rows, _ := s.pool.Query(ctx, `SELECT `+runSummaryColumns+` FROM runs ORDER BY id DESC LIMIT $1`, limit)
 	runs, err := pgx.CollectRows(rows, scanRun)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -132,17 +139,17 @@ func (s *Store) GetRun(ctx context.Context, id int64) (Run, []Operation, error) 
 	return run, ops, nil
 }
 
-// LastRun returns the latest run of any mode and outcome, or nil if there
-// has been none.
+// LastRun returns the latest run of any mode and outcome, without its plan,
+// or nil if there has been none.
 func (s *Store) LastRun(ctx context.Context) (*Run, error) {
-	return s.lastRun(ctx, "last run", `SELECT `+runColumns+` FROM runs ORDER BY id DESC LIMIT 1`)
+	return s.lastRun(ctx, "last run", `SELECT `+runSummaryColumns+` FROM runs ORDER BY id DESC LIMIT 1`)
 }
 
 // LastSuccess returns the latest apply run that ended applied or with no
-// changes, or nil if there has been none. Dry runs do not count: they say
+// changes, without its plan, or nil if there has been none. Dry runs do not count: they say
 // nothing about whether LivePerson is in line.
 func (s *Store) LastSuccess(ctx context.Context) (*Run, error) {
-	return s.lastRun(ctx, "last successful run", `SELECT `+runColumns+` FROM runs
+	return s.lastRun(ctx, "last successful run", `SELECT `+runSummaryColumns+` FROM runs
 		WHERE outcome IN ('applied', 'no_changes') AND mode = 'apply'
 		ORDER BY id DESC LIMIT 1`)
 }

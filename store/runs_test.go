@@ -64,9 +64,13 @@ func TestRunLifecycle(t *testing.T) {
 	if err := st.FinishRun(ctx, dry); err != nil {
 		t.Fatal(err)
 	}
+	dry.Plan = json.RawMessage(`{"format_version": 1}`)
+	if err := st.FinishRun(ctx, dry); err != nil {
+		t.Fatal(err)
+	}
 	last, err := st.LastRun(ctx)
-	if err != nil || last == nil || last.ID != dry.ID || last.Plan != nil {
-		t.Fatalf("LastRun = %+v, %v; want run %d without a plan", last, err, dry.ID)
+	if err != nil || last == nil || last.ID != dry.ID || last.Plan != nil || last.Outcome != store.OutcomeNoChanges {
+		t.Fatalf("LastRun = %+v, %v; want run %d, finished, without its plan", last, err, dry.ID)
 	}
 	if !last.FinishedAt.Equal(finished) {
 		t.Errorf("FinishedAt = %v, want the given %v", last.FinishedAt, finished)
@@ -82,6 +86,11 @@ func TestRunLifecycle(t *testing.T) {
 	}
 	if len(runs) != 2 || runs[0].ID != dry.ID || runs[1].ID != run.ID {
 		t.Errorf("ListRuns = %+v, want runs %d and %d, newest first", runs, dry.ID, run.ID)
+	}
+	for _, r := range runs {
+		if r.Plan != nil || r.Counts != (store.Counts{}) && r.Counts != run.Counts {
+			t.Errorf("ListRuns run %d = %+v, want its counts and no plan", r.ID, r)
+		}
 	}
 	if runs, err := st.ListRuns(ctx, 1); err != nil || len(runs) != 1 {
 		t.Errorf("ListRuns(1) = %d runs, %v", len(runs), err)
