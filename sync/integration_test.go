@@ -1,0 +1,608 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/liveperson"
+	"github.com/skillsync/skillsync/liveperson/lpsim"
+	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/store/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const (
+	testAccount = "12345678"
+	skillsPath  = "/api/account/" + testAccount + "/configuration/le-users/skills"
+	usersPath   = "/api/account/" + testAccount + "/configuration/le-users/users"
+)
+
+// hookSkills wraps the LivePerson client so a test can act between calls
+// (a concurrent edit, a cancellation) exactly where it wants.
+type hookSkills struct {
+	SkillsAPI
+	mu           gosync.Mutex
+	creates      int
+	beforeCreate func(n int, skills []liveperson.Skill)
+	afterCreate  func(n int)
+}
+
+func (h *hookSkills) CreateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error) {
+	h.mu.Lock()
+	h.creates++
+	n, before, after := h.creates, h.beforeCreate, h.afterCreate
+	h.mu.Unlock()
+	if before != nil {
+		before(n, skills)
+	}
+	out, err := h.SkillsAPI.CreateSkills(ctx, skills)
+	if after != nil {
+		after(n)
+	}
+	return out, err
+}
+
+type testEnv struct {
+	t      *testing.T
+	sim    *lpsim.Sim
+	client *liveperson.Client
+	skills *hookSkills
+	store  *store.Store
+	hrPath string
+	cfg    Config
+	batch  int
+}
+
+type envOption func(*testEnv)
+
+func withBatch(n int) envOption { return func(e *testEnv) { e.batch = n } }
+
+// setup starts lpsim, a fresh migrated database and an HR CSV file.
+func setup(t *testing.T, csv string, cfg Config, opts ...envOption) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	sim := lpsim.New(lpsim.Options{AccountID: testAccount, ClientID: "skillsync", ClientSecret: "s3cret"})
+	srv := lpsim.Serve(sim)
+	t.Cleanup(srv.Close)
+	e := &testEnv{t: t, sim: sim, cfg: cfg, batch: 50}
+	for _, o := range opts {
+		o(e)
+	}
+	client, err := liveperson.New(liveperson.Config{
+		AccountID: testAccount, DomainAPIURL: srv.URL(), BatchSize: e.batch,
+		Auth: liveperson.AuthConfig{Method: "oauth2", ClientID: "skillsync", ClientSecret: "s3cret"},
+	}, liveperson.Options{HTTPClient: srv.Client(), Delay: func(time.Duration) time.Duration { return time.Millisecond }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = client
+	e.skills = &hookSkills{SkillsAPI: client}
+	st, err := store.Open(ctx, pgtest.DB(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	e.store = st
+	e.hrPath = filepath.Join(t.TempDir(), "hr.csv")
+	e.writeHR(csv)
+	return e
+}
+
+func (e *testEnv) writeHR(csv string) {
+	e.t.Helper()
+	if err := os.WriteFile(e.hrPath, []byte(csv), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *testEnv) runner(cfg Config) *Runner {
+	e.t.Helper()
+	src, err := hrsource.New(hrsource.Config{Type: "csv", Path: e.hrPath, Fields: hrsource.FieldsConfig{ID: "id", Email: "email"},
+		Active: `status == "active"`, MultiValue: map[string]string{"langs": ";"}}, hrsource.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r, err := NewRunner(Deps{Source: src, Skills: e.skills, Users: e.client, Store: e.store, BatchSize: e.batch,
+		Logger: slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}, cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func (e *testEnv) run(r *Runner, mode store.Mode) *Result {
+	e.t.Helper()
+	res, err := r.RunOnce(context.Background(), mode, store.TriggerManual)
+	if err != nil {
+		e.t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+// liveSkills returns name → skill object of the sim's skills not deleted.
+func (e *testEnv) liveSkills() map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, s := range e.sim.Skills(false) {
+		out[s["name"].(string)] = s
+	}
+	return out
+}
+
+func (e *testEnv) ownedNames() []string {
+	e.t.Helper()
+	rows, err := e.store.OwnedSkills(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows {
+		if r.ReleasedAt == nil {
+			out = append(out, r.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (e *testEnv) writes() int {
+	return e.sim.Count("POST", skillsPath) + e.sim.Count("PUT", skillsPath) + e.sim.Count("DELETE", skillsPath)
+}
+
+func hrCSV(rows ...string) string {
+	return "id,email,name,dept,role,status,langs\r\n" + strings.Join(rows, "\r\n") + "\r\n"
+}
+
+var baseHR = hrCSV(
+	"1,ann@example.com,Ann,Sales,Manager,active,German;French",
+	"2,bob@example.com,Bob,Sales,Agent,active,German",
+	"3,cid@example.com,Cid,Billing,Agent,active,",
+	"4,dee@example.com,Dee,Support,Agent,active,French",
+	"5,eve@example.com,Eve,Support,Agent,left,",
+)
+
+func deptConfig() Config {
+	return Config{
+		Skills: SkillsConfig{
+			Defaults: Settings{MaxWaitTime: ptr(120)},
+			Rules: []Rule{
+				{ID: "dept", Name: "{{ .dept }}", Description: "{{ .dept }} staff", MinMembers: 1},
+				{ID: "lang", Name: "{{ .langs }} speakers", ForEach: "langs"},
+			},
+			Static: []Static{{Name: "Escalations", Description: "Supervisors on call"}},
+		},
+		Sync: SyncConfig{DeleteAfterRuns: 2, MaxActiveDropPercent: 60},
+	}
+}
+
+func TestRunCreatesThenNoOp(t *testing.T) {
+	t.Parallel()
+	e := setup(t, baseHR, deptConfig())
+	r := e.runner(e.cfg)
+
+	res := e.run(r, store.ModeApply)
+	want := []string{"Billing", "Escalations", "French speakers", "German speakers", "Sales", "Support"}
+	if res.Run.Outcome != store.OutcomeApplied || res.Run.Counts.Create != len(want) {
+		t.Fatalf("first run %s, counts %+v (%s)", res.Run.Outcome, res.Run.Counts, res.Run.Error)
+	}
+	live := e.liveSkills()
+	for _, n := range want {
+		if live[n] == nil {
+			t.Errorf("skill %q not created; have %v", n, live)
+		}
+	}
+	if got := e.ownedNames(); !slices.Equal(got, want) {
+		t.Errorf("registry %v, want %v", got, want)
+	}
+	if d := live["Sales"]["description"]; d != "Sales staff" {
+		t.Errorf("description %v", d)
+	}
+	// One create call for six skills (batch 50).
+	if n := e.sim.Count("POST", skillsPath); n != 1 {
+		t.Errorf("%d create calls, want 1", n)
+	}
+	_, ops, err := e.store.GetRun(context.Background(), res.Run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != len(want) {
+		t.Errorf("%d journal rows, want %d", len(ops), len(want))
+	}
+	for _, op := range ops {
+		if op.State != store.OpDone || op.SkillID == nil || op.Action != "create" {
+			t.Errorf("journal row %+v", op)
+		}
+	}
+
+	e.sim.ResetLog()
+	res = e.run(r, store.ModeApply)
+	if res.Run.Outcome != store.OutcomeNoChanges || res.Plan.HasChanges() {
+		t.Fatalf("second run %s: %+v", res.Run.Outcome, res.Plan.Changes)
+	}
+	if n := e.sim.Count("GET", skillsPath); n != 1 {
+		t.Errorf("second run made %d skills GETs, want exactly 1", n)
+	}
+	if n := e.writes(); n != 0 {
+		t.Errorf("second run made %d writes", n)
+	}
+	if res.Run.Counts.Unchanged != len(want) {
+		t.Errorf("unchanged %d", res.Run.Counts.Unchanged)
+	}
+}
+
+func TestRunHRChangeLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := setup(t, baseHR, deptConfig())
+	e.run(e.runner(e.cfg), store.ModeApply)
+	before := e.liveSkills()
+
+	// The name template changes (rename in place), a setting changes
+	// (update), and Billing's only member leaves (pending delete).
+	cfg := deptConfig()
+	cfg.Skills.Rules[0].Name = "{{ .dept }} team"
+	cfg.Skills.Defaults.MaxWaitTime = ptr(90)
+	e.writeHR(strings.Replace(baseHR, "Billing,Agent,active", "Billing,Agent,left", 1))
+	r := e.runner(cfg)
+	res := e.run(r, store.ModeApply)
+	var renamed, pending []string
+	for _, c := range res.Plan.Changes {
+		if c.RenamedFrom != "" {
+			renamed = append(renamed, c.RenamedFrom+"→"+c.Skill)
+		}
+		if c.Action == ActionPendingDelete {
+			pending = append(pending, c.Skill)
+		}
+	}
+	if !slices.Equal(renamed, []string{"Sales→Sales team", "Support→Support team"}) || !slices.Equal(pending, []string{"Billing"}) {
+		t.Fatalf("renamed %v pending %v; plan %+v", renamed, pending, res.Plan.Changes)
+	}
+	live := e.liveSkills()
+	if live["Sales team"]["id"] != before["Sales"]["id"] || live["Sales"] != nil {
+		t.Errorf("rename did not keep the id: %v vs %v", live["Sales team"], before["Sales"])
+	}
+	if fmt.Sprint(live["German speakers"]["maxWaitTime"]) != "90" {
+		t.Errorf("maxWaitTime not updated: %v", live["German speakers"]["maxWaitTime"])
+	}
+	if live["Billing"] == nil {
+		t.Fatal("Billing deleted within grace")
+	}
+
+	// A dry run shows the delete but does not advance the grace.
+	plan := e.run(r, store.ModePlan)
+	if s := plan.Plan.Summary(); s.Delete != 1 {
+		t.Errorf("plan run summary %+v", s)
+	}
+	pd, err := e.store.PendingDeletes(ctx)
+	if err != nil || len(pd) != 1 || pd[0].ConsecutiveMissingRuns != 1 {
+		t.Fatalf("pending after plan run: %+v %v", pd, err)
+	}
+	if e.liveSkills()["Billing"] == nil {
+		t.Fatal("plan run deleted")
+	}
+
+	res = e.run(r, store.ModeApply)
+	if res.Run.Counts.Delete != 1 || e.liveSkills()["Billing"] != nil {
+		t.Fatalf("third run: counts %+v", res.Run.Counts)
+	}
+	if slices.Contains(e.ownedNames(), "Billing") {
+		t.Error("deleted skill still in registry")
+	}
+	if pd, _ := e.store.PendingDeletes(ctx); len(pd) != 0 {
+		t.Errorf("pending after delete: %+v", pd)
+	}
+	// Billing comes back: created again? No: its name is held by the
+	// deleted skill, so it is reported, not failed.
+	e.writeHR(baseHR)
+	res = e.run(r, store.ModeApply)
+	if res.Run.Outcome == store.OutcomeFailed || res.Run.Outcome == store.OutcomePartial {
+		t.Fatalf("returning department: %s %s", res.Run.Outcome, res.Run.Error)
+	}
+}
+
+func TestRunLeavesUnownedSkillAlone(t *testing.T) {
+	t.Parallel()
+	e := setup(t, baseHR, deptConfig())
+	ids := e.sim.SeedSkills(map[string]any{"name": "sales", "description": "hand made", "maxWaitTime": 5, "skillOrder": 3, "custom": map[string]any{"x": 1}})
+	before := fmt.Sprint(skillByID(e.sim.Skills(true), ids[0]))
+	res := e.run(e.runner(e.cfg), store.ModeApply)
+	var conflict *Change
+	for i, c := range res.Plan.Changes {
+		if c.Action == ActionUnmanagedConflict {
+			conflict = &res.Plan.Changes[i]
+		}
+	}
+	if conflict == nil || conflict.Skill != "Sales" || conflict.SkillID != ids[0] || res.Run.Counts.UnmanagedConflict != 1 {
+		t.Fatalf("conflict %+v counts %+v", conflict, res.Run.Counts)
+	}
+	if after := fmt.Sprint(skillByID(e.sim.Skills(true), ids[0])); after != before {
+		t.Errorf("unowned skill changed:\n%s\n%s", before, after)
+	}
+	if slices.Contains(e.ownedNames(), "Sales") || slices.Contains(e.ownedNames(), "sales") {
+		t.Error("unowned skill registered")
+	}
+	// With adopt_existing it is taken over, its fields shown and set.
+	cfg := deptConfig()
+	cfg.Skills.AdoptExisting = true
+	res = e.run(e.runner(cfg), store.ModeApply)
+	var adopt *Change
+	for i, c := range res.Plan.Changes {
+		if c.Adopt {
+			adopt = &res.Plan.Changes[i]
+		}
+	}
+	if adopt == nil || !slices.Equal(adopt.Fields, []string{"name", "description", "max_wait_time"}) {
+		t.Fatalf("adopt %+v", adopt)
+	}
+	s := skillByID(e.sim.Skills(false), ids[0])
+	if s["name"] != "Sales" || s["skillOrder"] == nil || s["custom"] == nil {
+		t.Errorf("adopted skill %v", s)
+	}
+}
+
+func skillByID(skills []map[string]any, id int64) map[string]any {
+	for _, s := range skills {
+		if fmt.Sprint(s["id"]) == fmt.Sprint(id) {
+			return s
+		}
+	}
+	return nil
+}
+
+// manyHR is an HR file whose "dept" column has n distinct values.
+func manyHR(n int) string {
+	rows := make([]string, n)
+	for i := range rows {
+		rows[i] = fmt.Sprintf("%d,p%d@example.com,P%d,Team %04d,Agent,active,", i+1, i+1, i+1, i)
+	}
+	return hrCSV(rows...)
+}
+
+func teamConfig() Config {
+	return Config{Skills: SkillsConfig{Rules: []Rule{{ID: "team", Name: "{{ .dept }}"}}}}
+}
+
+func TestRunConflictMidApplyRecovers(t *testing.T) {
+	t.Parallel()
+	e := setup(t, manyHR(5), teamConfig(), withBatch(2))
+	other := e.sim.SeedSkills(map[string]any{"name": "Someone else's"})
+	// After our first create batch, someone edits another skill: the
+	// account's revision moves and our next write conflicts.
+	e.skills.afterCreate = func(n int) {
+		if n == 1 {
+			e.sim.EditSkill(other[0], func(m map[string]any) { m["description"] = "edited" })
+		}
+	}
+	res := e.run(e.runner(e.cfg), store.ModeApply)
+	if res.Run.Outcome != store.OutcomeApplied || res.Run.Counts.Create != 5 {
+		t.Fatalf("outcome %s counts %+v error %q", res.Run.Outcome, res.Run.Counts, res.Run.Error)
+	}
+	if len(e.liveSkills()) != 6 || len(e.ownedNames()) != 5 {
+		t.Errorf("skills %d, owned %d", len(e.liveSkills()), len(e.ownedNames()))
+	}
+	conflicts := 0
+	for _, r := range e.sim.Requests() {
+		if r.Status == 409 {
+			conflicts++
+		}
+	}
+	if conflicts != 1 {
+		t.Errorf("%d conflicts seen by lpsim, want 1", conflicts)
+	}
+	_, ops, _ := e.store.GetRun(context.Background(), res.Run.ID)
+	var replanned int
+	for _, op := range ops {
+		if op.State == store.OpFailed && strings.Contains(op.Error, "re-planned") {
+			replanned++
+		}
+	}
+	if replanned != 2 {
+		t.Errorf("%d journal rows marked re-planned, want the 2 of the conflicting batch", replanned)
+	}
+	if res2 := e.run(e.runner(e.cfg), store.ModeApply); res2.Run.Outcome != store.OutcomeNoChanges {
+		t.Errorf("next run %s", res2.Run.Outcome)
+	}
+}
+
+func TestRunConflictsBeyondRetriesFail(t *testing.T) {
+	t.Parallel()
+	cfg := teamConfig()
+	cfg.Sync.MaxConflictRetries = 2
+	e := setup(t, manyHR(3), cfg)
+	e.sim.InjectFault(lpsim.Fault{Method: "POST", PathPrefix: skillsPath, ConcurrentEdit: true, Times: 10})
+	res, err := e.runner(cfg).RunOnce(context.Background(), store.ModeApply, store.TriggerManual)
+	if err == nil || !strings.Contains(err.Error(), "gave up after 2 re-plans") || res.Run.Outcome != store.OutcomeFailed {
+		t.Fatalf("err %v outcome %v", err, res.Run.Outcome)
+	}
+	if n := e.sim.Count("POST", skillsPath); n != 3 {
+		t.Errorf("%d create attempts, want 3 (first + 2 re-plans)", n)
+	}
+}
+
+func TestRunLostCreateResponse(t *testing.T) {
+	t.Parallel()
+	e := setup(t, manyHR(4), teamConfig())
+	e.sim.InjectFault(lpsim.Fault{Method: "POST", PathPrefix: skillsPath, LoseResponse: true})
+	res := e.run(e.runner(e.cfg), store.ModeApply)
+	if res.Run.Outcome != store.OutcomeApplied || res.Run.Counts.Create != 4 {
+		t.Fatalf("outcome %s counts %+v error %q", res.Run.Outcome, res.Run.Counts, res.Run.Error)
+	}
+	if n := len(e.sim.Skills(true)); n != 4 {
+		t.Errorf("%d skills in LivePerson, want 4 (no duplicates)", n)
+	}
+	if n := e.sim.Count("POST", skillsPath); n != 1 {
+		t.Errorf("%d creates sent, want 1 (never repeated blindly)", n)
+	}
+	if got := e.ownedNames(); len(got) != 4 {
+		t.Errorf("registry %v", got)
+	}
+}
+
+func TestRunLostCreateThatDidNotHappen(t *testing.T) {
+	t.Parallel()
+	e := setup(t, manyHR(3), teamConfig())
+	e.sim.InjectFault(lpsim.Fault{Method: "POST", PathPrefix: skillsPath, Drop: true})
+	res := e.run(e.runner(e.cfg), store.ModeApply)
+	if res.Run.Outcome != store.OutcomeApplied || len(e.sim.Skills(true)) != 3 || len(e.ownedNames()) != 3 {
+		t.Fatalf("outcome %s %q, %d skills", res.Run.Outcome, res.Run.Error, len(e.sim.Skills(true)))
+	}
+}
+
+func TestRunInvalidItemDoesNotBlockBatch(t *testing.T) {
+	t.Parallel()
+	e := setup(t, manyHR(4), teamConfig())
+	// Between our read and our write someone creates "Team 0002": that
+	// item of the batch is refused, the other three are created.
+	e.skills.beforeCreate = func(n int, _ []liveperson.Skill) {
+		if n == 1 {
+			e.sim.SeedSkills(map[string]any{"name": "team 0002"})
+			if _, err := e.client.ListSkills(context.Background(), false); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	res := e.run(e.runner(e.cfg), store.ModeApply)
+	if res.Run.Outcome != store.OutcomePartial || res.Run.Counts.Create != 3 || res.Run.Counts.Failed != 1 {
+		t.Fatalf("outcome %s counts %+v", res.Run.Outcome, res.Run.Counts)
+	}
+	_, ops, _ := e.store.GetRun(context.Background(), res.Run.ID)
+	var failed []store.Operation
+	for _, op := range ops {
+		if op.State == store.OpFailed {
+			failed = append(failed, op)
+		}
+	}
+	if len(failed) != 1 || failed[0].SkillName != "Team 0002" || failed[0].HTTPStatus == nil || *failed[0].HTTPStatus != 400 ||
+		!strings.Contains(failed[0].Error, "already used") {
+		t.Errorf("failed ops %+v", failed)
+	}
+	// Next run: the name is someone else's now, reported not retried.
+	res = e.run(e.runner(e.cfg), store.ModeApply)
+	if s := res.Plan.Summary(); s.UnmanagedConflict != 1 || s.Create != 0 {
+		t.Errorf("next run summary %+v", s)
+	}
+}
+
+func TestRunCancelledMidApply(t *testing.T) {
+	t.Parallel()
+	e := setup(t, manyHR(6), teamConfig(), withBatch(2))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.skills.afterCreate = func(n int) {
+		if n == 1 {
+			cancel() // shutdown while the first batch is in flight
+		}
+	}
+	r := e.runner(e.cfg)
+	res, err := r.RunOnce(ctx, store.ModeApply, store.TriggerSchedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Run.Outcome != store.OutcomeInterrupted || res.Run.Counts.Create != 2 {
+		t.Fatalf("outcome %s counts %+v", res.Run.Outcome, res.Run.Counts)
+	}
+	run, _, err := e.store.GetRun(context.Background(), res.Run.ID)
+	if err != nil || run.Outcome != store.OutcomeInterrupted || run.FinishedAt == nil {
+		t.Fatalf("recorded run %+v %v", run, err)
+	}
+	e.skills.afterCreate = nil
+	res = e.run(r, store.ModeApply)
+	if res.Run.Outcome != store.OutcomeApplied || res.Run.Counts.Create != 4 || len(e.sim.Skills(true)) != 6 {
+		t.Fatalf("next run %s %+v, %d skills", res.Run.Outcome, res.Run.Counts, len(e.sim.Skills(true)))
+	}
+}
+
+func TestRunCreateBatches(t *testing.T) {
+	t.Parallel()
+	for _, batch := range []int{50, 7} {
+		t.Run(fmt.Sprint(batch), func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, manyHR(1000), teamConfig(), withBatch(batch))
+			res := e.run(e.runner(e.cfg), store.ModeApply)
+			want := (1000 + batch - 1) / batch
+			if n := e.sim.Count("POST", skillsPath); n != want || res.Run.Counts.Create != 1000 {
+				t.Errorf("batch %d: %d create calls (want %d), %d created", batch, n, want, res.Run.Counts.Create)
+			}
+		})
+	}
+}
+
+func TestRunInProgress(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := setup(t, baseHR, deptConfig())
+	r := e.runner(e.cfg)
+	lock, err := e.store.AcquireRunLock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunOnce(ctx, store.ModeApply, store.TriggerManual); !errors.Is(err, ErrRunInProgress) {
+		t.Fatalf("err %v, want ErrRunInProgress", err)
+	}
+	if err := lock.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The in-process guard refuses a concurrent RunOnce on the same runner.
+	e.skills.beforeCreate = func(int, []liveperson.Skill) {
+		if _, err := r.RunOnce(ctx, store.ModePlan, store.TriggerAPI); !errors.Is(err, ErrRunInProgress) {
+			t.Errorf("nested run: %v", err)
+		}
+	}
+	e.run(r, store.ModeApply)
+	runs, err := e.store.ListRuns(ctx, 10)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs %+v %v: a refused concurrent run must not be recorded", runs, err)
+	}
+}
+
+func TestRunRefusedBySourceHealth(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := setup(t, manyHR(10), teamConfig())
+	r := e.runner(Config{Skills: teamConfig().Skills, Sync: SyncConfig{MaxActiveDropPercent: 20}})
+	e.run(r, store.ModeApply)
+	e.sim.ResetLog()
+	e.writeHR(manyHR(7)) // 30% fewer active people
+	res := e.run(r, store.ModeApply)
+	if res.Run.Outcome != store.OutcomeRefused || !strings.Contains(res.Refusal, "fell from 10 to 7 (30.0%)") || res.Plan != nil {
+		t.Fatalf("outcome %s refusal %q", res.Run.Outcome, res.Refusal)
+	}
+	if e.writes() != 0 || e.sim.Count("GET", skillsPath) != 0 {
+		t.Error("a refused run touched LivePerson")
+	}
+	last, err := e.store.LastAcceptedSnapshot(ctx)
+	if err != nil || last.Active != 10 {
+		t.Errorf("last accepted snapshot %+v %v", last, err)
+	}
+	run, _, _ := e.store.GetRun(ctx, res.Run.ID)
+	if run.Outcome != store.OutcomeRefused || !strings.Contains(run.Error, "max_active_drop_percent") {
+		t.Errorf("recorded %+v", run)
+	}
+}
+
+func TestRunBadFeedFails(t *testing.T) {
+	t.Parallel()
+	e := setup(t, "id,dept\r\n1,Sales\r\n1,Billing\r\n", teamConfig())
+	res, err := e.runner(e.cfg).RunOnce(context.Background(), store.ModeApply, store.TriggerManual)
+	var ve *hrsource.ValidationError
+	if !errors.As(err, &ve) || res.Run.Outcome != store.OutcomeFailed || e.writes() != 0 {
+		t.Fatalf("err %v outcome %v", err, res.Run.Outcome)
+	}
+}
