@@ -111,7 +111,8 @@ func ifMatch(r *http.Request) string {
 // requires it on PUT/DELETE (428 when missing, so a client bug is not
 // mistaken for a conflict), checks it on POST when present, refuses "-1"
 // and "*" on every write (400), and answers a stale value with
-// Options.ConflictStatus.
+// Options.ConflictStatus. Refusals carry no ac-revision (LivePerson
+// documents it on successful responses), so a client must re-read.
 func (s *Sim) checkWriteRevision(w http.ResponseWriter, r *http.Request, method string) bool {
 	v := ifMatch(r)
 	switch {

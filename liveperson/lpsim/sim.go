@@ -3,13 +3,46 @@
 // OAuth 1.0 request verification, the Login Service, the Skills API and the
 // Users API, for one account, with fault injection and a request log.
 //
-// It follows /docs/liveperson-api.md rather than what is convenient for our
+// It follows docs/liveperson-api.md rather than what is convenient for our
 // client: code that passes against lpsim should work against LivePerson.
-// Where LivePerson's behaviour is undocumented, lpsim picks the stricter
-// plausible behaviour and says so in a comment marked "Undocumented".
-//
 // Skills and users are stored as raw JSON objects, so fields lpsim does not
-// know about round-trip unchanged.
+// know about round-trip unchanged (numbers exactly, as json.Number).
+//
+// Where LivePerson's behaviour is undocumented, lpsim picks the stricter
+// plausible reading, so a client that copes with lpsim copes with either:
+//
+//   - Domain API: an unknown account gets 401, an unknown service 400,
+//     a missing version 400. Every service's baseURI is the simulator's own
+//     host:port (the Host the client used).
+//   - Skills/Users: bad or expired credentials get 401; valid credentials
+//     on another account's path 403; a missing or non-numeric v 400; a body
+//     without Content-Type application/json 415; PUT/DELETE without an
+//     X-HTTP-Method-Override naming the same verb 400 (POST with the header
+//     tunnels PUT/DELETE, which is what the header is for).
+//   - Revisions: one counter per account, shared by skills and users,
+//     bumped once per successful write request (a batch counts once).
+//     Successful responses carry ac-revision and a quoted ETag; refusals
+//     carry neither. PUT/DELETE need If-Match (428 when missing); POST
+//     checks it when sent (the Create page lists no If-Match); "-1" and "*"
+//     are refused on writes (400); a stale value gets Options.ConflictStatus
+//     (409 or 412). A GET whose If-Match equals the revision gets 304.
+//   - Batches are all or nothing; the refusal names the first bad item by
+//     index (and id): 400 for invalid items, 404 for unknown ids.
+//   - Skill names are unique case-insensitively (and ignoring surrounding
+//     spaces) among all skills, deleted ones included.
+//   - PUT replaces the whole object: fields missing from the body are gone
+//     (skills keep id and deleted). Users' fullName and employeeId are read
+//     back as "" but stored as sent, so a PUT of what was read blanks them.
+//   - Deleting a skill that a non-deleted user (skillIds) or another
+//     non-deleted skill outside the request (skillTransferList,
+//     fallbackSkill) references is refused with 400 and a body of
+//     "type":"skill-dependencies" listing what holds each skill. Deleting an
+//     already deleted skill is 404. Batch delete takes id strings only.
+//   - Sentinel tokens and Login Service sessions live Options.TokenTTL;
+//     OAuth 1.0 timestamps must be within 5 minutes and nonces are single-use.
+//
+// Tests use New, Serve and the seeding, inspection and fault methods; the
+// demo uses Start.
 package lpsim
 
 import (
