@@ -451,3 +451,28 @@ func TestOAuth1OverHTTPS(t *testing.T) {
 		}
 	}
 }
+
+func TestBaseStringURI(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url  string
+		tls  bool
+		want string
+	}{
+		{"http://Example.COM:80/r%20x?a=1", false, "http://example.com/r%20x"},
+		{"https://va.ac.liveperson.net:443/api", true, "https://va.ac.liveperson.net/api"},
+		{"https://127.0.0.1:8443/api", true, "https://127.0.0.1:8443/api"},
+		{"http://127.0.0.1:443/api", false, "http://127.0.0.1:443/api"},
+		{"https://[::1]:443/p", true, "https://[::1]/p"},
+		{"https://[::1]:8443/p", true, "https://[::1]:8443/p"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", tt.url, nil)
+		if !tt.tls {
+			r.TLS = nil
+		}
+		if got := baseStringURI(r); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.url, got, tt.want)
+		}
+	}
+}

@@ -195,3 +195,26 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Errorf("%d writers won with the same revision, want 1", wins)
 	}
 }
+
+func TestClearFaultsAndEditUser(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.sim.InjectFault(Fault{Status: 500, Times: 5})
+	e.sim.ClearFaults()
+	e.mustStatus(e.do(req{method: "GET", path: usersPath + "?v=4.0"}), 200)
+
+	// Seeds with explicit ids keep them, in any order; lists stay sorted.
+	ids := e.sim.SeedUsers(map[string]any{"id": 50, "loginName": "b"}, map[string]any{"id": "7", "loginName": "a"}, map[string]any{"id": 50, "loginName": "c"})
+	if ids[0] != 50 || ids[1] != 7 || ids[2] == 50 {
+		t.Fatalf("ids %v", ids)
+	}
+	rev := e.sim.Revision()
+	e.sim.EditUser(7, func(m map[string]any) { m["email"] = "a@x" })
+	if e.sim.Revision() != rev+1 {
+		t.Errorf("EditUser did not bump the revision")
+	}
+	list := e.do(req{method: "GET", path: usersPath + "?v=4.0"}).list(t)
+	if num(list[0]["id"]) != 7 || list[0]["email"] != "a@x" || num(list[1]["id"]) != 50 {
+		t.Errorf("users %v", list)
+	}
+}
