@@ -606,3 +606,101 @@ func TestRunBadFeedFails(t *testing.T) {
 		t.Fatalf("err %v outcome %v", err, res.Run.Outcome)
 	}
 }
+
+func TestRunDeleteRefusedByDependenciesStaysPending(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := teamConfig()
+	cfg.Sync.DeleteAfterRuns = 1
+	cfg.Sync.MaxActiveDropPercent = -1
+	cfg.Sync.MaxDeletePercent = -1
+	e := setup(t, manyHR(3), cfg)
+	r := e.runner(cfg)
+	e.run(r, store.ModeApply)
+	live := e.liveSkills()
+	held := live["Team 0001"]["id"]
+	// A user we do not manage holds Team 0001.
+	users := e.sim.SeedUsers(map[string]any{"loginName": "x", "email": "x@example.com", "profileIds": []any{1}, "skillIds": []any{held}})
+	e.writeHR(hrCSV("1,p1@example.com,P1,Team 0000,Agent,active,"))
+	res := e.run(r, store.ModeApply)
+	if res.Run.Outcome != store.OutcomePartial || res.Run.Counts.Delete != 1 || res.Run.Counts.Failed != 1 {
+		t.Fatalf("outcome %s counts %+v", res.Run.Outcome, res.Run.Counts)
+	}
+	pd, err := e.store.PendingDeletes(ctx)
+	if err != nil || len(pd) != 1 || pd[0].SkillName != "Team 0001" {
+		t.Fatalf("pending %+v %v", pd, err)
+	}
+	_, ops, _ := e.store.GetRun(ctx, res.Run.ID)
+	var refused bool
+	for _, op := range ops {
+		refused = refused || (op.State == store.OpFailed && strings.Contains(op.Error, "kept pending"))
+	}
+	if !refused {
+		t.Errorf("journal lacks the refused delete: %+v", ops)
+	}
+	// Once nothing holds it, the next run deletes it.
+	e.sim.EditUser(users[0], func(m map[string]any) { m["skillIds"] = []any{} })
+	res = e.run(r, store.ModeApply)
+	if res.Run.Outcome != store.OutcomeApplied || res.Run.Counts.Delete != 1 || e.liveSkills()["Team 0001"] != nil {
+		t.Fatalf("retry: outcome %s counts %+v", res.Run.Outcome, res.Run.Counts)
+	}
+}
+
+func TestRunRepairsDrift(t *testing.T) {
+	t.Parallel()
+	e := setup(t, baseHR, deptConfig())
+	r := e.runner(e.cfg)
+	e.run(r, store.ModeApply)
+	id := e.liveSkills()["Sales"]["id"]
+	e.sim.EditSkill(int64Of(t, id), func(m map[string]any) { m["name"] = "Sales (temp)"; m["maxWaitTime"] = 5; m["pid"] = "kept" })
+	res := e.run(r, store.ModeApply)
+	var drift *Change
+	for i, c := range res.Plan.Changes {
+		if c.Drift {
+			drift = &res.Plan.Changes[i]
+		}
+	}
+	if drift == nil || drift.Skill != "Sales" || !slices.Equal(drift.Fields, []string{"name", "max_wait_time"}) {
+		t.Fatalf("drift change %+v", drift)
+	}
+	s := e.liveSkills()["Sales"]
+	if s == nil || fmt.Sprint(s["maxWaitTime"]) != "120" || s["pid"] != "kept" || fmt.Sprint(s["id"]) != fmt.Sprint(id) {
+		t.Errorf("repaired skill %v", s)
+	}
+}
+
+func TestRunTransferToSkillsCreatedInTheSameRun(t *testing.T) {
+	t.Parallel()
+	cfg := deptConfig()
+	cfg.Skills.Static = []Static{{Name: "Escalations", Settings: Settings{TransferTo: []string{"Sales", "Support", "Existing"}}}}
+	e := setup(t, baseHR, cfg)
+	e.sim.SeedSkills(map[string]any{"name": "Existing"})
+	r := e.runner(cfg)
+	e.run(r, store.ModeApply)
+	live := e.liveSkills()
+	var want []string
+	for _, n := range []string{"Sales", "Support", "Existing"} {
+		want = append(want, fmt.Sprint(live[n]["id"]))
+	}
+	var got []string
+	for _, id := range live["Escalations"]["skillTransferList"].([]any) {
+		got = append(got, fmt.Sprint(id))
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("transfer list %v, want %v", got, want)
+	}
+	if res := e.run(r, store.ModeApply); res.Run.Outcome != store.OutcomeNoChanges {
+		t.Errorf("second run %s: %+v", res.Run.Outcome, res.Plan.Changes)
+	}
+}
+
+func int64Of(t *testing.T, v any) int64 {
+	t.Helper()
+	var id int64
+	if _, err := fmt.Sscan(fmt.Sprint(v), &id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
