@@ -224,8 +224,8 @@ func (sk Skill) MarshalJSON() ([]byte, error) {
 }
 
 // appendSkill writes the skill. The id is left out when zero (a create);
-// deleted is written only for a skill that has an id, since it is
-// read-only and belongs to objects read from LivePerson. Nil pointers are
+// deleted is written only for a skill that has an id (or is deleted),
+// since it is read-only and belongs to objects read from LivePerson. Nil pointers are
 // left out; a nil skillTransferList is written as null, which LivePerson
 // reads as "may transfer to any skill"; a nil lobIds is left out.
 func appendSkill(b []byte, sk *Skill) []byte {
@@ -239,7 +239,7 @@ func appendSkill(b []byte, sk *Skill) []byte {
 	b = appendString(b, sk.Name)
 	b = appendKey(b, fDescription, &first)
 	b = appendString(b, sk.Description)
-	if sk.ID != 0 {
+	if sk.ID != 0 || sk.Deleted {
 		b = appendKey(b, fDeleted, &first)
 		b = strconv.AppendBool(b, sk.Deleted)
 	}
