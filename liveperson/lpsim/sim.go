@@ -132,6 +132,11 @@ type record struct {
 	id      int64
 	obj     map[string]any
 	deleted bool
+	// refs are the skill ids the object references, parsed once at store
+	// time for the dependency check: a user's skillIds; a skill's
+	// skillTransferList, then its fallbackSkill (fallback >= 0 if set).
+	refs     []int64
+	fallback int64
 	// enc is the JSON of the object as returned with all fields (for users,
 	// with masked fields blanked), cached because lists are read far more
 	// often than written.
@@ -331,7 +336,12 @@ func (s *Sim) putSkill(id int64, obj map[string]any) {
 		s.skillIDs = insertSorted(s.skillIDs, id)
 	}
 	deleted, _ := boolOf(obj["deleted"])
-	s.skills[id] = &record{id: id, obj: obj, deleted: deleted, enc: mustMarshal(obj)}
+	refs, _ := idList(obj["skillTransferList"])
+	fallback, ok := int64Of(obj["fallbackSkill"])
+	if !ok {
+		fallback = -1
+	}
+	s.skills[id] = &record{id: id, obj: obj, deleted: deleted, refs: refs, fallback: fallback, enc: mustMarshal(obj)}
 	if name, ok := obj["name"].(string); ok {
 		s.skillNames[foldName(name)] = id
 	}
@@ -343,7 +353,8 @@ func (s *Sim) putUser(id int64, obj map[string]any) {
 		s.userIDs = insertSorted(s.userIDs, id)
 	}
 	deleted, _ := boolOf(obj["deleted"])
-	s.users[id] = &record{id: id, obj: obj, deleted: deleted, enc: mustMarshal(maskUser(obj))}
+	refs, _ := idList(obj["skillIds"])
+	s.users[id] = &record{id: id, obj: obj, deleted: deleted, refs: refs, fallback: -1, enc: mustMarshal(maskUser(obj))}
 }
 
 // maskedUserFields are returned empty by the newest Users API (PII masking)

@@ -451,8 +451,7 @@ func (s *Sim) dependencies(ids []int64, batch map[int64]bool) []blockedSkill {
 		if u.deleted {
 			continue
 		}
-		list, _ := idList(u.obj["skillIds"])
-		for _, sid := range list {
+		for _, sid := range u.refs {
 			if batch[sid] {
 				held[sid] = append(held[sid], dependency{Type: "user", ID: uid, Field: "skillIds"})
 			}
@@ -463,14 +462,13 @@ func (s *Sim) dependencies(ids []int64, batch map[int64]bool) []blockedSkill {
 		if o.deleted || batch[oid] {
 			continue
 		}
-		list, _ := idList(o.obj["skillTransferList"])
-		for _, sid := range list {
+		for _, sid := range o.refs {
 			if batch[sid] {
 				held[sid] = append(held[sid], dependency{Type: "skill", ID: oid, Field: "skillTransferList"})
 			}
 		}
-		if fb, ok := int64Of(o.obj["fallbackSkill"]); ok && batch[fb] {
-			held[fb] = append(held[fb], dependency{Type: "skill", ID: oid, Field: "fallbackSkill"})
+		if o.fallback >= 0 && batch[o.fallback] {
+			held[o.fallback] = append(held[o.fallback], dependency{Type: "skill", ID: oid, Field: "fallbackSkill"})
 		}
 	}
 	var out []blockedSkill
