@@ -3,10 +3,12 @@ package store_test
 import (
 	"encoding/json"
 	"errors"
+	neturl "net/url"
 	"testing"
 	"time"
 
 	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/store/pgtest"
 )
 
 func TestRunLifecycle(t *testing.T) {
@@ -197,4 +199,72 @@ func TestMarkInterrupted(t *testing.T) {
 	if n, err := st.MarkInterrupted(ctx); err != nil || n != 0 {
 		t.Errorf("second MarkInterrupted = %d, %v; want 0", n, err)
 	}
+}
+
+// TestRecoverAfterCrash: a replica dies in the middle of a run (its
+// sessions end, as when the process is killed); another replica then gets
+// the run lock and marks the dead run interrupted, journal intact.
+func TestRecoverAfterCrash(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DB(t)
+	dead := open(t, withParam(t, url, "application_name", "replica_a"), store.Options{})
+	live := open(t, withParam(t, url, "application_name", "replica_b"), store.Options{})
+	ctx := t.Context()
+
+	lock, err := dead.AcquireRunLock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := dead.BeginRun(ctx, store.TriggerSchedule, store.ModeApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := dead.JournalAdd(ctx, run.ID, []store.Operation{{Action: "create", SkillName: "Sales"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.JournalSet(ctx, []store.OpUpdate{{ID: ids[0], State: store.OpSent}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := live.AcquireRunLock(ctx); !errors.Is(err, store.ErrRunInProgress) {
+		t.Fatalf("lock while replica a runs = %v, want ErrRunInProgress", err)
+	}
+
+	// Replica a dies: every session of it ends (waiting up to 10s each).
+	conn := connect(t, url)
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity
+		WHERE application_name = 'replica_a'`); err != nil {
+		t.Fatal(err)
+	}
+
+	l, err := live.AcquireRunLock(ctx)
+	if err != nil {
+		t.Fatalf("lock after replica a died: %v", err)
+	}
+	defer l.Release(ctx)
+	n, err := live.MarkInterrupted(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("MarkInterrupted = %d, %v; want 1", n, err)
+	}
+	got, ops, err := live.GetRun(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Outcome != store.OutcomeInterrupted || len(ops) != 1 || ops[0].State != store.OpSent {
+		t.Errorf("dead run = %+v with journal %+v; want interrupted with its sent operation", got, ops)
+	}
+	_ = lock.Release(ctx) // its session is gone; this only returns the connection
+}
+
+// withParam returns the connection URL u with the query parameter k=v.
+func withParam(t testing.TB, u, k, v string) string {
+	t.Helper()
+	parsed, err := neturl.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := parsed.Query()
+	q.Set(k, v)
+	parsed.RawQuery = q.Encode()
+	return parsed.String()
 }
