@@ -130,9 +130,9 @@ func scrubPassword(msg, connString string) string {
 	if cfg, err := pgx.ParseConfig(connString); err == nil && cfg.Password != "" {
 		secrets = append(secrets, cfg.Password)
 	}
-	if len(secrets) == 0 && strings.Contains(connString, "@") {
-		// Unparseable URL with credentials: we cannot tell which part is
-		// the password, so drop the detail entirely.
+	if len(secrets) == 0 && (strings.Contains(connString, "@") || strings.Contains(connString, "password")) {
+		// Unparseable string with credentials: we cannot tell which part
+		// is the password, so drop the detail entirely.
 		return "malformed connection string"
 	}
 	for _, s := range secrets {

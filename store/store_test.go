@@ -57,6 +57,11 @@ func TestOpenErrors(t *testing.T) {
 			wantParts: []string{"database url is not valid"},
 		},
 		{
+			name:      "malformed key value",
+			url:       "host=127.0.0.1 dbname=skilldb password='s3cr3tpw",
+			wantParts: []string{"database url is not valid"},
+		},
+		{
 			name:      "malformed url",
 			url:       "postgres://skill:s3cr3tpw@[::1/skilldb",
 			wantParts: []string{"database url is not valid"},
