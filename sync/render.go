@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -205,20 +206,22 @@ func valueText(v any) string {
 }
 
 func renderAssignments(b *strings.Builder, a *AssignmentPlan, paint func(code, s string) string, section func(string)) {
-	if len(a.Users) > 0 {
-		section("Assignments:")
-	}
+	section(fmt.Sprintf("Assignments (%d users matched by %s):", a.Matched, a.Match))
 	for _, u := range a.Users {
-		who := u.Login
-		if who == "" {
-			who = u.Email
+		who := cmp.Or(u.Login, u.Email)
+		state := ""
+		if !u.Active {
+			state = ", inactive"
 		}
-		fmt.Fprintf(b, "  %s  %s\n", paint(ansiYellow, "~ user "+who), paint(ansiDim, fmt.Sprintf("id %d, record %s", u.UserID, u.RecordID)))
-		for _, s := range u.Assign {
-			fmt.Fprintf(b, "      %s\n", paint(ansiGreen, "+"+s))
+		fmt.Fprintf(b, "  %s  %s\n", paint(ansiYellow, "~ user "+who), paint(ansiDim, fmt.Sprintf("id %d, record %s%s", u.UserID, u.RecordID, state)))
+		for _, r := range u.Assign {
+			fmt.Fprintf(b, "      %s  %s\n", paint(ansiGreen, "+"+r.Skill), paint(ansiDim, "rule "+r.Rule))
 		}
-		for _, s := range u.Unassign {
-			fmt.Fprintf(b, "      %s\n", paint(ansiRed, "-"+s))
+		for _, r := range u.Unassign {
+			fmt.Fprintf(b, "      %s  %s\n", paint(ansiRed, "-"+r.Skill), paint(ansiDim, "rule "+r.Rule))
+		}
+		for _, r := range u.HeldUnassign {
+			fmt.Fprintf(b, "      %s  %s\n", paint(ansiCyan, "-"+r.Skill), paint(ansiDim, "held back (assignments.max_changes_percent)"))
 		}
 	}
 	for _, n := range a.Notes {

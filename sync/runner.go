@@ -10,6 +10,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/skillsync/skillsync/hrsource"
 	"github.com/skillsync/skillsync/liveperson"
 	"github.com/skillsync/skillsync/store"
 )
@@ -203,13 +204,16 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 
 // plan builds the plan for in and applies the delete budget and, when
 // enabled, the assignments section.
-func (rc *runContext) plan(in PlanInput, budget int, snap snapshotRecords, users []liveperson.User) *Plan {
+func (rc *runContext) plan(in PlanInput, budget int, snap *hrsource.Snapshot, users []liveperson.User) *Plan {
 	p := BuildPlan(in)
 	if n := ApplyDeleteBudget(p, budget); n > 0 {
 		rc.log.Warn("delete budget reached; deletes held back", "held_back", n, "budget", budget)
 	}
 	if rc.cfg.Assignments.Enabled {
 		p.Assignments = rc.planAssignments(p, in, snap, users)
+	}
+	if n := HoldReferencedDeletes(p, in.Current, users); n > 0 {
+		rc.log.Warn("deletes held back: skills still referenced", "held_back", n)
 	}
 	return p
 }
@@ -224,7 +228,7 @@ func activeOwned(registry []store.OwnedSkill) int {
 	return n
 }
 
-func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budget int, snap snapshotRecords, users []liveperson.User) (*Result, error) {
+func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budget int, snap *hrsource.Snapshot, users []liveperson.User) (*Result, error) {
 	plan := res.Plan
 	ap := newApplier(rc.deps.Skills, rc.deps.Store, rc.log, rc.run.ID, rc.deps.BatchSize, &rc.counts)
 	ap.reset(in.Current, in.Registry)
