@@ -60,7 +60,7 @@ type Store struct {
 	queryTimeout time.Duration
 	opts         Options
 	logger       *slog.Logger
-	where        string // "host:port/db" for error messages, never the password
+	where        string // host, port, database and user for error messages; never the password
 }
 
 // Open connects to the database at dbURL (a postgres:// URL or a key=value
@@ -95,7 +95,7 @@ func Open(ctx context.Context, dbURL string, opts Options) (*Store, error) {
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to postgres at %s: %s", where, scrubPassword(err.Error(), dbURL))
+		return nil, &scrubbedError{msg: fmt.Sprintf("connect to postgres at %s: %s", where, scrubPassword(err.Error(), dbURL)), err: err}
 	}
 	s := &Store{pool: pool, queryTimeout: opts.QueryTimeout, opts: opts, logger: logger, where: where}
 
@@ -103,8 +103,9 @@ func Open(ctx context.Context, dbURL string, opts Options) (*Store, error) {
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to postgres at %s: %s (check database.url and that the server is running)",
-			where, scrubPassword(err.Error(), dbURL))
+		return nil, &scrubbedError{err: err, msg: fmt.Sprintf(
+			"connect to postgres at %s: %s (check database.url and that the server is running)",
+			where, scrubPassword(err.Error(), dbURL))}
 	}
 	return s, nil
 }
@@ -117,6 +118,16 @@ func describe(c *pgx.ConnConfig) string {
 	}
 	return fmt.Sprintf("%s:%d database %q user %q", host, c.Port, c.Database, c.User)
 }
+
+// scrubbedError is an error whose message has had the password removed; it
+// still unwraps to the original so that callers can test it with errors.Is.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
 
 // scrubPassword removes the password of connString from msg: pgx redacts
 // passwords from its errors on a best-effort basis only.

@@ -88,6 +88,23 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestOpenCancelled: the scrubbed error still unwraps, so a caller can tell
+// a cancelled start-up from a broken database.
+func TestOpenCancelled(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DB(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	st, err := store.Open(ctx, url, store.Options{})
+	if err == nil {
+		st.Close()
+		t.Fatal("Open with a cancelled context succeeded")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Open with a cancelled context = %v, want context.Canceled", err)
+	}
+}
+
 func TestPing(t *testing.T) {
 	t.Parallel()
 	st, _ := setup(t)
