@@ -23,6 +23,8 @@ type collector struct {
 	headerWhere string
 
 	recs []Record
+	// sizeHint is the size of the input in bytes, when known (see presize).
+	sizeHint int64
 	// pos holds each record's line or index until its Origin is set.
 	pos   []int
 	slab  []string
@@ -44,6 +46,22 @@ func (c *collector) values(n int) []string {
 	v := c.slab[:n:n]
 	c.slab = c.slab[n:]
 	return v
+}
+
+// presize grows the record slices to the size the whole input will
+// probably need, estimated from the bytes the first rows took: appending
+// 100,000 records one by one would copy them (and leave garbage) a dozen
+// times over.
+func (c *collector) presize(consumed int64) {
+	if c.sizeHint <= 0 || consumed <= 0 {
+		return
+	}
+	n := len(c.recs)
+	want := int(float64(c.sizeHint)/float64(consumed)*float64(n)*1.02) + 16
+	if want > cap(c.recs) {
+		c.recs = slices.Grow(c.recs, want-n)
+		c.pos = slices.Grow(c.pos, want-n)
+	}
 }
 
 // column returns the index of column name, adding it if new.
@@ -255,8 +273,10 @@ func stats(s *Schema, recs []Record, attrs []string) Stats {
 			counts := st.ValueCounts[attrs[j]]
 			v := r.Values[col]
 			if sep := s.sep(col); sep != "" {
-				for _, part := range SplitMulti(v, sep) {
-					counts[part]++
+				for part := range strings.SplitSeq(v, sep) {
+					if part = strings.TrimSpace(part); part != "" {
+						counts[part]++
+					}
 				}
 				continue
 			}

@@ -81,6 +81,9 @@ rows:
 			vals[i] = strings.TrimSpace(f)
 		}
 		c.add(vals, line)
+		if len(c.recs)-from == sampleRows {
+			c.presize(cr.InputOffset())
+		}
 	}
 	c.setOrigins(from, func(dst []byte, line int) []byte {
 		dst = append(dst, name...)
@@ -89,6 +92,10 @@ rows:
 	})
 	return columns
 }
+
+// sampleRows is how many rows are read before the record slice is sized
+// for the whole file.
+const sampleRows = 512
 
 func lineWhere(name string, line int) string {
 	return name + ":" + strconv.Itoa(line)

@@ -81,6 +81,9 @@ func (s *fileSource) Read(ctx context.Context) (*Snapshot, error) {
 	}
 	defer f.Close()
 	c := s.collector()
+	if st, err := f.Stat(); err == nil {
+		c.sizeHint = st.Size()
+	}
 	name := filepath.Base(s.cfg.Path)
 	in := ctxReader{ctx: ctx, r: f}
 	switch s.cfg.Type {

@@ -1,0 +1,199 @@
+package hrsource
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// writeStaffCSV writes n generated staff rows (about 100 bytes each) to a
+// CSV file in dir and returns its path and size.
+func writeStaffCSV(tb testing.TB, dir string, n int) (string, int64) {
+	tb.Helper()
+	path := filepath.Join(dir, "staff.csv")
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	depts := []string{"Sales", "Research & Development", "Human Resources"}
+	roles := []string{"Sales Executive", "Research Scientist", "Laboratory Technician", "Manager", "Healthcare Representative"}
+	langs := []string{"en", "en;fr", "de;en", "es", "en;pt;es"}
+	fmt.Fprintln(w, "EmployeeNumber,Email,Name,Department,JobRole,Attrition,Languages,Age")
+	for i := range n {
+		attr := "No"
+		if i%6 == 0 {
+			attr = "Yes"
+		}
+		fmt.Fprintf(w, "%d,employee%d@example.com,\"Employee %d, Jr\",%s,%s,%s,%s,%d\r\n",
+			100000+i, i, i, depts[i%3], roles[i%5], attr, langs[i%5], 20+i%45)
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return path, st.Size()
+}
+
+func staffConfig(path string) Config {
+	return Config{
+		Type:            TypeCSV,
+		Path:            path,
+		Fields:          FieldsConfig{ID: "EmployeeNumber", Email: "Email", Name: "Name"},
+		Active:          `Attrition == "No"`,
+		MultiValue:      map[string]string{"Languages": ";"},
+		StatsAttributes: []string{"Department", "JobRole", "Languages"},
+	}
+}
+
+// heapSampler records the peak of live heap objects while it runs.
+type heapSampler struct {
+	peak atomic.Uint64
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startHeapSampler() *heapSampler {
+	h := &heapSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > h.peak.Load() {
+				h.peak.Store(v)
+			}
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heapSampler) Stop() uint64 {
+	close(h.stop)
+	<-h.done
+	return h.peak.Load()
+}
+
+// BenchmarkCSV100k reads, maps and validates a generated 100,000-row CSV
+// (~10 MB). Besides time, MB/s and allocations it reports the bytes
+// allocated per read, the peak live heap during reads and the heap the
+// snapshot keeps, each against the file size.
+func BenchmarkCSV100k(b *testing.B) {
+	path, size := writeStaffCSV(b, b.TempDir(), 100_000)
+	src, err := New(staffConfig(path), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	sampler := startHeapSampler()
+	b.SetBytes(size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var snap *Snapshot
+	for b.Loop() {
+		// Measure one read at a time: drop the previous snapshot first.
+		b.StopTimer()
+		snap = nil
+		runtime.GC()
+		b.StartTimer()
+		snap, err = src.Read(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	peak := sampler.Stop()
+	if snap.Stats.Records != 100_000 || snap.Stats.Active != 83_333 {
+		b.Fatalf("stats = %+v", snap.Stats)
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	runtime.GC()
+	var retained runtime.MemStats
+	runtime.ReadMemStats(&retained)
+	runtime.KeepAlive(snap)
+	const mb = 1 << 20
+	b.ReportMetric(float64(size)/mb, "file-MB")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/mb, "alloc-MB/op")
+	b.ReportMetric(float64(peak-before.HeapAlloc)/mb, "peak-heap-MB")
+	b.ReportMetric(float64(peak-before.HeapAlloc)/float64(size), "peak/file")
+	b.ReportMetric(float64(retained.HeapAlloc-before.HeapAlloc)/mb, "snapshot-MB")
+}
+
+// BenchmarkEnv measures building a record's full expression environment
+// (what sync's rules use), fresh and into a reused map.
+func BenchmarkEnv(b *testing.B) {
+	snap, err := ReadFile(context.Background(), "testdata/ibm-hr-employee-attrition.csv", Config{Fields: FieldsConfig{ID: "EmployeeNumber"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("Env", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			_ = snap.Records[i%len(snap.Records)].Env()
+			i++
+		}
+	})
+	b.Run("EnvInto", func(b *testing.B) {
+		b.ReportAllocs()
+		env := map[string]any{}
+		i := 0
+		for b.Loop() {
+			env = snap.Records[i%len(snap.Records)].EnvInto(env)
+			i++
+		}
+	})
+}
+
+// BenchmarkActive compares evaluating hr.active with the small environment
+// of the attributes it reads against the full Env of every record.
+func BenchmarkActive(b *testing.B) {
+	snap, err := ReadFile(context.Background(), "testdata/ibm-hr-employee-attrition.csv", Config{Fields: FieldsConfig{ID: "EmployeeNumber"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := compileActive(`Attrition == "No"`, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	small, _ := newEvaluator(a, snap.Schema)
+	full, _ := newEvaluator(&activeExpr{source: a.source, program: a.program, whole: true}, snap.Schema)
+	for _, bc := range []struct {
+		name string
+		ev   *evaluator
+	}{{"small-env", small}, {"full-env", full}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := bc.ev.eval(&snap.Records[i%len(snap.Records)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
