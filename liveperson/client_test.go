@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -329,6 +330,29 @@ func TestTransportErrors(t *testing.T) {
 		}
 		if got := rec.waits(); !slices.Equal(got, DefaultRetryDelays[:1]) {
 			t.Fatalf("waits %v", got)
+		}
+	})
+	t.Run("POST that never left is retried", func(t *testing.T) {
+		t.Parallel()
+		// Nothing listens on the port: the connection is refused before a
+		// byte is written, so replaying the create cannot duplicate it.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		f := newFake(t, statuses())
+		c, rec := setup(t, f, func(c *Config, _ *Options) {
+			c.BaseURL = "https://" + addr
+			c.Auth = AuthConfig{Method: AuthOAuth1, AppKey: "k", Secret: "s", AccessToken: "t", AccessTokenSecret: "ts"}
+		})
+		err = createOp(t.Context(), c)
+		if err == nil || errors.Is(err, ErrOutcomeUnknown) {
+			t.Fatalf("error %v: want a plain transport error", err)
+		}
+		if got := rec.waits(); !slices.Equal(got, DefaultRetryDelays) {
+			t.Fatalf("waits %v, want %v", got, DefaultRetryDelays)
 		}
 	})
 	t.Run("cancelled context stops retrying", func(t *testing.T) {

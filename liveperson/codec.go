@@ -3,6 +3,7 @@ package liveperson
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -69,6 +70,36 @@ type skillDecoder struct {
 	ints   []int
 	int64s []int64
 	bools  []bool
+}
+
+func newSkillDecoder(copyRaw bool) *skillDecoder {
+	return &skillDecoder{copyRaw: copyRaw}
+}
+
+// ids reads an id list into the int64 slab. The slice's capacity is capped
+// so a caller appending to it cannot overwrite a neighbour's ids.
+func (d *skillDecoder) ids(raw []byte) ([]int64, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	if len(d.int64s)+len(raw)/2+1 > cap(d.int64s) {
+		d.int64s = make([]int64, 0, max(256, len(raw)/2+1))
+	}
+	start := len(d.int64s)
+	s := scanner{data: raw}
+	err := s.array(func(elem []byte) error {
+		n, err := parseInt(elem)
+		if err != nil {
+			return err
+		}
+		d.int64s = append(d.int64s, n)
+		return nil
+	})
+	if err != nil {
+		d.int64s = d.int64s[:start]
+		return nil, errors.New("not a list of ids")
+	}
+	return d.int64s[start:len(d.int64s):len(d.int64s)], nil
 }
 
 func (d *skillDecoder) newInt(v int) *int {
@@ -151,7 +182,7 @@ func (d *skillDecoder) setField(sk *Skill, key string, val []byte) error {
 	case fCanTransfer:
 		sk.CanTransfer, err = d.optBool(val)
 	case fSkillTransferList:
-		sk.SkillTransferList, err = parseIDs(val)
+		sk.SkillTransferList, err = d.ids(val)
 	case fWrapUpTime:
 		sk.WrapUpTime, err = d.optInt(val)
 	case fSLADefaultResponseTime:
@@ -161,7 +192,7 @@ func (d *skillDecoder) setField(sk *Skill, key string, val []byte) error {
 	case fSLAFirstTimeResponseTime:
 		sk.SLAFirstTimeResponseTime, err = d.optInt(val)
 	case fLobIDs:
-		sk.LobIDs, err = parseIDs(val)
+		sk.LobIDs, err = d.ids(val)
 	case fWorkingHoursID:
 		sk.WorkingHoursID, err = d.optInt64(val)
 	case fFallbackSkill:
@@ -211,7 +242,7 @@ func (d *skillDecoder) optBool(raw []byte) (*bool, error) {
 // are kept in Extra.
 func (sk *Skill) UnmarshalJSON(data []byte) error {
 	s := scanner{data: data}
-	d := skillDecoder{copyRaw: true}
+	d := newSkillDecoder(true)
 	if err := d.skill(&s, sk); err != nil {
 		return err
 	}
@@ -326,14 +357,14 @@ func decodeSkills(data []byte, copyRaw bool) ([]Skill, error) {
 	case '{':
 		// A single object where a list was expected (e.g. a create of one
 		// skill): accept it as a list of one.
-		d := skillDecoder{copyRaw: copyRaw}
+		d := newSkillDecoder(copyRaw)
 		var sk Skill
 		if err := d.skill(&s, &sk); err != nil {
 			return nil, err
 		}
 		return []Skill{sk}, s.end()
 	}
-	d := skillDecoder{copyRaw: copyRaw}
+	d := newSkillDecoder(copyRaw)
 	out := []Skill{}
 	err := s.arrayAt(func() error {
 		start := s.pos

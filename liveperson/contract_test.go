@@ -1,9 +1,11 @@
 package liveperson_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -65,7 +67,17 @@ type env struct {
 	mu     sync.Mutex
 	waits  []time.Duration
 	counts map[string]int // "METHOD endpoint status" -> attempts
+	logs   bytes.Buffer   // the client's debug log
 }
+
+func (e *env) Write(p []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.logs.Write(p)
+}
+
+// secrets are every credential value used in the suite.
+var secrets = []string{"client-secret-1", "consumer-secret", "access-token", "token-secret", "bot-password"}
 
 func (e *env) recordedWaits() []time.Duration {
 	e.mu.Lock()
@@ -114,6 +126,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	c, err := liveperson.New(cfg, liveperson.Options{
 		HTTPClient: srv.Client(),
+		Logger:     slog.New(slog.NewTextHandler(e, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:        clk.Now,
 		Delay: func(d time.Duration) time.Duration {
 			e.mu.Lock()
@@ -267,6 +280,17 @@ func TestContractEndpoints(t *testing.T) {
 
 			if err := c.Close(ctx); err != nil {
 				t.Fatalf("Close: %v", err)
+			}
+			e.mu.Lock()
+			logs := e.logs.String()
+			e.mu.Unlock()
+			if !strings.Contains(logs, "endpoint=skills status=200") || !strings.Contains(logs, "method=DELETE") {
+				t.Errorf("debug log lacks request lines:\n%s", logs)
+			}
+			for _, secret := range secrets {
+				if strings.Contains(logs, secret) {
+					t.Errorf("debug log contains the secret %q", secret)
+				}
 			}
 			if strings.HasPrefix(am.name, "login") && sim.Count("POST", "/api/account/"+account+"/logout") != 1 {
 				t.Fatalf("Close did not log out")
