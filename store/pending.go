@@ -15,7 +15,11 @@ func (s *Store) PendingDeletes(ctx context.Context) ([]PendingDelete, error) {
 	rows, _ := s.pool.Query(ctx, `
 		SELECT skill_id, skill_name, first_missing_run, consecutive_missing_runs, updated_at
 		FROM pending_deletes ORDER BY skill_id`)
-	pending, err := pgx.CollectRows(rows, pgx.RowToStructByPos[PendingDelete])
+	pending, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (PendingDelete, error) {
+		var p PendingDelete
+		err := row.Scan(&p.SkillID, &p.SkillName, &p.FirstMissingRun, &p.ConsecutiveMissingRuns, &p.UpdatedAt)
+		return p, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read pending deletes: %w", err)
 	}
