@@ -126,6 +126,16 @@ func (c Config) WithDefaults() Config {
 // Validate reports every problem of the configuration, each naming its key
 // path ("hr.fields.id: required ..."). Call it on the result of WithDefaults.
 func (c Config) Validate() []error {
+	errs := c.validate()
+	if _, err := compileActive(c.Active, c.MultiValue); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// validate is Validate without compiling hr.active, which New compiles
+// once for good.
+func (c Config) validate() []error {
 	var errs []error
 	add := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("hr.%s: %s", key, fmt.Sprintf(format, args...)))
@@ -175,9 +185,6 @@ func (c Config) Validate() []error {
 	}
 	if c.MaxErrors < 0 {
 		add("max_errors", "must not be negative")
-	}
-	if _, err := compileActive(c.Active, c.MultiValue); err != nil {
-		errs = append(errs, err)
 	}
 	return errs
 }

@@ -21,6 +21,10 @@ import (
 // maxPages bounds pagination, in case a server keeps pointing further.
 const maxPages = 10000
 
+// maxPageBytes bounds one page, which is held in memory while it is parsed
+// (so a failed transfer can be retried from its start).
+const maxPageBytes = 1 << 30
+
 // httpSource reads a JSON or CSV report over HTTPS, page by page.
 type httpSource struct {
 	reader
@@ -97,6 +101,10 @@ func (s *httpSource) Read(ctx context.Context) (*Snapshot, error) {
 				c.probs.add(name+":1", "the header differs from page 1's: every page must have the same columns")
 			}
 		default:
+			if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '<' {
+				c.probs.add(name, "the server answered with HTML or XML, not JSON (a login page?): check hr.url and the credentials")
+				break
+			}
 			reread := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 			nextRef = c.readJSON(bytes.NewReader(body), reread, name, s.cfg.RecordsPath, s.cfg.NextPagePath)
 		}
@@ -202,9 +210,12 @@ func (s *httpSource) get(ctx context.Context, u *url.URL, where string) ([]byte,
 		return nil, "", &retryable{e}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
 	if err != nil {
 		return nil, "", &retryable{fmt.Errorf("GET %s: read body: %w", where, err)}
+	}
+	if len(data) > maxPageBytes {
+		return nil, "", fmt.Errorf("GET %s: the page is larger than %d MiB: ask the HR system for smaller pages", where, maxPageBytes>>20)
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:

@@ -14,11 +14,12 @@ import (
 // expression once and returns the source of cfg.Type.
 func New(cfg Config, opts Options) (Source, error) {
 	cfg = cfg.WithDefaults()
-	if err := joinConfigErrors(cfg.Validate()); err != nil {
-		return nil, err
-	}
+	errs := cfg.validate()
 	active, err := compileActive(cfg.Active, cfg.MultiValue)
 	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := joinConfigErrors(errs); err != nil {
 		return nil, err
 	}
 	if opts.Logger == nil {
