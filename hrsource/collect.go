@@ -105,6 +105,17 @@ func (c *collector) finish(source string) (*Snapshot, error) {
 	if c.probs.full() {
 		return nil, c.probs.err(source)
 	}
+	var eval *evaluator
+	if c.active != nil && len(schema.Columns) > 0 {
+		var unknown []string
+		eval, unknown = newEvaluator(c.active, schema)
+		for _, name := range unknown {
+			c.probs.add("hr.active", "uses %q, which is not a %s of the data (%ss: %s): fix the name in the expression", name, c.fieldWord(), c.fieldWord(), columnList(schema.Columns))
+		}
+		if len(unknown) > 0 {
+			eval = nil
+		}
+	}
 	snap := &Snapshot{Schema: schema, Records: c.recs}
 	if len(c.recs) == 0 {
 		if err := c.probs.err(source); err != nil {
@@ -119,18 +130,6 @@ func (c *collector) finish(source string) (*Snapshot, error) {
 		return nil, c.probs.err(source)
 	}
 	emailCol, loginCol, nameCol := schema.Index(f.Email), schema.Index(f.LoginName), schema.Index(f.Name)
-
-	var eval *evaluator
-	if c.active != nil {
-		var unknown []string
-		eval, unknown = newEvaluator(c.active, schema)
-		for _, name := range unknown {
-			c.probs.add("hr.active", "uses %q, which is not a %s of the data (%ss: %s): fix the name in the expression", name, c.fieldWord(), c.fieldWord(), columnList(schema.Columns))
-		}
-		if len(unknown) > 0 {
-			eval = nil
-		}
-	}
 
 	seen := make(map[string]int32, len(c.recs))
 	n := len(schema.Columns)
@@ -167,7 +166,10 @@ func (c *collector) finish(source string) (*Snapshot, error) {
 		if eval != nil {
 			active, err := eval.eval(r)
 			if err != nil {
-				if !c.probs.add(r.Origin, "hr.active %q: %v", c.active.source, err) {
+				// expr's errors repeat the source with a caret on further
+				// lines: the first says it all here.
+				msg, _, _ := strings.Cut(err.Error(), "\n")
+				if !c.probs.add(r.Origin, "hr.active %q fails on this record: %s: fix the expression or the data", c.active.source, msg) {
 					break
 				}
 				continue

@@ -236,6 +236,12 @@ func TestCSVProblems(t *testing.T) {
 			want:    []want{{"hr.active", []string{`uses "Atrition"`, "id, email, Attrition"}}},
 		},
 		{
+			name:    "active expression names an unknown column of a header-only file",
+			cfg:     func(c *Config) { c.Active = `Atrition == "No"` },
+			content: "id,email,Attrition\n",
+			want:    []want{{"hr.active", []string{`uses "Atrition"`}}},
+		},
+		{
 			name:    "active expression fails on a record",
 			cfg:     func(c *Config) { c.Active = `int(age) > 30` },
 			content: "id,email,age\n1,a,40\n2,b,forty\n",
