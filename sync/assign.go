@@ -138,32 +138,12 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 		}
 	}
 
-	// record id → the desired owned skills that selected it
-	byRecord := map[string][]SkillRef{}
-	for _, d := range desired {
-		if blocked[d.Name] {
-			continue
-		}
-		ref := SkillRef{Skill: d.Name, SkillID: desiredID[d.Name], Rule: d.RuleID}
-		for _, m := range d.Members {
-			byRecord[m] = append(byRecord[m], ref)
-		}
-	}
-
-	recordsByKey := make(map[string][]int, len(in.Records))
+	recordsByKey := make(map[string][]int32, len(in.Records))
 	for i := range in.Records {
 		r := &in.Records[i]
-		k := matchKey(a.Match, r.Email, r.LoginName)
-		if k == "" {
-			if r.Active {
-				a.UnmatchedRecords++
-				if len(a.UnmatchedExample) < maxExamples {
-					a.UnmatchedExample = append(a.UnmatchedExample, fmt.Sprintf("record %s (no %s)", r.ID, a.Match))
-				}
-			}
-			continue
+		if k := matchKey(a.Match, r.Email, r.LoginName); k != "" {
+			recordsByKey[k] = append(recordsByKey[k], int32(i))
 		}
-		recordsByKey[k] = append(recordsByKey[k], i)
 	}
 	usersByKey := make(map[string][]int, len(in.Users))
 	for i := range in.Users {
@@ -175,55 +155,86 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 			usersByKey[k] = append(usersByKey[k], i)
 		}
 	}
-	for _, k := range slices.Sorted(mapsKeys(recordsByKey)) {
-		recs := recordsByKey[k]
-		us := usersByKey[k]
-		switch {
-		case len(us) == 0:
-			n := 0
-			for _, ri := range recs {
-				if in.Records[ri].Active {
-					n++
-					if len(a.UnmatchedExample) < maxExamples {
-						a.UnmatchedExample = append(a.UnmatchedExample, fmt.Sprintf("record %s (%s)", in.Records[ri].ID, k))
-					}
-				}
-			}
-			a.UnmatchedRecords += n
+	// Active records no user matches, in feed order.
+	for i := range in.Records {
+		r := &in.Records[i]
+		if !r.Active {
 			continue
-		case len(us) > 1 || len(recs) > 1:
-			a.Ambiguous++
-			if len(a.AmbiguousExample) < maxExamples {
-				a.AmbiguousExample = append(a.AmbiguousExample, fmt.Sprintf("%s: %d records, %d users", k, len(recs), len(us)))
+		}
+		k := matchKey(a.Match, r.Email, r.LoginName)
+		if k != "" && len(usersByKey[k]) > 0 {
+			continue
+		}
+		a.UnmatchedRecords++
+		if len(a.UnmatchedExample) < maxExamples {
+			a.UnmatchedExample = append(a.UnmatchedExample, fmt.Sprintf("record %s (%s)", r.ID, cmp.Or(k, "no "+a.Match)))
+		}
+	}
+
+	// Pair users and records one to one; shared keys are not guessed.
+	type pair struct {
+		user liveperson.User
+		rec  *hrsource.Record
+		want []SkillRef
+	}
+	var pairs []pair
+	pairOf := map[string]int{} // record id → index in pairs
+	ambiguous := map[string]bool{}
+	for i := range in.Users {
+		u := &in.Users[i]
+		if u.Deleted {
+			continue
+		}
+		k := matchKey(a.Match, u.Email, u.LoginName)
+		recs := recordsByKey[k]
+		switch {
+		case k == "" || len(recs) == 0:
+			continue // no HR record: not managed
+		case len(recs) > 1 || len(usersByKey[k]) > 1:
+			if !ambiguous[k] {
+				ambiguous[k] = true
+				a.Ambiguous++
+				if len(a.AmbiguousExample) < maxExamples {
+					a.AmbiguousExample = append(a.AmbiguousExample, fmt.Sprintf("%s: %d records, %d users", k, len(recs), len(usersByKey[k])))
+				}
 			}
 			continue
 		}
-		a.Matched++
 		rec := &in.Records[recs[0]]
-		u := in.Users[us[0]]
+		pairOf[rec.ID] = len(pairs)
+		pairs = append(pairs, pair{user: *u, rec: rec})
 		a.managed[u.ID] = true
-		want := byRecord[rec.ID]
+	}
+	a.Matched = len(pairs)
+	for _, d := range desired {
+		if blocked[d.Name] {
+			continue
+		}
+		ref := SkillRef{Skill: d.Name, SkillID: desiredID[d.Name], Rule: d.RuleID}
+		for _, m := range d.Members {
+			if i, ok := pairOf[m]; ok {
+				pairs[i].want = append(pairs[i].want, ref)
+			}
+		}
+	}
+	for _, pr := range pairs {
+		u, rec, want := pr.user, pr.rec, pr.want
 		if !rec.Active {
 			want = nil
 		}
-		wantNames := make(map[string]bool, len(want))
-		for _, w := range want {
-			wantNames[w.Skill] = true
-		}
 		uc := UserChange{UserID: u.ID, Login: u.LoginName, Email: u.Email, RecordID: rec.ID, Active: rec.Active, user: u}
-		have := map[string]bool{}
 		for _, id := range u.SkillIDs {
 			o, ok := owned[id]
 			if !ok {
 				continue // not ours: never touched
 			}
-			have[o.name] = true
-			if !wantNames[o.name] {
+			if !slices.ContainsFunc(want, func(w SkillRef) bool { return w.Skill == o.name }) {
 				uc.Unassign = append(uc.Unassign, SkillRef{Skill: o.name, SkillID: id, Rule: o.rule})
 			}
 		}
 		for _, w := range want {
-			if !have[w.Skill] {
+			held := slices.ContainsFunc(u.SkillIDs, func(id int64) bool { o, ok := owned[id]; return ok && o.name == w.Skill })
+			if !held {
 				uc.Assign = append(uc.Assign, w)
 			}
 		}
@@ -269,16 +280,6 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 
 func sortRefs(refs []SkillRef) {
 	slices.SortFunc(refs, func(a, b SkillRef) int { return strings.Compare(a.Skill, b.Skill) })
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // HoldReferencedDeletes keeps a skill from being deleted while something

@@ -80,3 +80,31 @@ func BenchmarkPlan2000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAssignments20kUsers matches 20,000 users against 100,000 HR
+// records and plans their skills (2,000 owned skills; every user holds a
+// stale skill and lacks the right one).
+func BenchmarkAssignments20kUsers(b *testing.B) {
+	rules, snap, current, registry := bigWorld(b)
+	for i := range snap.Records {
+		snap.Records[i].Email = snap.Records[i].Values[4]
+	}
+	ds, err := rules.Desired(snap)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := BuildPlan(PlanInput{Desired: ds.Skills, Current: current, Registry: registry, Policy: PolicySync, DeleteAfterRuns: 2, RunID: 1})
+	users := make([]liveperson.User, 20_000)
+	for i := range users {
+		users[i] = liveperson.User{ID: int64(i + 1), Email: fmt.Sprintf("%d@EXAMPLE.com", i*5+1), SkillIDs: []int64{int64(i%2000 + 1), 10_000}}
+	}
+	in := AssignInput{Records: snap.Records, Users: users, Match: "email", MaxChangesPercent: 100}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		a := PlanAssignments(p, ds.Skills, registry, current, in)
+		if a.Matched != 20_000 || len(a.Users) == 0 {
+			b.Fatalf("matched %d, %d changes", a.Matched, len(a.Users))
+		}
+	}
+}

@@ -54,10 +54,11 @@ func (h *hookSkills) CreateSkills(ctx context.Context, skills []liveperson.Skill
 }
 
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	sim    *lpsim.Sim
 	client *liveperson.Client
 	skills *hookSkills
+	users  UsersAPI
 	store  *store.Store
 	hrPath string
 	cfg    Config
@@ -69,7 +70,7 @@ type envOption func(*testEnv)
 func withBatch(n int) envOption { return func(e *testEnv) { e.batch = n } }
 
 // setup starts lpsim, a fresh migrated database and an HR CSV file.
-func setup(t *testing.T, csv string, cfg Config, opts ...envOption) *testEnv {
+func setup(t testing.TB, csv string, cfg Config, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	sim := lpsim.New(lpsim.Options{AccountID: testAccount, ClientID: "skillsync", ClientSecret: "s3cret"})
@@ -88,6 +89,7 @@ func setup(t *testing.T, csv string, cfg Config, opts ...envOption) *testEnv {
 	}
 	e.client = client
 	e.skills = &hookSkills{SkillsAPI: client}
+	e.users = client
 	st, err := store.Open(ctx, pgtest.DB(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +115,7 @@ func (e *testEnv) runner(cfg Config) *Runner {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	r, err := NewRunner(Deps{Source: src, Skills: e.skills, Users: e.client, Store: e.store, BatchSize: e.batch,
+	r, err := NewRunner(Deps{Source: src, Skills: e.skills, Users: e.users, Store: e.store, BatchSize: e.batch,
 		Logger: slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}, cfg)
 	if err != nil {
 		e.t.Fatal(err)
@@ -121,7 +123,7 @@ func (e *testEnv) runner(cfg Config) *Runner {
 	return r
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -703,4 +705,21 @@ func int64Of(t *testing.T, v any) int64 {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// BenchmarkApply1000Creates applies 1,000 creates to lpsim through the
+// real client and Postgres (batch_size 50: 20 create calls).
+func BenchmarkApply1000Creates(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		e := setup(b, manyHR(1000), teamConfig())
+		r := e.runner(e.cfg)
+		b.StartTimer()
+		res, err := r.RunOnce(context.Background(), store.ModeApply, store.TriggerManual)
+		b.StopTimer()
+		if err != nil || res.Run.Counts.Create != 1000 || e.sim.Count("POST", skillsPath) != 20 {
+			b.Fatalf("%v: %+v, %d creates", err, res.Run.Counts, e.sim.Count("POST", skillsPath))
+		}
+		b.StartTimer()
+	}
 }
