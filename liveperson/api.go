@@ -167,10 +167,15 @@ func (c *Client) DeleteSkills(ctx context.Context, ids []int64) error {
 
 // ListUsers returns every user with all fields. Like ListSkills it reads
 // from accountConfigReadWrite: the engine updates users by
-// read-modify-write, and this read's revision feeds If-Match.
+// read-modify-write, and this read's revision feeds If-Match. The Users
+// API returns all fields by default; select=$all says so explicitly, as
+// for skills, so a changed default cannot silently narrow the objects
+// that full-replacement PUTs send back.
 func (c *Client) ListUsers(ctx context.Context) ([]User, error) {
+	q := c.usersQuery()
+	q.Set("select", "$all")
 	res, err := c.do(ctx, call{method: http.MethodGet, service: svcWrite, endpoint: "users", path: "users",
-		query: c.usersQuery(), conditional: true})
+		query: q, conditional: true})
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}

@@ -239,6 +239,9 @@ func TestContractEndpoints(t *testing.T) {
 			if err != nil || len(users) != 1 || users[0].ID != uids[0] {
 				t.Fatalf("ListUsers = %+v, %v", users, err)
 			}
+			if r := lastRequest(sim, "GET", usersAPI); !strings.Contains(r.Query, "select=%24all") {
+				t.Fatalf("users list query %q lacks select=$all", r.Query)
+			}
 			u, err := c.GetUser(ctx, uids[0])
 			if err != nil || u.LoginName != "ann" {
 				t.Fatalf("GetUser = %+v, %v", u, err)
@@ -525,6 +528,16 @@ func TestContractFaults(t *testing.T) {
 			tt.run(t, e)
 		})
 	}
+}
+
+func lastRequest(sim *lpsim.Sim, method, path string) lpsim.Request {
+	reqs := sim.Requests()
+	for i := len(reqs) - 1; i >= 0; i-- {
+		if reqs[i].Method == method && reqs[i].Path == path {
+			return reqs[i]
+		}
+	}
+	return lpsim.Request{}
 }
 
 func countNamed(skills []map[string]any, name string) int {
