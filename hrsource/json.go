@@ -314,24 +314,27 @@ func (c *collector) flatten(dec *json.Decoder, text, prefix string, pairs []kv) 
 		if err := dec.Decode(&raw); err != nil {
 			return pairs, err
 		}
+		// The value's text within text, so values without escapes can be
+		// slices of it; a copy if the offsets ever disagree.
+		end := int(dec.InputOffset())
+		start := end - len(raw)
+		var vtext string
+		if start >= 0 && end <= len(text) && text[start:end] == string(raw) {
+			vtext = text[start:end]
+		} else {
+			vtext = string(raw)
+		}
 		if len(raw) > 0 && raw[0] == '{' {
-			sub := json.NewDecoder(bytes.NewReader(raw))
+			sub := json.NewDecoder(strings.NewReader(vtext))
 			sub.UseNumber()
 			_, _ = sub.Token()
-			pairs, err = c.flatten(sub, string(raw), name+".", pairs)
+			pairs, err = c.flatten(sub, vtext, name+".", pairs)
 			if err != nil {
 				return pairs, err
 			}
 			continue
 		}
-		end := int(dec.InputOffset())
-		start := end - len(raw)
-		var v string
-		if start >= 0 && text[start:end] == string(raw) {
-			v, err = c.jsonValue(raw, text[start:end], name)
-		} else {
-			v, err = c.jsonValue(raw, string(raw), name)
-		}
+		v, err := c.jsonValue(raw, vtext, name)
 		if err != nil {
 			return pairs, err
 		}
