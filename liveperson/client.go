@@ -217,7 +217,6 @@ type result struct {
 // attemptState is the retry bookkeeping of one call; each call gets its
 // own, and so its own backoff.
 type attemptState struct {
-	attempts    int
 	retries     int // 5xx and transport retries used, indexes RetryDelays
 	rateLimited int // 429 retries used
 	reauthed    bool
@@ -277,7 +276,6 @@ func (c *Client) accountBase(ctx context.Context, service string) (string, error
 }
 
 func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*result, error) {
-	st.attempts++
 	base, err := c.accountBase(ctx, cl.service)
 	if err != nil {
 		return nil, c.preSendFailure(ctx, st, fmt.Errorf("discover services: %w", err))
@@ -286,13 +284,11 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 	if len(cl.query) > 0 {
 		u += "?" + cl.query.Encode()
 	}
-	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
 	var body io.Reader
 	if cl.body != nil {
 		body = bytes.NewReader(cl.body)
 	}
-	req, err := http.NewRequestWithContext(actx, cl.method, u, body)
+	req, err := http.NewRequestWithContext(ctx, cl.method, u, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", cl.method, cl.endpoint, err)
 	}
@@ -326,11 +322,15 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 			req.Header.Set("If-Match", cached.revision)
 		}
 	}
-	if err := c.auth.sign(actx, req); err != nil {
+	// Signing may fetch a token or log in, each under its own timeout; the
+	// request's own timeout starts after it.
+	if err := c.auth.sign(ctx, req); err != nil {
 		return nil, c.preSendFailure(ctx, st, fmt.Errorf("authenticate: %w", err))
 	}
 	sentAuth := req.Header.Get("Authorization")
 
+	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }}
 	req = req.WithContext(httptrace.WithClientTrace(actx, trace))
