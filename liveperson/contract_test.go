@@ -59,10 +59,11 @@ func (c *clock) Add(d time.Duration) {
 
 // env is one client against one lpsim server.
 type env struct {
-	c     *liveperson.Client
-	srv   *lpsim.Server
-	sim   *lpsim.Sim
-	clock *clock
+	method string // auth method name
+	c      *liveperson.Client
+	srv    *lpsim.Server
+	sim    *lpsim.Sim
+	clock  *clock
 
 	mu     sync.Mutex
 	waits  []time.Duration
@@ -343,9 +344,10 @@ func TestContractFaults(t *testing.T) {
 		return e.sim.SeedSkills(map[string]any{"name": "A"}, map[string]any{"name": "B"})
 	}
 	tests := []struct {
-		name  string
-		fault lpsim.Fault
-		run   func(t *testing.T, e *env)
+		name    string
+		methods []string // auth methods to run with; nil: all
+		fault   lpsim.Fault
+		run     func(t *testing.T, e *env)
 	}{
 		{
 			name:  "5xx burst on GET retried on the documented schedule",
@@ -487,19 +489,20 @@ func TestContractFaults(t *testing.T) {
 			fault: lpsim.Fault{Method: "GET", PathPrefix: skillsAPI, ExpireToken: true, Times: 1},
 			run: func(t *testing.T, e *env) {
 				if _, err := e.c.ListSkills(t.Context(), false); err != nil {
-					t.Fatal(err) // gets the first token
-				}
-				if _, err := e.c.ListSkills(t.Context(), true); err != nil {
 					t.Fatalf("after token expiry: %v", err)
 				}
-				if n := e.sim.Count("POST", "/sentinel/"); n != 2 {
-					t.Fatalf("%d token requests, want 2", n)
+				// One credential before the expiry, one after (OAuth 1.0
+				// has none: every request is signed).
+				tokens := e.sim.Count("POST", "/sentinel/") + e.sim.Count("POST", "/api/account/"+account+"/login")
+				if want := map[string]int{"oauth2": 2, "oauth1": 0, "login": 2, "login-app": 2}[e.method]; tokens != want {
+					t.Fatalf("%d token requests or logins, want %d", tokens, want)
 				}
 			},
 		},
 		{
-			name:  "5xx from Sentinel retried",
-			fault: lpsim.Fault{PathPrefix: "/sentinel/", Status: 503, Times: 2},
+			name:    "5xx from Sentinel retried",
+			methods: []string{"oauth2"},
+			fault:   lpsim.Fault{PathPrefix: "/sentinel/", Status: 503, Times: 2},
 			run: func(t *testing.T, e *env) {
 				if _, err := e.c.ListSkills(t.Context(), false); err != nil {
 					t.Fatal(err)
@@ -519,14 +522,20 @@ func TestContractFaults(t *testing.T) {
 			},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, envOpts{})
-			seed(e)
-			e.sim.InjectFault(tt.fault)
-			tt.run(t, e)
-		})
+	for _, am := range authMethods {
+		for _, tt := range tests {
+			if tt.methods != nil && !slices.Contains(tt.methods, am.name) {
+				continue
+			}
+			t.Run(am.name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				e := newEnv(t, envOpts{auth: am.auth})
+				e.method = am.name
+				seed(e)
+				e.sim.InjectFault(tt.fault)
+				tt.run(t, e)
+			})
+		}
 	}
 }
 
