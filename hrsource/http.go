@@ -37,17 +37,39 @@ func newHTTPSource(base reader, opts Options) (*httpSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hr.url: %w", err)
 	}
-	client := opts.HTTPClient
-	if client == nil {
+	var client http.Client
+	if opts.HTTPClient != nil {
+		client = *opts.HTTPClient // a copy, to set CheckRedirect on our own
+	} else {
 		tlsConfig, err := tlsConfig(base.cfg.CAFile)
 		if err != nil {
 			return nil, err
 		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = tlsConfig
-		client = &http.Client{Transport: tr}
+		client.Transport = tr
 	}
-	return &httpSource{reader: base, client: client, base: u}, nil
+	client.CheckRedirect = sameHostRedirects
+	return &httpSource{reader: base, client: &client, base: u}, nil
+}
+
+// redirectError is a refused redirect: asking again would not help.
+type redirectError struct{ msg string }
+
+func (e *redirectError) Error() string { return e.msg }
+
+// sameHostRedirects follows redirects on the same scheme and host only: Go
+// drops Authorization on a redirect elsewhere, but not the other configured
+// headers (API keys), which must not leak to another host.
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return &redirectError{"stopped after 10 redirects"}
+	}
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		return &redirectError{fmt.Sprintf("redirected to %s://%s, another host: not followed, set hr.url to the final address", req.URL.Scheme, req.URL.Host)}
+	}
+	return nil
 }
 
 // tlsConfig verifies servers against the system roots plus caFile's.
@@ -204,7 +226,8 @@ func (s *httpSource) get(ctx context.Context, u *url.URL, where string) ([]byte,
 			hint = ": the server's certificate does not match its name; fix hr.url"
 		}
 		e := fmt.Errorf("GET %s: %w%s", where, err, hint)
-		if hint != "" || ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		var rerr *redirectError
+		if hint != "" || errors.As(err, &rerr) || ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, "", e
 		}
 		return nil, "", &retryable{e}

@@ -158,6 +158,18 @@ func TestHTTP(t *testing.T) {
 			ids: []string{"1"}, active: []string{"1"}, requests: 2,
 		},
 		{
+			name: "redirect on the same host is followed",
+			cfg:  Config{Fields: FieldsConfig{ID: "id"}},
+			handler: func(w http.ResponseWriter, r *http.Request, n int) {
+				if r.URL.Path == "/report" {
+					http.Redirect(w, r, "/v2/report", http.StatusMovedPermanently)
+					return
+				}
+				fmt.Fprint(w, `[{"id": "1"}]`)
+			},
+			ids: []string{"1"}, active: []string{"1"}, requests: 2,
+		},
+		{
 			name: "CSV pages",
 			cfg:  Config{Format: "csv", Fields: FieldsConfig{ID: "id"}, Active: `dept != "Ops"`},
 			handler: func(w http.ResponseWriter, r *http.Request, n int) {
@@ -239,6 +251,15 @@ func TestHTTPErrors(t *testing.T) {
 				fmt.Fprint(w, `[{"id": "1"}]`)
 			},
 			want:     []string{"https://elsewhere.example, another host"},
+			requests: 1,
+		},
+		{
+			name: "redirect to another host is not followed",
+			cfg:  Config{Headers: map[string]string{"X-Api-Key": "s3cret-k"}, Fields: FieldsConfig{ID: "id"}},
+			handler: func(w http.ResponseWriter, r *http.Request, _ int) {
+				http.Redirect(w, r, "https://elsewhere.example/report", http.StatusFound)
+			},
+			want:     []string{"redirected to https://elsewhere.example, another host"},
 			requests: 1,
 		},
 		{
