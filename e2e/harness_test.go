@@ -1,0 +1,645 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/skillsync/skillsync/liveperson/lpsim"
+	"github.com/skillsync/skillsync/store/pgtest"
+)
+
+// Exit codes of the contract (design.md §4).
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitChanges = 2
+	exitRefused = 3
+)
+
+const (
+	account    = "12345678"
+	skillsPath = "/api/account/" + account + "/configuration/le-users/skills"
+	usersPath  = "/api/account/" + account + "/configuration/le-users/users"
+
+	// Credentials the simulator accepts. The secrets reach the binary only
+	// through ${VARS} and must never show in its output or its database.
+	clientID          = "e2e-client"
+	appKey            = "e2e-app-key"
+	accessToken       = "e2e-access-token"
+	username          = "e2e-bot"
+	secret            = "lp-secret-5f2c9e71"
+	accessTokenSecret = "lp-token-secret-a83d10"
+	password          = "lp-password-c6b7e244"
+)
+
+// authMethods are the three authentication methods of liveperson.auth.
+var authMethods = []string{"oauth2", "oauth1", "login"}
+
+func authYAML(method string) string {
+	switch method {
+	case "oauth2":
+		return `{method: oauth2, client_id: ` + clientID + `, client_secret: "${LP_SECRET}"}`
+	case "oauth1":
+		return `{method: oauth1, app_key: ` + appKey + `, secret: "${LP_SECRET}", access_token: ` + accessToken + `, access_token_secret: "${LP_TOKEN_SECRET}"}`
+	case "login":
+		return `{method: login, username: ` + username + `, password: "${LP_PASSWORD}"}`
+	}
+	panic("unknown auth method " + method)
+}
+
+// hookFunc intercepts a request to the simulator; next is the simulator.
+type hookFunc func(w http.ResponseWriter, r *http.Request, next http.Handler)
+
+// lpServer serves a lpsim.Sim over TLS like lpsim.Serve, with a hook in
+// front of it for faults lpsim cannot express (holding a request, killing
+// the client while its create is being answered).
+type lpServer struct {
+	sim     *lpsim.Sim
+	ts      *httptest.Server
+	certPEM string // path of the server certificate, for SSL_CERT_FILE
+
+	mu   gosync.Mutex
+	hook hookFunc
+}
+
+func newLPServer(t testing.TB, opts lpsim.Options) *lpServer {
+	t.Helper()
+	opts.AccountID = account
+	opts.ClientID, opts.ClientSecret = clientID, secret
+	opts.AppKey, opts.Secret, opts.AccessToken, opts.AccessTokenSecret = appKey, secret, accessToken, accessTokenSecret
+	opts.Username, opts.Password = username, password
+	s := &lpServer{sim: lpsim.New(opts)}
+	// HTTP/2 stays off (as in lpsim.Serve) so dropped connections look like
+	// network failures.
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.ts.StartTLS()
+	t.Cleanup(func() {
+		s.ts.CloseClientConnections()
+		s.ts.Close()
+	})
+	s.certPEM = filepath.Join(t.TempDir(), "lpsim.pem")
+	block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ts.Certificate().Raw})
+	if err := os.WriteFile(s.certPEM, block, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *lpServer) URL() string { return s.ts.URL }
+
+func (s *lpServer) setHook(h hookFunc) {
+	s.mu.Lock()
+	s.hook = h
+	s.mu.Unlock()
+}
+
+func (s *lpServer) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	h := s.hook
+	s.mu.Unlock()
+	if h != nil {
+		h(w, r, s.sim)
+		return
+	}
+	s.sim.ServeHTTP(w, r)
+}
+
+// isWrite says whether a logged request changed, or tried to change,
+// skills or users.
+func isWrite(r lpsim.Request) bool {
+	return r.Method != http.MethodGet && (strings.HasPrefix(r.Path, skillsPath) || strings.HasPrefix(r.Path, usersPath))
+}
+
+func writes(sim *lpsim.Sim) []lpsim.Request {
+	var out []lpsim.Request
+	for _, r := range sim.Requests() {
+		if isWrite(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// person is one row of the generated HR file.
+type person struct {
+	ID, Email, Dept, Team, Status string
+}
+
+// staff returns perTeam active people in each of teams teams; team i is
+// "Team %04d" in department "Dept %02d" (i mod 10). Ids start at from.
+func staff(teams, perTeam, from int) []person {
+	out := make([]person, 0, teams*perTeam)
+	for i := range teams {
+		for j := range perTeam {
+			id := from + i*perTeam + j
+			out = append(out, person{ID: fmt.Sprint(id), Email: fmt.Sprintf("p%d@example.com", id),
+				Dept: fmt.Sprintf("Dept %02d", i%10), Team: fmt.Sprintf("Team %04d", i), Status: "active"})
+		}
+	}
+	return out
+}
+
+func hrCSV(ps []person) []byte {
+	var b bytes.Buffer
+	b.WriteString("id,email,dept,team,status\r\n")
+	for _, p := range ps {
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%s\r\n", p.ID, p.Email, p.Dept, p.Team, p.Status)
+	}
+	return b.Bytes()
+}
+
+// skillName is the name the fixture's rule gives a person's team.
+func skillName(p person) string { return p.Dept + " / " + p.Team }
+
+// fixture is one skillsync installation: a simulated LivePerson account,
+// a database, an HR file and a configuration file, used by the binary.
+type fixture struct {
+	t       *testing.T
+	dir     string
+	lp      *lpServer
+	sim     *lpsim.Sim
+	dbURL   string
+	hrPath  string
+	cfgPath string
+	env     []string
+}
+
+// options shape a fixture.
+type options struct {
+	auth   string        // default oauth2
+	dbURL  string        // default: pgtest.DB
+	sim    lpsim.Options // account and credentials are filled in
+	people []person      // default: staff(20, 2, 1)
+	batch  int           // liveperson.batch_size, default 10
+	// extra is appended to the configuration file (top-level keys).
+	extra string
+	// sync replaces the sync: section's body.
+	sync string
+}
+
+func setup(t *testing.T, o options) *fixture {
+	t.Helper()
+	if o.auth == "" {
+		o.auth = "oauth2"
+	}
+	if o.dbURL == "" {
+		o.dbURL = pgtest.DB(t)
+	}
+	if o.people == nil {
+		o.people = staff(20, 2, 1)
+	}
+	if o.batch == 0 {
+		o.batch = 10
+	}
+	if o.sync == "" {
+		o.sync = "{max_deletes: 1000, max_delete_percent: 100, delete_after_runs: 1}"
+	}
+	lp := newLPServer(t, o.sim)
+	f := &fixture{t: t, dir: t.TempDir(), lp: lp, sim: lp.sim, dbURL: o.dbURL}
+	f.hrPath = filepath.Join(f.dir, "hr.csv")
+	f.writeHR(o.people)
+	f.cfgPath = filepath.Join(f.dir, "config.yaml")
+	cfg := fmt.Sprintf(`# written by the e2e suite
+schedule: "@every 1h"
+database: {url: "${E2E_DATABASE_URL}"}
+log: {format: json, level: info}
+server: {listen: "127.0.0.1:0"}
+liveperson:
+  account_id: %q
+  domain_api_url: %s
+  batch_size: %d
+  timeout: 10s
+  retry_delays: [50ms, 100ms, 150ms]   # LivePerson's 5s, 10s, 15s, scaled
+  auth: %s
+hr:
+  type: csv
+  path: %s
+  fields: {id: id, email: email}
+  active: 'status == "active"'
+skills:
+  rules:
+    - id: team
+      name: "{{ .dept }} / {{ .team }}"
+      description: "{{ .team }} of {{ .dept }}"
+sync: %s
+%s`, account, lp.URL(), o.batch, authYAML(o.auth), f.hrPath, o.sync, o.extra)
+	if err := os.WriteFile(f.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.env = childEnv(lp.certPEM, "E2E_DATABASE_URL="+o.dbURL, "LP_SECRET="+secret,
+		"LP_TOKEN_SECRET="+accessTokenSecret, "LP_PASSWORD="+password)
+	return f
+}
+
+// childEnv is the binary's environment: ours without anything that would
+// change its configuration, plus SSL_CERT_FILE naming lpsim's certificate
+// (Go on Linux reads its roots from there) and vars.
+func childEnv(certFile string, vars ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "SKILLSYNC_") || k == "SSL_CERT_FILE" || k == "SSL_CERT_DIR" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(append(env, "SSL_CERT_FILE="+certFile), vars...)
+}
+
+func (f *fixture) writeHR(ps []person) {
+	f.t.Helper()
+	f.writeHRBytes(hrCSV(ps))
+}
+
+func (f *fixture) writeHRBytes(b []byte) {
+	f.t.Helper()
+	// Write and rename, as an export job should, so that a daemon reading
+	// the file meanwhile sees the old or the new one, never half of it.
+	tmp := f.hrPath + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, f.hrPath); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// result is how one command ended.
+type result struct {
+	args           []string
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("skillsync %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
+}
+
+func (f *fixture) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, binary, append(args, "--config", f.cfgPath)...)
+	cmd.Env = f.env
+	cmd.Dir = f.dir
+	// Should the test binary die, its children die with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// run runs the binary to its end (two minutes at most).
+func (f *fixture) run(args ...string) result {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := f.command(ctx, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := result{args: args, stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.Exited():
+		res.code = ee.ExitCode()
+	default:
+		f.t.Fatalf("skillsync %s: %v\nstderr:\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	f.checkNoSecrets(res.stdout, res.stderr)
+	return res
+}
+
+// mustRun runs the binary and fails the test unless it exits with want.
+func (f *fixture) mustRun(want int, args ...string) result {
+	f.t.Helper()
+	res := f.run(args...)
+	if res.code != want {
+		f.t.Fatalf("want exit %d, got %s", want, res)
+	}
+	return res
+}
+
+func (f *fixture) checkNoSecrets(outputs ...string) {
+	f.t.Helper()
+	for _, out := range outputs {
+		for _, s := range []string{secret, accessTokenSecret, password} {
+			if strings.Contains(out, s) {
+				f.t.Errorf("a secret appears in skillsync's output:\n%s", out)
+			}
+		}
+	}
+}
+
+// lockedBuffer collects a child's output while it runs.
+type lockedBuffer struct {
+	mu  gosync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is a binary running in the background (the daemon, or a sync to
+// be killed).
+type proc struct {
+	t      *testing.T
+	args   []string
+	cmd    *exec.Cmd
+	stdout lockedBuffer
+	stderr lockedBuffer
+	done   chan struct{}
+	code   int // valid once done is closed; -1 when killed by a signal
+}
+
+func (f *fixture) start(args ...string) *proc {
+	f.t.Helper()
+	p := &proc{t: f.t, args: args, done: make(chan struct{})}
+	p.cmd = f.command(context.Background(), args...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		f.t.Fatalf("start skillsync %s: %v", strings.Join(args, " "), err)
+	}
+	go func() {
+		err := p.cmd.Wait()
+		p.code = 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			p.code = ee.ExitCode()
+		}
+		close(p.done)
+	}()
+	f.t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		f.checkNoSecrets(p.stdout.String(), p.stderr.String())
+	})
+	return p
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// stop sends SIGTERM and returns the exit status.
+func (p *proc) stop(timeout time.Duration) int {
+	p.t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.code
+	case <-time.After(timeout):
+		p.kill()
+		p.t.Fatalf("skillsync %s did not exit within %s of SIGTERM\nstderr:\n%s", strings.Join(p.args, " "), timeout, p.stderr.String())
+		return -1
+	}
+}
+
+// logLines returns the JSON log lines written so far.
+func (p *proc) logLines() []map[string]any {
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// logged returns the log lines whose msg is msg.
+func (p *proc) logged(msg string) []map[string]any {
+	var out []map[string]any
+	for _, l := range p.logLines() {
+		if l["msg"] == msg {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// addr waits for the daemon's start-up line and returns its HTTP address.
+func (p *proc) addr() string {
+	p.t.Helper()
+	var addr string
+	eventually(p.t, 30*time.Second, "the daemon logs that it started", func() bool {
+		if p.exited() {
+			p.t.Fatalf("the daemon exited with %d:\n%s", p.code, p.stderr.String())
+		}
+		for _, l := range p.logged("skillsync started") {
+			addr, _ = l["listen"].(string)
+		}
+		return addr != ""
+	})
+	return addr
+}
+
+// eventually polls cond every 20 ms until it holds, and fails the test
+// when it does not within timeout.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting until %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+// runJSON is an element of `skillsync runs --format json`.
+type runJSON struct {
+	ID         int64          `json:"id"`
+	Trigger    string         `json:"trigger"`
+	Mode       string         `json:"mode"`
+	Outcome    string         `json:"outcome"`
+	StartedAt  time.Time      `json:"started_at"`
+	FinishedAt *time.Time     `json:"finished_at"`
+	Counts     map[string]int `json:"counts"`
+	Error      string         `json:"error"`
+}
+
+type opJSON struct {
+	Seq        int    `json:"seq"`
+	Action     string `json:"action"`
+	Skill      string `json:"skill"`
+	SkillID    *int64 `json:"skill_id"`
+	State      string `json:"state"`
+	HTTPStatus *int   `json:"http_status"`
+	Error      string `json:"error"`
+}
+
+type runDetailJSON struct {
+	Run        runJSON         `json:"run"`
+	Plan       json.RawMessage `json:"plan"`
+	Operations []opJSON        `json:"operations"`
+}
+
+// runs returns the run history, oldest first.
+func (f *fixture) runs() []runJSON {
+	f.t.Helper()
+	res := f.mustRun(exitOK, "runs", "--limit", "1000", "--format", "json")
+	var runs []runJSON
+	if err := json.Unmarshal([]byte(res.stdout), &runs); err != nil {
+		f.t.Fatalf("runs --format json: %v\n%s", err, res.stdout)
+	}
+	for i, j := 0, len(runs)-1; i < j; i, j = i+1, j-1 {
+		runs[i], runs[j] = runs[j], runs[i]
+	}
+	return runs
+}
+
+func (f *fixture) runShow(id int64) runDetailJSON {
+	f.t.Helper()
+	res := f.mustRun(exitOK, "runs", "show", fmt.Sprint(id), "--format", "json")
+	var d runDetailJSON
+	if err := json.Unmarshal([]byte(res.stdout), &d); err != nil {
+		f.t.Fatalf("runs show %d --format json: %v\n%s", id, err, res.stdout)
+	}
+	return d
+}
+
+// planJSON is the JSON plan of the contract (design.md §4).
+type planJSON struct {
+	FormatVersion int            `json:"format_version"`
+	Summary       map[string]int `json:"summary"`
+	Changes       []struct {
+		Action  string   `json:"action"`
+		Skill   string   `json:"skill"`
+		Fields  []string `json:"fields"`
+		Rule    string   `json:"rule"`
+		Members int      `json:"members"`
+	} `json:"changes"`
+}
+
+func decodePlan(t testing.TB, res result) planJSON {
+	t.Helper()
+	var p planJSON
+	if err := json.Unmarshal([]byte(res.stdout), &p); err != nil {
+		t.Fatalf("stdout is not a JSON plan (%v): %s", err, res)
+	}
+	if p.FormatVersion != 1 {
+		t.Errorf("format_version %d, want 1", p.FormatVersion)
+	}
+	return p
+}
+
+// liveSkills returns the account's non-deleted skills by name.
+func liveSkills(sim *lpsim.Sim) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, s := range sim.Skills(false) {
+		out[s["name"].(string)] = s
+	}
+	return out
+}
+
+// checkConverged fails unless the account holds exactly one live skill per
+// team of ps (plus the unowned skills in keep, unchanged) and a plan finds
+// nothing to do.
+func (f *fixture) checkConverged(ps []person, keep map[int64]string) {
+	f.t.Helper()
+	want := map[string]bool{}
+	for _, p := range ps {
+		if p.Status == "active" {
+			want[skillName(p)] = true
+		}
+	}
+	names := map[string]int{}
+	for _, s := range f.sim.Skills(false) {
+		names[strings.ToLower(s["name"].(string))]++
+	}
+	for n, c := range names {
+		if c > 1 {
+			f.t.Errorf("skill %q exists %d times", n, c)
+		}
+	}
+	live := liveSkills(f.sim)
+	for n := range want {
+		if live[n] == nil {
+			f.t.Errorf("skill %q is missing", n)
+		}
+	}
+	if len(live) != len(want)+len(keep) {
+		f.t.Errorf("the account has %d skills, want %d of ours and %d unowned", len(live), len(want), len(keep))
+	}
+	f.checkUntouched(keep)
+	p := decodePlan(f.t, f.mustRun(exitOK, "plan", "--format", "json", "--detailed-exitcode"))
+	if p.Summary["create"]+p.Summary["update"]+p.Summary["delete"]+p.Summary["unmanaged_conflict"] != 0 {
+		f.t.Errorf("not converged: the plan after the sync is %v", p.Summary)
+	}
+}
+
+// seedUnowned adds skills made by hand in LivePerson; it returns each id
+// with the skill as stored, to compare later.
+func seedUnowned(sim *lpsim.Sim, names ...string) map[int64]string {
+	out := map[int64]string{}
+	for _, n := range names {
+		ids := sim.SeedSkills(map[string]any{"name": n, "description": "made by hand", "maxWaitTime": 42, "skillOrder": 7})
+		out[ids[0]] = ""
+	}
+	for _, s := range sim.Skills(true) {
+		if _, ok := out[s["id"].(int64)]; ok {
+			out[s["id"].(int64)] = fmt.Sprint(s)
+		}
+	}
+	return out
+}
+
+// checkUntouched fails if a skill skillsync does not own was changed or
+// written to.
+func (f *fixture) checkUntouched(keep map[int64]string) {
+	f.t.Helper()
+	now := map[int64]string{}
+	for _, s := range f.sim.Skills(true) {
+		now[s["id"].(int64)] = fmt.Sprint(s)
+	}
+	for id, was := range keep {
+		if now[id] != was {
+			f.t.Errorf("unowned skill %d changed:\nwas %s\nnow %s", id, was, now[id])
+		}
+		for _, r := range writes(f.sim) {
+			if r.Path == fmt.Sprintf("%s/%d", skillsPath, id) {
+				f.t.Errorf("skillsync wrote to unowned skill %d: %s %s", id, r.Method, r.Path)
+			}
+		}
+	}
+}
