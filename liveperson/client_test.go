@@ -36,6 +36,8 @@ type fake struct {
 	tokenTTL    time.Duration
 	tokenStatus int
 	discStatus  int
+	// roHost, when set, is discovered for accountConfigReadOnly.
+	roHost string
 	now         func() time.Time
 }
 
@@ -52,9 +54,15 @@ func newFake(t *testing.T, api func(w http.ResponseWriter, r *http.Request, n in
 			w.WriteHeader(st)
 			return
 		}
-		host := r.Host
+		f.mu.Lock()
+		roHost := f.roHost
+		f.mu.Unlock()
 		var list []map[string]string
 		for _, s := range []string{svcRead, svcWrite, svcSentinel, svcLogin} {
+			host := r.Host
+			if s == svcRead && roHost != "" {
+				host = roHost
+			}
 			list = append(list, map[string]string{"service": s, "account": "123", "baseURI": host})
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"baseURIs": list})
@@ -870,6 +878,50 @@ func TestDiscovery(t *testing.T) {
 			t.Fatalf("Authorization %q", h)
 		}
 	})
+}
+
+func TestHostRouting(t *testing.T) {
+	t.Parallel()
+	// accountConfigReadOnly points at a port nobody listens on: only the
+	// plain read (GetSkill) may go there; the reads that feed If-Match and
+	// every write go to accountConfigReadWrite.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("ac-revision", "7")
+		switch {
+		case r.Method == http.MethodPost:
+			fmt.Fprint(w, `[{"id":5,"name":"a"}]`)
+		case strings.HasSuffix(r.URL.Path, "/users/5"):
+			fmt.Fprint(w, `{"id":5,"loginName":"u"}`)
+		default:
+			fmt.Fprint(w, `[]`)
+		}
+	})
+	f.roHost = dead
+	c, _ := setup(t, f, func(c *Config, _ *Options) { c.RetryDelays = []time.Duration{} })
+	ctx := t.Context()
+	ops := map[string]func() error{
+		"ListSkills":   func() error { return listOp(ctx, c) },
+		"ListUsers":    func() error { _, err := c.ListUsers(ctx); return err },
+		"GetUser":      func() error { _, err := c.GetUser(ctx, 5); return err },
+		"CreateSkills": func() error { return createOp(ctx, c) },
+		"UpdateSkills": func() error { _, err := c.UpdateSkills(ctx, []Skill{{ID: 5, Name: "a"}}); return err },
+		"DeleteSkills": func() error { return c.DeleteSkills(ctx, []int64{5}) },
+		"UpdateUsers":  func() error { return c.UpdateUsers(ctx, []User{{ID: 5}}) },
+	}
+	for name, op := range ops {
+		if err := op(); err != nil {
+			t.Errorf("%s went to the read-only host: %v", name, err)
+		}
+	}
+	if _, err := c.GetSkill(ctx, 5); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("GetSkill did not use the read-only host: %v", err)
+	}
 }
 
 func TestConfigValidate(t *testing.T) {
