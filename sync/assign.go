@@ -34,6 +34,9 @@ type AssignmentPlan struct {
 	// users: such users are not managed at all rather than guessed.
 	Ambiguous        int      `json:"ambiguous"`
 	AmbiguousExample []string `json:"ambiguous_examples,omitempty"`
+	// Departed counts users without an HR record who hold owned skills
+	// (they lose them unless assignments.keep_unmatched is set).
+	Departed int `json:"departed_users"`
 	// HeldBack counts users whose removals wait for a later run
 	// (assignments.max_changes_percent).
 	HeldBack int `json:"held_back"`
@@ -84,6 +87,8 @@ type AssignInput struct {
 	Match string
 	// MaxChangesPercent caps the share of matched users that lose skills.
 	MaxChangesPercent float64
+	// KeepUnmatched leaves users without an HR record alone.
+	KeepUnmatched bool
 }
 
 func matchKey(match, email, login string) string {
@@ -112,6 +117,11 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 		if r.ReleasedAt != nil {
 			continue
 		}
+		if strings.HasPrefix(r.RuleID, staticRulePrefix) {
+			// Static skills exist regardless of HR records: who holds
+			// them is decided by hand, never by assignments.
+			continue
+		}
 		name := r.Name
 		if s := curByID[r.SkillID]; s != nil {
 			if s.Deleted {
@@ -128,6 +138,11 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 		case ActionUnmanagedConflict:
 			blocked[c.Skill] = true
 		case ActionUpdate:
+			if strings.HasPrefix(c.Rule, staticRulePrefix) {
+				delete(owned, c.SkillID)
+				blocked[c.Skill] = true
+				continue
+			}
 			owned[c.SkillID] = ownedInfo{name: c.Skill, rule: c.Rule}
 			desiredID[c.Skill] = c.SkillID
 		}
@@ -189,7 +204,25 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 		recs := recordsByKey[k]
 		switch {
 		case k == "" || len(recs) == 0:
-			continue // no HR record: not managed
+			// No HR record: someone who left and is gone from the feed.
+			// They lose the owned skills they hold (others stay), unless
+			// assignments.keep_unmatched says such users are not managed.
+			if in.KeepUnmatched {
+				continue
+			}
+			uc := UserChange{UserID: u.ID, Login: u.LoginName, Email: u.Email, user: *u}
+			for _, id := range u.SkillIDs {
+				if o, ok := owned[id]; ok {
+					uc.Unassign = append(uc.Unassign, SkillRef{Skill: o.name, SkillID: id, Rule: o.rule})
+				}
+			}
+			a.managed[u.ID] = true
+			if len(uc.Unassign) > 0 {
+				sortRefs(uc.Unassign)
+				a.Users = append(a.Users, uc)
+				a.Departed++
+			}
+			continue
 		case len(recs) > 1 || len(usersByKey[k]) > 1:
 			if !ambiguous[k] {
 				ambiguous[k] = true
@@ -268,6 +301,9 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 		}
 		// Users left with nothing to do this run stay listed: the plan
 		// shows what waits.
+	}
+	if a.Departed > 0 {
+		a.Notes = append(a.Notes, fmt.Sprintf("%d users have no HR record and lose the owned skills they hold (assignments.keep_unmatched: true leaves them alone)", a.Departed))
 	}
 	if a.UnmatchedRecords > 0 {
 		a.Notes = append(a.Notes, fmt.Sprintf("%d active HR records match no LivePerson user by %s, e.g. %s", a.UnmatchedRecords, a.Match, strings.Join(a.UnmatchedExample, ", ")))
@@ -377,6 +413,7 @@ func HoldReferencedDeletes(p *Plan, current []liveperson.Skill, users []livepers
 func (rc *runContext) planAssignments(p *Plan, in PlanInput, snap *hrsource.Snapshot, users []liveperson.User) *AssignmentPlan {
 	return PlanAssignments(p, in.Desired, in.Registry, in.Current, AssignInput{
 		Records: snap.Records, Users: users, Match: rc.cfg.Assignments.Match, MaxChangesPercent: rc.cfg.Assignments.MaxChangesPercent,
+		KeepUnmatched: rc.cfg.Assignments.KeepUnmatched,
 	})
 }
 

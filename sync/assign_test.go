@@ -37,36 +37,46 @@ func TestPlanAssignments(t *testing.T) {
 		user(102, "BOB@example.com", 1, 2, 3), // loses Sales and Old, gains New
 		user(103, "cid@example.com", 2, 9),    // inactive: loses Billing only
 		user(104, "dup@example.com", 1),       // two records: left alone
-		user(105, "stranger@example.com", 3),  // no record: not managed
+		user(105, "stranger@example.com", 3),  // no record: departed
 	}
 	in := PlanInput{Desired: desiredSkills, Current: current, Registry: registry, DeleteAfterRuns: 1, RunID: 5}
 	tests := []struct {
 		name     string
 		pct      float64
+		keep     bool
 		want     map[int64]string // user → "+a +b -c"
 		heldBack int
-		deletes  []string
+		old      string // what becomes of Old: "delete" or part of the pending reason
 	}{
 		{
-			name: "every matched user converges",
+			name: "every matched user converges, departed users lose owned skills",
 			pct:  100,
+			want: map[int64]string{101: "+New +Sales", 102: "+New -Old -Sales", 103: "-Billing", 105: "-Old"},
+			old:  "delete", // unassigned from everyone first, then deleted
+		},
+		{
+			name: "keep_unmatched leaves users without a record alone",
+			pct:  100, keep: true,
 			want: map[int64]string{101: "+New +Sales", 102: "+New -Old -Sales", 103: "-Billing"},
-			// Old is still held by user 105, whom skillsync does not manage.
+			old:  "user 105 login5 (not managed by skillsync)",
 		},
 		{
 			name:     "max_changes_percent holds back removals",
 			pct:      34, // 3 matched users → 1 may lose skills
-			want:     map[int64]string{101: "+New +Sales", 102: "+New -Old -Sales", 103: ""},
-			heldBack: 1,
+			want:     map[int64]string{101: "+New +Sales", 102: "+New -Old -Sales", 103: "", 105: ""},
+			heldBack: 2,
+			old:      "still held by user 105 login5;",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			p := BuildPlan(in)
-			a := PlanAssignments(p, desiredSkills, registry, current, AssignInput{Records: records, Users: users, Match: "email", MaxChangesPercent: tt.pct})
+			a := PlanAssignments(p, desiredSkills, registry, current, AssignInput{Records: records, Users: users, Match: "email",
+				MaxChangesPercent: tt.pct, KeepUnmatched: tt.keep})
 			p.Assignments = a
 			got := map[int64]string{}
+			unassigned := 0
 			for _, u := range a.Users {
 				var parts []string
 				for _, r := range u.Assign {
@@ -74,6 +84,7 @@ func TestPlanAssignments(t *testing.T) {
 				}
 				for _, r := range u.Unassign {
 					parts = append(parts, "-"+r.Skill)
+					unassigned++
 				}
 				got[u.UserID] = strings.Join(parts, " ")
 			}
@@ -83,15 +94,16 @@ func TestPlanAssignments(t *testing.T) {
 			if a.Matched != 3 || a.Ambiguous != 1 || a.UnmatchedRecords != 2 || a.HeldBack != tt.heldBack {
 				t.Errorf("matched %d ambiguous %d unmatched %d held %d; notes %q", a.Matched, a.Ambiguous, a.UnmatchedRecords, a.HeldBack, a.Notes)
 			}
-			if s := p.Summary(); s.Assign != 3 || s.Unassign != strings.Count(fmt.Sprint(tt.want), "-") {
+			if s := p.Summary(); s.Assign != 3 || s.Unassign != unassigned {
 				t.Errorf("summary %+v", s)
 			}
-			// Old: owned, no longer desired, but user 105 (unmanaged)
-			// holds it: not deleted, and the plan says who holds it.
 			HoldReferencedDeletes(p, current, users)
 			for _, c := range p.Changes {
-				if c.Skill == "Old" && (c.Action != ActionPendingDelete || !strings.Contains(c.Reason, "user 105") || !strings.Contains(c.Reason, "not managed")) {
-					t.Errorf("Old: %+v", c)
+				if c.Skill != "Old" {
+					continue
+				}
+				if tt.old == "delete" && c.Action != ActionDelete || tt.old != "delete" && (c.Action != ActionPendingDelete || !strings.Contains(c.Reason, tt.old)) {
+					t.Errorf("Old: %s %q, want %q", c.Action, c.Reason, tt.old)
 				}
 			}
 		})
@@ -122,7 +134,7 @@ func TestHoldReferencedDeletesSkills(t *testing.T) {
 func assignConfig() Config {
 	cfg := deptConfig()
 	cfg.Skills.Rules = cfg.Skills.Rules[:1] // one skill per department
-	cfg.Skills.Static = nil
+	cfg.Skills.Static = []Static{{Name: "Escalations"}}
 	cfg.Assignments = AssignmentsConfig{Enabled: true, Match: "email", MaxChangesPercent: 100}
 	cfg.Sync.DeleteAfterRuns = 1
 	cfg.Sync.MaxDeletePercent = -1
@@ -173,6 +185,12 @@ func TestAssignmentsLifecycle(t *testing.T) {
 		"ann@example.com": {"Sales", "VIP"}, "bob@example.com": {"Sales"}, "cid@example.com": {"Billing"},
 		"dee@example.com": {"Support"}, "eve@example.com": nil, "admin@example.com": nil,
 	}
+	// A static skill is handed out by hand, never by assignments.
+	esc := e.liveSkills()["Escalations"]["id"]
+	e.sim.EditUser(users["admin@example.com"], func(m map[string]any) { m["skillIds"] = []any{esc} })
+	e.sim.EditUser(users["cid@example.com"], func(m map[string]any) { m["skillIds"] = append(m["skillIds"].([]any), esc) })
+	want["admin@example.com"] = []string{"Escalations"}
+	want["cid@example.com"] = []string{"Billing", "Escalations"}
 	if got := e.userSkills(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("after first run %v, want %v (outcome %s %s)", got, want, res.Run.Outcome, res.Run.Error)
 	}
@@ -198,15 +216,19 @@ func TestAssignmentsLifecycle(t *testing.T) {
 	// Bob moves to Billing; Ann leaves (inactive): she loses Sales only.
 	hr := strings.Replace(baseHR, "2,bob@example.com,Bob,Sales", "2,bob@example.com,Bob,Billing", 1)
 	hr = strings.Replace(hr, "1,ann@example.com,Ann,Sales,Manager,active", "1,ann@example.com,Ann,Sales,Manager,left", 1)
+	// Dee is gone from the feed altogether: departed, loses Support.
+	hr = strings.Replace(hr, "4,dee@example.com,Dee,Support,Agent,active,French\r\n", "", 1)
 	e.writeHR(hr)
 	res = e.run(r, store.ModeApply)
 	want["bob@example.com"] = []string{"Billing"}
 	want["ann@example.com"] = []string{"VIP"}
+	want["dee@example.com"] = nil
 	if got := e.userSkills(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("after the move %v, want %v", got, want)
 	}
-	// Sales has no active member left: unassigned and deleted in one run.
-	if res.Run.Counts.Delete != 1 || e.liveSkills()["Sales"] != nil {
+	// Sales and Support have no active member left: unassigned and
+	// deleted in one run.
+	if res.Run.Counts.Delete != 2 || e.liveSkills()["Sales"] != nil || e.liveSkills()["Support"] != nil {
 		t.Errorf("Sales not deleted: counts %+v; plan %+v", res.Run.Counts, res.Plan.Changes)
 	}
 	// The journal shows the users phase before the delete.

@@ -59,6 +59,10 @@ type AssignmentsConfig struct {
 	// MaxChangesPercent caps the share of matched users that may lose skills
 	// in one run (default 20).
 	MaxChangesPercent float64 `yaml:"max_changes_percent"`
+	// KeepUnmatched leaves LivePerson users that match no HR record alone.
+	// By default they are treated as departed and lose the skills
+	// skillsync owns (skills it does not own always stay).
+	KeepUnmatched bool `yaml:"keep_unmatched"`
 }
 
 // Policy names which kinds of change a run may make.

@@ -209,11 +209,14 @@ func renderAssignments(b *strings.Builder, a *AssignmentPlan, paint func(code, s
 	section(fmt.Sprintf("Assignments (%d users matched by %s):", a.Matched, a.Match))
 	for _, u := range a.Users {
 		who := cmp.Or(u.Login, u.Email)
-		state := ""
-		if !u.Active {
-			state = ", inactive"
+		where := fmt.Sprintf("id %d, record %s", u.UserID, u.RecordID)
+		switch {
+		case u.RecordID == "":
+			where = fmt.Sprintf("id %d, no HR record", u.UserID)
+		case !u.Active:
+			where += ", inactive"
 		}
-		fmt.Fprintf(b, "  %s  %s\n", paint(ansiYellow, "~ user "+who), paint(ansiDim, fmt.Sprintf("id %d, record %s%s", u.UserID, u.RecordID, state)))
+		fmt.Fprintf(b, "  %s  %s\n", paint(ansiYellow, "~ user "+who), paint(ansiDim, where))
 		for _, r := range u.Assign {
 			fmt.Fprintf(b, "      %s  %s\n", paint(ansiGreen, "+"+r.Skill), paint(ansiDim, "rule "+r.Rule))
 		}
