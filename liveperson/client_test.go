@@ -38,7 +38,7 @@ type fake struct {
 	discStatus  int
 	// roHost, when set, is discovered for accountConfigReadOnly.
 	roHost string
-	now         func() time.Time
+	now    func() time.Time
 }
 
 func newFake(t *testing.T, api func(w http.ResponseWriter, r *http.Request, n int)) *fake {
@@ -921,6 +921,23 @@ func TestHostRouting(t *testing.T) {
 	}
 	if _, err := c.GetSkill(ctx, 5); err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("GetSkill did not use the read-only host: %v", err)
+	}
+}
+
+func TestDiscoveredScheme(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://api.liveperson.net": "https",
+		"http://api.liveperson.net":  "https",
+		"http://127.0.0.1:8089":      "http",
+		"http://localhost:8089":      "http",
+		"http://[::1]:8089":          "http",
+		"http://10.0.0.1":            "https",
+		"://bad":                     "https",
+	} {
+		if got := discoveredScheme(in); got != want {
+			t.Errorf("discoveredScheme(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -741,5 +742,26 @@ func BenchmarkBatchCreate1000(b *testing.B) {
 		if err := createChunked(b.Context(), e.c, skills); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestContractPlainHTTPSimulator(t *testing.T) {
+	t.Parallel()
+	// lpsim served without TLS on loopback (as for manual testing): the
+	// discovered hosts are used over plain http.
+	sim := lpsim.New(lpsim.Options{AccountID: account, ClientID: "client-id", ClientSecret: "client-secret-1"})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	c, err := liveperson.New(liveperson.Config{
+		AccountID: account, DomainAPIURL: srv.URL, Auth: authMethods[0].auth,
+	}, liveperson.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(t.Context())
+	sim.SeedSkills(map[string]any{"name": "A"})
+	skills, err := c.ListSkills(t.Context(), false)
+	if err != nil || len(skills) != 1 {
+		t.Fatalf("ListSkills = %v, %v", skills, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -110,15 +111,15 @@ func (c *Client) discover(ctx context.Context) (map[string]string, error) {
 	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, &fatalError{fmt.Errorf("service discovery: decode response: %w", err)}
 	}
+	scheme := discoveredScheme(c.cfg.DomainAPIURL)
 	hosts := make(map[string]string, len(doc.BaseURIs))
 	for _, b := range doc.BaseURIs {
 		h := strings.TrimRight(strings.TrimSpace(b.BaseURI), "/")
 		if b.Service == "" || h == "" {
 			continue
 		}
-		// Base URIs are bare host names; every LivePerson API is https.
 		if !strings.Contains(h, "://") {
-			h = "https://" + h
+			h = scheme + "://" + h
 		}
 		hosts[b.Service] = h
 	}
@@ -126,6 +127,23 @@ func (c *Client) discover(ctx context.Context) (map[string]string, error) {
 		return nil, &fatalError{fmt.Errorf("service discovery for account %s returned no services", c.cfg.AccountID)}
 	}
 	return hosts, nil
+}
+
+// discoveredScheme is the scheme for the bare host names discovery
+// returns: https, as every LivePerson API is. The one exception is a
+// Domain API on plain http on a loopback address, which can only be a
+// local simulator (lpsim served without TLS for manual testing); its
+// hosts are plain http too. Credentials never go over http elsewhere.
+func discoveredScheme(domainAPIURL string) string {
+	u, err := url.Parse(domainAPIURL)
+	if err != nil || u.Scheme != "http" {
+		return "https"
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return "http"
+	}
+	return "https"
 }
 
 // send makes one attempt of an auxiliary request (discovery, login,
