@@ -255,8 +255,14 @@ func (s *loginSigner) state() (string, loginState) {
 		return "", loginNew
 	}
 	age := s.c.now().Sub(s.fresh)
+	refreshAfter := loginRefreshEvery
+	if s.ttl > 0 {
+		// A session shorter than twice the refresh interval is refreshed
+		// halfway through instead.
+		refreshAfter = min(refreshAfter, s.ttl/2)
+	}
 	switch {
-	case age < loginRefreshEvery:
+	case age < refreshAfter:
 		return s.bearer, loginOK
 	case s.ttl > 0 && age >= s.ttl:
 		return "", loginNew

@@ -609,6 +609,22 @@ func TestContractLogin(t *testing.T) {
 			t.Fatalf("%d logins, want 2", n)
 		}
 	})
+	t.Run("short session refreshed halfway", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, envOpts{auth: login, sim: func(o *lpsim.Options) { o.TokenTTL = 2 * time.Minute }})
+		for range 4 {
+			if _, err := e.c.ListSkills(t.Context(), false); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Add(90 * time.Second)
+		}
+		if n := e.sim.Count("POST", loginPath); n != 1 {
+			t.Fatalf("%d logins, want 1: the session should have been kept alive", n)
+		}
+		if n := e.sim.Count("POST", "/api/account/"+account+"/refresh"); n != 3 {
+			t.Fatalf("%d refreshes, want 3", n)
+		}
+	})
 	t.Run("expired session: re-login on 401", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, envOpts{auth: login})
