@@ -529,6 +529,12 @@ func revisionOf(h http.Header) string {
 	return strings.Trim(v, `"`)
 }
 
+// setRevision records the revision of a successful (2xx or 304) response.
+// Error responses do not count: a revision taken from a 409 would let a
+// blind retry overwrite someone else's change without the re-read that
+// the conflict calls for. A plain read from accountConfigReadOnly (which
+// may lag) can move the revision back; the worst outcome is a conflict
+// and a re-read from ReadWrite.
 func (c *Client) setRevision(rev string) {
 	if rev == "" {
 		return
