@@ -379,7 +379,13 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 	case s == http.StatusTooManyRequests:
 		return nil, retryIf(c.rateLimited(st, apiErr, minRateLimitWait), apiErr)
 	case s >= 500 && cl.method != http.MethodPost:
-		return nil, retryIf(c.retryLater(st, apiErr), apiErr)
+		ok := c.retryLater(st, apiErr)
+		if ok && apiErr.RetryAfter > st.next && apiErr.RetryAfter <= maxRetryAfter {
+			// A 503 that says how long to wait is taken at its word when
+			// that is longer than the schedule.
+			st.next = apiErr.RetryAfter
+		}
+		return nil, retryIf(ok, apiErr)
 	}
 	return nil, apiErr
 }

@@ -466,6 +466,27 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+func TestServiceUnavailableRetryAfter(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n < 2 {
+			w.Header().Set("Retry-After", []string{"30", "1"}[n])
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		statuses()(w, r, n)
+	})
+	c, rec := setup(t, f, nil)
+	if err := listOp(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	// 30 s is longer than the first delay (5 s) and wins; 1 s is shorter
+	// than the second (10 s), which stands.
+	if got, want := rec.waits(), []time.Duration{30 * time.Second, 10 * time.Second}; !slices.Equal(got, want) {
+		t.Fatalf("waits %v, want %v", got, want)
+	}
+}
+
 func TestReauthOn401(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
