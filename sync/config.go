@@ -17,12 +17,22 @@ type SkillsConfig struct {
 // Rule turns records into skills.
 type Rule struct {
 	ID string `yaml:"id"`
-	// Name and Description are Go templates over a record's attributes.
+	// Name and Description are Go templates over a record's attributes
+	// (functions: lower, upper, title, trim, replace OLD NEW S; a missing
+	// attribute is an error). The registry key is the rule id plus the
+	// values of the attributes Name reads, so editing the template while
+	// reading the same attributes renames skills in place. A description
+	// reading attributes the name does not is rendered from the skill's
+	// first member in feed order.
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
 	// When is an expr-lang expression selecting records (empty: all).
 	When string `yaml:"when"`
-	// ForEach names a multi-valued attribute: one skill per value.
+	// ForEach names a multi-valued attribute: one skill per value. Inside
+	// the rule (when, name, description) the attribute's own name is bound
+	// to the single value, so `{{ .Languages }} speakers` and
+	// `Languages != "Latin"` read naturally. The value is part of the
+	// skill's registry key.
 	ForEach string `yaml:"for_each"`
 	// MinMembers is the least number of active members a skill needs.
 	MinMembers int      `yaml:"min_members"`

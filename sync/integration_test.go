@@ -723,3 +723,29 @@ func BenchmarkApply1000Creates(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// cancellingSource stands for a shutdown arriving while the feed is read.
+type cancellingSource struct{ cancel context.CancelFunc }
+
+func (s cancellingSource) Read(ctx context.Context) (*hrsource.Snapshot, error) {
+	s.cancel()
+	return nil, fmt.Errorf("read hr.csv: %w", context.Cause(ctx))
+}
+
+func TestRunCancelledWhileReadingIsInterrupted(t *testing.T) {
+	t.Parallel()
+	e := setup(t, baseHR, deptConfig())
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := NewRunner(Deps{Source: cancellingSource{cancel}, Skills: e.skills, Store: e.store}, e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.RunOnce(ctx, store.ModeApply, store.TriggerSchedule)
+	if err != nil || res.Run.Outcome != store.OutcomeInterrupted {
+		t.Fatalf("err %v outcome %+v", err, res)
+	}
+	run, _, _ := e.store.GetRun(context.Background(), res.Run.ID)
+	if run.Outcome != store.OutcomeInterrupted || e.writes() != 0 {
+		t.Errorf("recorded %+v", run)
+	}
+}

@@ -315,6 +315,11 @@ func (rc *runContext) fail(ctx context.Context, res *Result, plan *Plan, err err
 	if plan != nil {
 		res.Plan = plan
 	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// Shutdown while reading: not an error, nothing was written.
+		rc.run.Error = "interrupted: " + err.Error()
+		return rc.finish(ctx, res, store.OutcomeInterrupted, nil)
+	}
 	rc.run.Error = err.Error()
 	rc.log.Error("run failed", "error", err)
 	if _, ferr := rc.finish(ctx, res, store.OutcomeFailed, nil); ferr != nil {
