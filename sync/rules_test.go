@@ -344,3 +344,41 @@ func TestCompileRulesErrors(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// FuzzRules feeds arbitrary templates and expressions through compile and
+// evaluation: no panic, and every skill produced has a valid name.
+func FuzzRules(f *testing.F) {
+	for _, seed := range [][3]string{
+		{"{{ .Dept }}", `Dept != ""`, ""},
+		{"{{ upper .Dept }} / {{ .Languages }}", `Languages == "German"`, "Languages"},
+		{`{{ replace "a" "b" .Dept | title }}`, "", ""},
+		{"{{ .Missing }}", "Missing > 3", ""},
+		{"{{", "((", "Dept"},
+		{"  \t ", "true", ""},
+	} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	snap := snapshotOf([]string{"id", "Dept", "Languages"}, map[string]string{"Languages": ";"},
+		map[string]string{"id": "1", "Dept": "Sales", "Languages": "German;French"},
+		map[string]string{"id": "2", "Dept": "a\x00b", "Languages": ""},
+		map[string]string{"id": "3", "Dept": strings.Repeat("x", 80), "Languages": "German"},
+	)
+	f.Fuzz(func(t *testing.T, name, when, forEach string) {
+		rules, err := CompileRules(SkillsConfig{Rules: []Rule{{ID: "r", Name: name, When: when, ForEach: forEach}}})
+		if err != nil {
+			return
+		}
+		ds, err := rules.Desired(snap)
+		if err != nil {
+			return
+		}
+		for _, s := range ds.Skills {
+			if msg := validateName(s.Name, DefaultNameMaxLength); msg != "" || s.Name != normalizeName(s.Name) {
+				t.Fatalf("invalid skill name %q: %s", s.Name, msg)
+			}
+			if s.Key != "r" && !strings.HasPrefix(s.Key, "r|") {
+				t.Fatalf("key %q", s.Key)
+			}
+		}
+	})
+}
