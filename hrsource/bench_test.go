@@ -96,11 +96,25 @@ func (h *heapSampler) Stop() uint64 {
 
 // BenchmarkCSV100k reads, maps and validates a generated 100,000-row CSV
 // (~10 MB). Besides time, MB/s and allocations it reports the bytes
-// allocated per read, the peak live heap during reads and the heap the
-// snapshot keeps, each against the file size.
+// allocated per read, the peak live heap during a read and the heap the
+// snapshot keeps, against the file size.
 func BenchmarkCSV100k(b *testing.B) {
 	path, size := writeStaffCSV(b, b.TempDir(), 100_000)
-	src, err := New(staffConfig(path), Options{})
+	benchRead(b, staffConfig(path), size)
+}
+
+// BenchmarkJSON100k is BenchmarkCSV100k for the same rows as a JSON array
+// of objects with a nested one ({"work": {"email": ...}}).
+func BenchmarkJSON100k(b *testing.B) {
+	path, size := writeStaffJSON(b, b.TempDir(), 100_000)
+	cfg := staffConfig(path)
+	cfg.Type = TypeJSON
+	cfg.Fields.Email = "work.email"
+	benchRead(b, cfg, size)
+}
+
+func benchRead(b *testing.B, cfg Config, size int64) {
+	src, err := New(cfg, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -140,6 +154,44 @@ func BenchmarkCSV100k(b *testing.B) {
 	b.ReportMetric(float64(peak-before.HeapAlloc)/mb, "peak-heap-MB")
 	b.ReportMetric(float64(peak-before.HeapAlloc)/float64(size), "peak/file")
 	b.ReportMetric(float64(retained.HeapAlloc-before.HeapAlloc)/mb, "snapshot-MB")
+}
+
+// writeStaffJSON writes the rows of writeStaffCSV as a JSON array.
+func writeStaffJSON(tb testing.TB, dir string, n int) (string, int64) {
+	tb.Helper()
+	path := filepath.Join(dir, "staff.json")
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	depts := []string{"Sales", "Research & Development", "Human Resources"}
+	roles := []string{"Sales Executive", "Research Scientist", "Laboratory Technician", "Manager", "Healthcare Representative"}
+	langs := []string{"en", "en;fr", "de;en", "es", "en;pt;es"}
+	fmt.Fprint(w, "[")
+	for i := range n {
+		if i > 0 {
+			fmt.Fprint(w, ",\n")
+		}
+		attr := "No"
+		if i%6 == 0 {
+			attr = "Yes"
+		}
+		fmt.Fprintf(w, `{"EmployeeNumber":%d,"work":{"email":"employee%d@example.com"},"Name":"Employee %d, Jr","Department":%q,"JobRole":%q,"Attrition":%q,"Languages":%q,"Age":%d}`,
+			100000+i, i, i, depts[i%3], roles[i%5], attr, langs[i%5], 20+i%45)
+	}
+	fmt.Fprint(w, "]\n")
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return path, st.Size()
 }
 
 // BenchmarkEnv measures building a record's full expression environment

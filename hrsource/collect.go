@@ -29,6 +29,7 @@ type collector struct {
 	pos   []int
 	slab  []string
 	pairs []kv
+	name  []byte
 	set   []bool
 }
 

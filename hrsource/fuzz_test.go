@@ -8,6 +8,7 @@ import (
 	"io"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -170,10 +171,64 @@ func FuzzJSON(f *testing.F) {
 			return
 		}
 		checkSnapshot(t, snap)
+		compareWithEncodingJSON(t, data, snap)
 		again, err := readJSONString(renderJSON(t, snap))
 		if err != nil {
 			t.Fatalf("rendered JSON refused: %v", err)
 		}
 		sameRecords(t, snap, again)
 	})
+}
+
+// compareWithEncodingJSON checks the records of an accepted document
+// against encoding/json's reading of it, flattened the documented way.
+func compareWithEncodingJSON(t *testing.T, data string, snap *Snapshot) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(strings.TrimPrefix(data, "\uFEFF")))
+	dec.UseNumber()
+	var docs []map[string]any
+	if err := dec.Decode(&docs); err != nil {
+		t.Fatalf("encoding/json refuses an accepted document: %v", err)
+	}
+	if len(docs) != len(snap.Records) {
+		t.Fatalf("encoding/json reads %d records, we read %d", len(docs), len(snap.Records))
+	}
+	for i, doc := range docs {
+		want := map[string]string{}
+		flattenReference(doc, "", want)
+		r := snap.Records[i]
+		for col, v := range want {
+			got, ok := r.Attr(col)
+			if !ok || (v != skipValue && got != v) {
+				t.Fatalf("record %d %s = %q, encoding/json says %q", i, col, got, v)
+			}
+		}
+		for j, col := range snap.Schema.Columns {
+			if _, ok := want[col]; !ok && r.Values[j] != "" {
+				t.Fatalf("record %d has %s = %q, which encoding/json does not see", i, col, r.Values[j])
+			}
+		}
+	}
+}
+
+// skipValue marks arrays, whose compact JSON keeps the document's escapes.
+const skipValue = "\x00array"
+
+func flattenReference(m map[string]any, prefix string, out map[string]string) {
+	for k, v := range m {
+		switch v := v.(type) {
+		case map[string]any:
+			flattenReference(v, prefix+k+".", out)
+		case []any:
+			out[prefix+k] = skipValue
+		case nil:
+			out[prefix+k] = ""
+		case string:
+			out[prefix+k] = strings.TrimSpace(v)
+		case json.Number:
+			out[prefix+k] = v.String()
+		case bool:
+			out[prefix+k] = strconv.FormatBool(v)
+		}
+	}
 }

@@ -207,19 +207,23 @@ func (d *jsonDoc) skipRest(open json.Delim) bool {
 func (d *jsonDoc) array() bool {
 	label := strings.Join(d.records, ".")
 	for i := 0; d.dec.More(); i++ {
-		where := fmt.Sprintf("%s: %s[%d]", d.name, label, i)
+		// Built only for a problem: formatting it for every record costs.
+		where := func() string { return fmt.Sprintf("%s: %s[%d]", d.name, label, i) }
 		var raw json.RawMessage
 		if err := d.dec.Decode(&raw); err != nil {
-			return d.syntax(err, where)
+			return d.syntax(err, where())
 		}
 		if !utf8.Valid(raw) {
-			if !d.c.probs.add(where, "not valid UTF-8: the feed must be UTF-8") {
+			if !d.c.probs.add(where(), "not valid UTF-8: the feed must be UTF-8") {
 				return false
 			}
 			continue
 		}
 		if !d.c.jsonRecord(raw, where, i) {
 			return false
+		}
+		if i+1 == sampleRows {
+			d.c.presize(d.dec.InputOffset())
 		}
 	}
 	if _, err := d.dec.Token(); err != nil { // the closing ']'
@@ -253,22 +257,21 @@ func (d *jsonDoc) syntax(err error, where string) bool {
 }
 
 // jsonRecord adds the object raw as a record at position pos, flattening
-// nested objects into dotted columns. It reports whether to go on.
-func (c *collector) jsonRecord(raw []byte, where string, pos int) bool {
+// nested objects into dotted columns. raw must be valid JSON (the callers
+// have had a json.Decoder or json.Valid check it). It reports whether to go
+// on.
+func (c *collector) jsonRecord(raw []byte, where func() string, pos int) bool {
 	text := string(raw) // values without escapes are slices of this
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return c.probs.add(where, "undecodable JSON at byte %d of the record: %v", dec.InputOffset(), err)
+	sc := scanner{text: text}
+	sc.ws()
+	if sc.peek() != '{' {
+		vs, ve := sc.value()
+		return c.probs.add(where(), "is %s, not an object: every record must be a JSON object", describeJSON(text[vs:ve]))
 	}
-	if tok != json.Delim('{') {
-		return c.probs.add(where, "is %s, not an object: every record must be a JSON object", describeToken(tok))
-	}
-	pairs := c.scratchPairs()
-	pairs, err = c.flatten(dec, text, "", pairs)
+	pairs, err := c.flatten(&sc, c.name[:0], c.pairs[:0])
+	c.pairs = pairs[:0]
 	if err != nil {
-		return c.probs.add(where, "%v", err)
+		return c.probs.add(where(), "%v", err)
 	}
 	n := 0
 	for _, p := range pairs {
@@ -278,12 +281,11 @@ func (c *collector) jsonRecord(raw []byte, where string, pos int) bool {
 	set := c.setScratch(n)
 	for _, p := range pairs {
 		if set[p.col] {
-			return c.probs.add(where, "%q appears twice in the record (once flattened from a nested object?): a field must be unambiguous", c.columns[p.col])
+			return c.probs.add(where(), "%q appears twice in the record (once flattened from a nested object?): a field must be unambiguous", c.columns[p.col])
 		}
 		set[p.col] = true
 		vals[p.col] = p.value
 	}
-	c.pairs = pairs[:0]
 	c.add(vals, pos)
 	return true
 }
@@ -298,83 +300,98 @@ func (c *collector) setScratch(n int) []bool {
 	return c.set
 }
 
-func (c *collector) scratchPairs() []kv { return c.pairs[:0] }
-
-// flatten reads the members of an object whose '{' was read, appending
-// (column, value) pairs with column names prefixed by prefix.
-func (c *collector) flatten(dec *json.Decoder, text, prefix string, pairs []kv) ([]kv, error) {
-	for dec.More() {
-		tok, err := dec.Token()
+// flatten reads the object at the scanner, appending (column, value) pairs
+// whose column names start with prefix. It works on the record's text
+// rather than through json.Decoder tokens: a token costs an allocation, a
+// slice of the text does not.
+func (c *collector) flatten(sc *scanner, prefix []byte, pairs []kv) ([]kv, error) {
+	sc.i++ // '{'
+	for {
+		sc.ws()
+		switch sc.peek() {
+		case '}':
+			sc.i++
+			return pairs, nil
+		case ',':
+			sc.i++
+			sc.ws()
+		}
+		if sc.peek() != '"' {
+			return pairs, fmt.Errorf("undecodable JSON at byte %d of the record: expected a key", sc.i+1)
+		}
+		ks, ke := sc.str()
+		key, err := unquote(sc.text[ks:ke])
 		if err != nil {
 			return pairs, err
 		}
-		key, _ := tok.(string)
-		name := prefix + key
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return pairs, err
+		sc.ws()
+		if sc.peek() != ':' {
+			return pairs, fmt.Errorf("undecodable JSON at byte %d of the record: expected ':'", sc.i+1)
 		}
-		// The value's text within text, so values without escapes can be
-		// slices of it; a copy if the offsets ever disagree.
-		end := int(dec.InputOffset())
-		start := end - len(raw)
-		var vtext string
-		if start >= 0 && end <= len(text) && text[start:end] == string(raw) {
-			vtext = text[start:end]
-		} else {
-			vtext = string(raw)
-		}
-		if len(raw) > 0 && raw[0] == '{' {
-			sub := json.NewDecoder(strings.NewReader(vtext))
-			sub.UseNumber()
-			_, _ = sub.Token()
-			pairs, err = c.flatten(sub, vtext, name+".", pairs)
-			if err != nil {
+		sc.i++
+		sc.ws()
+		name := append(prefix, key...)
+		if sc.peek() == '{' {
+			if pairs, err = c.flatten(sc, append(name, '.'), pairs); err != nil {
 				return pairs, err
 			}
 			continue
 		}
-		v, err := c.jsonValue(raw, vtext, name)
+		vs, ve := sc.value()
+		if ve <= vs {
+			return pairs, fmt.Errorf("undecodable JSON at byte %d of the record: expected a value", sc.i+1)
+		}
+		col := c.columnBytes(name)
+		v, err := c.jsonValue(sc.text[vs:ve], c.columns[col])
 		if err != nil {
 			return pairs, err
 		}
-		pairs = append(pairs, kv{col: c.column(name), value: strings.TrimSpace(v)})
+		pairs = append(pairs, kv{col: col, value: strings.TrimSpace(v)})
+		// Keep the grown buffer for the next record.
+		if cap(name) > cap(c.name) {
+			c.name = name[:0]
+		}
 	}
-	_, err := dec.Token() // the closing '}'
-	return pairs, err
 }
 
-// jsonValue renders a scalar or array as an attribute value: strings as
-// themselves, numbers and booleans as written, null as "", an array as its
-// values joined by the column's multi-value separator when it has one, else
-// as compact JSON.
-func (c *collector) jsonValue(raw []byte, text, col string) (string, error) {
-	switch raw[0] {
+// columnBytes is column for a name held in a reused buffer: the lookup
+// does not allocate, only a new column's name does.
+func (c *collector) columnBytes(name []byte) int {
+	if i, ok := c.colIndex[string(name)]; ok {
+		return i
+	}
+	return c.column(string(name))
+}
+
+// jsonValue renders a scalar or array (its JSON text) as an attribute
+// value: strings as themselves, numbers and booleans as written, null as
+// "", an array as its values joined by the column's multi-value separator
+// when it has one, else as compact JSON.
+func (c *collector) jsonValue(text, col string) (string, error) {
+	switch text[0] {
 	case '"':
-		if bytes.IndexByte(raw, '\\') < 0 {
-			return text[1 : len(text)-1], nil
+		if len(text) < 2 || text[len(text)-1] != '"' {
+			return "", errors.New("undecodable JSON: unterminated string")
 		}
-		var s string
-		err := json.Unmarshal(raw, &s)
-		return s, err
+		return unquote(text[1 : len(text)-1])
 	case 'n':
 		return "", nil
 	case '[':
 		sep, multi := c.cfg.MultiValue[col]
 		if !multi {
 			var b bytes.Buffer
-			if err := json.Compact(&b, raw); err != nil {
+			if err := json.Compact(&b, []byte(text)); err != nil {
 				return "", err
 			}
 			return b.String(), nil
 		}
 		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
+		if err := json.Unmarshal([]byte(text), &items); err != nil {
 			return "", err
 		}
 		parts := make([]string, 0, len(items))
 		for _, it := range items {
-			v, err := c.jsonValue(it, string(it), col)
+			v, err := c.jsonValue(string(it), col)
 			if err != nil {
 				return "", err
 			}
@@ -384,6 +401,111 @@ func (c *collector) jsonValue(raw []byte, text, col string) (string, error) {
 	default:
 		return text, nil
 	}
+}
+
+// unquote decodes the body of a JSON string (between its quotes); without
+// escapes it is the body itself.
+func unquote(body string) (string, error) {
+	if strings.IndexByte(body, '\\') < 0 {
+		return body, nil
+	}
+	var s string
+	err := json.Unmarshal([]byte(`"`+body+`"`), &s)
+	return s, err
+}
+
+// scanner walks JSON text that is known to be valid. Every step is still
+// bounds-checked, so text that is not cannot make it panic.
+type scanner struct {
+	text string
+	i    int
+}
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.text) {
+		return s.text[s.i]
+	}
+	return 0
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.text) {
+		switch s.text[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// str reads the string at s.i and returns the span of its body.
+func (s *scanner) str() (start, end int) {
+	s.i++ // '"'
+	start = s.i
+	for s.i < len(s.text) {
+		switch s.text[s.i] {
+		case '\\':
+			s.i += 2
+		case '"':
+			end = s.i
+			s.i++
+			return start, end
+		default:
+			s.i++
+		}
+	}
+	s.i = len(s.text)
+	return start, s.i
+}
+
+// value skips the value at s.i and returns its span.
+func (s *scanner) value() (start, end int) {
+	start = s.i
+	switch s.peek() {
+	case '"':
+		s.str()
+	case '{', '[':
+		depth := 0
+		for s.i < len(s.text) {
+			switch s.text[s.i] {
+			case '"':
+				s.str()
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+			}
+			s.i++
+			if depth == 0 {
+				break
+			}
+		}
+	default:
+		for s.i < len(s.text) && !strings.ContainsRune(",}] \t\n\r", rune(s.text[s.i])) {
+			s.i++
+		}
+	}
+	return start, min(s.i, len(s.text))
+}
+
+// describeJSON names the kind of a JSON value for a message.
+func describeJSON(text string) string {
+	if text == "" {
+		return "empty"
+	}
+	switch text[0] {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
 }
 
 // describeToken names a JSON token for a message.
@@ -442,12 +564,12 @@ func (c *collector) readJSONL(r io.Reader, name string) {
 	for line := 1; ; line++ {
 		b, err := br.ReadBytes('\n')
 		if len(b) > 0 {
-			where := lineWhere(name, line)
+			where := func() string { return lineWhere(name, line) }
 			text := bytes.TrimSpace(b)
 			switch {
 			case len(text) == 0:
 			case !utf8.Valid(text):
-				if !c.probs.add(where, "not valid UTF-8: the file must be UTF-8") {
+				if !c.probs.add(where(), "not valid UTF-8: the file must be UTF-8") {
 					return
 				}
 			case !json.Valid(text):
@@ -458,7 +580,7 @@ func (c *collector) readJSONL(r io.Reader, name string) {
 				if errors.As(serr, &se) {
 					at += se.Offset
 				}
-				if !c.probs.add(where, "undecodable JSON at byte %d: %v: each line must be one JSON object", at, serr) {
+				if !c.probs.add(where(), "undecodable JSON at byte %d: %v: each line must be one JSON object", at, serr) {
 					return
 				}
 			default:
