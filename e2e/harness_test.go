@@ -45,6 +45,7 @@ const (
 	secret            = "lp-secret-5f2c9e71"
 	accessTokenSecret = "lp-token-secret-a83d10"
 	password          = "lp-password-c6b7e244"
+	triggerToken      = "trigger-token-90d1f3"
 )
 
 // authMethods are the three authentication methods of liveperson.auth.
@@ -218,7 +219,7 @@ func setup(t *testing.T, o options) *fixture {
 schedule: "@every 1h"
 database: {url: "${E2E_DATABASE_URL}"}
 log: {format: json, level: info}
-server: {listen: "127.0.0.1:0"}
+server: {listen: "127.0.0.1:0", trigger_token: "${E2E_TRIGGER_TOKEN}"}
 liveperson:
   account_id: %q
   domain_api_url: %s
@@ -242,7 +243,7 @@ sync: %s
 		t.Fatal(err)
 	}
 	f.env = childEnv(lp.certPEM, "E2E_DATABASE_URL="+o.dbURL, "LP_SECRET="+secret,
-		"LP_TOKEN_SECRET="+accessTokenSecret, "LP_PASSWORD="+password)
+		"LP_TOKEN_SECRET="+accessTokenSecret, "LP_PASSWORD="+password, "E2E_TRIGGER_TOKEN="+triggerToken)
 	return f
 }
 
@@ -334,7 +335,7 @@ func (f *fixture) mustRun(want int, args ...string) result {
 func (f *fixture) checkNoSecrets(outputs ...string) {
 	f.t.Helper()
 	for _, out := range outputs {
-		for _, s := range []string{secret, accessTokenSecret, password} {
+		for _, s := range []string{secret, accessTokenSecret, password, triggerToken} {
 			if strings.Contains(out, s) {
 				f.t.Errorf("a secret appears in skillsync's output:\n%s", out)
 			}
