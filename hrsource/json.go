@@ -37,9 +37,9 @@ type kv struct {
 }
 
 // readJSON reads a JSON document from r; name prefixes problems and origins
-// ("report.json" gives "report.json: Report_Entry[41]"). It returns the
-// value found at nextPath, if any.
-// reread opens the document again (see jsonDoc.reread).
+// ("report.json" gives "report.json: Report_Entry[41]"), reread opens the
+// document again to locate a syntax error exactly. It returns the value
+// found at nextPath, if any.
 func (c *collector) readJSON(r io.Reader, reread func() (io.ReadCloser, error), name, recordsPath, nextPath string) string {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if head, _ := br.Peek(3); bytes.HasPrefix(head, utf8BOM) {

@@ -28,7 +28,11 @@ func New(cfg Config, opts Options) (Source, error) {
 	base := reader{cfg: cfg, active: active, log: opts.Logger}
 	switch cfg.Type {
 	case TypeHTTP:
-		return newHTTPSource(base, opts)
+		src, err := newHTTPSource(base, opts)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return src, nil
 	case TypePostgres:
 		return &postgresSource{reader: base}, nil
 	default:
@@ -36,8 +40,9 @@ func New(cfg Config, opts Options) (Source, error) {
 	}
 }
 
-// ReadFile reads a csv, json or jsonl file with the settings of cfg (its
-// type and path are taken from path when empty: the extension picks the type).
+// ReadFile reads the csv, json or jsonl file at path with the other settings
+// of cfg; an empty cfg.Type is picked from the extension (.json, .jsonl or
+// .ndjson, else csv).
 func ReadFile(ctx context.Context, path string, cfg Config) (*Snapshot, error) {
 	cfg.Path = path
 	if cfg.Type == "" {
