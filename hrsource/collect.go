@@ -59,6 +59,9 @@ func (c *collector) presize(consumed int64) {
 	}
 	n := len(c.recs)
 	want := int(float64(c.sizeHint)/float64(consumed)*float64(n)*1.02) + 16
+	// Short first rows could promise millions of records: bound the bet
+	// (appending grows the slices further if need be).
+	want = min(want, 256*n)
 	if want > cap(c.recs) {
 		c.recs = slices.Grow(c.recs, want-n)
 		c.pos = slices.Grow(c.pos, want-n)
