@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 
@@ -84,6 +85,16 @@ func (a *applier) apply(ctx context.Context, p *Plan) error {
 			return fmt.Errorf("update ownership registry: %w", err)
 		}
 	}
+	forget := maps.Clone(p.StateFixes)
+	for _, id := range p.Forget {
+		if forget == nil {
+			forget = map[int64]SkillState{}
+		}
+		forget[id] = nil
+	}
+	if err := a.saveStates(wctx, forget); err != nil {
+		return err
+	}
 	var creates, updates, deletes []Change
 	for _, c := range p.Changes {
 		switch c.Action {
@@ -108,6 +119,19 @@ func (a *applier) apply(ctx context.Context, p *Plan) error {
 		}
 	}
 	return a.deletePhase(ctx, deletes)
+}
+
+// saveStates remembers what was written to owned skills, when the store
+// keeps it (SkillStateStore).
+func (a *applier) saveStates(ctx context.Context, states map[int64]SkillState) error {
+	ss, ok := a.store.(SkillStateStore)
+	if !ok || len(states) == 0 {
+		return nil
+	}
+	if err := ss.SetSkillStates(ctx, states); err != nil {
+		return fmt.Errorf("store written skill state: %w", err)
+	}
+	return nil
 }
 
 // resolveTransfers maps transfer_to names to ids as known now; it reports
@@ -256,7 +280,7 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 			// The API answered but did not echo every skill: find them.
 			return a.resolveUnknownCreates(ctx, batch, bodies, jids, out, errors.New("create response lacks some skills"))
 		}
-		return out, a.created(wctx, batch, out, jids)
+		return out, a.created(wctx, batch, out, jids, bodies)
 	}
 	switch {
 	case errors.Is(err, liveperson.ErrConflict):
@@ -315,7 +339,7 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 		for _, i := range found {
 			fb, fo, fj = append(fb, batch[i]), append(fo, out[i]), append(fj, jids[i])
 		}
-		if err := a.created(wctx, fb, fo, fj); err != nil {
+		if err := a.created(wctx, fb, fo, fj, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -331,7 +355,7 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 		switch {
 		case err == nil && len(s) == 1:
 			out[i] = &s[0]
-			if err := a.created(wctx, batch[i:i+1], out[i:i+1], jids[i:i+1]); err != nil {
+			if err := a.created(wctx, batch[i:i+1], out[i:i+1], jids[i:i+1], bodies[i:i+1]); err != nil {
 				return nil, err
 			}
 		case err == nil:
@@ -352,13 +376,25 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 
 // created registers newly created skills before anything else can happen
 // to them, then marks their journal rows done.
-func (a *applier) created(ctx context.Context, batch []Change, skills []*liveperson.Skill, jids []int64) error {
+func (a *applier) created(ctx context.Context, batch []Change, skills []*liveperson.Skill, jids []int64, sent []liveperson.Skill) error {
 	var rows []store.OwnedSkill
 	var replaced []int64
 	ids := make([]int64, len(batch))
+	states := map[int64]SkillState{}
 	for i, c := range batch {
 		s := skills[i]
 		ids[i] = s.ID
+		// Remember what we asked for: a create response need not echo
+		// every field.
+		written := *s
+		if sent != nil {
+			written = sent[i]
+			written.ID = s.ID
+		}
+		states[s.ID] = stateOf(&written, c.managed)
+		if c.ReplacesID != 0 && c.ReplacesID != s.ID {
+			states[c.ReplacesID] = nil
+		}
 		rows = append(rows, store.OwnedSkill{SkillID: s.ID, Name: s.Name, RuleID: c.Rule, RuleKey: c.Key, CreatedByRun: ptrTo(a.runID)})
 		if c.ReplacesID != 0 && c.ReplacesID != s.ID {
 			replaced = append(replaced, c.ReplacesID)
@@ -374,6 +410,9 @@ func (a *applier) created(ctx context.Context, batch []Change, skills []*liveper
 	}
 	if err := a.store.UpsertOwnedSkills(ctx, rows); err != nil {
 		return fmt.Errorf("registry: register created skills: %w", err)
+	}
+	if err := a.saveStates(ctx, states); err != nil {
+		return err
 	}
 	for i, r := range rows {
 		a.registry[r.SkillID] = r
@@ -423,6 +462,15 @@ func (a *applier) updatePhase(ctx context.Context, updates []Change) error {
 		if err := a.registerUpdated(wctx, registerOnly); err != nil {
 			return err
 		}
+		states := map[int64]SkillState{}
+		for _, c := range registerOnly {
+			if c.managed != nil {
+				states[c.SkillID] = stateOf(c.After, c.managed)
+			}
+		}
+		if err := a.saveStates(wctx, states); err != nil {
+			return err
+		}
 	}
 	for _, batch := range chunks(writes, a.batch) {
 		if err := ctx.Err(); err != nil {
@@ -450,6 +498,15 @@ func (a *applier) updateItems(ctx context.Context, batch []Change, jids []int64)
 	_, err := a.skills.UpdateSkills(ctx, bodies)
 	if err == nil {
 		if err := a.registerUpdated(ctx, batch); err != nil {
+			return err
+		}
+		states := map[int64]SkillState{}
+		for i, c := range batch {
+			if c.managed != nil {
+				states[c.SkillID] = stateOf(&bodies[i], c.managed)
+			}
+		}
+		if err := a.saveStates(ctx, states); err != nil {
 			return err
 		}
 		a.counts.Updated += len(batch)
@@ -546,6 +603,13 @@ func (a *applier) deleteItems(ctx context.Context, batch []Change, jids []int64)
 		// A 404 means the skill is gone already: the goal is reached.
 		if e := a.store.DeleteOwnedSkills(ctx, ids); e != nil {
 			return fmt.Errorf("registry: %w", e)
+		}
+		gone := map[int64]SkillState{}
+		for _, id := range ids {
+			gone[id] = nil
+		}
+		if e := a.saveStates(ctx, gone); e != nil {
+			return e
 		}
 		for i, c := range batch {
 			delete(a.registry, ids[i])

@@ -749,3 +749,75 @@ func TestRunCancelledWhileReadingIsInterrupted(t *testing.T) {
 		t.Errorf("recorded %+v", run)
 	}
 }
+
+// stateStore adds the optional SkillStateStore to the real store, in
+// memory, as a store that keeps written state would.
+type stateStore struct {
+	*store.Store
+	mu     gosync.Mutex
+	states map[int64]SkillState
+}
+
+func (s *stateStore) SkillStates(context.Context) (map[int64]SkillState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int64]SkillState{}
+	for k, v := range s.states {
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (s *stateStore) SetSkillStates(_ context.Context, states map[int64]SkillState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, v := range states {
+		if v == nil {
+			delete(s.states, k)
+		} else {
+			s.states[k] = v
+		}
+	}
+	return nil
+}
+
+func TestRunDriftWithWrittenState(t *testing.T) {
+	t.Parallel()
+	e := setup(t, baseHR, deptConfig())
+	ss := &stateStore{Store: e.store, states: map[int64]SkillState{}}
+	src, err := hrsource.New(hrsource.Config{Type: "csv", Path: e.hrPath, Fields: hrsource.FieldsConfig{ID: "id"},
+		Active: `status == "active"`, MultiValue: map[string]string{"langs": ";"}}, hrsource.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRunner(Deps{Source: src, Skills: e.skills, Store: ss}, e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run(r, store.ModeApply)
+	if len(ss.states) != 6 {
+		t.Fatalf("%d written states after creating 6 skills", len(ss.states))
+	}
+	id := int64Of(t, e.liveSkills()["Sales"]["id"])
+	e.sim.EditSkill(id, func(m map[string]any) { m["maxWaitTime"] = 600 })
+	res := e.run(r, store.ModeApply)
+	if len(res.Plan.Changes) != 1 || !res.Plan.Changes[0].Drift || res.Plan.Changes[0].Reason != "edited outside skillsync: max_wait_time" {
+		t.Fatalf("plan %+v", res.Plan.Changes)
+	}
+	if fmt.Sprint(e.liveSkills()["Sales"]["maxWaitTime"]) != "120" {
+		t.Error("drift not repaired")
+	}
+	// A config change is an update, not drift; afterwards nothing to do.
+	cfg := deptConfig()
+	cfg.Skills.Defaults.MaxWaitTime = ptr(60)
+	r2, _ := NewRunner(Deps{Source: src, Skills: e.skills, Store: ss}, cfg)
+	res = e.run(r2, store.ModeApply)
+	for _, c := range res.Plan.Changes {
+		if c.Drift {
+			t.Errorf("config change marked drift: %+v", c)
+		}
+	}
+	if res = e.run(r2, store.ModeApply); res.Run.Outcome != store.OutcomeNoChanges {
+		t.Errorf("then %s: %+v", res.Run.Outcome, res.Plan.Changes)
+	}
+}

@@ -73,6 +73,9 @@ type Change struct {
 	ReplacesID int64 `json:"-"`
 	// Rekey is set when the registry row must move to this change's key.
 	Rekey bool `json:"-"`
+	// managed are the fields skillsync sets on this skill: what it
+	// remembers having written after a create or update.
+	managed []string
 }
 
 // Summary counts a plan's changes (the JSON contract's "summary").
@@ -106,6 +109,9 @@ type Plan struct {
 	Forget []int64
 	// Assignments is the users section (issue 7); nil when disabled.
 	Assignments *AssignmentPlan
+	// StateFixes are written-state rows to store without any LivePerson
+	// write: unchanged skills whose remembered state is missing or stale.
+	StateFixes map[int64]SkillState
 }
 
 // PlanInput is everything the planner looks at.
@@ -116,7 +122,10 @@ type PlanInput struct {
 	Current  []liveperson.Skill
 	Registry []store.OwnedSkill
 	// Pending is the delete-grace state left by earlier apply runs.
-	Pending         []store.PendingDelete
+	Pending []store.PendingDelete
+	// Written is what skillsync last wrote to each owned skill (nil when
+	// the store does not keep it: drift is then detected by name only).
+	Written         map[int64]SkillState
 	Policy          Policy
 	AdoptExisting   bool
 	DeleteAfterRuns int
@@ -268,6 +277,7 @@ func BuildPlan(in PlanInput) *Plan {
 				}
 				c := prov
 				c.Action, c.Skill, c.After, c.Recreate, c.Reason, c.ReplacesID = ActionCreate, d.Name, &after, true, reason, row.SkillID
+				c.managed = managedFields(d)
 				c.Fields, c.Diff = createFields(d, &after, resolver)
 				p.Changes = append(p.Changes, c)
 				continue
@@ -281,7 +291,16 @@ func BuildPlan(in PlanInput) *Plan {
 			}
 			after := desiredSkill(*cur, d, resolver)
 			diff := diffSkill(cur, &after, d, resolver)
+			managed := managedFields(d)
 			if len(diff) == 0 {
+				if in.Written != nil {
+					if st := stateOf(cur, managed); !st.equal(in.Written[cur.ID]) {
+						if p.StateFixes == nil {
+							p.StateFixes = map[int64]SkillState{}
+						}
+						p.StateFixes[cur.ID] = st
+					}
+				}
 				p.Unchanged++
 				if rekey || row.Name != d.Name {
 					fix := row
@@ -293,12 +312,18 @@ func BuildPlan(in PlanInput) *Plan {
 			c := prov
 			c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Rekey = ActionUpdate, d.Name, cur.ID, cur, &after, diff, rekey
 			c.Fields = diffFields(diff)
-			switch {
-			case cur.Name != row.Name:
-				// LivePerson's name is not the one we gave it: edited by hand.
+			c.managed = managed
+			var edited []string
+			if w, ok := in.Written[cur.ID]; ok {
+				edited = editedFields(cur, w, managed)
+			} else if cur.Name != row.Name {
+				// LivePerson's name is not the one we gave it.
+				edited = []string{"name"}
+			}
+			if len(edited) > 0 {
 				c.Drift = true
-				c.Reason = fmt.Sprintf("edited outside skillsync (name %q, registered as %q)", cur.Name, row.Name)
-			case row.Name != d.Name:
+				c.Reason = "edited outside skillsync: " + strings.Join(edited, ", ")
+			} else if row.Name != d.Name {
 				c.RenamedFrom = cur.Name
 			}
 			p.Changes = append(p.Changes, c)
@@ -321,6 +346,7 @@ func BuildPlan(in PlanInput) *Plan {
 			c := prov
 			c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Adopt = ActionUpdate, d.Name, other.ID, other, &after, diff, true
 			c.Fields = diffFields(diff)
+			c.managed = managedFields(d)
 			c.Reason = "adopting an existing skill (skills.adopt_existing)"
 			p.Changes = append(p.Changes, c)
 			continue
@@ -334,6 +360,7 @@ func BuildPlan(in PlanInput) *Plan {
 		c := prov
 		c.Action, c.Skill, c.After = ActionCreate, d.Name, &after
 		c.Fields, c.Diff = createFields(d, &after, resolver)
+		c.managed = managedFields(d)
 		p.Changes = append(p.Changes, c)
 	}
 

@@ -104,6 +104,44 @@ func TestBuildPlanDecisionTable(t *testing.T) {
 			},
 		},
 		{
+			name: "drift: a field edited by hand (written state known)",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
+				Current: []liveperson.Skill{lpSkill(1, "Sales", 600)}, Registry: []store.OwnedSkill{owned(1, "Sales", "dept|Sales")},
+				Written: map[int64]SkillState{1: {"name": json.RawMessage(`"Sales"`), "max_wait_time": json.RawMessage(`120`)}}},
+			want:   []string{"update Sales"},
+			counts: Summary{Update: 1},
+			check: func(t *testing.T, p *Plan) {
+				if c := p.Changes[0]; !c.Drift || c.Reason != "edited outside skillsync: max_wait_time" {
+					t.Errorf("change %+v", c)
+				}
+			},
+		},
+		{
+			name: "a changed setting is an update, not drift",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
+				Current: []liveperson.Skill{lpSkill(1, "Sales", 60)}, Registry: []store.OwnedSkill{owned(1, "Sales", "dept|Sales")},
+				Written: map[int64]SkillState{1: {"name": json.RawMessage(`"Sales"`), "max_wait_time": json.RawMessage(`60`)}}},
+			want:   []string{"update Sales"},
+			counts: Summary{Update: 1},
+			check: func(t *testing.T, p *Plan) {
+				if c := p.Changes[0]; c.Drift {
+					t.Errorf("change %+v", c)
+				}
+			},
+		},
+		{
+			name: "unchanged skill with unknown written state gets it recorded",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
+				Current: []liveperson.Skill{lpSkill(1, "Sales", 120)}, Registry: []store.OwnedSkill{owned(1, "Sales", "dept|Sales")},
+				Written: map[int64]SkillState{}},
+			counts: Summary{Unchanged: 1},
+			check: func(t *testing.T, p *Plan) {
+				if st := p.StateFixes[1]; string(st["max_wait_time"]) != "120" || string(st["name"]) != `"Sales"` || p.HasChanges() {
+					t.Errorf("state fixes %v", p.StateFixes)
+				}
+			},
+		},
+		{
 			name: "pending delete within grace",
 			in: PlanInput{Current: []liveperson.Skill{lpSkill(1, "Old", 120)}, Registry: []store.OwnedSkill{owned(1, "Old", "dept|Old")},
 				DeleteAfterRuns: 2, RunID: 9},

@@ -178,6 +178,15 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 	if err != nil {
 		return rc.fail(ctx, res, nil, fmt.Errorf("read pending deletes: %w", err))
 	}
+	var written map[int64]SkillState
+	if ss, ok := rc.deps.Store.(SkillStateStore); ok {
+		if written, err = ss.SkillStates(ctx); err != nil {
+			return rc.fail(ctx, res, nil, fmt.Errorf("read written skill state: %w", err))
+		}
+		if written == nil {
+			written = map[int64]SkillState{}
+		}
+	}
 	var users []liveperson.User
 	if rc.cfg.Assignments.Enabled {
 		if users, err = rc.deps.Users.ListUsers(ctx); err != nil {
@@ -185,7 +194,7 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 		}
 	}
 	in := PlanInput{
-		Desired: desired.Skills, Current: current, Registry: registry, Pending: pending,
+		Desired: desired.Skills, Current: current, Registry: registry, Pending: pending, Written: written,
 		Policy: rc.cfg.Sync.Policy, AdoptExisting: rc.cfg.Skills.AdoptExisting,
 		DeleteAfterRuns: rc.cfg.Sync.DeleteAfterRuns, RunID: rc.run.ID, Problems: desired.Problems,
 	}
@@ -254,6 +263,12 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 		if in.Registry, err = rc.deps.Store.OwnedSkills(ctx); err != nil {
 			err = fmt.Errorf("re-read ownership registry: %w", err)
 			break
+		}
+		if ss, ok := rc.deps.Store.(SkillStateStore); ok {
+			if in.Written, err = ss.SkillStates(ctx); err != nil {
+				err = fmt.Errorf("re-read written skill state: %w", err)
+				break
+			}
 		}
 		if rc.cfg.Assignments.Enabled {
 			if users, err = rc.deps.Users.ListUsers(ctx); err != nil {
