@@ -170,7 +170,7 @@ func skillName(p person) string { return p.Dept + " / " + p.Team }
 // fixture is one skillsync installation: a simulated LivePerson account,
 // a database, an HR file and a configuration file, used by the binary.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	lp      *lpServer
 	sim     *lpsim.Sim
@@ -193,7 +193,7 @@ type options struct {
 	sync string
 }
 
-func setup(t *testing.T, o options) *fixture {
+func setup(t testing.TB, o options) *fixture {
 	t.Helper()
 	if o.auth == "" {
 		o.auth = "oauth2"
@@ -285,6 +285,10 @@ type result struct {
 	args           []string
 	code           int
 	stdout, stderr string
+	// wall is the command's duration and maxRSS its peak resident set
+	// size in bytes (getrusage of the child).
+	wall   time.Duration
+	maxRSS int64
 }
 
 func (r result) String() string {
@@ -308,8 +312,14 @@ func (f *fixture) run(args ...string) result {
 	var stdout, stderr bytes.Buffer
 	cmd := f.command(ctx, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
 	err := cmd.Run()
-	res := result{args: args, stdout: stdout.String(), stderr: stderr.String()}
+	res := result{args: args, stdout: stdout.String(), stderr: stderr.String(), wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			res.maxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+		}
+	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -364,7 +374,7 @@ func (b *lockedBuffer) String() string {
 // proc is a binary running in the background (the daemon, or a sync to
 // be killed).
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	args   []string
 	cmd    *exec.Cmd
 	stdout lockedBuffer
