@@ -215,4 +215,3 @@ func BenchmarkScale(b *testing.B) {
 		ph.report(b)
 	})
 }
-
