@@ -317,7 +317,7 @@ func TestPlanRendering(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"  + A  rule r, 1 members: 1", "  ~ B → B2  (rename)", "      max_wait_time: 60 → 120", `      name: "B" → "B2"`,
+		"  + A  rule r, 1 member: 1", "  ~ B → B2  (rename)", "      max_wait_time: 60 → 120", `      name: "B" → "B2"`,
 		"  - D", "? E", "! C", "Plan: 1 to create, 1 to update, 1 to delete, 1 pending. 1 unmanaged conflicts.",
 	} {
 		if !strings.Contains(text.String(), want) {

@@ -1,6 +1,33 @@
 // Package sync turns HR records into the skills a LivePerson account should
 // have, plans the changes against the account's current skills, guards the
 // plan against a broken feed, and applies it.
+//
+// One run (Runner.RunOnce) is: take the in-process guard and the Postgres
+// run lock; read the HR source; refuse the run if the feed looks broken
+// (CheckHealth); evaluate the rules (CompileRules, Rules.Desired); read the
+// account's skills once (deleted ones included) and, with assignments, its
+// users once; plan (BuildPlan, then the delete budget, PlanAssignments and
+// HoldReferencedDeletes); and in apply mode write the plan: creates, updates,
+// user assignments, deletes, in batches, journaled item by item.
+//
+// The planner decides per registry key (rule id + the values of the
+// attributes the rule's name reads):
+//
+//	owned, exists, same fields          → unchanged
+//	owned, exists, fields differ        → update (before/after, changed fields)
+//	owned, registered name ≠ desired     → update renaming in place (same id)
+//	owned, edited by hand               → update marked drift
+//	owned, deleted/vanished in LP       → create again (if the name is free)
+//	not owned, name free                → create
+//	not owned, name taken (any case)    → unmanaged conflict, or adopt with
+//	                                      skills.adopt_existing
+//	owned, no longer desired            → pending delete, then delete after
+//	                                      sync.delete_after_runs apply runs,
+//	                                      within the delete budget, and only
+//	                                      once nothing else holds the skill
+//
+// Policies (sync, upsert-only, create-only) filter the result. The planner
+// does no I/O: the same input gives the same plan, sorted by skill name.
 package sync
 
 import (

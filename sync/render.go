@@ -176,7 +176,7 @@ func provenanceText(c Change) string {
 	}
 	s := "rule " + c.Rule
 	if c.Members > 0 {
-		s += fmt.Sprintf(", %d members", c.Members)
+		s += fmt.Sprintf(", %d %s", c.Members, plural(c.Members, "member", "members"))
 		if len(c.MemberIDs) > 0 {
 			s += ": " + strings.Join(c.MemberIDs, ", ")
 			if c.Members > len(c.MemberIDs) {
@@ -230,4 +230,11 @@ func renderAssignments(b *strings.Builder, a *AssignmentPlan, paint func(code, s
 	for _, n := range a.Notes {
 		fmt.Fprintf(b, "  # %s\n", n)
 	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
