@@ -87,9 +87,14 @@ func (c *collector) add(values []string, pos int) {
 // setOrigins sets the Origin of the records added since from. The origins
 // are written into one string and sliced, rather than one string each.
 func (c *collector) setOrigins(from int, format func(dst []byte, pos int) []byte) {
-	var buf []byte
-	ends := make([]int, 0, len(c.recs)-from)
-	for _, p := range c.pos[from:] {
+	pos := c.pos[from:]
+	if len(pos) == 0 {
+		return
+	}
+	// The last origin is about the longest: size the buffer from it.
+	buf := make([]byte, 0, len(pos)*(len(format(nil, pos[len(pos)-1]))+1))
+	ends := make([]int, 0, len(pos))
+	for _, p := range pos {
 		buf = format(buf, p)
 		ends = append(ends, len(buf))
 	}

@@ -34,6 +34,13 @@ func readJSONString(data string) (*Snapshot, error) {
 	return c.finish("f.json")
 }
 
+// readJSONLString reads JSON Lines held in memory.
+func readJSONLString(data string) (*Snapshot, error) {
+	c := newCollector(fuzzConfig(TypeJSONL), nil)
+	c.readJSONL(strings.NewReader(data), "f.jsonl")
+	return c.finish("f.jsonl")
+}
+
 // checkSnapshot asserts the invariants of any accepted snapshot.
 func checkSnapshot(t *testing.T, s *Snapshot) {
 	t.Helper()
@@ -231,4 +238,39 @@ func flattenReference(m map[string]any, prefix string, out map[string]string) {
 			out[prefix+k] = strconv.FormatBool(v)
 		}
 	}
+}
+
+// FuzzJSONL: never panic; whatever is accepted, written back one object
+// per line, reads back to the same records.
+func FuzzJSONL(f *testing.F) {
+	for _, seed := range []string{
+		"{\"id\": 1, \"email\": \"a@x.io\", \"work\": {\"site\": \"Paris\"}}\r\n\n{\"id\": \"2\", \"x\": [1, 2]}",
+		"{\"id\": \"1\"}\n{\"id\": \"2\"\n[1]\n{\"id\": \"\xff\"}\n{\"id\": \"1\"}\n",
+		"\uFEFF{\"id\": \"\\u00e9\"}",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		snap, err := readJSONLString(data)
+		if err != nil {
+			var ve *ValidationError
+			if !errors.As(err, &ve) || len(ve.Problems) == 0 || snap != nil {
+				t.Fatalf("error %v (%T) with snapshot %v", err, err, snap)
+			}
+			return
+		}
+		checkSnapshot(t, snap)
+		var lines strings.Builder
+		for _, r := range snap.Records {
+			one := &Snapshot{Schema: snap.Schema, Records: []Record{r}}
+			doc := renderJSON(t, one)
+			lines.WriteString(doc[1 : len(doc)-1])
+			lines.WriteByte('\n')
+		}
+		again, err := readJSONLString(lines.String())
+		if err != nil {
+			t.Fatalf("rendered JSON Lines refused: %v", err)
+		}
+		sameRecords(t, snap, again)
+	})
 }
