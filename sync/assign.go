@@ -434,6 +434,7 @@ type userWrite struct {
 	assigned   int
 	unassigned int
 	summary    string
+	skills     string // the skills involved, for the journal's skill column
 }
 
 // assignUsers writes each changed user back whole (read-modify-write of
@@ -477,6 +478,11 @@ func (ap *applier) assignUsers(ctx context.Context, api UsersAPI, a *AssignmentP
 		w.user = uc.user
 		w.user.SkillIDs = sortedIDs(ids)
 		w.summary = fmt.Sprintf("PUT users %d %s: %s", uc.UserID, cmp.Or(uc.Login, uc.Email), strings.Join(parts, " "))
+		names := make([]string, len(parts))
+		for i, p := range parts {
+			names[i] = p[1:]
+		}
+		w.skills = strings.Join(names, ", ")
 		writes = append(writes, w)
 	}
 	for _, batch := range chunks(writes, ap.batch) {
@@ -485,7 +491,7 @@ func (ap *applier) assignUsers(ctx context.Context, api UsersAPI, a *AssignmentP
 		}
 		ops := make([]store.Operation, len(batch))
 		for i, w := range batch {
-			ops[i] = store.Operation{RunID: ap.runID, Action: "assign", SkillName: cmp.Or(w.change.Login, w.change.Email), Request: w.summary, State: store.OpIntended}
+			ops[i] = store.Operation{RunID: ap.runID, Action: "assign", SkillName: w.skills, Request: w.summary, State: store.OpIntended}
 		}
 		jids, err := ap.store.JournalAdd(wctx, ap.runID, ops)
 		if err != nil {

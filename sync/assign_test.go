@@ -307,3 +307,30 @@ func (h *hookUsers) UpdateUsers(ctx context.Context, users []liveperson.User) er
 	}
 	return err
 }
+
+func TestAssignmentsFailingUserDoesNotBlockOthers(t *testing.T) {
+	t.Parallel()
+	cfg := assignConfig()
+	e := setup(t, baseHR, cfg)
+	seedUsers(e, "ann@example.com", "bob@example.com", "dee@example.com")
+	// LivePerson refuses to update a user without profileIds.
+	e.sim.SeedUsers(map[string]any{"loginName": "cid", "email": "cid@example.com", "skillIds": []any{}})
+	res := e.run(e.runner(cfg), store.ModeApply)
+	if res.Run.Outcome != store.OutcomePartial || res.Run.Counts.Assign != 3 || res.Run.Counts.Failed != 1 {
+		t.Fatalf("outcome %s counts %+v", res.Run.Outcome, res.Run.Counts)
+	}
+	got := e.userSkills()
+	if fmt.Sprint(got["ann@example.com"]) != "[Sales]" || fmt.Sprint(got["dee@example.com"]) != "[Support]" || len(got["cid@example.com"]) != 0 {
+		t.Errorf("users %v", got)
+	}
+	_, ops, _ := e.store.GetRun(context.Background(), res.Run.ID)
+	var failed []string
+	for _, op := range ops {
+		if op.State == store.OpFailed {
+			failed = append(failed, op.Request+" "+op.Error)
+		}
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0], " cid: +Billing") || !strings.Contains(failed[0], "profileIds") {
+		t.Errorf("failed journal rows %q", failed)
+	}
+}
