@@ -211,18 +211,19 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 	return rc.apply(ctx, res, in, budget, snap, users)
 }
 
-// plan builds the plan for in and applies the delete budget and, when
-// enabled, the assignments section.
+// plan builds the plan for in, with the assignments section when enabled,
+// and holds back deletes of referenced skills and beyond the budget.
 func (rc *runContext) plan(in PlanInput, budget int, snap *hrsource.Snapshot, users []liveperson.User) *Plan {
 	p := BuildPlan(in)
-	if n := ApplyDeleteBudget(p, budget); n > 0 {
-		rc.log.Warn("delete budget reached; deletes held back", "held_back", n, "budget", budget)
-	}
 	if rc.cfg.Assignments.Enabled {
 		p.Assignments = rc.planAssignments(p, in, snap, users)
 	}
+	// Referenced skills wait first, so that they do not use up the budget.
 	if n := HoldReferencedDeletes(p, in.Current, users); n > 0 {
 		rc.log.Warn("deletes held back: skills still referenced", "held_back", n)
+	}
+	if n := ApplyDeleteBudget(p, budget); n > 0 {
+		rc.log.Warn("delete budget reached; deletes held back", "held_back", n, "budget", budget)
 	}
 	return p
 }
