@@ -343,14 +343,16 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 			return nil, err
 		}
 	}
-	for _, i := range missing {
-		if errors.Is(cause, liveperson.ErrOutcomeUnknown) && len(batch) == 1 {
-			// The one item we sent does not exist: it was not created.
-			a.log.Info("lost create did not happen; creating it", "skill", bodies[i].Name)
-		}
+	for k, i := range missing {
 		if err := ctx.Err(); err != nil {
-			return out, a.mark(wctx, []int64{jids[i]}, store.OpFailed, fmt.Errorf("not created: run interrupted"), nil)
+			// Shutting down: what is left is created by the next run.
+			var left []int64
+			for _, j := range missing[k:] {
+				left = append(left, jids[j])
+			}
+			return out, a.mark(wctx, left, store.OpFailed, errors.New("not created: run interrupted"), nil)
 		}
+		a.log.Info("skill not found after the lost response; creating it", "skill", bodies[i].Name)
 		s, err := a.skills.CreateSkills(wctx, bodies[i:i+1])
 		switch {
 		case err == nil && len(s) == 1:
