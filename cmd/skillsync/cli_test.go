@@ -53,6 +53,7 @@ liveperson:
   account_id: "12345678"
   domain_api_url: %s
   retry_delays: []
+  batch_size: ${BATCH_SIZE}
   auth: {method: oauth2, client_id: %s, client_secret: "${LP_CLIENT_SECRET}"}
 hr:
   type: csv

@@ -51,12 +51,12 @@ func newLogger(w io.Writer, format, level string, secrets []string) (*slog.Logge
 	switch format {
 	case "", "auto":
 		if tty {
-			h = tint.NewHandler(w, &tint.Options{Level: lvl, TimeFormat: time.TimeOnly})
+			h = tint.NewTextHandler(w, &tint.Options{Level: lvl, TimeFormat: time.TimeOnly})
 		} else {
 			h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl})
 		}
 	case "text":
-		h = tint.NewHandler(w, &tint.Options{Level: lvl, TimeFormat: time.DateTime, NoColor: !tty})
+		h = tint.NewTextHandler(w, &tint.Options{Level: lvl, TimeFormat: time.DateTime, NoColor: !tty})
 	case "json":
 		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl})
 	default:
