@@ -358,6 +358,9 @@ func TestPlanRendering(t *testing.T) {
 				t.Errorf("change lacks %q: %v", key, c)
 			}
 		}
+		if _, ok := c["fields"].([]any); !ok {
+			t.Errorf("fields is not a list: %v", c)
+		}
 	}
 }
 

@@ -24,9 +24,12 @@ type planJSON struct {
 
 // MarshalJSON renders the plan in its versioned JSON form.
 func (p *Plan) MarshalJSON() ([]byte, error) {
-	changes := p.Changes
-	if changes == nil {
-		changes = []Change{}
+	changes := make([]Change, len(p.Changes))
+	for i, c := range p.Changes {
+		if c.Fields == nil {
+			c.Fields = []string{} // always a list in the contract
+		}
+		changes[i] = c
 	}
 	return json.Marshal(planJSON{
 		FormatVersion: PlanFormatVersion, RunID: p.RunID, Policy: p.Policy, Summary: p.Summary(),
