@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -226,6 +227,14 @@ func TestRunCreatesThenNoOp(t *testing.T) {
 	}
 	if len(ops) != len(want) {
 		t.Errorf("%d journal rows, want %d", len(ops), len(want))
+	}
+	stored, _, _ := e.store.GetRun(context.Background(), res.Run.ID)
+	var doc struct {
+		FormatVersion int            `json:"format_version"`
+		Summary       map[string]int `json:"summary"`
+	}
+	if err := json.Unmarshal(stored.Plan, &doc); err != nil || doc.FormatVersion != 1 || doc.Summary["create"] != len(want) {
+		t.Errorf("stored plan %s: %v", stored.Plan, err)
 	}
 	for _, op := range ops {
 		if op.State != store.OpDone || op.SkillID == nil || op.Action != "create" {
