@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/skillsync/skillsync/store/pgtest"
+)
+
+// TestNoSecretInOutputLogsOrRows runs every kind of run with known
+// credentials, debug logging on, and looks for them in standard output,
+// the logs and every row of the database.
+func TestNoSecretInOutputLogsOrRows(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "")
+	const wrongSecret = "wrong-lp-secret-41d2e0c9"
+	const dbPassword = "db-password-5be21c7a"
+	dbURL := f.dbURL
+	if u, err := url.Parse(dbURL); err == nil && u.User != nil {
+		_, hasPassword := u.User.Password()
+		if _, external := os.LookupEnv(pgtest.EnvURL); !hasPassword && !external {
+			// The throwaway cluster trusts local connections, so the password
+			// is ignored by the server but is in the URL skillsync handles.
+			u.User = url.UserPassword(u.User.Username(), dbPassword)
+			dbURL = u.String()
+		}
+	}
+	secrets := []string{testClientSecret, wrongSecret, testTriggerToken}
+	if dbURL != f.dbURL {
+		secrets = append(secrets, dbPassword)
+	}
+
+	var seen strings.Builder
+	collect := func(code int, stdout, stderr string) int {
+		seen.WriteString(stdout)
+		seen.WriteString(stderr)
+		return code
+	}
+	debug := []string{"--log-level", "debug", "--log-format", "json"}
+
+	// Refused credentials: the error path must not echo them either.
+	f.lookup = envMap("DB_URL", dbURL, "LP_CLIENT_SECRET", wrongSecret, "TRIGGER_TOKEN", testTriggerToken)
+	if code := collect(f.run(append([]string{"plan"}, debug...)...)); code != exitError {
+		t.Errorf("plan with a wrong client secret: exit %d, want 1", code)
+	}
+	f.lookup = envMap("DB_URL", dbURL, "LP_CLIENT_SECRET", testClientSecret, "TRIGGER_TOKEN", testTriggerToken)
+	for _, args := range [][]string{{"config", "check"}, {"plan"}, {"sync"}, {"plan", "--format", "json"}, {"runs"}, {"runs", "show", "2"}, {"release", "Sales"}} {
+		if code := collect(f.run(append(args, debug...)...)); code != exitOK {
+			t.Errorf("%v: exit %d\n%s", args, code, seen.String())
+		}
+	}
+	d := f.startDaemon(&env{})
+	if code, body, _ := d.do("POST", "/v1/runs", testTriggerToken); code != 200 {
+		t.Errorf("trigger: %d %s", code, body)
+	}
+	d.nextRun()
+	_, status, _ := d.do("GET", "/status", "")
+	_, metrics, _ := d.do("GET", "/metrics", "")
+	d.stop()
+	seen.WriteString(d.stderr.String() + status + metrics)
+
+	text := seen.String()
+	if !strings.Contains(text, `"msg":"run finished"`) || !strings.Contains(text, "[redacted]") {
+		t.Fatalf("the runs did not log or print what this test inspects:\n%s", text)
+	}
+	rows := dumpDatabase(t, f.dbURL)
+	if !strings.Contains(rows, "Sales / Sales Executive") {
+		t.Fatalf("the database dump lacks the runs' rows")
+	}
+	for _, s := range secrets {
+		if strings.Contains(text, s) {
+			t.Errorf("secret %q appears in output or logs: %s", s, around(text, s))
+		}
+		if strings.Contains(rows, s) {
+			t.Errorf("secret %q appears in a database row: %s", s, around(rows, s))
+		}
+	}
+	bearer := regexp.MustCompile(`Bearer [A-Za-z0-9._~+/-]{16,}`)
+	if m := bearer.FindString(text + rows); m != "" {
+		t.Errorf("a bearer token appears: %q", m)
+	}
+}
+
+// dumpDatabase returns every row of every table of the public schema as text.
+func dumpDatabase(t *testing.T, dbURL string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, _ := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) < 3 {
+		t.Fatalf("list tables: %v %v", tables, err)
+	}
+	var b strings.Builder
+	for _, table := range tables {
+		var dump string
+		q := fmt.Sprintf(`SELECT coalesce(string_agg(t::text, E'\n'), '') FROM %s t`, pgx.Identifier{table}.Sanitize())
+		if err := conn.QueryRow(ctx, q).Scan(&dump); err != nil {
+			t.Fatalf("dump %s: %v", table, err)
+		}
+		b.WriteString(dump)
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func around(s, sub string) string {
+	i := strings.Index(s, sub)
+	return s[max(0, i-200):min(len(s), i+len(sub)+200)]
+}
+
+func TestLoggerRedacts(t *testing.T) {
+	t.Parallel()
+	secret := "s3cr3t-value-9f8e"
+	tests := []struct {
+		name string
+		log  func(*slog.Logger)
+	}{
+		{"message", func(l *slog.Logger) { l.Info("token is " + secret) }},
+		{"string attr", func(l *slog.Logger) { l.Info("x", "detail", "got "+secret) }},
+		{"error attr", func(l *slog.Logger) { l.Error("x", "err", fmt.Errorf("call: %w", errors.New(secret))) }},
+		{"secret-named attr", func(l *slog.Logger) { l.Info("x", "client_secret", "anything-else") }},
+		{"authorization attr", func(l *slog.Logger) { l.Info("x", "authorization", "Bearer abc.def.ghi") }},
+		{"url with password", func(l *slog.Logger) { l.Info("x", "url", "postgres://u:other-pass-77@h/db") }},
+		{"group", func(l *slog.Logger) { l.Info("x", slog.Group("g", "v", secret)) }},
+		{"with attrs", func(l *slog.Logger) { l.With("v", secret).Info("x") }},
+		{"any value", func(l *slog.Logger) { l.Info("x", "v", struct{ S string }{secret}) }},
+	}
+	for _, format := range []string{"json", "text"} {
+		for _, tc := range tests {
+			var buf bytes.Buffer
+			l, err := newLogger(&buf, format, "debug", []string{secret})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.log(l)
+			out := buf.String()
+			for _, leaked := range []string{secret, "anything-else", "abc.def.ghi", "other-pass-77"} {
+				if strings.Contains(out, leaked) {
+					t.Errorf("%s/%s: %q leaked: %s", format, tc.name, leaked, out)
+				}
+			}
+			if !strings.Contains(out, redacted) {
+				t.Errorf("%s/%s: nothing redacted: %s", format, tc.name, out)
+			}
+		}
+	}
+}
+
+func TestLoggerKeepsErrorChains(t *testing.T) {
+	t.Parallel()
+	var got error
+	h := &redactHandler{inner: captureHandler{fn: func(r slog.Record) {
+		r.Attrs(func(a slog.Attr) bool {
+			if e, ok := a.Value.Any().(error); ok {
+				got = e
+			}
+			return true
+		})
+	}}, replacer: newReplacer([]string{"hidden-1234"})}
+	slog.New(h).Error("x", "err", fmt.Errorf("wrap hidden-1234: %w", context.Canceled))
+	if got == nil || !errors.Is(got, context.Canceled) || strings.Contains(got.Error(), "hidden-1234") {
+		t.Errorf("redacted error: %v (errors.Is Canceled: %v)", got, errors.Is(got, context.Canceled))
+	}
+}
+
+type captureHandler struct{ fn func(slog.Record) }
+
+func (h captureHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h captureHandler) Handle(_ context.Context, r slog.Record) error {
+	h.fn(r)
+	return nil
+}
+func (h captureHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h captureHandler) WithGroup(string) slog.Handler      { return h }
