@@ -830,3 +830,35 @@ func TestRunDriftWithWrittenState(t *testing.T) {
 		t.Errorf("then %s: %+v", res.Run.Outcome, res.Plan.Changes)
 	}
 }
+
+func TestRunDeleteBudgetAndPolicies(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := teamConfig()
+	cfg.Sync = SyncConfig{DeleteAfterRuns: 1, MaxDeletes: 1, MaxDeletePercent: -1, MaxActiveDropPercent: -1}
+	e := setup(t, manyHR(4), cfg)
+	e.run(e.runner(cfg), store.ModeApply)
+
+	// Three teams disappear and a new one appears.
+	e.writeHR(hrCSV("1,p1@example.com,P1,Team 0000,Agent,active,", "9,p9@example.com,P9,Team 0009,Agent,active,"))
+	// upsert-only: the new team is created, nothing is deleted or pending.
+	up := cfg
+	up.Sync.Policy = PolicyUpsertOnly
+	res := e.run(e.runner(up), store.ModeApply)
+	if s := res.Plan.Summary(); s.Create != 1 || s.Delete+s.PendingDelete != 0 || len(e.liveSkills()) != 5 {
+		t.Fatalf("upsert-only: %+v, %d live", s, len(e.liveSkills()))
+	}
+	if pd, _ := e.store.PendingDeletes(ctx); len(pd) != 0 {
+		t.Errorf("upsert-only left pending deletes %+v", pd)
+	}
+	// sync with max_deletes 1: one delete per run, the rest pending.
+	for run, left := range []int{4, 3, 2} {
+		res = e.run(e.runner(cfg), store.ModeApply)
+		if s := res.Plan.Summary(); s.Delete != 1 || s.PendingDelete != 2-run || len(e.liveSkills()) != left {
+			t.Fatalf("sync run %d: %+v, %d live", run+1, s, len(e.liveSkills()))
+		}
+	}
+	if res = e.run(e.runner(cfg), store.ModeApply); res.Run.Outcome != store.OutcomeNoChanges {
+		t.Errorf("converged run %s", res.Run.Outcome)
+	}
+}

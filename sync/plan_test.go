@@ -142,6 +142,27 @@ func TestBuildPlanDecisionTable(t *testing.T) {
 			},
 		},
 		{
+			name: "rename blocked by a skill holding the new name",
+			in: PlanInput{Desired: []DesiredSkill{desired("Billing", "dept|Sales", 120)},
+				Current:  []liveperson.Skill{lpSkill(1, "Sales", 120), lpSkill(2, "billing", 120)},
+				Registry: []store.OwnedSkill{owned(1, "Sales", "dept|Sales")}},
+			want:   []string{"unmanaged_conflict Billing"},
+			counts: Summary{UnmanagedConflict: 1},
+			check: func(t *testing.T, p *Plan) {
+				if c := p.Changes[0]; c.SkillID != 2 || !strings.Contains(c.Reason, `cannot rename skill 1 "Sales"`) {
+					t.Errorf("change %+v", c)
+				}
+			},
+		},
+		{
+			name: "a desired name held by another owned skill is a conflict, not a takeover",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "team|Sales", 120), desired("Sales 2", "dept|Sales", 120)},
+				Current:  []liveperson.Skill{lpSkill(1, "Sales", 120)},
+				Registry: []store.OwnedSkill{owned(1, "Sales", "dept|Sales")}},
+			want:   []string{"unmanaged_conflict Sales", "update Sales 2"},
+			counts: Summary{Update: 1, UnmanagedConflict: 1},
+		},
+		{
 			name: "pending delete within grace",
 			in: PlanInput{Current: []liveperson.Skill{lpSkill(1, "Old", 120)}, Registry: []store.OwnedSkill{owned(1, "Old", "dept|Old")},
 				DeleteAfterRuns: 2, RunID: 9},
