@@ -13,11 +13,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	gosync "sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/skillsync/skillsync/liveperson/lpsim"
 	"github.com/skillsync/skillsync/store/pgtest"
@@ -614,7 +618,7 @@ func (f *fixture) checkConverged(ps []person, keep map[int64]string) {
 	}
 	f.checkUntouched(keep)
 	p := decodePlan(f.t, f.mustRun(exitOK, "plan", "--format", "json", "--detailed-exitcode"))
-	if p.Summary["create"]+p.Summary["update"]+p.Summary["delete"]+p.Summary["unmanaged_conflict"] != 0 {
+	if p.Summary["create"]+p.Summary["update"]+p.Summary["delete"]+p.Summary["unmanaged_conflict"]+p.Summary["assign"]+p.Summary["unassign"] != 0 {
 		f.t.Errorf("not converged: the plan after the sync is %v", p.Summary)
 	}
 }
@@ -652,5 +656,85 @@ func (f *fixture) checkUntouched(keep map[int64]string) {
 				f.t.Errorf("skillsync wrote to unowned skill %d: %s %s", id, r.Method, r.Path)
 			}
 		}
+	}
+}
+
+// seedAgents adds one LivePerson user per person, matched by e-mail, each
+// holding one unowned skill (which skillsync must leave alone) and no other.
+func seedAgents(sim *lpsim.Sim, ps []person, keep map[int64]string) {
+	var own int64
+	for id, s := range seedUnowned(sim, "Agents' own") {
+		own, keep[id] = id, s
+	}
+	users := make([]map[string]any, len(ps))
+	for i, p := range ps {
+		users[i] = map[string]any{"loginName": "agent" + p.ID, "email": p.Email, "nickname": "Agent " + p.ID,
+			"profileIds": []any{1}, "skillIds": []any{own}}
+	}
+	sim.SeedUsers(users...)
+}
+
+// checkAssignments fails unless every agent holds exactly the skill of its
+// team plus the unowned skill it was seeded with.
+func (f *fixture) checkAssignments(ps []person) {
+	f.t.Helper()
+	byName := map[string]int64{}
+	for _, s := range f.sim.Skills(false) {
+		byName[s["name"].(string)] = s["id"].(int64)
+	}
+	team := map[string]int64{}
+	for _, p := range ps {
+		team[p.Email] = byName[skillName(p)]
+	}
+	own := byName["Agents' own"]
+	for _, u := range f.sim.Users() {
+		want := []int64{own, team[u["email"].(string)]}
+		slices.Sort(want)
+		var got []int64
+		ids, _ := u["skillIds"].([]any)
+		for _, id := range ids {
+			n, err := strconv.ParseInt(fmt.Sprint(id), 10, 64)
+			if err != nil {
+				f.t.Fatalf("user %v: skill id %v", u["id"], id)
+			}
+			got = append(got, n)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			f.t.Errorf("user %v (%v) holds skills %v, want %v", u["id"], u["email"], got, want)
+		}
+	}
+}
+
+// checkDBNoSecrets fails if a configured secret appears in any row of the
+// database skillsync used.
+func (f *fixture) checkDBNoSecrets() {
+	f.t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, f.dbURL)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, _ := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, table := range tables {
+		var dump *string
+		if err := conn.QueryRow(ctx, "SELECT string_agg(t::text, E'\\n') FROM "+pgx.Identifier{table}.Sanitize()+" t").Scan(&dump); err != nil {
+			f.t.Fatal(err)
+		}
+		if dump != nil {
+			for _, s := range []string{secret, accessTokenSecret, password, triggerToken} {
+				if strings.Contains(*dump, s) {
+					f.t.Errorf("a secret is stored in table %s", table)
+				}
+			}
+		}
+	}
+	if len(tables) < 3 {
+		f.t.Errorf("only tables %v in the database", tables)
 	}
 }

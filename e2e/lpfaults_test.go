@@ -20,7 +20,13 @@ func TestContract(t *testing.T) {
 	f := setup(t, options{people: ps})
 	keep := seedUnowned(f.sim, "Hand made")
 
-	res := f.mustRun(exitChanges, "plan", "--detailed-exitcode")
+	// The secrets come from the environment and are printed redacted.
+	res := f.mustRun(exitOK, "config", "check")
+	if !strings.Contains(res.stdout, "client_id: "+clientID) || !strings.Contains(res.stderr, "configuration is valid") {
+		t.Errorf("config check: %s", res)
+	}
+
+	res = f.mustRun(exitChanges, "plan", "--detailed-exitcode")
 	if !strings.Contains(res.stdout, "+ Dept 00 / Team 0000") {
 		t.Errorf("the text plan lacks a create:\n%s", res.stdout)
 	}
@@ -49,6 +55,7 @@ func TestContract(t *testing.T) {
 	if len(runs) != 4 || runs[2].Mode != "apply" || runs[2].Outcome != "applied" || runs[2].Counts["create"] != 12 || runs[3].Outcome != "no_changes" {
 		t.Errorf("runs: %+v", runs)
 	}
+	f.checkDBNoSecrets()
 	d := f.runShow(runs[2].ID)
 	if len(d.Operations) != 12 {
 		t.Errorf("the apply run journaled %d operations, want 12", len(d.Operations))
@@ -73,6 +80,8 @@ type faultCase struct {
 	hook func(f *fixture) hookFunc
 	// check looks at the faulty sync's requests (the log was reset before it).
 	check func(t *testing.T, f *fixture, log []lpsim.Request)
+	// assign turns assignments on, with one LivePerson user per person.
+	assign bool
 }
 
 // firstSync is a prepare step: a clean first sync.
@@ -100,6 +109,16 @@ func drift(f *fixture, ps []person) []person {
 func dropTeams(f *fixture, ps []person) []person {
 	firstSync(f, ps)
 	return ps[:len(ps)-4]
+}
+
+// moveStaff moves the first two people to another team after a first
+// sync, so the faulty sync has user updates to send.
+func moveStaff(f *fixture, ps []person) []person {
+	firstSync(f, ps)
+	next := slices.Clone(ps)
+	next[0].Dept, next[0].Team = ps[len(ps)-1].Dept, ps[len(ps)-1].Team
+	next[1].Dept, next[1].Team = ps[len(ps)-3].Dept, ps[len(ps)-3].Team
+	return next
 }
 
 // statuses lists the statuses of the logged requests with method and a
@@ -269,6 +288,33 @@ var faultCases = []faultCase{
 		},
 	},
 	{
+		name:    "5xx burst on user update",
+		assign:  true,
+		prepare: moveStaff,
+		fault:   lpsim.Fault{Method: http.MethodPut, PathPrefix: usersPath, Status: 503, Times: 2},
+		check: func(t *testing.T, f *fixture, log []lpsim.Request) {
+			if s := statuses(log, http.MethodPut, usersPath); len(s) < 3 || s[0] != 503 || s[1] != 503 || s[2]/100 != 2 {
+				t.Errorf("PUT users statuses %v, want 503, 503, then a success", s)
+			}
+		},
+	},
+	{
+		// Someone edits a user while we update users: our If-Match is
+		// stale; the users are re-read (read-modify-write) and the edit kept.
+		name:    "concurrent edit of users",
+		assign:  true,
+		prepare: moveStaff,
+		fault:   lpsim.Fault{Method: http.MethodPut, PathPrefix: usersPath, ConcurrentEdit: true},
+		check: func(t *testing.T, f *fixture, log []lpsim.Request) {
+			if s := statuses(log, http.MethodPut, usersPath); !slices.Contains(s, 409) {
+				t.Errorf("PUT users statuses %v: the concurrent edit caused no conflict", s)
+			}
+			if n := len(matching(log, http.MethodGet, usersPath)); n < 2 {
+				t.Errorf("users read %d times, want a re-read after the conflict", n)
+			}
+		},
+	},
+	{
 		name:   "expiring token",
 		notFor: []string{"oauth1"}, // OAuth 1.0 signs each request: nothing expires
 		fault:  lpsim.Fault{Method: http.MethodPost, PathPrefix: skillsPath, ExpireToken: true},
@@ -303,8 +349,15 @@ func TestLivePersonFaults(t *testing.T) {
 			t.Run(auth+"/"+c.name, func(t *testing.T) {
 				t.Parallel()
 				ps := staff(40, 2, 1) // 40 skills: 4 create batches of 10
-				f := setup(t, options{auth: auth, people: ps})
+				o := options{auth: auth, people: ps}
+				if c.assign {
+					o.extra = "assignments: {enabled: true, match: email, max_changes_percent: 100}\n"
+				}
+				f := setup(t, o)
 				keep := seedUnowned(f.sim, "Hand made", "Escalations")
+				if c.assign {
+					seedAgents(f.sim, ps, keep)
+				}
 				if c.prepare != nil {
 					if next := c.prepare(f, ps); next != nil {
 						ps = next
@@ -325,12 +378,16 @@ func TestLivePersonFaults(t *testing.T) {
 				if keep == nil {
 					keep = map[int64]string{}
 					for _, s := range f.sim.Skills(true) {
-						if n := s["name"].(string); n == "Someone else's" || n == "Hand made" || n == "Escalations" {
+						if n := s["name"].(string); n == "Someone else's" || n == "Hand made" || n == "Escalations" || n == "Agents' own" {
 							keep[s["id"].(int64)] = fmt.Sprint(s)
 						}
 					}
 				}
 				f.checkConverged(ps, keep)
+				if c.assign {
+					f.checkAssignments(ps)
+				}
+				f.checkDBNoSecrets()
 				if t.Failed() {
 					t.Logf("the faulty sync: %s", res)
 				}
