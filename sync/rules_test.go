@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -381,4 +382,39 @@ func FuzzRules(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The same sample read through hrsource (CRLF, field mapping, the active
+// expression) gives the same skills as the independent reader above.
+func TestRulesIBMThroughHRSource(t *testing.T) {
+	t.Parallel()
+	snap, err := hrsource.ReadFile(context.Background(), "testdata/ibm-hr-employee-attrition.csv",
+		hrsource.Config{Fields: hrsource.FieldsConfig{ID: "EmployeeNumber"}, Active: `Attrition == "No"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := CompileRules(SkillsConfig{Rules: []Rule{
+		{ID: "department", Name: "{{ .Department }}"},
+		{ID: "department-role", Name: "{{ .Department }} / {{ .JobRole }}", MinMembers: 40},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaSource, err := rules.Desired(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, err := rules.Desired(loadIBM(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(viaSource.Skills) != len(direct.Skills) || len(viaSource.Skills) < 4 {
+		t.Fatalf("%d skills via hrsource, %d direct", len(viaSource.Skills), len(direct.Skills))
+	}
+	for i := range direct.Skills {
+		a, b := viaSource.Skills[i], direct.Skills[i]
+		if a.Name != b.Name || a.Key != b.Key || !slices.Equal(a.Members, b.Members) {
+			t.Errorf("skill %d: %s/%d members vs %s/%d", i, a.Name, len(a.Members), b.Name, len(b.Members))
+		}
+	}
 }
