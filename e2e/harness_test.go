@@ -228,7 +228,7 @@ liveperson:
   account_id: %q
   domain_api_url: %s
   batch_size: %d
-  timeout: 10s
+  timeout: 30s
   retry_delays: [50ms, 100ms, 150ms]   # LivePerson's 5s, 10s, 15s, scaled
   auth: %s
 hr:

@@ -379,3 +379,37 @@ func (pg *postgres) start(t *testing.T) {
 		return true
 	})
 }
+
+// TestDaemonSIGTERMDuringApply stops the daemon with SIGTERM in the middle
+// of a 500-create apply: it finishes the batch it is sending, records the
+// run as interrupted, exits 0, and the next sync converges.
+func TestDaemonSIGTERMDuringApply(t *testing.T) {
+	t.Parallel()
+	ps := staff(500, 1, 1)
+	f := setup(t, options{people: ps, extra: "run_at_start: true\nshutdown_timeout: 30s\n"})
+	keep := seedUnowned(f.sim, "Hand made")
+	f.sim.SetLatency(10 * time.Millisecond)
+	d := f.start("run")
+	d.addr()
+	eventually(t, time.Minute, "some create batches are done", func() bool {
+		return f.sim.Count(http.MethodPost, skillsPath) >= 10 || d.exited()
+	})
+	if code := d.stop(time.Minute); code != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0\n%s", code, d.stderr.String())
+	}
+	f.sim.SetLatency(0)
+	if n := len(f.sim.Skills(false)) - len(keep); n >= 500 {
+		t.Fatalf("the run was not stopped midway: %d skills", n)
+	}
+	runs := f.runs()
+	if len(runs) != 1 || runs[0].Outcome != "interrupted" || runs[0].FinishedAt == nil {
+		t.Fatalf("runs after SIGTERM: %+v", runs)
+	}
+	for _, op := range f.runShow(runs[0].ID).Operations {
+		if op.State == "sent" {
+			t.Errorf("operation %+v left sent: the batch in flight was not finished", op)
+		}
+	}
+	f.mustRun(exitOK, "sync")
+	f.checkConverged(ps, keep)
+}
