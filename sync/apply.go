@@ -517,9 +517,10 @@ func (a *applier) updateItems(ctx context.Context, batch []Change, jids []int64)
 		}
 		return a.mark(ctx, jids, store.OpDone, nil, nil)
 	}
-	if errors.Is(err, liveperson.ErrConflict) || errors.Is(err, liveperson.ErrOutcomeUnknown) {
+	if errors.Is(err, liveperson.ErrConflict) || errors.Is(err, liveperson.ErrOutcomeUnknown) || errors.Is(err, liveperson.ErrNotFound) {
 		// An unseen update either happened (a replay conflicts) or did
-		// not: re-reading tells which.
+		// not, and a skill deleted meanwhile (404) is to be created
+		// again: re-reading tells which.
 		return a.conflict(ctx, jids, err)
 	}
 	if len(batch) == 1 {
