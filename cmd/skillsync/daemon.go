@@ -73,7 +73,13 @@ func newDaemon(a *app, e *env) *daemon {
 // and skipped runs through it.
 type cronLogger struct{ log *slog.Logger }
 
-func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Info(msg string, kv ...any) {
+	if msg == "skip" { // SkipIfStillRunning: worth telling the operator
+		l.log.Info("scheduled run skipped: the previous run is still going")
+		return
+	}
+	l.log.Debug("cron: "+msg, kv...)
+}
 func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Error("cron: "+msg, append([]any{"err", err}, kv...)...)
 }
