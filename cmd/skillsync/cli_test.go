@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/skillsync/skillsync/liveperson/lpsim"
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/store/pgtest"
@@ -294,21 +296,22 @@ func TestHelpHasAnExampleForEveryCommand(t *testing.T) {
 	t.Parallel()
 	root := newRootCommand(&env{lookupEnv: envMap()})
 	seen := 0
-	for _, c := range append(root.Commands(), root) {
-		cmds := append(c.Commands(), c)
-		for _, sub := range cmds {
-			if sub.Name() == "help" || sub.Name() == "completion" || sub.Parent() != nil && sub.Parent().Name() == "completion" {
-				continue
-			}
-			if sub.HasSubCommands() && sub != root && sub.Name() == "config" {
-				continue // a group: its subcommand carries the example
-			}
+	var walk func(cmd *cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		for _, sub := range cmd.Commands() {
+			walk(sub)
+		}
+		switch {
+		case cmd.Name() == "help" || cmd.Name() == "completion" || cmd.Parent() != nil && cmd.Parent().Name() == "completion":
+		case cmd.Name() == "config": // a group: `config check` carries the example
+		default:
 			seen++
-			if strings.TrimSpace(sub.Example) == "" {
-				t.Errorf("%q has no Example in its --help", sub.CommandPath())
+			if strings.TrimSpace(cmd.Example) == "" {
+				t.Errorf("%q has no Example in its --help", cmd.CommandPath())
 			}
 		}
 	}
+	walk(root)
 	if seen < 10 {
 		t.Errorf("only %d commands checked", seen)
 	}

@@ -127,6 +127,10 @@ func (c *cli) loadForStore() (*Config, *slog.Logger, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if ce != nil {
+		log.Warn("the configuration has problems this command does not depend on; 'skillsync config check' lists them",
+			"problems", len(ce.Problems))
+	}
 	return cfg, log, nil
 }
 

@@ -135,13 +135,15 @@ func (d *daemon) serve(ctx context.Context) error {
 		d.runs.Go(job.Run)
 	}
 
+	var serveErr error
 	select {
 	case <-ctx.Done():
 	case err := <-served:
-		d.log.Error("http server stopped", "err", err)
+		serveErr = fmt.Errorf("http server on %s stopped: %w", ln.Addr(), err)
+		d.log.Error("http server stopped; shutting down", "err", err)
 	}
 	d.stop(srv)
-	return nil
+	return serveErr
 }
 
 // stop is the graceful shutdown: no new runs, a grace period for the
