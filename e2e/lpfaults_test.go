@@ -395,3 +395,48 @@ func TestLivePersonFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemonOutlivesItsTokens runs the daemon with tokens and sessions
+// that live 300 ms, on a one-second schedule: every run after the first
+// finds its credentials expired and must re-authenticate, not fail.
+func TestDaemonOutlivesItsTokens(t *testing.T) {
+	t.Parallel()
+	for _, auth := range []string{"oauth2", "login"} {
+		t.Run(auth, func(t *testing.T) {
+			t.Parallel()
+			ps := staff(20, 2, 1)
+			f := setup(t, options{auth: auth, people: ps, sim: lpsim.Options{TokenTTL: 300 * time.Millisecond},
+				extra: "run_at_start: true\n"})
+			f.setSchedule("@every 1s")
+			d := f.start("run")
+			d.addr()
+			eventually(t, time.Minute, "four runs have finished", func() bool {
+				return len(d.logged("run finished")) >= 4
+			})
+			if code := d.stop(time.Minute); code != 0 {
+				t.Errorf("exit %d after SIGTERM", code)
+			}
+			for _, r := range f.runs() {
+				if r.Outcome != "applied" && r.Outcome != "no_changes" {
+					t.Errorf("run %d: %s (%s)", r.ID, r.Outcome, r.Error)
+				}
+			}
+			var auths, unauthorized int
+			for _, r := range f.sim.Requests() {
+				if strings.Contains(r.Path, "/token") || strings.HasSuffix(r.Path, "/login") || strings.HasSuffix(r.Path, "/refresh") {
+					auths++
+				}
+				if r.Status == http.StatusUnauthorized {
+					unauthorized++
+				}
+			}
+			// The start-up run and the first scheduled one may come less
+			// than 300 ms apart; the later ones are a second apart.
+			if auths < 3 {
+				t.Errorf("%d authentications over four runs with tokens living 300 ms", auths)
+			}
+			t.Logf("%d authentications, %d requests answered 401", auths, unauthorized)
+			f.checkConverged(ps, nil)
+		})
+	}
+}
