@@ -129,8 +129,9 @@ func (e *ConfigError) Error() string {
 }
 
 // loadConfig reads, expands, strictly decodes and validates the file at
-// path. lookup is os.LookupEnv outside tests. The returned Config is usable
-// only when err is nil; a *ConfigError lists every problem.
+// path. lookup is os.LookupEnv outside tests. A *ConfigError lists every
+// problem; when only validation failed, the decoded Config is returned with
+// it (config check prints it), otherwise the Config is nil.
 func loadConfig(path string, lookup func(string) (string, bool)) (*Config, *configFile, error) {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -165,9 +166,9 @@ func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*
 	file.walk(root.Content[0], "", byLine, lookup)
 
 	var problems []string
-	// Unknown and duplicate keys are found on the text as written; yaml.v3
-	// only checks them when decoding from a Decoder, and the values are not
-	// expanded yet, so its type complaints here are ignored.
+	// Unknown keys are found on the text as written: yaml.v3 only checks
+	// them when decoding from a Decoder. The values are not expanded yet,
+	// so its other complaints are left to the real decoding below.
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	var probe Config
@@ -177,7 +178,7 @@ func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*
 			return nil, file, &ConfigError{Path: path, Problems: []string{fmt.Sprintf("%s: %v", path, err)}}
 		}
 		for _, msg := range te.Errors {
-			if strings.Contains(msg, "not found in type") || strings.Contains(msg, "already defined") {
+			if strings.Contains(msg, "not found in type") {
 				problems = append(problems, file.yamlProblem(msg, byLine))
 			}
 		}
