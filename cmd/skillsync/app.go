@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -133,9 +134,15 @@ func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Tri
 		a.metrics.runInProgress.Set(0)
 		<-a.slot
 	}()
+	a.closeInterrupted(ctx)
 	res, err := a.runner.RunOnce(ctx, mode, trigger)
 	if res != nil {
 		a.metrics.observeRun(res.Run)
+	}
+	if err != nil && res == nil && !errors.Is(err, sync.ErrRunInProgress) {
+		// The runner logs the runs it records; this one never got that far
+		// (the database is down, say), and must not fail silently.
+		a.log.Error("run failed before it could be recorded", "mode", mode, "trigger", trigger, "err", err)
 	}
 	if a.afterRun != nil {
 		a.afterRun(res, err)
@@ -156,4 +163,29 @@ func (s countingSource) Read(ctx context.Context) (*hrsource.Snapshot, error) {
 		s.m.hrRecords.WithLabelValues("active").Set(float64(snap.Stats.Active))
 	}
 	return snap, err
+}
+
+// closeInterrupted marks runs left `running` as interrupted: their process
+// died, or lost the database before it could record the outcome. It does so
+// only while holding the run lock, so that a live run of another process is
+// never touched; when the lock is taken (or the database is down), it leaves
+// the matter to the next run.
+func (a *app) closeInterrupted(ctx context.Context) {
+	lock, err := a.store.AcquireRunLock(ctx)
+	if err != nil {
+		return
+	}
+	defer func() {
+		if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
+			a.log.Warn("release run lock", "err", err)
+		}
+	}()
+	n, err := a.store.MarkInterrupted(ctx)
+	if err != nil {
+		a.log.Warn("could not mark interrupted runs", "err", err)
+		return
+	}
+	if n > 0 {
+		a.log.Warn("runs left unfinished by an earlier process are now marked interrupted", "runs", n)
+	}
 }

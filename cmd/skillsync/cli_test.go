@@ -321,3 +321,58 @@ func TestHelpHasAnExampleForEveryCommand(t *testing.T) {
 		t.Errorf("plan --help (exit %d):\n%s", code, out.String())
 	}
 }
+
+func TestRunsLeftRunningAreMarkedInterrupted(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "")
+	ctx := context.Background()
+	st, err := store.Open(ctx, f.dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// A process that died mid-run left this one behind.
+	dead, err := st.BeginRun(ctx, store.TriggerSchedule, store.ModeApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errOut := f.mustRun(exitOK, "plan")
+	if !strings.Contains(errOut, "now marked interrupted") {
+		t.Errorf("no warning about the interrupted run:\n%s", errOut)
+	}
+	r, _, err := st.GetRun(ctx, dead.ID)
+	if err != nil || r.Outcome != store.OutcomeInterrupted || r.FinishedAt == nil {
+		t.Errorf("the dead run: %+v %v", r, err)
+	}
+}
+
+func TestRunFailingBeforeItIsRecordedIsLogged(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "")
+	ctx := context.Background()
+	cfg, _, err := loadConfig(f.configPath, f.lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, f.dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log, err := newLogger(&logs, "json", "info", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newAppWith(ctx, cfg, log, appOptions{env: &env{lpHTTPClient: f.httpClient}, store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close() // the database goes away
+	res, err := a.runOnce(ctx, store.ModeApply, store.TriggerSchedule)
+	if err == nil || res != nil {
+		t.Fatalf("a run without its database: %v %v", res, err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"run failed before it could be recorded"`) {
+		t.Errorf("the failure is not logged:\n%s", logs.String())
+	}
+}

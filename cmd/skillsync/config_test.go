@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/skillsync/skillsync/sync"
 )
 
 // envMap is a lookup over a fixed environment.
@@ -426,6 +428,15 @@ func TestRedactedConfigHidesEverySecret(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "app:") || !strings.Contains(string(out), "host=hr-db") {
 		t.Errorf("non-secret parts should stay readable:\n%s", out)
+	}
+	// Not managed (nil) and managed-empty settings print differently.
+	cfg.Skills.Rules = []sync.Rule{{ID: "a", Settings: sync.Settings{LobIDs: []int64{}}}}
+	out, _, err = redactedConfig(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "lob_ids: []") || !strings.Contains(string(out), "transfer_to: null") {
+		t.Errorf("nil and empty settings are not told apart:\n%s", out)
 	}
 }
 

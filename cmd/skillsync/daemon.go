@@ -92,7 +92,9 @@ func (d *daemon) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("timezone: %w", err)
 	}
-	d.markInterrupted(ctx)
+	// Runs a dead process left `running` show as such on /status until
+	// the first run; close them now.
+	d.app.closeInterrupted(ctx)
 
 	d.runCtx, d.cancelRuns = context.WithCancel(context.WithoutCancel(ctx))
 	defer d.cancelRuns()
@@ -180,34 +182,6 @@ func (d *daemon) stop(srv *http.Server) {
 		d.log.Warn("http server shutdown", "err", err)
 	}
 	d.log.Info("skillsync stopped")
-}
-
-// markInterrupted closes the runs a dead process left `running`. It does so
-// only while holding the run lock, so a run of a live replica is never
-// touched.
-func (d *daemon) markInterrupted(ctx context.Context) {
-	lock, err := d.app.store.AcquireRunLock(ctx)
-	if errors.Is(err, store.ErrRunInProgress) {
-		d.log.Info("another skillsync process is running a sync; leaving its runs alone")
-		return
-	}
-	if err != nil {
-		d.log.Warn("could not check for interrupted runs", "err", err)
-		return
-	}
-	defer func() {
-		if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-			d.log.Warn("release run lock", "err", err)
-		}
-	}()
-	n, err := d.app.store.MarkInterrupted(ctx)
-	if err != nil {
-		d.log.Warn("could not mark interrupted runs", "err", err)
-		return
-	}
-	if n > 0 {
-		d.log.Warn("runs left unfinished by an earlier process are now marked interrupted", "runs", n)
-	}
 }
 
 // nextRun is the next scheduled run time, zero when stopped.

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -123,13 +126,21 @@ func redactedConfig(cfg *Config) ([]byte, []string, error) {
 	if err := n.Encode(cfg); err != nil {
 		return nil, nil, err
 	}
+	nils := map[string]bool{}
+	nilSlices(reflect.ValueOf(cfg).Elem(), "", nils)
+	nullify(&n, "", nils)
 	var secrets []string
 	redactNode(&n, func(s string) { secrets = append(secrets, s) })
-	out, err := yaml.Marshal(&n)
-	if err != nil {
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
 		return nil, nil, err
 	}
-	return out, dedupSecrets(secrets), nil
+	if err := enc.Close(); err != nil {
+		return nil, nil, err
+	}
+	return out.Bytes(), dedupSecrets(secrets), nil
 }
 
 // configSecrets lists the secret values of cfg, longest first so that a
@@ -151,4 +162,56 @@ func dedupSecrets(s []string) []string {
 		return strings.Compare(a, b)
 	})
 	return slices.Compact(s)
+}
+
+// nilSlices records the key paths of the nil slices in v. yaml.v3 prints
+// nil and empty slices alike as [], but here they differ: a nil setting is
+// not managed, an empty one is managed and empty.
+func nilSlices(v reflect.Value, path string, out map[string]bool) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			nilSlices(v.Elem(), path, out)
+		}
+	case reflect.Struct:
+		for f := range v.Type().Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" || !f.IsExported() {
+				continue
+			}
+			nilSlices(v.FieldByIndex(f.Index), strings.TrimPrefix(path+"."+name, "."), out)
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			out[path] = true
+			return
+		}
+		for i := range v.Len() {
+			nilSlices(v.Index(i), fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	}
+}
+
+// nullify prints the nodes at the given key paths as null.
+func nullify(n *yaml.Node, path string, nils map[string]bool) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			nullify(c, path, nils)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := strings.TrimPrefix(path+"."+n.Content[i].Value, ".")
+			v := n.Content[i+1]
+			if nils[p] {
+				*v = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
+				continue
+			}
+			nullify(v, p, nils)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			nullify(c, fmt.Sprintf("%s[%d]", path, i), nils)
+		}
+	}
 }
