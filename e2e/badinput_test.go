@@ -75,6 +75,9 @@ func TestBadHRInput(t *testing.T) {
 					t.Errorf("want exit %d, got %s", tc.code, res)
 					continue
 				}
+				if args[0] == "sync" && len(args) == 1 {
+					t.Logf("skillsync sync: exit %d: %s", res.code, lastLine(res.stderr))
+				}
 				for _, w := range tc.want {
 					if !strings.Contains(res.stderr, w) {
 						t.Errorf("stderr lacks %q: %s", w, res)
@@ -105,4 +108,10 @@ func TestBadHRInput(t *testing.T) {
 			f.checkConverged(good, nil)
 		})
 	}
+}
+
+// lastLine is the last non-empty line of s (the error a command ends with).
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
