@@ -38,7 +38,8 @@ func (s *Store) OwnedSkills(ctx context.Context) ([]OwnedSkill, error) {
 // ReleasedAt (nil manages a released skill again). CreatedByRun is kept from
 // the first record of a skill; CreatedAt is set by the store. When skills
 // name a skill id twice, the last wins. A rule key already used by another
-// managed skill is an error and changes nothing.
+// managed skill is an error and changes nothing. Releasing a skill, or
+// managing a released one again, forgets its written state (SkillStates).
 func (s *Store) UpsertOwnedSkills(ctx context.Context, skills []OwnedSkill) error {
 	if len(skills) == 0 {
 		return nil
@@ -79,6 +80,10 @@ func (s *Store) UpsertOwnedSkills(ctx context.Context, skills []OwnedSkill) erro
 			created_by_run = COALESCE(owned_skills.created_by_run, excluded.created_by_run),
 			adopted = excluded.adopted,
 			released_at = excluded.released_at,
+			-- What was written while managed says nothing once the
+			-- skill was released (someone else may have changed it).
+			written_state = CASE WHEN owned_skills.released_at IS NULL AND excluded.released_at IS NULL
+				THEN owned_skills.written_state END,
 			updated_at = now()`,
 		ids, names, ruleIDs, ruleKeys, runs, adopted, released)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.ConstraintName == "owned_skills_rule_key_idx" {
@@ -112,9 +117,10 @@ func (s *Store) DeleteOwnedSkills(ctx context.Context, skillIDs []int64) error {
 
 // ReleaseSkill stops managing the skill named name without deleting it from
 // LivePerson: it stays in the registry, marked released, and its pending
-// delete (if any) is dropped. It returns ErrNotFound when no managed skill
-// has that name, and ErrRunInProgress while a run holds the run lock: that
-// run has read the registry and would manage the skill again.
+// delete (if any) and written state are dropped. It returns ErrNotFound
+// when no managed skill has that name, and ErrRunInProgress while a run
+// holds the run lock: that run has read the registry and would manage the
+// skill again.
 func (s *Store) ReleaseSkill(ctx context.Context, name string) (OwnedSkill, error) {
 	var released OwnedSkill
 	err := s.withTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
@@ -141,7 +147,7 @@ func (s *Store) ReleaseSkill(ctx context.Context, name string) (OwnedSkill, erro
 			return fmt.Errorf("%d managed skills are named %q (ids %v); the registry is inconsistent with LivePerson, run a sync first",
 				len(ids), name, ids)
 		}
-		rows, _ = tx.Query(ctx, `UPDATE owned_skills SET released_at = now(), updated_at = now()
+		rows, _ = tx.Query(ctx, `UPDATE owned_skills SET released_at = now(), written_state = NULL, updated_at = now()
 			WHERE skill_id = $1 RETURNING `+ownedColumns, ids[0])
 		released, err = pgx.CollectExactlyOneRow(rows, scanOwned)
 		if err != nil {

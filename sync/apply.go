@@ -121,14 +121,13 @@ func (a *applier) apply(ctx context.Context, p *Plan) error {
 	return a.deletePhase(ctx, deletes)
 }
 
-// saveStates remembers what was written to owned skills, when the store
-// keeps it (SkillStateStore).
+// saveStates remembers what was written to owned skills, so that the next
+// run can tell a hand edit from a change of the config.
 func (a *applier) saveStates(ctx context.Context, states map[int64]SkillState) error {
-	ss, ok := a.store.(SkillStateStore)
-	if !ok || len(states) == 0 {
+	if len(states) == 0 {
 		return nil
 	}
-	if err := ss.SetSkillStates(ctx, states); err != nil {
+	if err := a.store.SetSkillStates(ctx, states); err != nil {
 		return fmt.Errorf("store written skill state: %w", err)
 	}
 	return nil
@@ -246,7 +245,8 @@ func (a *applier) createPhase(ctx context.Context, creates []Change) ([]Change, 
 					after.SkillTransferList = ids
 					fixups = append(fixups, Change{Action: ActionUpdate, Skill: s.Name, SkillID: s.ID, Before: s, After: &after,
 						Rule: batch[i].Rule, Key: batch[i].Key, Fields: []string{"transfer_to"}, TransferTo: batch[i].TransferTo,
-						Diff: []FieldDiff{{Field: "transfer_to", Before: s.SkillTransferList, After: ids}}})
+						Diff:    []FieldDiff{{Field: "transfer_to", Before: s.SkillTransferList, After: ids}},
+						managed: batch[i].managed}) // the written state then has the full list
 				}
 			}
 		}

@@ -759,8 +759,9 @@ func TestRunCancelledWhileReadingIsInterrupted(t *testing.T) {
 	}
 }
 
-// stateStore adds the optional SkillStateStore to the real store, in
-// memory, as a store that keeps written state would.
+// stateStore is the real store with the written skill state kept in
+// memory instead: the engine must work with any RunStore, not only with
+// what PostgreSQL's jsonb gives back.
 type stateStore struct {
 	*store.Store
 	mu     gosync.Mutex
@@ -790,44 +791,86 @@ func (s *stateStore) SetSkillStates(_ context.Context, states map[int64]SkillSta
 	return nil
 }
 
+// TestRunDriftWithWrittenState: a hand edit of a managed field other than
+// the name is planned as drift and restored, and a change of the config is
+// not drift; with the written state in PostgreSQL and in memory.
 func TestRunDriftWithWrittenState(t *testing.T) {
 	t.Parallel()
-	e := setup(t, baseHR, deptConfig())
-	ss := &stateStore{Store: e.store, states: map[int64]SkillState{}}
-	src, err := hrsource.New(hrsource.Config{Type: "csv", Path: e.hrPath, Fields: hrsource.FieldsConfig{ID: "id"},
-		Active: `status == "active"`, MultiValue: map[string]string{"langs": ";"}}, hrsource.Options{})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		store func(*store.Store) RunStore
+	}{
+		{"postgres", func(st *store.Store) RunStore { return st }},
+		{"memory", func(st *store.Store) RunStore { return &stateStore{Store: st, states: map[int64]SkillState{}} }},
 	}
-	r, err := NewRunner(Deps{Source: src, Skills: e.skills, Store: ss}, e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.run(r, store.ModeApply)
-	if len(ss.states) != 6 {
-		t.Fatalf("%d written states after creating 6 skills", len(ss.states))
-	}
-	id := int64Of(t, e.liveSkills()["Sales"]["id"])
-	e.sim.EditSkill(id, func(m map[string]any) { m["maxWaitTime"] = 600 })
-	res := e.run(r, store.ModeApply)
-	if len(res.Plan.Changes) != 1 || !res.Plan.Changes[0].Drift || res.Plan.Changes[0].Reason != "edited outside skillsync: max_wait_time" {
-		t.Fatalf("plan %+v", res.Plan.Changes)
-	}
-	if fmt.Sprint(e.liveSkills()["Sales"]["maxWaitTime"]) != "120" {
-		t.Error("drift not repaired")
-	}
-	// A config change is an update, not drift; afterwards nothing to do.
-	cfg := deptConfig()
-	cfg.Skills.Defaults.MaxWaitTime = ptr(60)
-	r2, _ := NewRunner(Deps{Source: src, Skills: e.skills, Store: ss}, cfg)
-	res = e.run(r2, store.ModeApply)
-	for _, c := range res.Plan.Changes {
-		if c.Drift {
-			t.Errorf("config change marked drift: %+v", c)
-		}
-	}
-	if res = e.run(r2, store.ModeApply); res.Run.Outcome != store.OutcomeNoChanges {
-		t.Errorf("then %s: %+v", res.Run.Outcome, res.Plan.Changes)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			cfg := deptConfig()
+			// Values that JSON encoders write differently (an array, an
+			// HTML-escaped character) must not read as edits.
+			cfg.Skills.Static = []Static{{Name: "Escalations", Description: "Supervisors <on call> & leads",
+				Settings: Settings{TransferTo: []string{"Support", "Sales"}}}}
+			e := setup(t, baseHR, cfg)
+			rs := tt.store(e.store)
+			src, err := hrsource.New(hrsource.Config{Type: "csv", Path: e.hrPath, Fields: hrsource.FieldsConfig{ID: "id"},
+				Active: `status == "active"`, MultiValue: map[string]string{"langs": ";"}}, hrsource.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runner := func(cfg Config) *Runner {
+				r, err := NewRunner(Deps{Source: src, Skills: e.skills, Store: rs}, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			r := runner(cfg)
+			e.run(r, store.ModeApply)
+			if states, err := rs.SkillStates(ctx); err != nil || len(states) != 6 {
+				t.Fatalf("%d written states after creating 6 skills (%v)", len(states), err)
+			}
+			if res := e.run(r, store.ModeApply); res.Run.Outcome != store.OutcomeNoChanges || len(res.Plan.StateFixes) != 0 {
+				t.Fatalf("second run %s, changes %+v, state fixes %v", res.Run.Outcome, res.Plan.Changes, res.Plan.StateFixes)
+			}
+
+			id := int64Of(t, e.liveSkills()["Sales"]["id"])
+			e.sim.EditSkill(id, func(m map[string]any) { m["maxWaitTime"] = 600 })
+			res := e.run(r, store.ModePlan)
+			if len(res.Plan.Changes) != 1 || !res.Plan.Changes[0].Drift || res.Plan.Changes[0].Reason != "edited outside skillsync: max_wait_time" {
+				t.Fatalf("plan after a hand edit of maxWaitTime: %+v", res.Plan.Changes)
+			}
+			if fmt.Sprint(e.liveSkills()["Sales"]["maxWaitTime"]) != "600" {
+				t.Fatal("a dry run repaired the drift")
+			}
+			res = e.run(r, store.ModeApply)
+			if len(res.Plan.Changes) != 1 || !res.Plan.Changes[0].Drift || res.Run.Counts.Update != 1 {
+				t.Fatalf("apply after a hand edit: %s %+v", res.Run.Outcome, res.Plan.Changes)
+			}
+			if fmt.Sprint(e.liveSkills()["Sales"]["maxWaitTime"]) != "120" {
+				t.Error("drift not repaired")
+			}
+			if res = e.run(r, store.ModeApply); res.Run.Outcome != store.OutcomeNoChanges {
+				t.Errorf("after the repair %s: %+v", res.Run.Outcome, res.Plan.Changes)
+			}
+
+			// A config change is an update, not drift; afterwards nothing to do.
+			cfg.Skills.Defaults.MaxWaitTime = ptr(60)
+			r2 := runner(cfg)
+			res = e.run(r2, store.ModeApply)
+			if res.Run.Counts.Update != 6 {
+				t.Errorf("config change updated %d skills, want 6", res.Run.Counts.Update)
+			}
+			for _, c := range res.Plan.Changes {
+				if c.Drift {
+					t.Errorf("config change marked drift: %+v", c)
+				}
+			}
+			if res = e.run(r2, store.ModeApply); res.Run.Outcome != store.OutcomeNoChanges {
+				t.Errorf("then %s: %+v", res.Run.Outcome, res.Plan.Changes)
+			}
+		})
 	}
 }
 

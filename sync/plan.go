@@ -123,8 +123,9 @@ type PlanInput struct {
 	Registry []store.OwnedSkill
 	// Pending is the delete-grace state left by earlier apply runs.
 	Pending []store.PendingDelete
-	// Written is what skillsync last wrote to each owned skill (nil when
-	// the store does not keep it: drift is then detected by name only).
+	// Written is what skillsync last wrote to each owned skill. For a
+	// skill without one (registered before the store kept it), and for
+	// all when Written is nil, drift is detected by name only.
 	Written         map[int64]SkillState
 	Policy          Policy
 	AdoptExisting   bool
@@ -294,7 +295,7 @@ func BuildPlan(in PlanInput) *Plan {
 			managed := managedFields(d)
 			if len(diff) == 0 {
 				if in.Written != nil {
-					if st := stateOf(cur, managed); !st.equal(in.Written[cur.ID]) {
+					if st := stateOf(cur, managed); !sameState(st, in.Written[cur.ID]) {
 						if p.StateFixes == nil {
 							p.StateFixes = map[int64]SkillState{}
 						}

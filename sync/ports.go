@@ -77,14 +77,11 @@ type RunStore interface {
 
 	PendingDeletes(ctx context.Context) ([]store.PendingDelete, error)
 	SetPendingDeletes(ctx context.Context, pending []store.PendingDelete) error
-}
 
-// SkillStateStore is implemented by run stores that remember, per owned
-// skill, the managed field values skillsync last wrote to it. With it a
-// hand edit of any managed field is reported as drift; without it only a
-// hand rename is (other edits are still repaired, as plain updates).
-type SkillStateStore interface {
+	// SkillStates returns, per owned skill, the managed field values
+	// skillsync last wrote to it: with them a hand edit of any managed
+	// field is reported as drift, not only a rename.
 	SkillStates(ctx context.Context) (map[int64]SkillState, error)
-	// SetSkillStates upserts states; a nil state removes the skill's row.
+	// SetSkillStates upserts states; a nil state removes the skill's.
 	SetSkillStates(ctx context.Context, states map[int64]SkillState) error
 }

@@ -178,14 +178,14 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 	if err != nil {
 		return rc.fail(ctx, res, nil, fmt.Errorf("read pending deletes: %w", err))
 	}
-	var written map[int64]SkillState
-	if ss, ok := rc.deps.Store.(SkillStateStore); ok {
-		if written, err = ss.SkillStates(ctx); err != nil {
-			return rc.fail(ctx, res, nil, fmt.Errorf("read written skill state: %w", err))
-		}
-		if written == nil {
-			written = map[int64]SkillState{}
-		}
+	written, err := rc.deps.Store.SkillStates(ctx)
+	if err != nil {
+		return rc.fail(ctx, res, nil, fmt.Errorf("read written skill state: %w", err))
+	}
+	if written == nil {
+		// nil tells the planner the state is unknown; an empty map says
+		// nothing was written yet.
+		written = map[int64]SkillState{}
 	}
 	var users []liveperson.User
 	if rc.cfg.Assignments.Enabled {
@@ -265,11 +265,12 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 			err = fmt.Errorf("re-read ownership registry: %w", err)
 			break
 		}
-		if ss, ok := rc.deps.Store.(SkillStateStore); ok {
-			if in.Written, err = ss.SkillStates(ctx); err != nil {
-				err = fmt.Errorf("re-read written skill state: %w", err)
-				break
-			}
+		if in.Written, err = rc.deps.Store.SkillStates(ctx); err != nil {
+			err = fmt.Errorf("re-read written skill state: %w", err)
+			break
+		}
+		if in.Written == nil {
+			in.Written = map[int64]SkillState{}
 		}
 		if rc.cfg.Assignments.Enabled {
 			if users, err = rc.deps.Users.ListUsers(ctx); err != nil {

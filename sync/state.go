@@ -3,14 +3,17 @@ package sync
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 
 	"github.com/skillsync/skillsync/liveperson"
+	"github.com/skillsync/skillsync/store"
 )
 
 // SkillState is the set of managed field values skillsync last wrote to an
 // owned skill, by field name (name, description, max_wait_time,
-// transfer_to as sorted ids, ...), each as JSON.
-type SkillState map[string]json.RawMessage
+// transfer_to as sorted ids, ...), each as JSON. It is the store's type, so
+// that *store.Store is a RunStore without importing this package.
+type SkillState = store.SkillState
 
 // managedFields lists the fields a desired skill manages.
 func managedFields(d *DesiredSkill) []string {
@@ -91,21 +94,41 @@ func editedFields(s *liveperson.Skill, written SkillState, fields []string) []st
 			continue
 		}
 		b, _ := json.Marshal(fieldValue(s, f))
-		if !bytes.Equal(b, w) {
+		if !sameJSON(b, w) {
 			out = append(out, f)
 		}
 	}
 	return out
 }
 
-func (st SkillState) equal(o SkillState) bool {
-	if len(st) != len(o) {
+// sameState reports whether two states hold the same fields with the same
+// values.
+func sameState(a, b SkillState) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	for k, v := range st {
-		if !bytes.Equal(v, o[k]) {
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || !sameJSON(v, w) {
 			return false
 		}
 	}
 	return true
+}
+
+// sameJSON compares two JSON values by meaning: a store may give back what
+// it was given re-encoded (PostgreSQL's jsonb spaces arrays and unescapes
+// strings), and that is no edit.
+func sameJSON(a, b json.RawMessage) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	var x, y any
+	da, db := json.NewDecoder(bytes.NewReader(a)), json.NewDecoder(bytes.NewReader(b))
+	da.UseNumber()
+	db.UseNumber()
+	if da.Decode(&x) != nil || db.Decode(&y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }
