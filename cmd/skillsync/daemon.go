@@ -104,8 +104,9 @@ func (d *daemon) serve(ctx context.Context) error {
 		cron.WithLocation(loc),
 		cron.WithParser(cronParser),
 		cron.WithLogger(cl),
-		// Skip first, then recover: a panicking run is recovered inside
-		// the skip guard, which therefore still sees it end.
+		// Skip first, then recover (robfig/cron's documented order): the
+		// skip guard sees a panicking run end, and the panic is logged
+		// without taking the daemon down.
 		cron.WithChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)),
 	)
 	d.entry, err = d.cron.AddFunc(cfg.Schedule, func() {
@@ -148,8 +149,9 @@ func (d *daemon) serve(ctx context.Context) error {
 	return serveErr
 }
 
-// stop is the graceful shutdown: no new runs, a grace period for the
-// running one, then cancellation, then the HTTP server.
+// stop is the graceful shutdown: no new runs, the running one told to stop
+// after its current batch and waited for (at most shutdown_timeout), then
+// the HTTP server.
 func (d *daemon) stop(srv *http.Server) {
 	timeout := d.app.cfg.ShutdownTimeout
 	d.log.Info("shutting down: no new runs will start", "run_in_progress", d.app.busy(), "shutdown_timeout", timeout)
