@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,7 +73,7 @@ func (f *configFile) unsetNotes() []string {
 		return nil
 	}
 	var notes []string
-	for _, key := range sortedKeys(f.unset) {
+	for _, key := range slices.Sorted(maps.Keys(f.unset)) {
 		notes = append(notes, fmt.Sprintf("%s: ${%s} is not set in the environment; the key keeps its default",
 			key, strings.Join(f.unset[key], "}, ${")))
 	}
@@ -392,13 +393,4 @@ func firstLine(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
