@@ -164,3 +164,18 @@ func TestDemoInExistingDatabase(t *testing.T) {
 		t.Errorf("the demo wrote %d runs into the real schema (%v)", publicRuns, err)
 	}
 }
+
+func TestDemoSaysWhatToInstallWithoutPostgres(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	e := &env{stdout: &stdout, stderr: &stderr, lookupEnv: envMap(), pgBinDir: t.TempDir()}
+	code := runEnv(context.Background(), []string{"demo", "--config", filepath.Join(t.TempDir(), "none.yaml")}, e)
+	if code != exitError {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"the demo needs PostgreSQL", "apt-get install postgresql", "SKILLSYNC_DATABASE_URL="} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}

@@ -48,6 +48,9 @@ type env struct {
 	// lpHTTPClient, when set, is the LivePerson client's HTTP client (tests
 	// pass lpsim's, which trusts its certificate).
 	lpHTTPClient *http.Client
+	// pgBinDir, when set, is where the demo looks for the PostgreSQL server
+	// programs (tests point it at an empty directory).
+	pgBinDir string
 	// onListen, when set, is told the daemon's HTTP address once it serves.
 	onListen func(addr string)
 	// onStopping, when set, is called once the daemon has asked the

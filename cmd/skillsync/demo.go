@@ -282,7 +282,7 @@ func (c *cli) demoDatabase(ctx context.Context) (url, where string, stop func(),
 		}
 		return url, fmt.Sprintf("%s, schema %s (recreated for each demo)", from, demoSchema), func() {}, nil
 	}
-	cluster, err := pgtest.Start(ctx, pgtest.Options{})
+	cluster, err := pgtest.Start(ctx, pgtest.Options{BinDir: c.env.pgBinDir})
 	if err != nil {
 		return "", "", nil, fmt.Errorf(`the demo needs PostgreSQL and could not start a throwaway server: %w
 
