@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ListRunsDefault is the number of runs ListRuns returns for a limit <= 0.
@@ -74,6 +75,10 @@ func (s *Store) FinishRun(ctx context.Context, run Run) error {
 		c.Create, c.Update, c.Delete, c.PendingDelete, c.Unchanged,
 		c.UnmanagedConflict, c.Assign, c.Unassign, c.Failed,
 		run.Error, plan, run.SnapshotID)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.ConstraintName == "runs_outcome_mode_check" {
+		return fmt.Errorf("finish run %d: outcome %s does not fit the run's mode (planned is for plan runs, applied and partial for apply runs)",
+			run.ID, run.Outcome)
+	}
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", run.ID, err)
 	}
@@ -146,7 +151,8 @@ func (s *Store) LastRun(ctx context.Context) (*Run, error) {
 }
 
 // LastSuccess returns the latest apply run that ended applied or with no
-// changes, without its plan, or nil if there has been none. Dry runs do not count: they say
+// changes, without its plan, or nil if there has been none. Dry runs
+// (planned or no_changes) do not count: they change nothing, so they say
 // nothing about whether LivePerson is in line.
 func (s *Store) LastSuccess(ctx context.Context) (*Run, error) {
 	return s.lastRun(ctx, "last successful run", `SELECT `+runSummaryColumns+` FROM runs

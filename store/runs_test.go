@@ -82,12 +82,29 @@ func TestRunLifecycle(t *testing.T) {
 		t.Fatalf("LastSuccess = %+v, %v; want apply run %d", success, err, run.ID)
 	}
 
+	// A dry run that found changes ends planned: the last run, still not
+	// a success.
+	planned, err := st.BeginRun(ctx, store.TriggerSchedule, store.ModePlan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned.Outcome = store.OutcomePlanned
+	if err := st.FinishRun(ctx, planned); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := st.LastRun(ctx); err != nil || last == nil || last.ID != planned.ID || last.Outcome != store.OutcomePlanned {
+		t.Errorf("LastRun = %+v, %v; want the planned run %d", last, err, planned.ID)
+	}
+	if success, err := st.LastSuccess(ctx); err != nil || success == nil || success.ID != run.ID {
+		t.Errorf("LastSuccess after a planned dry run = %+v, %v; want apply run %d", success, err, run.ID)
+	}
+
 	runs, err := st.ListRuns(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != 2 || runs[0].ID != dry.ID || runs[1].ID != run.ID {
-		t.Errorf("ListRuns = %+v, want runs %d and %d, newest first", runs, dry.ID, run.ID)
+	if len(runs) != 3 || runs[0].ID != planned.ID || runs[1].ID != dry.ID || runs[2].ID != run.ID {
+		t.Errorf("ListRuns = %+v, want runs %d, %d and %d, newest first", runs, planned.ID, dry.ID, run.ID)
 	}
 	for _, r := range runs {
 		if r.Plan != nil || r.Counts != (store.Counts{}) && r.Counts != run.Counts {
@@ -106,6 +123,16 @@ func TestRunErrors(t *testing.T) {
 	run, err := st.BeginRun(ctx, store.TriggerAPI, store.ModeApply)
 	if err != nil {
 		t.Fatal(err)
+	}
+	dry, err := st.BeginRun(ctx, store.TriggerAPI, store.ModePlan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finishAs := func(r store.Run, o store.Outcome) func() error {
+		return func() error {
+			r.Outcome = o
+			return st.FinishRun(ctx, r)
+		}
 	}
 
 	tests := []struct {
@@ -127,6 +154,10 @@ func TestRunErrors(t *testing.T) {
 			r.Outcome, r.Plan = store.OutcomeFailed, json.RawMessage(`{`)
 			return st.FinishRun(ctx, r)
 		}, nil},
+		{"finish an apply run as planned", finishAs(run, store.OutcomePlanned), nil},
+		{"finish a dry run as applied", finishAs(dry, store.OutcomeApplied), nil},
+		{"finish a dry run as partial", finishAs(dry, store.OutcomePartial), nil},
+		{"finish with an unknown outcome", finishAs(run, "done"), nil},
 		{"get unknown run", func() error { _, _, err := st.GetRun(ctx, run.ID+100); return err }, store.ErrNotFound},
 		{"begin with bad trigger", func() error { _, err := st.BeginRun(ctx, "cron", store.ModeApply); return err }, nil},
 		{"begin with bad mode", func() error { _, err := st.BeginRun(ctx, store.TriggerAPI, "yolo"); return err }, nil},
@@ -139,10 +170,12 @@ func TestRunErrors(t *testing.T) {
 			}
 		})
 	}
-	// None of the failed calls finished the run.
-	got, _, err := st.GetRun(ctx, run.ID)
-	if err != nil || got.Outcome != store.OutcomeRunning {
-		t.Errorf("run after failed calls = %+v, %v; want still running", got, err)
+	// None of the failed calls finished the runs.
+	for _, r := range []store.Run{run, dry} {
+		got, _, err := st.GetRun(ctx, r.ID)
+		if err != nil || got.Outcome != store.OutcomeRunning {
+			t.Errorf("run after failed calls = %+v, %v; want still running", got, err)
+		}
 	}
 }
 

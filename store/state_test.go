@@ -5,12 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
-
-	"github.com/skillsync/skillsync/migrations"
 	"github.com/skillsync/skillsync/store"
-	"github.com/skillsync/skillsync/store/pgtest"
 )
 
 // sameState compares two states value by value as JSON: the store keeps
@@ -152,56 +147,4 @@ func TestSkillStates(t *testing.T) {
 func fmtStates(states map[int64]store.SkillState) string {
 	b, _ := json.Marshal(states)
 	return string(b)
-}
-
-// TestMigrationsDownAndUp: every migration can be rolled back and applied
-// again, with data in the tables.
-func TestMigrationsDownAndUp(t *testing.T) {
-	t.Parallel()
-	url := pgtest.EmptyDB(t)
-	st := open(t, url, store.Options{})
-	ctx := t.Context()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	run, err := st.BeginRun(ctx, store.TriggerManual, store.ModePlan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run.Outcome = store.OutcomeNoChanges
-	if err := st.FinishRun(ctx, run); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.UpsertOwnedSkills(ctx, []store.OwnedSkill{{SkillID: 1, Name: "Sales"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.SetSkillStates(ctx, map[int64]store.SkillState{1: {"name": json.RawMessage(`"Sales"`)}}); err != nil {
-		t.Fatal(err)
-	}
-
-	conn := connect(t, url)
-	db := stdlib.OpenDB(*conn.Config())
-	t.Cleanup(func() { db.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithTableName("skillsync_schema_version"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.DownTo(ctx, 1); err != nil {
-		t.Fatalf("roll back to the initial schema: %v", err)
-	}
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrate again: %v", err)
-	}
-	if owned, err := st.OwnedSkills(ctx); err != nil || len(owned) != 1 {
-		t.Errorf("after down and up OwnedSkills = %+v, %v", owned, err)
-	}
-	if states, err := st.SkillStates(ctx); err != nil || len(states) != 0 {
-		t.Errorf("after down and up SkillStates = %s, %v; want none (the column was dropped)", fmtStates(states), err)
-	}
-	if _, err := p.DownTo(ctx, 0); err != nil {
-		t.Fatalf("roll back everything: %v", err)
-	}
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrate an emptied database: %v", err)
-	}
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	gosync "sync"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/skillsync/skillsync/migrations"
 	"github.com/skillsync/skillsync/store"
@@ -202,4 +205,68 @@ func fmtErr(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+// TestMigrationsDownAndUp: every migration can be rolled back and applied
+// again, with data in the tables, and the data migrations go both ways.
+func TestMigrationsDownAndUp(t *testing.T) {
+	t.Parallel()
+	url := pgtest.EmptyDB(t)
+	st := open(t, url, store.Options{})
+	ctx := t.Context()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run, err := st.BeginRun(ctx, store.TriggerManual, store.ModePlan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Outcome = store.OutcomePlanned
+	if err := st.FinishRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpsertOwnedSkills(ctx, []store.OwnedSkill{{SkillID: 1, Name: "Sales"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetSkillStates(ctx, map[int64]store.SkillState{1: {"name": json.RawMessage(`"Sales"`)}}); err != nil {
+		t.Fatal(err)
+	}
+
+	conn := connect(t, url)
+	db := stdlib.OpenDB(*conn.Config())
+	t.Cleanup(func() { db.Close() })
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithTableName("skillsync_schema_version"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before outcome planned, a dry run with changes was recorded as
+	// applied; migrating up says what it really did.
+	if _, err := p.DownTo(ctx, 2); err != nil {
+		t.Fatalf("roll back to version 2: %v", err)
+	}
+	var outcome string
+	if err := conn.QueryRow(ctx, `SELECT outcome FROM runs WHERE id = $1`, run.ID).Scan(&outcome); err != nil || outcome != "applied" {
+		t.Errorf("planned dry run at version 2 = %q, %v; want applied", outcome, err)
+	}
+	if _, err := p.DownTo(ctx, 1); err != nil {
+		t.Fatalf("roll back to the initial schema: %v", err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+	if got, _, err := st.GetRun(ctx, run.ID); err != nil || got.Outcome != store.OutcomePlanned {
+		t.Errorf("dry run after migrating up = %s, %v; want planned", got.Outcome, err)
+	}
+	if owned, err := st.OwnedSkills(ctx); err != nil || len(owned) != 1 {
+		t.Errorf("after down and up OwnedSkills = %+v, %v", owned, err)
+	}
+	if states, err := st.SkillStates(ctx); err != nil || len(states) != 0 {
+		t.Errorf("after down and up SkillStates = %s, %v; want none (the column was dropped)", fmtStates(states), err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatalf("roll back everything: %v", err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatalf("migrate an emptied database: %v", err)
+	}
 }

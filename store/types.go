@@ -39,11 +39,16 @@ const (
 // Outcome is how a run ended.
 type Outcome string
 
-// Outcomes.
+// Outcomes. Planned is for dry runs (mode plan) only, applied and partial
+// for apply runs only; the database refuses other pairs.
 const (
-	OutcomeRunning     Outcome = "running"
-	OutcomeNoChanges   Outcome = "no_changes"
-	OutcomeApplied     Outcome = "applied"
+	OutcomeRunning   Outcome = "running"
+	OutcomeNoChanges Outcome = "no_changes"
+	// OutcomePlanned: a dry run found changes (and made none).
+	OutcomePlanned Outcome = "planned"
+	// OutcomeApplied: an apply run made every change it planned.
+	OutcomeApplied Outcome = "applied"
+	// OutcomePartial: an apply run made some changes and some failed.
 	OutcomePartial     Outcome = "partial"
 	OutcomeRefused     Outcome = "refused"
 	OutcomeFailed      Outcome = "failed"

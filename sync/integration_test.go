@@ -199,9 +199,21 @@ func TestRunCreatesThenNoOp(t *testing.T) {
 	t.Parallel()
 	e := setup(t, baseHR, deptConfig())
 	r := e.runner(e.cfg)
-
-	res := e.run(r, store.ModeApply)
 	want := []string{"Billing", "Escalations", "French speakers", "German speakers", "Sales", "Support"}
+
+	// A dry run first: it plans the creates, makes none, and says so.
+	res := e.run(r, store.ModePlan)
+	if res.Run.Outcome != store.OutcomePlanned || res.Run.Counts.Create != len(want) || e.writes() != 0 {
+		t.Fatalf("dry run %s, counts %+v, %d writes", res.Run.Outcome, res.Run.Counts, e.writes())
+	}
+	if run, _, err := e.store.GetRun(context.Background(), res.Run.ID); err != nil || run.Outcome != store.OutcomePlanned {
+		t.Fatalf("dry run recorded as %s (%v)", run.Outcome, err)
+	}
+	if last, err := e.store.LastSuccess(context.Background()); err != nil || last != nil {
+		t.Errorf("a dry run counts as a success: %+v, %v", last, err)
+	}
+
+	res = e.run(r, store.ModeApply)
 	if res.Run.Outcome != store.OutcomeApplied || res.Run.Counts.Create != len(want) {
 		t.Fatalf("first run %s, counts %+v (%s)", res.Run.Outcome, res.Run.Counts, res.Run.Error)
 	}
@@ -256,6 +268,13 @@ func TestRunCreatesThenNoOp(t *testing.T) {
 	if res.Run.Counts.Unchanged != len(want) {
 		t.Errorf("unchanged %d", res.Run.Counts.Unchanged)
 	}
+	applied := res.Run.ID
+	if res = e.run(r, store.ModePlan); res.Run.Outcome != store.OutcomeNoChanges {
+		t.Errorf("dry run after convergence %s: %+v", res.Run.Outcome, res.Plan.Changes)
+	}
+	if last, err := e.store.LastSuccess(context.Background()); err != nil || last == nil || last.ID != applied {
+		t.Errorf("LastSuccess = %+v, %v; want apply run %d", last, err, applied)
+	}
 }
 
 func TestRunHRChangeLifecycle(t *testing.T) {
@@ -298,8 +317,8 @@ func TestRunHRChangeLifecycle(t *testing.T) {
 
 	// A dry run shows the delete but does not advance the grace.
 	plan := e.run(r, store.ModePlan)
-	if s := plan.Plan.Summary(); s.Delete != 1 {
-		t.Errorf("plan run summary %+v", s)
+	if s := plan.Plan.Summary(); s.Delete != 1 || plan.Run.Outcome != store.OutcomePlanned {
+		t.Errorf("plan run %s, summary %+v", plan.Run.Outcome, s)
 	}
 	pd, err := e.store.PendingDeletes(ctx)
 	if err != nil || len(pd) != 1 || pd[0].ConsecutiveMissingRuns != 1 {
@@ -838,8 +857,9 @@ func TestRunDriftWithWrittenState(t *testing.T) {
 			id := int64Of(t, e.liveSkills()["Sales"]["id"])
 			e.sim.EditSkill(id, func(m map[string]any) { m["maxWaitTime"] = 600 })
 			res := e.run(r, store.ModePlan)
-			if len(res.Plan.Changes) != 1 || !res.Plan.Changes[0].Drift || res.Plan.Changes[0].Reason != "edited outside skillsync: max_wait_time" {
-				t.Fatalf("plan after a hand edit of maxWaitTime: %+v", res.Plan.Changes)
+			if len(res.Plan.Changes) != 1 || !res.Plan.Changes[0].Drift || res.Plan.Changes[0].Reason != "edited outside skillsync: max_wait_time" ||
+				res.Run.Outcome != store.OutcomePlanned {
+				t.Fatalf("dry run after a hand edit of maxWaitTime: %s %+v", res.Run.Outcome, res.Plan.Changes)
 			}
 			if fmt.Sprint(e.liveSkills()["Sales"]["maxWaitTime"]) != "600" {
 				t.Fatal("a dry run repaired the drift")

@@ -92,8 +92,10 @@ func NewRunner(deps Deps, cfg Config) (*Runner, error) {
 
 // RunOnce performs one run: lock, read the HR source, check its health,
 // read the account (one skills GET), plan, and in apply mode apply. The run
-// is recorded with its outcome, counts and plan. A refused, partial or
-// interrupted run returns a nil error: its outcome says what happened.
+// is recorded with its outcome, counts and plan: a dry run (plan mode) ends
+// planned or no_changes, an apply run applied, partial or no_changes; either
+// may end refused, failed or interrupted. A refused, partial or interrupted
+// run returns a nil error: its outcome says what happened.
 func (r *Runner) RunOnce(ctx context.Context, mode store.Mode, trigger store.Trigger) (*Result, error) {
 	if !r.mu.TryLock() {
 		return nil, ErrRunInProgress
@@ -202,9 +204,10 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 	plan := rc.plan(in, budget, snap, users)
 	res.Plan = plan
 	if mode == store.ModePlan {
+		// A dry run never ends applied: it changed nothing.
 		outcome := store.OutcomeNoChanges
 		if plan.HasChanges() {
-			outcome = store.OutcomeApplied
+			outcome = store.OutcomePlanned
 		}
 		return rc.finish(ctx, res, outcome, nil)
 	}
