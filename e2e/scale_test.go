@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +19,24 @@ const (
 	scaleRoles   = 40 // 50 × 40 = 2,000 skills
 	scaleUsers   = 20_000
 	scaleBatch   = 50
-	scaleLatency = 20 * time.Millisecond
 	// scaleChurned is how many (department, role) groups a churn renames:
 	// 5% of the skills, and so 5% of the records.
 	scaleChurned = scaleDepts * scaleRoles / 20
 )
+
+// scaleLatency is lpsim's delay before answering each request: 20 ms, or
+// $E2E_SCALE_LATENCY (a Go duration; 0 shows what is not network).
+func scaleLatency(b *testing.B) time.Duration {
+	v := os.Getenv("E2E_SCALE_LATENCY")
+	if v == "" {
+		return 20 * time.Millisecond
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		b.Fatalf("E2E_SCALE_LATENCY: %v", err)
+	}
+	return d
+}
 
 // scalePeople is the HR export at churn generation gen: 100,000 people
 // spread evenly over 2,000 (department, role) groups. From generation 1 on,
@@ -66,7 +80,7 @@ func newScaleWorld(b *testing.B) *scaleWorld {
 			"profileIds": []any{1}, "skillIds": []any{}, "nickname": fmt.Sprintf("Agent %d", i+1)})
 	}
 	f.sim.SeedUsers(users...)
-	f.sim.SetLatency(scaleLatency)
+	f.sim.SetLatency(scaleLatency(b))
 	// Migrate outside the measurement.
 	f.mustRun(exitOK, "migrate")
 	return &scaleWorld{f: f, gen: -1}
@@ -153,6 +167,8 @@ func (ph phase) report(b *testing.B) {
 // on. Reproduce with:
 //
 //	go test ./e2e -run '^$' -bench BenchmarkScale -benchtime 1x -timeout 30m
+//
+// (E2E_SCALE_LATENCY=0 in the environment takes the simulated network out.)
 //
 // ns/op is the wall time of one `skillsync sync` (process start to exit);
 // api-calls are the Skills and Users API requests it made; min-calls and
