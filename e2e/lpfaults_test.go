@@ -82,6 +82,36 @@ type faultCase struct {
 	check func(t *testing.T, f *fixture, log []lpsim.Request)
 	// assign turns assignments on, with one LivePerson user per person.
 	assign bool
+	// conflictCode is lpsim's answer to a stale If-Match (default 409).
+	conflictCode int
+}
+
+// concurrentEdit edits a skill that is not ours while the third create
+// batch arrives.
+func concurrentEdit(f *fixture) hookFunc {
+	other := f.sim.SeedSkills(map[string]any{"name": "Someone else's"})[0]
+	var mu gosync.Mutex
+	posts := 0
+	return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method == http.MethodPost && r.URL.Path == skillsPath {
+			mu.Lock()
+			posts++
+			n := posts
+			mu.Unlock()
+			if n == 3 {
+				f.sim.EditSkill(other, func(m map[string]any) { m["description"] = "edited meanwhile" })
+			}
+		}
+		next.ServeHTTP(w, r)
+	}
+}
+
+func checkConflict(status int) func(*testing.T, *fixture, []lpsim.Request) {
+	return func(t *testing.T, f *fixture, log []lpsim.Request) {
+		if s := statuses(log, http.MethodPost, skillsPath); !slices.Contains(s, status) {
+			t.Errorf("POST statuses %v: the concurrent edit caused no %d", s, status)
+		}
+	}
 }
 
 // firstSync is a prepare step: a clean first sync.
@@ -262,30 +292,17 @@ var faultCases = []faultCase{
 	{
 		// Someone edits another skill in LivePerson between our second and
 		// third create batches: the revision moves, our If-Match is stale.
-		name: "concurrent edit mid-apply",
-		hook: func(f *fixture) hookFunc {
-			other := f.sim.SeedSkills(map[string]any{"name": "Someone else's"})[0]
-			var mu gosync.Mutex
-			posts := 0
-			return func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-				if r.Method == http.MethodPost && r.URL.Path == skillsPath {
-					mu.Lock()
-					posts++
-					n := posts
-					mu.Unlock()
-					if n == 3 {
-						f.sim.EditSkill(other, func(m map[string]any) { m["description"] = "edited meanwhile" })
-					}
-				}
-				next.ServeHTTP(w, r)
-			}
-		},
-		check: func(t *testing.T, f *fixture, log []lpsim.Request) {
-			s := statuses(log, http.MethodPost, skillsPath)
-			if !slices.Contains(s, 409) {
-				t.Errorf("POST statuses %v: the concurrent edit caused no conflict", s)
-			}
-		},
+		name:  "concurrent edit mid-apply",
+		hook:  concurrentEdit,
+		check: checkConflict(409),
+	},
+	{
+		// The same, with LivePerson answering a stale If-Match with 412
+		// (undocumented: the client must take either).
+		name:         "concurrent edit mid-apply (412)",
+		hook:         concurrentEdit,
+		conflictCode: 412,
+		check:        checkConflict(412),
 	},
 	{
 		name:    "5xx burst on user update",
@@ -349,7 +366,7 @@ func TestLivePersonFaults(t *testing.T) {
 			t.Run(auth+"/"+c.name, func(t *testing.T) {
 				t.Parallel()
 				ps := staff(40, 2, 1) // 40 skills: 4 create batches of 10
-				o := options{auth: auth, people: ps}
+				o := options{auth: auth, people: ps, sim: lpsim.Options{ConflictStatus: c.conflictCode}}
 				if c.assign {
 					o.extra = "assignments: {enabled: true, match: email, max_changes_percent: 100}\n"
 				}
