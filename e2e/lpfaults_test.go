@@ -457,3 +457,85 @@ func TestDaemonOutlivesItsTokens(t *testing.T) {
 		})
 	}
 }
+
+// TestLivePersonDownLongerThanRetries: when LivePerson keeps failing past
+// the retry schedule, the run ends in error with exit 1 and a message
+// naming the failure, and the next sync, with LivePerson back, converges.
+func TestLivePersonDownLongerThanRetries(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		prepare func(*fixture, []person) []person
+		fault   lpsim.Fault
+		outcome string
+		want    string
+	}{
+		{
+			name:    "reads",
+			fault:   lpsim.Fault{Method: http.MethodGet, PathPrefix: skillsPath, Status: 503, Times: 4},
+			outcome: "failed",
+			want:    "503",
+		},
+		{
+			// The batch fails, then each item alone: every update is
+			// recorded as failed, none is lost.
+			name:    "updates",
+			prepare: drift,
+			fault:   lpsim.Fault{Method: http.MethodPut, PathPrefix: skillsPath, Status: 503, Times: 1000},
+			outcome: "partial",
+			want:    "runs show",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ps := staff(20, 2, 1)
+			f := setup(t, options{people: ps})
+			keep := seedUnowned(f.sim, "Hand made")
+			if tc.prepare != nil {
+				tc.prepare(f, ps)
+			}
+			f.sim.ResetLog()
+			f.sim.InjectFault(tc.fault)
+			res := f.mustRun(exitError, "sync")
+			if !strings.Contains(res.stderr, tc.want) {
+				t.Errorf("stderr lacks %q: %s", tc.want, res)
+			}
+			runs := f.runs()
+			last := runs[len(runs)-1]
+			if last.Outcome != tc.outcome {
+				t.Errorf("run %d: %s (%s), want %s", last.ID, last.Outcome, last.Error, tc.outcome)
+			}
+			if tc.outcome == "partial" {
+				failed := 0
+				for _, op := range f.runShow(last.ID).Operations {
+					if op.State == "failed" && op.HTTPStatus != nil && *op.HTTPStatus == 503 {
+						failed++
+					}
+				}
+				if failed != 3 || last.Counts["failed"] != 3 {
+					t.Errorf("%d operations journaled as failed with 503, counts %v; want the 3 updates", failed, last.Counts)
+				}
+			}
+			f.sim.ClearFaults()
+			f.mustRun(exitOK, "sync")
+			f.checkConverged(ps, keep)
+		})
+	}
+}
+
+// TestDatabaseUnreachable: without its database skillsync does nothing,
+// says which database it could not reach, and exits 1.
+func TestDatabaseUnreachable(t *testing.T) {
+	t.Parallel()
+	f := setup(t, options{dbURL: "postgres://skillsync@127.0.0.1:1/skillsync_e2e?sslmode=disable&connect_timeout=5"})
+	for _, args := range [][]string{{"sync"}, {"plan"}, {"runs"}} {
+		res := f.mustRun(exitError, args...)
+		if !strings.Contains(res.stderr, "127.0.0.1") || !strings.Contains(res.stderr, "skillsync_e2e") {
+			t.Errorf("the error does not name the database: %s", res)
+		}
+	}
+	if n := len(f.sim.Requests()); n != 0 {
+		t.Errorf("%d requests reached LivePerson without a database to record them", n)
+	}
+}
