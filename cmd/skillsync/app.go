@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/skillsync/skillsync/hrsource"
 	"github.com/skillsync/skillsync/liveperson"
@@ -30,6 +32,8 @@ type app struct {
 	// slot lets the HTTP trigger answer 409 at once, /status report the
 	// run, and shutdown wait for the run to end by taking it.
 	slot chan struct{}
+	// runID is the run under way (0: none), for runIDHandler.
+	runID atomic.Int64
 	// afterRun, when set, is told of every finished run (tests).
 	afterRun func(*sync.Result, error)
 }
@@ -46,7 +50,11 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, e *env) (*app, e
 }
 
 func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions) (_ *app, err error) {
-	a := &app{cfg: cfg, log: log, metrics: newMetrics(), secrets: newReplacer(configSecrets(cfg)), slot: make(chan struct{}, 1)}
+	a := &app{cfg: cfg, metrics: newMetrics(), secrets: newReplacer(configSecrets(cfg)), slot: make(chan struct{}, 1)}
+	// Every line logged while a run is under way carries its run_id, the
+	// LivePerson client's and the HR source's included.
+	log = slog.New(&runIDHandler{inner: log.Handler(), current: &a.runID})
+	a.log = log
 	defer func() {
 		if err != nil {
 			a.close()
@@ -74,7 +82,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		Source:    countingSource{src: src, m: a.metrics},
 		Skills:    a.lp,
 		Users:     a.lp,
-		Store:     a.store,
+		Store:     runTagStore{Store: a.store, current: &a.runID},
 		Logger:    log,
 		BatchSize: cfg.LivePerson.BatchSize,
 	}, sync.Config{
@@ -129,13 +137,17 @@ func (a *app) claim() bool {
 // busy says whether a run of this process is under way.
 func (a *app) busy() bool { return len(a.slot) > 0 }
 
-func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Trigger) (*sync.Result, error) {
+func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Trigger) (res *sync.Result, err error) {
 	defer func() {
+		a.runID.Store(0)
 		a.metrics.runInProgress.Set(0)
 		<-a.slot
+		if a.afterRun != nil {
+			a.afterRun(res, err)
+		}
 	}()
 	a.closeInterrupted(ctx)
-	res, err := a.runner.RunOnce(ctx, mode, trigger)
+	res, err = a.runner.RunOnce(ctx, mode, trigger)
 	if res != nil {
 		a.metrics.observeRun(res.Run)
 	}
@@ -143,9 +155,6 @@ func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Tri
 		// The runner logs the runs it records; this one never got that far
 		// (the database is down, say), and must not fail silently.
 		a.log.Error("run failed before it could be recorded", "mode", mode, "trigger", trigger, "err", err)
-	}
-	if a.afterRun != nil {
-		a.afterRun(res, err)
 	}
 	return res, err
 }
@@ -188,4 +197,49 @@ func (a *app) closeInterrupted(ctx context.Context) {
 	if n > 0 {
 		a.log.Warn("runs left unfinished by an earlier process are now marked interrupted", "runs", n)
 	}
+}
+
+// runTagStore is the store as the runner sees it: beginning a run also
+// tells the logger which run is under way. One run at a time per process
+// (the run slot) makes "the run under way" well defined.
+type runTagStore struct {
+	*store.Store
+	current *atomic.Int64
+}
+
+func (s runTagStore) BeginRun(ctx context.Context, trigger store.Trigger, mode store.Mode) (store.Run, error) {
+	run, err := s.Store.BeginRun(ctx, trigger, mode)
+	if err == nil {
+		s.current.Store(run.ID)
+	}
+	return run, err
+}
+
+// runIDHandler adds run_id to the lines logged while a run is under way,
+// unless the logger already carries it (the runner's own lines do).
+type runIDHandler struct {
+	inner   slog.Handler
+	current *atomic.Int64
+	has     bool
+}
+
+func (h *runIDHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.inner.Enabled(ctx, l)
+}
+
+func (h *runIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := h.current.Load(); id != 0 && !h.has {
+		r = r.Clone()
+		r.AddAttrs(slog.Int64("run_id", id))
+	}
+	return h.inner.Handle(ctx, r)
+}
+
+func (h *runIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	has := h.has || slices.ContainsFunc(attrs, func(a slog.Attr) bool { return a.Key == "run_id" })
+	return &runIDHandler{inner: h.inner.WithAttrs(attrs), current: h.current, has: has}
+}
+
+func (h *runIDHandler) WithGroup(name string) slog.Handler {
+	return &runIDHandler{inner: h.inner.WithGroup(name), current: h.current, has: h.has}
 }

@@ -176,11 +176,19 @@ func TestDaemonScheduledRunsAndEndpoints(t *testing.T) {
 			t.Errorf("logs lack %s", want)
 		}
 	}
-	// Every line of a run carries its run_id.
+	// Every line of a run carries its run_id once, the LivePerson client's
+	// and the HR source's included.
+	checked := 0
 	for _, line := range strings.Split(logs, "\n") {
-		if strings.Contains(line, `"msg":"run `) && !strings.Contains(line, `"run_id":`) {
-			t.Errorf("run log line without run_id: %s", line)
+		if strings.Contains(line, `"msg":"run `) || strings.Contains(line, `"msg":"liveperson request"`) || strings.Contains(line, `"msg":"hr source read"`) {
+			checked++
+			if strings.Count(line, `"run_id":`) != 1 {
+				t.Errorf("run log line without exactly one run_id: %s", line)
+			}
 		}
+	}
+	if checked < 6 {
+		t.Errorf("only %d run log lines checked", checked)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -139,7 +140,7 @@ func (c *cli) demo(ctx context.Context, out io.Writer) error {
 	// step runs once; dry runs show their plan, apply runs what they did.
 	step := func(mode store.Mode) error {
 		res, err := a.runOnce(ctx, mode, store.TriggerDemo)
-		if err == nil && res != nil && res.Run.Outcome != store.OutcomeApplied && res.Run.Outcome != store.OutcomeNoChanges {
+		if err == nil && res != nil && !slices.Contains([]store.Outcome{store.OutcomePlanned, store.OutcomeApplied, store.OutcomeNoChanges}, res.Run.Outcome) {
 			err = fmt.Errorf("run %d ended %s: %s", res.Run.ID, res.Run.Outcome, res.Run.Error)
 		}
 		if err != nil {
