@@ -149,9 +149,7 @@ func (c *cli) demo(ctx context.Context, out io.Writer) error {
 		if mode == store.ModePlan {
 			return writePlan(out, res, "text", p.color)
 		}
-		k := res.Run.Counts
-		p.say("Run %d %s in %s: %d created, %d updated, %d deleted, %d pending delete, %d failed.",
-			res.Run.ID, res.Run.Outcome, runDuration(res.Run), k.Create, k.Update, k.Delete, k.PendingDelete, k.Failed)
+		p.say("%s", runSummary(res.Run))
 		return nil
 	}
 

@@ -96,12 +96,17 @@ func writePlan(w io.Writer, res *sync.Result, format string, color bool) error {
 		return err
 	}
 	if res.Run.Mode == store.ModeApply {
-		k := res.Run.Counts
-		_, err := fmt.Fprintf(w, "\nRun %d %s: %d created, %d updated, %d deleted, %d pending delete, %d failed (%s).\n",
-			res.Run.ID, res.Run.Outcome, k.Create, k.Update, k.Delete, k.PendingDelete, k.Failed, runDuration(res.Run))
+		_, err := fmt.Fprintf(w, "\n%s\n", runSummary(res.Run))
 		return err
 	}
 	return nil
+}
+
+// runSummary is one line on what an apply run did.
+func runSummary(r store.Run) string {
+	k := r.Counts
+	return fmt.Sprintf("Run %d %s: %d created, %d updated, %d deleted, %d pending delete, %d failed (%s).",
+		r.ID, r.Outcome, k.Create, k.Update, k.Delete, k.PendingDelete, k.Failed, runDuration(r))
 }
 
 // outcomeError turns a run's outcome into the exit status of the contract.
