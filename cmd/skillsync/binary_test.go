@@ -138,7 +138,7 @@ func TestDemoInExistingDatabase(t *testing.T) {
 	out := stdout.String()
 	for _, want := range []string{
 		"Plan: 15 to create, 0 to update, 0 to delete, 0 pending.",
-		"~ Research & Development",
+		"~ Research & Development  (drift)",
 		"Plan: 3 to create, 1 to update, 0 to delete, 4 pending.",
 		"0 created, 0 updated, 4 deleted",
 		"Where to look next",
