@@ -196,7 +196,7 @@ func (t *observedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	} else {
 		t.c.disc.markStale()
 	}
-	t.c.observe(t.endpoint, req.Method, status, start)
+	t.c.observe(req.Context(), t.endpoint, req.Method, status, start)
 	return resp, err
 }
 

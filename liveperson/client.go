@@ -27,7 +27,9 @@ type Options struct {
 	// with Config.Timeout. Default: a client on a clone of
 	// http.DefaultTransport.
 	HTTPClient *http.Client
-	// Logger gets one debug line per HTTP attempt and warnings on retries.
+	// Logger gets one debug line per HTTP attempt and warnings on retries,
+	// each logged with the context of the call that caused it, so that a
+	// handler can add what the caller put there (skillsync's run id).
 	Logger *slog.Logger
 	// Observe is called once per HTTP attempt with the endpoint template
 	// ("skills", "skills/{id}", "users", "users/{id}", "token", "login",
@@ -180,13 +182,13 @@ func (c *Client) wait(d time.Duration) time.Duration {
 	return d
 }
 
-func (c *Client) observe(endpoint, method string, status int, start time.Time) {
+func (c *Client) observe(ctx context.Context, endpoint, method string, status int, start time.Time) {
 	if c.observeFn != nil {
 		c.observeFn(endpoint, method, status)
 	}
 	// Method, endpoint template, status and duration only: never headers,
 	// bodies or query strings, which may carry credentials.
-	c.log.Debug("liveperson request", "method", method, "endpoint", endpoint,
+	c.log.DebugContext(ctx, "liveperson request", "method", method, "endpoint", endpoint,
 		"status", status, "duration", time.Since(start))
 }
 
@@ -346,7 +348,7 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 	if resp != nil && err == nil {
 		status = resp.StatusCode
 	}
-	c.observe(cl.endpoint, cl.method, status, start)
+	c.observe(ctx, cl.endpoint, cl.method, status, start)
 	if err != nil {
 		return nil, c.transportFailure(ctx, cl, path, st, err, wrote.Load())
 	}
@@ -373,13 +375,13 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 		if err := c.auth.reauth(ctx, sentAuth); err != nil {
 			return nil, fmt.Errorf("%w (re-authenticating: %v)", apiErr, err)
 		}
-		c.log.Debug("liveperson: 401, re-authenticating and replaying once", "method", cl.method, "endpoint", cl.endpoint)
+		c.log.DebugContext(ctx, "liveperson: 401, re-authenticating and replaying once", "method", cl.method, "endpoint", cl.endpoint)
 		st.next = 0
 		return nil, retry.RetryableError(apiErr)
 	case s == http.StatusTooManyRequests:
-		return nil, retryIf(c.rateLimited(st, apiErr, minRateLimitWait), apiErr)
+		return nil, retryIf(c.rateLimited(ctx, st, apiErr, minRateLimitWait), apiErr)
 	case s >= 500 && cl.method != http.MethodPost:
-		ok := c.retryLater(st, apiErr)
+		ok := c.retryLater(ctx, st, apiErr)
 		if ok && apiErr.RetryAfter > st.next && apiErr.RetryAfter <= maxRetryAfter {
 			// A 503 that says how long to wait is taken at its word when
 			// that is longer than the schedule.
@@ -394,7 +396,7 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 // minWait, plus jitter. It reports false once the call has used its 429
 // retries or the server asks for a wait too long to sit out (the caller
 // then gets the error, with RetryAfter).
-func (c *Client) rateLimited(st *attemptState, apiErr *APIError, minWait time.Duration) bool {
+func (c *Client) rateLimited(ctx context.Context, st *attemptState, apiErr *APIError, minWait time.Duration) bool {
 	if st.rateLimited >= maxRateLimitRetries || apiErr.RetryAfter > maxRetryAfter {
 		return false
 	}
@@ -404,19 +406,19 @@ func (c *Client) rateLimited(st *attemptState, apiErr *APIError, minWait time.Du
 		wait += rand.N(maxRateLimitJitter)
 	}
 	st.next = wait
-	c.log.Warn("liveperson: rate limited, waiting", "path", apiErr.Path, "wait", wait)
+	c.log.WarnContext(ctx, "liveperson: rate limited, waiting", "path", apiErr.Path, "wait", wait)
 	return true
 }
 
 // retryLater schedules the next of Config.RetryDelays; false when they
 // are used up.
-func (c *Client) retryLater(st *attemptState, err error) bool {
+func (c *Client) retryLater(ctx context.Context, st *attemptState, err error) bool {
 	if st.retries >= len(c.cfg.RetryDelays) {
 		return false
 	}
 	st.next = c.cfg.RetryDelays[st.retries]
 	st.retries++
-	c.log.Warn("liveperson: retrying", "error", err, "wait", st.next, "retry", st.retries)
+	c.log.WarnContext(ctx, "liveperson: retrying", "error", err, "wait", st.next, "retry", st.retries)
 	return true
 }
 
@@ -441,7 +443,7 @@ func (c *Client) transportFailure(ctx context.Context, cl call, path string, st 
 	if cl.method == http.MethodPost && wrote {
 		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, terr)
 	}
-	return retryIf(c.retryLater(st, terr), terr)
+	return retryIf(c.retryLater(ctx, st, terr), terr)
 }
 
 // transportMessage strips the URL that *url.Error prints; the method and
@@ -468,9 +470,9 @@ func (c *Client) preSendFailure(ctx context.Context, st *attemptState, err error
 	if errors.As(err, &apiErr) {
 		switch {
 		case apiErr.Status == http.StatusTooManyRequests:
-			return retryIf(c.rateLimited(st, apiErr, max(minRateLimitWait, apiErr.minWait)), err)
+			return retryIf(c.rateLimited(ctx, st, apiErr, max(minRateLimitWait, apiErr.minWait)), err)
 		case apiErr.Status >= 500:
-			return retryIf(c.retryLater(st, err), err)
+			return retryIf(c.retryLater(ctx, st, err), err)
 		}
 		return err
 	}
@@ -478,7 +480,7 @@ func (c *Client) preSendFailure(ctx context.Context, st *attemptState, err error
 	if errors.As(err, &fatal) {
 		return err
 	}
-	return retryIf(c.retryLater(st, err), err)
+	return retryIf(c.retryLater(ctx, st, err), err)
 }
 
 // fatalError marks a pre-send failure that retrying cannot fix.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -1017,5 +1018,57 @@ func TestConfigValidate(t *testing.T) {
 	// An explicitly empty retry_delays list means "no retries".
 	if got := (Config{RetryDelays: []time.Duration{}}).WithDefaults().RetryDelays; len(got) != 0 {
 		t.Fatalf("empty retry_delays replaced by %v", got)
+	}
+}
+
+// ctxKey marks a test context; ctxHandler records, for each log line, its
+// message and the mark of the context it was logged with.
+type ctxKey struct{}
+
+type ctxHandler struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (h *ctxHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *ctxHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *ctxHandler) WithGroup(string) slog.Handler            { return h }
+func (h *ctxHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lines = append(h.lines, fmt.Sprintf("%s [%v]", r.Message, ctx.Value(ctxKey{})))
+	return nil
+}
+
+// TestLogsCarryContext: every line the client logs, the token request's
+// and the retries' included, is logged with the caller's context, so that
+// a handler can add the caller's run id.
+func TestLogsCarryContext(t *testing.T) {
+	t.Parallel()
+	h := &ctxHandler{}
+	f := newFake(t, statuses(503, 429, 401))
+	c, _ := setup(t, f, func(_ *Config, o *Options) { o.Logger = slog.New(h) })
+	ctx := context.WithValue(t.Context(), ctxKey{}, "run 7")
+	if _, err := c.ListSkills(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	seen := map[string]bool{}
+	for _, l := range h.lines {
+		msg, mark, _ := strings.Cut(l, " [")
+		seen[msg] = true
+		if mark != "run 7]" {
+			t.Errorf("logged without the caller's context: %s", l)
+		}
+	}
+	for _, msg := range []string{"liveperson request", "liveperson: retrying", "liveperson: rate limited, waiting",
+		"liveperson: 401, re-authenticating and replaying once"} {
+		if !seen[msg] {
+			t.Errorf("no %q line; logged %q", msg, h.lines)
+		}
+	}
+	if n := strings.Count(strings.Join(h.lines, "\n"), "liveperson request"); n != 7 {
+		t.Errorf("%d request lines, want 7 (discovery, 2 tokens, 4 attempts): %q", n, h.lines)
 	}
 }

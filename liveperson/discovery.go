@@ -72,7 +72,7 @@ func (d *discovery) host(ctx context.Context, c *Client, service string) (string
 		d.mu.Unlock()
 		return "", err
 	default:
-		c.log.Warn("liveperson: service discovery failed, keeping the last known hosts", "error", err)
+		c.log.WarnContext(ctx, "liveperson: service discovery failed, keeping the last known hosts", "error", err)
 	}
 	// After a failure too: the last good map serves until the TTL or the
 	// next connection error, rather than every call paying for a failing
@@ -172,7 +172,7 @@ func (c *Client) send(ctx context.Context, endpoint, method, u string, body io.R
 	if err == nil {
 		status = resp.StatusCode
 	}
-	c.observe(endpoint, method, status, start)
+	c.observe(ctx, endpoint, method, status, start)
 	if err != nil {
 		c.disc.markStale()
 		return nil, nil, &redactedError{

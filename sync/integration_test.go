@@ -64,11 +64,14 @@ type testEnv struct {
 	hrPath string
 	cfg    Config
 	batch  int
+	logger *slog.Logger // for the client and runners; nil: warnings to the test log
 }
 
 type envOption func(*testEnv)
 
 func withBatch(n int) envOption { return func(e *testEnv) { e.batch = n } }
+
+func withLogger(l *slog.Logger) envOption { return func(e *testEnv) { e.logger = l } }
 
 // setup starts lpsim, a fresh migrated database and an HR CSV file.
 func setup(t testing.TB, csv string, cfg Config, opts ...envOption) *testEnv {
@@ -84,7 +87,7 @@ func setup(t testing.TB, csv string, cfg Config, opts ...envOption) *testEnv {
 	client, err := liveperson.New(liveperson.Config{
 		AccountID: testAccount, DomainAPIURL: srv.URL(), BatchSize: e.batch,
 		Auth: liveperson.AuthConfig{Method: "oauth2", ClientID: "skillsync", ClientSecret: "s3cret"},
-	}, liveperson.Options{HTTPClient: srv.Client(), Delay: func(time.Duration) time.Duration { return time.Millisecond }})
+	}, liveperson.Options{HTTPClient: srv.Client(), Logger: e.logger, Delay: func(time.Duration) time.Duration { return time.Millisecond }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +119,12 @@ func (e *testEnv) runner(cfg Config) *Runner {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	logger := e.logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	r, err := NewRunner(Deps{Source: src, Skills: e.skills, Users: e.users, Store: e.store, BatchSize: e.batch,
-		Logger: slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}, cfg)
+		Logger: logger}, cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

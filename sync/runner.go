@@ -110,7 +110,7 @@ func (r *Runner) RunOnce(ctx context.Context, mode store.Mode, trigger store.Tri
 	}
 	defer func() {
 		if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-			r.deps.Logger.Warn("release run lock", "error", err)
+			r.deps.Logger.WarnContext(ctx, "release run lock", "error", err)
 		}
 	}()
 	start := r.deps.Now()
@@ -118,11 +118,14 @@ func (r *Runner) RunOnce(ctx context.Context, mode store.Mode, trigger store.Tri
 	if err != nil {
 		return nil, fmt.Errorf("begin run: %w", err)
 	}
+	// The run id goes on every line of the run: on the engine's through
+	// its logger, on those of the adapters it calls (which log with the
+	// context) through LogHandler.
+	ctx = WithRunID(ctx, run.ID)
 	rc := &runContext{Runner: r, run: run, start: start,
-		log: r.deps.Logger.With("run_id", run.ID)}
-	rc.log.Info("run started", "mode", mode, "trigger", trigger)
-	res, err := rc.execute(ctx, mode)
-	return res, err
+		log: r.deps.Logger.With(runIDAttr, run.ID)}
+	rc.log.InfoContext(ctx, "run started", "mode", mode, "trigger", trigger)
+	return rc.execute(ctx, mode)
 }
 
 // runContext is the state of one run.
