@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
-	"sync/atomic"
 
 	"github.com/skillsync/skillsync/hrsource"
 	"github.com/skillsync/skillsync/liveperson"
@@ -32,8 +30,6 @@ type app struct {
 	// slot lets the HTTP trigger answer 409 at once, /status report the
 	// run, and shutdown wait for the run to end by taking it.
 	slot chan struct{}
-	// runID is the run under way (0: none), for runIDHandler.
-	runID atomic.Int64
 	// afterRun, when set, is told of every finished run (tests).
 	afterRun func(*sync.Result, error)
 }
@@ -51,9 +47,9 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, e *env) (*app, e
 
 func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions) (_ *app, err error) {
 	a := &app{cfg: cfg, metrics: newMetrics(), secrets: newReplacer(configSecrets(cfg)), slot: make(chan struct{}, 1)}
-	// Every line logged while a run is under way carries its run_id, the
-	// LivePerson client's and the HR source's included.
-	log = slog.New(&runIDHandler{inner: log.Handler(), current: &a.runID})
+	// Lines logged with a run's context carry its run_id (the runner puts
+	// it there; the LivePerson client logs with the context it is given).
+	log = slog.New(sync.LogHandler(log.Handler()))
 	a.log = log
 	defer func() {
 		if err != nil {
@@ -82,7 +78,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		Source:    countingSource{src: src, m: a.metrics},
 		Skills:    a.lp,
 		Users:     a.lp,
-		Store:     runTagStore{Store: a.store, current: &a.runID},
+		Store:     a.store,
 		Logger:    log,
 		BatchSize: cfg.LivePerson.BatchSize,
 	}, sync.Config{
@@ -139,7 +135,6 @@ func (a *app) busy() bool { return len(a.slot) > 0 }
 
 func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Trigger) (res *sync.Result, err error) {
 	defer func() {
-		a.runID.Store(0)
 		a.metrics.runInProgress.Set(0)
 		<-a.slot
 		if a.afterRun != nil {
@@ -197,49 +192,4 @@ func (a *app) closeInterrupted(ctx context.Context) {
 	if n > 0 {
 		a.log.Warn("runs left unfinished by an earlier process are now marked interrupted", "runs", n)
 	}
-}
-
-// runTagStore is the store as the runner sees it: beginning a run also
-// tells the logger which run is under way. One run at a time per process
-// (the run slot) makes "the run under way" well defined.
-type runTagStore struct {
-	*store.Store
-	current *atomic.Int64
-}
-
-func (s runTagStore) BeginRun(ctx context.Context, trigger store.Trigger, mode store.Mode) (store.Run, error) {
-	run, err := s.Store.BeginRun(ctx, trigger, mode)
-	if err == nil {
-		s.current.Store(run.ID)
-	}
-	return run, err
-}
-
-// runIDHandler adds run_id to the lines logged while a run is under way,
-// unless the logger already carries it (the runner's own lines do).
-type runIDHandler struct {
-	inner   slog.Handler
-	current *atomic.Int64
-	has     bool
-}
-
-func (h *runIDHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.inner.Enabled(ctx, l)
-}
-
-func (h *runIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id := h.current.Load(); id != 0 && !h.has {
-		r = r.Clone()
-		r.AddAttrs(slog.Int64("run_id", id))
-	}
-	return h.inner.Handle(ctx, r)
-}
-
-func (h *runIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	has := h.has || slices.ContainsFunc(attrs, func(a slog.Attr) bool { return a.Key == "run_id" })
-	return &runIDHandler{inner: h.inner.WithAttrs(attrs), current: h.current, has: has}
-}
-
-func (h *runIDHandler) WithGroup(name string) slog.Handler {
-	return &runIDHandler{inner: h.inner.WithGroup(name), current: h.current, has: h.has}
 }
