@@ -5,11 +5,14 @@
 // (store/pgtest).
 //
 // What it proves: LivePerson faults (5xx bursts, 429 with Retry-After,
-// dropped connections, lost create responses, concurrent edits, expiring
-// tokens) are survived under each auth method; a sync killed with SIGKILL
-// mid-apply is recorded as interrupted and the next run converges without
-// duplicates; a daemon outlives a PostgreSQL outage; two daemons never
-// apply at once; bad HR input never reaches LivePerson.
+// dropped connections, lost create responses, concurrent edits answered
+// 409 or 412, expiring tokens, an outage longer than the retry schedule)
+// are survived under each auth method; a sync killed with SIGKILL mid-apply
+// is recorded as interrupted and the next run converges without
+// duplicates; SIGTERM lets the daemon finish its batch and exit 0; a
+// daemon outlives a PostgreSQL outage; two daemons never apply at once;
+// bad HR input never reaches LivePerson; no secret reaches an output or a
+// database row.
 //
 // BenchmarkScale measures the first sync, a no-op run and 5% churn at
 // 100,000 HR records (see scale_test.go for the command).

@@ -27,7 +27,9 @@ import (
 // TestKillDuringApply kills `skillsync sync` with SIGKILL in the middle of
 // a 500-create apply, then runs it again: the first run must show as
 // interrupted with its journal, the second must converge with no duplicate
-// skill and no unowned skill touched.
+// skill and no unowned skill touched. The skills of the batch in flight
+// may exist in LivePerson with nothing of ours knowing their ids; the
+// journal (creates left sent) is what tells the next run they are ours.
 func TestKillDuringApply(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
