@@ -514,13 +514,14 @@ type runJSON struct {
 }
 
 type opJSON struct {
-	Seq        int    `json:"seq"`
-	Action     string `json:"action"`
-	Skill      string `json:"skill"`
-	SkillID    *int64 `json:"skill_id"`
-	State      string `json:"state"`
-	HTTPStatus *int   `json:"http_status"`
-	Error      string `json:"error"`
+	Seq        int       `json:"seq"`
+	Action     string    `json:"action"`
+	Skill      string    `json:"skill"`
+	SkillID    *int64    `json:"skill_id"`
+	State      string    `json:"state"`
+	HTTPStatus *int      `json:"http_status"`
+	Error      string    `json:"error"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 type runDetailJSON struct {

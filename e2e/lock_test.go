@@ -135,6 +135,18 @@ func TestTwoDaemonsNeverApplyAtOnce(t *testing.T) {
 	if applied < len(gens) || len(runs) < 4 {
 		t.Errorf("%d runs, %d applied; want at least one applying run per generation", len(runs), applied)
 	}
+	// Each run's journal lies within the run: no operation of one run was
+	// recorded while another held the lock.
+	for _, r := range runs {
+		if r.Mode != "apply" || r.FinishedAt == nil {
+			continue
+		}
+		for _, op := range f.runShow(r.ID).Operations {
+			if op.UpdatedAt.Before(r.StartedAt) || op.UpdatedAt.After(*r.FinishedAt) {
+				t.Errorf("run %d's operation %d (%s %s) was recorded at %s, outside the run", r.ID, op.Seq, op.Action, op.Skill, op.UpdatedAt.Format(time.StampMicro))
+			}
+		}
+	}
 	ws := writes(f.sim)
 	if len(ws) == 0 {
 		t.Fatal("no writes logged")
