@@ -5,17 +5,18 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
 
-const opColumns = `id, run_id, seq, action, skill_name, skill_id, request, state,
-	http_status, error, created_at, updated_at`
+const opColumns = `id, run_id, seq, action, skill_name, skill_id, request, rule_id, rule_key,
+	state, http_status, error, created_at, updated_at`
 
 func scanOperation(row pgx.CollectableRow) (Operation, error) {
 	var op Operation
 	err := row.Scan(&op.ID, &op.RunID, &op.Seq, &op.Action, &op.SkillName, &op.SkillID,
-		&op.Request, &op.State, &op.HTTPStatus, &op.Error, &op.CreatedAt, &op.UpdatedAt)
+		&op.Request, &op.RuleID, &op.RuleKey, &op.State, &op.HTTPStatus, &op.Error, &op.CreatedAt, &op.UpdatedAt)
 	return op, err
 }
 
@@ -32,6 +33,8 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 		names    = make([]string, len(ops))
 		skillIDs = make([]*int64, len(ops))
 		requests = make([]string, len(ops))
+		ruleIDs  = make([]string, len(ops))
+		ruleKeys = make([]string, len(ops))
 		states   = make([]string, len(ops))
 		statuses = make([]*int32, len(ops))
 		errs     = make([]string, len(ops))
@@ -44,6 +47,8 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 		names[i] = op.SkillName
 		skillIDs[i] = op.SkillID
 		requests[i] = op.Request
+		ruleIDs[i] = op.RuleID
+		ruleKeys[i] = op.RuleKey
 		states[i] = string(cmp.Or(op.State, OpIntended))
 		statuses[i] = int32Ptr(op.HTTPStatus)
 		errs[i] = op.Error
@@ -59,12 +64,15 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 			UPDATE runs SET last_seq = last_seq + $2 WHERE id = $1
 			RETURNING last_seq - $2 AS base
 		)
-		INSERT INTO run_operations (run_id, seq, action, skill_name, skill_id, request, state, http_status, error)
-		SELECT $1, r.base + u.ord, u.action, u.skill_name, u.skill_id, u.request, u.state, u.http_status, u.error
-		FROM r, unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::int[], $9::text[])
-			WITH ORDINALITY AS u(action, skill_name, skill_id, request, state, http_status, error, ord)
+		INSERT INTO run_operations (run_id, seq, action, skill_name, skill_id, request, rule_id, rule_key,
+			state, http_status, error)
+		SELECT $1, r.base + u.ord, u.action, u.skill_name, u.skill_id, u.request, u.rule_id, u.rule_key,
+			u.state, u.http_status, u.error
+		FROM r, unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
+				$9::text[], $10::int[], $11::text[])
+			WITH ORDINALITY AS u(action, skill_name, skill_id, request, rule_id, rule_key, state, http_status, error, ord)
 		RETURNING id, seq`,
-		runID, len(ops), actions, names, skillIDs, requests, states, statuses, errs)
+		runID, len(ops), actions, names, skillIDs, requests, ruleIDs, ruleKeys, states, statuses, errs)
 	type idSeq struct{ id, seq int64 }
 	inserted, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (idSeq, error) {
 		var r idSeq
@@ -149,6 +157,35 @@ func (s *Store) JournalSet(ctx context.Context, updates []OpUpdate) error {
 		return fmt.Errorf("update journal: %d of %d operations: %w", int64(len(ids))-n, len(ids), ErrNotFound)
 	}
 	return nil
+}
+
+// UnconfirmedCreates returns the creates that finished runs left intended
+// or sent, oldest first: their process died (or lost the database) before
+// it learned whether LivePerson made the skill. Runs still running are left
+// out; call it while holding the run lock, after MarkInterrupted, so that
+// every earlier run is finished. Settle each row with JournalSet (state
+// resolved) once LivePerson has been read, so that it is not taken up again.
+func (s *Store) UnconfirmedCreates(ctx context.Context) ([]Operation, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, _ := s.pool.Query(ctx, `SELECT `+prefixed("o.", opColumns)+`
+		FROM run_operations o JOIN runs r ON r.id = o.run_id
+		WHERE o.action = 'create' AND o.state IN ('intended', 'sent') AND r.outcome <> 'running'
+		ORDER BY o.run_id, o.seq`)
+	ops, err := pgx.CollectRows(rows, scanOperation)
+	if err != nil {
+		return nil, fmt.Errorf("read unconfirmed creates: %w", err)
+	}
+	return ops, nil
+}
+
+// prefixed qualifies each column of a comma-separated list with prefix.
+func prefixed(prefix, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 func int32Ptr(p *int) *int32 {

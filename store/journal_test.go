@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	gosync "sync"
 	"testing"
 
@@ -91,6 +92,99 @@ func TestJournal(t *testing.T) {
 	}
 	if ops[0].Request != "POST skills [Sales]" {
 		t.Errorf("request = %q", ops[0].Request)
+	}
+}
+
+// TestUnconfirmedCreates: creates left intended or sent by runs that
+// finished without their answer come back with the rule and key that
+// produced them, until a later run settles them; creates of a run still
+// running, answered creates and other actions do not.
+func TestUnconfirmedCreates(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx := t.Context()
+	begin := func() store.Run {
+		t.Helper()
+		run, err := st.BeginRun(ctx, store.TriggerManual, store.ModeApply)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return run
+	}
+	add := func(run store.Run, ops ...store.Operation) []int64 {
+		t.Helper()
+		ids, err := st.JournalAdd(ctx, run.ID, ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	got := func() []string {
+		t.Helper()
+		ops, err := st.UnconfirmedCreates(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, op := range ops {
+			out = append(out, fmt.Sprintf("%d %s %s %s %s", op.RunID, op.SkillName, op.RuleID, op.RuleKey, op.State))
+		}
+		return out
+	}
+
+	// A run whose process died in a create batch: still running until
+	// someone holding the lock marks it interrupted.
+	dead := begin()
+	ids := add(dead,
+		store.Operation{Action: "create", SkillName: "Sales", RuleID: "dept", RuleKey: "dept|Sales", State: store.OpSent},
+		store.Operation{Action: "create", SkillName: "Support", RuleID: "dept", RuleKey: "dept|Support"},
+		store.Operation{Action: "create", SkillName: "Billing", RuleID: "dept", RuleKey: "dept|Billing", State: store.OpDone},
+		store.Operation{Action: "update", SkillName: "Escalations", SkillID: ptr[int64](3), State: store.OpSent},
+		store.Operation{Action: "create", SkillName: "Refused", RuleID: "dept", RuleKey: "dept|Refused", State: store.OpFailed},
+	)
+	if g := got(); len(g) != 0 {
+		t.Errorf("creates of a run still running = %q, want none (its process may be alive)", g)
+	}
+	if _, err := st.MarkInterrupted(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		fmt.Sprintf("%d Sales dept dept|Sales sent", dead.ID),
+		fmt.Sprintf("%d Support dept dept|Support intended", dead.ID),
+	}
+	if g := got(); !slices.Equal(g, want) {
+		t.Errorf("after the dead run was marked interrupted = %q, want %q", g, want)
+	}
+
+	// The next run (running) has an unanswered create of its own: not
+	// someone else's leftover.
+	next := begin()
+	add(next, store.Operation{Action: "create", SkillName: "Sales", RuleID: "dept", RuleKey: "dept|Sales", State: store.OpSent})
+	if g := got(); !slices.Equal(g, want) {
+		t.Errorf("with a running run = %q, want %q", g, want)
+	}
+	// It settles the dead run's creates: Sales exists, Support does not.
+	note := fmt.Sprintf("outcome unknown; resolved by run %d: adopted as skill 41", next.ID)
+	err := st.JournalSet(ctx, []store.OpUpdate{
+		{ID: ids[0], State: store.OpResolved, Error: note, SkillID: ptr[int64](41)},
+		{ID: ids[1], State: store.OpResolved, Error: "never sent"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got(); len(g) != 0 {
+		t.Errorf("after resolving = %q, want none", g)
+	}
+	_, ops, err := st.GetRun(ctx, dead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op := ops[0]; op.State != store.OpResolved || op.Error != note || op.SkillID == nil || *op.SkillID != 41 ||
+		op.RuleID != "dept" || op.RuleKey != "dept|Sales" {
+		t.Errorf("resolved operation = %+v", op)
+	}
+	if op := ops[3]; op.RuleID != "" || op.RuleKey != "" {
+		t.Errorf("an update carries rule %q key %q, want none", op.RuleID, op.RuleKey)
 	}
 }
 

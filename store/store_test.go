@@ -232,6 +232,14 @@ func TestMigrationsDownAndUp(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	opIDs, err := st.JournalAdd(ctx, run.ID, []store.Operation{{Action: "create", SkillName: "Sales", RuleID: "dept", RuleKey: "dept|Sales"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.JournalSet(ctx, []store.OpUpdate{{ID: opIDs[0], State: store.OpResolved, Error: "resolved by run 2: absent"}}); err != nil {
+		t.Fatal(err)
+	}
+
 	conn := connect(t, url)
 	db := stdlib.OpenDB(*conn.Config())
 	t.Cleanup(func() { db.Close() })
@@ -243,6 +251,12 @@ func TestMigrationsDownAndUp(t *testing.T) {
 	// applied; migrating up says what it really did.
 	if _, err := p.DownTo(ctx, 2); err != nil {
 		t.Fatalf("roll back to version 2: %v", err)
+	}
+	// Before the state resolved, failed (with the note) said it best.
+	var state, note string
+	if err := conn.QueryRow(ctx, `SELECT state, error FROM run_operations WHERE id = $1`, opIDs[0]).Scan(&state, &note); err != nil ||
+		state != "failed" || note != "resolved by run 2: absent" {
+		t.Errorf("resolved operation at version 2 = %q %q, %v; want failed with its note", state, note, err)
 	}
 	var outcome string
 	if err := conn.QueryRow(ctx, `SELECT outcome FROM runs WHERE id = $1`, run.ID).Scan(&outcome); err != nil || outcome != "applied" {

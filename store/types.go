@@ -87,23 +87,30 @@ type Run struct {
 type OpState string
 
 // Operation states: intended before the call, sent just before the request
-// leaves, done or failed after the answer.
+// leaves, done or failed after the answer. Resolved is for an operation
+// whose answer never came (its process died) and whose outcome a later run
+// settled by reading LivePerson; its Error says how.
 const (
 	OpIntended OpState = "intended"
 	OpSent     OpState = "sent"
 	OpDone     OpState = "done"
 	OpFailed   OpState = "failed"
+	OpResolved OpState = "resolved"
 )
 
 // Operation is one journal row: one intended change to LivePerson.
 type Operation struct {
-	ID         int64
-	RunID      int64
-	Seq        int    // order within the run, from 1
-	Action     string // create, update, delete, assign, unassign, ...
-	SkillName  string
-	SkillID    *int64
-	Request    string // short human summary of the request, never a secret
+	ID        int64
+	RunID     int64
+	Seq       int    // order within the run, from 1
+	Action    string // create, update, delete, assign, unassign, ...
+	SkillName string
+	SkillID   *int64
+	Request   string // short human summary of the request, never a secret
+	// RuleID and RuleKey are the registry rule and key of a create: with
+	// them a later run can take over a skill whose create answer was lost.
+	RuleID     string
+	RuleKey    string
 	State      OpState
 	HTTPStatus *int
 	Error      string
