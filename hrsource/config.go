@@ -100,6 +100,8 @@ type Options struct {
 	// config (ca_file is then ignored: the client decides what it trusts).
 	HTTPClient *http.Client
 	// Logger receives debug lines about pages and retries (default: discard).
+	// Every line is logged with the context given to Read, so a handler can
+	// add what that context carries (the run's run_id).
 	Logger *slog.Logger
 }
 

@@ -130,7 +130,7 @@ func (s *httpSource) Read(ctx context.Context) (*Snapshot, error) {
 			reread := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 			nextRef = c.readJSON(bytes.NewReader(body), reread, name, s.cfg.RecordsPath, s.cfg.NextPagePath)
 		}
-		s.log.Debug("hr page read", "url", redactURL(next), "page", page, "bytes", len(body), "records", len(c.recs))
+		s.log.DebugContext(ctx, "hr page read", "url", redactURL(next), "page", page, "bytes", len(body), "records", len(c.recs))
 		if c.probs.full() {
 			break
 		}
@@ -171,7 +171,7 @@ func (s *httpSource) fetch(ctx context.Context, u *url.URL) (body []byte, link s
 		body, link, err = s.get(ctx, u, where)
 		var re *retryable
 		if errors.As(err, &re) {
-			s.log.Warn("hr request failed, retrying", "url", where, "attempt", attempt, "error", re.err)
+			s.log.WarnContext(ctx, "hr request failed, retrying", "url", where, "attempt", attempt, "error", re.err)
 			return retry.RetryableError(re.err)
 		}
 		return err

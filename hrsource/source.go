@@ -109,7 +109,7 @@ func (s *fileSource) Read(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.log.Debug("hr source read", "path", s.cfg.Path, "records", snap.Stats.Records, "active", snap.Stats.Active)
+	s.log.DebugContext(ctx, "hr source read", "path", s.cfg.Path, "records", snap.Stats.Records, "active", snap.Stats.Active)
 	return snap, nil
 }
 
