@@ -303,7 +303,10 @@ func TestHTTPErrors(t *testing.T) {
 			name: "each attempt times out",
 			cfg:  Config{Fields: FieldsConfig{ID: "id"}, Timeout: 200 * time.Millisecond},
 			handler: func(w http.ResponseWriter, r *http.Request, _ int) {
-				<-r.Context().Done() // answer only when the client gives up
+				<-r.Context().Done()
+				// Never answer: returning would send an empty 200, which
+				// the client may still read after its deadline.
+				panic(http.ErrAbortHandler)
 			},
 			want: []string{"GET https://127.0.0.1:", "context deadline exceeded"},
 			// How many attempts reach the handler before their deadline
