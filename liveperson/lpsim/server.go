@@ -2,11 +2,13 @@ package lpsim
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"time"
 )
 
@@ -14,14 +16,18 @@ import (
 type Server struct {
 	Sim *Sim
 	ts  *httptest.Server
+
+	mu        sync.Mutex
+	intercept func(w http.ResponseWriter, r *http.Request, next http.Handler)
 }
 
 // Serve starts sim on an httptest TLS server on 127.0.0.1. HTTP/2 is off so
 // Drop and LoseResponse can close the connection like a network failure.
 func Serve(sim *Sim) *Server {
-	ts := httptest.NewUnstartedServer(sim)
-	ts.StartTLS()
-	return &Server{Sim: sim, ts: ts}
+	s := &Server{Sim: sim}
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.ts.StartTLS()
+	return s
 }
 
 // Start serves sim over TLS on addr (e.g. "127.0.0.1:8443") with the same
@@ -32,11 +38,12 @@ func Start(sim *Sim, addr string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lpsim: listen on %s: %w", addr, err)
 	}
-	ts := httptest.NewUnstartedServer(sim)
-	_ = ts.Listener.Close()
-	ts.Listener = ln
-	ts.StartTLS()
-	return &Server{Sim: sim, ts: ts}, nil
+	s := &Server{Sim: sim}
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	_ = s.ts.Listener.Close()
+	s.ts.Listener = ln
+	s.ts.StartTLS()
+	return s, nil
 }
 
 // URL returns https://127.0.0.1:port, to use as domain_api_url: discovery
@@ -46,6 +53,38 @@ func (s *Server) URL() string { return s.ts.URL }
 // Client returns an HTTP client that trusts the server's certificate. Each
 // call returns the same client.
 func (s *Server) Client() *http.Client { return s.ts.Client() }
+
+// CertificatePEM returns the server's self-signed certificate, PEM-encoded.
+// Another process can trust the server through it: write it to a file and
+// set SSL_CERT_FILE to that file in the child's environment (Go programs on
+// Linux, and OpenSSL-based ones such as curl, read their roots from there).
+func (s *Server) CertificatePEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ts.Certificate().Raw})
+}
+
+// Intercept puts h in front of the simulator: every request goes to h, with
+// next the Sim, until Intercept(nil). It is for what a Fault cannot express,
+// such as holding a request until the test lets it go, or acting after a
+// write is applied and before it is answered (serve next into an
+// httptest.ResponseRecorder, act, then panic(http.ErrAbortHandler) to drop
+// the connection). Requests h answers without next are not in the Sim's
+// request log.
+func (s *Server) Intercept(h func(w http.ResponseWriter, r *http.Request, next http.Handler)) {
+	s.mu.Lock()
+	s.intercept = h
+	s.mu.Unlock()
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	h := s.intercept
+	s.mu.Unlock()
+	if h != nil {
+		h(w, r, s.Sim)
+		return
+	}
+	s.Sim.ServeHTTP(w, r)
+}
 
 // Close shuts the server down, closing open connections.
 func (s *Server) Close() {
