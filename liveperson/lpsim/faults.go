@@ -1,6 +1,7 @@
 package lpsim
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -50,13 +51,35 @@ type Request struct {
 	Path   string
 	Query  string // raw query
 	// Status is the status sent, the status the handler produced for a lost
-	// response, or 0 for a dropped connection.
+	// response, or 0 for a dropped connection (or a client that went away
+	// during Latency).
 	Status int
-	Time   time.Time
+	// Time is when the request arrived (by Options.Now), before Latency.
+	Time time.Time
 	// IfMatch is the request's If-Match header, to assert what a client sent.
 	IfMatch string
 	// Dropped reports that the client got no response (Drop or LoseResponse).
 	Dropped bool
+	// IDs are the skills or users a successful write created, updated or
+	// deleted, in the order of the request: a batch's path names no id, so
+	// this is how a test tells which objects a write touched.
+	IDs []int64
+}
+
+// entryKey is the context key of the log entry being built for a request.
+type entryKey struct{}
+
+// noteWritten records in r's log entry the ids of the records a write
+// stored.
+func noteWritten(r *http.Request, recs []*record) {
+	e, ok := r.Context().Value(entryKey{}).(*Request)
+	if !ok {
+		return
+	}
+	e.IDs = make([]int64, len(recs))
+	for i, rec := range recs {
+		e.IDs[i] = rec.id
+	}
 }
 
 // InjectFault arms f for the next f.Times matching requests.
@@ -97,7 +120,11 @@ func (s *Sim) expireTokensLocked() {
 	clear(s.bearers)
 }
 
-// Requests returns a copy of the request log in arrival order.
+// Requests returns a copy of the request log. An entry is appended when
+// its request completes (answered, refused by a fault or dropped), so the
+// log is in completion order and a request still being handled is not in
+// it yet; Time is the arrival, so concurrent requests may appear out of
+// Time order.
 func (s *Sim) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -144,6 +171,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log = append(s.log, entry)
 		s.mu.Unlock()
 	}
+	r = r.WithContext(context.WithValue(r.Context(), entryKey{}, &entry))
 	// The entry is logged before the response is complete (the server
 	// flushes after ServeHTTP returns), so a client that has its answer
 	// finds its request in the log.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -216,5 +217,42 @@ func TestClearFaultsAndEditUser(t *testing.T) {
 	list := e.do(req{method: "GET", path: usersPath + "?v=4.0"}).list(t)
 	if num(list[0]["id"]) != 7 || list[0]["email"] != "a@x" || num(list[1]["id"]) != 50 {
 		t.Errorf("users %v", list)
+	}
+}
+
+// TestRequestLogIDs checks that each successful write logs the ids it
+// stored, batch or single, and that refused writes and reads log none.
+func TestRequestLogIDs(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	seeded := e.sim.SeedSkills(map[string]any{"name": "a"}, map[string]any{"name": "b"}, map[string]any{"name": "c"})
+	users := e.sim.SeedUsers(map[string]any{"loginName": "ann", "email": "ann@x", "profileIds": []any{3}})
+	user := map[string]any{"id": users[0], "loginName": "ann", "email": "ann@x", "profileIds": []any{3}, "skillIds": []any{seeded[0]}}
+	tests := []struct {
+		name   string
+		req    req
+		status int
+		ids    []int64
+	}{
+		{"batch create", req{method: "POST", path: skillsPath + "?v=4.0", body: []any{map[string]any{"name": "d"}, map[string]any{"name": "e"}}},
+			201, []int64{seeded[2] + 1, seeded[2] + 2}},
+		{"batch update", req{method: "PUT", path: skillsPath + "?v=4.0",
+			body: []any{map[string]any{"id": seeded[1], "name": "b2"}, map[string]any{"id": seeded[0], "name": "a2"}}}, 200, []int64{seeded[1], seeded[0]}},
+		{"single update", req{method: "PUT", path: skillsPath + "/" + idStr(seeded[2]) + "?v=4.0", body: map[string]any{"name": "c2"}}, 200, []int64{seeded[2]}},
+		{"batch delete", req{method: "DELETE", path: skillsPath + "?v=4.0", body: []string{idStr(seeded[2]), idStr(seeded[1])}}, 200, []int64{seeded[2], seeded[1]}},
+		{"users update", req{method: "PUT", path: usersPath + "?v=4.0", body: []any{user}}, 200, users},
+		{"refused update", req{method: "PUT", path: skillsPath + "?v=4.0", body: []any{map[string]any{"id": 999, "name": "x"}}}, 404, nil},
+		{"read", req{method: "GET", path: skillsPath + "?v=4.0"}, 200, nil},
+	}
+	for _, tt := range tests {
+		e.sim.ResetLog()
+		if tt.req.method != "GET" {
+			tt.req.header = e.rev()
+		}
+		e.mustStatus(e.do(tt.req), tt.status)
+		log := e.sim.Requests()
+		if len(log) != 1 || !slices.Equal(log[0].IDs, tt.ids) {
+			t.Errorf("%s: log %+v, want ids %v", tt.name, log, tt.ids)
+		}
 	}
 }

@@ -209,6 +209,7 @@ func (s *Sim) createSkills(w http.ResponseWriter, r *http.Request) {
 		recs[i] = s.skills[id]
 	}
 	s.revision++
+	noteWritten(r, recs)
 	if len(recs) == 1 {
 		w.Header().Set("Location", strings.TrimSuffix(r.URL.Path, "/")+"/"+strconv.FormatInt(recs[0].id, 10))
 	}
@@ -287,6 +288,7 @@ func (s *Sim) updateSkills(w http.ResponseWriter, r *http.Request, pathID int64)
 		recs[i] = s.skills[ids[i]]
 	}
 	s.revision++
+	noteWritten(r, recs)
 	if pathID != 0 {
 		writeOne(w, http.StatusOK, s.revision, recs[0], nil, false)
 		return
@@ -435,6 +437,7 @@ func (s *Sim) deleteSkills(w http.ResponseWriter, r *http.Request, pathID int64)
 		recs[i] = s.skills[id]
 	}
 	s.revision++
+	noteWritten(r, recs)
 	if pathID != 0 {
 		writeOne(w, http.StatusOK, s.revision, recs[0], nil, false)
 		return

@@ -142,6 +142,7 @@ func (s *Sim) updateUsers(w http.ResponseWriter, r *http.Request, pathID int64) 
 		recs[i] = s.users[ids[i]]
 	}
 	s.revision++
+	noteWritten(r, recs)
 	if pathID != 0 {
 		writeOne(w, http.StatusOK, s.revision, recs[0], nil, true)
 		return
