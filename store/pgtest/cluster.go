@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -68,17 +69,22 @@ var defaultSettings = map[string]string{
 // superuser is the cluster's superuser, whatever OS user runs it.
 const superuser = "postgres"
 
-// Cluster is a running throwaway PostgreSQL server.
+// Cluster is a running throwaway PostgreSQL server. Its methods are safe
+// for concurrent use.
 type Cluster struct {
 	dir      string // temporary directory: data/, the socket, server.log
-	port     int
 	database string
+	binDir   string
+	cred     *syscall.Credential
+	settings map[string]string
 
-	proc *exec.Cmd
-	done chan struct{} // closed when the server process has exited
-
-	stopOnce gosync.Once
-	stopErr  error
+	mu      gosync.Mutex
+	port    int           // fixed once started: URL must stay valid across Pause
+	proc    *exec.Cmd     // the server process, nil before the first start
+	done    chan struct{} // closed when proc has exited
+	paused  bool
+	stopped bool
+	stopErr error
 }
 
 // Start creates a cluster with initdb in a new temporary directory and starts
@@ -125,11 +131,6 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 	}
 
-	c := &Cluster{dir: dir, database: opts.Database}
-	if err := c.initdb(ctx, binDir, cred); err != nil {
-		return nil, err
-	}
-
 	settings := make(map[string]string, len(defaultSettings)+len(opts.Settings))
 	for k, v := range defaultSettings {
 		settings[k] = v
@@ -137,12 +138,20 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	for k, v := range opts.Settings {
 		settings[k] = v
 	}
+	c := &Cluster{dir: dir, database: opts.Database, binDir: binDir, cred: cred, settings: settings}
+	if err := c.initdb(ctx); err != nil {
+		return nil, err
+	}
 
 	// Another process may take the free port between our probe and the
 	// server's bind; try a few ports before giving up.
 	const attempts = 5
 	for attempt := 1; ; attempt++ {
-		err = c.start(ctx, binDir, cred, settings)
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		err = c.start(ctx, port, false)
 		if err == nil {
 			break
 		}
@@ -165,10 +174,17 @@ func (c *Cluster) URL() string { return c.URLFor(c.database) }
 
 // URLFor is the connection URL of database name on the cluster.
 func (c *Cluster) URLFor(name string) string {
+	c.mu.Lock()
+	port := c.port
+	c.mu.Unlock()
+	return urlFor(port, name)
+}
+
+func urlFor(port int, name string) string {
 	u := url.URL{
 		Scheme:   "postgres",
 		User:     url.User(superuser),
-		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		Path:     "/" + name,
 		RawQuery: "sslmode=disable",
 	}
@@ -180,34 +196,96 @@ func (c *Cluster) URLFor(name string) string {
 func (c *Cluster) Dir() string { return c.dir }
 
 // Stop shuts the server down immediately (the data is thrown away) and
-// removes its directory. It is safe to call more than once.
+// removes its directory. It is safe to call more than once, and on a paused
+// cluster.
 func (c *Cluster) Stop() error {
-	c.stopOnce.Do(func() {
-		if c.proc != nil && c.proc.Process != nil {
-			select {
-			case <-c.done:
-			default:
-				// SIGQUIT: immediate shutdown, no checkpoint.
-				_ = c.proc.Process.Signal(syscall.SIGQUIT)
-				select {
-				case <-c.done:
-				case <-time.After(30 * time.Second):
-					_ = c.proc.Process.Kill()
-					<-c.done
-				}
-			}
-		}
-		if err := os.RemoveAll(c.dir); err != nil {
-			c.stopErr = fmt.Errorf("remove cluster directory: %w", err)
-		}
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return c.stopErr
+	}
+	c.stopped = true
+	// SIGQUIT: immediate shutdown, no checkpoint.
+	c.signalAndWait(syscall.SIGQUIT, 30*time.Second)
+	if err := os.RemoveAll(c.dir); err != nil {
+		c.stopErr = fmt.Errorf("remove cluster directory: %w", err)
+	}
 	return c.stopErr
+}
+
+// Pause shuts the server down and keeps its data, so that Resume can start
+// it again, for tests of what happens while the database is away. It is a
+// fast shutdown: open sessions are ended, new connections refused, and
+// committed data is flushed. If ctx ends first, the server is shut down
+// immediately (SIGQUIT) and Pause returns ctx's error; the data stays.
+// Pausing a paused cluster does nothing.
+func (c *Cluster) Pause(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.stopped:
+		return errors.New("pause: the cluster is stopped")
+	case c.paused:
+		return nil
+	}
+	c.paused = true
+	_ = c.proc.Process.Signal(syscall.SIGINT)
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		c.signalAndWait(syscall.SIGQUIT, 30*time.Second)
+		return fmt.Errorf("pause: %w", ctx.Err())
+	}
+}
+
+// Resume starts a paused server again on its data and port, and returns
+// once it accepts connections: URL and URLFor stay valid. It fails if
+// another process took the port meanwhile. Resuming a running cluster does
+// nothing.
+func (c *Cluster) Resume(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.stopped:
+		return errors.New("resume: the cluster is stopped")
+	case !c.paused:
+		return nil
+	}
+	if err := c.start(ctx, c.port, true); err != nil {
+		if errors.Is(err, errPortInUse) {
+			return fmt.Errorf("resume: port %d was taken while the cluster was paused", c.port)
+		}
+		return fmt.Errorf("resume: %w", err)
+	}
+	c.paused = false
+	return nil
+}
+
+// signalAndWait sends sig to a running server and waits until it has
+// exited, killing it after timeout. Callers hold c.mu.
+func (c *Cluster) signalAndWait(sig syscall.Signal, timeout time.Duration) {
+	if c.proc == nil || c.proc.Process == nil {
+		return
+	}
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	_ = c.proc.Process.Signal(sig)
+	select {
+	case <-c.done:
+	case <-time.After(timeout):
+		_ = c.proc.Process.Kill()
+		<-c.done
+	}
 }
 
 func (c *Cluster) dataDir() string { return filepath.Join(c.dir, "data") }
 
-func (c *Cluster) initdb(ctx context.Context, binDir string, cred *syscall.Credential) error {
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
+func (c *Cluster) initdb(ctx context.Context) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(c.binDir, "initdb"),
 		"--pgdata", c.dataDir(),
 		"--username", superuser,
 		"--auth", "trust",
@@ -216,7 +294,7 @@ func (c *Cluster) initdb(ctx context.Context, binDir string, cred *syscall.Crede
 		"--no-sync",
 	)
 	cmd.Dir = c.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("initdb in %s: %w\n%s", c.dir, err, bytes.TrimSpace(out))
@@ -226,35 +304,37 @@ func (c *Cluster) initdb(ctx context.Context, binDir string, cred *syscall.Crede
 
 var errPortInUse = errors.New("port in use")
 
-// start runs the server on a free port and waits until it accepts
-// connections.
-func (c *Cluster) start(ctx context.Context, binDir string, cred *syscall.Credential, settings map[string]string) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
+// start runs the server on port and waits until it accepts connections.
+// A restart (Resume) appends to server.log; a failed start-up's log is
+// the part written by this attempt.
+func (c *Cluster) start(ctx context.Context, port int, restart bool) error {
 	logPath := filepath.Join(c.dir, "server.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if restart {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	logFile, err := os.OpenFile(logPath, flags, 0o644)
 	if err != nil {
 		return fmt.Errorf("create server log: %w", err)
 	}
 	defer logFile.Close() // the child has its own copy
+	logStart, _ := logFile.Seek(0, io.SeekEnd)
 
 	args := []string{"-D", c.dataDir(), "-p", strconv.Itoa(port), "-k", c.dir}
-	keys := make([]string, 0, len(settings))
-	for k := range settings {
+	keys := make([]string, 0, len(c.settings))
+	for k := range c.settings {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		args = append(args, "-c", k+"="+settings[k])
+		args = append(args, "-c", k+"="+c.settings[k])
 	}
-	cmd := exec.Command(filepath.Join(binDir, "postgres"), args...)
+	cmd := exec.Command(filepath.Join(c.binDir, "postgres"), args...)
 	cmd.Dir = c.dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: cred,
+		Credential: c.cred,
 		// If this process dies, the server shuts down too.
 		Pdeathsig: syscall.SIGQUIT,
 		// Keep terminal signals (Ctrl-C to go test) for us to handle.
@@ -285,14 +365,14 @@ func (c *Cluster) start(ctx context.Context, binDir string, cred *syscall.Creden
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		conn, err := pgx.Connect(ctx, c.URLFor(superuser))
+		conn, err := pgx.Connect(ctx, urlFor(port, superuser))
 		if err == nil {
 			_ = conn.Close(ctx)
 			return nil
 		}
 		select {
 		case <-done:
-			log, _ := os.ReadFile(logPath)
+			log := readFrom(logPath, logStart)
 			if bytes.Contains(log, []byte("could not bind")) || bytes.Contains(log, []byte("already in use")) {
 				return errPortInUse
 			}
@@ -300,7 +380,7 @@ func (c *Cluster) start(ctx context.Context, binDir string, cred *syscall.Creden
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
 			<-done
-			log, _ := os.ReadFile(logPath)
+			log := readFrom(logPath, logStart)
 			return fmt.Errorf("postgres did not accept connections on port %d: %w (last error: %v)\n%s",
 				port, ctx.Err(), err, tail(log, 20))
 		case <-tick.C:
@@ -428,6 +508,15 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// readFrom returns the contents of the file at path from offset on.
+func readFrom(path string, offset int64) []byte {
+	b, _ := os.ReadFile(path)
+	if offset > int64(len(b)) {
+		return nil
+	}
+	return b[offset:]
 }
 
 // tail returns the last n lines of b.

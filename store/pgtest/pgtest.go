@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -39,20 +40,24 @@ var (
 )
 
 // Main runs the tests of a package that uses DB, then stops the shared
-// cluster (or drops the template database on the EnvURL server) and exits.
-// Call it from TestMain:
+// cluster (or drops the template database on the EnvURL server), runs
+// cleanups in reverse order and exits. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 //
 // Without it the cluster's server still exits with the test binary, but its
-// temporary directory stays behind.
-func Main(m *testing.M) {
+// temporary directory stays behind. Main does not return (os.Exit), so
+// what TestMain set up for every test is removed by a cleanup, not a defer.
+func Main(m *testing.M, cleanups ...func()) {
 	code := m.Run()
 	if err := shutdown(); err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		if code == 0 {
 			code = 1
 		}
+	}
+	for _, f := range slices.Backward(cleanups) {
+		f()
 	}
 	os.Exit(code)
 }

@@ -14,7 +14,121 @@ import (
 	"github.com/skillsync/skillsync/store/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// cleanupMarkEnv names a file the cleanups given to Main append to, for
+// TestMainCleanups.
+const cleanupMarkEnv = "PGTEST_CLEANUP_MARK"
+
+func TestMain(m *testing.M) {
+	mark := func(s string) func() {
+		return func() {
+			path := os.Getenv(cleanupMarkEnv)
+			if path == "" {
+				return
+			}
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil {
+				panic(err)
+			}
+			defer f.Close()
+			fmt.Fprint(f, s)
+		}
+	}
+	pgtest.Main(m, mark("first "), mark("second "))
+}
+
+// TestMainCleanups runs the test binary again and checks that Main ran the
+// cleanups, last first, after the tests.
+func TestMainCleanups(t *testing.T) {
+	t.Parallel()
+	if os.Getenv(cleanupMarkEnv) != "" {
+		t.Skip("the child run")
+	}
+	path := filepath.Join(t.TempDir(), "mark")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestMainCleanups$", "-test.count=1")
+	cmd.Env = append(os.Environ(), cleanupMarkEnv+"="+path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child test binary: %v\n%s", err, out)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the cleanups did not run: %v", err)
+	}
+	if string(got) != "second first " {
+		t.Errorf("cleanups ran as %q, want %q", got, "second first ")
+	}
+}
+
+// TestPauseResume checks that a paused cluster refuses connections and
+// ends open sessions, and that Resume brings it back on the same URL with
+// its data.
+func TestPauseResume(t *testing.T) {
+	t.Parallel()
+	if os.Getenv(pgtest.EnvURL) != "" {
+		t.Skip("uses an external server; the throwaway cluster is not exercised")
+	}
+	ctx := t.Context()
+	c, err := pgtest.Start(ctx, pgtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	url := c.URL()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before the pause')"); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := c.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Pause(ctx); err != nil {
+		t.Errorf("second Pause: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT 1"); err == nil {
+		t.Errorf("a session opened before the pause still works")
+	}
+	if other, err := pgx.Connect(ctx, url); err == nil {
+		other.Close(ctx)
+		t.Errorf("a paused cluster accepts connections")
+	}
+
+	if err := c.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Resume(ctx); err != nil {
+		t.Errorf("second Resume: %v", err)
+	}
+	if c.URL() != url {
+		t.Errorf("URL after Resume %s, before %s", c.URL(), url)
+	}
+	again, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v string
+	err = again.QueryRow(ctx, "SELECT v FROM kept").Scan(&v)
+	again.Close(ctx)
+	if err != nil || v != "before the pause" {
+		t.Errorf("data after Resume: %q, %v", v, err)
+	}
+
+	if err := c.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatalf("Stop of a paused cluster: %v", err)
+	}
+	if _, err := os.Stat(c.Dir()); !os.IsNotExist(err) {
+		t.Errorf("cluster directory %s still there after Stop (stat: %v)", c.Dir(), err)
+	}
+	if err := c.Resume(ctx); err == nil {
+		t.Errorf("Resume after Stop succeeded")
+	}
+}
 
 // TestDB checks that every test gets its own migrated, empty database.
 func TestDB(t *testing.T) {
