@@ -62,6 +62,9 @@ type UsersAPI interface {
 // RunStore is the run-state store (implemented by *store.Store).
 type RunStore interface {
 	AcquireRunLock(ctx context.Context) (*store.RunLock, error)
+	// MarkInterrupted closes runs left running by a process that died;
+	// the runner calls it only while holding the run lock.
+	MarkInterrupted(ctx context.Context) (int, error)
 	BeginRun(ctx context.Context, trigger store.Trigger, mode store.Mode) (store.Run, error)
 	FinishRun(ctx context.Context, run store.Run) error
 

@@ -113,6 +113,14 @@ func (r *Runner) RunOnce(ctx context.Context, mode store.Mode, trigger store.Tri
 			r.deps.Logger.WarnContext(ctx, "release run lock", "error", err)
 		}
 	}()
+	// Holding the lock, any run still recorded as running belongs to a
+	// process that died (or lost the database): close it before this run
+	// begins, so that its journal counts as an earlier run's.
+	if n, err := r.deps.Store.MarkInterrupted(ctx); err != nil {
+		return nil, fmt.Errorf("close runs left running: %w", err)
+	} else if n > 0 {
+		r.deps.Logger.WarnContext(ctx, "runs left unfinished by an earlier process are now marked interrupted", "runs", n)
+	}
 	start := r.deps.Now()
 	run, err := r.deps.Store.BeginRun(ctx, trigger, mode)
 	if err != nil {

@@ -141,7 +141,6 @@ func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Tri
 			a.afterRun(res, err)
 		}
 	}()
-	a.closeInterrupted(ctx)
 	res, err = a.runner.RunOnce(ctx, mode, trigger)
 	if res != nil {
 		a.metrics.observeRun(res.Run)
@@ -173,7 +172,9 @@ func (s countingSource) Read(ctx context.Context) (*hrsource.Snapshot, error) {
 // died, or lost the database before it could record the outcome. It does so
 // only while holding the run lock, so that a live run of another process is
 // never touched; when the lock is taken (or the database is down), it leaves
-// the matter to the next run.
+// the matter to the next run. Every run does the same under its own lock
+// (sync.Runner.RunOnce); the daemon calls this at start-up so that /status
+// is right before its first run.
 func (a *app) closeInterrupted(ctx context.Context) {
 	lock, err := a.store.AcquireRunLock(ctx)
 	if err != nil {
