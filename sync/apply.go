@@ -22,6 +22,8 @@ type applyCounts struct {
 	Created, Updated, Deleted int
 	Assigned, Unassigned      int
 	Failed                    int
+	// TakenOver counts skills of earlier runs' lost creates registered.
+	TakenOver int
 	// FailedDeletes are owned skills whose delete LivePerson refused; they
 	// stay pending and are tried again next run.
 	FailedDeletes []int64
@@ -80,6 +82,9 @@ func (a *applier) apply(ctx context.Context, p *Plan) error {
 			delete(a.registry, id)
 		}
 	}
+	if err := a.takeOver(wctx, p); err != nil {
+		return err
+	}
 	if len(p.RegistryFixes) > 0 {
 		if err := a.store.UpsertOwnedSkills(wctx, p.RegistryFixes); err != nil {
 			return fmt.Errorf("update ownership registry: %w", err)
@@ -121,6 +126,40 @@ func (a *applier) apply(ctx context.Context, p *Plan) error {
 	return a.deletePhase(ctx, deletes)
 }
 
+// takeOver registers the skills earlier runs created without learning it,
+// then settles the journal rows of those runs' unanswered creates, so that
+// none is taken up again (a later release must not be undone by an old
+// row). Registering comes first: should it fail, the rows stay and the
+// next run decides again.
+func (a *applier) takeOver(ctx context.Context, p *Plan) error {
+	if len(p.Takeovers) > 0 {
+		if err := a.store.UpsertOwnedSkills(ctx, p.Takeovers); err != nil {
+			return fmt.Errorf("registry: take over skills created by earlier runs: %w", err)
+		}
+		for _, t := range p.Takeovers {
+			a.registry[t.SkillID] = t
+			a.log.Info("skill taken over: created by an earlier run that never got the answer",
+				"skill", t.Name, "skill_id", t.SkillID, "created_by_run", *t.CreatedByRun, "rule", t.RuleID)
+		}
+		a.counts.TakenOver += len(p.Takeovers)
+	}
+	if len(p.Unconfirmed) == 0 {
+		return nil
+	}
+	ups := make([]store.OpUpdate, len(p.Unconfirmed))
+	for i, r := range p.Unconfirmed {
+		ups[i] = store.OpUpdate{ID: r.OpID, State: store.OpResolved,
+			Error: fmt.Sprintf("outcome unknown; resolved by run %d: %s", a.runID, r.Note)}
+		if r.Resolution == ResolutionTakenOver {
+			ups[i].SkillID = ptrTo(r.SkillID)
+		}
+	}
+	if err := a.store.JournalSet(ctx, ups); err != nil {
+		return fmt.Errorf("journal: settle creates of earlier runs: %w", err)
+	}
+	return nil
+}
+
 // saveStates remembers what was written to owned skills, so that the next
 // run can tell a hand edit from a change of the config.
 func (a *applier) saveStates(ctx context.Context, states map[int64]SkillState) error {
@@ -153,6 +192,11 @@ func (a *applier) journal(ctx context.Context, action string, items []Change, re
 	ops := make([]store.Operation, len(items))
 	for i, c := range items {
 		ops[i] = store.Operation{RunID: a.runID, Action: action, SkillName: c.Skill, Request: request(c), State: store.OpIntended}
+		if c.Action == ActionCreate {
+			// Should the answer be lost with the process, a later run
+			// takes the skill over under this rule and key.
+			ops[i].RuleID, ops[i].RuleKey = c.Rule, c.Key
+		}
 		if c.SkillID != 0 {
 			ops[i].SkillID = ptrTo(c.SkillID)
 		}

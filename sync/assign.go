@@ -411,7 +411,9 @@ func HoldReferencedDeletes(p *Plan, current []liveperson.Skill, users []livepers
 // planAssignments builds the users section of the plan and holds back
 // deletes of skills that users will still hold.
 func (rc *runContext) planAssignments(p *Plan, in PlanInput, snap *hrsource.Snapshot, users []liveperson.User) *AssignmentPlan {
-	return PlanAssignments(p, in.Desired, in.Registry, in.Current, AssignInput{
+	// Skills taken over by this plan are owned from its first write on.
+	registry := append(slices.Clip(in.Registry), p.Takeovers...)
+	return PlanAssignments(p, in.Desired, registry, in.Current, AssignInput{
 		Records: snap.Records, Users: users, Match: rc.cfg.Assignments.Match, MaxChangesPercent: rc.cfg.Assignments.MaxChangesPercent,
 		KeepUnmatched: rc.cfg.Assignments.KeepUnmatched,
 	})

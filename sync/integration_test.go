@@ -114,6 +114,12 @@ func (e *testEnv) writeHR(csv string) {
 
 func (e *testEnv) runner(cfg Config) *Runner {
 	e.t.Helper()
+	return e.runnerWith(cfg, e.store)
+}
+
+// runnerWith is runner over another run store.
+func (e *testEnv) runnerWith(cfg Config, st RunStore) *Runner {
+	e.t.Helper()
 	src, err := hrsource.New(hrsource.Config{Type: "csv", Path: e.hrPath, Fields: hrsource.FieldsConfig{ID: "id", Email: "email"},
 		Active: `status == "active"`, MultiValue: map[string]string{"langs": ";"}}, hrsource.Options{})
 	if err != nil {
@@ -123,7 +129,7 @@ func (e *testEnv) runner(cfg Config) *Runner {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	r, err := NewRunner(Deps{Source: src, Skills: e.skills, Users: e.users, Store: e.store, BatchSize: e.batch,
+	r, err := NewRunner(Deps{Source: src, Skills: e.skills, Users: e.users, Store: st, BatchSize: e.batch,
 		Logger: logger}, cfg)
 	if err != nil {
 		e.t.Fatal(err)

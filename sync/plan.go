@@ -55,7 +55,11 @@ type Change struct {
 	RenamedFrom string `json:"renamed_from,omitempty"`
 	Drift       bool   `json:"drift,omitempty"`
 	Adopt       bool   `json:"adopt,omitempty"`
-	Recreate    bool   `json:"recreate,omitempty"`
+	// CreatedByRun is set on a takeover: the earlier run that created the
+	// skill but stopped before LivePerson's answer arrived (Adopt is set
+	// too when the change is an update).
+	CreatedByRun int64 `json:"created_by_run,omitempty"`
+	Recreate     bool  `json:"recreate,omitempty"`
 	// Reason explains deletes, pending deletes, conflicts and recreations.
 	Reason          string `json:"reason,omitempty"`
 	FirstMissingRun int64  `json:"first_missing_run,omitempty"`
@@ -112,6 +116,44 @@ type Plan struct {
 	// StateFixes are written-state rows to store without any LivePerson
 	// write: unchanged skills whose remembered state is missing or stale.
 	StateFixes map[int64]SkillState
+	// Takeovers are registry rows for skills that earlier runs created
+	// without learning it (the answer to the create was lost with their
+	// process): written before anything else, so that the rest of the
+	// plan treats them as owned.
+	Takeovers []store.OwnedSkill
+	// Unconfirmed says what became of each create of an earlier run that
+	// never got its answer (PlanInput.Unconfirmed), in journal order.
+	Unconfirmed []CreateResolution
+}
+
+// Resolutions of a create an earlier run sent without learning its outcome.
+const (
+	// ResolutionTakenOver: the skill exists, unowned: skillsync made it and
+	// takes it into the registry.
+	ResolutionTakenOver = "taken_over"
+	// ResolutionAbsent: no live skill has the name: the create did not
+	// happen (or the skill was deleted since).
+	ResolutionAbsent = "absent"
+	// ResolutionManaged: a skill under the name is managed already.
+	ResolutionManaged = "managed"
+	// ResolutionNotSent: the run stopped before the request left, so a
+	// skill under that name is not ours.
+	ResolutionNotSent = "not_sent"
+	// ResolutionLeft: the skill exists but its registry key belongs to
+	// another live skill; it is left alone.
+	ResolutionLeft = "left"
+)
+
+// CreateResolution is what a run decided about a create that an earlier
+// run journaled but never saw answered.
+type CreateResolution struct {
+	OpID  int64  `json:"op_id"`
+	RunID int64  `json:"run_id"`
+	Skill string `json:"skill"`
+	// SkillID is the live skill under that name (taken over or managed).
+	SkillID    int64  `json:"skill_id,omitempty"`
+	Resolution string `json:"resolution"`
+	Note       string `json:"note"`
 }
 
 // PlanInput is everything the planner looks at.
@@ -132,6 +174,11 @@ type PlanInput struct {
 	DeleteAfterRuns int
 	RunID           int64
 	Problems        []RecordProblem
+	// Unconfirmed are creates that earlier, finished runs journaled as
+	// intended or sent and never saw answered (store.UnconfirmedCreates):
+	// a live, unowned skill under such a name is taken over instead of
+	// being reported as an unmanaged conflict.
+	Unconfirmed []store.Operation
 }
 
 // Summary counts the plan's changes.
@@ -170,7 +217,7 @@ func (p *Plan) HasChanges() bool {
 			return true
 		}
 	}
-	return len(p.RegistryFixes) > 0 || len(p.Forget) > 0
+	return len(p.RegistryFixes) > 0 || len(p.Forget) > 0 || len(p.Takeovers) > 0
 }
 
 // NextPending is the delete-grace state an apply run leaves when every
@@ -237,6 +284,10 @@ func BuildPlan(in PlanInput) *Plan {
 		pending[pd.SkillID] = pd
 	}
 
+	// Skills earlier runs created without learning it join the registry
+	// first: from here on they are owned like any other.
+	takenOver := takeOver(p, in.Unconfirmed, liveByName, byID, owned, ownedByKey)
+
 	resolver := newTransferResolver(in.Current, in.Desired)
 	claimed := make(map[int64]bool, len(in.Registry))
 
@@ -293,6 +344,15 @@ func BuildPlan(in PlanInput) *Plan {
 			after := desiredSkill(*cur, d, resolver)
 			diff := diffSkill(cur, &after, d, resolver)
 			managed := managedFields(d)
+			if _, ok := takenOver[cur.ID]; ok && len(diff) == 0 {
+				// Nothing to write, but registering it is a change the
+				// plan shows (as an adoption, below).
+				c := prov
+				c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Rekey = ActionUpdate, d.Name, cur.ID, cur, &after, rekey
+				c.Fields, c.managed = []string{}, managed
+				p.Changes = append(p.Changes, c)
+				continue
+			}
 			if len(diff) == 0 {
 				if in.Written != nil {
 					if st := stateOf(cur, managed); !sameState(st, in.Written[cur.ID]) {
@@ -392,10 +452,96 @@ func BuildPlan(in PlanInput) *Plan {
 		}
 		p.Changes = append(p.Changes, c)
 	}
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		runID, ok := takenOver[c.SkillID]
+		if !ok || c.SkillID == 0 {
+			continue
+		}
+		why := fmt.Sprintf("created by run %d, which stopped before LivePerson's answer arrived: taken over", runID)
+		switch c.Action {
+		case ActionUpdate:
+			c.Adopt, c.CreatedByRun, c.Reason = true, runID, why
+		case ActionDelete, ActionPendingDelete:
+			c.CreatedByRun, c.Reason = runID, why+"; "+c.Reason
+		}
+	}
 	p.Warnings = append(p.Warnings, resolver.warnings()...)
 	applyPolicy(p)
 	sortChanges(p.Changes)
 	return p
+}
+
+// takeOver decides about the creates earlier runs sent without learning
+// their outcome (their process died between the request and the answer).
+// A live skill under such a name that nothing owns is the one skillsync
+// made: it joins owned and ownedByKey (and p.Takeovers, for the applier)
+// under the rule key the create was journaled with, whether that key is
+// still desired or not: a skill no rule produces any more then goes
+// through the delete grace like any other owned skill, rather than stay
+// in the account unmanaged. Every create gets a resolution in
+// p.Unconfirmed. It returns the skills taken over, by id, with the run
+// that created them.
+//
+// A create still intended never left the process, so a skill under its
+// name is someone else's; and a rule key managed by another live skill
+// is not given to a second one (such a skill is left alone).
+func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *liveperson.Skill,
+	byID map[int64]*liveperson.Skill, owned map[int64]store.OwnedSkill, ownedByKey map[string]store.OwnedSkill) map[int64]int64 {
+	if len(unconfirmed) == 0 {
+		return nil
+	}
+	taken := map[int64]int64{}
+	// The newest create of a name is the one that made it, if any did.
+	ops := slices.SortedFunc(slices.Values(unconfirmed), func(a, b store.Operation) int {
+		return cmp.Or(cmp.Compare(b.RunID, a.RunID), cmp.Compare(b.ID, a.ID))
+	})
+	for _, op := range ops {
+		r := CreateResolution{OpID: op.ID, RunID: op.RunID, Skill: op.SkillName}
+		live := liveByName(op.SkillName)
+		if live != nil {
+			r.SkillID = live.ID
+		}
+		_, managed := owned[r.SkillID]
+		keyRow, keyTaken := ownedByKey[op.RuleKey]
+		keyTaken = keyTaken && op.RuleKey != ""
+		keyLive := keyTaken && byID[keyRow.SkillID] != nil && !byID[keyRow.SkillID].Deleted
+		switch {
+		case op.State == store.OpIntended:
+			r.Resolution, r.Note, r.SkillID = ResolutionNotSent, "never sent: the run stopped before the request left", 0
+		case live == nil:
+			r.Resolution, r.Note = ResolutionAbsent, fmt.Sprintf("no skill named %q in LivePerson: the create did not happen", op.SkillName)
+		case taken[live.ID] != 0:
+			r.Resolution, r.Note = ResolutionManaged, fmt.Sprintf("skill %d taken over for the create of run %d", live.ID, taken[live.ID])
+		case managed:
+			r.Resolution, r.Note = ResolutionManaged, fmt.Sprintf("skill %d is managed already", live.ID)
+		case keyLive:
+			r.Resolution = ResolutionLeft
+			r.Note = fmt.Sprintf("skill %d exists but key %s is managed by skill %d; left unmanaged", live.ID, op.RuleKey, keyRow.SkillID)
+		default:
+			if keyTaken {
+				// The key's skill is gone from LivePerson: this one
+				// replaces it (a recreate whose answer was lost).
+				delete(owned, keyRow.SkillID)
+				p.Forget = append(p.Forget, keyRow.SkillID)
+			}
+			runID := op.RunID
+			t := store.OwnedSkill{SkillID: live.ID, Name: live.Name, RuleID: op.RuleID, RuleKey: op.RuleKey, CreatedByRun: &runID}
+			owned[t.SkillID] = t
+			if t.RuleKey != "" {
+				ownedByKey[t.RuleKey] = t
+			}
+			taken[live.ID] = op.RunID
+			p.Takeovers = append(p.Takeovers, t)
+			r.Resolution, r.Note = ResolutionTakenOver, fmt.Sprintf("skill %d exists: taken over", live.ID)
+		}
+		p.Unconfirmed = append(p.Unconfirmed, r)
+	}
+	slices.SortFunc(p.Unconfirmed, func(a, b CreateResolution) int {
+		return cmp.Or(cmp.Compare(a.RunID, b.RunID), cmp.Compare(a.OpID, b.OpID))
+	})
+	slices.SortFunc(p.Takeovers, func(a, b store.OwnedSkill) int { return cmp.Compare(a.SkillID, b.SkillID) })
+	return taken
 }
 
 func sortChanges(cs []Change) {
@@ -417,6 +563,13 @@ func applyPolicy(p *Plan) {
 			continue
 		case ActionUpdate:
 			if p.Policy == PolicyCreateOnly {
+				if c.CreatedByRun != 0 {
+					// A skill this tool created: taking it over is
+					// bookkeeping, changing its fields is an update.
+					c.Diff, c.Fields, c.After, c.RenamedFrom, c.managed = nil, []string{}, c.Before, "", nil
+					out = append(out, c)
+					continue
+				}
 				if !c.Adopt {
 					p.Unchanged++
 					continue

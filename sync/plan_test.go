@@ -30,6 +30,28 @@ func desired(name, key string, mwt int, members ...string) DesiredSkill {
 	return DesiredSkill{Name: name, Key: key, RuleID: rule, Settings: Settings{MaxWaitTime: ptr(mwt)}, Members: members}
 }
 
+// lostCreate is a journal row of a create whose answer never came.
+func lostCreate(id, run int64, name, key string, state store.OpState) store.Operation {
+	rule, _, _ := strings.Cut(key, "|")
+	return store.Operation{ID: id, RunID: run, Action: "create", SkillName: name, RuleID: rule, RuleKey: key, State: state}
+}
+
+// checkResolutions compares the plan's resolutions of unanswered creates,
+// each as "op-id resolution skill-id".
+func checkResolutions(t *testing.T, p *Plan, want ...string) {
+	t.Helper()
+	var got []string
+	for _, r := range p.Unconfirmed {
+		got = append(got, fmt.Sprintf("%d %s %d", r.OpID, r.Resolution, r.SkillID))
+		if r.Note == "" {
+			t.Errorf("resolution of op %d has no note", r.OpID)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("resolutions %q, want %q", got, want)
+	}
+}
+
 func TestBuildPlanDecisionTable(t *testing.T) {
 	t.Parallel()
 	deleted := lpSkill(7, "Gone", 120)
@@ -264,6 +286,178 @@ func TestBuildPlanDecisionTable(t *testing.T) {
 			},
 		},
 		{
+			name: "takeover: a lost create of a desired skill is adopted, not a conflict",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
+				Current:     []liveperson.Skill{lpSkill(5, "SALES", 120)},
+				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
+			want:   []string{"update Sales"},
+			counts: Summary{Update: 1},
+			check: func(t *testing.T, p *Plan) {
+				c := p.Changes[0]
+				if !c.Adopt || c.CreatedByRun != 12 || c.SkillID != 5 || c.Reason != "created by run 12, which stopped before LivePerson's answer arrived: taken over" {
+					t.Errorf("change %+v", c)
+				}
+				// The name is managed: its case is set as the rule says.
+				if !slices.Equal(c.Fields, []string{"name"}) {
+					t.Errorf("fields %v", c.Fields)
+				}
+				if len(p.Takeovers) != 1 || p.Takeovers[0].SkillID != 5 || p.Takeovers[0].RuleKey != "dept|Sales" ||
+					p.Takeovers[0].RuleID != "dept" || *p.Takeovers[0].CreatedByRun != 12 || p.Takeovers[0].Adopted {
+					t.Errorf("takeovers %+v", p.Takeovers)
+				}
+				checkResolutions(t, p, "31 taken_over 5")
+			},
+		},
+		{
+			name: "takeover with nothing to write still shows and registers",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
+				Current: []liveperson.Skill{lpSkill(5, "Sales", 120)}, Written: map[int64]SkillState{},
+				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
+			want:   []string{"update Sales"},
+			counts: Summary{Update: 1},
+			check: func(t *testing.T, p *Plan) {
+				if c := p.Changes[0]; !c.Adopt || c.CreatedByRun != 12 || len(c.Diff) != 0 || !p.HasChanges() {
+					t.Errorf("change %+v", c)
+				}
+				checkResolutions(t, p, "31 taken_over 5")
+			},
+		},
+		{
+			name: "takeover of a skill no longer desired puts it through the delete grace",
+			in: PlanInput{Current: []liveperson.Skill{lpSkill(5, "Sales", 120)}, DeleteAfterRuns: 2, RunID: 13,
+				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
+			want:   []string{"pending_delete Sales"},
+			counts: Summary{PendingDelete: 1},
+			check: func(t *testing.T, p *Plan) {
+				c := p.Changes[0]
+				if c.SkillID != 5 || c.CreatedByRun != 12 || c.FirstMissingRun != 13 ||
+					!strings.HasPrefix(c.Reason, "created by run 12, which stopped before LivePerson's answer arrived: taken over; no rule") {
+					t.Errorf("change %+v", c)
+				}
+				if len(p.Takeovers) != 1 || !p.HasChanges() {
+					t.Errorf("takeovers %+v", p.Takeovers)
+				}
+				checkResolutions(t, p, "31 taken_over 5")
+			},
+		},
+		{
+			name: "takeover under a renamed template renames in place",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales team", "dept|Sales", 120)},
+				Current:     []liveperson.Skill{lpSkill(5, "Sales", 120)},
+				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
+			want:   []string{"update Sales team"},
+			counts: Summary{Update: 1},
+			check: func(t *testing.T, p *Plan) {
+				if c := p.Changes[0]; !c.Adopt || c.SkillID != 5 || c.RenamedFrom != "Sales" {
+					t.Errorf("change %+v", c)
+				}
+			},
+		},
+		{
+			name: "a lost create that did not happen: created now",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
+				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
+			want:   []string{"create Sales"},
+			counts: Summary{Create: 1},
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Takeovers) != 0 {
+					t.Errorf("takeovers %+v", p.Takeovers)
+				}
+				checkResolutions(t, p, "31 absent 0")
+			},
+		},
+		{
+			name: "a create never sent takes nothing over: the skill is someone else's",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
+				Current:     []liveperson.Skill{lpSkill(5, "Sales", 120)},
+				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpIntended)}},
+			want:   []string{"unmanaged_conflict Sales"},
+			counts: Summary{UnmanagedConflict: 1},
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Takeovers) != 0 {
+					t.Errorf("takeovers %+v", p.Takeovers)
+				}
+				checkResolutions(t, p, "31 not_sent 0")
+			},
+		},
+		{
+			name: "a lost create whose skill is managed already changes nothing",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
+				Current: []liveperson.Skill{lpSkill(5, "Sales", 120)}, Registry: []store.OwnedSkill{owned(5, "Sales", "dept|Sales")},
+				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
+			counts: Summary{Unchanged: 1},
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Takeovers) != 0 || p.HasChanges() {
+					t.Errorf("takeovers %+v", p.Takeovers)
+				}
+				checkResolutions(t, p, "31 managed 5")
+			},
+		},
+		{
+			name: "a lost create whose key another live skill holds is left alone",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
+				Current: []liveperson.Skill{lpSkill(1, "Sales", 120), lpSkill(5, "Sales team", 120)}, Registry: []store.OwnedSkill{owned(1, "Sales", "dept|Sales")},
+				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales team", "dept|Sales", store.OpSent)}},
+			counts: Summary{Unchanged: 1},
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Takeovers) != 0 {
+					t.Errorf("takeovers %+v", p.Takeovers)
+				}
+				checkResolutions(t, p, "31 left 5")
+			},
+		},
+		{
+			name: "a lost recreate replaces the vanished skill it was for",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
+				Current: []liveperson.Skill{lpSkill(5, "Sales", 120)}, Registry: []store.OwnedSkill{owned(1, "Sales (old)", "dept|Sales")},
+				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
+			want:   []string{"update Sales"},
+			counts: Summary{Update: 1},
+			check: func(t *testing.T, p *Plan) {
+				if c := p.Changes[0]; !c.Adopt || c.SkillID != 5 || !slices.Equal(p.Forget, []int64{1}) || len(p.Takeovers) != 1 {
+					t.Errorf("change %+v forget %v takeovers %+v", c, p.Forget, p.Takeovers)
+				}
+			},
+		},
+		{
+			name: "two lost creates of one name: the newer run's takes it",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
+				Current: []liveperson.Skill{lpSkill(5, "Sales", 120)},
+				Unconfirmed: []store.Operation{lostCreate(21, 11, "Sales", "dept|Sales", store.OpSent),
+					lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
+			want:   []string{"update Sales"},
+			counts: Summary{Update: 1},
+			check: func(t *testing.T, p *Plan) {
+				if c := p.Changes[0]; c.CreatedByRun != 12 || len(p.Takeovers) != 1 {
+					t.Errorf("change %+v", c)
+				}
+				checkResolutions(t, p, "21 managed 5", "31 taken_over 5")
+			},
+		},
+		{
+			name: "create-only: a takeover registers and writes nothing",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)}, Policy: PolicyCreateOnly,
+				Current:     []liveperson.Skill{lpSkill(5, "Sales", 60)},
+				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
+			want:   []string{"update Sales"},
+			counts: Summary{Update: 1},
+			check: func(t *testing.T, p *Plan) {
+				if c := p.Changes[0]; !c.Adopt || len(c.Diff) != 0 || len(c.Fields) != 0 || *c.After.MaxWaitTime != 60 {
+					t.Errorf("change %+v", c)
+				}
+			},
+		},
+		{
+			name: "upsert-only: a takeover no longer desired is registered, never deleted",
+			in: PlanInput{Current: []liveperson.Skill{lpSkill(5, "Sales", 120)}, Policy: PolicyUpsertOnly, DeleteAfterRuns: 1,
+				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
+			check: func(t *testing.T, p *Plan) {
+				if len(p.Takeovers) != 1 || !p.HasChanges() {
+					t.Errorf("takeovers %+v", p.Takeovers)
+				}
+			},
+		},
+		{
 			name: "released skills are not ours",
 			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)}, Current: []liveperson.Skill{lpSkill(1, "Sales", 60)},
 				Registry: []store.OwnedSkill{{SkillID: 1, Name: "Sales", RuleKey: "dept|Sales", ReleasedAt: ptr(time0)}}},
@@ -385,6 +579,55 @@ func TestPlanRendering(t *testing.T) {
 	}
 }
 
+// TestPlanRenderingTakeover: a takeover reads as an adoption that says
+// which run created the skill, and every unanswered create is listed with
+// what the run does about it, in text and in JSON.
+func TestPlanRenderingTakeover(t *testing.T) {
+	t.Parallel()
+	p := BuildPlan(PlanInput{
+		Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120), desired("Support", "dept|Support", 120)},
+		Current: []liveperson.Skill{lpSkill(5, "Sales", 120)},
+		Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent),
+			lostCreate(32, 12, "Support", "dept|Support", store.OpSent)},
+	})
+	var text bytes.Buffer
+	if err := p.RenderText(&text, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"  ~ Sales  (adopt)  id 5, rule dept",
+		"      # created by run 12, which stopped before LivePerson's answer arrived: taken over",
+		"  + Support",
+		"Creates of earlier runs that never got LivePerson's answer:",
+		"  ~ Sales  run 12, taken over\n      # skill 5 exists: taken over",
+		"  · Support  run 12, absent\n      # no skill named \"Support\" in LivePerson: the create did not happen",
+		"Plan: 1 to create, 1 to update, 0 to delete, 0 pending.",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text plan lacks %q:\n%s", want, text.String())
+		}
+	}
+	var doc struct {
+		Changes []struct {
+			Skill        string `json:"skill"`
+			Adopt        bool   `json:"adopt"`
+			CreatedByRun int64  `json:"created_by_run"`
+		} `json:"changes"`
+		Unconfirmed []CreateResolution `json:"unconfirmed_creates"`
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Changes) != 2 || !doc.Changes[0].Adopt || doc.Changes[0].CreatedByRun != 12 ||
+		len(doc.Unconfirmed) != 2 || doc.Unconfirmed[0].Resolution != ResolutionTakenOver || doc.Unconfirmed[1].Resolution != ResolutionAbsent {
+		t.Errorf("json %s", b)
+	}
+}
+
 // memAccount is an in-memory LivePerson account and registry that applies
 // plans the way the applier does, for the convergence property.
 type memAccount struct {
@@ -400,6 +643,9 @@ func (m *memAccount) apply(p *Plan) error {
 	}
 	for _, id := range p.Forget {
 		delete(reg, id)
+	}
+	for _, t := range p.Takeovers {
+		reg[t.SkillID] = t
 	}
 	for _, f := range p.RegistryFixes {
 		reg[f.SkillID] = f
@@ -477,7 +723,7 @@ func randomWorld(seed uint64) (PlanInput, *memAccount) {
 		}
 		in.Desired = append(in.Desired, d)
 		id := int64(i + 1)
-		switch rng.IntN(6) {
+		switch rng.IntN(7) {
 		case 0: // owned, maybe different settings
 			s := lpSkill(id, d.Name, 60+rng.IntN(3)*30)
 			acct.skills = append(acct.skills, s)
@@ -493,6 +739,9 @@ func randomWorld(seed uint64) (PlanInput, *memAccount) {
 			acct.registry = append(acct.registry, owned(id, d.Name, d.Key))
 		case 3: // unowned with the same name (conflict or adopt)
 			acct.skills = append(acct.skills, lpSkill(id, strings.ToLower(d.Name), 30))
+		case 4: // created by a run that died before the answer
+			acct.skills = append(acct.skills, lpSkill(id, d.Name, 60+rng.IntN(3)*30))
+			in.Unconfirmed = append(in.Unconfirmed, lostCreate(id, 1, d.Name, d.Key, store.OpSent))
 		}
 	}
 	for i := range rng.IntN(5) { // owned, no longer desired
@@ -500,6 +749,15 @@ func randomWorld(seed uint64) (PlanInput, *memAccount) {
 		nm := name()
 		acct.skills = append(acct.skills, lpSkill(id, nm, 120))
 		acct.registry = append(acct.registry, owned(id, nm, fmt.Sprintf("r|gone%d", i)))
+	}
+	for i := range rng.IntN(3) { // created by a run that died, no longer desired
+		id := int64(300 + i)
+		nm := name()
+		acct.skills = append(acct.skills, lpSkill(id, nm, 120))
+		in.Unconfirmed = append(in.Unconfirmed, lostCreate(id, 1, nm, fmt.Sprintf("r|lost%d", i), store.OpSent))
+	}
+	if rng.IntN(2) == 0 { // a create that died before it was sent
+		in.Unconfirmed = append(in.Unconfirmed, lostCreate(400, 1, name(), "r|unsent", store.OpIntended))
 	}
 	for i := range rng.IntN(5) { // unowned, unrelated
 		s := lpSkill(int64(200+i), name(), 45)
@@ -533,7 +791,22 @@ func checkConvergence(t *testing.T, seed uint64) {
 
 	conflicts := map[string]bool{}
 	adopted := map[int64]bool{}
+	for _, t := range p.Takeovers {
+		adopted[t.SkillID] = true
+	}
+	if len(p.Unconfirmed) != len(in.Unconfirmed) {
+		t.Errorf("seed %d: %d resolutions for %d unanswered creates", seed, len(p.Unconfirmed), len(in.Unconfirmed))
+	}
+	lost := map[string]bool{}
+	for _, op := range in.Unconfirmed {
+		if op.State == store.OpSent {
+			lost[strings.ToLower(op.SkillName)] = true
+		}
+	}
 	for _, c := range p.Changes {
+		if c.Action == ActionUnmanagedConflict && lost[strings.ToLower(c.Skill)] {
+			t.Errorf("seed %d: skill %q of a lost create reported as a conflict: %s", seed, c.Skill, c.Reason)
+		}
 		if c.Action == ActionUnmanagedConflict {
 			conflicts[c.Skill] = true
 		}
@@ -574,8 +847,9 @@ func checkConvergence(t *testing.T, seed uint64) {
 			t.Errorf("seed %d: unowned skill %d changed:\n%+v\n%+v", seed, s.ID, u, s)
 		}
 	}
-	// Planning again finds nothing to do.
-	in.Current, in.Registry = slices.Clone(acct.skills), slices.Clone(acct.registry)
+	// Planning again finds nothing to do (the applier has settled the
+	// unanswered creates).
+	in.Current, in.Registry, in.Unconfirmed = slices.Clone(acct.skills), slices.Clone(acct.registry), nil
 	again := BuildPlan(in)
 	if again.HasChanges() {
 		t.Fatalf("seed %d: second plan not empty: %+v fixes %+v forget %v", seed, again.Changes, again.RegistryFixes, again.Forget)

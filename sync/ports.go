@@ -3,12 +3,14 @@
 // plan against a broken feed, and applies it.
 //
 // One run (Runner.RunOnce) is: take the in-process guard and the Postgres
-// run lock; read the HR source; refuse the run if the feed looks broken
-// (CheckHealth); evaluate the rules (CompileRules, Rules.Desired); read the
-// account's skills once (deleted ones included) and, with assignments, its
-// users once; plan (BuildPlan, then the delete budget, PlanAssignments and
-// HoldReferencedDeletes); and in apply mode write the plan: creates, updates,
-// user assignments, deletes, in batches, journaled item by item.
+// run lock; mark runs a dead process left running interrupted; read the HR
+// source; refuse the run if the feed looks broken (CheckHealth); evaluate
+// the rules (CompileRules, Rules.Desired); read the account's skills once
+// (deleted ones included) and, with assignments, its users once, and the
+// creates earlier runs never saw answered; plan (BuildPlan, then the delete
+// budget, PlanAssignments and HoldReferencedDeletes); and in apply mode
+// write the plan: skills taken over, creates, updates, user assignments,
+// deletes, in batches, journaled item by item.
 //
 // The planner decides per registry key (rule id + the values of the
 // attributes the rule's name reads):
@@ -21,6 +23,11 @@
 //	not owned, name free                → create
 //	not owned, name taken (any case)    → unmanaged conflict, or adopt with
 //	                                      skills.adopt_existing
+//	not owned, name taken by a skill an → taken over: registered under the
+//	earlier run created without seeing    journaled rule key and shown as an
+//	the answer (journal: create left      adoption; then planned as owned
+//	sent, run finished)                   (update, or pending delete when no
+//	                                      longer desired)
 //	owned, no longer desired            → pending delete, then delete after
 //	                                      sync.delete_after_runs apply runs,
 //	                                      within the delete budget, and only
@@ -70,6 +77,10 @@ type RunStore interface {
 
 	JournalAdd(ctx context.Context, runID int64, ops []store.Operation) ([]int64, error)
 	JournalSet(ctx context.Context, updates []store.OpUpdate) error
+	// UnconfirmedCreates returns the creates finished runs left intended
+	// or sent: their answer was lost with their process, and the skill
+	// may exist in LivePerson with nothing of ours knowing its id.
+	UnconfirmedCreates(ctx context.Context) ([]store.Operation, error)
 
 	OwnedSkills(ctx context.Context) ([]store.OwnedSkill, error)
 	UpsertOwnedSkills(ctx context.Context, skills []store.OwnedSkill) error

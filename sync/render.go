@@ -20,6 +20,9 @@ type planJSON struct {
 	Assignments   *AssignmentPlan `json:"assignments,omitempty"`
 	Problems      []RecordProblem `json:"problems,omitempty"`
 	Warnings      []string        `json:"warnings,omitempty"`
+	// UnconfirmedCreates: creates of earlier runs that never got their
+	// answer, and what this plan does about each.
+	UnconfirmedCreates []CreateResolution `json:"unconfirmed_creates,omitempty"`
 }
 
 // MarshalJSON renders the plan in its versioned JSON form.
@@ -34,6 +37,7 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 	return json.Marshal(planJSON{
 		FormatVersion: PlanFormatVersion, RunID: p.RunID, Policy: p.Policy, Summary: p.Summary(),
 		Changes: changes, Assignments: p.Assignments, Problems: p.Problems, Warnings: p.Warnings,
+		UnconfirmedCreates: p.Unconfirmed,
 	})
 }
 
@@ -141,6 +145,17 @@ func (p *Plan) RenderText(w io.Writer, color bool) error {
 		for _, c := range conflicts {
 			fmt.Fprintf(&b, "  %s  %s\n", paint(ansiRed, "! "+c.Skill), paint(ansiDim, provenanceText(c)))
 			fmt.Fprintf(&b, "      # %s\n", c.Reason)
+		}
+	}
+	if len(p.Unconfirmed) > 0 {
+		section("Creates of earlier runs that never got LivePerson's answer:")
+		for _, r := range p.Unconfirmed {
+			mark := paint(ansiDim, "· "+r.Skill)
+			if r.Resolution == ResolutionTakenOver {
+				mark = paint(ansiYellow, "~ "+r.Skill)
+			}
+			fmt.Fprintf(&b, "  %s  %s\n", mark, paint(ansiDim, fmt.Sprintf("run %d, %s", r.RunID, strings.ReplaceAll(r.Resolution, "_", " "))))
+			fmt.Fprintf(&b, "      # %s\n", r.Note)
 		}
 	}
 	if a := p.Assignments; a != nil {

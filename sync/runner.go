@@ -191,6 +191,10 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 	if err != nil {
 		return rc.fail(ctx, res, nil, fmt.Errorf("read pending deletes: %w", err))
 	}
+	unconfirmed, err := rc.deps.Store.UnconfirmedCreates(ctx)
+	if err != nil {
+		return rc.fail(ctx, res, nil, fmt.Errorf("read unanswered creates of earlier runs: %w", err))
+	}
 	written, err := rc.deps.Store.SkillStates(ctx)
 	if err != nil {
 		return rc.fail(ctx, res, nil, fmt.Errorf("read written skill state: %w", err))
@@ -210,6 +214,7 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 		Desired: desired.Skills, Current: current, Registry: registry, Pending: pending, Written: written,
 		Policy: rc.cfg.Sync.Policy, AdoptExisting: rc.cfg.Skills.AdoptExisting,
 		DeleteAfterRuns: rc.cfg.Sync.DeleteAfterRuns, RunID: rc.run.ID, Problems: desired.Problems,
+		Unconfirmed: unconfirmed,
 	}
 	budget := DeleteBudget(rc.cfg.Sync, activeOwned(registry))
 	plan := rc.plan(in, budget, snap, users)
@@ -265,6 +270,9 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 		if !errors.Is(err, errReplan) {
 			break
 		}
+		// The first pass settled the earlier runs' creates; the registry
+		// read below has what it took over.
+		in.Unconfirmed = nil
 		if attempt >= rc.cfg.Sync.MaxConflictRetries {
 			err = fmt.Errorf("LivePerson kept reporting revision conflicts: gave up after %d re-plans (sync.max_conflict_retries); someone else is changing the account's skills, the next run continues: %w",
 				attempt, err)
@@ -311,7 +319,7 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 	case c.Failed > 0:
 		rc.run.Error = fmt.Sprintf("%d operations failed; see the run's journal", c.Failed)
 		return rc.finish(ctx, res, store.OutcomePartial, nil)
-	case c.Created+c.Updated+c.Deleted+c.Assigned+c.Unassigned > 0 || len(plan.RegistryFixes)+len(plan.Forget) > 0:
+	case c.Created+c.Updated+c.Deleted+c.Assigned+c.Unassigned+c.TakenOver > 0 || len(plan.RegistryFixes)+len(plan.Forget) > 0:
 		return rc.finish(ctx, res, store.OutcomeApplied, nil)
 	}
 	return rc.finish(ctx, res, store.OutcomeNoChanges, nil)
