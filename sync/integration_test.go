@@ -765,29 +765,102 @@ func BenchmarkApply1000Creates(b *testing.B) {
 	}
 }
 
-// cancellingSource stands for a shutdown arriving while the feed is read.
-type cancellingSource struct{ cancel context.CancelFunc }
+// funcSource is a feed whose Read is a function.
+type funcSource func(ctx context.Context) (*hrsource.Snapshot, error)
 
-func (s cancellingSource) Read(ctx context.Context) (*hrsource.Snapshot, error) {
-	s.cancel()
-	return nil, fmt.Errorf("read hr.csv: %w", context.Cause(ctx))
+func (f funcSource) Read(ctx context.Context) (*hrsource.Snapshot, error) { return f(ctx) }
+
+// listHook runs before every skills read.
+type listHook struct {
+	SkillsAPI
+	before func()
 }
 
-func TestRunCancelledWhileReadingIsInterrupted(t *testing.T) {
+func (h listHook) ListSkills(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, error) {
+	h.before()
+	return h.SkillsAPI.ListSkills(ctx, includeDeleted)
+}
+
+// TestRunCancelledBeforeApplyIsInterrupted: a run whose context is
+// cancelled (or runs out of time) while it reads the feed, the database or
+// LivePerson is recorded interrupted, never failed, whatever words the
+// failing step used, and writes nothing.
+func TestRunCancelledBeforeApplyIsInterrupted(t *testing.T) {
 	t.Parallel()
-	e := setup(t, baseHR, deptConfig())
-	ctx, cancel := context.WithCancel(context.Background())
-	r, err := NewRunner(Deps{Source: cancellingSource{cancel}, Skills: e.skills, Store: e.store}, e.cfg)
-	if err != nil {
-		t.Fatal(err)
+	shutdown := errors.New("terminated signal received")
+	tests := []struct {
+		name string
+		// deps returns the run's context, feed and skills API.
+		deps func(e *testEnv, real RecordSource) (context.Context, RecordSource, SkillsAPI)
+	}{
+		{"feed read, error wraps the cancellation", func(e *testEnv, _ RecordSource) (context.Context, RecordSource, SkillsAPI) {
+			ctx, cancel := context.WithCancel(context.Background())
+			return ctx, funcSource(func(ctx context.Context) (*hrsource.Snapshot, error) {
+				cancel()
+				return nil, fmt.Errorf("read hr.csv: %w", context.Cause(ctx))
+			}), e.skills
+		}},
+		{"feed read, cancelled with a cause", func(e *testEnv, _ RecordSource) (context.Context, RecordSource, SkillsAPI) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			return ctx, funcSource(func(ctx context.Context) (*hrsource.Snapshot, error) {
+				cancel(shutdown)
+				return nil, fmt.Errorf("GET https://hr.example.com/people: %w", context.Cause(ctx))
+			}), e.skills
+		}},
+		{"feed read, error in the source's own words", func(e *testEnv, _ RecordSource) (context.Context, RecordSource, SkillsAPI) {
+			ctx, cancel := context.WithCancel(context.Background())
+			return ctx, funcSource(func(context.Context) (*hrsource.Snapshot, error) {
+				cancel()
+				return nil, errors.New("hr.csv line 812: unexpected end of input")
+			}), e.skills
+		}},
+		{"feed read, the caller's deadline passes", func(e *testEnv, _ RecordSource) (context.Context, RecordSource, SkillsAPI) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			e.t.Cleanup(cancel)
+			return ctx, funcSource(func(ctx context.Context) (*hrsource.Snapshot, error) {
+				<-ctx.Done()
+				return nil, fmt.Errorf("read hr.csv: %w", ctx.Err())
+			}), e.skills
+		}},
+		{"database read after the feed", func(e *testEnv, real RecordSource) (context.Context, RecordSource, SkillsAPI) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			return ctx, funcSource(func(ctx context.Context) (*hrsource.Snapshot, error) {
+				snap, err := real.Read(ctx)
+				cancel(shutdown)
+				return snap, err
+			}), e.skills
+		}},
+		{"LivePerson skills read", func(e *testEnv, real RecordSource) (context.Context, RecordSource, SkillsAPI) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			return ctx, real, listHook{SkillsAPI: e.skills, before: func() { cancel(shutdown) }}
+		}},
 	}
-	res, err := r.RunOnce(ctx, store.ModeApply, store.TriggerSchedule)
-	if err != nil || res.Run.Outcome != store.OutcomeInterrupted {
-		t.Fatalf("err %v outcome %+v", err, res)
-	}
-	run, _, _ := e.store.GetRun(context.Background(), res.Run.ID)
-	if run.Outcome != store.OutcomeInterrupted || e.writes() != 0 {
-		t.Errorf("recorded %+v", run)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, baseHR, deptConfig())
+			real, err := hrsource.New(hrsource.Config{Type: "csv", Path: e.hrPath, Fields: hrsource.FieldsConfig{ID: "id", Email: "email"},
+				Active: `status == "active"`}, hrsource.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, src, skills := tt.deps(e, real)
+			r, err := NewRunner(Deps{Source: src, Skills: skills, Store: e.store}, e.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.RunOnce(ctx, store.ModeApply, store.TriggerSchedule)
+			if err != nil || res.Run.Outcome != store.OutcomeInterrupted || !strings.HasPrefix(res.Run.Error, "interrupted: ") {
+				t.Fatalf("err %v result %+v", err, res)
+			}
+			run, _, err := e.store.GetRun(context.Background(), res.Run.ID)
+			if err != nil || run.Outcome != store.OutcomeInterrupted || run.FinishedAt == nil {
+				t.Errorf("recorded %+v, %v", run, err)
+			}
+			if n := e.writes(); n != 0 {
+				t.Errorf("%d writes to LivePerson", n)
+			}
+		})
 	}
 }
 

@@ -304,7 +304,7 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 		plan = rc.plan(in, max(budget-rc.counts.Deleted, 0), snap, users)
 	}
 	switch {
-	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+	case err != nil && interrupted(ctx):
 		rc.log.Warn("run interrupted between batches", "cause", context.Cause(ctx))
 		rc.run.Error = "interrupted: " + context.Cause(ctx).Error()
 		return rc.finish(ctx, res, store.OutcomeInterrupted, nil)
@@ -350,12 +350,22 @@ func containsID(ids []int64, id int64) bool {
 	return false
 }
 
+// interrupted reports whether the run's own context was cancelled or ran
+// out of time. A step that fails then failed because of it, whatever its
+// error says: adapters wrap cancellation in their own words (a transport
+// error, a cause given to the cancel func, a read cut short), and a run
+// stopped by shutdown must read interrupted, not failed.
+func interrupted(ctx context.Context) bool {
+	return ctx.Err() != nil
+}
+
 func (rc *runContext) fail(ctx context.Context, res *Result, plan *Plan, err error) (*Result, error) {
 	if plan != nil {
 		res.Plan = plan
 	}
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	if interrupted(ctx) {
 		// Shutdown while reading: not an error, nothing was written.
+		rc.log.Warn("run interrupted", "cause", context.Cause(ctx), "error", err)
 		rc.run.Error = "interrupted: " + err.Error()
 		return rc.finish(ctx, res, store.OutcomeInterrupted, nil)
 	}

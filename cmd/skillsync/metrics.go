@@ -31,7 +31,7 @@ func newMetrics() *metrics {
 		registry: prometheus.NewRegistry(),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "skillsync_runs_total",
-			Help: "Runs by mode and outcome (no_changes, applied, partial, refused, failed, interrupted).",
+			Help: "Runs by mode and outcome (no_changes, planned, applied, partial, refused, failed, interrupted).",
 		}, []string{"mode", "outcome"}),
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "skillsync_changes_total",
