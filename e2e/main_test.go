@@ -18,8 +18,8 @@ import (
 var binary string
 
 // binDirPrefix names the directories holding built binaries, so that one
-// left by a test binary that died (pgtest.Main exits without returning,
-// so nothing runs after it) is removed by the next run.
+// left by a test binary that died before its cleanup is removed by the
+// next run.
 const binDirPrefix = "skillsync-e2e-bin-"
 
 func TestMain(m *testing.M) {
@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	pgtest.Main(m)
+	pgtest.Main(m, func() { _ = os.RemoveAll(dir) })
 }
 
 // removeAbandonedBinDirs removes binary directories whose test process is
