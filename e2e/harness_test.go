@@ -5,11 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,61 +65,26 @@ func authYAML(method string) string {
 	panic("unknown auth method " + method)
 }
 
-// hookFunc intercepts a request to the simulator; next is the simulator.
-type hookFunc func(w http.ResponseWriter, r *http.Request, next http.Handler)
+// hookFunc intercepts a request to the simulator (lpsim.Server.Intercept);
+// next is the simulator. It is for faults lpsim.Fault cannot express:
+// holding a request, killing the client while its create is answered.
+type hookFunc = func(w http.ResponseWriter, r *http.Request, next http.Handler)
 
-// lpServer serves a lpsim.Sim over TLS like lpsim.Serve, with a hook in
-// front of it for faults lpsim cannot express (holding a request, killing
-// the client while its create is being answered).
-type lpServer struct {
-	sim     *lpsim.Sim
-	ts      *httptest.Server
-	certPEM string // path of the server certificate, for SSL_CERT_FILE
-
-	mu   gosync.Mutex
-	hook hookFunc
-}
-
-func newLPServer(t testing.TB, opts lpsim.Options) *lpServer {
+// newLPServer serves a simulator with the suite's account and credentials,
+// and writes its certificate to a file for the binary's SSL_CERT_FILE.
+func newLPServer(t testing.TB, opts lpsim.Options) (srv *lpsim.Server, certFile string) {
 	t.Helper()
 	opts.AccountID = account
 	opts.ClientID, opts.ClientSecret = clientID, secret
 	opts.AppKey, opts.Secret, opts.AccessToken, opts.AccessTokenSecret = appKey, secret, accessToken, accessTokenSecret
 	opts.Username, opts.Password = username, password
-	s := &lpServer{sim: lpsim.New(opts)}
-	// HTTP/2 stays off (as in lpsim.Serve) so dropped connections look like
-	// network failures.
-	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.ts.StartTLS()
-	t.Cleanup(func() {
-		s.ts.CloseClientConnections()
-		s.ts.Close()
-	})
-	s.certPEM = filepath.Join(t.TempDir(), "lpsim.pem")
-	block := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ts.Certificate().Raw})
-	if err := os.WriteFile(s.certPEM, block, 0o644); err != nil {
+	srv = lpsim.Serve(lpsim.New(opts))
+	t.Cleanup(srv.Close)
+	certFile = filepath.Join(t.TempDir(), "lpsim.pem")
+	if err := os.WriteFile(certFile, srv.CertificatePEM(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return s
-}
-
-func (s *lpServer) URL() string { return s.ts.URL }
-
-func (s *lpServer) setHook(h hookFunc) {
-	s.mu.Lock()
-	s.hook = h
-	s.mu.Unlock()
-}
-
-func (s *lpServer) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	h := s.hook
-	s.mu.Unlock()
-	if h != nil {
-		h(w, r, s.sim)
-		return
-	}
-	s.sim.ServeHTTP(w, r)
+	return srv, certFile
 }
 
 // isWrite says whether a logged request changed, or tried to change,
@@ -176,7 +139,8 @@ func skillName(p person) string { return p.Dept + " / " + p.Team }
 type fixture struct {
 	t       testing.TB
 	dir     string
-	lp      *lpServer
+	events  *notifier // a child wrote output or exited
+	lp      *lpsim.Server
 	sim     *lpsim.Sim
 	dbURL   string
 	hrPath  string
@@ -214,8 +178,8 @@ func setup(t testing.TB, o options) *fixture {
 	if o.sync == "" {
 		o.sync = "{max_deletes: 1000, max_delete_percent: 100, delete_after_runs: 1}"
 	}
-	lp := newLPServer(t, o.sim)
-	f := &fixture{t: t, dir: t.TempDir(), lp: lp, sim: lp.sim, dbURL: o.dbURL}
+	lp, certFile := newLPServer(t, o.sim)
+	f := &fixture{t: t, dir: t.TempDir(), events: newNotifier(), lp: lp, sim: lp.Sim, dbURL: o.dbURL}
 	f.hrPath = filepath.Join(f.dir, "hr.csv")
 	f.writeHR(o.people)
 	f.cfgPath = filepath.Join(f.dir, "config.yaml")
@@ -246,7 +210,7 @@ sync: %s
 	if err := os.WriteFile(f.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f.env = childEnv(lp.certPEM, "E2E_DATABASE_URL="+o.dbURL, "LP_SECRET="+secret,
+	f.env = childEnv(certFile, "E2E_DATABASE_URL="+o.dbURL, "LP_SECRET="+secret,
 		"LP_TOKEN_SECRET="+accessTokenSecret, "LP_PASSWORD="+password, "E2E_TRIGGER_TOKEN="+triggerToken)
 	return f
 }
@@ -357,16 +321,70 @@ func (f *fixture) checkNoSecrets(outputs ...string) {
 	}
 }
 
+// notifier tells waiters that something they may be waiting for has
+// happened: a child wrote output or exited.
+type notifier struct {
+	mu gosync.Mutex
+	ch chan struct{} // closed and replaced on each notify
+}
+
+func newNotifier() *notifier { return &notifier{ch: make(chan struct{})} }
+
+// next returns a channel closed by the next notify.
+func (n *notifier) next() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ch
+}
+
+func (n *notifier) notify() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	close(n.ch)
+	n.ch = make(chan struct{})
+}
+
+// await evaluates cond now and after each notification until it holds
+// (true) or timeout passes (false). Conditions on what the binary does,
+// including its effect on lpsim or the database, are followed by a log
+// line, so nothing polls.
+func (n *notifier) await(timeout time.Duration, cond func() bool) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		changed := n.next() // before cond: a change while it runs is not missed
+		if cond() {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+// waitUntil is await that fails the test on timeout.
+func (f *fixture) waitUntil(timeout time.Duration, what string, cond func() bool) {
+	f.t.Helper()
+	if !f.events.await(timeout, cond) {
+		f.t.Fatalf("timed out after %s waiting until %s", timeout, what)
+	}
+}
+
 // lockedBuffer collects a child's output while it runs.
 type lockedBuffer struct {
-	mu  gosync.Mutex
-	buf bytes.Buffer
+	mu     gosync.Mutex
+	buf    bytes.Buffer
+	events *notifier
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	n, err := b.buf.Write(p)
+	b.mu.Unlock()
+	b.events.notify()
+	return n, err
 }
 
 func (b *lockedBuffer) String() string {
@@ -379,6 +397,7 @@ func (b *lockedBuffer) String() string {
 // be killed).
 type proc struct {
 	t      testing.TB
+	f      *fixture
 	args   []string
 	cmd    *exec.Cmd
 	stdout lockedBuffer
@@ -389,7 +408,8 @@ type proc struct {
 
 func (f *fixture) start(args ...string) *proc {
 	f.t.Helper()
-	p := &proc{t: f.t, args: args, done: make(chan struct{})}
+	p := &proc{t: f.t, f: f, args: args, done: make(chan struct{})}
+	p.stdout.events, p.stderr.events = f.events, f.events
 	p.cmd = f.command(context.Background(), args...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -403,6 +423,7 @@ func (f *fixture) start(args ...string) *proc {
 			p.code = ee.ExitCode()
 		}
 		close(p.done)
+		f.events.notify()
 	}()
 	f.t.Cleanup(func() {
 		select {
@@ -474,7 +495,7 @@ func (p *proc) logged(msg string) []map[string]any {
 func (p *proc) addr() string {
 	p.t.Helper()
 	var addr string
-	eventually(p.t, 30*time.Second, "the daemon logs that it started", func() bool {
+	p.f.waitUntil(30*time.Second, "the daemon logs that it started", func() bool {
 		if p.exited() {
 			p.t.Fatalf("the daemon exited with %d:\n%s", p.code, p.stderr.String())
 		}
@@ -484,21 +505,6 @@ func (p *proc) addr() string {
 		return addr != ""
 	})
 	return addr
-}
-
-// eventually polls cond every 20 ms until it holds, and fails the test
-// when it does not within timeout.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 // runJSON is an element of `skillsync runs --format json`.
@@ -652,8 +658,15 @@ func (f *fixture) checkUntouched(keep map[int64]string) {
 		if now[id] != was {
 			f.t.Errorf("unowned skill %d changed:\nwas %s\nnow %s", id, was, now[id])
 		}
-		for _, r := range writes(f.sim) {
-			if r.Path == fmt.Sprintf("%s/%d", skillsPath, id) {
+	}
+	// A write of unchanged content leaves no trace in the skill: look at
+	// what each skill write stored (batches name no id in their path).
+	for _, r := range writes(f.sim) {
+		if !strings.HasPrefix(r.Path, skillsPath) {
+			continue
+		}
+		for _, id := range r.IDs {
+			if _, ok := keep[id]; ok {
 				f.t.Errorf("skillsync wrote to unowned skill %d: %s %s", id, r.Method, r.Path)
 			}
 		}

@@ -37,7 +37,7 @@ func TestTwoDaemonsNeverApplyAtOnce(t *testing.T) {
 		for _, p := range ps {
 			want[skillName(p)] = true
 		}
-		eventually(t, time.Minute, "the daemons bring generation "+string(rune('0'+i))+" of HR data to LivePerson", func() bool {
+		f.waitUntil(time.Minute, "the daemons bring generation "+string(rune('0'+i))+" of HR data to LivePerson", func() bool {
 			live := liveSkills(f.sim)
 			if len(live) != len(want)+len(keep) {
 				return false
@@ -54,7 +54,7 @@ func TestTwoDaemonsNeverApplyAtOnce(t *testing.T) {
 	// Hold the next run in its read of the skills.
 	held, release := make(chan struct{}), make(chan struct{})
 	var once gosync.Once
-	f.lp.setHook(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	f.lp.Intercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if r.Method == http.MethodGet && r.URL.Path == skillsPath {
 			hold := false
 			once.Do(func() { hold = true })
@@ -102,12 +102,12 @@ func TestTwoDaemonsNeverApplyAtOnce(t *testing.T) {
 		return len(daemons[0].logged("run skipped: another run is in progress")) + len(daemons[1].logged("run skipped: another run is in progress"))
 	}
 	before := skipped()
-	eventually(t, 30*time.Second, "a scheduled run is skipped because the other daemon holds the lock", func() bool {
+	f.waitUntil(30*time.Second, "a scheduled run is skipped because the other daemon holds the lock", func() bool {
 		return skipped() > before
 	})
 	close(release)
 	released = true
-	f.lp.setHook(nil)
+	f.lp.Intercept(nil)
 
 	for i, d := range daemons {
 		if code := d.stop(time.Minute); code != 0 {

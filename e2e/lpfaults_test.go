@@ -152,17 +152,12 @@ func moveStaff(f *fixture, ps []person) []person {
 }
 
 // statuses lists the statuses of the logged requests with method and a
-// path starting with prefix (0 for a dropped connection).
+// path starting with prefix (0 for a dropped connection, the handler's
+// status for a lost response).
 func statuses(log []lpsim.Request, method, prefix string) []int {
 	var out []int
-	for _, r := range log {
-		if r.Method == method && strings.HasPrefix(r.Path, prefix) {
-			s := r.Status
-			if r.Dropped && r.Status == 0 {
-				s = 0
-			}
-			out = append(out, s)
-		}
+	for _, r := range matching(log, method, prefix) {
+		out = append(out, r.Status)
 	}
 	return out
 }
@@ -383,7 +378,7 @@ func TestLivePersonFaults(t *testing.T) {
 				}
 				f.sim.ResetLog()
 				if c.hook != nil {
-					f.lp.setHook(c.hook(f))
+					f.lp.Intercept(c.hook(f))
 					keep = nil // the hook seeds a skill of its own
 				} else {
 					f.sim.InjectFault(c.fault)
@@ -391,7 +386,7 @@ func TestLivePersonFaults(t *testing.T) {
 				res := f.mustRun(exitOK, "sync")
 				log := f.sim.Requests()
 				c.check(t, f, log)
-				f.lp.setHook(nil)
+				f.lp.Intercept(nil)
 				if keep == nil {
 					keep = map[int64]string{}
 					for _, s := range f.sim.Skills(true) {
@@ -427,7 +422,7 @@ func TestDaemonOutlivesItsTokens(t *testing.T) {
 			f.setSchedule("@every 1s")
 			d := f.start("run")
 			d.addr()
-			eventually(t, time.Minute, "four runs have finished", func() bool {
+			f.waitUntil(time.Minute, "four runs have finished", func() bool {
 				return len(d.logged("run finished")) >= 4
 			})
 			if code := d.stop(time.Minute); code != 0 {

@@ -3,45 +3,38 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	gosync "sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/skillsync/skillsync/store/pgtest"
 )
 
 // TestKillDuringApply kills `skillsync sync` with SIGKILL in the middle of
-// a 500-create apply, then runs it again: the first run must show as
-// interrupted with its journal, the second must converge with no duplicate
-// skill and no unowned skill touched. The skills of the batch in flight
-// may exist in LivePerson with nothing of ours knowing their ids; the
-// journal (creates left sent) is what tells the next run they are ours.
+// a 500-create apply, at the two moments that matter, then runs it again:
+// the first run must show as interrupted with its journal, the second must
+// converge with no duplicate skill and no unowned skill touched. The
+// journal (creates left sent) is what tells the next run that skills it
+// finds may be its own.
 func TestKillDuringApply(t *testing.T) {
 	t.Parallel()
+	const killAt = 10 // the create batch in flight at the kill
 	tests := []struct {
 		name string
-		// inWindow kills the process after LivePerson applied a create and
-		// before the answer reaches it: the hardest moment, when the skill
-		// exists and nothing of ours knows its id. Otherwise the test kills
-		// the process from outside once some creates are done.
-		inWindow bool
+		// applied says whether LivePerson applies the batch in flight
+		// before the kill: then the skills exist and nothing of ours
+		// knows their ids, the hardest moment. Otherwise the batch is
+		// journaled sent and never reaches LivePerson.
+		applied bool
 	}{
-		{name: "between requests"},
-		{name: "after a create was applied, before its answer", inWindow: true},
+		{name: "a create sent, not yet received by LivePerson"},
+		{name: "a create applied, before its answer", applied: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,39 +47,39 @@ func TestKillDuringApply(t *testing.T) {
 			var p *proc
 			var mu gosync.Mutex
 			posts := 0
-			const killAt = 10 // the 10th create batch
-			if tc.inWindow {
-				started := make(chan struct{})
-				f.lp.setHook(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-					if r.Method == http.MethodPost && r.URL.Path == skillsPath {
-						mu.Lock()
-						posts++
-						n := posts
-						mu.Unlock()
-						if n == killAt {
-							<-started
+			started := make(chan struct{})
+			f.lp.Intercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+				if r.Method == http.MethodPost && r.URL.Path == skillsPath {
+					mu.Lock()
+					posts++
+					n := posts
+					mu.Unlock()
+					if n == killAt {
+						<-started
+						if tc.applied {
 							next.ServeHTTP(httptest.NewRecorder(), r) // applied, answer kept
-							p.kill()
-							panic(http.ErrAbortHandler) // and the connection dropped
 						}
+						p.kill()
+						panic(http.ErrAbortHandler) // and the connection dropped
 					}
-					next.ServeHTTP(w, r)
-				})
-				p = f.start("sync")
-				close(started)
-			} else {
-				p = f.start("sync")
-				eventually(t, time.Minute, "some create batches are done", func() bool {
-					return f.sim.Count(http.MethodPost, skillsPath) >= killAt || p.exited()
-				})
-				p.kill()
+				}
+				next.ServeHTTP(w, r)
+			})
+			p = f.start("sync")
+			close(started)
+			select {
+			case <-p.done:
+			case <-time.After(2 * time.Minute):
+				t.Fatalf("the sync was not killed at its create batch %d\n%s", killAt, p.stderr.String())
 			}
-			<-p.done
-			f.lp.setHook(nil)
+			f.lp.Intercept(nil)
 			f.sim.SetLatency(0)
-			created := len(f.sim.Skills(false)) - len(keep)
-			if created < (killAt-1)*10 || created >= 500 {
-				t.Fatalf("%d skills created before the kill, want some but not all (exit %d)\n%s", created, p.code, p.stderr.String())
+			want := (killAt - 1) * 10
+			if tc.applied {
+				want += 10
+			}
+			if created := len(f.sim.Skills(false)) - len(keep); created != want {
+				t.Fatalf("%d skills created before the kill, want %d (exit %d)\n%s", created, want, p.code, p.stderr.String())
 			}
 
 			runs := f.runs()
@@ -107,11 +100,9 @@ func TestKillDuringApply(t *testing.T) {
 					sent++
 				}
 			}
-			if done < (killAt-1)*10 || len(d.Operations) > 500 {
-				t.Errorf("journal of the killed run: %d operations, %d done, %d sent", len(d.Operations), done, sent)
-			}
-			if tc.inWindow && sent != 10 {
-				t.Errorf("journal of the killed run: %d operations left sent, want the 10 of the batch in flight", sent)
+			if done != (killAt-1)*10 || sent != 10 || len(d.Operations) > 500 {
+				t.Errorf("journal of the killed run: %d operations, %d done, %d sent; want %d done and the 10 of the batch in flight sent",
+					len(d.Operations), done, sent, (killAt-1)*10)
 			}
 
 			second := f.mustRun(exitOK, "sync")
@@ -153,7 +144,10 @@ func TestDaemonSurvivesPostgresOutage(t *testing.T) {
 	var mu gosync.Mutex
 	gets := 0
 	held, release := make(chan struct{}), make(chan struct{})
-	f.lp.setHook(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	var releaseOnce gosync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free) // a failed test must not leave the request held: lpsim's Close waits for it
+	f.lp.Intercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if r.Method == http.MethodGet && r.URL.Path == skillsPath {
 			mu.Lock()
 			gets++
@@ -187,26 +181,34 @@ func TestDaemonSurvivesPostgresOutage(t *testing.T) {
 		t.Fatalf("/readyz before the outage: %d %s", code, body)
 	}
 
-	pg := stopPostgres(t, cluster)
+	if err := cluster.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Each scheduled run ends with "next run scheduled": count runs by it.
 	failuresBefore := len(errorLines(d))
-	close(release)
-	eventually(t, time.Minute, "the daemon logs the failed run", func() bool {
-		return len(errorLines(d)) > failuresBefore
+	dueBefore := len(d.logged("next run scheduled"))
+	free()
+	f.waitUntil(time.Minute, "the held run ends", func() bool {
+		return len(d.logged("next run scheduled")) > dueBefore
 	})
+	if len(errorLines(d)) == failuresBefore {
+		t.Errorf("the run that lost PostgreSQL logged no error:\n%s", d.stderr.String())
+	}
 	// The scheduled runs during the outage cannot even take the run lock:
 	// each must say so, not fail silently.
 	skippedBefore := len(d.logged("run skipped: another run is in progress"))
 	logsBefore := len(d.logLines())
-	dueBefore := len(d.logged("next run scheduled"))
-	eventually(t, time.Minute, "two more scheduled runs are done", func() bool {
+	failuresBefore = len(errorLines(d))
+	dueBefore = len(d.logged("next run scheduled"))
+	f.waitUntil(time.Minute, "two more scheduled runs are done", func() bool {
 		return len(d.logged("next run scheduled")) >= dueBefore+2
 	})
 	var outage []string
 	for _, l := range d.logLines()[logsBefore:] {
 		outage = append(outage, fmt.Sprint(l))
 	}
-	if n := len(errorLines(d)) - failuresBefore; n < 3 {
-		t.Errorf("%d error lines for the first and two more scheduled runs with PostgreSQL down, want one per run; log:\n%s",
+	if n := len(errorLines(d)) - failuresBefore; n < 2 {
+		t.Errorf("%d error lines for two scheduled runs with PostgreSQL down, want one per run; log:\n%s",
 			n, strings.Join(outage, "\n"))
 	}
 	if len(d.logged("run skipped: another run is in progress")) > skippedBefore {
@@ -223,8 +225,10 @@ func TestDaemonSurvivesPostgresOutage(t *testing.T) {
 	}
 
 	restart := time.Now()
-	pg.start(t)
-	eventually(t, time.Minute, "a run succeeds after PostgreSQL is back", func() bool {
+	if err := cluster.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.waitUntil(time.Minute, "a run succeeds after PostgreSQL is back", func() bool {
 		code, body := get("/status")
 		if code != 200 {
 			return false
@@ -240,7 +244,7 @@ func TestDaemonSurvivesPostgresOutage(t *testing.T) {
 	if code := d.stop(time.Minute); code != 0 {
 		t.Errorf("the daemon exited %d after SIGTERM", code)
 	}
-	f.lp.setHook(nil)
+	f.lp.Intercept(nil)
 	runs := f.runs()
 	for _, r := range runs {
 		if r.Outcome == "running" {
@@ -286,136 +290,78 @@ func errorLines(p *proc) []map[string]any {
 	return out
 }
 
-// postgres is a stopped server of a pgtest cluster, to start again on the
-// same data and port.
-type postgres struct {
-	cluster *pgtest.Cluster
-	argv    []string
-}
-
-// stopPostgres shuts the cluster's server down (fast shutdown: sessions
-// are ended, new connections refused) and keeps its data.
-func stopPostgres(t *testing.T, c *pgtest.Cluster) *postgres {
-	t.Helper()
-	data := filepath.Join(c.Dir(), "data")
-	opts, err := os.ReadFile(filepath.Join(data, "postmaster.opts"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	argv := splitOpts(strings.TrimSpace(string(opts)))
-	pidFile, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.SplitN(string(pidFile), "\n", 2)[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, time.Minute, "PostgreSQL has stopped", func() bool {
-		_, err := os.Stat(filepath.Join(data, "postmaster.pid"))
-		return errors.Is(err, os.ErrNotExist)
-	})
-	return &postgres{cluster: c, argv: argv}
-}
-
-// splitOpts splits postmaster.opts: the binary, then "quoted" arguments.
-func splitOpts(s string) []string {
-	bin, rest, _ := strings.Cut(s, " ")
-	out := []string{bin}
-	for _, a := range strings.Split(rest, `" "`) {
-		out = append(out, strings.Trim(a, `"`))
-	}
-	return out
-}
-
-// start runs the server again with its original arguments, as the same
-// user, and stops it when the test ends.
-func (pg *postgres) start(t *testing.T) {
-	t.Helper()
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Fatal(err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
-	}
-	logFile, err := os.OpenFile(filepath.Join(pg.cluster.Dir(), "server-restarted.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command(pg.argv[0], pg.argv[1:]...)
-	cmd.Dir = pg.cluster.Dir()
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
-	// The parent-death signal follows the thread that started the child:
-	// start and wait on one locked thread.
-	started, done := make(chan error, 1), make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		close(done)
-	}()
-	if err := <-started; err != nil {
-		t.Fatalf("restart postgres: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGQUIT)
-		<-done
-	})
-	eventually(t, time.Minute, "PostgreSQL accepts connections again", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, pg.cluster.URL())
-		if err != nil {
-			return false
-		}
-		_ = conn.Close(ctx)
-		return true
-	})
-}
-
-// TestDaemonSIGTERMDuringApply stops the daemon with SIGTERM in the middle
-// of a 500-create apply: it finishes the batch it is sending, records the
-// run as interrupted, exits 0, and the next sync converges.
+// TestDaemonSIGTERMDuringApply sends the daemon SIGTERM while a create
+// batch of a 500-create apply is in flight, and answers that batch only
+// once the daemon has logged that it is shutting down: it must finish that
+// batch, start no other, record the run as interrupted and exit 0; the
+// next sync converges.
 func TestDaemonSIGTERMDuringApply(t *testing.T) {
 	t.Parallel()
+	const termAt = 10 // the create batch in flight at SIGTERM
 	ps := staff(500, 1, 1)
 	f := setup(t, options{people: ps, extra: "run_at_start: true\nshutdown_timeout: 30s\n"})
 	keep := seedUnowned(f.sim, "Hand made")
 	f.sim.SetLatency(10 * time.Millisecond)
-	d := f.start("run")
-	d.addr()
-	eventually(t, time.Minute, "some create batches are done", func() bool {
-		return f.sim.Count(http.MethodPost, skillsPath) >= 10 || d.exited()
+
+	var d *proc
+	var mu gosync.Mutex
+	posts := 0
+	shuttingDown := false // logged before the batch in flight was answered
+	started := make(chan struct{})
+	f.lp.Intercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method == http.MethodPost && r.URL.Path == skillsPath {
+			mu.Lock()
+			posts++
+			n := posts
+			mu.Unlock()
+			if n == termAt {
+				<-started
+				_ = d.cmd.Process.Signal(syscall.SIGTERM)
+				logged := f.events.await(time.Minute, func() bool {
+					return len(d.logged("shutting down: no new runs will start")) > 0
+				})
+				mu.Lock()
+				shuttingDown = logged
+				mu.Unlock()
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
-	if code := d.stop(time.Minute); code != 0 {
-		t.Errorf("exit %d after SIGTERM, want 0\n%s", code, d.stderr.String())
+	d = f.start("run")
+	close(started)
+	select {
+	case <-d.done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the daemon did not exit after SIGTERM\n%s", d.stderr.String())
 	}
+	f.lp.Intercept(nil)
 	f.sim.SetLatency(0)
-	if n := len(f.sim.Skills(false)) - len(keep); n >= 500 {
-		t.Fatalf("the run was not stopped midway: %d skills", n)
+	if d.code != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0\n%s", d.code, d.stderr.String())
+	}
+	mu.Lock()
+	if !shuttingDown {
+		t.Errorf("the daemon did not log that it is shutting down while its create batch %d was in flight\n%s", termAt, d.stderr.String())
+	}
+	mu.Unlock()
+	if n := len(f.sim.Skills(false)) - len(keep); n != termAt*10 {
+		t.Fatalf("%d skills after SIGTERM during create batch %d, want the %d of the batches sent until then", n, termAt, termAt*10)
 	}
 	runs := f.runs()
 	if len(runs) != 1 || runs[0].Outcome != "interrupted" || runs[0].FinishedAt == nil {
 		t.Fatalf("runs after SIGTERM: %+v", runs)
 	}
+	done := 0
 	for _, op := range f.runShow(runs[0].ID).Operations {
-		if op.State == "sent" {
+		switch op.State {
+		case "sent":
 			t.Errorf("operation %+v left sent: the batch in flight was not finished", op)
+		case "done":
+			done++
 		}
+	}
+	if done != termAt*10 {
+		t.Errorf("%d operations journaled done, want the %d creates LivePerson applied", done, termAt*10)
 	}
 	f.mustRun(exitOK, "sync")
 	f.checkConverged(ps, keep)
