@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 const opColumns = `id, run_id, seq, action, skill_name, skill_id, request, rule_id, rule_key,
@@ -103,6 +104,17 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 // returns an error wrapping ErrNotFound if an operation does not exist (the
 // others are still updated).
 func (s *Store) JournalSet(ctx context.Context, updates []OpUpdate) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	return journalSet(ctx, s.pool, updates)
+}
+
+// execer is what the pool and a transaction share.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func journalSet(ctx context.Context, db execer, updates []OpUpdate) error {
 	if len(updates) == 0 {
 		return nil
 	}
@@ -134,12 +146,10 @@ func (s *Store) JournalSet(ctx context.Context, updates []OpUpdate) error {
 		skillIDs[i] = u.SkillID
 	}
 
-	ctx, cancel := s.timeout(ctx)
-	defer cancel()
 	// The redundant id range lets the planner find the rows by primary key
 	// even without statistics; joining on the unnested ids alone can make it
 	// scan the whole journal for every batch.
-	tag, err := s.pool.Exec(ctx, `
+	tag, err := db.Exec(ctx, `
 		UPDATE run_operations o SET
 			state = u.state,
 			http_status = COALESCE(u.http_status, o.http_status),
@@ -163,8 +173,9 @@ func (s *Store) JournalSet(ctx context.Context, updates []OpUpdate) error {
 // or sent, oldest first: their process died (or lost the database) before
 // it learned whether LivePerson made the skill. Runs still running are left
 // out; call it while holding the run lock, after MarkInterrupted, so that
-// every earlier run is finished. Settle each row with JournalSet (state
-// resolved) once LivePerson has been read, so that it is not taken up again.
+// every earlier run is finished. Settle each row (state resolved) once
+// LivePerson has been read, with TakeOverSkills (or JournalSet when there
+// is nothing to register), so that it is not taken up again.
 func (s *Store) UnconfirmedCreates(ctx context.Context) ([]Operation, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()

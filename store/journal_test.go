@@ -163,17 +163,39 @@ func TestUnconfirmedCreates(t *testing.T) {
 	if g := got(); !slices.Equal(g, want) {
 		t.Errorf("with a running run = %q, want %q", g, want)
 	}
-	// It settles the dead run's creates: Sales exists, Support does not.
-	note := fmt.Sprintf("outcome unknown; resolved by run %d: adopted as skill 41", next.ID)
-	err := st.JournalSet(ctx, []store.OpUpdate{
+	// It takes Sales over (the skill exists) and settles both rows, all
+	// or nothing: with a row that does not exist, nothing is registered.
+	note := fmt.Sprintf("outcome unknown; resolved by run %d: skill 41 exists: taken over", next.ID)
+	sales := store.OwnedSkill{SkillID: 41, Name: "Sales", RuleID: "dept", RuleKey: "dept|Sales", CreatedByRun: &dead.ID}
+	settle := []store.OpUpdate{
 		{ID: ids[0], State: store.OpResolved, Error: note, SkillID: ptr[int64](41)},
 		{ID: ids[1], State: store.OpResolved, Error: "never sent"},
-	})
-	if err != nil {
+	}
+	err := st.TakeOverSkills(ctx, []store.OwnedSkill{sales}, append(slices.Clone(settle), store.OpUpdate{ID: ids[4] + 100, State: store.OpResolved}))
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TakeOverSkills with an unknown row = %v, want ErrNotFound", err)
+	}
+	if owned, err := st.OwnedSkills(ctx); err != nil || len(owned) != 0 {
+		t.Errorf("a failed takeover registered %+v, %v", owned, err)
+	}
+	if g := got(); !slices.Equal(g, want) {
+		t.Errorf("after a failed takeover = %q, want %q", g, want)
+	}
+	if err := st.TakeOverSkills(ctx, []store.OwnedSkill{sales}, settle); err != nil {
 		t.Fatal(err)
 	}
 	if g := got(); len(g) != 0 {
 		t.Errorf("after resolving = %q, want none", g)
+	}
+	if owned, err := st.OwnedSkills(ctx); err != nil || len(owned) != 1 || owned[0].RuleKey != "dept|Sales" || *owned[0].CreatedByRun != dead.ID {
+		t.Errorf("registry after the takeover %+v, %v", owned, err)
+	}
+	// A release sticks: nothing is left to take it over again.
+	if _, err := st.ReleaseSkill(ctx, "Sales"); err != nil {
+		t.Fatal(err)
+	}
+	if g := got(); len(g) != 0 {
+		t.Errorf("after a release = %q, want none", g)
 	}
 	_, ops, err := st.GetRun(ctx, dead.ID)
 	if err != nil {

@@ -41,6 +41,27 @@ func (s *Store) OwnedSkills(ctx context.Context) ([]OwnedSkill, error) {
 // managed skill is an error and changes nothing. Releasing a skill, or
 // managing a released one again, forgets its written state (SkillStates).
 func (s *Store) UpsertOwnedSkills(ctx context.Context, skills []OwnedSkill) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	return upsertOwned(ctx, s.pool, skills)
+}
+
+// TakeOverSkills registers skills that earlier runs created without
+// learning it (as UpsertOwnedSkills does) and settles the journal rows of
+// those runs' unanswered creates (as JournalSet does), in one
+// transaction: a row settled without its skill registered would lose the
+// skill, a skill registered with its row unsettled could be taken over
+// again after a release.
+func (s *Store) TakeOverSkills(ctx context.Context, skills []OwnedSkill, settled []OpUpdate) error {
+	return s.withTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		if err := upsertOwned(ctx, tx, skills); err != nil {
+			return err
+		}
+		return journalSet(ctx, tx, settled)
+	})
+}
+
+func upsertOwned(ctx context.Context, db execer, skills []OwnedSkill) error {
 	if len(skills) == 0 {
 		return nil
 	}
@@ -68,9 +89,7 @@ func (s *Store) UpsertOwnedSkills(ctx context.Context, skills []OwnedSkill) erro
 		runs[i], adopted[i], released[i] = sk.CreatedByRun, sk.Adopted, sk.ReleasedAt
 	}
 
-	ctx, cancel := s.timeout(ctx)
-	defer cancel()
-	_, err := s.pool.Exec(ctx, `
+	_, err := db.Exec(ctx, `
 		INSERT INTO owned_skills (skill_id, name, rule_id, rule_key, created_by_run, adopted, released_at)
 		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bool[], $7::timestamptz[])
 		ON CONFLICT (skill_id) DO UPDATE SET

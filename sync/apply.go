@@ -126,37 +126,31 @@ func (a *applier) apply(ctx context.Context, p *Plan) error {
 	return a.deletePhase(ctx, deletes)
 }
 
-// takeOver registers the skills earlier runs created without learning it,
-// then settles the journal rows of those runs' unanswered creates, so that
-// none is taken up again (a later release must not be undone by an old
-// row). Registering comes first: should it fail, the rows stay and the
-// next run decides again.
+// takeOver registers the skills earlier runs created without learning it
+// and settles the journal rows of those runs' unanswered creates, in one
+// transaction: none is taken up again (a later release must not be undone
+// by an old row), and none is settled without its skill registered.
 func (a *applier) takeOver(ctx context.Context, p *Plan) error {
-	if len(p.Takeovers) > 0 {
-		if err := a.store.UpsertOwnedSkills(ctx, p.Takeovers); err != nil {
-			return fmt.Errorf("registry: take over skills created by earlier runs: %w", err)
-		}
-		for _, t := range p.Takeovers {
-			a.registry[t.SkillID] = t
-			a.log.Info("skill taken over: created by an earlier run that never got the answer",
-				"skill", t.Name, "skill_id", t.SkillID, "created_by_run", *t.CreatedByRun, "rule", t.RuleID)
-		}
-		a.counts.TakenOver += len(p.Takeovers)
-	}
-	if len(p.Unconfirmed) == 0 {
+	if len(p.Takeovers)+len(p.Unconfirmed) == 0 {
 		return nil
 	}
-	ups := make([]store.OpUpdate, len(p.Unconfirmed))
+	settled := make([]store.OpUpdate, len(p.Unconfirmed))
 	for i, r := range p.Unconfirmed {
-		ups[i] = store.OpUpdate{ID: r.OpID, State: store.OpResolved,
+		settled[i] = store.OpUpdate{ID: r.OpID, State: store.OpResolved,
 			Error: fmt.Sprintf("outcome unknown; resolved by run %d: %s", a.runID, r.Note)}
 		if r.Resolution == ResolutionTakenOver {
-			ups[i].SkillID = ptrTo(r.SkillID)
+			settled[i].SkillID = ptrTo(r.SkillID)
 		}
 	}
-	if err := a.store.JournalSet(ctx, ups); err != nil {
-		return fmt.Errorf("journal: settle creates of earlier runs: %w", err)
+	if err := a.store.TakeOverSkills(ctx, p.Takeovers, settled); err != nil {
+		return fmt.Errorf("take over skills created by earlier runs: %w", err)
 	}
+	for _, t := range p.Takeovers {
+		a.registry[t.SkillID] = t
+		a.log.Info("skill taken over: created by an earlier run that never got the answer",
+			"skill", t.Name, "skill_id", t.SkillID, "created_by_run", *t.CreatedByRun, "rule", t.RuleID)
+	}
+	a.counts.TakenOver += len(p.Takeovers)
 	return nil
 }
 

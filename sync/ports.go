@@ -81,6 +81,9 @@ type RunStore interface {
 	// or sent: their answer was lost with their process, and the skill
 	// may exist in LivePerson with nothing of ours knowing its id.
 	UnconfirmedCreates(ctx context.Context) ([]store.Operation, error)
+	// TakeOverSkills registers skills those creates made and settles
+	// their journal rows, in one transaction.
+	TakeOverSkills(ctx context.Context, skills []store.OwnedSkill, settled []store.OpUpdate) error
 
 	OwnedSkills(ctx context.Context) ([]store.OwnedSkill, error)
 	UpsertOwnedSkills(ctx context.Context, skills []store.OwnedSkill) error

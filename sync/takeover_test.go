@@ -55,6 +55,10 @@ func (s *dyingStore) UpsertOwnedSkills(ctx context.Context, skills []store.Owned
 	return s.write(func() error { return s.Store.UpsertOwnedSkills(ctx, skills) })
 }
 
+func (s *dyingStore) TakeOverSkills(ctx context.Context, skills []store.OwnedSkill, settled []store.OpUpdate) error {
+	return s.write(func() error { return s.Store.TakeOverSkills(ctx, skills, settled) })
+}
+
 func (s *dyingStore) DeleteOwnedSkills(ctx context.Context, ids []int64) error {
 	return s.write(func() error { return s.Store.DeleteOwnedSkills(ctx, ids) })
 }
