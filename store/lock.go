@@ -10,9 +10,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// runLockKey is the session advisory lock key that allows one run at a time
-// per database (advisory locks are scoped to the current database).
-const runLockKey int64 = 0x5ea1_0002
+// DefaultRunLockKey is the session advisory lock key that allows one run
+// at a time per database (advisory locks are scoped to the current
+// database). Options.LockKey replaces it.
+const DefaultRunLockKey int64 = 0x5ea1_0002
 
 // RunLock is the held run lock: a session advisory lock on one connection
 // pinned from the pool until Release. If the process dies, the server ends
@@ -20,6 +21,7 @@ const runLockKey int64 = 0x5ea1_0002
 type RunLock struct {
 	mu      gosync.Mutex
 	conn    *pgxpool.Conn // nil once released
+	key     int64
 	timeout time.Duration
 }
 
@@ -34,7 +36,7 @@ func (s *Store) AcquireRunLock(ctx context.Context) (*RunLock, error) {
 		return nil, fmt.Errorf("take run lock: connect to postgres at %s: %w", s.where, err)
 	}
 	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, runLockKey).Scan(&locked); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, s.opts.LockKey).Scan(&locked); err != nil {
 		// We cannot tell whether the server took the lock before the
 		// error: end the session so that it cannot outlive us.
 		closeConn(conn, s.queryTimeout)
@@ -44,7 +46,7 @@ func (s *Store) AcquireRunLock(ctx context.Context) (*RunLock, error) {
 		conn.Release()
 		return nil, ErrRunInProgress
 	}
-	return &RunLock{conn: conn, timeout: s.queryTimeout}, nil
+	return &RunLock{conn: conn, key: s.opts.LockKey, timeout: s.queryTimeout}, nil
 }
 
 // Release gives the run lock up on the connection that took it and returns
@@ -64,7 +66,7 @@ func (l *RunLock) Release(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
 	defer cancel()
 	var unlocked bool
-	err := conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, runLockKey).Scan(&unlocked)
+	err := conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, l.key).Scan(&unlocked)
 	if err == nil && !unlocked {
 		err = errors.New("the session no longer held it")
 	}

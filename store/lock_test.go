@@ -10,6 +10,35 @@ import (
 	"github.com/skillsync/skillsync/store/pgtest"
 )
 
+// TestRunLockKey: stores with different Options.LockKey do not exclude
+// each other on one database; the same key does.
+func TestRunLockKey(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DB(t)
+	prod, demo, prod2 := open(t, url, store.Options{}), open(t, url, store.Options{LockKey: 42}), open(t, url, store.Options{LockKey: store.DefaultRunLockKey})
+	l1, err := prod.AcquireRunLock(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1.Release(t.Context())
+	l2, err := demo.AcquireRunLock(t.Context())
+	if err != nil {
+		t.Fatalf("another key: %v, want the lock", err)
+	}
+	if _, err := prod2.AcquireRunLock(t.Context()); !errors.Is(err, store.ErrRunInProgress) {
+		t.Errorf("the default key spelled out: %v, want ErrRunInProgress", err)
+	}
+	if _, err := demo.ReleaseSkill(t.Context(), "x"); !errors.Is(err, store.ErrRunInProgress) {
+		t.Errorf("ReleaseSkill under the demo's held key: %v, want ErrRunInProgress", err)
+	}
+	if err := l2.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.ReleaseSkill(t.Context(), "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ReleaseSkill with its key free: %v, want ErrNotFound", err)
+	}
+}
+
 // TestRunLockOneWinner: two goroutines with two pools (two replicas) race
 // for the lock; exactly one wins and the other is told at once.
 func TestRunLockOneWinner(t *testing.T) {

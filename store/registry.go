@@ -146,7 +146,7 @@ func (s *Store) ReleaseSkill(ctx context.Context, name string) (OwnedSkill, erro
 		// The transaction-level lock conflicts with a run's session lock
 		// and ends with the transaction.
 		var free bool
-		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, runLockKey).Scan(&free); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, s.opts.LockKey).Scan(&free); err != nil {
 			return err
 		}
 		if !free {

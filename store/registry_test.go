@@ -223,6 +223,18 @@ func TestSnapshots(t *testing.T) {
 	if _, err := st.RecordSnapshot(ctx, store.Snapshot{Records: 1}); err != nil {
 		t.Errorf("snapshot without a run: %v", err)
 	}
+	// Nor does an accepted read of a dry run: plans change nothing, so
+	// only apply runs move the headcount guard's baseline.
+	planRun, err := st.BeginRun(ctx, store.TriggerManual, store.ModePlan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RecordSnapshot(ctx, store.Snapshot{RunID: planRun.ID, Records: 1000, Active: 1000, Accepted: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RecordSnapshot(ctx, store.Snapshot{Records: 5, Active: 5, Accepted: true}); err != nil {
+		t.Errorf("accepted snapshot without a run: %v", err)
+	}
 
 	snap, err := st.LastAcceptedSnapshot(ctx)
 	if err != nil || snap == nil {

@@ -41,13 +41,18 @@ func (s *Store) RecordSnapshot(ctx context.Context, snap Snapshot) (int64, error
 }
 
 // LastAcceptedSnapshot returns the latest snapshot the source-health guard
-// accepted, or nil if there is none yet (the first run).
+// accepted in an apply run, or nil if there is none yet (the first run).
+// Dry runs record their snapshots too, but they change nothing: were they
+// the baseline, a series of plans could walk the headcount guard down in
+// steps that each look small while the data applied last is far away.
 func (s *Store) LastAcceptedSnapshot(ctx context.Context) (*Snapshot, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	rows, _ := s.pool.Query(ctx, `
 		SELECT id, run_id, records, active, value_counts, header_hash, accepted, reason, created_at
-		FROM source_snapshots WHERE accepted ORDER BY id DESC LIMIT 1`)
+		FROM source_snapshots s
+		WHERE accepted AND EXISTS (SELECT 1 FROM runs r WHERE r.id = s.run_id AND r.mode = 'apply')
+		ORDER BY id DESC LIMIT 1`)
 	snap, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (Snapshot, error) {
 		var sn Snapshot
 		var runID *int64

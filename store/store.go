@@ -51,6 +51,13 @@ type Options struct {
 	MigrateLockTimeout time.Duration
 	// Logger receives migration progress (default: discard).
 	Logger *slog.Logger
+	// LockKey is the advisory lock key of the run lock (0: DefaultRunLockKey).
+	// Processes using the same key on the same database run one at a time;
+	// a different key makes them independent of each other. Give a
+	// throwaway setup (the demo) its own key so that, pointed at a
+	// production database by mistake, it cannot hold the production
+	// daemon's runs off; processes that share a registry must share a key.
+	LockKey int64
 }
 
 // Store is skillsync's run-state store on one PostgreSQL database. It is safe
@@ -70,6 +77,7 @@ func Open(ctx context.Context, dbURL string, opts Options) (*Store, error) {
 	opts.QueryTimeout = cmp.Or(opts.QueryTimeout, QueryTimeoutDefault)
 	opts.ConnectTimeout = cmp.Or(opts.ConnectTimeout, ConnectTimeoutDefault)
 	opts.MigrateLockTimeout = cmp.Or(opts.MigrateLockTimeout, MigrateLockTimeoutDefault)
+	opts.LockKey = cmp.Or(opts.LockKey, DefaultRunLockKey)
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
