@@ -109,13 +109,17 @@ func ifMatch(r *http.Request) string {
 // Undocumented: LivePerson's method pages list If-Match for PUT and DELETE
 // but not for POST, and do not say what a missing or stale value gets. lpsim
 // requires it on PUT/DELETE (428 when missing, so a client bug is not
-// mistaken for a conflict), checks it on POST when present, refuses "-1"
-// and "*" on every write (400), and answers a stale value with
-// Options.ConflictStatus. Refusals carry no ac-revision (LivePerson
-// documents it on successful responses), so a client must re-read.
+// mistaken for a conflict), refuses "-1" and "*" (400), and answers a stale
+// value with Options.ConflictStatus. POST ignores the header, as a server
+// that documents none would, unless Options.EnforceIfMatchOnCreate (then it
+// is checked when present, by the same rules). Refusals carry no
+// ac-revision (LivePerson documents it on successful responses), so a
+// client must re-read.
 func (s *Sim) checkWriteRevision(w http.ResponseWriter, r *http.Request, method string) bool {
 	v := ifMatch(r)
 	switch {
+	case method == http.MethodPost && !s.opts.EnforceIfMatchOnCreate:
+		return true
 	case v == "" && method == http.MethodPost:
 		return true
 	case v == "":

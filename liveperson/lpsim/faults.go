@@ -1,7 +1,11 @@
 package lpsim
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -38,6 +42,16 @@ type Fault struct {
 	// ExpireToken expires every token and session before handling the
 	// request normally, so a bearer-authenticated request gets 401.
 	ExpireToken bool
+
+	// PartialApply, when > 0, handles a write with only the first
+	// PartialApply items of its JSON array body (all of a single-object
+	// body), then answers Status (default 500) whatever the handler did:
+	// a batch LivePerson applied in part before failing. Whether its
+	// batches are atomic is undocumented, so a client must not read an
+	// error on a batch as "nothing was applied". If the handler refuses
+	// the shortened request (a stale If-Match, a bad item), nothing is
+	// applied; the log entry's IDs say what was.
+	PartialApply int
 }
 
 type faultState struct {
@@ -199,6 +213,23 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	switch {
+	case f != nil && f.PartialApply > 0:
+		status := f.Status
+		if status == 0 {
+			status = http.StatusInternalServerError
+		}
+		if err := truncateBatch(r, f.PartialApply); err != nil {
+			writeError(w, http.StatusBadRequest, "lpsim: PartialApply: "+err.Error())
+			entry.Status = http.StatusBadRequest
+			return
+		}
+		s.mux.ServeHTTP(httptest.NewRecorder(), r)
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		writeError(w, status, "injected fault: batch applied in part, then "+strconv.Itoa(status)+" "+http.StatusText(status))
+		entry.Status = status
+		return
 	case f != nil && f.Drop:
 		entry.Dropped = true
 		logEntry()
@@ -227,6 +258,29 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if entry.Status == 0 {
 		entry.Status = http.StatusOK
 	}
+}
+
+// truncateBatch replaces r's body by the first k items of its JSON array,
+// numbers kept exact. A body that is not an array (a single object, or no
+// body) is left as it is.
+func truncateBatch(r *http.Request, k int) error {
+	if r.Body == nil {
+		return nil
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	_ = r.Body.Close()
+	var items []json.RawMessage
+	if json.Unmarshal(b, &items) == nil && len(items) > k {
+		if b, err = json.Marshal(items[:k]); err != nil {
+			return err
+		}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.ContentLength = int64(len(b))
+	return nil
 }
 
 // takeFault returns the first armed fault matching r and uses one of its

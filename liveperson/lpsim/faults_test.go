@@ -165,35 +165,61 @@ func TestRequestLogIfMatch(t *testing.T) {
 }
 
 // TestConcurrentWriters checks the revision and If-Match under parallel
-// writers: exactly one of the writers holding the same revision wins.
+// writers: exactly one of the writers holding the same revision wins,
+// except for creates, which ignore If-Match unless told to check it.
 func TestConcurrentWriters(t *testing.T) {
 	t.Parallel()
-	e := setup(t)
-	rev := e.rev()
-	const n = 8
-	results := make(chan int, n)
-	for i := range n {
-		go func() {
-			res, err := e.raw("POST", skillsPath+"?v=4.0", `[{"name":"s`+strconv.Itoa(i)+`"}]`, rev)
-			if err != nil {
-				results <- 0
-				return
+	tests := []struct {
+		name     string
+		method   string
+		enforce  bool
+		wantWins int
+	}{
+		{"PUT", "PUT", false, 1},
+		{"POST checked", "POST", true, 1},
+		{"POST as documented", "POST", false, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, func(o *Options) { o.EnforceIfMatchOnCreate = tt.enforce })
+			ids := e.sim.SeedSkills(map[string]any{"name": "a"})
+			hdr := e.rev()
+			path := skillsPath + "?v=4.0"
+			if tt.method == "PUT" {
+				path = skillsPath + "/" + idStr(ids[0]) + "?v=4.0"
+				hdr["X-HTTP-Method-Override"] = "PUT"
 			}
-			results <- res.StatusCode
-		}()
-	}
-	wins := 0
-	for range n {
-		switch s := <-results; s {
-		case 201:
-			wins++
-		case 409:
-		default:
-			t.Errorf("status %d", s)
-		}
-	}
-	if wins != 1 {
-		t.Errorf("%d writers won with the same revision, want 1", wins)
+			const n = 8
+			results := make(chan int, n)
+			for i := range n {
+				body := `[{"name":"s` + strconv.Itoa(i) + `"}]`
+				if tt.method == "PUT" {
+					body = `{"name":"a","description":"writer ` + strconv.Itoa(i) + `"}`
+				}
+				go func() {
+					res, err := e.raw(tt.method, path, body, hdr)
+					if err != nil {
+						results <- 0
+						return
+					}
+					results <- res.StatusCode
+				}()
+			}
+			wins := 0
+			for range n {
+				switch s := <-results; s {
+				case 200, 201:
+					wins++
+				case 409:
+				default:
+					t.Errorf("status %d", s)
+				}
+			}
+			if wins != tt.wantWins {
+				t.Errorf("%d writers won with the same revision, want %d", wins, tt.wantWins)
+			}
+		})
 	}
 }
 
@@ -255,4 +281,99 @@ func TestRequestLogIDs(t *testing.T) {
 			t.Errorf("%s: log %+v, want ids %v", tt.name, log, tt.ids)
 		}
 	}
+}
+
+// TestFaultPartialApply: a batch applied in part, then an error. Each write
+// kind applies exactly its first k items, bumps the revision once, and
+// answers the fault's status; the log names what was written.
+func TestFaultPartialApply(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		method string
+		status int // fault status; 0: the default
+		want   int
+		// body builds the request from the seeded skill ids.
+		body func(ids []int64) string
+		// check inspects the simulator; written are the ids the log names.
+		check func(t *testing.T, s *Sim, ids, written []int64)
+	}{
+		{"create, default 500", "POST", 0, 500,
+			func([]int64) string { return `[{"name":"n1"},{"name":"n2"},{"name":"n3"}]` },
+			func(t *testing.T, s *Sim, ids, written []int64) {
+				var names []string
+				for _, sk := range s.Skills(true) {
+					names = append(names, sk["name"].(string))
+				}
+				if !slices.Equal(names, []string{"a", "b", "c", "n1", "n2"}) || len(written) != 2 {
+					t.Errorf("skills %v, written %v: want n1 and n2 created, n3 not", names, written)
+				}
+			}},
+		{"create, 400", "POST", 400, 400,
+			func([]int64) string { return `[{"name":"n1"},{"name":"n2"},{"name":"n3"}]` },
+			func(t *testing.T, s *Sim, ids, written []int64) {
+				if n := len(s.Skills(true)); n != 5 {
+					t.Errorf("%d skills, want 5", n)
+				}
+			}},
+		{"update", "PUT", 503, 503,
+			func(ids []int64) string {
+				return `[{"id":` + idStr(ids[0]) + `,"name":"a2"},{"id":` + idStr(ids[1]) + `,"name":"b2"},{"id":` + idStr(ids[2]) + `,"name":"c2"}]`
+			},
+			func(t *testing.T, s *Sim, ids, written []int64) {
+				sk := s.Skills(true)
+				if sk[0]["name"] != "a2" || sk[1]["name"] != "b2" || sk[2]["name"] != "c" || !slices.Equal(written, ids[:2]) {
+					t.Errorf("skills %v, written %v", sk, written)
+				}
+			}},
+		{"delete", "DELETE", 0, 500,
+			func(ids []int64) string { return `["` + idStr(ids[0]) + `","` + idStr(ids[1]) + `","` + idStr(ids[2]) + `"]` },
+			func(t *testing.T, s *Sim, ids, written []int64) {
+				if n := len(s.Skills(false)); n != 1 || !slices.Equal(written, ids[:2]) {
+					t.Errorf("%d live skills, written %v; want 1 and the first two", n, written)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t)
+			ids := e.sim.SeedSkills(map[string]any{"name": "a"}, map[string]any{"name": "b"}, map[string]any{"name": "c"})
+			e.sim.InjectFault(Fault{Method: tt.method, PathPrefix: skillsPath, PartialApply: 2, Status: tt.status})
+			before := e.sim.Revision()
+			hdr := e.rev()
+			if tt.method != "POST" {
+				hdr["X-HTTP-Method-Override"] = tt.method
+			}
+			res, err := e.raw(tt.method, skillsPath+"?v=4.0", tt.body(ids), hdr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != tt.want || res.Header.Get("ac-revision") != "" {
+				t.Errorf("status %d ac-revision %q, want %d and none", res.StatusCode, res.Header.Get("ac-revision"), tt.want)
+			}
+			if e.sim.Revision() != before+1 {
+				t.Errorf("revision %d, want %d: the part applied is a change", e.sim.Revision(), before+1)
+			}
+			log := e.sim.Requests()
+			if len(log) != 1 || log[0].Status != tt.want || log[0].Dropped {
+				t.Fatalf("log %+v", log)
+			}
+			tt.check(t, e.sim, ids, log[0].IDs)
+		})
+	}
+	t.Run("refused part applies nothing", func(t *testing.T) {
+		t.Parallel()
+		e := setup(t, func(o *Options) { o.EnforceIfMatchOnCreate = true })
+		e.sim.SeedSkills(map[string]any{"name": "a"})
+		e.sim.InjectFault(Fault{Method: "POST", PathPrefix: skillsPath, PartialApply: 1})
+		before := e.sim.Revision()
+		res, err := e.raw("POST", skillsPath+"?v=4.0", `[{"name":"n1"},{"name":"n2"}]`, map[string]string{"If-Match": "1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 500 || e.sim.Revision() != before || len(e.sim.Skills(true)) != 1 {
+			t.Errorf("status %d, revision %d (was %d), %d skills", res.StatusCode, e.sim.Revision(), before, len(e.sim.Skills(true)))
+		}
+	})
 }

@@ -22,12 +22,21 @@
 //   - Revisions: one counter per account, shared by skills and users,
 //     bumped once per successful write request (a batch counts once).
 //     Successful responses carry ac-revision and a quoted ETag; refusals
-//     carry neither. PUT/DELETE need If-Match (428 when missing); POST
-//     checks it when sent (the Create page lists no If-Match); "-1" and "*"
-//     are refused on writes (400); a stale value gets Options.ConflictStatus
-//     (409 or 412). A GET whose If-Match equals the revision gets 304.
-//   - Batches are all or nothing; the refusal names the first bad item by
-//     index (and id): 400 for invalid items, 404 for unknown ids.
+//     carry neither. PUT/DELETE need If-Match (428 when missing); "-1" and
+//     "*" are refused (400); a stale value gets Options.ConflictStatus (409
+//     or 412). POST ignores If-Match, as LivePerson documents none on
+//     Create: a create succeeds whatever changed since the client's read
+//     (Options.EnforceIfMatchOnCreate checks it as on PUT). A GET whose
+//     If-Match equals the revision gets 304.
+//   - A create answers 201 with the created skills and their ids, or, per
+//     Options.CreateResponse, with no body or without ids (the body of a
+//     batch create is undocumented).
+//   - Validation is all or nothing: a batch with a bad item is refused
+//     whole, naming the first bad item by index (and id): 400 for invalid
+//     items, 404 for unknown ids. Whether LivePerson's batches are atomic
+//     is undocumented (open question 4): a client must not conclude from
+//     an error that nothing was applied. Fault.PartialApply models a batch
+//     applied in part before the error.
 //   - Skill names are unique case-insensitively (and ignoring surrounding
 //     spaces) among all skills, deleted ones included.
 //   - PUT replaces the whole object: fields missing from the body are gone
@@ -89,7 +98,28 @@ type Options struct {
 	// Now is the simulator's clock (default time.Now). Tests move it to expire
 	// tokens or leave the OAuth 1.0 timestamp window without sleeping.
 	Now func() time.Time
+
+	// EnforceIfMatchOnCreate makes POST /skills check If-Match when sent,
+	// like PUT and DELETE. Off by default: LivePerson's Create page lists no
+	// If-Match, so a faithful simulator ignores it and a create goes through
+	// whatever else changed since the client's read. Turn it on to test a
+	// server that does check.
+	EnforceIfMatchOnCreate bool
+
+	// CreateResponse is what a successful POST /skills answers (201 either
+	// way): CreateResponseFull (default) the created skills with their ids,
+	// CreateResponseEmpty no body at all, CreateResponseNoIDs the skills
+	// without "id". LivePerson documents no response body for a batch
+	// create, so a client must cope with all three.
+	CreateResponse string
 }
+
+// Values of Options.CreateResponse.
+const (
+	CreateResponseFull  = "full"
+	CreateResponseEmpty = "empty"
+	CreateResponseNoIDs = "no-ids"
+)
 
 // Default option values.
 const (
@@ -156,6 +186,14 @@ func New(opts Options) *Sim {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	switch opts.CreateResponse {
+	case "":
+		opts.CreateResponse = CreateResponseFull
+	case CreateResponseFull, CreateResponseEmpty, CreateResponseNoIDs:
+	default:
+		// A typo would silently test the default; fail the test instead.
+		panic(fmt.Sprintf("lpsim: unknown Options.CreateResponse %q", opts.CreateResponse))
 	}
 	s := &Sim{
 		opts:        opts,

@@ -213,7 +213,21 @@ func (s *Sim) createSkills(w http.ResponseWriter, r *http.Request) {
 	if len(recs) == 1 {
 		w.Header().Set("Location", strings.TrimSuffix(r.URL.Path, "/")+"/"+strconv.FormatInt(recs[0].id, 10))
 	}
-	writeList(w, http.StatusCreated, s.revision, recs, nil, false)
+	switch s.opts.CreateResponse {
+	case CreateResponseEmpty:
+		setRevision(w, s.revision)
+		w.WriteHeader(http.StatusCreated)
+	case CreateResponseNoIDs:
+		noIDs := make([]*record, len(recs))
+		for i, rec := range recs {
+			obj := shallowCopy(rec.obj)
+			delete(obj, "id")
+			noIDs[i] = &record{id: rec.id, obj: obj, enc: mustMarshal(obj)}
+		}
+		writeList(w, http.StatusCreated, s.revision, noIDs, nil, false)
+	default:
+		writeList(w, http.StatusCreated, s.revision, recs, nil, false)
+	}
 }
 
 // updateSkills is PUT /skills/{id} (pathID != 0, one object) and PUT /skills

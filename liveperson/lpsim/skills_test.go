@@ -170,7 +170,7 @@ func TestWriteRevisionChecks(t *testing.T) {
 	for _, status := range []int{409, 412} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
 			t.Parallel()
-			e := setup(t, func(o *Options) { o.ConflictStatus = status })
+			e := setup(t, func(o *Options) { o.ConflictStatus = status; o.EnforceIfMatchOnCreate = true })
 			ids := e.sim.SeedSkills(map[string]any{"name": "a"})
 			one := skillsPath + "/" + idStr(ids[0]) + "?v=4.0"
 			stale := strconv.FormatInt(e.sim.Revision()-1, 10)
@@ -201,7 +201,8 @@ func TestWriteRevisionChecks(t *testing.T) {
 					t.Errorf("%s: refused write bumped the revision", tt.name)
 				}
 			}
-			// POST without If-Match is allowed: LivePerson's Create page lists no If-Match.
+			// Even when checking it, POST without If-Match is allowed:
+			// LivePerson's Create page lists no If-Match.
 			e.mustStatus(e.do(req{method: "POST", path: skillsPath + "?v=4.0", body: []any{map[string]any{"name": "n"}}}), 201)
 			// A concurrent edit makes the revision read before it stale.
 			rev := e.rev()
@@ -210,6 +211,95 @@ func TestWriteRevisionChecks(t *testing.T) {
 			e.mustStatus(e.do(req{method: "PUT", path: one, body: map[string]any{"name": "a"}, header: e.rev()}), 200)
 		})
 	}
+}
+
+// TestCreateIgnoresIfMatch: LivePerson documents no If-Match on Create, so
+// by default lpsim neither checks nor refuses one, and a create goes
+// through whatever changed since the client's read.
+func TestCreateIgnoresIfMatch(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.sim.SeedSkills(map[string]any{"name": "a"})
+	stale := strconv.FormatInt(e.sim.Revision()-1, 10)
+	for i, v := range []string{stale, "-1", "*", "", "not-a-revision"} {
+		before := e.sim.Revision()
+		r := e.do(req{method: "POST", path: skillsPath + "?v=4.0", body: []any{map[string]any{"name": "n" + strconv.Itoa(i)}},
+			header: map[string]string{"If-Match": v}})
+		e.mustStatus(r, 201)
+		if got := r.header.Get("ac-revision"); got != strconv.FormatInt(before+1, 10) {
+			t.Errorf("If-Match %q: ac-revision %s, want %d", v, got, before+1)
+		}
+	}
+	// PUT and DELETE still check it.
+	id := num(e.sim.Skills(false)[0]["id"])
+	e.mustStatus(e.do(req{method: "PUT", path: skillsPath + "/" + idStr(id) + "?v=4.0", body: map[string]any{"name": "a"},
+		header: map[string]string{"If-Match": stale}}), 409)
+}
+
+// TestCreateResponse: the body of a batch create is undocumented; lpsim
+// can answer with the created skills, nothing, or the skills without ids,
+// and creates them all the same.
+func TestCreateResponse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		mode string
+		want func(t *testing.T, body []byte)
+	}{
+		{"", func(t *testing.T, body []byte) {
+			var got []map[string]any
+			if err := json.Unmarshal(body, &got); err != nil || len(got) != 2 || got[0]["id"] == nil || got[1]["id"] == nil {
+				t.Errorf("body %s, want two skills with ids", body)
+			}
+		}},
+		{CreateResponseFull, func(t *testing.T, body []byte) {
+			var got []map[string]any
+			if err := json.Unmarshal(body, &got); err != nil || len(got) != 2 || got[0]["id"] == nil {
+				t.Errorf("body %s, want two skills with ids", body)
+			}
+		}},
+		{CreateResponseEmpty, func(t *testing.T, body []byte) {
+			if len(body) != 0 {
+				t.Errorf("body %q, want none", body)
+			}
+		}},
+		{CreateResponseNoIDs, func(t *testing.T, body []byte) {
+			var got []map[string]any
+			if err := json.Unmarshal(body, &got); err != nil || len(got) != 2 {
+				t.Fatalf("body %s, want two skills", body)
+			}
+			for _, sk := range got {
+				if _, ok := sk["id"]; ok || sk["name"] == nil || sk["maxWaitTime"] == nil {
+					t.Errorf("skill %v: want every field but id", sk)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, func(o *Options) { o.CreateResponse = tt.mode })
+			before := e.sim.Revision()
+			r := e.do(req{method: "POST", path: skillsPath + "?v=4.0", body: []any{map[string]any{"name": "a"}, map[string]any{"name": "b"}}})
+			e.mustStatus(r, 201)
+			tt.want(t, r.body)
+			if r.header.Get("ac-revision") != strconv.FormatInt(before+1, 10) {
+				t.Errorf("ac-revision %q, want %d", r.header.Get("ac-revision"), before+1)
+			}
+			if got := e.sim.Skills(false); len(got) != 2 || got[0]["name"] != "a" || got[0]["id"] == nil {
+				t.Errorf("stored %v", got)
+			}
+			// What a later list returns is not affected.
+			if l := e.do(req{method: "GET", path: skillsPath + "?v=4.0"}).list(t); len(l) != 2 || l[0]["id"] == nil {
+				t.Errorf("list %v", l)
+			}
+		})
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("an unknown CreateResponse did not panic")
+		}
+	}()
+	New(Options{CreateResponse: "ful"})
 }
 
 func TestVersionAndOverride(t *testing.T) {
