@@ -327,7 +327,9 @@ func TestFaultPartialApply(t *testing.T) {
 				}
 			}},
 		{"delete", "DELETE", 0, 500,
-			func(ids []int64) string { return `["` + idStr(ids[0]) + `","` + idStr(ids[1]) + `","` + idStr(ids[2]) + `"]` },
+			func(ids []int64) string {
+				return `["` + idStr(ids[0]) + `","` + idStr(ids[1]) + `","` + idStr(ids[2]) + `"]`
+			},
 			func(t *testing.T, s *Sim, ids, written []int64) {
 				if n := len(s.Skills(false)); n != 1 || !slices.Equal(written, ids[:2]) {
 					t.Errorf("%d live skills, written %v; want 1 and the first two", n, written)
