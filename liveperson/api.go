@@ -1,6 +1,7 @@
 package liveperson
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -11,35 +12,51 @@ import (
 
 // Skills and Users API calls. Each write is exactly one HTTP request with
 // the items given (chunking by BatchSize is the caller's job) and sends
-// If-Match with the latest revision this client has seen.
+// If-Match with the write base (Revision).
 
 func (c *Client) skillsQuery() url.Values { return url.Values{"v": {c.cfg.SkillsVersion}} }
 func (c *Client) usersQuery() url.Values  { return url.Values{"v": {c.cfg.UsersVersion}} }
 
 // ListSkills returns every skill with all fields (select=$all), deleted
-// ones too when includeDeleted.
+// ones too when includeDeleted. It is ListSkillsAt without the revision.
+func (c *Client) ListSkills(ctx context.Context, includeDeleted bool) ([]Skill, error) {
+	skills, _, err := c.ListSkillsAt(ctx, includeDeleted)
+	return skills, err
+}
+
+// ListSkillsAt returns every skill with all fields (select=$all), deleted
+// ones too when includeDeleted, and the revision the list was read at (""
+// if LivePerson sent none). The list's revision becomes the write base
+// (Revision): the bodies of later writes must come from this read, or
+// from one at the same revision.
 //
 // It reads from accountConfigReadWrite, not ReadOnly: the engine writes
 // right after this read, and the revision it returns feeds If-Match; a
 // read replica that lags would hand out a stale revision (whether
 // ReadOnly lags is undocumented).
-func (c *Client) ListSkills(ctx context.Context, includeDeleted bool) ([]Skill, error) {
+func (c *Client) ListSkillsAt(ctx context.Context, includeDeleted bool) ([]Skill, string, error) {
+	return c.listSkills(ctx, includeDeleted, false)
+}
+
+// listSkills lists skills; keepRevision leaves the write base alone (a
+// read the client makes on its own, which the caller did not plan from).
+func (c *Client) listSkills(ctx context.Context, includeDeleted, keepRevision bool) ([]Skill, string, error) {
 	q := c.skillsQuery()
 	q.Set("select", "$all")
 	if includeDeleted {
 		q.Set("include_deleted", "true")
 	}
 	res, err := c.do(ctx, call{method: http.MethodGet, service: svcWrite, endpoint: "skills", path: "skills",
-		query: q, conditional: true})
+		query: q, conditional: true, keepRevision: keepRevision})
 	if err != nil {
-		return nil, fmt.Errorf("list skills: %w", err)
+		return nil, "", fmt.Errorf("list skills: %w", err)
 	}
 	skills, err := decodeSkills(res.body, false)
 	if err != nil {
-		return nil, fmt.Errorf("list skills: decode response: %w", err)
+		return nil, "", fmt.Errorf("list skills: decode response: %w", err)
 	}
 	c.storeList(res)
-	return skills, nil
+	return skills, res.revision, nil
 }
 
 // GetSkill returns one skill with all fields, from accountConfigReadOnly.
@@ -54,10 +71,24 @@ func (c *Client) GetSkill(ctx context.Context, id int64) (Skill, error) {
 }
 
 // CreateSkills creates the skills in one POST and returns them as created,
-// with their ids. The skills must not have ids.
+// with their ids, in the order given. The skills must not have ids.
 //
-// If the response is lost, the error matches ErrOutcomeUnknown: the skills
-// may exist; re-read and match by name before creating again.
+// Its results (see also the package documentation):
+//   - the skills and nil: all created; the write base moved past the
+//     create, which provably was the only change since the caller's read;
+//   - the skills and an error matching ErrStateChanged (and
+//     ErrOutcomeUnknown): all created, but the account may also have
+//     changed otherwise; the write base stays at the caller's read, so
+//     re-read and re-plan before updating or deleting;
+//   - nil and an error matching ErrOutcomeUnknown: none, some or all may
+//     exist (lost or 5xx answer, a refused batch of several items, or a
+//     2xx whose skills the client could not all identify); re-read and
+//     match by name, never re-send blindly;
+//   - nil and any other error: nothing was created.
+//
+// The body of a batch create's answer is undocumented: when it lacks the
+// skills or their ids, the client lists the skills and finds them by name
+// (names are unique). That read does not move the write base.
 func (c *Client) CreateSkills(ctx context.Context, skills []Skill) ([]Skill, error) {
 	if len(skills) == 0 {
 		return nil, nil
@@ -67,23 +98,40 @@ func (c *Client) CreateSkills(ctx context.Context, skills []Skill) ([]Skill, err
 			return nil, fmt.Errorf("create skills: item %d (%q) already has id %d", i, skills[i].Name, skills[i].ID)
 		}
 	}
-	// If-Match is sent when a revision is known, so a create based on a
-	// stale read is refused like any other write; LivePerson documents no
-	// extra header for create, and none is required.
+	// If-Match is sent when a revision is known: LivePerson documents none
+	// on create, and may ignore it, but a server that checks it refuses a
+	// create based on a stale read. The answer's revision is adopted only
+	// if it provably follows (adoptCreateRevision).
 	res, err := c.do(ctx, call{method: http.MethodPost, service: svcWrite, endpoint: "skills", path: "skills",
-		query: c.skillsQuery(), body: encodeSkills(skills), ifMatch: c.Revision() != ""})
+		query: c.skillsQuery(), body: encodeSkills(skills), ifMatch: c.Revision() != "",
+		keepRevision: true, items: len(skills)})
 	if err != nil {
 		return nil, fmt.Errorf("create %d skills: %w", len(skills), err)
 	}
+	chained := res.ifMatch != "" && c.adoptCreateRevision(res.ifMatch, res.revision)
 	created, derr := decodeSkills(res.body, true)
-	if derr == nil && len(created) == len(skills) && allHaveIDs(created) {
-		return created, nil
+	if derr != nil || len(created) != len(skills) || !allHaveIDs(created) {
+		if created, err = c.findCreated(ctx, skills); err != nil {
+			return nil, fmt.Errorf("create %d skills: LivePerson answered HTTP %d without every skill's id, and %v: %w",
+				len(skills), res.status, err, ErrOutcomeUnknown)
+		}
 	}
-	// The response body of a batch create is undocumented. Without ids in
-	// it, find the new skills by name (names are unique).
-	all, err := c.ListSkills(ctx, false)
+	if res.ifMatch != "" && !chained {
+		return created, &stateChangedError{msg: fmt.Sprintf(
+			"create %d skills: created, but LivePerson answered revision %s to a create sent at revision %s, "+
+				"so the account may also have changed otherwise: %s",
+			len(skills), cmp.Or(res.revision, "(none)"), res.ifMatch, ErrStateChanged)}
+	}
+	return created, nil
+}
+
+// findCreated finds just-created skills by name in a fresh list, in the
+// order given. The list does not move the write base: the caller planned
+// from an earlier read.
+func (c *Client) findCreated(ctx context.Context, skills []Skill) ([]Skill, error) {
+	all, _, err := c.listSkills(ctx, false, true)
 	if err != nil {
-		return nil, fmt.Errorf("create %d skills: created, but reading their ids failed: %w", len(skills), err)
+		return nil, fmt.Errorf("reading them back failed: %v", err)
 	}
 	byName := make(map[string]Skill, len(all))
 	for _, sk := range all {
@@ -93,7 +141,7 @@ func (c *Client) CreateSkills(ctx context.Context, skills []Skill) ([]Skill, err
 	for _, sk := range skills {
 		got, ok := byName[strings.ToLower(strings.TrimSpace(sk.Name))]
 		if !ok {
-			return nil, fmt.Errorf("create %d skills: created, but %q is not in the skill list", len(skills), sk.Name)
+			return nil, fmt.Errorf("%q is not in the skill list read back", sk.Name)
 		}
 		out = append(out, got)
 	}
@@ -126,7 +174,7 @@ func (c *Client) UpdateSkills(ctx context.Context, skills []Skill) ([]Skill, err
 		return nil, fmt.Errorf("update %d skills: %w", len(skills), err)
 	}
 	res, err := c.do(ctx, call{method: http.MethodPut, service: svcWrite, endpoint: "skills", path: "skills",
-		query: c.skillsQuery(), body: encodeSkills(skills), ifMatch: true})
+		query: c.skillsQuery(), body: encodeSkills(skills), ifMatch: true, items: len(skills)})
 	if err != nil {
 		return nil, fmt.Errorf("update %d skills: %w", len(skills), err)
 	}
@@ -158,33 +206,45 @@ func (c *Client) DeleteSkills(ctx context.Context, ids []int64) error {
 		return fmt.Errorf("delete %d skills: %w", len(ids), err)
 	}
 	_, err := c.do(ctx, call{method: http.MethodDelete, service: svcWrite, endpoint: "skills", path: "skills",
-		query: c.skillsQuery(), body: body, ifMatch: true})
+		query: c.skillsQuery(), body: body, ifMatch: true, items: len(ids)})
 	if err != nil {
 		return fmt.Errorf("delete %d skills: %w", len(ids), err)
 	}
 	return nil
 }
 
-// ListUsers returns every user with all fields. Like ListSkills it reads
-// from accountConfigReadWrite: the engine updates users by
-// read-modify-write, and this read's revision feeds If-Match. The Users
-// API returns all fields by default; select=$all says so explicitly, as
-// for skills, so a changed default cannot silently narrow the objects
-// that full-replacement PUTs send back.
+// ListUsers returns every user with all fields. It is ListUsersAt
+// without the revision.
 func (c *Client) ListUsers(ctx context.Context) ([]User, error) {
+	users, _, err := c.ListUsersAt(ctx)
+	return users, err
+}
+
+// ListUsersAt returns every user with all fields and the revision the list
+// was read at ("" if LivePerson sent none), which becomes the write base
+// like ListSkillsAt's. Skills and users share the account's revision
+// counter, so a caller reading both can compare the two revisions: equal
+// means both lists show the account at one moment.
+//
+// Like ListSkillsAt it reads from accountConfigReadWrite: the engine
+// updates users by read-modify-write, and this read's revision feeds
+// If-Match. The Users API returns all fields by default; select=$all says
+// so explicitly, as for skills, so a changed default cannot silently
+// narrow the objects that full-replacement PUTs send back.
+func (c *Client) ListUsersAt(ctx context.Context) ([]User, string, error) {
 	q := c.usersQuery()
 	q.Set("select", "$all")
 	res, err := c.do(ctx, call{method: http.MethodGet, service: svcWrite, endpoint: "users", path: "users",
 		query: q, conditional: true})
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
+		return nil, "", fmt.Errorf("list users: %w", err)
 	}
 	users, err := decodeUsers(res.body, false)
 	if err != nil {
-		return nil, fmt.Errorf("list users: decode response: %w", err)
+		return nil, "", fmt.Errorf("list users: decode response: %w", err)
 	}
 	c.storeList(res)
-	return users, nil
+	return users, res.revision, nil
 }
 
 // GetUser returns one user. It reads from accountConfigReadWrite, since a
@@ -215,7 +275,7 @@ func (c *Client) UpdateUsers(ctx context.Context, users []User) error {
 		return fmt.Errorf("update %d users: %w", len(users), err)
 	}
 	_, err := c.do(ctx, call{method: http.MethodPut, service: svcWrite, endpoint: "users", path: "users",
-		query: c.usersQuery(), body: encodeUsers(users, true), ifMatch: true})
+		query: c.usersQuery(), body: encodeUsers(users, true), ifMatch: true, items: len(users)})
 	if err != nil {
 		return fmt.Errorf("update %d users: %w", len(users), err)
 	}

@@ -80,7 +80,9 @@ type Client struct {
 	auth      signer
 	disc      discovery
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// revision is the write base: what the next PUT or DELETE sends as
+	// If-Match (see Revision).
 	revision string
 	// lists is the conditional-GET cache: the last body of each list URL
 	// and the revision it was read at.
@@ -163,8 +165,15 @@ func (c *Client) Close(ctx context.Context) error {
 	return err
 }
 
-// Revision returns the latest account revision seen (from ac-revision, else
-// ETag), or "" before the first successful response.
+// Revision returns the revision the next write sends as If-Match (read
+// from ac-revision, else ETag): that of the latest read (a list or get,
+// answered 2xx or 304) or of the latest write LivePerson checked against
+// If-Match (PUT, DELETE), or "" before either. Right after ListSkills or
+// ListUsers, with no other call running on the client, it is the revision
+// that list was read at (ListSkillsAt and ListUsersAt return it without
+// that proviso). A create moves it only when its answer proves nothing
+// else changed in between, and the reads CreateSkills makes on its own
+// never move it; see the package documentation.
 func (c *Client) Revision() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -205,6 +214,12 @@ type call struct {
 	// conditional sends the cached copy's revision as If-Match and serves
 	// a 304 from the cache.
 	conditional bool
+	// keepRevision leaves the write base alone: the answer's revision is
+	// returned in the result only (creates, and reads the client makes
+	// on its own).
+	keepRevision bool
+	// items is the number of objects in a batch body (0: not a batch).
+	items int
 }
 
 // result is a successful response.
@@ -214,6 +229,7 @@ type result struct {
 	body     []byte
 	url      string
 	revision string // from this response, or the cached copy's on 304
+	ifMatch  string // the If-Match sent, if any
 }
 
 // attemptState is the retry bookkeeping of one call; each call gets its
@@ -235,8 +251,11 @@ type attemptState struct {
 //     conflict, which the caller handles by re-reading;
 //   - a POST is never replayed once it may have reached the server: a
 //     transport error after the request was written, or a lost response,
-//     yields ErrOutcomeUnknown, and a 5xx is final (and also matches
-//     ErrOutcomeUnknown).
+//     yields ErrOutcomeUnknown (even when the caller's context ended the
+//     wait), and a 5xx is final (and also matches ErrOutcomeUnknown), as
+//     is a 4xx refusing a POST of several items, since batch atomicity is
+//     undocumented (401, 403, 429 and conflicts excepted: they refuse the
+//     request as a whole).
 //
 // Failures before the request is sent (discovery, token, login) are
 // retried by the same rules whatever the method.
@@ -304,12 +323,14 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 		// sending the real verb too keeps proxies and lpsim honest.
 		req.Header.Set("X-HTTP-Method-Override", cl.method)
 	}
+	sentIfMatch := ""
 	if cl.ifMatch {
 		rev := c.Revision()
 		if rev == "" || rev == "-1" || rev == "*" {
 			return nil, fmt.Errorf("%s %s: no revision known to send as If-Match (read first)", cl.method, path)
 		}
 		req.Header.Set("If-Match", rev)
+		sentIfMatch = rev
 	}
 	var cached *cachedList
 	if cl.conditional {
@@ -359,16 +380,20 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 		if rev == "" {
 			rev = cached.revision
 		}
-		c.setRevision(rev)
-		return &result{status: s, header: resp.Header, body: bytes.Clone(cached.body), url: u, revision: rev}, nil
+		if !cl.keepRevision {
+			c.setRevision(rev)
+		}
+		return &result{status: s, header: resp.Header, body: bytes.Clone(cached.body), url: u, revision: rev, ifMatch: sentIfMatch}, nil
 	case s >= 200 && s < 300:
 		rev := revisionOf(resp.Header)
-		c.setRevision(rev)
-		return &result{status: s, header: resp.Header, body: respBody, url: u, revision: rev}, nil
+		if !cl.keepRevision {
+			c.setRevision(rev)
+		}
+		return &result{status: s, header: resp.Header, body: respBody, url: u, revision: rev, ifMatch: sentIfMatch}, nil
 	}
 
 	apiErr := c.apiError(cl.method, path, resp, respBody)
-	apiErr.outcomeUnknown = cl.method == http.MethodPost && resp.StatusCode >= 500
+	apiErr.outcomeUnknown = cl.method == http.MethodPost && mayHaveApplied(resp.StatusCode, cl.items, apiErr.conflict)
 	switch s := resp.StatusCode; {
 	case s == http.StatusUnauthorized && !st.reauthed:
 		st.reauthed = true
@@ -390,6 +415,26 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 		return nil, retryIf(ok, apiErr)
 	}
 	return nil, apiErr
+}
+
+// mayHaveApplied reports whether a POST answered with an error status may
+// still have created something: a 5xx may come from a gateway after the
+// service applied the request, and a 4xx refusing one item of a batch may
+// follow the items before it (LivePerson does not document batches as
+// atomic). 401, 403, 429 and revision conflicts refuse the request before
+// anything is applied.
+func mayHaveApplied(status, items int, conflict bool) bool {
+	switch {
+	case status >= 500:
+		return true
+	case status < 400 || items < 2 || conflict:
+		return false
+	}
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
+		return false
+	}
+	return true
 }
 
 // rateLimited decides the wait after a 429: Retry-After if given, at least
@@ -432,6 +477,11 @@ func retryIf(ok bool, err error) error {
 
 // transportFailure handles an attempt that got no (complete) response.
 func (c *Client) transportFailure(ctx context.Context, cl call, path string, st *attemptState, err error, wrote bool) error {
+	if cl.method == http.MethodPost && wrote && ctx.Err() != nil {
+		// The caller gave up waiting, but the create may have been
+		// applied all the same.
+		return fmt.Errorf("%s %s: %w: %w", cl.method, path, ErrOutcomeUnknown, context.Cause(ctx))
+	}
 	if ctx.Err() != nil {
 		// The caller gave up; not a failure of LivePerson.
 		return fmt.Errorf("%s %s: %w", cl.method, path, context.Cause(ctx))
@@ -537,7 +587,33 @@ func revisionOf(h http.Header) string {
 	return strings.Trim(v, `"`)
 }
 
-// setRevision records the revision of a successful (2xx or 304) response.
+// adoptCreateRevision moves the write base to a create's revision got when
+// it provably follows the If-Match sent: LivePerson documents no If-Match
+// check on create, so the create succeeds whatever else changed since the
+// caller's read, and its revision may include those changes. The counter
+// is incremented by every change, so got == sent+1 means the create was
+// the only one; anything else (someone else's edit, a counter that counts
+// each created item, a revision that is not a number) leaves the base at
+// the caller's read, and the next PUT or DELETE gets a conflict instead of
+// overwriting a change the caller never saw. It also leaves the base alone
+// if another call on this client moved it meanwhile.
+func (c *Client) adoptCreateRevision(sent, got string) bool {
+	s, err1 := strconv.ParseInt(sent, 10, 64)
+	g, err2 := strconv.ParseInt(got, 10, 64)
+	if err1 != nil || err2 != nil || g != s+1 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.revision != sent {
+		return false
+	}
+	c.revision = got
+	return true
+}
+
+// setRevision records the revision of a successful (2xx or 304) response
+// as the write base (calls with keepRevision excepted).
 // Error responses do not count: a revision taken from a 409 would let a
 // blind retry overwrite someone else's change without the re-read that
 // the conflict calls for. A plain read from accountConfigReadOnly (which

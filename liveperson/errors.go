@@ -15,10 +15,25 @@ var (
 	// ErrConflict is a revision conflict: the If-Match revision was stale
 	// (409 or 412, see Config.ConflictStatuses). Re-read and re-plan.
 	ErrConflict = errors.New("revision conflict")
-	// ErrOutcomeUnknown is a create whose response was lost: it may or may
-	// not have been applied. Re-read and match by name before creating
-	// again.
+	// ErrOutcomeUnknown is a create that may have been applied, in whole
+	// or in part, although the client cannot say what it created: the
+	// response was lost or was a 5xx, a batch of several items was
+	// refused (batches are not documented as atomic), or LivePerson
+	// answered 2xx but the client could not identify every created
+	// skill. Re-read (include_deleted) and match by name before creating
+	// again; never re-send the create blindly.
 	ErrOutcomeUnknown = errors.New("outcome unknown: the request may have been applied")
+	// ErrStateChanged comes with a create that succeeded: CreateSkills
+	// returns every created skill with its id, but cannot vouch that the
+	// account's revision after the create follows the caller's last read
+	// (someone else may have changed the account in between; LivePerson
+	// documents no If-Match check on create). The client keeps sending
+	// the revision of that read as If-Match, so a PUT or DELETE built
+	// from it gets ErrConflict rather than overwriting; re-read and
+	// re-plan before writing again. Errors matching ErrStateChanged also
+	// match ErrOutcomeUnknown, so a caller that knows only the latter
+	// re-reads, and its match by name finds the same skills.
+	ErrStateChanged = errors.New("account changed: re-read before writing again")
 	// ErrSkillDependencies is LivePerson refusing to delete a skill that
 	// something still references.
 	ErrSkillDependencies = errors.New("skill has dependencies")
@@ -63,9 +78,12 @@ func (e *APIError) Error() string {
 
 // Is matches the package's sentinel errors: ErrConflict for a configured
 // conflict status, ErrNotFound for 404, ErrSkillDependencies for a body
-// naming skill-dependencies, and ErrOutcomeUnknown for a 5xx answer to a
-// POST (a gateway may have passed the create on before failing, so the
-// caller must re-read rather than assume nothing was created).
+// naming skill-dependencies, and ErrOutcomeUnknown for a POST answer that
+// may follow a create applied in whole or part: a 5xx (a gateway may have
+// passed the create on before failing), or a 4xx other than 401, 403, 429
+// and conflicts to a POST of several items (batches are not documented as
+// atomic). The caller must then re-read rather than assume nothing was
+// created.
 func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrConflict:
@@ -122,3 +140,16 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// stateChangedError is the error CreateSkills returns with the skills it
+// created when the account's revision may have moved past the caller's
+// read by more than the create (see ErrStateChanged).
+type stateChangedError struct{ msg string }
+
+func (e *stateChangedError) Error() string { return e.msg }
+
+// Is matches ErrStateChanged, and ErrOutcomeUnknown for callers that know
+// only that: re-reading and matching by name is right for them too.
+func (e *stateChangedError) Is(target error) bool {
+	return target == ErrStateChanged || target == ErrOutcomeUnknown
+}

@@ -1,6 +1,43 @@
 // Package liveperson is skillsync's client for LivePerson's Conversational
 // Cloud APIs: service discovery, authentication, the Skills API and the Users
 // API, with LivePerson's retry policy and typed errors.
+//
+// # Revisions and If-Match
+//
+// LivePerson keeps one revision counter per account, shared by skills and
+// users. Every PUT and DELETE sends the client's write base (Revision) as
+// If-Match: the revision of the latest read (ListSkills, ListUsers, their
+// At variants, GetSkill, GetUser) or of the latest write LivePerson checked
+// against If-Match. The bodies a caller writes must therefore come from
+// that read: bodies from an older read sent with a newer revision would
+// overwrite whatever changed in between, unseen. A caller that reads
+// skills and then users uses ListSkillsAt and ListUsersAt and plans only
+// from lists read at the same revision (re-reading until they agree), and
+// plans again after any later read.
+//
+// Creates are different: LivePerson documents no If-Match on create, so a
+// POST succeeds whatever changed since the caller's read, and its answer's
+// revision may include someone else's edit. The client still sends
+// If-Match (a server that checks it refuses a stale create), but moves the
+// write base to the create's revision only when that is exactly one more
+// than the If-Match sent, i.e. the create was the only change. Otherwise
+// CreateSkills returns the created skills with an error matching
+// ErrStateChanged and leaves the write base at the caller's read, so a PUT
+// or DELETE without a re-read gets ErrConflict instead of overwriting. The
+// list CreateSkills reads when a create's answer lacks ids never moves the
+// write base either.
+//
+// # Outcomes of a create
+//
+// Batches are not documented as atomic, and a POST is never replayed once
+// it may have reached LivePerson. CreateSkills returns either the created
+// skills (with nil, or with ErrStateChanged: created, but re-read and
+// re-plan before other writes), or an error matching ErrOutcomeUnknown when
+// anything may have been created that the client cannot name (a lost or
+// 5xx answer, a 4xx refusing a batch of several items, a 2xx whose skills
+// it could not all find), or another error when nothing was created. After
+// ErrOutcomeUnknown the caller re-reads with include_deleted, matches by
+// name and creates only what is missing.
 package liveperson
 
 import "encoding/json"
