@@ -60,10 +60,13 @@ func (c *Client) listSkills(ctx context.Context, includeDeleted, keepRevision bo
 }
 
 // GetSkill returns one skill with all fields, from accountConfigReadOnly.
-// A missing skill is an error matching ErrNotFound.
+// A missing skill is an error matching ErrNotFound. It does not move the
+// write base (Revision): one skill, read from a replica that may lag, is
+// not a read the caller's other write bodies come from (e.g. checking that
+// a skill is gone after a DELETE answered 404).
 func (c *Client) GetSkill(ctx context.Context, id int64) (Skill, error) {
 	res, err := c.do(ctx, call{method: http.MethodGet, service: svcRead, endpoint: "skills/{id}",
-		path: "skills/" + strconv.FormatInt(id, 10), query: c.skillsQuery()})
+		path: "skills/" + strconv.FormatInt(id, 10), query: c.skillsQuery(), keepRevision: true})
 	if err != nil {
 		return Skill{}, fmt.Errorf("get skill %d: %w", id, err)
 	}

@@ -166,9 +166,9 @@ func (c *Client) Close(ctx context.Context) error {
 }
 
 // Revision returns the revision the next write sends as If-Match (read
-// from ac-revision, else ETag): that of the latest read (a list or get,
-// answered 2xx or 304) or of the latest write LivePerson checked against
-// If-Match (PUT, DELETE), or "" before either. Right after ListSkills or
+// from ac-revision, else ETag): that of the latest read (a list, or
+// GetUser, answered 2xx or 304) or of the latest write LivePerson checked
+// against If-Match (PUT, DELETE), or "" before either. Right after ListSkills or
 // ListUsers, with no other call running on the client, it is the revision
 // that list was read at (ListSkillsAt and ListUsersAt return it without
 // that proviso). A create moves it only when its answer proves nothing
@@ -616,9 +616,8 @@ func (c *Client) adoptCreateRevision(sent, got string) bool {
 // as the write base (calls with keepRevision excepted).
 // Error responses do not count: a revision taken from a 409 would let a
 // blind retry overwrite someone else's change without the re-read that
-// the conflict calls for. A plain read from accountConfigReadOnly (which
-// may lag) can move the revision back; the worst outcome is a conflict
-// and a re-read from ReadWrite.
+// the conflict calls for. The one read from accountConfigReadOnly (which
+// may lag), GetSkill, does not count either.
 func (c *Client) setRevision(rev string) {
 	if rev == "" {
 		return

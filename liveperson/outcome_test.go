@@ -338,3 +338,26 @@ func TestCreateCancelledWhileWaiting(t *testing.T) {
 		t.Fatal("create not applied")
 	}
 }
+
+// TestGetSkillKeepsWriteBase: a single skill read (from the read-only
+// replica), e.g. to check a skill is gone, is not a read the caller's
+// other bodies come from, so it leaves the write base alone.
+func TestGetSkillKeepsWriteBase(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	ids := e.sim.SeedSkills(map[string]any{"name": "A"}, map[string]any{"name": "B"})
+	before := readAll(t, e)
+	read := e.c.Revision()
+	e.sim.EditSkill(ids[1], func(m map[string]any) { m["description"] = "by hand" })
+	if _, err := e.c.GetSkill(t.Context(), ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if e.c.Revision() != read {
+		t.Fatalf("Revision %s after GetSkill, want %s", e.c.Revision(), read)
+	}
+	b, _ := named(before, "B")
+	b.Description = "from the old read"
+	if _, err := e.c.UpdateSkills(t.Context(), []liveperson.Skill{b}); !errors.Is(err, liveperson.ErrConflict) {
+		t.Fatalf("PUT after GetSkill: %v, want ErrConflict", err)
+	}
+}

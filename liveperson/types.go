@@ -7,8 +7,8 @@
 // LivePerson keeps one revision counter per account, shared by skills and
 // users. Every PUT and DELETE sends the client's write base (Revision) as
 // If-Match: the revision of the latest read (ListSkills, ListUsers, their
-// At variants, GetSkill, GetUser) or of the latest write LivePerson checked
-// against If-Match. The bodies a caller writes must therefore come from
+// At variants, GetUser; not GetSkill, a single skill from a replica) or of
+// the latest write LivePerson checked against If-Match. The bodies a caller writes must therefore come from
 // that read: bodies from an older read sent with a newer revision would
 // overwrite whatever changed in between, unseen. A caller that reads
 // skills and then users uses ListSkillsAt and ListUsersAt and plans only
