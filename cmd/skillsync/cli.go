@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -67,7 +68,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func runEnv(ctx context.Context, args []string, e *env) int {
-	root := newRootCommand(e)
+	root, c := newRoot(e)
 	root.SetArgs(args)
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
@@ -76,14 +77,17 @@ func runEnv(ctx context.Context, args []string, e *env) int {
 	if err == nil {
 		return exitOK
 	}
+	// Errors quote what failed, and what failed may echo a secret (an HR
+	// server's error body repeating the API key of its URL): the message
+	// goes through the same redactor as the logs.
 	var ec *exitCodeError
 	if errors.As(err, &ec) {
 		if ec.err != nil {
-			fmt.Fprintf(e.stderr, "skillsync: %v\n", ec.err)
+			fmt.Fprintf(e.stderr, "skillsync: %s\n", c.redact(ec.err.Error()))
 		}
 		return ec.code
 	}
-	fmt.Fprintf(e.stderr, "skillsync: %v\n", err)
+	fmt.Fprintf(e.stderr, "skillsync: %s\n", c.redact(err.Error()))
 	return exitError
 }
 
@@ -93,9 +97,34 @@ type cli struct {
 	configPath string
 	logFormat  string
 	logLevel   string
+	// secrets hides the configuration's secrets in what the command
+	// prints; nil until a configuration has been read.
+	secrets *strings.Replacer
+}
+
+// redact hides the secrets of the configuration read so far in s.
+func (c *cli) redact(s string) string {
+	if c.secrets == nil {
+		return s
+	}
+	return c.secrets.Replace(s)
+}
+
+// remember notes the secrets of cfg for redact. It is called as soon as a
+// configuration is decoded, valid or not.
+func (c *cli) remember(cfg *Config) {
+	if cfg != nil {
+		c.secrets = newReplacer(configSecrets(cfg))
+	}
 }
 
 func newRootCommand(e *env) *cobra.Command {
+	root, _ := newRoot(e)
+	return root
+}
+
+// newRoot builds the command tree and returns the cli its commands share.
+func newRoot(e *env) (*cobra.Command, *cli) {
 	c := &cli{env: e}
 	root := &cobra.Command{
 		Use:   "skillsync",
@@ -135,7 +164,7 @@ Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode),
 		c.releaseCommand(),
 		c.demoCommand(),
 	)
-	return root
+	return root, c
 }
 
 // path is the configuration file to read.
@@ -153,6 +182,7 @@ func (c *cli) path() string {
 // flags override log.format and log.level).
 func (c *cli) load() (*Config, *slog.Logger, error) {
 	cfg, _, err := loadConfig(c.path(), c.env.lookupEnv)
+	c.remember(cfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -52,8 +52,17 @@ func secretsOfURL(s string) []string {
 	return out
 }
 
-// redactURL hides the password of a URL or key=value connection string.
+// redactURL hides the password of a URL or key=value connection string,
+// and the query values whose parameter names a secret (?api_key=...). It
+// is applied to every string a log line carries.
 func redactURL(s string) string {
+	s, _ = redactQuery(s, secretParam)
+	return redactPassword(s)
+}
+
+// redactPassword hides the password of a URL or key=value connection
+// string.
+func redactPassword(s string) string {
 	if u, err := url.Parse(s); err == nil && u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			u.User = url.UserPassword(u.User.Username(), "redacted")
@@ -61,6 +70,84 @@ func redactURL(s string) string {
 		}
 	}
 	return dsnPassword.ReplaceAllString(s, "password="+redacted)
+}
+
+// secretParam says whether a query parameter's name says it holds a
+// secret: api_key, apikey, access_token, sig, password, ...
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	if secretKey(n) {
+		return true
+	}
+	for _, part := range []string{"key", "token", "secret", "pass", "sig", "auth", "cred", "session"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// plainParams are query parameters of connection URLs whose values are
+// settings, not secrets: config check still hides them (it hides every
+// query value), but the logs do not hunt for them.
+var plainParams = map[string]bool{
+	"sslmode": true, "search_path": true, "application_name": true, "target_session_attrs": true,
+	"connect_timeout": true, "timezone": true, "options": true,
+}
+
+// redactQuery hides the values of the query parameters of an absolute URL
+// (scheme://host/...?k=v) for which hide is true, keeping the order and
+// the raw form of everything else. It returns the URL and, for each value
+// hidden, its raw and decoded forms (s is unchanged when it is not such
+// a URL).
+func redactQuery(s string, hide func(name string) bool) (string, []queryValue) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" || !strings.Contains(u.RawQuery, "=") {
+		return s, nil
+	}
+	var hidden []queryValue
+	parts := strings.Split(u.RawQuery, "&")
+	for i, p := range parts {
+		rawKey, rawVal, ok := strings.Cut(p, "=")
+		if !ok || rawVal == "" {
+			continue
+		}
+		key, err := url.QueryUnescape(rawKey)
+		if err != nil {
+			key = rawKey
+		}
+		if !hide(key) {
+			continue
+		}
+		val, err := url.QueryUnescape(rawVal)
+		if err != nil {
+			val = rawVal
+		}
+		hidden = append(hidden, queryValue{key: key, raw: rawVal, value: val})
+		parts[i] = rawKey + "=" + redacted
+	}
+	if len(hidden) == 0 {
+		return s, nil
+	}
+	u.RawQuery = strings.Join(parts, "&")
+	return u.String(), hidden
+}
+
+// queryValue is one query parameter value hidden by redactQuery.
+type queryValue struct{ key, raw, value string }
+
+// secrets returns the forms of v the logs must hide: every value of a
+// parameter named like a secret, and other values long enough not to be
+// ordinary words (a short `page=2` or `sslmode=require` would otherwise
+// be blanked out of every log line).
+func (v queryValue) secrets() []string {
+	if plainParams[strings.ToLower(v.key)] {
+		return nil
+	}
+	if len(v.value) < 3 || !secretParam(v.key) && len(v.value) < 8 {
+		return nil
+	}
+	return []string{v.value, v.raw}
 }
 
 // redactText replaces each secret in s.
@@ -98,12 +185,21 @@ func redactNode(n *yaml.Node, found func(string)) {
 			}
 		}
 	case yaml.ScalarNode:
+		// A URL's query may carry a secret under any name (?api_key=,
+		// ?code=, ?sig=): every value is hidden from the printout.
+		v, hidden := redactQuery(n.Value, func(string) bool { return true })
+		for _, q := range hidden {
+			for _, s := range q.secrets() {
+				found(s)
+			}
+		}
 		if secrets := secretsOfURL(n.Value); len(secrets) > 0 {
 			for _, s := range secrets {
 				found(s)
 			}
-			n.Value = redactURL(n.Value)
+			v = redactPassword(v)
 		}
+		n.Value = v
 	}
 }
 

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -187,3 +191,96 @@ func (h captureHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (h captureHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h captureHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestURLQuerySecretsAreRedacted: a URL-valued setting may carry its
+// credential in the query string (?api_key=...). config check prints none
+// of its values, and the logger hides the secret wherever it appears.
+func TestURLQuerySecretsAreRedacted(t *testing.T) {
+	t.Parallel()
+	const apiKey = "hr-query-key-61f0c2"
+	cfg := defaultConfig()
+	cfg.Database.URL = "postgres://app@db/skillsync?sslmode=require&application_name=skillsync"
+	cfg.HR.Type, cfg.HR.Format = "http", "json"
+	cfg.HR.URL = "https://hr.example.com/api/people?api_key=" + url.QueryEscape(apiKey+" ") + "&page=2"
+	out, secrets, err := redactedConfig(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leaked := range []string{apiKey, "page=2", "sslmode=require", "=skillsync"} {
+		if strings.Contains(string(out), leaked) {
+			t.Errorf("config check prints %q:\n%s", leaked, out)
+		}
+	}
+	for _, want := range []string{"https://hr.example.com/api/people?api_key=[redacted]&page=[redacted]", "sslmode=[redacted]"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("config check lacks %s:\n%s", want, out)
+		}
+	}
+	if !slices.Contains(secrets, apiKey+" ") || !slices.Contains(secrets, url.QueryEscape(apiKey+" ")) {
+		t.Errorf("the query secret, decoded and raw, is not given to the log redactor: %q", secrets)
+	}
+	// Short settings are not secrets the logs should hunt for: blanking
+	// "require" or "2" would garble every line.
+	for _, plain := range []string{"require", "2", "skillsync"} {
+		if slices.Contains(secrets, plain) {
+			t.Errorf("%q treated as a secret: %q", plain, secrets)
+		}
+	}
+
+	var buf bytes.Buffer
+	log, err := newLogger(&buf, "json", "debug", secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("fetching", "url", cfg.HR.URL)
+	log.Error("hr said no", "err", fmt.Errorf("GET: 403 Forbidden: invalid key %q", apiKey+" "))
+	log.Info("elsewhere", "link", "https://other.example/x?access_token=tok-99c1e7a&v=4.0")
+	if s := buf.String(); strings.Contains(s, apiKey) || strings.Contains(s, "tok-99c1e7a") || !strings.Contains(s, "v=4.0") {
+		t.Errorf("logs:\n%s", s)
+	}
+}
+
+// TestTopLevelErrorsAreRedacted: the error a command ends with is printed
+// through the configuration's secrets, like the logs. Here the HR server
+// answers 403 repeating the API key of its URL and a header's token.
+func TestTopLevelErrorsAreRedacted(t *testing.T) {
+	t.Parallel()
+	const apiKey, token = "hr-api-key-0b7d53aa", "hr-bearer-3e9f01c4"
+	hr := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, fmt.Sprintf("key %s and %s are not valid here", r.URL.Query().Get("api_key"), r.Header.Get("Authorization")),
+			http.StatusForbidden)
+	}))
+	t.Cleanup(hr.Close)
+	f := setup(t, "")
+	caFile := writeFile(t, t.TempDir(), "hr-ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hr.Certificate().Raw})))
+	raw, err := os.ReadFile(f.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The CSV source becomes an HTTP one that refuses us.
+	cfg := regexp.MustCompile(`(?s)hr:\n.*?\nskills:`).ReplaceAllLiteralString(string(raw), fmt.Sprintf(`hr:
+  type: http
+  format: csv
+  url: "%s/people?api_key=${HR_KEY}"
+  headers: {Authorization: "Bearer ${HR_TOKEN}"}
+  ca_file: %s
+  retry_delays: []
+  fields: {id: EmployeeNumber}
+skills:`, hr.URL, caFile))
+	if err := os.WriteFile(f.configPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.lookup = envMap("DB_URL", f.dbURL, "LP_CLIENT_SECRET", testClientSecret, "TRIGGER_TOKEN", testTriggerToken,
+		"HR_KEY", apiKey, "HR_TOKEN", token)
+	for _, args := range [][]string{{"plan"}, {"sync", "--format", "json"}} {
+		_, stdout, stderr := f.run(args...)
+		if !strings.Contains(stderr, "403") || !strings.Contains(stderr, "are not valid here") {
+			t.Fatalf("%v: the HR refusal is not reported:\n%s", args, stderr)
+		}
+		for _, s := range []string{apiKey, token} {
+			if strings.Contains(stdout+stderr, s) {
+				t.Errorf("%v: %q printed: %s", args, s, around(stdout+stderr, s))
+			}
+		}
+	}
+}

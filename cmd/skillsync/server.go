@@ -94,6 +94,7 @@ func (d *daemon) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil && last != nil {
+		last.Error = d.app.redact(last.Error)
 		rv := newRunView(*last)
 		v.LastRun = &rv
 		if last.Outcome == store.OutcomeRunning {
@@ -182,6 +183,7 @@ func (d *daemon) trigger(w http.ResponseWriter, r *http.Request) {
 	var rv *runView
 	if res != nil {
 		v := newRunView(res.Run)
+		v.Error = d.app.redact(v.Error)
 		rv = &v
 	}
 	switch {
