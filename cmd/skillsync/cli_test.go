@@ -166,7 +166,7 @@ func TestPlanSyncRunsAndRelease(t *testing.T) {
 	}
 	// The first sync is run 3 (after two plans).
 	out, _ = f.mustRun(exitOK, "runs", "show", "3")
-	ops := regexp.MustCompile(`(?m)^\d+\s+create\s+.*\s+\d+\s+done\s`).FindAllString(out, -1)
+	ops := regexp.MustCompile(`(?m)^\d+\s+create\s+.*\s+\d+\s+department[-a-z]*\|.*\s+done\s`).FindAllString(out, -1)
 	if !regexp.MustCompile(`outcome\s+applied`).MatchString(out) || len(ops) != departmentsAndRol {
 		t.Errorf("runs show 3:\n%s", out)
 	}

@@ -47,6 +47,7 @@ the HR feed and LivePerson are not contacted, but the HR file must exist.`,
 func (c *cli) configCheck(stdout io.Writer) error {
 	path := c.path()
 	cfg, file, err := loadConfig(path, c.env.lookupEnv)
+	c.remember(cfg)
 	var ce *ConfigError
 	if err != nil && (!errors.As(err, &ce) || cfg == nil) {
 		return err
@@ -109,6 +110,7 @@ replicas wait for each other.`,
 func (c *cli) loadForStore() (*Config, *slog.Logger, error) {
 	path := c.path()
 	cfg, file, err := loadConfig(path, c.env.lookupEnv)
+	c.remember(cfg)
 	var ce *ConfigError
 	if err != nil && (!errors.As(err, &ce) || cfg == nil) {
 		return nil, nil, err
@@ -191,6 +193,9 @@ with its plan and every operation it journaled.`,
 			if err != nil {
 				return fmt.Errorf("list runs: %w", err)
 			}
+			for i := range runs {
+				runs[i].Error = c.redact(runs[i].Error)
+			}
 			if format == "json" {
 				views := make([]runView, len(runs))
 				for i, r := range runs {
@@ -207,6 +212,12 @@ with its plan and every operation it journaled.`,
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show one run with its operations",
+		Long: `Show one run: its outcome, counts and error, then every operation it journaled,
+in order, with the skill, the rule key a create was made for, the HTTP status
+and the error. An operation's state is done or failed once answered; intended
+(never sent) or sent (never answered) when the run stopped first; resolved when
+a later run settled a create whose answer never came, by reading LivePerson
+(the last column then says what it found).`,
 		Example: `  skillsync runs show 42
   skillsync runs show 42 --format json | jq .operations`,
 		Args: cobra.ExactArgs(1),
@@ -229,6 +240,12 @@ with its plan and every operation it journaled.`,
 			}
 			if err != nil {
 				return fmt.Errorf("read run %d: %w", id, err)
+			}
+			// A stored error may quote what an HR server or LivePerson
+			// said, secrets included.
+			r.Error = c.redact(r.Error)
+			for i := range ops {
+				ops[i].Error = c.redact(ops[i].Error)
 			}
 			if format == "json" {
 				v := runDetailView{Run: newRunView(r), Plan: r.Plan, Operations: make([]opView, len(ops))}
@@ -309,6 +326,8 @@ type opView struct {
 	Action     string        `json:"action"`
 	Skill      string        `json:"skill"`
 	SkillID    *int64        `json:"skill_id,omitempty"`
+	RuleID     string        `json:"rule_id,omitempty"`
+	RuleKey    string        `json:"rule_key,omitempty"`
 	Request    string        `json:"request,omitempty"`
 	State      store.OpState `json:"state"`
 	HTTPStatus *int          `json:"http_status,omitempty"`
@@ -317,7 +336,7 @@ type opView struct {
 }
 
 func newOpView(op store.Operation) opView {
-	return opView{Seq: op.Seq, Action: op.Action, Skill: op.SkillName, SkillID: op.SkillID, Request: op.Request,
+	return opView{Seq: op.Seq, Action: op.Action, Skill: op.SkillName, SkillID: op.SkillID, RuleID: op.RuleID, RuleKey: op.RuleKey, Request: op.Request,
 		State: op.State, HTTPStatus: op.HTTPStatus, Error: op.Error, UpdatedAt: op.UpdatedAt}
 }
 
@@ -372,7 +391,8 @@ func writeRun(w io.Writer, r store.Run, ops []store.Operation) error {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tACTION\tSKILL\tSKILL ID\tSTATE\tHTTP\tERROR")
+	fmt.Fprintln(tw, "SEQ\tACTION\tSKILL\tSKILL ID\tRULE KEY\tSTATE\tHTTP\tERROR / RESOLUTION")
+	states := map[store.OpState]bool{}
 	for _, op := range ops {
 		id, status := "-", "-"
 		if op.SkillID != nil {
@@ -381,9 +401,47 @@ func writeRun(w io.Writer, r store.Run, ops []store.Operation) error {
 		if op.HTTPStatus != nil {
 			status = strconv.Itoa(*op.HTTPStatus)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", op.Seq, op.Action, op.SkillName, id, op.State, status, firstLine(op.Error, 80))
+		states[op.State] = true
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", op.Seq, op.Action, op.SkillName, id, ruleKey(op), op.State, status, firstLine(op.Error, 80))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// The states that are not plain success or failure need a word.
+	var notes []string
+	for _, n := range opStateNotes {
+		if states[n.state] {
+			notes = append(notes, fmt.Sprintf("  %-9s %s", n.state, n.note))
+		}
+	}
+	if len(notes) > 0 {
+		_, err := fmt.Fprintf(w, "\n%s\n", strings.Join(notes, "\n"))
+		return err
+	}
+	return nil
+}
+
+// opStateNotes explain the journal states of operations whose answer
+// never came, in the order of their life.
+var opStateNotes = []struct {
+	state store.OpState
+	note  string
+}{
+	{store.OpIntended, "journaled, never sent: the run stopped before the request left"},
+	{store.OpSent, "sent, never answered (the process stopped, or shutdown could not wait): the next run reads LivePerson and settles it"},
+	{store.OpResolved, "sent, never answered, and settled by a later run that read LivePerson: the last column says what it found (a create it took over, or one that did not happen)"},
+}
+
+// ruleKey is the rule and registry key a journaled create was made for
+// (the key starts with the rule id), "-" for other operations.
+func ruleKey(op store.Operation) string {
+	switch {
+	case op.RuleKey != "":
+		return op.RuleKey
+	case op.RuleID != "":
+		return op.RuleID
+	}
+	return "-"
 }
 
 // firstLine shortens s to its first line and at most n runes, for tables.
