@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,24 +70,140 @@ Exit status: 0 applied (or nothing to do), 1 error or partly applied,
 }
 
 // once is plan and sync: one run, its plan on stdout, its outcome as the
-// exit status.
+// exit status. With --format json, stdout gets exactly one JSON document
+// whatever happens (see writeResultJSON), so that `| jq` never reads
+// nothing.
 func (c *cli) once(ctx context.Context, stdout io.Writer, mode store.Mode, format string, detailed bool) error {
-	cfg, log, err := c.load()
-	if err != nil {
-		return err
+	res, runErr := c.runOnceFromConfig(ctx, mode)
+	exitErr := outcomeError(res, runErr, detailed)
+	if format == "json" {
+		if err := writeResultJSON(stdout, res, exitErr, c.redact); err != nil {
+			return fmt.Errorf("print result: %w", err)
+		}
+		return exitErr
 	}
-	a, err := newApp(ctx, cfg, log, c.env)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	res, runErr := a.runOnce(ctx, mode, store.TriggerManual)
 	if res != nil && res.Plan != nil {
 		if err := writePlan(stdout, res, format, isTerminal(stdout)); err != nil {
 			return fmt.Errorf("print plan: %w", err)
 		}
 	}
-	return outcomeError(res, runErr, detailed)
+	return exitErr
+}
+
+// runOnceFromConfig loads the configuration, wires an app and runs once.
+func (c *cli) runOnceFromConfig(ctx context.Context, mode store.Mode) (*sync.Result, error) {
+	cfg, log, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	a, err := newApp(ctx, cfg, log, c.env)
+	if err != nil {
+		return nil, err
+	}
+	defer a.close()
+	return a.runOnce(ctx, mode, store.TriggerManual)
+}
+
+// resultHead is what writeResultJSON puts before the plan's own keys.
+type resultHead struct {
+	FormatVersion int    `json:"format_version"`
+	RunID         int64  `json:"run_id,omitempty"`
+	Mode          string `json:"mode,omitempty"`
+	Outcome       string `json:"outcome"`
+	Refused       string `json:"refused,omitempty"`
+	Error         string `json:"error,omitempty"`
+}
+
+// Outcomes of writeResultJSON for runs that were never recorded.
+const (
+	resultError         = "error"           // config, database, ... before the run began
+	resultRunInProgress = "run_in_progress" // another run holds the lock
+)
+
+// writeResultJSON writes the one JSON document of plan and sync
+// --format json: format_version, run_id, mode, outcome (a run outcome, or
+// "error" / "run_in_progress" when no run was recorded), refused (the
+// guard's reason) or error (what the exit status is about, redacted), then
+// the plan's keys (policy, summary, changes, ...) when a plan exists. A
+// successful run's document is the plan of earlier versions with run_id,
+// mode and outcome added.
+func writeResultJSON(w io.Writer, res *sync.Result, exitErr error, redact func(string) string) error {
+	head := resultHead{FormatVersion: sync.PlanFormatVersion, Outcome: resultError}
+	if errors.Is(exitErr, sync.ErrRunInProgress) {
+		head.Outcome = resultRunInProgress
+	}
+	var plan []byte
+	if res != nil {
+		r := res.Run
+		head.RunID, head.Mode, head.Outcome = r.ID, string(r.Mode), string(r.Outcome)
+		if r.Outcome == store.OutcomeRefused {
+			head.Refused = redact(cmp.Or(res.Refusal, r.Error))
+		}
+		if res.Plan != nil {
+			var err error
+			if plan, err = json.Marshal(res.Plan); err != nil {
+				return err
+			}
+		}
+	}
+	var ec *exitCodeError
+	if exitErr != nil && head.Refused == "" && !(errors.As(exitErr, &ec) && ec.err == nil) {
+		head.Error = redact(exitErr.Error())
+	}
+	b, err := json.Marshal(head)
+	if err != nil {
+		return err
+	}
+	if len(plan) > 0 {
+		if b, err = mergeObjects(b, plan); err != nil {
+			return err
+		}
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = w.Write(out.Bytes())
+	return err
+}
+
+// mergeObjects appends the members of the JSON object tail to those of
+// head, in their order, skipping keys head has already.
+func mergeObjects(head, tail []byte) ([]byte, error) {
+	seen := map[string]bool{}
+	var headKeys map[string]json.RawMessage
+	if err := json.Unmarshal(head, &headKeys); err != nil {
+		return nil, err
+	}
+	for k := range headKeys {
+		seen[k] = true
+	}
+	dec := json.NewDecoder(bytes.NewReader(tail))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("merge JSON: not an object (%v)", err)
+	}
+	out := bytes.TrimSuffix(bytes.TrimSpace(head), []byte("}"))
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		key, _ := t.(string)
+		if seen[key] {
+			continue
+		}
+		k, _ := json.Marshal(key)
+		out = append(out, ',')
+		out = append(out, k...)
+		out = append(out, ':')
+		out = append(out, v...)
+	}
+	return append(out, '}'), nil
 }
 
 // writePlan prints a run's plan and, for text, a line on what was done.
@@ -142,8 +261,11 @@ func outcomeError(res *sync.Result, err error, detailed bool) error {
 	return nil
 }
 
-// planPending says whether a plan would do anything if applied: a write,
-// or advancing a pending delete towards its deletion.
+// planPending says whether a plan would do anything to LivePerson if
+// applied (sync.Plan.HasChanges): a create, an update with field changes,
+// a delete, an (un)assignment, or a pending delete advancing towards its
+// deletion. Bookkeeping the plan also carries (registry fixes, forgotten
+// rows, takeovers) is not "changes pending" for a script.
 func planPending(p *sync.Plan) bool {
-	return p.HasChanges() || p.Summary().PendingDelete > 0
+	return p.HasChanges()
 }
