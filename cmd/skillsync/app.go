@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/skillsync/skillsync/hrsource"
 	"github.com/skillsync/skillsync/liveperson"
@@ -17,9 +20,12 @@ import (
 // source behind one runner, plus the metrics every run feeds. plan, sync,
 // run and demo all build one.
 type app struct {
-	cfg     *Config
-	log     *slog.Logger
-	store   *store.Store
+	cfg   *Config
+	log   *slog.Logger
+	store *store.Store
+	// runs is the store as the runner sees it: it knows which run of this
+	// process is under way.
+	runs    *trackingStore
 	lp      *liveperson.Client
 	runner  *sync.Runner
 	metrics *metrics
@@ -32,6 +38,9 @@ type app struct {
 	slot chan struct{}
 	// afterRun, when set, is told of every finished run (tests).
 	afterRun func(*sync.Result, error)
+	// abandoned is set when shutdown gave up waiting for a run: close must
+	// not wait for the database connection that run holds.
+	abandoned atomic.Bool
 }
 
 // appOptions are the parts of the wiring that tests and the demo replace.
@@ -62,6 +71,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 			return nil, err
 		}
 	}
+	a.runs = &trackingStore{Store: a.store}
 	lpOpts := liveperson.Options{Logger: log, Observe: a.metrics.observeLP}
 	if opts.env != nil {
 		lpOpts.HTTPClient = opts.env.lpHTTPClient
@@ -78,7 +88,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		Source:    countingSource{src: src, m: a.metrics},
 		Skills:    a.lp,
 		Users:     a.lp,
-		Store:     a.store,
+		Store:     a.runs,
 		Logger:    log,
 		BatchSize: cfg.LivePerson.BatchSize,
 	}, sync.Config{
@@ -99,8 +109,25 @@ func (a *app) close() {
 			a.log.Warn("close liveperson client", "err", err)
 		}
 	}
-	if a.store != nil {
+	if a.store == nil {
+		return
+	}
+	if !a.abandoned.Load() {
 		a.store.Close()
+		return
+	}
+	// The abandoned run still holds a pooled connection (its run lock),
+	// and Close waits for every connection to come back. The process is
+	// about to exit, which ends that session and its lock on the server.
+	closed := make(chan struct{})
+	go func() {
+		a.store.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(time.Second):
+		a.log.Warn("not waiting for the abandoned run's database connection; the server ends its session when the process exits")
 	}
 }
 
@@ -144,6 +171,11 @@ func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Tri
 	res, err = a.runner.RunOnce(ctx, mode, trigger)
 	if res != nil {
 		a.metrics.observeRun(res.Run)
+	}
+	if res != nil || errors.Is(err, sync.ErrRunInProgress) {
+		// After a run of ours, or when another replica holds the lock
+		// (its runs count as much as ours for the alert).
+		a.refreshLastSuccess(ctx)
 	}
 	if err != nil && res == nil && !errors.Is(err, sync.ErrRunInProgress) {
 		// The runner logs the runs it records; this one never got that far
@@ -193,4 +225,82 @@ func (a *app) closeInterrupted(ctx context.Context) {
 	if n > 0 {
 		a.log.Warn("runs left unfinished by an earlier process are now marked interrupted", "runs", n)
 	}
+}
+
+// refreshLastSuccess sets skillsync_last_success_timestamp_seconds from the
+// database: the latest successful apply run of any process. A gauge fed
+// only by this process's runs reads 0 after a restart and on a standby
+// replica, and the "no success for 3 hours" alert would fire on a healthy
+// installation. A failed query keeps the gauge as it is.
+func (a *app) refreshLastSuccess(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	r, err := a.store.LastSuccess(ctx)
+	if err != nil {
+		a.log.Warn("could not read the last successful run for skillsync_last_success_timestamp_seconds", "err", err)
+		return
+	}
+	if r != nil && r.FinishedAt != nil {
+		a.metrics.lastSuccess.Set(float64(r.FinishedAt.Unix()))
+	}
+}
+
+// trackingStore is the store the runner records runs in, plus the one
+// thing the daemon needs to know during shutdown: which run of this
+// process has begun and not finished yet.
+type trackingStore struct {
+	*store.Store
+
+	mu      gosync.Mutex
+	current *store.Run
+	// closing is closed once interruptCurrent has recorded the run; a
+	// FinishRun of that run waits for it, so that the runner's own record,
+	// if it still comes, is the one that stays.
+	closing chan struct{}
+}
+
+// BeginRun records the run as this process's current one.
+func (s *trackingStore) BeginRun(ctx context.Context, trigger store.Trigger, mode store.Mode) (store.Run, error) {
+	run, err := s.Store.BeginRun(ctx, trigger, mode)
+	if err == nil {
+		s.mu.Lock()
+		s.current = &run
+		s.mu.Unlock()
+	}
+	return run, err
+}
+
+// FinishRun records how the run ended; it is no longer current.
+func (s *trackingStore) FinishRun(ctx context.Context, run store.Run) error {
+	s.mu.Lock()
+	if s.current != nil && s.current.ID == run.ID {
+		s.current = nil
+	}
+	wait := s.closing
+	s.mu.Unlock()
+	if wait != nil {
+		<-wait
+	}
+	return s.Store.FinishRun(ctx, run)
+}
+
+// interruptCurrent records the current run, if any, as interrupted with
+// reason, in place of the runner that cannot do it in time. It returns the
+// run's id (0 when no run was under way).
+func (s *trackingStore) interruptCurrent(ctx context.Context, reason string) (int64, error) {
+	s.mu.Lock()
+	cur := s.current
+	s.current = nil
+	if cur == nil {
+		s.mu.Unlock()
+		return 0, nil
+	}
+	done := make(chan struct{})
+	s.closing = done
+	s.mu.Unlock()
+	defer close(done)
+	run := *cur
+	now := time.Now()
+	run.Outcome, run.FinishedAt, run.Error = store.OutcomeInterrupted, &now, reason
+	return run.ID, s.Store.FinishRun(ctx, run)
 }

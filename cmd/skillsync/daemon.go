@@ -26,7 +26,10 @@ the configured schedule (and once at start-up with run_at_start), and serve
 /livez, /readyz, /status, /metrics and POST /v1/runs on server.listen.
 
 SIGTERM or SIGINT stops scheduling, lets a running run finish its current
-batch (for at most shutdown_timeout), records its outcome and exits 0.`,
+batch, records its outcome and exits 0, all within shutdown_timeout: a run
+still going 5 s before the end (a batch being retried, say) is recorded as
+interrupted by the daemon, which exits without it; the next run settles the
+batch it left in flight.`,
 		Example: `  skillsync run --config /etc/skillsync/config.yaml
   skillsync run --log-format json --log-level debug`,
 		Args: cobra.NoArgs,
@@ -95,6 +98,9 @@ func (d *daemon) serve(ctx context.Context) error {
 	// Runs a dead process left `running` show as such on /status until
 	// the first run; close them now.
 	d.app.closeInterrupted(ctx)
+	// The last success of any process so far, not 0 until this one has a
+	// run of its own (a restart, a standby replica).
+	d.app.refreshLastSuccess(ctx)
 
 	d.runCtx, d.cancelRuns = context.WithCancel(context.WithoutCancel(ctx))
 	defer d.cancelRuns()
@@ -149,11 +155,20 @@ func (d *daemon) serve(ctx context.Context) error {
 	return serveErr
 }
 
+// recordReserve is the part of shutdown_timeout kept, at the end, for
+// recording a run that did not stop in time and closing down, so that the
+// whole shutdown fits in shutdown_timeout (an orchestrator's grace period
+// set to it is then enough). Timeouts under 5*recordReserve keep a fifth.
+const recordReserve = 5 * time.Second
+
 // stop is the graceful shutdown: no new runs, the running one told to stop
-// after its current batch and waited for (at most shutdown_timeout), then
-// the HTTP server.
+// after its current batch and waited for, then the HTTP server, all within
+// shutdown_timeout. A run still going when the wait is over is recorded as
+// interrupted by the daemon itself, and abandoned: the process exits.
 func (d *daemon) stop(srv *http.Server) {
 	timeout := d.app.cfg.ShutdownTimeout
+	deadline := time.Now().Add(timeout)
+	reserve := min(recordReserve, timeout/5)
 	d.log.Info("shutting down: no new runs will start", "run_in_progress", d.app.busy(), "shutdown_timeout", timeout)
 	close(d.shutdown)
 	cronDone := d.cron.Stop().Done()
@@ -161,12 +176,12 @@ func (d *daemon) stop(srv *http.Server) {
 	// it is sending, records the run as interrupted and returns, which
 	// frees the run slot. Taking the slot therefore waits for the run (any
 	// run: scheduled, at start-up or HTTP-triggered), and keeps a new one
-	// from starting. shutdown_timeout bounds the wait.
+	// from starting.
 	d.cancelRuns()
 	if d.env.onStopping != nil {
 		d.env.onStopping()
 	}
-	grace := time.NewTimer(timeout)
+	grace := time.NewTimer(timeout - reserve)
 	defer grace.Stop()
 	select {
 	case d.app.slot <- struct{}{}:
@@ -174,16 +189,46 @@ func (d *daemon) stop(srv *http.Server) {
 		<-cronDone
 		d.runs.Wait()
 	case <-grace.C:
-		d.log.Warn("the running run did not stop within shutdown_timeout; exiting anyway (the next start marks it interrupted)",
-			"shutdown_timeout", timeout)
+		d.abandonRun(timeout, max(reserve, time.Second))
 	}
 
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// What is left of shutdown_timeout goes to requests still being
+	// answered (a POST /v1/runs waiting for the abandoned run would hold
+	// Shutdown to the end): then their connections are closed.
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		d.log.Warn("http server shutdown", "err", err)
+		d.log.Warn("http server shutdown: closing the connections still open", "err", err)
+		_ = srv.Close()
 	}
 	d.log.Info("skillsync stopped")
+}
+
+// abandonRun records the run that did not stop within shutdown_timeout as
+// interrupted, and lets the process exit without it. The runner writes
+// LivePerson with a context that shutdown does not cancel (a batch is not
+// cut in half), and a batch being retried (liveperson.retry_delays) can
+// outlast any timeout: the run would otherwise stay `running` until the
+// next start. Its journal keeps the batch in flight as `sent`, and the
+// next run settles it.
+func (d *daemon) abandonRun(timeout, window time.Duration) {
+	d.app.abandoned.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), window)
+	defer cancel()
+	reason := fmt.Sprintf("interrupted: shutdown_timeout (%s) expired while a LivePerson request was in flight; "+
+		"the journal shows it as sent, and the next run settles it", timeout)
+	id, err := d.app.runs.interruptCurrent(ctx, reason)
+	switch {
+	case err != nil:
+		d.log.Error("the run did not stop within shutdown_timeout and could not be recorded; the next start marks it interrupted",
+			"run_id", id, "shutdown_timeout", timeout, "err", err)
+	case id != 0:
+		d.log.Warn("the run did not stop within shutdown_timeout: recorded as interrupted, exiting without it",
+			"run_id", id, "shutdown_timeout", timeout)
+	default:
+		d.log.Warn("a run did not stop within shutdown_timeout before it was recorded; exiting without it",
+			"shutdown_timeout", timeout)
+	}
 }
 
 // nextRun is the next scheduled run time, zero when stopped.
