@@ -48,6 +48,10 @@ type appOptions struct {
 	env *env
 	// store, when set, is used instead of opening database.url.
 	store *store.Store
+	// lockKey, when set, is the run lock's advisory key instead of the
+	// default one (the demo's, so that it never excludes a real skillsync
+	// on the same database, nor is excluded by one).
+	lockKey int64
 }
 
 func newApp(ctx context.Context, cfg *Config, log *slog.Logger, e *env) (*app, error) {
@@ -67,7 +71,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 	}()
 	a.store = opts.store
 	if a.store == nil {
-		if a.store, err = openStore(ctx, cfg.Database.URL, log); err != nil {
+		if a.store, err = openStore(ctx, cfg.Database.URL, store.Options{Logger: log, LockKey: opts.lockKey}); err != nil {
 			return nil, err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/skillsync/skillsync/liveperson/lpsim"
+	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/store/pgtest"
 )
 
@@ -125,11 +126,22 @@ server: {listen: "127.0.0.1:0"}
 	}
 }
 
-// TestDemoInExistingDatabase runs the demo against a configured database:
-// it must keep to its own schema and tell the whole story.
+// TestDemoInExistingDatabase runs the demo against a configured database
+// while a production run holds the run lock there: it must keep to its
+// own schema and lock, and tell the whole story.
 func TestDemoInExistingDatabase(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.DB(t)
+	prod, err := store.Open(context.Background(), dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	lock, err := prod.AcquireRunLock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lock.Release(context.Background()) }()
 	var stdout, stderr bytes.Buffer
 	e := &env{stdout: &stdout, stderr: &stderr, lookupEnv: envMap("SKILLSYNC_DATABASE_URL", dbURL)}
 	if code := runEnv(context.Background(), []string{"demo", "--config", filepath.Join(t.TempDir(), "none.yaml")}, e); code != 0 {

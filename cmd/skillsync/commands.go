@@ -143,7 +143,7 @@ func (c *cli) openStore(ctx context.Context) (*store.Store, *slog.Logger, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := openStore(ctx, cfg.Database.URL, log)
+	st, err := openStore(ctx, cfg.Database.URL, store.Options{Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -152,8 +152,8 @@ func (c *cli) openStore(ctx context.Context) (*store.Store, *slog.Logger, error)
 
 // openStore connects and migrates: every command that uses the database
 // can then run against a fresh one.
-func openStore(ctx context.Context, url string, log *slog.Logger) (*store.Store, error) {
-	st, err := store.Open(ctx, url, store.Options{Logger: log})
+func openStore(ctx context.Context, url string, opts store.Options) (*store.Store, error) {
+	st, err := store.Open(ctx, url, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,12 @@ var demoCSV []byte
 // demoSchema keeps the demo's tables apart when it runs in a real database.
 const demoSchema = "skillsync_demo"
 
+// demoLockKey is the demo's run lock (a Postgres advisory lock, which is
+// per database, not per schema): with the default key, a demo run in a
+// production database would make a production run skip, and the other
+// way round.
+const demoLockKey int64 = 0x5ea1_de30
+
 func (c *cli) demoCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "demo",
@@ -44,8 +50,9 @@ func (c *cli) demoCommand() *cobra.Command {
 process, IBM's public HR sample (1,470 people) as the feed, and PostgreSQL.
 
 The database is SKILLSYNC_DATABASE_URL or database.url when set (the demo then
-works in its own schema, skillsync_demo, dropped and recreated each time),
-otherwise a throwaway server started for the demo (the PostgreSQL server
+works in its own schema, skillsync_demo, dropped and recreated each time, under
+its own run lock: it never blocks a skillsync using that database, nor waits for
+one), otherwise a throwaway server started for the demo (the PostgreSQL server
 programs must be installed) and removed at the end.
 
 It shows a plan, applies it, changes the feed (a department renamed, a team
@@ -132,7 +139,8 @@ func (c *cli) demo(ctx context.Context, out io.Writer) error {
 	p.fact("Rules", "a skill per department, one per department and role with 5+ people, and a static \"Escalations\"")
 	p.fact("Deletes", "after %d healthy apply runs without the skill, at most %d per run", cfg.Sync.DeleteAfterRuns, cfg.Sync.MaxDeletes)
 
-	a, err := newAppWith(ctx, cfg, log, appOptions{env: &env{lpHTTPClient: srv.Client()}})
+	c.remember(cfg)
+	a, err := newAppWith(ctx, cfg, log, appOptions{env: &env{lpHTTPClient: srv.Client()}, lockKey: demoLockKey})
 	if err != nil {
 		return err
 	}
