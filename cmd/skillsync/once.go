@@ -27,7 +27,16 @@ dry run is recorded in the run history (pending deletes are read, never
 advanced).
 
 With --detailed-exitcode the exit status tells a script what it found:
-0 no changes, 2 changes pending, 3 refused by a guard, 1 error.`,
+0 no changes, 2 changes pending (a create, an update with field changes, a
+delete, an assignment, or a pending delete the next apply run would advance;
+skillsync's own bookkeeping alone is not a change), 3 refused by a guard,
+1 error.
+
+With --format json, standard output is one JSON document whatever happens:
+format_version, run_id, mode, outcome, refused (a guard's reason) or error,
+then the plan (summary, changes, ...) when there is one. outcome is the run's
+(planned, no_changes, refused, failed, ...), or error / run_in_progress when
+no run was recorded.`,
 		Example: `  skillsync plan
   skillsync plan --format json | jq '.summary'
   skillsync plan --detailed-exitcode || echo "exit $?: 2 means changes are pending"`,
@@ -40,7 +49,7 @@ With --detailed-exitcode the exit status tells a script what it found:
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
-	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when changes are pending (0 none, 1 error, 3 refused)")
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when changes to LivePerson are pending (0 none, 1 error, 3 refused)")
 	return cmd
 }
 
@@ -54,7 +63,9 @@ to LivePerson, record the run. It takes the same lock as the daemon, so it
 waits for nothing and fails if another run is in progress.
 
 Exit status: 0 applied (or nothing to do), 1 error or partly applied,
-3 refused by a guard.`,
+3 refused by a guard. With --format json, standard output is one JSON
+document whatever happens, as for plan: outcome, refused or error, and the
+plan when there is one.`,
 		Example: `  skillsync sync
   skillsync sync --format json > last-sync.json`,
 		Args: cobra.NoArgs,
