@@ -17,6 +17,11 @@ import (
 // while we applied, so what is left must be planned again from a fresh read.
 var errReplan = errors.New("revision conflict")
 
+// errStale reports that the applier re-read the account (to find out what
+// a create did): the rest of the plan rests on an older read, so it is
+// planned again from a fresh one before anything else is written.
+var errStale = errors.New("the account was re-read while applying")
+
 // applyCounts are what an apply actually did.
 type applyCounts struct {
 	Created, Updated, Deleted int
@@ -44,11 +49,32 @@ type applier struct {
 
 	// assign runs the assignments phase between updates and deletes.
 	assign func(ctx context.Context) error
+
+	// stale is set when the applier re-read the account.
+	stale bool
+	// failedCreates are the lower-cased names of creates that failed in
+	// this run: a re-plan does not try them again (the next run does).
+	failedCreates map[string]bool
 }
 
 func newApplier(skills SkillsAPI, st RunStore, log *slog.Logger, runID int64, batch int, counts *applyCounts) *applier {
 	return &applier{skills: skills, store: st, log: log, runID: runID, batch: max(batch, 1), counts: counts,
-		registry: map[int64]store.OwnedSkill{}, idByName: map[string]int64{}}
+		registry: map[int64]store.OwnedSkill{}, idByName: map[string]int64{}, failedCreates: map[string]bool{}}
+}
+
+// dropFailedCreates takes the creates that already failed in this run out
+// of a re-plan, saying so: they are tried again by the next run.
+func (a *applier) dropFailedCreates(p *Plan) {
+	if len(a.failedCreates) == 0 {
+		return
+	}
+	p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool {
+		if c.Action != ActionCreate || !a.failedCreates[strings.ToLower(c.Skill)] {
+			return false
+		}
+		p.Warnings = append(p.Warnings, fmt.Sprintf("create of %q failed earlier in this run; the next run tries again", c.Skill))
+		return true
+	})
 }
 
 // reset points the applier at a fresh read of the account.
@@ -289,12 +315,21 @@ func (a *applier) createPhase(ctx context.Context, creates []Change) ([]Change, 
 			}
 		}
 	}
+	if a.stale {
+		// What follows (updates, assignments, deletes, and these
+		// fixups) was planned from the read before: plan it again.
+		a.stale = false
+		return nil, errStale
+	}
 	return fixups, nil
 }
 
-// createItems sends one create batch; on failure it finds out what exists
-// and retries the rest item by item. The result holds the created skill of
-// each item (nil when it failed).
+// createItems sends one create batch. When the batch fails it never
+// re-sends it blindly: LivePerson does not document whether a batch is
+// all-or-nothing, so the items it did create are found by re-reading the
+// account and matching by name, and only the missing ones are sent again,
+// one by one. The result holds the created skill of each item (nil when it
+// failed).
 func (a *applier) createItems(ctx context.Context, batch []Change, bodies []liveperson.Skill, jids []int64) ([]*liveperson.Skill, error) {
 	wctx := context.WithoutCancel(ctx)
 	out := make([]*liveperson.Skill, len(batch))
@@ -302,6 +337,12 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 		return nil, err
 	}
 	created, err := a.skills.CreateSkills(wctx, bodies)
+	if errors.Is(err, liveperson.ErrStateChanged) && len(created) == len(bodies) {
+		// All created, but the account may have changed otherwise too:
+		// register them, and plan the rest again from a fresh read.
+		a.log.Info("skills created, but the account changed meanwhile; re-planning after the creates", "items", len(bodies), "error", err)
+		a.stale, err = true, nil
+	}
 	if err == nil {
 		byName := map[string]*liveperson.Skill{}
 		for i := range created {
@@ -320,36 +361,36 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 		}
 		return out, a.created(wctx, batch, out, jids, bodies)
 	}
-	switch {
-	case errors.Is(err, liveperson.ErrConflict):
+	if errors.Is(err, liveperson.ErrConflict) {
+		// Refused on the revision before anything was applied.
 		return nil, a.conflict(wctx, jids, err)
-	case errors.Is(err, liveperson.ErrOutcomeUnknown):
-		return a.resolveUnknownCreates(ctx, batch, bodies, jids, out, err)
 	}
-	if len(batch) == 1 {
-		return out, a.failed(wctx, jids, err)
-	}
-	a.log.Warn("create batch failed; retrying item by item", "items", len(batch), "error", err)
-	for i := range batch {
-		res, err := a.createItems(ctx, batch[i:i+1], bodies[i:i+1], jids[i:i+1])
-		if err != nil {
-			return nil, err
-		}
-		out[i] = res[0]
-	}
-	return out, nil
+	// Lost answer, an answer that says the skills exist but not which, or
+	// a refusal of a batch that may have applied its first items: find
+	// out what exists.
+	return a.resolveUnknownCreates(ctx, batch, bodies, jids, out, err)
 }
 
 // resolveUnknownCreates handles creates whose outcome is unknown (the
-// response was lost): it re-reads the account and matches by name, then
-// creates only what is missing. A create is never blindly repeated.
+// response was lost, or the batch failed and may have applied part of
+// itself): it re-reads the account (deleted skills included) and matches
+// by name, registers what the batch created, then creates what is missing
+// one by one. A single create refused outright is not sent again. A
+// create is never blindly repeated. The re-read marks the applier stale:
+// the rest of the plan is planned again after the creates.
 func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bodies []liveperson.Skill, jids []int64, out []*liveperson.Skill, cause error) ([]*liveperson.Skill, error) {
 	wctx := context.WithoutCancel(ctx)
 	a.log.Warn("create outcome unknown; re-reading skills to match by name", "items", len(batch), "error", cause)
 	current, err := a.skills.ListSkills(wctx, true)
 	if err != nil {
-		return nil, fmt.Errorf("re-read skills after a lost create response: %w", err)
+		return nil, fmt.Errorf("re-read skills after a create whose outcome is unknown: %w", err)
 	}
+	a.stale = true
+	// A single create LivePerson refused with an answer (a 4xx) did not
+	// happen and would be refused again.
+	var apiErr *liveperson.APIError
+	refused := len(batch) == 1 && errors.As(cause, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 &&
+		!errors.Is(cause, liveperson.ErrOutcomeUnknown)
 	live := map[string]*liveperson.Skill{}
 	for i := range current {
 		if !current[i].Deleted {
@@ -363,7 +404,9 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 			found = append(found, i)
 			continue
 		}
-		if s := live[strings.ToLower(b.Name)]; s != nil {
+		// A skill of that name that differs from what was sent in what
+		// skillsync manages is someone else's, made meanwhile: not taken.
+		if s := live[strings.ToLower(b.Name)]; s != nil && sameState(stateOf(s, batch[i].managed), stateOf(&bodies[i], batch[i].managed)) {
 			out[i] = s
 			found = append(found, i)
 		} else {
@@ -381,12 +424,18 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 			return nil, err
 		}
 	}
+	if refused && len(missing) == 1 {
+		return out, a.failedCreate(wctx, batch, jids, cause)
+	}
 	for k, i := range missing {
 		if err := ctx.Err(); err != nil {
 			// Shutting down: what is left is created by the next run.
 			var left []int64
 			for _, j := range missing[k:] {
 				left = append(left, jids[j])
+			}
+			for _, j := range missing[k:] {
+				a.failedCreates[strings.ToLower(bodies[j].Name)] = true
 			}
 			return out, a.mark(wctx, left, store.OpFailed, errors.New("not created: run interrupted"), nil)
 		}
@@ -399,14 +448,14 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 				return nil, err
 			}
 		case err == nil:
-			if err := a.failed(wctx, jids[i:i+1], fmt.Errorf("create returned %d skills for one", len(s))); err != nil {
+			if err := a.failedCreate(wctx, batch[i:i+1], jids[i:i+1], fmt.Errorf("create returned %d skills for one", len(s))); err != nil {
 				return nil, err
 			}
 		case errors.Is(err, liveperson.ErrConflict), errors.Is(err, liveperson.ErrOutcomeUnknown):
 			// Re-planning re-reads and matches by name again.
 			return nil, a.conflict(wctx, jids[i:i+1], err)
 		default:
-			if err := a.failed(wctx, jids[i:i+1], err); err != nil {
+			if err := a.failedCreate(wctx, batch[i:i+1], jids[i:i+1], err); err != nil {
 				return nil, err
 			}
 		}
@@ -463,6 +512,14 @@ func (a *applier) created(ctx context.Context, batch []Change, skills []*liveper
 		a.log.Info("skill created", "skill", c.Skill, "skill_id", ids[i], "rule", c.Rule)
 	}
 	return a.mark(ctx, jids, store.OpDone, nil, ids)
+}
+
+// failedCreate is failed for creates: a re-plan in this run leaves them out.
+func (a *applier) failedCreate(ctx context.Context, batch []Change, jids []int64, err error) error {
+	for _, c := range batch {
+		a.failedCreates[strings.ToLower(c.Skill)] = true
+	}
+	return a.failed(ctx, jids, err)
 }
 
 func (a *applier) failed(ctx context.Context, jids []int64, err error) error {
@@ -640,8 +697,21 @@ func (a *applier) deleteItems(ctx context.Context, batch []Change, jids []int64)
 		ids[i] = c.SkillID
 	}
 	err := a.skills.DeleteSkills(ctx, ids)
-	if err == nil || (len(batch) == 1 && errors.Is(err, liveperson.ErrNotFound)) {
-		// A 404 means the skill is gone already: the goal is reached.
+	if len(batch) == 1 && errors.Is(err, liveperson.ErrNotFound) {
+		// A 404 may mean the skill is gone already, or a wrong path:
+		// only LivePerson saying so about this skill settles it.
+		s, gerr := a.skills.GetSkill(ctx, ids[0])
+		switch {
+		case errors.Is(gerr, liveperson.ErrNotFound), gerr == nil && s.Deleted:
+			a.log.Info("skill already gone", "skill", batch[0].Skill, "skill_id", ids[0])
+			err = nil
+		case gerr != nil:
+			err = fmt.Errorf("%w; checking whether the skill is gone failed: %w", err, gerr)
+		default:
+			err = fmt.Errorf("%w, but GET /skills/%d shows the skill still exists", err, ids[0])
+		}
+	}
+	if err == nil {
 		if e := a.store.DeleteOwnedSkills(ctx, ids); e != nil {
 			return fmt.Errorf("registry: %w", e)
 		}

@@ -25,6 +25,9 @@ type AssignmentPlan struct {
 	Match string `json:"match"`
 	// Matched counts users matched to exactly one HR record.
 	Matched int `json:"matched_users"`
+	// Considered counts the users the run looked at (every user not
+	// deleted): the base of assignments.max_changes_percent.
+	Considered int `json:"users_considered"`
 	// Users are the matched users whose skills change, sorted by user id.
 	Users []UserChange `json:"users"`
 	// UnmatchedRecords counts active records without a LivePerson user.
@@ -85,7 +88,8 @@ type AssignInput struct {
 	Users   []liveperson.User
 	// Match is "email" or "login_name".
 	Match string
-	// MaxChangesPercent caps the share of matched users that lose skills.
+	// MaxChangesPercent caps the share of the users considered (not
+	// deleted) that lose skills: 0 none, negative no cap.
 	MaxChangesPercent float64
 	// KeepUnmatched leaves users without an HR record alone.
 	KeepUnmatched bool
@@ -239,6 +243,11 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 		a.managed[u.ID] = true
 	}
 	a.Matched = len(pairs)
+	for i := range in.Users {
+		if !in.Users[i].Deleted {
+			a.Considered++
+		}
+	}
 	for _, d := range desired {
 		if blocked[d.Name] {
 			continue
@@ -279,10 +288,14 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 	}
 	slices.SortFunc(a.Users, func(x, y UserChange) int { return cmp.Compare(x.UserID, y.UserID) })
 
-	// Guard: at most max_changes_percent of matched users lose skills.
+	// Guard: at most max_changes_percent of the users considered lose
+	// skills. The base is every user, not the matched ones: with a broken
+	// match field few users match and everyone else looks departed.
 	if in.MaxChangesPercent >= 0 {
-		limit := int(math.Floor(float64(a.Matched) * in.MaxChangesPercent / 100))
-		limit = max(limit, 1)
+		limit := int(math.Floor(float64(a.Considered) * in.MaxChangesPercent / 100))
+		if in.MaxChangesPercent > 0 {
+			limit = max(limit, 1)
+		}
 		losing := 0
 		for i := range a.Users {
 			u := &a.Users[i]
@@ -296,8 +309,8 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 			}
 		}
 		if a.HeldBack > 0 {
-			a.Notes = append(a.Notes, fmt.Sprintf("%d users keep skills they should lose until a later run: at most %d of %d matched users (assignments.max_changes_percent %v%%) may lose skills per run",
-				a.HeldBack, limit, a.Matched, in.MaxChangesPercent))
+			a.Notes = append(a.Notes, fmt.Sprintf("%d users keep skills they should lose until a later run: at most %d of %d users (assignments.max_changes_percent %v%%) may lose skills per run",
+				a.HeldBack, limit, a.Considered, in.MaxChangesPercent))
 		}
 		// Users left with nothing to do this run stay listed: the plan
 		// shows what waits.

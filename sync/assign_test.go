@@ -62,10 +62,17 @@ func TestPlanAssignments(t *testing.T) {
 		},
 		{
 			name:     "max_changes_percent holds back removals",
-			pct:      34, // 3 matched users → 1 may lose skills
+			pct:      34, // 5 users considered → 1 may lose skills
 			want:     map[int64]string{101: "+New +Sales", 102: "+New -Old -Sales", 103: "", 105: ""},
 			heldBack: 2,
 			old:      "still held by user 105 login5;",
+		},
+		{
+			name:     "max_changes_percent 0: no user loses a skill",
+			pct:      0,
+			want:     map[int64]string{101: "+New +Sales", 102: "+New", 103: "", 105: ""},
+			heldBack: 3,
+			old:      "still held by user 102 login2",
 		},
 	}
 	for _, tt := range tests {
@@ -91,7 +98,7 @@ func TestPlanAssignments(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("changes %v, want %v", got, tt.want)
 			}
-			if a.Matched != 3 || a.Ambiguous != 1 || a.UnmatchedRecords != 2 || a.HeldBack != tt.heldBack {
+			if a.Matched != 3 || a.Considered != 5 || a.Ambiguous != 1 || a.UnmatchedRecords != 2 || a.HeldBack != tt.heldBack {
 				t.Errorf("matched %d ambiguous %d unmatched %d held %d; notes %q", a.Matched, a.Ambiguous, a.UnmatchedRecords, a.HeldBack, a.Notes)
 			}
 			if s := p.Summary(); s.Assign != 3 || s.Unassign != unassigned {

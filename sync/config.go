@@ -61,17 +61,24 @@ type Settings struct {
 	WorkingHoursID           *int64   `yaml:"working_hours_id"`
 }
 
-// AssignmentsConfig is the `assignments:` section.
+// AssignmentsConfig is the `assignments:` section. Start from
+// DefaultAssignmentsConfig: a zero value means what it says (KeepUnmatched
+// false, MaxChangesPercent 0).
 type AssignmentsConfig struct {
 	Enabled bool `yaml:"enabled"`
-	// Match is email or login_name.
+	// Match is email or login_name (default email).
 	Match string `yaml:"match"`
-	// MaxChangesPercent caps the share of matched users that may lose skills
-	// in one run (default 20).
+	// MaxChangesPercent caps the share of the users a run considers (every
+	// LivePerson user not deleted) that may lose skills in one run: 0 lets
+	// no user lose a skill, a negative value (-1) switches the cap off
+	// (default 20). A positive cap lets at least one user lose skills, so
+	// that a small account converges.
 	MaxChangesPercent float64 `yaml:"max_changes_percent"`
-	// KeepUnmatched leaves LivePerson users that match no HR record alone.
-	// By default they are treated as departed and lose the skills
-	// skillsync owns (skills it does not own always stay).
+	// KeepUnmatched leaves LivePerson users that match no HR record alone
+	// (default true). Set to false, such users are treated as departed and
+	// lose the skills skillsync owns (skills it does not own always stay):
+	// a broken match field then makes everyone departed, which only
+	// max_changes_percent stops.
 	KeepUnmatched bool `yaml:"keep_unmatched"`
 }
 
@@ -85,17 +92,38 @@ const (
 	PolicyCreateOnly Policy = "create-only" // create
 )
 
-// SyncConfig is the `sync:` section: policy and guards.
+// SyncConfig is the `sync:` section: policy and guards. Start from
+// DefaultSyncConfig (the configuration loader decodes the file on top of
+// it): every value is used as written, so an explicit 0 is a real setting,
+// never "use the default". Negative values (-1) switch a guard off where
+// that is allowed.
 type SyncConfig struct {
-	Policy               Policy  `yaml:"policy"`
-	MinRecords           int     `yaml:"min_records"`
+	// Policy is sync, upsert-only or create-only (default sync).
+	Policy Policy `yaml:"policy"`
+	// MinRecords refuses a run whose feed has fewer records (default 1;
+	// 0: no minimum).
+	MinRecords int `yaml:"min_records"`
+	// MaxActiveDropPercent refuses a run whose active headcount fell by
+	// more than this against the last snapshot an apply run accepted
+	// (default 20; 0: any drop refuses; -1: off).
 	MaxActiveDropPercent float64 `yaml:"max_active_drop_percent"`
-	MaxDeletes           int     `yaml:"max_deletes"`
-	MaxDeletePercent     float64 `yaml:"max_delete_percent"`
-	DeleteAfterRuns      int     `yaml:"delete_after_runs"`
+	// MaxDeletes caps the deletes of one run (default 10; 0: no deletes,
+	// every skill due stays pending; -1: no count limit).
+	MaxDeletes int `yaml:"max_deletes"`
+	// MaxDeletePercent caps the deletes of one run as a share of the owned
+	// skills (default 25; 0: no deletes; -1: no limit). A positive share
+	// allows at least one delete, so that a small account converges.
+	MaxDeletePercent float64 `yaml:"max_delete_percent"`
+	// DeleteAfterRuns is the number of consecutive apply runs an owned
+	// skill must be missing from the rules' output before it is deleted
+	// (default 2; must be at least 1: 1 deletes in the first run without
+	// it).
+	DeleteAfterRuns int `yaml:"delete_after_runs"`
 	// RequiredFields are record fields (id, email, login_name, name or an
 	// attribute) that every record must have non-empty.
 	RequiredFields []string `yaml:"required_fields"`
-	// MaxConflictRetries bounds re-plans after revision conflicts (default 3).
+	// MaxConflictRetries bounds re-plans after revision conflicts in one
+	// run (default 3; 0: none, the run stops at the first conflict and the
+	// next run continues).
 	MaxConflictRetries int `yaml:"max_conflict_retries"`
 }

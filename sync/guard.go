@@ -11,7 +11,8 @@ import (
 	"github.com/skillsync/skillsync/store"
 )
 
-// Guard defaults, applied by SyncConfig.WithDefaults.
+// Defaults of the sync and assignments sections (DefaultSyncConfig,
+// DefaultAssignmentsConfig).
 const (
 	DefaultMinRecords           = 1
 	DefaultMaxActiveDropPercent = 20
@@ -22,17 +23,32 @@ const (
 	DefaultMaxChangesPercent    = 20
 )
 
-// WithDefaults fills unset (zero) fields with the defaults. A guard is
-// switched off with a negative value (e.g. max_deletes: -1), never by
-// leaving it out.
+// DefaultSyncConfig is the sync section with every default. Decode a
+// configuration on top of it: keys the file leaves out keep their default,
+// and every value the file sets is used as written (0 included).
+func DefaultSyncConfig() SyncConfig {
+	return SyncConfig{
+		Policy:               PolicySync,
+		MinRecords:           DefaultMinRecords,
+		MaxActiveDropPercent: DefaultMaxActiveDropPercent,
+		MaxDeletes:           DefaultMaxDeletes,
+		MaxDeletePercent:     DefaultMaxDeletePercent,
+		DeleteAfterRuns:      DefaultDeleteAfterRuns,
+		MaxConflictRetries:   DefaultMaxConflictRetries,
+	}
+}
+
+// DefaultAssignmentsConfig is the assignments section with every default
+// (disabled).
+func DefaultAssignmentsConfig() AssignmentsConfig {
+	return AssignmentsConfig{Match: "email", MaxChangesPercent: DefaultMaxChangesPercent, KeepUnmatched: true}
+}
+
+// WithDefaults fills only the policy when it is empty (an empty policy has
+// no meaning of its own). Numbers are never defaulted here: a 0 is a
+// setting (see SyncConfig); start from DefaultSyncConfig instead.
 func (c SyncConfig) WithDefaults() SyncConfig {
 	c.Policy = cmp.Or(c.Policy, PolicySync)
-	c.MinRecords = cmp.Or(c.MinRecords, DefaultMinRecords)
-	c.MaxActiveDropPercent = cmp.Or(c.MaxActiveDropPercent, DefaultMaxActiveDropPercent)
-	c.MaxDeletes = cmp.Or(c.MaxDeletes, DefaultMaxDeletes)
-	c.MaxDeletePercent = cmp.Or(c.MaxDeletePercent, DefaultMaxDeletePercent)
-	c.DeleteAfterRuns = cmp.Or(c.DeleteAfterRuns, DefaultDeleteAfterRuns)
-	c.MaxConflictRetries = cmp.Or(c.MaxConflictRetries, DefaultMaxConflictRetries)
 	return c
 }
 
@@ -50,6 +66,15 @@ func (c SyncConfig) Validate() []error {
 	if c.MaxDeletePercent > 100 {
 		errs = append(errs, fmt.Errorf("sync.max_delete_percent: %v is more than 100", c.MaxDeletePercent))
 	}
+	if c.DeleteAfterRuns < 1 {
+		errs = append(errs, fmt.Errorf("sync.delete_after_runs: %d; it must be at least 1 (1 deletes a skill in the first apply run without it; to stop deletes, set sync.max_deletes: 0 or sync.policy: upsert-only)", c.DeleteAfterRuns))
+	}
+	if c.MinRecords < 0 {
+		errs = append(errs, fmt.Errorf("sync.min_records: %d is negative; 0 means no minimum", c.MinRecords))
+	}
+	if c.MaxConflictRetries < 0 {
+		errs = append(errs, fmt.Errorf("sync.max_conflict_retries: %d is negative; 0 means none", c.MaxConflictRetries))
+	}
 	for i, f := range c.RequiredFields {
 		if strings.TrimSpace(f) == "" {
 			errs = append(errs, fmt.Errorf("sync.required_fields[%d]: empty field name", i))
@@ -58,10 +83,10 @@ func (c SyncConfig) Validate() []error {
 	return errs
 }
 
-// WithDefaults fills unset fields of the assignments section.
+// WithDefaults fills only the match field when it is empty; numbers and
+// keep_unmatched are used as set (start from DefaultAssignmentsConfig).
 func (c AssignmentsConfig) WithDefaults() AssignmentsConfig {
 	c.Match = cmp.Or(c.Match, "email")
-	c.MaxChangesPercent = cmp.Or(c.MaxChangesPercent, DefaultMaxChangesPercent)
 	return c
 }
 
@@ -159,9 +184,10 @@ func describeRecord(r *hrsource.Record) string {
 }
 
 // DeleteBudget is how many deletes one run may make: at most max_deletes
-// and at most max_delete_percent of the owned skills, but at least one so
-// that a small account still converges (a negative setting disables that
-// limit).
+// and at most max_delete_percent of the owned skills. A positive
+// percentage allows at least one delete, so that a small account still
+// converges; 0 in either setting allows none; a negative setting disables
+// that limit.
 func DeleteBudget(cfg SyncConfig, owned int) int {
 	budget := math.MaxInt
 	if cfg.MaxDeletes >= 0 {
@@ -169,7 +195,7 @@ func DeleteBudget(cfg SyncConfig, owned int) int {
 	}
 	if cfg.MaxDeletePercent >= 0 {
 		pct := int(math.Floor(float64(owned) * cfg.MaxDeletePercent / 100))
-		if pct < 1 && owned > 0 {
+		if pct < 1 && owned > 0 && cfg.MaxDeletePercent > 0 {
 			pct = 1
 		}
 		budget = min(budget, pct)

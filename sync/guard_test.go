@@ -38,6 +38,9 @@ func TestCheckHealthEdges(t *testing.T) {
 		{"drop guard disabled", SyncConfig{MaxActiveDropPercent: -1}, last(100), ""},
 		{"required field present everywhere", SyncConfig{RequiredFields: []string{"id"}}, nil, ""},
 		{"required field missing", SyncConfig{RequiredFields: []string{"Mail"}}, nil, `1 of 10 records lack required field "Mail" (sync.required_fields), e.g. record 9`},
+		{"min_records 0: no minimum", SyncConfig{MinRecords: 0}, nil, ""},
+		{"max_active_drop_percent 0: no drop is fine", SyncConfig{MaxActiveDropPercent: 0}, last(8), ""},
+		{"max_active_drop_percent 0: any drop refuses", SyncConfig{MaxActiveDropPercent: 0}, last(9), "active headcount fell from 9 to 8 (11.1%), more than sync.max_active_drop_percent (0%)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,6 +74,10 @@ func TestDeleteBudgetEdges(t *testing.T) {
 		{SyncConfig{MaxDeletes: 10, MaxDeletePercent: -1}, 3, 10},
 		{SyncConfig{MaxDeletes: -1, MaxDeletePercent: 50}, 10, 5},
 		{SyncConfig{MaxDeletes: 2, MaxDeletePercent: 100}, 10, 2},
+		{SyncConfig{MaxDeletes: 0, MaxDeletePercent: 100}, 10, 0},        // max_deletes 0 freezes deletes
+		{SyncConfig{MaxDeletes: 10, MaxDeletePercent: 0}, 3, 0},          // so does max_delete_percent 0, even on a small account
+		{SyncConfig{MaxDeletes: -1, MaxDeletePercent: -1}, 3, 1<<63 - 1}, // both off
+		{DefaultSyncConfig(), 100, 10},
 	}
 	for _, tt := range tests {
 		if got := DeleteBudget(tt.cfg, tt.owned); got != tt.want {
@@ -143,5 +150,41 @@ func TestDeleteGraceAcrossRuns(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestSyncConfigDefaultsAndValidation(t *testing.T) {
+	t.Parallel()
+	d := DefaultSyncConfig()
+	if d.Policy != PolicySync || d.MinRecords != 1 || d.MaxActiveDropPercent != 20 || d.MaxDeletes != 10 || d.MaxDeletePercent != 25 ||
+		d.DeleteAfterRuns != 2 || d.MaxConflictRetries != 3 || len(d.Validate()) != 0 {
+		t.Errorf("DefaultSyncConfig() = %+v, problems %v", d, d.Validate())
+	}
+	// WithDefaults never turns a 0 back into a default.
+	zero := SyncConfig{DeleteAfterRuns: 1}.WithDefaults()
+	if fmt.Sprintf("%+v", zero) != fmt.Sprintf("%+v", SyncConfig{Policy: PolicySync, DeleteAfterRuns: 1}) {
+		t.Errorf("WithDefaults = %+v", zero)
+	}
+	for _, tt := range []struct {
+		edit func(*SyncConfig)
+		want string
+	}{
+		{func(c *SyncConfig) { c.DeleteAfterRuns = 0 }, "sync.delete_after_runs: 0; it must be at least 1"},
+		{func(c *SyncConfig) { c.MaxConflictRetries = -1 }, "sync.max_conflict_retries: -1 is negative"},
+		{func(c *SyncConfig) { c.MinRecords = -1 }, "sync.min_records: -1 is negative"},
+		{func(c *SyncConfig) {
+			c.MaxDeletes, c.MaxDeletePercent, c.MaxActiveDropPercent, c.MaxConflictRetries, c.MinRecords = -1, -1, -1, 0, 0
+		}, ""},
+	} {
+		c := DefaultSyncConfig()
+		tt.edit(&c)
+		errs := c.Validate()
+		if tt.want == "" && len(errs) > 0 || tt.want != "" && (len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.want)) {
+			t.Errorf("%+v: %v, want %q", c, errs, tt.want)
+		}
+	}
+	a := DefaultAssignmentsConfig()
+	if a.Enabled || a.Match != "email" || a.MaxChangesPercent != 20 || !a.KeepUnmatched {
+		t.Errorf("DefaultAssignmentsConfig() = %+v", a)
 	}
 }

@@ -204,8 +204,17 @@ func deptConfig() Config {
 			},
 			Static: []Static{{Name: "Escalations", Description: "Supervisors on call"}},
 		},
-		Sync: SyncConfig{DeleteAfterRuns: 2, MaxActiveDropPercent: 60},
+		Sync: syncConfig(func(c *SyncConfig) { c.DeleteAfterRuns, c.MaxActiveDropPercent = 2, 60 }),
 	}
+}
+
+// syncConfig is DefaultSyncConfig changed by edit.
+func syncConfig(edit func(*SyncConfig)) SyncConfig {
+	c := DefaultSyncConfig()
+	if edit != nil {
+		edit(&c)
+	}
+	return c
 }
 
 func TestRunCreatesThenNoOp(t *testing.T) {
@@ -419,26 +428,21 @@ func manyHR(n int) string {
 }
 
 func teamConfig() Config {
-	return Config{Skills: SkillsConfig{Rules: []Rule{{ID: "team", Name: "{{ .dept }}"}}}}
+	return Config{Skills: SkillsConfig{Rules: []Rule{{ID: "team", Name: "{{ .dept }}"}}}, Sync: DefaultSyncConfig()}
 }
 
 func TestRunConflictMidApplyRecovers(t *testing.T) {
 	t.Parallel()
 	e := setup(t, manyHR(5), teamConfig(), withBatch(2))
-	other := e.sim.SeedSkills(map[string]any{"name": "Someone else's"})
-	// After our first create batch, someone edits another skill: the
-	// account's revision moves and our next write conflicts.
-	e.skills.afterCreate = func(n int) {
-		if n == 1 {
-			e.sim.EditSkill(other[0], func(m map[string]any) { m["description"] = "edited" })
-		}
-	}
-	res := e.run(e.runner(e.cfg), store.ModeApply)
-	if res.Run.Outcome != store.OutcomeApplied || res.Run.Counts.Create != 5 {
+	e.run(e.runner(e.cfg), store.ModeApply)
+	cfg := teamConfig()
+	cfg.Skills.Defaults.MaxWaitTime = ptr(60)
+	// Someone edits the account just before our first update batch: it
+	// conflicts, and what is left is planned again from a fresh read.
+	e.sim.InjectFault(lpsim.Fault{Method: "PUT", PathPrefix: skillsPath, ConcurrentEdit: true, Times: 1})
+	res := e.run(e.runner(cfg), store.ModeApply)
+	if res.Run.Outcome != store.OutcomeApplied || res.Run.Counts.Update != 5 {
 		t.Fatalf("outcome %s counts %+v error %q", res.Run.Outcome, res.Run.Counts, res.Run.Error)
-	}
-	if len(e.liveSkills()) != 6 || len(e.ownedNames()) != 5 {
-		t.Errorf("skills %d, owned %d", len(e.liveSkills()), len(e.ownedNames()))
 	}
 	conflicts := 0
 	for _, r := range e.sim.Requests() {
@@ -459,7 +463,7 @@ func TestRunConflictMidApplyRecovers(t *testing.T) {
 	if replanned != 2 {
 		t.Errorf("%d journal rows marked re-planned, want the 2 of the conflicting batch", replanned)
 	}
-	if res2 := e.run(e.runner(e.cfg), store.ModeApply); res2.Run.Outcome != store.OutcomeNoChanges {
+	if res2 := e.run(e.runner(cfg), store.ModeApply); res2.Run.Outcome != store.OutcomeNoChanges {
 		t.Errorf("next run %s", res2.Run.Outcome)
 	}
 }
@@ -469,13 +473,15 @@ func TestRunConflictsBeyondRetriesFail(t *testing.T) {
 	cfg := teamConfig()
 	cfg.Sync.MaxConflictRetries = 2
 	e := setup(t, manyHR(3), cfg)
-	e.sim.InjectFault(lpsim.Fault{Method: "POST", PathPrefix: skillsPath, ConcurrentEdit: true, Times: 10})
+	e.run(e.runner(cfg), store.ModeApply)
+	cfg.Skills.Defaults.MaxWaitTime = ptr(60)
+	e.sim.InjectFault(lpsim.Fault{Method: "PUT", PathPrefix: skillsPath, ConcurrentEdit: true, Times: 10})
 	res, err := e.runner(cfg).RunOnce(context.Background(), store.ModeApply, store.TriggerManual)
 	if err == nil || !strings.Contains(err.Error(), "gave up after 2 re-plans") || res.Run.Outcome != store.OutcomeFailed {
 		t.Fatalf("err %v outcome %v", err, res.Run.Outcome)
 	}
-	if n := e.sim.Count("POST", skillsPath); n != 3 {
-		t.Errorf("%d create attempts, want 3 (first + 2 re-plans)", n)
+	if n := e.sim.Count("PUT", skillsPath); n != 3 {
+		t.Errorf("%d update attempts, want 3 (first + 2 re-plans)", n)
 	}
 }
 
@@ -510,9 +516,14 @@ func TestRunLostCreateThatDidNotHappen(t *testing.T) {
 
 func TestRunInvalidItemDoesNotBlockBatch(t *testing.T) {
 	t.Parallel()
-	e := setup(t, manyHR(4), teamConfig())
-	// Between our read and our write someone creates "Team 0002": that
-	// item of the batch is refused, the other three are created.
+	cfg := teamConfig()
+	cfg.Skills.Defaults.MaxWaitTime = ptr(60)
+	e := setup(t, manyHR(4), cfg)
+	// Between our read and our write someone creates "team 0002": the
+	// batch is refused, the re-read shows a "team 0002" that is not what
+	// we sent (its settings differ), so it is not taken for ours; the
+	// items are sent again one by one: that one is refused, the other
+	// three are created.
 	e.skills.beforeCreate = func(n int, _ []liveperson.Skill) {
 		if n == 1 {
 			e.sim.SeedSkills(map[string]any{"name": "team 0002"})
@@ -619,7 +630,7 @@ func TestRunRefusedBySourceHealth(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := setup(t, manyHR(10), teamConfig())
-	r := e.runner(Config{Skills: teamConfig().Skills, Sync: SyncConfig{MaxActiveDropPercent: 20}})
+	r := e.runner(Config{Skills: teamConfig().Skills, Sync: syncConfig(func(c *SyncConfig) { c.MaxActiveDropPercent = 20 })})
 	e.run(r, store.ModeApply)
 	e.sim.ResetLog()
 	e.writeHR(manyHR(7)) // 30% fewer active people
@@ -665,7 +676,25 @@ func TestRunDeleteRefusedByDependenciesStaysPending(t *testing.T) {
 	// A user we do not manage holds Team 0001.
 	users := e.sim.SeedUsers(map[string]any{"loginName": "x", "email": "x@example.com", "profileIds": []any{1}, "skillIds": []any{held}})
 	e.writeHR(hrCSV("1,p1@example.com,P1,Team 0000,Agent,active,"))
-	res := e.run(r, store.ModeApply)
+	// With assignments off, the users are read (never written) because
+	// the plan deletes: the held skill waits, and the plan says who holds it.
+	e.sim.ResetLog()
+	res := e.run(e.runner(cfg), store.ModePlan)
+	var heldBy string
+	for _, c := range res.Plan.Changes {
+		if c.Skill == "Team 0001" && c.Action == ActionPendingDelete {
+			heldBy = c.Reason
+		}
+	}
+	if !strings.Contains(heldBy, fmt.Sprintf("still held by user %d x (not managed by skillsync)", users[0])) ||
+		e.sim.Count("GET", usersPath) != 1 || e.sim.Count("PUT", usersPath) != 0 {
+		t.Fatalf("Team 0001 pending because %q; users GET %d PUT %d", heldBy, e.sim.Count("GET", usersPath), e.sim.Count("PUT", usersPath))
+	}
+	// Without the Users API the hold cannot be seen: LivePerson refuses
+	// the delete, and the skill stays pending.
+	e.users = nil
+	r = e.runner(cfg)
+	res = e.run(r, store.ModeApply)
 	if res.Run.Outcome != store.OutcomePartial || res.Run.Counts.Delete != 1 || res.Run.Counts.Failed != 1 {
 		t.Fatalf("outcome %s counts %+v", res.Run.Outcome, res.Run.Counts)
 	}
@@ -984,7 +1013,9 @@ func TestRunDeleteBudgetAndPolicies(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	cfg := teamConfig()
-	cfg.Sync = SyncConfig{DeleteAfterRuns: 1, MaxDeletes: 1, MaxDeletePercent: -1, MaxActiveDropPercent: -1}
+	cfg.Sync = syncConfig(func(c *SyncConfig) {
+		c.DeleteAfterRuns, c.MaxDeletes, c.MaxDeletePercent, c.MaxActiveDropPercent = 1, 1, -1, -1
+	})
 	e := setup(t, manyHR(4), cfg)
 	e.run(e.runner(cfg), store.ModeApply)
 

@@ -45,8 +45,10 @@ type Change struct {
 	// Fields lists the changed fields (for creates: the fields set).
 	Fields []string    `json:"fields"`
 	Diff   []FieldDiff `json:"diff,omitempty"`
-	Rule   string      `json:"rule,omitempty"`
-	Key    string      `json:"key,omitempty"`
+	// Rule is the rule behind the change ("" for none, e.g. a skill only
+	// an earlier run's registry row explains).
+	Rule string `json:"rule"`
+	Key  string `json:"key,omitempty"`
 	// Members is the number of active records behind the skill, MemberIDs
 	// the first few of them.
 	Members   int      `json:"members"`
@@ -80,6 +82,9 @@ type Change struct {
 	// managed are the fields skillsync sets on this skill: what it
 	// remembers having written after a create or update.
 	managed []string
+	// graceHeld marks a pending delete whose grace count this run does not
+	// advance (its rule skipped records with problems).
+	graceHeld bool
 }
 
 // Summary counts a plan's changes (the JSON contract's "summary").
@@ -103,7 +108,8 @@ type Plan struct {
 	Unchanged int
 	// Problems are records the rules skipped; they do not block the plan.
 	Problems []RecordProblem
-	// Warnings are plan-level notes (unknown transfer targets, ...).
+	// Warnings are plan-level notes (unknown transfer targets, owned
+	// skills missing from LivePerson's list, ...).
 	Warnings []string
 	// RegistryFixes are ownership rows to rewrite without any LivePerson
 	// write (a skill re-keyed under an unchanged name).
@@ -173,7 +179,15 @@ type PlanInput struct {
 	AdoptExisting   bool
 	DeleteAfterRuns int
 	RunID           int64
-	Problems        []RecordProblem
+	// Problems are the records the rules skipped. While a rule reports
+	// any, the deletes of its skills are held: a skill may look no longer
+	// produced only because the records behind it failed to evaluate.
+	Problems []RecordProblem
+	// Gone are owned skills absent from Current that LivePerson confirmed
+	// missing (GET /skills/{id} answered 404). Only they, and skills seen
+	// with deleted:true, are forgotten or created again: an owned skill
+	// merely missing from a list (a bad read) is kept and reported.
+	Gone map[int64]bool
 	// Unconfirmed are creates that earlier, finished runs journaled as
 	// intended or sent and never saw answered (store.UnconfirmedCreates):
 	// a live, unowned skill under such a name is taken over instead of
@@ -204,12 +218,26 @@ func (p *Plan) Summary() Summary {
 	return s
 }
 
-// HasChanges reports whether applying the plan would write anything.
+// HasChanges reports whether applying the plan would change anything that
+// matters outside skillsync's own bookkeeping: a write to LivePerson
+// (create, update with field changes, delete, user assignment) or a pending
+// delete whose grace count the run advances. Registry and state fixes,
+// forgotten rows, takeovers and adoptions without field changes only
+// update skillsync's own tables: they are not changes (a plan of only
+// those reads "no changes", and --detailed-exitcode exits 0).
 func (p *Plan) HasChanges() bool {
 	for _, c := range p.Changes {
 		switch c.Action {
-		case ActionCreate, ActionUpdate, ActionDelete:
+		case ActionCreate, ActionDelete:
 			return true
+		case ActionUpdate:
+			if len(c.Diff) > 0 {
+				return true
+			}
+		case ActionPendingDelete:
+			if !c.graceHeld {
+				return true
+			}
 		}
 	}
 	if p.Assignments != nil {
@@ -217,7 +245,7 @@ func (p *Plan) HasChanges() bool {
 			return true
 		}
 	}
-	return len(p.RegistryFixes) > 0 || len(p.Forget) > 0 || len(p.Takeovers) > 0
+	return false
 }
 
 // NextPending is the delete-grace state an apply run leaves when every
@@ -225,7 +253,9 @@ func (p *Plan) HasChanges() bool {
 func (p *Plan) NextPending() []store.PendingDelete {
 	var out []store.PendingDelete
 	for _, c := range p.Changes {
-		if c.Action == ActionPendingDelete {
+		if c.Action == ActionPendingDelete && !(c.graceHeld && c.MissingRuns == 0) {
+			// A held skill that was not pending yet does not start its
+			// grace in a run that could not tell whether it is wanted.
 			out = append(out, store.PendingDelete{SkillID: c.SkillID, SkillName: c.Skill,
 				FirstMissingRun: c.FirstMissingRun, ConsecutiveMissingRuns: c.MissingRuns})
 		}
@@ -284,9 +314,24 @@ func BuildPlan(in PlanInput) *Plan {
 		pending[pd.SkillID] = pd
 	}
 
+	// gone: LivePerson says the skill no longer exists (deleted:true, or a
+	// 404 to GET). missing: absent from the list without that proof.
+	gone := func(id int64) bool {
+		cur := byID[id]
+		return cur != nil && cur.Deleted || cur == nil && in.Gone[id]
+	}
+	missing := func(id int64) bool { return byID[id] == nil && !in.Gone[id] }
+	reportMissing := func(row store.OwnedSkill) {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("skill %d %q, which skillsync manages, is missing from LivePerson's skill list but was not confirmed deleted; left as it is this run", row.SkillID, row.Name))
+	}
+	problemRules := map[string]int{}
+	for _, pr := range in.Problems {
+		problemRules[pr.RuleID]++
+	}
+
 	// Skills earlier runs created without learning it join the registry
 	// first: from here on they are owned like any other.
-	takenOver := takeOver(p, in.Unconfirmed, liveByName, byID, owned, ownedByKey)
+	takenOver := takeOver(p, in.Unconfirmed, liveByName, byID, owned, ownedByKey, gone)
 
 	resolver := newTransferResolver(in.Current, in.Desired)
 	claimed := make(map[int64]bool, len(in.Registry))
@@ -309,6 +354,10 @@ func BuildPlan(in PlanInput) *Plan {
 		if ok {
 			claimed[row.SkillID] = true
 			cur := byID[row.SkillID]
+			if missing(row.SkillID) {
+				reportMissing(row)
+				continue
+			}
 			if cur == nil || cur.Deleted {
 				if other := liveByName(d.Name); other != nil {
 					p.Changes = append(p.Changes, conflict(d, prov, other,
@@ -433,22 +482,37 @@ func BuildPlan(in PlanInput) *Plan {
 		}
 		row := owned[id]
 		cur := byID[id]
-		if cur == nil || cur.Deleted {
+		if missing(id) {
+			reportMissing(row)
+			continue
+		}
+		if gone(id) {
 			p.Forget = append(p.Forget, id)
 			continue
 		}
-		missing, first := 1, in.RunID
-		if pd, ok := pending[id]; ok {
-			missing, first = pd.ConsecutiveMissingRuns+1, pd.FirstMissingRun
+		runs, first := 1, in.RunID
+		pd, wasPending := pending[id]
+		if wasPending {
+			runs, first = pd.ConsecutiveMissingRuns+1, pd.FirstMissingRun
 		}
 		c := Change{Skill: cur.Name, SkillID: id, Rule: row.RuleID, Key: row.RuleKey, Before: cur,
-			FirstMissingRun: first, MissingRuns: missing}
-		if missing >= threshold {
+			FirstMissingRun: first, MissingRuns: runs}
+		if n := problemRules[row.RuleID]; n > 0 && row.RuleID != "" {
+			// Bad input must never lead to a write: the skill may be
+			// missing only because its records failed to evaluate. It
+			// waits, and its grace count stays where it was.
+			c.Action, c.graceHeld = ActionPendingDelete, true
+			c.MissingRuns = pd.ConsecutiveMissingRuns // 0 when it was not pending
+			c.Reason = fmt.Sprintf("no rule has produced it since run %d, but rule %s skipped %d records with problems this run; not deleted, and its grace count not advanced, until the rule evaluates every record", first, row.RuleID, n)
+			p.Changes = append(p.Changes, c)
+			continue
+		}
+		if runs >= threshold {
 			c.Action = ActionDelete
-			c.Reason = fmt.Sprintf("no rule has produced it since run %d (missing in %d consecutive apply runs, delete_after_runs %d)", first, missing, threshold)
+			c.Reason = fmt.Sprintf("no rule has produced it since run %d (missing in %d consecutive apply runs, delete_after_runs %d)", first, runs, threshold)
 		} else {
 			c.Action = ActionPendingDelete
-			c.Reason = fmt.Sprintf("no rule has produced it since run %d; deleted after %d consecutive apply runs without it (%d so far)", first, threshold, missing)
+			c.Reason = fmt.Sprintf("no rule has produced it since run %d; deleted after %d consecutive apply runs without it (%d so far)", first, threshold, runs)
 		}
 		p.Changes = append(p.Changes, c)
 	}
@@ -487,7 +551,7 @@ func BuildPlan(in PlanInput) *Plan {
 // name is someone else's; and a rule key managed by another live skill
 // is not given to a second one (such a skill is left alone).
 func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *liveperson.Skill,
-	byID map[int64]*liveperson.Skill, owned map[int64]store.OwnedSkill, ownedByKey map[string]store.OwnedSkill) map[int64]int64 {
+	byID map[int64]*liveperson.Skill, owned map[int64]store.OwnedSkill, ownedByKey map[string]store.OwnedSkill, gone func(int64) bool) map[int64]int64 {
 	if len(unconfirmed) == 0 {
 		return nil
 	}
@@ -505,7 +569,9 @@ func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *l
 		_, managed := owned[r.SkillID]
 		keyRow, keyTaken := ownedByKey[op.RuleKey]
 		keyTaken = keyTaken && op.RuleKey != ""
-		keyLive := keyTaken && byID[keyRow.SkillID] != nil && !byID[keyRow.SkillID].Deleted
+		// A key row whose skill is missing from the list but not
+		// confirmed gone counts as live: nothing is forgotten on a bad read.
+		keyLive := keyTaken && !gone(keyRow.SkillID)
 		switch {
 		case op.State == store.OpIntended:
 			r.Resolution, r.Note, r.SkillID = ResolutionNotSent, "never sent: the run stopped before the request left", 0

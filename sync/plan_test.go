@@ -266,11 +266,48 @@ func TestBuildPlanDecisionTable(t *testing.T) {
 			want: []string{"unmanaged_conflict gone"}, counts: Summary{UnmanagedConflict: 1},
 		},
 		{
-			name: "vanished owned skill no longer desired is forgotten",
-			in:   PlanInput{Current: []liveperson.Skill{deleted}, Registry: []store.OwnedSkill{owned(7, "Gone", "dept|Gone"), owned(8, "Never", "dept|Never")}},
+			name: "vanished owned skill no longer desired is forgotten (bookkeeping, not a change)",
+			in: PlanInput{Current: []liveperson.Skill{deleted}, Registry: []store.OwnedSkill{owned(7, "Gone", "dept|Gone"), owned(8, "Never", "dept|Never")},
+				Gone: map[int64]bool{8: true}},
 			check: func(t *testing.T, p *Plan) {
-				if !slices.Equal(p.Forget, []int64{7, 8}) || !p.HasChanges() {
-					t.Errorf("forget %v", p.Forget)
+				if !slices.Equal(p.Forget, []int64{7, 8}) || p.HasChanges() {
+					t.Errorf("forget %v has changes %v", p.Forget, p.HasChanges())
+				}
+			},
+		},
+		{
+			name: "owned skill merely missing from the list is kept and reported",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)}, Current: []liveperson.Skill{deleted},
+				Registry: []store.OwnedSkill{owned(7, "Gone", "dept|Gone"), owned(8, "Never", "dept|Never"), owned(9, "Sales", "dept|Sales")}},
+			check: func(t *testing.T, p *Plan) {
+				w := strings.Join(p.Warnings, "\n")
+				if !slices.Equal(p.Forget, []int64{7}) || len(p.Changes) != 0 || len(p.Warnings) != 2 ||
+					!strings.Contains(w, `skill 8 "Never"`) || !strings.Contains(w, `skill 9 "Sales"`) || !strings.Contains(w, "not confirmed deleted") {
+					t.Errorf("forget %v changes %+v warnings %q", p.Forget, p.Changes, p.Warnings)
+				}
+			},
+		},
+		{
+			name: "a rule with record problems holds its deletes without advancing their grace",
+			in: PlanInput{Current: []liveperson.Skill{lpSkill(1, "Sales", 120), lpSkill(2, "Billing", 120), lpSkill(3, "Old", 120)},
+				Registry: []store.OwnedSkill{owned(1, "Sales", "dept|Sales"), owned(2, "Billing", "dept|Billing"), owned(3, "Old", "lang|Old")},
+				Pending:  []store.PendingDelete{{SkillID: 1, SkillName: "Sales", FirstMissingRun: 4, ConsecutiveMissingRuns: 1}},
+				Problems: []RecordProblem{{RecordID: "7", RuleID: "dept", Msg: "missing attribute"}}, DeleteAfterRuns: 1, RunID: 5},
+			want:   []string{"pending_delete Billing", "delete Old", "pending_delete Sales"},
+			counts: Summary{PendingDelete: 2, Delete: 1},
+			check: func(t *testing.T, p *Plan) {
+				for _, c := range p.Changes {
+					if c.Action == ActionPendingDelete && !strings.Contains(c.Reason, "rule dept skipped 1 records with problems") {
+						t.Errorf("%s: %q", c.Skill, c.Reason)
+					}
+				}
+				if next := p.NextPending(); len(next) != 1 || next[0].SkillID != 1 || next[0].ConsecutiveMissingRuns != 1 || next[0].FirstMissingRun != 4 {
+					t.Errorf("next pending %+v, want Sales unchanged and Billing not started", next)
+				}
+				held := *p
+				held.Changes = slices.DeleteFunc(slices.Clone(p.Changes), func(c Change) bool { return c.Action == ActionDelete })
+				if held.HasChanges() {
+					t.Error("held pending deletes alone count as changes")
 				}
 			},
 		},
@@ -316,7 +353,7 @@ func TestBuildPlanDecisionTable(t *testing.T) {
 			want:   []string{"update Sales"},
 			counts: Summary{Update: 1},
 			check: func(t *testing.T, p *Plan) {
-				if c := p.Changes[0]; !c.Adopt || c.CreatedByRun != 12 || len(c.Diff) != 0 || !p.HasChanges() {
+				if c := p.Changes[0]; !c.Adopt || c.CreatedByRun != 12 || len(c.Diff) != 0 || p.HasChanges() {
 					t.Errorf("change %+v", c)
 				}
 				checkResolutions(t, p, "31 taken_over 5")
@@ -410,6 +447,7 @@ func TestBuildPlanDecisionTable(t *testing.T) {
 			name: "a lost recreate replaces the vanished skill it was for",
 			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
 				Current: []liveperson.Skill{lpSkill(5, "Sales", 120)}, Registry: []store.OwnedSkill{owned(1, "Sales (old)", "dept|Sales")},
+				Gone:        map[int64]bool{1: true},
 				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
 			want:   []string{"update Sales"},
 			counts: Summary{Update: 1},
@@ -452,7 +490,7 @@ func TestBuildPlanDecisionTable(t *testing.T) {
 			in: PlanInput{Current: []liveperson.Skill{lpSkill(5, "Sales", 120)}, Policy: PolicyUpsertOnly, DeleteAfterRuns: 1,
 				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
 			check: func(t *testing.T, p *Plan) {
-				if len(p.Takeovers) != 1 || !p.HasChanges() {
+				if len(p.Takeovers) != 1 || p.HasChanges() {
 					t.Errorf("takeovers %+v", p.Takeovers)
 				}
 			},

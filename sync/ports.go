@@ -6,8 +6,9 @@
 // run lock; mark runs a dead process left running interrupted; read the HR
 // source; refuse the run if the feed looks broken (CheckHealth); evaluate
 // the rules (CompileRules, Rules.Desired); read the account's skills once
-// (deleted ones included) and, with assignments, its users once, and the
-// creates earlier runs never saw answered; plan (BuildPlan, then the delete
+// (deleted ones included) and, with assignments or deletes, its users
+// once, both at one account revision (read again when they differ), and
+// the creates earlier runs never saw answered; plan (BuildPlan, then the delete
 // budget, PlanAssignments and HoldReferencedDeletes); and in apply mode
 // write the plan: skills taken over, creates, updates, user assignments,
 // deletes, in batches, journaled item by item.
@@ -55,12 +56,24 @@ type RecordSource interface {
 // client sends If-Match with the latest revision it has seen.
 type SkillsAPI interface {
 	ListSkills(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, error)
+	// GetSkill reads one skill; a skill that does not exist is an error
+	// matching liveperson.ErrNotFound. The engine uses it to confirm that
+	// an owned skill is gone before forgetting it.
+	GetSkill(ctx context.Context, id int64) (liveperson.Skill, error)
+	// Revision is the account revision of the latest answer (what the next
+	// write sends as If-Match); "" when unknown. The engine reads skills
+	// and users until both answers carry the same revision, so that the
+	// bodies it writes back are those of the revision it sends.
+	Revision() string
 	CreateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error)
 	UpdateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error)
 	DeleteSkills(ctx context.Context, ids []int64) error
 }
 
-// UsersAPI is the part of LivePerson's Users API the engine uses.
+// UsersAPI is the part of LivePerson's Users API the engine uses. In
+// production it is the same client as SkillsAPI: users and skills share
+// the account revision. An implementation that also has a Revision()
+// string method reports the revision of its own answers.
 type UsersAPI interface {
 	ListUsers(ctx context.Context) ([]liveperson.User, error)
 	UpdateUsers(ctx context.Context, users []liveperson.User) error

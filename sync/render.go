@@ -224,7 +224,7 @@ func valueText(v any) string {
 }
 
 func renderAssignments(b *strings.Builder, a *AssignmentPlan, paint func(code, s string) string, section func(string)) {
-	section(fmt.Sprintf("Assignments (%d users matched by %s):", a.Matched, a.Match))
+	section(fmt.Sprintf("Assignments (%d of %d users matched by %s):", a.Matched, a.Considered, a.Match))
 	for _, u := range a.Users {
 		who := cmp.Or(u.Login, u.Email)
 		where := fmt.Sprintf("id %d, record %s", u.UserID, u.RecordID)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	gosync "sync"
 	"time"
 
@@ -91,7 +92,8 @@ func NewRunner(deps Deps, cfg Config) (*Runner, error) {
 }
 
 // RunOnce performs one run: lock, read the HR source, check its health,
-// read the account (one skills GET), plan, and in apply mode apply. The run
+// read the account (one skills GET, and one users GET when the plan needs
+// users; more only when the account changed between them), plan, and in apply mode apply. The run
 // is recorded with its outcome, counts and plan: a dry run (plan mode) ends
 // planned or no_changes, an apply run applied, partial or no_changes; either
 // may end refused, failed or interrupted. A refused, partial or interrupted
@@ -177,11 +179,7 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 		return rc.fail(ctx, res, nil, err)
 	}
 	for _, p := range desired.Problems {
-		rc.log.Warn("record skipped by a rule", "record", p.RecordID, "origin", p.Origin, "rule", p.RuleID, "problem", p.Msg)
-	}
-	current, err := rc.deps.Skills.ListSkills(ctx, true)
-	if err != nil {
-		return rc.fail(ctx, res, nil, fmt.Errorf("read LivePerson skills: %w", err))
+		rc.log.Warn("record skipped by a rule; deletes of the rule's skills are held", "record", p.RecordID, "origin", p.Origin, "rule", p.RuleID, "problem", p.Msg)
 	}
 	registry, err := rc.deps.Store.OwnedSkills(ctx)
 	if err != nil {
@@ -204,20 +202,17 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 		// nothing was written yet.
 		written = map[int64]SkillState{}
 	}
-	var users []liveperson.User
-	if rc.cfg.Assignments.Enabled {
-		if users, err = rc.deps.Users.ListUsers(ctx); err != nil {
-			return rc.fail(ctx, res, nil, fmt.Errorf("read LivePerson users: %w", err))
-		}
-	}
 	in := PlanInput{
-		Desired: desired.Skills, Current: current, Registry: registry, Pending: pending, Written: written,
+		Desired: desired.Skills, Registry: registry, Pending: pending, Written: written,
 		Policy: rc.cfg.Sync.Policy, AdoptExisting: rc.cfg.Skills.AdoptExisting,
 		DeleteAfterRuns: rc.cfg.Sync.DeleteAfterRuns, RunID: rc.run.ID, Problems: desired.Problems,
 		Unconfirmed: unconfirmed,
 	}
 	budget := DeleteBudget(rc.cfg.Sync, activeOwned(registry))
-	plan := rc.plan(in, budget, snap, users)
+	plan, err := rc.readAndPlan(ctx, &in, budget, snap)
+	if err != nil {
+		return rc.fail(ctx, res, nil, err)
+	}
 	res.Plan = plan
 	if mode == store.ModePlan {
 		// A dry run never ends applied: it changed nothing.
@@ -227,7 +222,128 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 		}
 		return rc.finish(ctx, res, outcome, nil)
 	}
-	return rc.apply(ctx, res, in, budget, snap, users)
+	return rc.apply(ctx, res, in, budget, snap)
+}
+
+// Bounds of reading the account.
+const (
+	// maxAccountReads is how many times a run reads skills (and users)
+	// looking for answers of one revision before it gives up.
+	maxAccountReads = 3
+	// maxProbes is how many owned skills missing from the skill list a run
+	// checks one by one; more missing means the list is not to be trusted.
+	maxProbes = 20
+	// maxStaleReplans bounds re-plans after the applier had to re-read
+	// the account (a create whose outcome it had to find out).
+	maxStaleReplans = 3
+)
+
+// readAndPlan reads the account's skills (deleted ones included) and,
+// when the plan needs them (assignments, or deletes that users may still
+// hold), its users, and plans against them. Both reads must carry the same
+// account revision: the client sends the latest revision it saw as
+// If-Match, so a skill edited by hand between the two reads would
+// otherwise be written back from the older read under the newer revision,
+// and the edit lost. On a mismatch it reads again (bounded): a list
+// unchanged since is answered 304 from the client's cache.
+//
+// Owned skills missing from the list are checked one by one (GET
+// /skills/{id}): only a 404 lets the planner forget or recreate them.
+func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int, snap *hrsource.Snapshot) (*Plan, error) {
+	var probed map[int64]*liveperson.Skill // id → skill, nil value: 404
+	for attempt := 1; ; {
+		current, err := rc.deps.Skills.ListSkills(ctx, true)
+		if err != nil {
+			return nil, fmt.Errorf("read LivePerson skills: %w", err)
+		}
+		rev := rc.deps.Skills.Revision()
+		missing := missingOwned(current, in.Registry)
+		if len(missing) > 0 && probed == nil {
+			if probed, err = rc.probe(ctx, missing); err != nil {
+				return nil, err
+			}
+			// The single reads may move the client's revision: list
+			// again (a conditional GET) so the plan rests on one read.
+			continue
+		}
+		in.Gone = nil
+		for _, id := range missing {
+			s, ok := probed[id]
+			switch {
+			case ok && s == nil:
+				if in.Gone == nil {
+					in.Gone = map[int64]bool{}
+				}
+				in.Gone[id] = true
+			case ok:
+				current = append(current, *s)
+			}
+		}
+		in.Current = current
+		var users []liveperson.User
+		if rc.deps.Users != nil && (rc.cfg.Assignments.Enabled || hasDeletes(BuildPlan(*in))) {
+			// Without assignments users are only read: a skill an agent
+			// holds is not deleted, and the plan says who holds it.
+			if users, err = rc.deps.Users.ListUsers(ctx); err != nil {
+				return nil, fmt.Errorf("read LivePerson users: %w", err)
+			}
+		}
+		now := rc.deps.Skills.Revision()
+		usersRev := now
+		if r, ok := rc.deps.Users.(interface{ Revision() string }); ok && users != nil {
+			usersRev = r.Revision()
+		}
+		if rev == "" || now == rev && usersRev == rev {
+			return rc.plan(*in, budget, snap, users), nil
+		}
+		if attempt == maxAccountReads {
+			return nil, fmt.Errorf("the account kept changing while it was read (skills at revision %s, then %s, %d times in a row): nothing was written; the next run reads it again", rev, cmp.Or(usersRev, now), attempt)
+		}
+		rc.log.Warn("the account changed between reads; reading it again so that what is written matches the revision sent", "skills_revision", rev, "revision_now", cmp.Or(usersRev, now), "attempt", attempt)
+		attempt++
+	}
+}
+
+// missingOwned lists the owned skills absent from a skill list.
+func missingOwned(current []liveperson.Skill, registry []store.OwnedSkill) []int64 {
+	seen := make(map[int64]bool, len(current))
+	for _, s := range current {
+		seen[s.ID] = true
+	}
+	var out []int64
+	for _, r := range registry {
+		if r.ReleasedAt == nil && !seen[r.SkillID] {
+			out = append(out, r.SkillID)
+		}
+	}
+	return out
+}
+
+// probe reads owned skills missing from the list one by one; a nil value
+// means LivePerson answered 404.
+func (rc *runContext) probe(ctx context.Context, ids []int64) (map[int64]*liveperson.Skill, error) {
+	if len(ids) > maxProbes {
+		return nil, fmt.Errorf("LivePerson's skill list lacks %d skills skillsync manages (e.g. skill %d): the list is not trusted and nothing was written; the next run reads it again", len(ids), ids[0])
+	}
+	out := make(map[int64]*liveperson.Skill, len(ids))
+	for _, id := range ids {
+		s, err := rc.deps.Skills.GetSkill(ctx, id)
+		switch {
+		case errors.Is(err, liveperson.ErrNotFound):
+			out[id] = nil
+			rc.log.Info("owned skill no longer exists in LivePerson", "skill_id", id)
+		case err != nil:
+			return nil, fmt.Errorf("read skill %d, which skillsync manages and the skill list lacks: %w", id, err)
+		default:
+			out[id] = &s
+			rc.log.Warn("owned skill missing from LivePerson's skill list, but it exists", "skill_id", id, "skill", s.Name, "deleted", s.Deleted)
+		}
+	}
+	return out, nil
+}
+
+func hasDeletes(p *Plan) bool {
+	return slices.ContainsFunc(p.Changes, func(c Change) bool { return c.Action == ActionDelete })
 }
 
 // plan builds the plan for in, with the assignments section when enabled,
@@ -257,31 +373,41 @@ func activeOwned(registry []store.OwnedSkill) int {
 	return n
 }
 
-func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budget int, snap *hrsource.Snapshot, users []liveperson.User) (*Result, error) {
+func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budget int, snap *hrsource.Snapshot) (*Result, error) {
 	plan := res.Plan
 	ap := newApplier(rc.deps.Skills, rc.deps.Store, rc.log, rc.run.ID, rc.deps.BatchSize, &rc.counts)
 	ap.reset(in.Current, in.Registry)
 	var err error
-	for attempt := 0; ; attempt++ {
+	conflicts, stale := 0, 0
+	for {
 		if rc.cfg.Assignments.Enabled {
 			ap.assign = rc.assignPhase(ap, plan)
 		}
 		err = ap.apply(ctx, plan)
-		if !errors.Is(err, errReplan) {
+		if !errors.Is(err, errReplan) && !errors.Is(err, errStale) {
 			break
 		}
 		// The first pass settled the earlier runs' creates; the registry
 		// read below has what it took over.
 		in.Unconfirmed = nil
-		if attempt >= rc.cfg.Sync.MaxConflictRetries {
-			err = fmt.Errorf("LivePerson kept reporting revision conflicts: gave up after %d re-plans (sync.max_conflict_retries); someone else is changing the account's skills, the next run continues: %w",
-				attempt, err)
-			break
-		}
-		rc.log.Warn("revision conflict; re-reading the account and re-planning what is left", "attempt", attempt+1, "error", err)
-		if in.Current, err = rc.deps.Skills.ListSkills(ctx, true); err != nil {
-			err = fmt.Errorf("re-read skills after a conflict: %w", err)
-			break
+		if errors.Is(err, errStale) {
+			// The applier re-read the account: the rest of the plan was
+			// built from an older read, and its bodies must not be sent
+			// under the newer revision.
+			if stale >= maxStaleReplans {
+				err = fmt.Errorf("gave up re-planning after %d re-reads of the account in one run; the next run continues: %w", stale, err)
+				break
+			}
+			stale++
+			rc.log.Info("the account was re-read while applying; re-planning what is left from a fresh read", "replan", stale)
+		} else {
+			if conflicts >= rc.cfg.Sync.MaxConflictRetries {
+				err = fmt.Errorf("LivePerson kept reporting revision conflicts: gave up after %d re-plans (sync.max_conflict_retries); someone else is changing the account's skills, the next run continues: %w",
+					conflicts, err)
+				break
+			}
+			conflicts++
+			rc.log.Warn("revision conflict; re-reading the account and re-planning what is left", "attempt", conflicts, "error", err)
 		}
 		if in.Registry, err = rc.deps.Store.OwnedSkills(ctx); err != nil {
 			err = fmt.Errorf("re-read ownership registry: %w", err)
@@ -294,14 +420,12 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 		if in.Written == nil {
 			in.Written = map[int64]SkillState{}
 		}
-		if rc.cfg.Assignments.Enabled {
-			if users, err = rc.deps.Users.ListUsers(ctx); err != nil {
-				err = fmt.Errorf("re-read users after a conflict: %w", err)
-				break
-			}
+		if plan, err = rc.readAndPlan(ctx, &in, max(budget-rc.counts.Deleted, 0), snap); err != nil {
+			err = fmt.Errorf("re-read the account: %w", err)
+			break
 		}
+		ap.dropFailedCreates(plan)
 		ap.reset(in.Current, in.Registry)
-		plan = rc.plan(in, max(budget-rc.counts.Deleted, 0), snap, users)
 	}
 	switch {
 	case err != nil && interrupted(ctx):
