@@ -76,9 +76,10 @@ const (
 )
 
 // defaultConfig is the configuration before the file is read: decoding on
-// top of it keeps every key the file leaves out at its default, and an
-// explicit value wins (the adapters' WithDefaults, applied after decoding,
-// treat zero as unset: a guard is switched off with a negative value).
+// top of it keeps every key the file leaves out at its default, and every
+// value the file sets is used as written. That matters for the sync and
+// assignments guards, where 0 is a real setting (max_deletes: 0 freezes
+// deletes): nothing re-applies their defaults after decoding.
 func defaultConfig() Config {
 	return Config{
 		Schedule:        defaultSchedule,
@@ -89,8 +90,8 @@ func defaultConfig() Config {
 		LivePerson:      liveperson.Config{}.WithDefaults(),
 		HR:              hrsource.Config{}.WithDefaults(),
 		Skills:          sync.SkillsConfig{NameMaxLength: sync.DefaultNameMaxLength},
-		Assignments:     sync.AssignmentsConfig{}.WithDefaults(),
-		Sync:            sync.SyncConfig{}.WithDefaults(),
+		Assignments:     sync.DefaultAssignmentsConfig(),
+		Sync:            sync.DefaultSyncConfig(),
 	}
 }
 
@@ -200,7 +201,11 @@ func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*
 }
 
 // fillDefaults lets the adapters fill what depends on other keys (an
-// explicit `hr.type` changes which defaults apply, for instance).
+// explicit `hr.type` changes which defaults apply, for instance). The sync
+// and assignments sections are not among them: their defaults were in
+// place before decoding, and an explicit 0 must stay 0. Their
+// WithDefaults fill only an empty policy or match, which has no meaning of
+// its own (policy: "" is what an unset ${VAR} leaves).
 func (c *Config) fillDefaults() {
 	c.LivePerson = c.LivePerson.WithDefaults()
 	c.HR = c.HR.WithDefaults()

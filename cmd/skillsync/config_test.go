@@ -321,6 +321,34 @@ func TestDefaultsFillWhatTheFileLeavesOut(t *testing.T) {
 	if cfg.Sync.MaxDeletes != 3 {
 		t.Errorf("max_deletes = %d, want the file's 3", cfg.Sync.MaxDeletes)
 	}
+	if !cfg.Assignments.KeepUnmatched || cfg.Assignments.MaxChangesPercent != 20 || cfg.Sync.MaxConflictRetries != 3 {
+		t.Errorf("assignments/sync defaults not applied: %+v %+v", cfg.Assignments, cfg.Sync)
+	}
+}
+
+// TestExplicitZerosSurvive: a guard set to 0 in the file is 0 after
+// loading (0 freezes or tightens; it never means "the default").
+func TestExplicitZerosSurvive(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	hr := writeFile(t, dir, "hr.csv", "EmployeeNumber\n1\n")
+	cfg, _, err := loadConfig(writeFile(t, dir, "config.yaml", minimalConfig(hr,
+		"sync: {min_records: 0, max_active_drop_percent: 0, max_deletes: 0, max_delete_percent: 0, max_conflict_retries: 0}\n"+
+			"assignments: {max_changes_percent: 0, keep_unmatched: false}\n")), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, a := cfg.Sync, cfg.Assignments
+	if s.MinRecords != 0 || s.MaxActiveDropPercent != 0 || s.MaxDeletes != 0 || s.MaxDeletePercent != 0 || s.MaxConflictRetries != 0 ||
+		s.DeleteAfterRuns != 2 || a.MaxChangesPercent != 0 || a.KeepUnmatched {
+		t.Errorf("explicit zeros replaced: sync %+v assignments %+v", s, a)
+	}
+
+	// delete_after_runs: 0 is refused, saying why.
+	_, _, err = loadConfig(writeFile(t, dir, "zero.yaml", minimalConfig(hr, "sync: {delete_after_runs: 0}\n")), testEnv)
+	if err == nil || !strings.Contains(err.Error(), "sync.delete_after_runs: 0; it must be at least 1") {
+		t.Errorf("delete_after_runs 0: %v", err)
+	}
 }
 
 // TestConfigCheckCommand drives `config check` through run.
