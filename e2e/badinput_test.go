@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -83,8 +84,20 @@ func TestBadHRInput(t *testing.T) {
 						t.Errorf("stderr lacks %q: %s", w, res)
 					}
 				}
-				if args[0] == "sync" && len(args) > 1 && strings.TrimSpace(res.stdout) != "" && !strings.HasPrefix(strings.TrimSpace(res.stdout), "{") {
-					t.Errorf("sync --format json wrote something else than JSON to stdout: %s", res)
+				if len(args) > 1 && args[1] == "--format" {
+					// One JSON document, refused or failed alike, for jq.
+					var doc struct {
+						FormatVersion int    `json:"format_version"`
+						Outcome       string `json:"outcome"`
+						Refused       string `json:"refused"`
+						Error         string `json:"error"`
+					}
+					dec := json.NewDecoder(strings.NewReader(res.stdout))
+					if err := dec.Decode(&doc); err != nil || dec.More() || doc.FormatVersion != 1 || doc.Refused+doc.Error == "" {
+						t.Errorf("sync --format json: stdout is not one JSON document with the reason (%v): %s", err, res)
+					} else if want := map[int]string{exitRefused: "refused", exitError: "failed"}[tc.code]; doc.Outcome != want {
+						t.Errorf("sync --format json: outcome %q, want %q", doc.Outcome, want)
+					}
 				}
 			}
 			if w := writes(f.sim); len(w) != 0 {
