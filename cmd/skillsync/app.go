@@ -109,7 +109,11 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 // close releases the LivePerson session (login method) and the database.
 func (a *app) close() {
 	if a.lp != nil {
-		if err := a.lp.Close(context.Background()); err != nil {
+		// Logging out (login method) must not stretch a shutdown that
+		// shutdown_timeout bounds: LivePerson may be what is slow.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.lp.Close(ctx); err != nil {
 			a.log.Warn("close liveperson client", "err", err)
 		}
 	}
