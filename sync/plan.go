@@ -106,7 +106,9 @@ type Plan struct {
 	Policy    Policy
 	Changes   []Change
 	Unchanged int
-	// Problems are records the rules skipped; they do not block the plan.
+	// Problems are records the rules skipped. They do not block the plan,
+	// but they hold the deletes of their rule's skills (pending, grace not
+	// advanced): bad input never leads to a delete.
 	Problems []RecordProblem
 	// Warnings are plan-level notes (unknown transfer targets, owned
 	// skills missing from LivePerson's list, ...).

@@ -20,7 +20,9 @@
 //	owned, exists, fields differ        → update (before/after, changed fields)
 //	owned, registered name ≠ desired     → update renaming in place (same id)
 //	owned, edited by hand               → update marked drift
-//	owned, deleted/vanished in LP       → create again (if the name is free)
+//	owned, deleted in LP (deleted:true  → create again (if the name is free)
+//	or GET /skills/{id} 404)
+//	owned, missing from the list only   → left as it is, with a warning
 //	not owned, name free                → create
 //	not owned, name taken (any case)    → unmanaged conflict, or adopt with
 //	                                      skills.adopt_existing
@@ -33,6 +35,10 @@
 //	                                      sync.delete_after_runs apply runs,
 //	                                      within the delete budget, and only
 //	                                      once nothing else holds the skill
+//	                                      (users included: they are read
+//	                                      whenever the plan deletes)
+//	owned, no longer desired, its rule  → pending delete, grace not advanced
+//	skipped records with problems
 //
 // Policies (sync, upsert-only, create-only) filter the result. The planner
 // does no I/O: the same input gives the same plan, sorted by skill name.
