@@ -677,6 +677,12 @@ func (a *applier) deletePhase(ctx context.Context, deletes []Change) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if a.stale {
+			// A 404 was checked with a read: the rest is planned again
+			// from a fresh one.
+			a.stale = false
+			return errStale
+		}
 		jids, err := a.journal(wctx, "delete", batch, func(c Change) string { return fmt.Sprintf("DELETE skills %d %s", c.SkillID, c.Skill) })
 		if err != nil {
 			return err
@@ -701,6 +707,7 @@ func (a *applier) deleteItems(ctx context.Context, batch []Change, jids []int64)
 		// A 404 may mean the skill is gone already, or a wrong path:
 		// only LivePerson saying so about this skill settles it.
 		s, gerr := a.skills.GetSkill(ctx, ids[0])
+		a.stale = true // the read moved the client's write base
 		switch {
 		case errors.Is(gerr, liveperson.ErrNotFound), gerr == nil && s.Deleted:
 			a.log.Info("skill already gone", "skill", batch[0].Skill, "skill_id", ids[0])
