@@ -37,6 +37,10 @@ func TestRunLockKey(t *testing.T) {
 	if _, err := demo.ReleaseSkill(t.Context(), "x"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("ReleaseSkill with its key free: %v, want ErrNotFound", err)
 	}
+	if st, err := store.Open(t.Context(), url, store.Options{LockKey: 0x5ea1_0001}); err == nil {
+		st.Close()
+		t.Error("Open accepted the migration lock's key as the run lock's")
+	}
 }
 
 // TestRunLockOneWinner: two goroutines with two pools (two replicas) race

@@ -78,6 +78,9 @@ func Open(ctx context.Context, dbURL string, opts Options) (*Store, error) {
 	opts.ConnectTimeout = cmp.Or(opts.ConnectTimeout, ConnectTimeoutDefault)
 	opts.MigrateLockTimeout = cmp.Or(opts.MigrateLockTimeout, MigrateLockTimeoutDefault)
 	opts.LockKey = cmp.Or(opts.LockKey, DefaultRunLockKey)
+	if opts.LockKey == migrateLockID {
+		return nil, fmt.Errorf("store: lock key %#x is the migration lock's; choose another", opts.LockKey)
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
