@@ -84,6 +84,9 @@ type faultCase struct {
 	assign bool
 	// conflictCode is lpsim's answer to a stale If-Match (default 409).
 	conflictCode int
+	// enforceIfMatchOnCreate makes lpsim check If-Match on creates too
+	// (LivePerson documents none on Create; lpsim ignores it by default).
+	enforceIfMatchOnCreate bool
 }
 
 // concurrentEdit edits a skill that is not ours while the third create
@@ -286,18 +289,37 @@ var faultCases = []faultCase{
 	},
 	{
 		// Someone edits another skill in LivePerson between our second and
-		// third create batches: the revision moves, our If-Match is stale.
-		name:  "concurrent edit mid-apply",
-		hook:  concurrentEdit,
-		check: checkConflict(409),
+		// third create batches. LivePerson documents no If-Match on
+		// Create: the creates go through, and the edit stays.
+		name: "concurrent edit mid-apply",
+		hook: concurrentEdit,
+		check: func(t *testing.T, f *fixture, log []lpsim.Request) {
+			if s := statuses(log, http.MethodPost, skillsPath); slices.ContainsFunc(s, func(c int) bool { return c/100 != 2 }) {
+				t.Errorf("POST statuses %v: a create failed", s)
+			}
+			for _, sk := range f.sim.Skills(false) {
+				if sk["name"] == "Someone else's" && sk["description"] != "edited meanwhile" {
+					t.Errorf("the concurrent edit was lost: %v", sk)
+				}
+			}
+		},
+	},
+	{
+		// The same on a server that does check If-Match on creates: the
+		// stale one is refused, the account re-read and the rest created.
+		name:                   "concurrent edit mid-apply, If-Match checked on create",
+		hook:                   concurrentEdit,
+		enforceIfMatchOnCreate: true,
+		check:                  checkConflict(409),
 	},
 	{
 		// The same, with LivePerson answering a stale If-Match with 412
 		// (undocumented: the client must take either).
-		name:         "concurrent edit mid-apply (412)",
-		hook:         concurrentEdit,
-		conflictCode: 412,
-		check:        checkConflict(412),
+		name:                   "concurrent edit mid-apply, If-Match checked on create (412)",
+		hook:                   concurrentEdit,
+		conflictCode:           412,
+		enforceIfMatchOnCreate: true,
+		check:                  checkConflict(412),
 	},
 	{
 		name:    "5xx burst on user update",
@@ -361,7 +383,7 @@ func TestLivePersonFaults(t *testing.T) {
 			t.Run(auth+"/"+c.name, func(t *testing.T) {
 				t.Parallel()
 				ps := staff(40, 2, 1) // 40 skills: 4 create batches of 10
-				o := options{auth: auth, people: ps, sim: lpsim.Options{ConflictStatus: c.conflictCode}}
+				o := options{auth: auth, people: ps, sim: lpsim.Options{ConflictStatus: c.conflictCode, EnforceIfMatchOnCreate: c.enforceIfMatchOnCreate}}
 				if c.assign {
 					o.extra = "assignments: {enabled: true, match: email, max_changes_percent: 100}\n"
 				}
