@@ -439,8 +439,13 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 			}
 			return out, a.mark(wctx, left, store.OpFailed, errors.New("not created: run interrupted"), nil)
 		}
-		a.log.Info("skill not found after the lost response; creating it", "skill", bodies[i].Name)
+		a.log.Info("skill not found after the re-read; creating it", "skill", bodies[i].Name)
 		s, err := a.skills.CreateSkills(wctx, bodies[i:i+1])
+		if errors.Is(err, liveperson.ErrStateChanged) && len(s) == 1 {
+			// Created; the account moved otherwise too, and the applier
+			// re-plans after the creates anyway.
+			err = nil
+		}
 		switch {
 		case err == nil && len(s) == 1:
 			out[i] = &s[0]
@@ -451,9 +456,31 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 			if err := a.failedCreate(wctx, batch[i:i+1], jids[i:i+1], fmt.Errorf("create returned %d skills for one", len(s))); err != nil {
 				return nil, err
 			}
-		case errors.Is(err, liveperson.ErrConflict), errors.Is(err, liveperson.ErrOutcomeUnknown):
-			// Re-planning re-reads and matches by name again.
-			return nil, a.conflict(wctx, jids[i:i+1], err)
+		case errors.Is(err, liveperson.ErrConflict):
+			// Refused on the revision: nothing from here on was created;
+			// re-planning re-reads and plans them again.
+			var left []int64
+			for _, j := range missing[k:] {
+				left = append(left, jids[j])
+			}
+			return nil, a.conflict(wctx, left, err)
+		case errors.Is(err, liveperson.ErrOutcomeUnknown):
+			// Its answer was lost too: one more look, never a resend.
+			lost := err
+			s, err := a.findCreated(wctx, batch[i], bodies[i])
+			if err != nil {
+				return nil, err
+			}
+			if s == nil {
+				if err := a.failedCreate(wctx, batch[i:i+1], jids[i:i+1], fmt.Errorf("%w; not found by name after it, tried again next run", lost)); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			out[i] = s
+			if err := a.created(wctx, batch[i:i+1], out[i:i+1], jids[i:i+1], nil); err != nil {
+				return nil, err
+			}
 		default:
 			if err := a.failedCreate(wctx, batch[i:i+1], jids[i:i+1], err); err != nil {
 				return nil, err
@@ -461,6 +488,24 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 		}
 	}
 	return out, nil
+}
+
+// findCreated re-reads the account and returns the live skill a create
+// of body made, or nil: the skill under its name, if it has the managed
+// field values sent (otherwise someone else made it).
+func (a *applier) findCreated(ctx context.Context, c Change, body liveperson.Skill) (*liveperson.Skill, error) {
+	current, err := a.skills.ListSkills(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("re-read skills after a create whose outcome is unknown: %w", err)
+	}
+	a.stale = true
+	for i := range current {
+		s := &current[i]
+		if !s.Deleted && strings.EqualFold(s.Name, body.Name) && sameState(stateOf(s, c.managed), stateOf(&body, c.managed)) {
+			return s, nil
+		}
+	}
+	return nil, nil
 }
 
 // created registers newly created skills before anything else can happen

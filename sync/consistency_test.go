@@ -150,6 +150,10 @@ func TestRunPartialCreateBatch(t *testing.T) {
 		{"lpsim applies one item, then 400", func(e *testEnv) {
 			e.sim.InjectFault(lpsim.Fault{Method: "POST", PathPrefix: skillsPath, PartialApply: 1, Status: 400, Times: 1})
 		}},
+		{"lpsim applies one item, then 500; the first resend's answer is lost", func(e *testEnv) {
+			e.sim.InjectFault(lpsim.Fault{Method: "POST", PathPrefix: skillsPath, PartialApply: 1, Times: 1})
+			e.sim.InjectFault(lpsim.Fault{Method: "POST", PathPrefix: skillsPath, LoseResponse: true, Times: 1})
+		}},
 		{"an adapter that reports a plain 400", func(e *testEnv) {
 			e.skills.SkillsAPI = &partialCreates{SkillsAPI: e.client, status: 400}
 		}},
