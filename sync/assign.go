@@ -43,6 +43,10 @@ type AssignmentPlan struct {
 	// HeldBack counts users whose removals wait for a later run
 	// (assignments.max_changes_percent).
 	HeldBack int `json:"held_back"`
+	// KeptForProblems counts removals not planned because the skill's rule
+	// could not evaluate the user's record (a record problem): bad input
+	// never takes a skill away.
+	KeptForProblems int `json:"kept_for_record_problems"`
 	// Notes say the above in words, for the text plan.
 	Notes []string `json:"notes,omitempty"`
 
@@ -93,6 +97,11 @@ type AssignInput struct {
 	MaxChangesPercent float64
 	// KeepUnmatched leaves users without an HR record alone.
 	KeepUnmatched bool
+	// Problems are the records the rules skipped: a user whose record a
+	// rule skipped keeps that rule's skills (a problem without a record
+	// id, the rule's "more records skipped", holds the rule's skills for
+	// every user).
+	Problems []RecordProblem
 }
 
 func matchKey(match, email, login string) string {
@@ -259,6 +268,18 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 			}
 		}
 	}
+	problemRule := map[string]bool{}           // every record held
+	problemRec := map[string]map[string]bool{} // record id → rules
+	for _, pr := range in.Problems {
+		if pr.RecordID == "" {
+			problemRule[pr.RuleID] = true
+			continue
+		}
+		if problemRec[pr.RecordID] == nil {
+			problemRec[pr.RecordID] = map[string]bool{}
+		}
+		problemRec[pr.RecordID][pr.RuleID] = true
+	}
 	for _, pr := range pairs {
 		u, rec, want := pr.user, pr.rec, pr.want
 		if !rec.Active {
@@ -271,6 +292,10 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 				continue // not ours: never touched
 			}
 			if !slices.ContainsFunc(want, func(w SkillRef) bool { return w.Skill == o.name }) {
+				if problemRule[o.rule] || problemRec[rec.ID][o.rule] {
+					a.KeptForProblems++
+					continue
+				}
 				uc.Unassign = append(uc.Unassign, SkillRef{Skill: o.name, SkillID: id, Rule: o.rule})
 			}
 		}
@@ -314,6 +339,9 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 		}
 		// Users left with nothing to do this run stay listed: the plan
 		// shows what waits.
+	}
+	if a.KeptForProblems > 0 {
+		a.Notes = append(a.Notes, fmt.Sprintf("%d skill removals not planned: the skill's rule could not evaluate the user's HR record (see the record problems)", a.KeptForProblems))
 	}
 	if a.Departed > 0 {
 		a.Notes = append(a.Notes, fmt.Sprintf("%d users have no HR record and lose the owned skills they hold (assignments.keep_unmatched: true leaves them alone)", a.Departed))
@@ -428,7 +456,7 @@ func (rc *runContext) planAssignments(p *Plan, in PlanInput, snap *hrsource.Snap
 	registry := append(slices.Clip(in.Registry), p.Takeovers...)
 	return PlanAssignments(p, in.Desired, registry, in.Current, AssignInput{
 		Records: snap.Records, Users: users, Match: rc.cfg.Assignments.Match, MaxChangesPercent: rc.cfg.Assignments.MaxChangesPercent,
-		KeepUnmatched: rc.cfg.Assignments.KeepUnmatched,
+		KeepUnmatched: rc.cfg.Assignments.KeepUnmatched, Problems: in.Problems,
 	})
 }
 

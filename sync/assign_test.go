@@ -117,6 +117,42 @@ func TestPlanAssignments(t *testing.T) {
 	}
 }
 
+// A user whose record a rule could not evaluate keeps that rule's skills.
+func TestPlanAssignmentsKeepsSkillsOfProblemRecords(t *testing.T) {
+	t.Parallel()
+	current := []liveperson.Skill{lpSkill(1, "Sales", 120), lpSkill(2, "Langs", 120)}
+	registry := []store.OwnedSkill{owned(1, "Sales", "d|Sales"), owned(2, "Langs", "l|Langs")}
+	records := []hrsource.Record{{ID: "1", Email: "a@x", Active: true}, {ID: "2", Email: "b@x", Active: true}}
+	users := []liveperson.User{{ID: 101, Email: "a@x", SkillIDs: []int64{1, 2}}, {ID: 102, Email: "b@x", SkillIDs: []int64{1, 2}}}
+	for _, tt := range []struct {
+		name     string
+		problems []RecordProblem
+		want     string
+		kept     int
+	}{
+		{"no problems: both lose both", nil, "101:-Langs -Sales 102:-Langs -Sales", 0},
+		{"record 1 failed rule d", []RecordProblem{{RecordID: "1", RuleID: "d"}}, "101:-Langs 102:-Langs -Sales", 1},
+		{"rule d failed beyond the listed records", []RecordProblem{{RuleID: "d", Msg: "30 more records skipped"}}, "101:-Langs 102:-Langs", 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := BuildPlan(PlanInput{Current: current, Registry: registry, DeleteAfterRuns: 2, Problems: tt.problems})
+			a := PlanAssignments(p, nil, registry, current, AssignInput{Records: records, Users: users, MaxChangesPercent: -1, Problems: tt.problems})
+			var parts []string
+			for _, u := range a.Users {
+				var refs []string
+				for _, r := range u.Unassign {
+					refs = append(refs, "-"+r.Skill)
+				}
+				parts = append(parts, fmt.Sprintf("%d:%s", u.UserID, strings.Join(refs, " ")))
+			}
+			if got := strings.Join(parts, " "); got != tt.want || a.KeptForProblems != tt.kept {
+				t.Errorf("got %q kept %d, want %q kept %d; notes %q", got, a.KeptForProblems, tt.want, tt.kept, a.Notes)
+			}
+		})
+	}
+}
+
 func TestHoldReferencedDeletesSkills(t *testing.T) {
 	t.Parallel()
 	ref := lpSkill(8, "Router", 120)
