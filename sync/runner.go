@@ -231,7 +231,7 @@ const (
 	// looking for answers of one revision before it gives up.
 	maxAccountReads = 3
 	// maxProbes is how many owned skills missing from the skill list a run
-	// checks one by one; more missing means the list is not to be trusted.
+	// checks one by one (a bad list read must not cost a GET per skill).
 	maxProbes = 20
 	// maxStaleReplans bounds re-plans after the applier had to re-read
 	// the account (a create whose outcome it had to find out).
@@ -323,7 +323,12 @@ func missingOwned(current []liveperson.Skill, registry []store.OwnedSkill) []int
 // means LivePerson answered 404.
 func (rc *runContext) probe(ctx context.Context, ids []int64) (map[int64]*liveperson.Skill, error) {
 	if len(ids) > maxProbes {
-		return nil, fmt.Errorf("LivePerson's skill list lacks %d skills skillsync manages (e.g. skill %d): the list is not trusted and nothing was written; the next run reads it again", len(ids), ids[0])
+		// The rest stay owned and untouched this run, each with a
+		// warning in the plan; once the checked ones are settled (a 404
+		// forgets them), later runs check the others.
+		rc.log.Warn("LivePerson's skill list lacks many skills skillsync manages; checking some one by one this run",
+			"missing", len(ids), "checked", maxProbes)
+		ids = ids[:maxProbes]
 	}
 	out := make(map[int64]*liveperson.Skill, len(ids))
 	for _, id := range ids {
