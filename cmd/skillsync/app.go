@@ -125,18 +125,10 @@ func (a *app) close() {
 		return
 	}
 	// The abandoned run still holds a pooled connection (its run lock),
-	// and Close waits for every connection to come back. The process is
-	// about to exit, which ends that session and its lock on the server.
-	closed := make(chan struct{})
-	go func() {
-		a.store.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(time.Second):
-		a.log.Warn("not waiting for the abandoned run's database connection; the server ends its session when the process exits")
-	}
+	// and Close waits for every connection to come back: do not wait. The
+	// process is about to exit, which ends that session and its lock on
+	// the server.
+	go a.store.Close()
 }
 
 // redact hides the configured secrets in text meant for an HTTP answer.
