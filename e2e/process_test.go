@@ -366,3 +366,80 @@ func TestDaemonSIGTERMDuringApply(t *testing.T) {
 	f.mustRun(exitOK, "sync")
 	f.checkConverged(ps, keep)
 }
+
+// TestDaemonSIGTERMPastShutdownTimeout holds a create batch of the
+// daemon's run past shutdown_timeout after SIGTERM: the daemon must record
+// the run as interrupted itself and exit 0 without the batch's answer
+// (which would otherwise leave the run `running` until the next start).
+// LivePerson then applies the batch, answering no one: the next sync takes
+// those skills over from the journal (no duplicate) and converges.
+func TestDaemonSIGTERMPastShutdownTimeout(t *testing.T) {
+	t.Parallel()
+	const holdAt = 3 // the create batch held past the timeout
+	ps := staff(100, 1, 1)
+	f := setup(t, options{people: ps, extra: "run_at_start: true\nshutdown_timeout: 2s\n"})
+	keep := seedUnowned(f.sim, "Hand made")
+
+	var d *proc
+	var mu gosync.Mutex
+	posts := 0
+	started, release := make(chan struct{}), make(chan struct{})
+	f.lp.Intercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method == http.MethodPost && r.URL.Path == skillsPath {
+			mu.Lock()
+			posts++
+			n := posts
+			mu.Unlock()
+			if n == holdAt {
+				<-started
+				_ = d.cmd.Process.Signal(syscall.SIGTERM)
+				<-release // until the daemon is gone
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	d = f.start("run")
+	close(started)
+	select {
+	case <-d.done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the daemon did not exit after SIGTERM with a batch held past shutdown_timeout\n%s", d.stderr.String())
+	}
+	if d.code != 0 {
+		t.Errorf("exit %d, want 0\n%s", d.code, d.stderr.String())
+	}
+	if len(d.logged("the run did not stop within shutdown_timeout: recorded as interrupted, exiting without it")) == 0 {
+		t.Errorf("the daemon did not log that it recorded the run\n%s", d.stderr.String())
+	}
+	close(release) // LivePerson applies the batch; its answer goes nowhere
+	f.lp.Intercept(nil)
+
+	runs := f.runs()
+	if len(runs) != 1 || runs[0].Outcome != "interrupted" || runs[0].FinishedAt == nil || !strings.Contains(runs[0].Error, "shutdown_timeout") {
+		t.Fatalf("runs after the timeout: %+v", runs)
+	}
+	states := map[string]int{}
+	for _, op := range f.runShow(runs[0].ID).Operations {
+		states[op.State]++
+	}
+	if states["done"] != (holdAt-1)*10 || states["sent"] != 10 {
+		t.Errorf("journal of the interrupted run: %v, want %d done and the 10 of the held batch sent", states, (holdAt-1)*10)
+	}
+
+	f.mustRun(exitOK, "sync")
+	f.checkConverged(ps, keep)
+	states = map[string]int{}
+	for _, op := range f.runShow(runs[0].ID).Operations {
+		states[op.State]++
+	}
+	if states["resolved"] != 10 {
+		t.Errorf("journal of the interrupted run after the next sync: %v, want the 10 sent creates resolved", states)
+	}
+}
