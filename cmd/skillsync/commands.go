@@ -30,7 +30,8 @@ func (c *cli) configCommand() *cobra.Command {
 		Use:   "check",
 		Short: "Validate the configuration and print it with secrets redacted",
 		Long: `Validate the configuration file and print the effective configuration (defaults
-filled in, ${VARS} expanded) with every secret redacted.
+filled in, ${VARS} expanded) with every secret redacted: credentials, tokens,
+header values, passwords in URLs and every query-string value of a URL.
 
 Every problem is listed with its file, line and key path, not only the first.
 The exit status is 1 when the configuration is invalid. No network call is made:
