@@ -95,7 +95,9 @@ func tlsConfig(caFile string) (*tls.Config, error) {
 
 // Read fetches every page and validates the records of all of them
 // together: one bad page refuses the whole feed.
-func (s *httpSource) Read(ctx context.Context) (*Snapshot, error) {
+func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
+	// Errors quote the server's answers, which may repeat a credential.
+	defer func() { err = s.scrub(err) }()
 	c := s.collector()
 	seen := map[string]bool{}
 	next := s.base
@@ -107,7 +109,9 @@ func (s *httpSource) Read(ctx context.Context) (*Snapshot, error) {
 			return nil, fmt.Errorf("read %s: page %d points back to %s: the pagination loops", redactURL(s.base), page, redactURL(next))
 		}
 		seen[next.String()] = true
-		body, link, err := s.fetch(ctx, next)
+		var body []byte
+		var link string
+		body, link, err = s.fetch(ctx, next)
 		if err != nil {
 			return nil, err
 		}
@@ -171,7 +175,7 @@ func (s *httpSource) fetch(ctx context.Context, u *url.URL) (body []byte, link s
 		body, link, err = s.get(ctx, u, where)
 		var re *retryable
 		if errors.As(err, &re) {
-			s.log.WarnContext(ctx, "hr request failed, retrying", "url", where, "attempt", attempt, "error", re.err)
+			s.log.WarnContext(ctx, "hr request failed, retrying", "url", where, "attempt", attempt, "error", s.scrub(re.err))
 			return retry.RetryableError(re.err)
 		}
 		return err
@@ -244,7 +248,7 @@ func (s *httpSource) get(ctx context.Context, u *url.URL, where string) ([]byte,
 	case resp.StatusCode == http.StatusOK:
 		return data, nextLink(resp.Header), nil
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return nil, "", &retryable{fmt.Errorf("GET %s: %s%s", where, resp.Status, bodyExcerpt(data))}
+		return nil, "", &retryable{fmt.Errorf("GET %s: %s%s", where, resp.Status, s.excerpt(data))}
 	}
 	hint := ""
 	switch resp.StatusCode {
@@ -253,13 +257,17 @@ func (s *httpSource) get(ctx context.Context, u *url.URL, where string) ([]byte,
 	case http.StatusNotFound:
 		hint = ": check hr.url"
 	}
-	return nil, "", fmt.Errorf("GET %s: %s%s%s", where, resp.Status, bodyExcerpt(data), hint)
+	return nil, "", fmt.Errorf("GET %s: %s%s%s", where, resp.Status, s.excerpt(data), hint)
 }
 
-// bodyExcerpt quotes the start of an error body, which usually says why.
-func bodyExcerpt(b []byte) string {
+// excerpt quotes the start of an error body, which usually says why. The
+// secrets go first: cut or quoted, one would no longer be recognised.
+func (s *httpSource) excerpt(b []byte) string {
 	const limit = 200
 	t := strings.TrimSpace(string(b))
+	if s.secrets != nil {
+		t = s.secrets.Replace(t)
+	}
 	if t == "" {
 		return ""
 	}

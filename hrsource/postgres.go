@@ -24,7 +24,7 @@ func (s *postgresSource) Read(ctx context.Context) (*Snapshot, error) {
 	}
 	name := fmt.Sprintf("postgres %s/%s", pc.Host, pc.Database)
 	fail := func(what string, err error) error {
-		return scrub(fmt.Errorf("%s: %s: %w", name, what, err), pc.Password)
+		return s.scrub(fmt.Errorf("%s: %s: %w", name, what, err))
 	}
 	if s.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -99,22 +99,3 @@ func (s *postgresSource) Read(ctx context.Context) (*Snapshot, error) {
 	})
 	return c.finish(name)
 }
-
-// scrub removes a password from an error's text, in case a driver quotes the
-// connection string.
-func scrub(err error, password string) error {
-	if password == "" || !strings.Contains(err.Error(), password) {
-		return err
-	}
-	return &scrubbedError{msg: strings.ReplaceAll(err.Error(), password, "xxxxx"), err: err}
-}
-
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-
-// Unwrap keeps errors.Is(err, context.DeadlineExceeded) working.
-func (e *scrubbedError) Unwrap() error { return errors.Unwrap(e.err) }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -26,6 +27,11 @@ func New(cfg Config, opts Options) (Source, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	base := reader{cfg: cfg, active: active, log: opts.Logger}
+	if secrets := configSecrets(cfg); len(secrets) > 0 {
+		// A server may quote a credential back in an error body (a 403
+		// repeating the API key): no error of a source carries one.
+		base.secrets = newScrubber(secrets)
+	}
 	switch cfg.Type {
 	case TypeHTTP:
 		src, err := newHTTPSource(base, opts)
@@ -67,6 +73,9 @@ type reader struct {
 	cfg    Config
 	active *activeExpr
 	log    *slog.Logger
+	// secrets hides the configured credentials in errors and logs; nil
+	// when there are none.
+	secrets *strings.Replacer
 }
 
 func (r reader) collector() *collector { return newCollector(&r.cfg, r.active) }

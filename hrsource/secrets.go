@@ -1,0 +1,133 @@
+package hrsource
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// redacted stands for a configured secret in errors and logs.
+const redacted = "[redacted]"
+
+// configSecrets lists the values of cfg a server may quote back and that
+// must never reach an error or a log: header values (and the token of a
+// "Bearer xyz" value alone), the basic-auth password, the query values of
+// hr.url (raw and decoded) and the password of hr.database_url. Each is
+// listed in every form it may be printed in, longest first, so that a
+// secret containing another is replaced whole.
+func configSecrets(cfg Config) []string {
+	var out []string
+	for _, v := range cfg.Headers {
+		out = append(out, v)
+		if _, tok, ok := strings.Cut(v, " "); ok && len(tok) >= 8 {
+			out = append(out, tok)
+		}
+	}
+	out = append(out, cfg.Password)
+	if u, err := url.Parse(cfg.URL); err == nil && u.RawQuery != "" {
+		for p := range strings.SplitSeq(u.RawQuery, "&") {
+			rawKey, rawVal, ok := strings.Cut(p, "=")
+			if !ok {
+				continue
+			}
+			key, err := url.QueryUnescape(rawKey)
+			if err != nil {
+				key = rawKey
+			}
+			val, err := url.QueryUnescape(rawVal)
+			if err != nil {
+				val = rawVal
+			}
+			// A short plain value (page=2, format=json) is a setting, and
+			// blanking it would garble every message.
+			if len(val) < 3 || !secretParam(key) && len(val) < 8 {
+				continue
+			}
+			out = append(out, val, rawVal)
+		}
+		if u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				out = append(out, pw)
+			}
+		}
+	}
+	if cfg.DatabaseURL != "" {
+		if pc, err := pgx.ParseConfig(cfg.DatabaseURL); err == nil {
+			out = append(out, pc.Password)
+			if u, err := url.Parse(cfg.DatabaseURL); err == nil && u.User != nil {
+				if _, raw, ok := strings.Cut(u.User.String(), ":"); ok {
+					out = append(out, raw) // percent-encoded, as in the URL
+				}
+			}
+		}
+	}
+	out = slices.DeleteFunc(out, func(s string) bool { return s == "" })
+	slices.SortFunc(out, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
+	return slices.Compact(out)
+}
+
+// secretParam says whether a query parameter's name says it holds a
+// secret (api_key, access_token, sig, password, ...): its value is hidden
+// however short.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, part := range []string{"key", "token", "secret", "pass", "sig", "auth", "cred", "session", "code"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// newScrubber returns the replacer hiding secrets.
+func newScrubber(secrets []string) *strings.Replacer {
+	pairs := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets {
+		pairs = append(pairs, s, redacted)
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// scrub returns err with every configured secret removed from its text. A
+// *ValidationError stays one (its problems scrubbed) so that callers can
+// still list the problems; any other error is wrapped, keeping errors.Is
+// and errors.As working.
+func (r reader) scrub(err error) error {
+	if err == nil || r.secrets == nil {
+		return err
+	}
+	var ve *ValidationError
+	if errors.As(err, &ve) && error(ve) == err {
+		out := *ve
+		out.Source = r.secrets.Replace(ve.Source)
+		out.Problems = make([]Problem, len(ve.Problems))
+		for i, p := range ve.Problems {
+			out.Problems[i] = Problem{Where: r.secrets.Replace(p.Where), Msg: r.secrets.Replace(p.Msg)}
+		}
+		return &out
+	}
+	msg := err.Error()
+	if clean := r.secrets.Replace(msg); clean != msg {
+		return &scrubbedError{msg: clean, err: err}
+	}
+	return err
+}
+
+// scrubbedError is an error whose text had secrets removed.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+
+// Unwrap keeps errors.Is(err, context.DeadlineExceeded) working.
+func (e *scrubbedError) Unwrap() error { return e.err }
