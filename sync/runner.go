@@ -36,6 +36,14 @@ type Deps struct {
 	// (liveperson.batch_size).
 	BatchSize int
 	Now       func() time.Time
+	// Redact hides secrets (the configured credentials) in a text. The
+	// runner applies it to every text it stores (the run's error, journal
+	// errors, the refusal, the plan's problems, warnings, notes and
+	// reasons) and to the lines it logs: an adapter's error may quote a
+	// server that repeated a credential back. The error RunOnce returns
+	// is the original, for the caller to print through its own
+	// redaction. nil leaves texts as they are.
+	Redact func(string) string
 }
 
 // Config is the part of the configuration the engine reads.
@@ -87,6 +95,12 @@ func NewRunner(deps Deps, cfg Config) (*Runner, error) {
 	deps.BatchSize = cmp.Or(deps.BatchSize, DefaultBatchSize)
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if deps.Redact == nil {
+		deps.Redact = func(s string) string { return s }
+	} else {
+		deps.Store = redactStore{RunStore: deps.Store, redact: deps.Redact}
+		deps.Logger = slog.New(&redactHandler{inner: deps.Logger.Handler(), redact: deps.Redact})
 	}
 	return &Runner{deps: deps, cfg: cfg, rules: rules}, nil
 }
@@ -167,10 +181,10 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 	}
 	rc.run.SnapshotID = &snapID
 	if health.Refusal != "" {
-		res.Refusal = health.Refusal
+		res.Refusal = rc.deps.Redact(health.Refusal)
 		rc.log.Warn("run refused by the source-health guard", "records", health.Records, "active", health.Active,
-			"previous_active", health.PreviousActive, "drop_percent", health.DropPercent, "reason", health.Refusal)
-		rc.run.Error = health.Refusal
+			"previous_active", health.PreviousActive, "drop_percent", health.DropPercent, "reason", res.Refusal)
+		rc.run.Error = res.Refusal
 		return rc.finish(ctx, res, store.OutcomeRefused, nil)
 	}
 
@@ -513,7 +527,11 @@ func (rc *runContext) finish(ctx context.Context, res *Result, outcome store.Out
 	run := rc.run
 	run.Outcome = outcome
 	run.FinishedAt = &now
+	run.Error = rc.deps.Redact(run.Error)
 	if res.Plan != nil {
+		// The plan stored, and the one returned, carry no secret quoted
+		// in a problem or warning.
+		res.Plan = res.Plan.redacted(rc.deps.Redact)
 		sum := res.Plan.Summary()
 		run.Counts = store.Counts{
 			Create: sum.Create, Update: sum.Update, Delete: sum.Delete, PendingDelete: sum.PendingDelete,
