@@ -95,6 +95,9 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		Store:     a.runs,
 		Logger:    log,
 		BatchSize: cfg.LivePerson.BatchSize,
+		// What a run stores (its error, the journal, the plan) may quote
+		// a server that repeated a credential back.
+		Redact: a.redact,
 	}, sync.Config{
 		Skills:      cfg.Skills,
 		Assignments: cfg.Assignments,

@@ -6,7 +6,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -241,7 +243,8 @@ func TestURLQuerySecretsAreRedacted(t *testing.T) {
 }
 
 // TestTopLevelErrorsAreRedacted: the error a command ends with is printed
-// through the configuration's secrets, like the logs. Here the HR server
+// through the configuration's secrets, like the logs, and the runs it
+// recorded keep none of them in any text column. Here the HR server
 // answers 403 repeating the API key of its URL and a header's token.
 func TestTopLevelErrorsAreRedacted(t *testing.T) {
 	t.Parallel()
@@ -283,4 +286,95 @@ skills:`, hr.URL, caFile))
 			}
 		}
 	}
+	// Both runs were recorded, failed, with the refusal: nowhere in the
+	// database may the secrets the server quoted be kept.
+	cols := dumpTextColumns(t, f.dbURL)
+	for _, table := range []string{"runs", "run_operations", "owned_skills", "source_snapshots", "pending_deletes"} {
+		if _, ok := cols[table]; !ok {
+			t.Errorf("table %s has no text column to scan (renamed?): %v", table, slices.Sorted(maps.Keys(cols)))
+		}
+	}
+	if !strings.Contains(cols["runs"], "are not valid here") {
+		t.Fatalf("the runs' stored error lacks the HR refusal:\n%s", cols["runs"])
+	}
+	for table, text := range cols {
+		for _, s := range []string{apiKey, token} {
+			if strings.Contains(text, s) {
+				t.Errorf("%q stored in %s: %s", s, table, around(text, s))
+			}
+		}
+	}
+}
+
+// echoingTransport answers every skills create with a 400 quoting a
+// secret, as a server repeating a credential back would; everything else
+// goes to the simulator.
+type echoingTransport struct {
+	next   http.RoundTripper
+	secret string
+}
+
+func (e echoingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/skills") {
+		return e.next.RoundTrip(r)
+	}
+	body := fmt.Sprintf(`{"message":"token %s may not create skills"}`, e.secret)
+	return &http.Response{StatusCode: http.StatusBadRequest, Status: "400 Bad Request", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)), Request: r}, nil
+}
+
+// TestStoredJournalIsRedacted: LivePerson refusing every create with an
+// answer that quotes a configured secret leaves it in no text column: the
+// journal's errors go through the configuration's secrets before they are
+// stored. The LivePerson client hides its own credentials itself, so the
+// secret quoted is one it does not know (the trigger token: contrived, but
+// only the run's redaction can catch it, which is what is tested).
+func TestStoredJournalIsRedacted(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "")
+	f.httpClient = &http.Client{Transport: echoingTransport{next: f.httpClient.Transport, secret: testTriggerToken}}
+	if code, _, stderr := f.run("sync"); code == exitOK {
+		t.Fatalf("sync succeeded though every create was refused:\n%s", stderr)
+	}
+	cols := dumpTextColumns(t, f.dbURL)
+	if !strings.Contains(cols["run_operations"], "may not create skills") {
+		t.Fatalf("the journal lacks the refusals:\n%s", cols["run_operations"])
+	}
+	for table, text := range cols {
+		if strings.Contains(text, testTriggerToken) {
+			t.Errorf("the trigger token is stored in %s: %s", table, around(text, testTriggerToken))
+		}
+	}
+}
+
+// dumpTextColumns returns, per table of the public schema, the values of
+// all its text, character and JSON columns, one per line.
+func dumpTextColumns(t *testing.T, dbURL string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, _ := conn.Query(ctx, `SELECT table_name, column_name FROM information_schema.columns
+		WHERE table_schema = 'public' AND data_type IN ('text', 'character varying', 'character', 'json', 'jsonb')
+		ORDER BY table_name, ordinal_position`)
+	type column struct{ Table, Name string }
+	columns, err := pgx.CollectRows(rows, pgx.RowToStructByPos[column])
+	if err != nil {
+		t.Fatalf("list text columns: %v", err)
+	}
+	out := map[string]string{}
+	for _, c := range columns {
+		var dump string
+		q := fmt.Sprintf(`SELECT coalesce(string_agg(%s::text, E'\n'), '') FROM %s`,
+			pgx.Identifier{c.Name}.Sanitize(), pgx.Identifier{c.Table}.Sanitize())
+		if err := conn.QueryRow(ctx, q).Scan(&dump); err != nil {
+			t.Fatalf("dump %s.%s: %v", c.Table, c.Name, err)
+		}
+		out[c.Table] += dump + "\n"
+	}
+	return out
 }
