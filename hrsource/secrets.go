@@ -79,7 +79,7 @@ func configSecrets(cfg Config) []string {
 // however short.
 func secretParam(name string) bool {
 	n := strings.ToLower(name)
-	for _, part := range []string{"key", "token", "secret", "pass", "sig", "auth", "cred", "session", "code"} {
+	for _, part := range []string{"key", "token", "secret", "pass", "sig", "auth", "cred", "session"} {
 		if strings.Contains(n, part) {
 			return true
 		}
