@@ -144,10 +144,22 @@ func (v queryValue) secrets() []string {
 	if plainParams[strings.ToLower(v.key)] {
 		return nil
 	}
-	if len(v.value) < 3 || !secretParam(v.key) && len(v.value) < 8 {
+	if !huntable(v.value, secretParam(v.key)) {
 		return nil
 	}
 	return []string{v.value, v.raw}
+}
+
+// huntable says whether a secret value is long enough to be hunted for in
+// free text (logs, errors, what a run stores). A short value is an
+// ordinary word or number: hiding every "2" of an `X-Version: 2` header
+// would garble counts, plan reasons and errors ("delete_after_runs
+// [redacted]"). A value under a name that says it is a secret is hunted
+// from 3 characters on, any other value from 8 (the same rule as for query
+// values, here and in hrsource). config check prints every such value
+// redacted whatever its length: this only limits what is searched for.
+func huntable(value string, namedSecret bool) bool {
+	return len(value) >= 3 && (namedSecret || len(value) >= 8)
 }
 
 // redactText replaces each secret in s.
@@ -175,11 +187,14 @@ func redactNode(n *yaml.Node, found func(string)) {
 			k, v := n.Content[i], n.Content[i+1]
 			switch {
 			case k.Value == "headers" && v.Kind == yaml.MappingNode:
+				// Every header value is printed redacted (a credential
+				// may sit under any name); only those named like one,
+				// or long enough, are hunted for elsewhere.
 				for j := 1; j < len(v.Content); j += 2 {
-					hideScalar(v.Content[j], found)
+					hideScalar(v.Content[j], secretParam(v.Content[j-1].Value), found)
 				}
 			case secretKey(k.Value) && v.Kind == yaml.ScalarNode:
-				hideScalar(v, found)
+				hideScalar(v, true, found)
 			default:
 				redactNode(v, found)
 			}
@@ -195,7 +210,9 @@ func redactNode(n *yaml.Node, found func(string)) {
 		}
 		if secrets := secretsOfURL(n.Value); len(secrets) > 0 {
 			for _, s := range secrets {
-				found(s)
+				if huntable(s, true) {
+					found(s)
+				}
 			}
 			v = redactPassword(v)
 		}
@@ -203,13 +220,18 @@ func redactNode(n *yaml.Node, found func(string)) {
 	}
 }
 
-func hideScalar(n *yaml.Node, found func(string)) {
+// hideScalar prints a secret-bearing value as [redacted], and passes it to
+// found when it is huntable (namedSecret: its key or header name says it
+// is a secret).
+func hideScalar(n *yaml.Node, namedSecret bool, found func(string)) {
 	if n.Kind != yaml.ScalarNode || n.Value == "" || n.Tag == "!!null" {
 		return
 	}
-	found(n.Value)
+	if huntable(n.Value, namedSecret) {
+		found(n.Value)
+	}
 	// "Bearer abc": the token alone must be hidden too, wherever it appears.
-	if _, tok, ok := strings.Cut(n.Value, " "); ok && len(tok) >= 8 {
+	if _, tok, ok := strings.Cut(n.Value, " "); ok && huntable(tok, false) {
 		found(tok)
 	}
 	n.Value, n.Tag, n.Style = redacted, "!!str", 0

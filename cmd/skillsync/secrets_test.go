@@ -378,3 +378,80 @@ func dumpTextColumns(t *testing.T, dbURL string) map[string]string {
 	}
 	return out
 }
+
+// TestShortValuesAreNotHuntedFor: a short header value (X-Version: 2) or a
+// short secret is printed redacted by config check, but is not searched
+// for in free text: hiding every "2" would garble counts, stored plan
+// reasons and errors. Values named like secrets are hunted from 3
+// characters on, others from 8.
+func TestShortValuesAreNotHuntedFor(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	cfg.Server.TriggerToken = "ab"
+	cfg.LivePerson.Auth.Password = "k9z"
+	cfg.Database.URL = "postgres://app:pw@db/skillsync"
+	cfg.HR.Headers = map[string]string{"X-Version": "2", "X-Tenant": "acme-eu", "X-Api-Key": "k3y", "X-Trace": "trace-id-0a1b"}
+	out, secrets, err := redactedConfig(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"trigger_token: '[redacted]'", "password: '[redacted]'", "X-Version: '[redacted]'",
+		"X-Tenant: '[redacted]'", "X-Api-Key: '[redacted]'", "X-Trace: '[redacted]'", "app:[redacted]@db"} {
+		if !strings.Contains(string(out), want) && !strings.Contains(string(out), strings.ReplaceAll(want, "[redacted]", "%5Bredacted%5D")) {
+			t.Errorf("config check lacks %q:\n%s", want, out)
+		}
+	}
+	for _, s := range []string{"ab", "pw", "2", "acme-eu"} {
+		if slices.Contains(secrets, s) {
+			t.Errorf("%q is hunted for in free text: %q", s, secrets)
+		}
+	}
+	for _, s := range []string{"k9z", "k3y", "trace-id-0a1b"} {
+		if !slices.Contains(secrets, s) {
+			t.Errorf("%q is not hunted for: %q", s, secrets)
+		}
+	}
+
+	// End to end: a header value "2" leaves the printed plans and every
+	// stored text (a pending delete's reason: "after 2 consecutive apply
+	// runs") as they are.
+	f := setup(t, "")
+	raw, err := os.ReadFile(f.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withHeader := strings.Replace(string(raw), "  type: csv\n", "  type: csv\n  headers: {X-Version: \"2\"}\n", 1)
+	if err := os.WriteFile(f.configPath, []byte(withHeader), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ := f.mustRun(exitOK, "config", "check")
+	if !strings.Contains(stdout, "X-Version: '[redacted]'") || !strings.Contains(stdout, "trigger_token: '[redacted]'") {
+		t.Errorf("config check does not redact the header and the trigger token:\n%s", stdout)
+	}
+	f.mustRun(exitOK, "sync")
+	// Human Resources leaves: its skills become pending deletes.
+	var kept []string
+	for line := range strings.SplitAfterSeq(string(demoCSV), "\n") {
+		if !strings.Contains(line, ",Human Resources,") {
+			kept = append(kept, line)
+		}
+	}
+	if err := os.WriteFile(f.hrPath, []byte(strings.Join(kept, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	printed, stderr := f.mustRun(exitOK, "sync", "--format", "json")
+	printed += stderr
+	cols := dumpTextColumns(t, f.dbURL)
+	reason := regexp.MustCompile(`after 2 consecutive apply runs|delete_after_runs 2`)
+	if !reason.MatchString(printed) || !reason.MatchString(cols["runs"]) {
+		t.Fatalf("the pending delete's reason is not printed and stored as is:\n%s", printed)
+	}
+	if strings.Contains(printed, redacted) {
+		t.Errorf("the output is garbled: %s", around(printed, redacted))
+	}
+	for table, text := range cols {
+		if strings.Contains(text, redacted) {
+			t.Errorf("%s stores a garbled text: %s", table, around(text, redacted))
+		}
+	}
+}
