@@ -41,6 +41,10 @@ type app struct {
 	// abandoned is set when shutdown gave up waiting for a run: close must
 	// not wait for the database connection that run holds.
 	abandoned atomic.Bool
+	// closeBy, when set (by the daemon's shutdown, in the goroutine that
+	// then calls close), is the end of shutdown_timeout: the logout at
+	// close must not run past it.
+	closeBy time.Time
 }
 
 // appOptions are the parts of the wiring that tests and the demo replace.
@@ -109,12 +113,19 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 	return a, nil
 }
 
+// logoutTimeout bounds the LivePerson logout at close.
+const logoutTimeout = 5 * time.Second
+
 // close releases the LivePerson session (login method) and the database.
 func (a *app) close() {
 	if a.lp != nil {
 		// Logging out (login method) must not stretch a shutdown that
 		// shutdown_timeout bounds: LivePerson may be what is slow.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		deadline := time.Now().Add(logoutTimeout)
+		if !a.closeBy.IsZero() && a.closeBy.Before(deadline) {
+			deadline = a.closeBy
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
 		if err := a.lp.Close(ctx); err != nil {
 			a.log.Warn("close liveperson client", "err", err)

@@ -27,9 +27,10 @@ the configured schedule (and once at start-up with run_at_start), and serve
 
 SIGTERM or SIGINT stops scheduling, lets a running run finish its current
 batch, records its outcome and exits 0, all within shutdown_timeout: a run
-still going 5 s before the end (a batch being retried, say) is recorded as
-interrupted by the daemon, which exits without it; the next run settles the
-batch it left in flight.`,
+still going 5 s before the end (a batch being retried, say; for a
+shutdown_timeout under 25 s, a fifth of it, at least 1 s or half of it) is
+recorded as interrupted by the daemon, which exits without it; the next run
+settles the batch it left in flight.`,
 		Example: `  skillsync run --config /etc/skillsync/config.yaml
   skillsync run --log-format json --log-level debug`,
 		Args: cobra.NoArgs,
@@ -156,10 +157,20 @@ func (d *daemon) serve(ctx context.Context) error {
 }
 
 // recordReserve is the part of shutdown_timeout kept, at the end, for
-// recording a run that did not stop in time and closing down, so that the
-// whole shutdown fits in shutdown_timeout (an orchestrator's grace period
-// set to it is then enough). Timeouts under 5*recordReserve keep a fifth.
+// recording a run that did not stop in time and closing down (the HTTP
+// server, the LivePerson logout), so that the whole shutdown fits in
+// shutdown_timeout (an orchestrator's grace period set to it is then
+// enough). Timeouts under 5*recordReserve keep less: see shutdownReserve.
 const recordReserve = 5 * time.Second
+
+// shutdownReserve is the part of timeout kept for recording and closing
+// down: recordReserve, a fifth of a timeout under 25 s, but never under
+// 1 s nor half the timeout when that is more (a fifth of 2 s would leave
+// 400 ms to write one row on a loaded machine). The run is waited for
+// during the rest.
+func shutdownReserve(timeout time.Duration) time.Duration {
+	return min(recordReserve, max(timeout/5, min(time.Second, timeout/2)))
+}
 
 // stop is the graceful shutdown: no new runs, the running one told to stop
 // after its current batch and waited for, then the HTTP server, all within
@@ -168,7 +179,9 @@ const recordReserve = 5 * time.Second
 func (d *daemon) stop(srv *http.Server) {
 	timeout := d.app.cfg.ShutdownTimeout
 	deadline := time.Now().Add(timeout)
-	reserve := min(recordReserve, timeout/5)
+	reserve := shutdownReserve(timeout)
+	// close, which follows, logs out of LivePerson within what is left.
+	d.app.closeBy = deadline
 	d.log.Info("shutting down: no new runs will start", "run_in_progress", d.app.busy(), "shutdown_timeout", timeout)
 	close(d.shutdown)
 	cronDone := d.cron.Stop().Done()
@@ -189,7 +202,7 @@ func (d *daemon) stop(srv *http.Server) {
 		<-cronDone
 		d.runs.Wait()
 	case <-grace.C:
-		d.abandonRun(timeout, max(reserve, time.Second))
+		d.abandonRun(timeout, deadline)
 	}
 
 	// What is left of shutdown_timeout goes to requests still being
@@ -211,9 +224,12 @@ func (d *daemon) stop(srv *http.Server) {
 // outlast any timeout: the run would otherwise stay `running` until the
 // next start. Its journal keeps the batch in flight as `sent`, and the
 // next run settles it.
-func (d *daemon) abandonRun(timeout, window time.Duration) {
+//
+// Recording it must be done by deadline, the end of shutdown_timeout: the
+// orchestrator kills the process then.
+func (d *daemon) abandonRun(timeout time.Duration, deadline time.Time) {
 	d.app.abandoned.Store(true)
-	ctx, cancel := context.WithTimeout(context.Background(), window)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	reason := fmt.Sprintf("interrupted: shutdown_timeout (%s) expired while a LivePerson request was in flight; "+
 		"the journal shows it as sent, and the next run settles it", timeout)

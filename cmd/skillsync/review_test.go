@@ -231,7 +231,9 @@ func lastSuccessMetric(t *testing.T, d *daemonHandle) int64 {
 // the daemon, which exits 0 without waiting for it.
 func TestShutdownTimeoutRecordsTheRun(t *testing.T) {
 	t.Parallel()
-	f := setup(t, "shutdown_timeout: 300ms\n")
+	// 1 s: half of it is left for recording the run, ample even on a
+	// loaded machine.
+	f := setup(t, "shutdown_timeout: 1s\n")
 	held, release := make(chan struct{}), make(chan struct{})
 	var once gosync.Once
 	f.srv.Intercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
@@ -269,6 +271,29 @@ func TestShutdownTimeoutRecordsTheRun(t *testing.T) {
 	for _, want := range []string{"recorded as interrupted", `"msg":"skillsync stopped"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+}
+
+// TestShutdownReserveFitsTheTimeout: the reserve kept at the end of
+// shutdown_timeout for recording an abandoned run and closing down is
+// positive and leaves at least half of it to the run. (The recording and
+// the logout are bounded by the timeout's end itself.)
+func TestShutdownReserveFitsTheTimeout(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ timeout, reserve time.Duration }{
+		{time.Millisecond, 500 * time.Microsecond},
+		{300 * time.Millisecond, 150 * time.Millisecond},
+		{2 * time.Second, time.Second},
+		{4 * time.Second, time.Second},
+		{10 * time.Second, 2 * time.Second},
+		{25 * time.Second, 5 * time.Second},
+		{30 * time.Second, 5 * time.Second},
+		{10 * time.Minute, 5 * time.Second},
+	} {
+		got := shutdownReserve(tc.timeout)
+		if got != tc.reserve || got <= 0 || got > tc.timeout/2 {
+			t.Errorf("shutdownReserve(%s) = %s, want %s (positive, at most half)", tc.timeout, got, tc.reserve)
 		}
 	}
 }
