@@ -59,13 +59,17 @@ func (c *Client) listSkills(ctx context.Context, includeDeleted, keepRevision bo
 	return skills, res.revision, nil
 }
 
-// GetSkill returns one skill with all fields, from accountConfigReadOnly.
-// A missing skill is an error matching ErrNotFound. It does not move the
-// write base (Revision): one skill, read from a replica that may lag, is
-// not a read the caller's other write bodies come from (e.g. checking that
-// a skill is gone after a DELETE answered 404).
+// GetSkill returns one skill with all fields. A missing skill is an error
+// matching ErrNotFound. It reads from accountConfigReadWrite: its callers
+// decide writes on its answer (a skill missing from the list is forgotten
+// or created again only when this says 404; a DELETE answered 404 counts
+// as done only when this says the skill is gone), and a read replica that
+// lags would still show a skill just deleted, or not yet show one just
+// created (liveperson-api.md §1: reads that feed writes go to ReadWrite).
+// It still does not move the write base (Revision): one skill is not a
+// read the caller's other write bodies come from.
 func (c *Client) GetSkill(ctx context.Context, id int64) (Skill, error) {
-	res, err := c.do(ctx, call{method: http.MethodGet, service: svcRead, endpoint: "skills/{id}",
+	res, err := c.do(ctx, call{method: http.MethodGet, service: svcWrite, endpoint: "skills/{id}",
 		path: "skills/" + strconv.FormatInt(id, 10), query: c.skillsQuery(), keepRevision: true})
 	if err != nil {
 		return Skill{}, fmt.Errorf("get skill %d: %w", id, err)

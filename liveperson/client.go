@@ -46,6 +46,8 @@ type Options struct {
 
 // Service names in the Domain API (case-sensitive).
 const (
+	// svcRead is discovered but no longer used: every read feeds a
+	// write decision, so every read goes to ReadWrite.
 	svcRead     = "accountConfigReadOnly"
 	svcWrite    = "accountConfigReadWrite"
 	svcSentinel = "sentinel"
@@ -616,8 +618,8 @@ func (c *Client) adoptCreateRevision(sent, got string) bool {
 // as the write base (calls with keepRevision excepted).
 // Error responses do not count: a revision taken from a 409 would let a
 // blind retry overwrite someone else's change without the re-read that
-// the conflict calls for. The one read from accountConfigReadOnly (which
-// may lag), GetSkill, does not count either.
+// the conflict calls for. GetSkill, a single skill, does not count either
+// (keepRevision).
 func (c *Client) setRevision(rev string) {
 	if rev == "" {
 		return

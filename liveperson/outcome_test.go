@@ -339,9 +339,9 @@ func TestCreateCancelledWhileWaiting(t *testing.T) {
 	}
 }
 
-// TestGetSkillKeepsWriteBase: a single skill read (from the read-only
-// replica), e.g. to check a skill is gone, is not a read the caller's
-// other bodies come from, so it leaves the write base alone.
+// TestGetSkillKeepsWriteBase: a single skill read (from ReadWrite), e.g.
+// to check a skill is gone, is not a read the caller's other bodies come
+// from, so it leaves the write base alone.
 func TestGetSkillKeepsWriteBase(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})

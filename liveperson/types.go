@@ -7,7 +7,7 @@
 // LivePerson keeps one revision counter per account, shared by skills and
 // users. Every PUT and DELETE sends the client's write base (Revision) as
 // If-Match: the revision of the latest read (ListSkills, ListUsers, their
-// At variants, GetUser; not GetSkill, a single skill from a replica) or of
+// At variants, GetUser; not GetSkill, a single skill) or of
 // the latest write LivePerson checked against If-Match. The bodies a caller writes must therefore come from
 // that read: bodies from an older read sent with a newer revision would
 // overwrite whatever changed in between, unseen. A caller that reads
