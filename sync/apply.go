@@ -394,7 +394,7 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 	live := map[string]*liveperson.Skill{}
 	for i := range current {
 		if !current[i].Deleted {
-			live[strings.ToLower(current[i].Name)] = &current[i]
+			live[nameKey(current[i].Name)] = &current[i]
 		}
 	}
 	var found []int
@@ -404,9 +404,9 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 			found = append(found, i)
 			continue
 		}
-		// A skill of that name that differs from what was sent in what
-		// skillsync manages is someone else's, made meanwhile: not taken.
-		if s := live[strings.ToLower(b.Name)]; s != nil && sameState(stateOf(s, batch[i].managed), stateOf(&bodies[i], batch[i].managed)) {
+		// A skill of that name with another description is someone
+		// else's, made meanwhile: not taken (see madeBy).
+		if s := live[nameKey(b.Name)]; s != nil && madeBy(s, &bodies[i]) {
 			out[i] = s
 			found = append(found, i)
 		} else {
@@ -467,12 +467,17 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 		case errors.Is(err, liveperson.ErrOutcomeUnknown):
 			// Its answer was lost too: one more look, never a resend.
 			lost := err
-			s, err := a.findCreated(wctx, batch[i], bodies[i])
+			s, err := a.findCreated(wctx, bodies[i])
 			if err != nil {
 				return nil, err
 			}
 			if s == nil {
-				if err := a.failedCreate(wctx, batch[i:i+1], jids[i:i+1], fmt.Errorf("%w; not found by name after it, tried again next run", lost)); err != nil {
+				// Not seen yet, which does not mean not made: the list
+				// may lag. The row stays sent, so that the next run
+				// settles it (takes the skill over when it shows up, or
+				// creates it); failed would leave a skill that appears
+				// later to be taken for someone else's.
+				if err := a.unknownCreate(wctx, batch[i], jids[i], fmt.Errorf("%w; not found by name after it, settled by the next run", lost)); err != nil {
 					return nil, err
 				}
 				continue
@@ -491,9 +496,9 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 }
 
 // findCreated re-reads the account and returns the live skill a create
-// of body made, or nil: the skill under its name, if it has the managed
-// field values sent (otherwise someone else made it).
-func (a *applier) findCreated(ctx context.Context, c Change, body liveperson.Skill) (*liveperson.Skill, error) {
+// of body made, or nil: the skill under its name, if madeBy body
+// (otherwise someone else made it).
+func (a *applier) findCreated(ctx context.Context, body liveperson.Skill) (*liveperson.Skill, error) {
 	current, err := a.skills.ListSkills(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("re-read skills after a create whose outcome is unknown: %w", err)
@@ -501,11 +506,29 @@ func (a *applier) findCreated(ctx context.Context, c Change, body liveperson.Ski
 	a.stale = true
 	for i := range current {
 		s := &current[i]
-		if !s.Deleted && strings.EqualFold(s.Name, body.Name) && sameState(stateOf(s, c.managed), stateOf(&body, c.managed)) {
+		if !s.Deleted && nameKey(s.Name) == nameKey(body.Name) && madeBy(s, &body) {
 			return s, nil
 		}
 	}
 	return nil, nil
+}
+
+// nameKey is how skill names are matched: LivePerson's names are unique
+// regardless of case, and it may trim what it stores.
+func nameKey(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
+// madeBy reports whether the live skill s, found under the name of a
+// create whose answer was lost, is the one that create made: it has the
+// description sent (both trimmed). The other managed fields are not
+// compared: LivePerson may normalise a value on create (a default filled
+// in, a number clamped, a list reordered), and a mismatch there would
+// disown a skill skillsync made, leaving it an unmanaged conflict for
+// good. A skill someone else made under the same name in the seconds
+// between the create and the re-read, with the same description, is
+// taken for ours; that is the smaller risk, and the update phase of a
+// later run then writes skillsync's values to it.
+func madeBy(s, body *liveperson.Skill) bool {
+	return nameKey(s.Name) == nameKey(body.Name) && strings.TrimSpace(s.Description) == strings.TrimSpace(body.Description)
 }
 
 // created registers newly created skills before anything else can happen
@@ -565,6 +588,17 @@ func (a *applier) failedCreate(ctx context.Context, batch []Change, jids []int64
 		a.failedCreates[strings.ToLower(c.Skill)] = true
 	}
 	return a.failed(ctx, jids, err)
+}
+
+// unknownCreate is a create whose outcome this run could not learn: it
+// counts as failed for the run's counts and outcome, a re-plan in this run
+// leaves it out, and its journal row stays sent (with the error) so that
+// store.UnconfirmedCreates hands it to the next run to settle.
+func (a *applier) unknownCreate(ctx context.Context, c Change, jid int64, err error) error {
+	a.failedCreates[strings.ToLower(c.Skill)] = true
+	a.counts.Failed++
+	a.log.Warn("create outcome unknown; the next run settles it", "skill", c.Skill, "error", err)
+	return a.mark(ctx, []int64{jid}, store.OpSent, err, nil)
 }
 
 func (a *applier) failed(ctx context.Context, jids []int64, err error) error {
@@ -722,12 +756,6 @@ func (a *applier) deletePhase(ctx context.Context, deletes []Change) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if a.stale {
-			// A 404 was checked with a read: the rest is planned again
-			// from a fresh one.
-			a.stale = false
-			return errStale
-		}
 		jids, err := a.journal(wctx, "delete", batch, func(c Change) string { return fmt.Sprintf("DELETE skills %d %s", c.SkillID, c.Skill) })
 		if err != nil {
 			return err
@@ -751,8 +779,9 @@ func (a *applier) deleteItems(ctx context.Context, batch []Change, jids []int64)
 	if len(batch) == 1 && errors.Is(err, liveperson.ErrNotFound) {
 		// A 404 may mean the skill is gone already, or a wrong path:
 		// only LivePerson saying so about this skill settles it.
+		// GetSkill leaves the write base alone, and nothing else was
+		// read: the rest of the plan still holds.
 		s, gerr := a.skills.GetSkill(ctx, ids[0])
-		a.stale = true // the read moved the client's write base
 		switch {
 		case errors.Is(gerr, liveperson.ErrNotFound), gerr == nil && s.Deleted:
 			a.log.Info("skill already gone", "skill", batch[0].Skill, "skill_id", ids[0])

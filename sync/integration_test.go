@@ -521,12 +521,12 @@ func TestRunInvalidItemDoesNotBlockBatch(t *testing.T) {
 	e := setup(t, manyHR(4), cfg)
 	// Between our read and our write someone creates "team 0002": the
 	// batch is refused, the re-read shows a "team 0002" that is not what
-	// we sent (its settings differ), so it is not taken for ours; the
-	// items are sent again one by one: that one is refused, the other
+	// we sent (its description differs), so it is not taken for ours;
+	// the items are sent again one by one: that one is refused, the other
 	// three are created.
 	e.skills.beforeCreate = func(n int, _ []liveperson.Skill) {
 		if n == 1 {
-			e.sim.SeedSkills(map[string]any{"name": "team 0002"})
+			e.sim.SeedSkills(map[string]any{"name": "team 0002", "description": "made by hand"})
 			if _, err := e.client.ListSkills(context.Background(), false); err != nil {
 				t.Error(err)
 			}

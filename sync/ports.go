@@ -64,7 +64,10 @@ type SkillsAPI interface {
 	ListSkills(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, error)
 	// GetSkill reads one skill; a skill that does not exist is an error
 	// matching liveperson.ErrNotFound. The engine uses it to confirm that
-	// an owned skill is gone before forgetting it.
+	// an owned skill is gone before forgetting it (or counting a DELETE
+	// answered 404 as done), so it must read from the primary
+	// (accountConfigReadWrite), not a replica that may lag; and it must
+	// not move the revision sent as If-Match (Revision).
 	GetSkill(ctx context.Context, id int64) (liveperson.Skill, error)
 	// Revision is the account revision of the latest answer (what the next
 	// write sends as If-Match); "" when unknown. The engine reads skills
