@@ -29,6 +29,9 @@ type applyCounts struct {
 	Failed                    int
 	// TakenOver counts skills of earlier runs' lost creates registered.
 	TakenOver int
+	// Adopted counts adoptions without field changes: registered, not
+	// written to LivePerson (adoptions with changes count as Updated).
+	Adopted int
 	// FailedDeletes are owned skills whose delete LivePerson refused; they
 	// stay pending and are tried again next run.
 	FailedDeletes []int64
@@ -721,6 +724,9 @@ func (a *applier) registerUpdated(ctx context.Context, batch []Change) error {
 		}
 		if !ok {
 			row = store.OwnedSkill{SkillID: c.SkillID, Adopted: c.Adopt}
+			if c.Adopt && len(c.Diff) == 0 {
+				a.counts.Adopted++
+			}
 		}
 		if c.Before != nil {
 			delete(a.idByName, strings.ToLower(c.Before.Name))

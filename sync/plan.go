@@ -222,18 +222,20 @@ func (p *Plan) Summary() Summary {
 
 // HasChanges reports whether applying the plan would change anything that
 // matters outside skillsync's own bookkeeping: a write to LivePerson
-// (create, update with field changes, delete, user assignment) or a pending
-// delete whose grace count the run advances. Registry and state fixes,
-// forgotten rows, takeovers and adoptions without field changes only
-// update skillsync's own tables: they are not changes (a plan of only
-// those reads "no changes", and --detailed-exitcode exits 0).
+// (create, update with field changes, delete, user assignment), taking
+// ownership of a skill (an adoption or a takeover, even without field
+// changes: from then on skillsync renames, repairs and deletes it), or a
+// pending delete whose grace count the run advances. Registry and state
+// fixes and forgotten rows only update skillsync's own tables about skills
+// it owns already: they are not changes (a plan of only those reads "no
+// changes", and --detailed-exitcode exits 0).
 func (p *Plan) HasChanges() bool {
 	for _, c := range p.Changes {
 		switch c.Action {
 		case ActionCreate, ActionDelete:
 			return true
 		case ActionUpdate:
-			if len(c.Diff) > 0 {
+			if len(c.Diff) > 0 || c.Adopt {
 				return true
 			}
 		case ActionPendingDelete:

@@ -346,14 +346,16 @@ func TestBuildPlanDecisionTable(t *testing.T) {
 			},
 		},
 		{
-			name: "takeover with nothing to write still shows and registers",
+			// Taking ownership is a change (plan --detailed-exitcode
+			// exits 2; the apply run ends applied), fields or not.
+			name: "takeover with nothing to write still shows, registers and is a change",
 			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "dept|Sales", 120)},
 				Current: []liveperson.Skill{lpSkill(5, "Sales", 120)}, Written: map[int64]SkillState{},
 				Unconfirmed: []store.Operation{lostCreate(31, 12, "Sales", "dept|Sales", store.OpSent)}},
 			want:   []string{"update Sales"},
 			counts: Summary{Update: 1},
 			check: func(t *testing.T, p *Plan) {
-				if c := p.Changes[0]; !c.Adopt || c.CreatedByRun != 12 || len(c.Diff) != 0 || p.HasChanges() {
+				if c := p.Changes[0]; !c.Adopt || c.CreatedByRun != 12 || len(c.Diff) != 0 || !p.HasChanges() {
 					t.Errorf("change %+v", c)
 				}
 				checkResolutions(t, p, "31 taken_over 5")

@@ -173,7 +173,9 @@ func (p *Plan) RenderText(w io.Writer, color bool) error {
 			fmt.Fprintf(&b, "  %s\n", w)
 		}
 	}
-	if !p.HasChanges() && len(pending) == 0 && len(conflicts) == 0 {
+	// A takeover-only or bookkeeping-only plan still lists its updates:
+	// "No changes" never stands next to a count that says otherwise.
+	if !p.HasChanges() && sum.Create+sum.Update+sum.Delete+sum.Assign+sum.Unassign == 0 && len(pending) == 0 && len(conflicts) == 0 {
 		fmt.Fprintf(&b, "\nNo changes. %d skills up to date.\n", sum.Unchanged)
 	}
 	line := fmt.Sprintf("Plan: %d to create, %d to update, %d to delete, %d pending.", sum.Create, sum.Update, sum.Delete, sum.PendingDelete)

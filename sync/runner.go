@@ -462,7 +462,7 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 	case c.Failed > 0:
 		rc.run.Error = fmt.Sprintf("%d operations failed; see the run's journal", c.Failed)
 		return rc.finish(ctx, res, store.OutcomePartial, nil)
-	case c.Created+c.Updated+c.Deleted+c.Assigned+c.Unassigned+c.TakenOver > 0 || len(plan.RegistryFixes)+len(plan.Forget) > 0:
+	case c.Created+c.Updated+c.Deleted+c.Assigned+c.Unassigned+c.TakenOver+c.Adopted > 0 || len(plan.RegistryFixes)+len(plan.Forget) > 0:
 		return rc.finish(ctx, res, store.OutcomeApplied, nil)
 	}
 	return rc.finish(ctx, res, store.OutcomeNoChanges, nil)
@@ -539,7 +539,9 @@ func (rc *runContext) finish(ctx context.Context, res *Result, outcome store.Out
 		}
 		if run.Mode == store.ModeApply {
 			c := rc.counts
-			run.Counts.Create, run.Counts.Update, run.Counts.Delete = c.Created, c.Updated, c.Deleted
+			// An adoption without field changes is an update in the
+			// plan's summary; the run's counts match it.
+			run.Counts.Create, run.Counts.Update, run.Counts.Delete = c.Created, c.Updated+c.Adopted, c.Deleted
 			run.Counts.Assign, run.Counts.Unassign, run.Counts.Failed = c.Assigned, c.Unassigned, c.Failed
 		}
 		b, err := json.Marshal(res.Plan)
