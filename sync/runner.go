@@ -28,7 +28,10 @@ const DefaultBatchSize = 50
 type Deps struct {
 	Source RecordSource
 	Skills SkillsAPI
-	// Users is needed only when assignments are enabled.
+	// Users is needed when assignments are enabled. Without assignments
+	// it is only read, before deletes, so that a skill an agent holds is
+	// not deleted; credentials that may not read users (401/403) hold the
+	// deletes as pending, with a plan warning, and nil skips the check.
 	Users  UsersAPI
 	Store  RunStore
 	Logger *slog.Logger
@@ -263,6 +266,9 @@ const (
 //
 // Owned skills missing from the list are checked one by one (GET
 // /skills/{id}): only a 404 lets the planner forget or recreate them.
+//
+// Users read only for the deletes (assignments off) and refused with 401
+// or 403 do not fail the run: the deletes are held (holdDeletes).
 func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int, snap *hrsource.Snapshot) (*Plan, error) {
 	var probed map[int64]*liveperson.Skill // id → skill, nil value: 404
 	for attempt := 1; ; {
@@ -295,10 +301,17 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 		}
 		in.Current = current
 		var users []liveperson.User
+		var usersDenied error
 		if rc.deps.Users != nil && (rc.cfg.Assignments.Enabled || hasDeletes(BuildPlan(*in))) {
 			// Without assignments users are only read: a skill an agent
 			// holds is not deleted, and the plan says who holds it.
-			if users, err = rc.deps.Users.ListUsers(ctx); err != nil {
+			users, err = rc.deps.Users.ListUsers(ctx)
+			switch {
+			case err != nil && !rc.cfg.Assignments.Enabled && accessDenied(err):
+				// Skills-only credentials: everything but the deletes
+				// can go ahead; the deletes wait (see holdDeletes).
+				usersDenied, users = err, nil
+			case err != nil:
 				return nil, fmt.Errorf("read LivePerson users: %w", err)
 			}
 		}
@@ -308,7 +321,11 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 			usersRev = r.Revision()
 		}
 		if rev == "" || now == rev && usersRev == rev {
-			return rc.plan(*in, budget, snap, users), nil
+			p := rc.plan(*in, budget, snap, users)
+			if usersDenied != nil {
+				rc.holdDeletes(p, usersDenied)
+			}
+			return p, nil
 		}
 		if attempt == maxAccountReads {
 			return nil, fmt.Errorf("the account kept changing while it was read (skills at revision %s, then %s, %d times in a row): nothing was written; the next run reads it again", rev, cmp.Or(usersRev, now), attempt)
@@ -359,6 +376,48 @@ func (rc *runContext) probe(ctx context.Context, ids []int64) (map[int64]*livepe
 		}
 	}
 	return out, nil
+}
+
+// accessDenied reports whether LivePerson refused a request for want of
+// authentication or permission (401 after the client's re-login, or 403).
+func accessDenied(err error) bool {
+	var apiErr *liveperson.APIError
+	return errors.As(err, &apiErr) && (apiErr.Status == 401 || apiErr.Status == 403)
+}
+
+// holdDeletes turns the plan's deletes into pending deletes whose grace
+// count this run does not advance, because the users could not be read
+// (the credentials lack Users read): without them skillsync cannot tell
+// whether an agent still holds a skill, and deleting a held skill is what
+// the users read is there to prevent. The plan says why and what to grant.
+func (rc *runContext) holdDeletes(p *Plan, cause error) {
+	n := 0
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action != ActionDelete {
+			continue
+		}
+		c.Action, c.graceHeld = ActionPendingDelete, true
+		// Back to the count before this run: 0 when it was not pending,
+		// and then NextPending does not start its grace.
+		c.MissingRuns = max(c.MissingRuns-1, 0)
+		c.Reason = "due for deletion, but held (grace count not advanced): LivePerson refused to list users, so whether an agent still holds the skill is unknown; " + c.Reason
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	status := 403
+	var apiErr *liveperson.APIError
+	if errors.As(cause, &apiErr) {
+		status = apiErr.Status
+	}
+	p.Warnings = append(p.Warnings, fmt.Sprintf(
+		"%d deletes held as pending (grace not advanced): LivePerson answered %d to GET users, so the credentials lack Users read, "+
+			"which skillsync needs before deleting a skill (it does not delete a skill an agent still holds). "+
+			"Grant Users read: for an OAuth 1.0 API key the Administration → Users (Read) permission, for OAuth 2.0 the users.read scope "+
+			"(or users.external), for a login user a profile that may view users. Nothing else in the run is affected.", n, status))
+	rc.log.Warn("deletes held: the credentials cannot list users", "held", n, "status", status, "error", cause)
 }
 
 func hasDeletes(p *Plan) bool {
