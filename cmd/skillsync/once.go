@@ -28,9 +28,9 @@ advanced).
 
 With --detailed-exitcode the exit status tells a script what it found:
 0 no changes, 2 changes pending (a create, an update with field changes, a
-delete, an assignment, or a pending delete the next apply run would advance;
-skillsync's own bookkeeping alone is not a change), 3 refused by a guard,
-1 error.
+delete, an assignment, taking ownership of a skill (an adoption or a
+takeover), or a pending delete the next apply run would advance; skillsync's
+own bookkeeping alone is not a change), 3 refused by a guard, 1 error.
 
 With --format json, standard output is one JSON document whatever happens:
 format_version, run_id, mode, outcome, refused (a guard's reason) or error,
@@ -274,9 +274,10 @@ func outcomeError(res *sync.Result, err error, detailed bool) error {
 
 // planPending says whether a plan would do anything to LivePerson if
 // applied (sync.Plan.HasChanges): a create, an update with field changes,
-// a delete, an (un)assignment, or a pending delete advancing towards its
-// deletion. Bookkeeping the plan also carries (registry fixes, forgotten
-// rows, takeovers) is not "changes pending" for a script.
+// a delete, an (un)assignment, taking ownership of a skill (an adoption or
+// a takeover), or a pending delete advancing towards its deletion.
+// Bookkeeping the plan also carries (registry fixes, forgotten rows) is not
+// "changes pending" for a script.
 func planPending(p *sync.Plan) bool {
 	return p.HasChanges()
 }
