@@ -20,8 +20,12 @@ const redacted = "[redacted]"
 // secret containing another is replaced whole.
 func configSecrets(cfg Config) []string {
 	var out []string
-	for _, v := range cfg.Headers {
-		out = append(out, v)
+	for name, v := range cfg.Headers {
+		// A short value of a header not named like a secret (X-Version: 2)
+		// is a setting: hunting for it would garble every message.
+		if huntable(name, v) {
+			out = append(out, v)
+		}
 		if _, tok, ok := strings.Cut(v, " "); ok && len(tok) >= 8 {
 			out = append(out, tok)
 		}
@@ -43,7 +47,7 @@ func configSecrets(cfg Config) []string {
 			}
 			// A short plain value (page=2, format=json) is a setting, and
 			// blanking it would garble every message.
-			if len(val) < 3 || !secretParam(key) && len(val) < 8 {
+			if !huntable(key, val) {
 				continue
 			}
 			out = append(out, val, rawVal)
@@ -72,6 +76,16 @@ func configSecrets(cfg Config) []string {
 		return strings.Compare(a, b)
 	})
 	return slices.Compact(out)
+}
+
+// huntable says whether the configured value of name is long enough to be
+// searched for in free text: at least 3 characters when the name says it
+// holds a secret, 8 otherwise (page=2 and format=json are settings).
+func huntable(name, value string) bool {
+	if secretParam(name) {
+		return len(value) >= 3
+	}
+	return len(value) >= 8
 }
 
 // secretParam says whether a query parameter's name says it holds a

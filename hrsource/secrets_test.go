@@ -112,6 +112,12 @@ func TestConfigSecrets(t *testing.T) {
 			not:  []string{"u"},
 		},
 		{
+			name: "short header values are settings unless the header is named like a secret",
+			cfg:  Config{Headers: map[string]string{"X-Version": "2", "Accept": "text/csv", "X-Api-Key": "k3y", "X-Trace": "trace-id-0001"}},
+			want: []string{"k3y", "text/csv", "trace-id-0001"},
+			not:  []string{"2"},
+		},
+		{
 			name: "query values: secret-named ones however short, long ones, not short settings",
 			cfg:  Config{URL: "https://h/x?sig=abc&opaque=zzzzzzzzzz&page=2&format=json&api_key=a%2Fb%2Bc"},
 			want: []string{"abc", "zzzzzzzzzz", "a/b+c", "a%2Fb%2Bc"},
