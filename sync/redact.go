@@ -88,12 +88,31 @@ func (p *Plan) redacted(redact func(string) string) *Plan {
 	return &out
 }
 
-// redactHandler applies a redaction to the message and every value of the
-// lines the runner logs. Errors stay errors (errors.Is and errors.As still
-// see the original) with the redacted text.
+// Redacted is the text RedactHandler writes in place of an attribute
+// whose key names a secret.
+const Redacted = "[redacted]"
+
+// RedactHandler returns a slog.Handler that applies redact to the message
+// and to every value of every line before inner sees it: strings, the
+// members of groups, the attributes given to WithAttrs, and values of any
+// other kind by the text they print as (errors, URLs, structs). An error
+// whose text changes stays an error: errors.Is and errors.As still see
+// the original through it. When hideKey is not nil, an attribute (or a
+// whole group) whose key it names is written as Redacted whatever its
+// value, except an empty string, which is kept: it shows that the setting
+// is unset and holds nothing to hide.
+//
+// The runner uses it with Deps.Redact, the command's logger with the
+// configuration's secrets and a test for secret-like keys: one guard for
+// both, so that a fix to either reaches every line.
+func RedactHandler(inner slog.Handler, redact func(string) string, hideKey func(key string) bool) slog.Handler {
+	return &redactHandler{inner: inner, redact: redact, hideKey: hideKey}
+}
+
 type redactHandler struct {
-	inner  slog.Handler
-	redact func(string) string
+	inner   slog.Handler
+	redact  func(string) string
+	hideKey func(string) bool // nil: no key is hidden
 }
 
 func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -114,15 +133,18 @@ func (h *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	for i, a := range attrs {
 		clean[i] = h.attr(a)
 	}
-	return &redactHandler{inner: h.inner.WithAttrs(clean), redact: h.redact}
+	return &redactHandler{inner: h.inner.WithAttrs(clean), redact: h.redact, hideKey: h.hideKey}
 }
 
 func (h *redactHandler) WithGroup(name string) slog.Handler {
-	return &redactHandler{inner: h.inner.WithGroup(name), redact: h.redact}
+	return &redactHandler{inner: h.inner.WithGroup(name), redact: h.redact, hideKey: h.hideKey}
 }
 
 func (h *redactHandler) attr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
+	if h.hideKey != nil && h.hideKey(a.Key) && !(v.Kind() == slog.KindString && v.String() == "") {
+		return slog.String(a.Key, Redacted)
+	}
 	switch v.Kind() {
 	case slog.KindString:
 		return slog.String(a.Key, h.redact(v.String()))
@@ -134,6 +156,7 @@ func (h *redactHandler) attr(a slog.Attr) slog.Attr {
 		}
 		return slog.Group(a.Key, clean...)
 	case slog.KindAny:
+		// Errors, URLs, structs: judge them by the text they print as.
 		var s string
 		switch x := v.Any().(type) {
 		case error:
@@ -153,7 +176,8 @@ func (h *redactHandler) attr(a slog.Attr) slog.Attr {
 	return slog.Attr{Key: a.Key, Value: v}
 }
 
-// redactedError is an error whose text was redacted.
+// redactedError is an error whose text was redacted; Unwrap keeps
+// errors.Is and errors.As working on the original.
 type redactedError struct {
 	msg string
 	err error

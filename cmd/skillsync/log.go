@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/lmittmann/tint"
+
+	"github.com/skillsync/skillsync/sync"
 )
 
 // parseLevel reads a --log-level / log.level value.
@@ -62,7 +63,15 @@ func newLogger(w io.Writer, format, level string, secrets []string) (*slog.Logge
 	default:
 		return nil, fmt.Errorf("log format %q: want auto, text or json", format)
 	}
-	return slog.New(&redactHandler{inner: h, replacer: newReplacer(secrets)}), nil
+	return slog.New(newRedactHandler(h, newReplacer(secrets))), nil
+}
+
+// newRedactHandler is the guard in front of every log line: it replaces
+// the known secret values wherever they appear (messages, strings, errors,
+// URLs), hides the passwords and secret query values of URLs and
+// connection strings, and hides attributes whose key names a secret.
+func newRedactHandler(inner slog.Handler, secrets *strings.Replacer) slog.Handler {
+	return sync.RedactHandler(inner, func(s string) string { return secrets.Replace(redactURL(s)) }, secretKey)
 }
 
 func newReplacer(secrets []string) *strings.Replacer {
@@ -73,81 +82,3 @@ func newReplacer(secrets []string) *strings.Replacer {
 	}
 	return strings.NewReplacer(pairs...)
 }
-
-// redactHandler is the guard in front of every log line: it replaces the
-// known secret values wherever they appear (messages, strings, errors,
-// URLs) and hides attributes whose key names a secret.
-type redactHandler struct {
-	inner    slog.Handler
-	replacer *strings.Replacer
-}
-
-func (h *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.inner.Enabled(ctx, l)
-}
-
-func (h *redactHandler) Handle(ctx context.Context, r slog.Record) error {
-	out := slog.NewRecord(r.Time, r.Level, h.replacer.Replace(r.Message), r.PC)
-	r.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(h.attr(a))
-		return true
-	})
-	return h.inner.Handle(ctx, out)
-}
-
-func (h *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	clean := make([]slog.Attr, len(attrs))
-	for i, a := range attrs {
-		clean[i] = h.attr(a)
-	}
-	return &redactHandler{inner: h.inner.WithAttrs(clean), replacer: h.replacer}
-}
-
-func (h *redactHandler) WithGroup(name string) slog.Handler {
-	return &redactHandler{inner: h.inner.WithGroup(name), replacer: h.replacer}
-}
-
-func (h *redactHandler) attr(a slog.Attr) slog.Attr {
-	v := a.Value.Resolve()
-	if secretKey(a.Key) && !(v.Kind() == slog.KindString && v.String() == "") {
-		return slog.String(a.Key, redacted)
-	}
-	switch v.Kind() {
-	case slog.KindString:
-		return slog.String(a.Key, h.replacer.Replace(redactURL(v.String())))
-	case slog.KindGroup:
-		group := v.Group()
-		clean := make([]any, len(group))
-		for i, g := range group {
-			clean[i] = h.attr(g)
-		}
-		return slog.Group(a.Key, clean...)
-	case slog.KindAny:
-		// Errors, URLs, structs: judge them by the text they print as.
-		var s string
-		switch x := v.Any().(type) {
-		case error:
-			s = x.Error()
-		case fmt.Stringer:
-			s = x.String()
-		default:
-			s = fmt.Sprint(x)
-		}
-		if clean := h.replacer.Replace(redactURL(s)); clean != s {
-			if err, ok := v.Any().(error); ok {
-				return slog.Any(a.Key, redactedError{msg: clean, err: err})
-			}
-			return slog.String(a.Key, clean)
-		}
-	}
-	return slog.Attr{Key: a.Key, Value: v}
-}
-
-// redactedError keeps errors.Is/As working on a redacted error attribute.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e redactedError) Error() string { return e.msg }
-func (e redactedError) Unwrap() error { return e.err }

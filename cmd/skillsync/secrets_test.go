@@ -170,14 +170,14 @@ func TestLoggerRedacts(t *testing.T) {
 func TestLoggerKeepsErrorChains(t *testing.T) {
 	t.Parallel()
 	var got error
-	h := &redactHandler{inner: captureHandler{fn: func(r slog.Record) {
+	h := newRedactHandler(captureHandler{fn: func(r slog.Record) {
 		r.Attrs(func(a slog.Attr) bool {
 			if e, ok := a.Value.Any().(error); ok {
 				got = e
 			}
 			return true
 		})
-	}}, replacer: newReplacer([]string{"hidden-1234"})}
+	}}, newReplacer([]string{"hidden-1234"}))
 	slog.New(h).Error("x", "err", fmt.Errorf("wrap hidden-1234: %w", context.Canceled))
 	if got == nil || !errors.Is(got, context.Canceled) || strings.Contains(got.Error(), "hidden-1234") {
 		t.Errorf("redacted error: %v (errors.Is Canceled: %v)", got, errors.Is(got, context.Canceled))
