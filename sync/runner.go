@@ -103,7 +103,7 @@ func NewRunner(deps Deps, cfg Config) (*Runner, error) {
 		deps.Redact = func(s string) string { return s }
 	} else {
 		deps.Store = redactStore{RunStore: deps.Store, redact: deps.Redact}
-		deps.Logger = slog.New(&redactHandler{inner: deps.Logger.Handler(), redact: deps.Redact})
+		deps.Logger = slog.New(RedactHandler(deps.Logger.Handler(), deps.Redact, nil))
 	}
 	return &Runner{deps: deps, cfg: cfg, rules: rules}, nil
 }
