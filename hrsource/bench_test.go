@@ -197,7 +197,7 @@ func writeStaffJSON(tb testing.TB, dir string, n int) (string, int64) {
 // BenchmarkEnv measures building a record's full expression environment
 // (what sync's rules use), fresh and into a reused map.
 func BenchmarkEnv(b *testing.B) {
-	snap, err := ReadFile(context.Background(), "testdata/ibm-hr-employee-attrition.csv", Config{Fields: FieldsConfig{ID: "EmployeeNumber"}})
+	snap, err := ReadFile(context.Background(), "../testdata/ibm-hr-employee-attrition.csv", Config{Fields: FieldsConfig{ID: "EmployeeNumber"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func BenchmarkEnv(b *testing.B) {
 // BenchmarkActive compares evaluating hr.active with the small environment
 // of the attributes it reads against the full Env of every record.
 func BenchmarkActive(b *testing.B) {
-	snap, err := ReadFile(context.Background(), "testdata/ibm-hr-employee-attrition.csv", Config{Fields: FieldsConfig{ID: "EmployeeNumber"}})
+	snap, err := ReadFile(context.Background(), "../testdata/ibm-hr-employee-attrition.csv", Config{Fields: FieldsConfig{ID: "EmployeeNumber"}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -288,7 +288,7 @@ func TestIBMExport(t *testing.T) {
 	t.Parallel()
 	src, err := New(Config{
 		Type:            TypeCSV,
-		Path:            "testdata/ibm-hr-employee-attrition.csv",
+		Path:            "../testdata/ibm-hr-employee-attrition.csv",
 		Fields:          FieldsConfig{ID: "EmployeeNumber"},
 		Active:          `Attrition == "No"`,
 		StatsAttributes: []string{"Department", "JobRole"},

@@ -93,7 +93,7 @@ func TestEnvNames(t *testing.T) {
 func TestEvaluatorMatchesEnv(t *testing.T) {
 	t.Parallel()
 	cfg := Config{Type: TypeCSV, Fields: FieldsConfig{ID: "EmployeeNumber"}, MultiValue: map[string]string{"JobRole": " "}}
-	snap, err := ReadFile(context.Background(), "testdata/ibm-hr-employee-attrition.csv", cfg)
+	snap, err := ReadFile(context.Background(), "../testdata/ibm-hr-employee-attrition.csv", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

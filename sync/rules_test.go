@@ -17,7 +17,7 @@ import (
 // hrsource, so the rules tests check the engine and not the reader.
 func loadIBM(t testing.TB) *hrsource.Snapshot {
 	t.Helper()
-	f, err := os.Open("testdata/ibm-hr-employee-attrition.csv")
+	f, err := os.Open("../testdata/ibm-hr-employee-attrition.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func FuzzRules(f *testing.F) {
 // expression) gives the same skills as the independent reader above.
 func TestRulesIBMThroughHRSource(t *testing.T) {
 	t.Parallel()
-	snap, err := hrsource.ReadFile(context.Background(), "testdata/ibm-hr-employee-attrition.csv",
+	snap, err := hrsource.ReadFile(context.Background(), "../testdata/ibm-hr-employee-attrition.csv",
 		hrsource.Config{Fields: hrsource.FieldsConfig{ID: "EmployeeNumber"}, Active: `Attrition == "No"`})
 	if err != nil {
 		t.Fatal(err)
