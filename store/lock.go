@@ -7,6 +7,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -15,14 +16,36 @@ import (
 // database). Options.LockKey replaces it.
 const DefaultRunLockKey int64 = 0x5ea1_0002
 
+// LockKeepAliveDefault is how often a held run lock's connection is used
+// while the run does not use it (Options.LockKeepAlive).
+const LockKeepAliveDefault = 30 * time.Second
+
+// ErrLockLost is returned by RunLock.Check once the session that held the
+// run lock has ended (the server restarted or failed over, the connection
+// was cut by idle_session_timeout, a proxy or pg_terminate_backend): the
+// server dropped the lock with the session, and another process may hold
+// it now. A run that gets it must write nothing more.
+var ErrLockLost = errors.New("lost the run lock")
+
 // RunLock is the held run lock: a session advisory lock on one connection
 // pinned from the pool until Release. If the process dies, the server ends
 // the session and the lock with it.
+//
+// The lock is only as good as its session, so a run asks Check before
+// every write batch; between checks a keep-alive goroutine uses the
+// connection every Options.LockKeepAlive, so that an idle timeout on the
+// server or a proxy does not end the session while the run reads (and a
+// session that ended anyway is noticed early).
 type RunLock struct {
 	mu      gosync.Mutex
 	conn    *pgxpool.Conn // nil once released
 	key     int64
 	timeout time.Duration
+	// lost is set once the session is known to be gone; it stays set.
+	lost error
+
+	stop chan struct{} // closed by Release: ends the keep-alive
+	done chan struct{} // closed when the keep-alive has ended
 }
 
 // AcquireRunLock takes the run lock without waiting. It returns
@@ -46,23 +69,101 @@ func (s *Store) AcquireRunLock(ctx context.Context) (*RunLock, error) {
 		conn.Release()
 		return nil, ErrRunInProgress
 	}
-	return &RunLock{conn: conn, key: s.opts.LockKey, timeout: s.queryTimeout}, nil
+	l := &RunLock{conn: conn, key: s.opts.LockKey, timeout: s.queryTimeout,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go l.keepAlive(s.opts.LockKeepAlive)
+	return l, nil
+}
+
+// keepAlive checks the lock every interval until Release.
+func (l *RunLock) keepAlive(interval time.Duration) {
+	defer close(l.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			// A lost lock is remembered; the run finds out at its next
+			// Check, before it writes.
+			_ = l.Check(context.Background())
+		}
+	}
+}
+
+// heldQuery asks the server whether this session holds the advisory lock
+// of key $1 (a bigint key shows in pg_locks as classid = its high 32 bits,
+// objid = its low 32 bits, objsubid = 1). Asking pg_locks rather than
+// merely using the connection also catches a connection that is alive but
+// is no longer the session that took the lock (a pooling proxy).
+const heldQuery = `SELECT EXISTS (SELECT 1 FROM pg_locks
+	WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 1
+	AND ((classid::bigint << 32) | objid::bigint) = $1)`
+
+// Check confirms that the run lock is still held: its session is alive and
+// holds the advisory lock. Once the session is gone it returns an error
+// matching ErrLockLost, now and on every later call. Any other error (the
+// check timed out, ctx ended) says nothing either way; the caller should
+// not write on it either. Check is cheap (one round trip on the pinned
+// connection) and safe for concurrent use.
+func (l *RunLock) Check(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost != nil {
+		return l.lost
+	}
+	if l.conn == nil {
+		return fmt.Errorf("%w: it was released", ErrLockLost)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
+	defer cancel()
+	var held bool
+	err := l.conn.QueryRow(ctx, heldQuery, l.key).Scan(&held)
+	switch {
+	case err == nil && held:
+		return nil
+	case err == nil:
+		l.lost = fmt.Errorf("%w: the database session no longer holds it", ErrLockLost)
+	case sessionGone(l.conn, err):
+		l.lost = fmt.Errorf("%w: the database session that held it ended (%v)", ErrLockLost, err)
+	default:
+		// Slow, not gone: no verdict, but no write either.
+		return fmt.Errorf("check the run lock: %w", err)
+	}
+	return l.lost
+}
+
+// sessionGone reports whether err ended the session of conn: pgx closes a
+// connection on any error but a timeout (a cancelled query included), and
+// the server ends the session with a FATAL error.
+func sessionGone(conn *pgxpool.Conn, err error) bool {
+	var pgErr *pgconn.PgError
+	return conn.Conn().IsClosed() || errors.As(err, &pgErr) && (pgErr.Severity == "FATAL" || pgErr.Severity == "PANIC")
 }
 
 // Release gives the run lock up on the connection that took it and returns
 // the connection to the pool. It works even when ctx is cancelled (the lock
 // must not outlive an aborted run); if the unlock fails, the connection is
-// closed, which releases the lock on the server. Calling it again does
-// nothing.
+// closed, which releases the lock on the server. A lock whose session was
+// lost is reported as such. Calling it again does nothing.
 func (l *RunLock) Release(ctx context.Context) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.conn == nil {
+		l.mu.Unlock()
 		return nil
 	}
 	conn := l.conn
 	l.conn = nil
+	lost := l.lost
+	close(l.stop)
+	l.mu.Unlock()
+	<-l.done
 
+	if lost != nil {
+		closeConn(conn, l.timeout)
+		return fmt.Errorf("release run lock: %w", lost)
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
 	defer cancel()
 	var unlocked bool

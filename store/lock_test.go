@@ -5,6 +5,7 @@ import (
 	"errors"
 	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/store/pgtest"
@@ -187,5 +188,98 @@ func TestRunLockDiesWithSession(t *testing.T) {
 	}
 	if err := lock.Release(t.Context()); err == nil {
 		t.Error("Release on a terminated session succeeded, want an error")
+	}
+}
+
+// terminateLockHolder ends, from outside, the session holding an advisory
+// lock in the database of url, as a PostgreSQL restart, a failover or a
+// proxy cutting the connection would, and waits (up to 10s) for it to be
+// gone.
+func terminateLockHolder(t *testing.T, url string) {
+	t.Helper()
+	var killed bool
+	if err := connect(t, url).QueryRow(t.Context(), `SELECT bool_and(pg_terminate_backend(pid, 10000)) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if !killed {
+		t.Fatal("the lock holder's backend was not terminated")
+	}
+}
+
+// TestRunLockCheckNoticesALostSession: Check confirms a held lock, and
+// once its session is gone it says the lock is lost, every time after.
+func TestRunLockCheckNoticesALostSession(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DB(t)
+	a, b := open(t, url, store.Options{}), open(t, url, store.Options{})
+	lock, err := a.AcquireRunLock(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := lock.Check(t.Context()); err != nil {
+			t.Fatalf("Check on a held lock: %v", err)
+		}
+	}
+	terminateLockHolder(t, url)
+	other, err := b.AcquireRunLock(t.Context())
+	if err != nil {
+		t.Fatalf("another replica after the session ended: %v, want the lock", err)
+	}
+	defer other.Release(t.Context())
+	for range 2 {
+		if err := lock.Check(t.Context()); !errors.Is(err, store.ErrLockLost) {
+			t.Fatalf("Check after the session ended: %v, want ErrLockLost", err)
+		}
+	}
+	if err := other.Check(t.Context()); err != nil {
+		t.Errorf("the new holder's Check: %v", err)
+	}
+	if err := lock.Release(t.Context()); !errors.Is(err, store.ErrLockLost) {
+		t.Errorf("Release of the lost lock: %v, want ErrLockLost", err)
+	}
+	if err := lock.Check(t.Context()); !errors.Is(err, store.ErrLockLost) {
+		t.Errorf("Check after Release: %v, want ErrLockLost", err)
+	}
+}
+
+// TestRunLockKeepAlive: a server that ends idle sessions
+// (idle_session_timeout) does not end the run lock's while a run reads:
+// the keep-alive uses the connection in time. A lock whose keep-alive
+// comes too late is lost in the same situation, which shows that the
+// setting bites.
+func TestRunLockKeepAlive(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DB(t)
+	if _, err := connect(t, url).Exec(t.Context(), `DO $$ BEGIN
+		EXECUTE format('ALTER DATABASE %I SET idle_session_timeout = %L', current_database(), '1s'); END $$`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		keepAlive time.Duration
+		lost      bool
+	}{
+		{"kept alive", 100 * time.Millisecond, false},
+		{"idle too long", time.Hour, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := open(t, url, store.Options{LockKeepAlive: tc.keepAlive, LockKey: int64(tc.keepAlive)})
+			lock, err := st.AcquireRunLock(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lock.Release(t.Context())
+			// Idle, as during a long HR read, for over twice the server's
+			// timeout.
+			time.Sleep(2500 * time.Millisecond)
+			err = lock.Check(t.Context())
+			if got := errors.Is(err, store.ErrLockLost); got != tc.lost {
+				t.Errorf("Check after idling: %v, want lost %v", err, tc.lost)
+			}
+		})
 	}
 }

@@ -58,6 +58,11 @@ type Options struct {
 	// production database by mistake, it cannot hold the production
 	// daemon's runs off; processes that share a registry must share a key.
 	LockKey int64
+	// LockKeepAlive is how often the connection holding the run lock is
+	// used while a run holds it (default 30s): a server or proxy that ends
+	// idle sessions (idle_session_timeout) would otherwise end the
+	// session, and the lock with it, while the run reads.
+	LockKeepAlive time.Duration
 }
 
 // Store is skillsync's run-state store on one PostgreSQL database. It is safe
@@ -78,6 +83,7 @@ func Open(ctx context.Context, dbURL string, opts Options) (*Store, error) {
 	opts.ConnectTimeout = cmp.Or(opts.ConnectTimeout, ConnectTimeoutDefault)
 	opts.MigrateLockTimeout = cmp.Or(opts.MigrateLockTimeout, MigrateLockTimeoutDefault)
 	opts.LockKey = cmp.Or(opts.LockKey, DefaultRunLockKey)
+	opts.LockKeepAlive = cmp.Or(opts.LockKeepAlive, LockKeepAliveDefault)
 	if opts.LockKey == migrateLockID {
 		return nil, fmt.Errorf("store: lock key %#x is the migration lock's; choose another", opts.LockKey)
 	}
