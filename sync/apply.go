@@ -52,6 +52,9 @@ type applier struct {
 
 	// assign runs the assignments phase between updates and deletes.
 	assign func(ctx context.Context) error
+	// lock is the run lock, confirmed before every write batch (nil: not
+	// checked, for tests of the applier alone).
+	lock lockChecker
 
 	// stale is set when the applier re-read the account.
 	stale bool
@@ -103,6 +106,11 @@ func (a *applier) reset(current []liveperson.Skill, registry []store.OwnedSkill)
 // shutdown a few seconds late.
 func (a *applier) apply(ctx context.Context, p *Plan) error {
 	wctx := context.WithoutCancel(ctx)
+	// Not even skillsync's own bookkeeping is written without the lock:
+	// another replica may be writing the same rows.
+	if err := a.holdsLock(wctx); err != nil {
+		return err
+	}
 	if len(p.Forget) > 0 {
 		if err := a.store.DeleteOwnedSkills(wctx, p.Forget); err != nil {
 			return fmt.Errorf("forget vanished skills: %w", err)
@@ -181,6 +189,29 @@ func (a *applier) takeOver(ctx context.Context, p *Plan) error {
 	}
 	a.counts.TakenOver += len(p.Takeovers)
 	return nil
+}
+
+// holdsLock confirms that the run still holds the run lock; it is asked
+// before every write batch, before the batch is journaled. Its error
+// (unconfirmedLock) ends the run: nothing more is written.
+func (a *applier) holdsLock(ctx context.Context) error {
+	if a.lock == nil {
+		return nil
+	}
+	if err := a.lock.Check(ctx); err != nil {
+		return notSent(err)
+	}
+	return nil
+}
+
+// unsent marks journaled items that were not sent because the run lock
+// could not be confirmed, and returns err: the run stops.
+func (a *applier) unsent(ctx context.Context, jids []int64, err error) error {
+	a.log.Warn("write not sent: the run lock could not be confirmed", "items", len(jids), "error", err)
+	if e := a.mark(ctx, jids, store.OpFailed, fmt.Errorf("not sent: %w", err), nil); e != nil {
+		return errors.Join(err, e)
+	}
+	return err
 }
 
 // saveStates remembers what was written to owned skills, so that the next
@@ -287,6 +318,9 @@ func (a *applier) createPhase(ctx context.Context, creates []Change) ([]Change, 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if err := a.holdsLock(wctx); err != nil {
+			return nil, err
+		}
 		jids, err := a.journal(wctx, "create", batch, requestText("POST skills"))
 		if err != nil {
 			return nil, err
@@ -340,6 +374,9 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 		return nil, err
 	}
 	created, err := a.skills.CreateSkills(wctx, bodies)
+	if unconfirmedLock(err) {
+		return nil, a.unsent(wctx, jids, err)
+	}
 	if errors.Is(err, liveperson.ErrStateChanged) && len(created) == len(bodies) {
 		// All created, but the account may have changed otherwise too:
 		// register them, and plan the rest again from a fresh read.
@@ -605,6 +642,10 @@ func (a *applier) unknownCreate(ctx context.Context, c Change, jid int64, err er
 }
 
 func (a *applier) failed(ctx context.Context, jids []int64, err error) error {
+	if unconfirmedLock(err) {
+		// Not a failure of the item: the run stops here.
+		return a.unsent(ctx, jids, err)
+	}
 	a.counts.Failed += len(jids)
 	a.log.Warn("skill operation failed", "items", len(jids), "error", err)
 	return a.mark(ctx, jids, store.OpFailed, err, nil)
@@ -655,6 +696,9 @@ func (a *applier) updatePhase(ctx context.Context, updates []Change) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if err := a.holdsLock(wctx); err != nil {
+			return err
+		}
 		jids, err := a.journal(wctx, "update", batch, requestText("PUT skills"))
 		if err != nil {
 			return err
@@ -675,6 +719,9 @@ func (a *applier) updateItems(ctx context.Context, batch []Change, jids []int64)
 		bodies[i] = *c.After
 	}
 	_, err := a.skills.UpdateSkills(ctx, bodies)
+	if unconfirmedLock(err) {
+		return a.unsent(ctx, jids, err)
+	}
 	if err == nil {
 		if err := a.registerUpdated(ctx, batch); err != nil {
 			return err
@@ -762,6 +809,9 @@ func (a *applier) deletePhase(ctx context.Context, deletes []Change) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if err := a.holdsLock(wctx); err != nil {
+			return err
+		}
 		jids, err := a.journal(wctx, "delete", batch, func(c Change) string { return fmt.Sprintf("DELETE skills %d %s", c.SkillID, c.Skill) })
 		if err != nil {
 			return err
@@ -782,6 +832,9 @@ func (a *applier) deleteItems(ctx context.Context, batch []Change, jids []int64)
 		ids[i] = c.SkillID
 	}
 	err := a.skills.DeleteSkills(ctx, ids)
+	if unconfirmedLock(err) {
+		return a.unsent(ctx, jids, err)
+	}
 	if len(batch) == 1 && errors.Is(err, liveperson.ErrNotFound) {
 		// A 404 may mean the skill is gone already, or a wrong path:
 		// only LivePerson saying so about this skill settles it.

@@ -61,6 +61,8 @@ type testEnv struct {
 	skills *hookSkills
 	users  UsersAPI
 	store  *store.Store
+	dbURL  string
+	srv    *lpsim.Server
 	hrPath string
 	cfg    Config
 	batch  int
@@ -80,7 +82,7 @@ func setup(t testing.TB, csv string, cfg Config, opts ...envOption) *testEnv {
 	sim := lpsim.New(lpsim.Options{AccountID: testAccount, ClientID: "skillsync", ClientSecret: "s3cret"})
 	srv := lpsim.Serve(sim)
 	t.Cleanup(srv.Close)
-	e := &testEnv{t: t, sim: sim, cfg: cfg, batch: 50}
+	e := &testEnv{t: t, sim: sim, srv: srv, cfg: cfg, batch: 50}
 	for _, o := range opts {
 		o(e)
 	}
@@ -94,7 +96,8 @@ func setup(t testing.TB, csv string, cfg Config, opts ...envOption) *testEnv {
 	e.client = client
 	e.skills = &hookSkills{SkillsAPI: client}
 	e.users = client
-	st, err := store.Open(ctx, pgtest.DB(t), store.Options{})
+	e.dbURL = pgtest.DB(t)
+	st, err := store.Open(ctx, e.dbURL, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

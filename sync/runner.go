@@ -149,7 +149,10 @@ func (r *Runner) RunOnce(ctx context.Context, mode store.Mode, trigger store.Tri
 	// its logger, on those of the adapters it calls (which log with the
 	// context) through LogHandler.
 	ctx = WithRunID(ctx, run.ID)
-	rc := &runContext{Runner: r, run: run, start: start,
+	// Every LivePerson write of the run first confirms that the run still
+	// holds the lock: a lost session (a failover, an idle timeout) frees
+	// it for another replica, and two runs must never write at once.
+	rc := &runContext{Runner: r, deps: guardWrites(r.deps, lock), lock: lock, run: run, start: start,
 		log: r.deps.Logger.With(runIDAttr, run.ID)}
 	rc.log.InfoContext(ctx, "run started", "mode", mode, "trigger", trigger)
 	return rc.execute(ctx, mode)
@@ -158,6 +161,10 @@ func (r *Runner) RunOnce(ctx context.Context, mode store.Mode, trigger store.Tri
 // runContext is the state of one run.
 type runContext struct {
 	*Runner
+	// deps are the runner's, with every LivePerson write guarded by the
+	// run lock (guardWrites).
+	deps   Deps
+	lock   lockChecker
 	run    store.Run
 	start  time.Time
 	log    *slog.Logger
@@ -454,6 +461,7 @@ func activeOwned(registry []store.OwnedSkill) int {
 func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budget int, snap *hrsource.Snapshot) (*Result, error) {
 	plan := res.Plan
 	ap := newApplier(rc.deps.Skills, rc.deps.Store, rc.log, rc.run.ID, rc.deps.BatchSize, &rc.counts)
+	ap.lock = rc.lock
 	ap.reset(in.Current, in.Registry)
 	var err error
 	conflicts, stale := 0, 0
@@ -506,6 +514,12 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 		ap.reset(in.Current, in.Registry)
 	}
 	switch {
+	case err != nil && unconfirmedLock(err):
+		// Another replica may be applying now: nothing more is written,
+		// the pending deletes included; the next run settles the rest.
+		rc.log.Error("run stopped: it no longer holds the run lock; nothing more is written", "error", err)
+		rc.run.Error = "interrupted: " + err.Error() + "; nothing more was written, and the next run settles the rest"
+		return rc.finish(ctx, res, store.OutcomeInterrupted, nil)
 	case err != nil && interrupted(ctx):
 		rc.log.Warn("run interrupted between batches", "cause", context.Cause(ctx))
 		rc.run.Error = "interrupted: " + context.Cause(ctx).Error()

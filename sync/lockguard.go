@@ -1,0 +1,101 @@
+package sync
+
+import (
+	"context"
+	"errors"
+
+	"github.com/skillsync/skillsync/liveperson"
+	"github.com/skillsync/skillsync/store"
+)
+
+// ErrLockLost is returned (wrapped) by a write of a run that no longer
+// holds the run lock: its database session ended, so another replica may
+// be running, and the run writes nothing more. The run ends interrupted.
+var ErrLockLost = store.ErrLockLost
+
+// lockChecker confirms that the run still holds its lock (*store.RunLock).
+type lockChecker interface {
+	Check(ctx context.Context) error
+}
+
+// guardedSkills confirms the run lock before every write to LivePerson's
+// skills; reads go through unchecked. The applier checks the lock itself
+// before each batch, before journaling it; this is the backstop for
+// every other write call (item-by-item retries, follow-ups).
+type guardedSkills struct {
+	SkillsAPI
+	lock lockChecker
+}
+
+func (g guardedSkills) CreateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error) {
+	if err := g.lock.Check(ctx); err != nil {
+		return nil, notSent(err)
+	}
+	return g.SkillsAPI.CreateSkills(ctx, skills)
+}
+
+func (g guardedSkills) UpdateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error) {
+	if err := g.lock.Check(ctx); err != nil {
+		return nil, notSent(err)
+	}
+	return g.SkillsAPI.UpdateSkills(ctx, skills)
+}
+
+func (g guardedSkills) DeleteSkills(ctx context.Context, ids []int64) error {
+	if err := g.lock.Check(ctx); err != nil {
+		return notSent(err)
+	}
+	return g.SkillsAPI.DeleteSkills(ctx, ids)
+}
+
+// guardedUsers is guardedSkills for the Users API.
+type guardedUsers struct {
+	UsersAPI
+	lock lockChecker
+}
+
+func (g guardedUsers) UpdateUsers(ctx context.Context, users []liveperson.User) error {
+	if err := g.lock.Check(ctx); err != nil {
+		return notSent(err)
+	}
+	return g.UsersAPI.UpdateUsers(ctx, users)
+}
+
+// guardedUsersRev keeps the Revision method of a Users API that has one
+// (readAndPlan compares it with the skills' revision).
+type guardedUsersRev struct {
+	guardedUsers
+	rev interface{ Revision() string }
+}
+
+func (g guardedUsersRev) Revision() string { return g.rev.Revision() }
+
+// guardWrites returns deps whose LivePerson writes confirm lock first.
+func guardWrites(deps Deps, lock lockChecker) Deps {
+	deps.Skills = guardedSkills{SkillsAPI: deps.Skills, lock: lock}
+	if deps.Users != nil {
+		g := guardedUsers{UsersAPI: deps.Users, lock: lock}
+		if r, ok := deps.Users.(interface{ Revision() string }); ok {
+			deps.Users = guardedUsersRev{guardedUsers: g, rev: r}
+		} else {
+			deps.Users = g
+		}
+	}
+	return deps
+}
+
+// lockError is a write refused because the run lock could not be
+// confirmed: nothing was sent.
+type lockError struct{ err error }
+
+func (e *lockError) Error() string { return e.err.Error() }
+func (e *lockError) Unwrap() error { return e.err }
+
+func notSent(err error) error { return &lockError{err: err} }
+
+// unconfirmedLock reports whether err is a write refused for want of the
+// run lock (lost, or its check failed).
+func unconfirmedLock(err error) bool {
+	var le *lockError
+	return errors.As(err, &le)
+}
