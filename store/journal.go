@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,13 +12,19 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-const opColumns = `id, run_id, seq, action, skill_name, skill_id, request, rule_id, rule_key,
+const opColumns = `id, run_id, seq, action, skill_name, skill_id, request, rule_id, rule_key, sent,
 	state, http_status, error, created_at, updated_at`
 
 func scanOperation(row pgx.CollectableRow) (Operation, error) {
 	var op Operation
+	var sent []byte
 	err := row.Scan(&op.ID, &op.RunID, &op.Seq, &op.Action, &op.SkillName, &op.SkillID,
-		&op.Request, &op.RuleID, &op.RuleKey, &op.State, &op.HTTPStatus, &op.Error, &op.CreatedAt, &op.UpdatedAt)
+		&op.Request, &op.RuleID, &op.RuleKey, &sent, &op.State, &op.HTTPStatus, &op.Error, &op.CreatedAt, &op.UpdatedAt)
+	if err == nil && sent != nil {
+		if op.Sent, err = decodeState(sent); err != nil {
+			err = fmt.Errorf("operation %d: sent fields: %w", op.ID, err)
+		}
+	}
 	return op, err
 }
 
@@ -36,6 +43,7 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 		requests = make([]string, len(ops))
 		ruleIDs  = make([]string, len(ops))
 		ruleKeys = make([]string, len(ops))
+		sents    = make([]*string, len(ops))
 		states   = make([]string, len(ops))
 		statuses = make([]*int32, len(ops))
 		errs     = make([]string, len(ops))
@@ -50,6 +58,14 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 		requests[i] = op.Request
 		ruleIDs[i] = op.RuleID
 		ruleKeys[i] = op.RuleKey
+		if op.Sent != nil {
+			b, err := json.Marshal(op.Sent)
+			if err != nil {
+				return nil, fmt.Errorf("journal run %d: operation %d: sent fields: %w", runID, i, err)
+			}
+			doc := string(b)
+			sents[i] = &doc
+		}
 		states[i] = string(cmp.Or(op.State, OpIntended))
 		statuses[i] = int32Ptr(op.HTTPStatus)
 		errs[i] = op.Error
@@ -66,14 +82,14 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 			RETURNING last_seq - $2 AS base
 		)
 		INSERT INTO run_operations (run_id, seq, action, skill_name, skill_id, request, rule_id, rule_key,
-			state, http_status, error)
+			sent, state, http_status, error)
 		SELECT $1, r.base + u.ord, u.action, u.skill_name, u.skill_id, u.request, u.rule_id, u.rule_key,
-			u.state, u.http_status, u.error
+			u.sent::jsonb, u.state, u.http_status, u.error
 		FROM r, unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
-				$9::text[], $10::int[], $11::text[])
-			WITH ORDINALITY AS u(action, skill_name, skill_id, request, rule_id, rule_key, state, http_status, error, ord)
+				$9::text[], $10::text[], $11::int[], $12::text[])
+			WITH ORDINALITY AS u(action, skill_name, skill_id, request, rule_id, rule_key, sent, state, http_status, error, ord)
 		RETURNING id, seq`,
-		runID, len(ops), actions, names, skillIDs, requests, ruleIDs, ruleKeys, states, statuses, errs)
+		runID, len(ops), actions, names, skillIDs, requests, ruleIDs, ruleKeys, sents, states, statuses, errs)
 	type idSeq struct{ id, seq int64 }
 	inserted, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (idSeq, error) {
 		var r idSeq

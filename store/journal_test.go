@@ -22,7 +22,8 @@ func TestJournal(t *testing.T) {
 	}
 
 	ids, err := st.JournalAdd(ctx, run.ID, []store.Operation{
-		{Action: "create", SkillName: "Sales", Request: "POST skills [Sales]"},
+		{Action: "create", SkillName: "Sales", Request: "POST skills [Sales]",
+			Sent: store.SkillState{"name": []byte(`"Sales"`), "description": []byte(`"Sales staff"`), "lob_ids": []byte(`[3, 1]`)}},
 		{Action: "update", SkillName: "Support", SkillID: ptr[int64](42), Request: "PUT skills/42"},
 		{Action: "delete", SkillName: "Old", SkillID: ptr[int64](7), State: store.OpSent},
 	})
@@ -92,6 +93,15 @@ func TestJournal(t *testing.T) {
 	}
 	if ops[0].Request != "POST skills [Sales]" {
 		t.Errorf("request = %q", ops[0].Request)
+	}
+	// The fields a create sent come back as sent (compacted JSON); other
+	// operations have none.
+	if got := ops[0].Sent; len(got) != 3 || string(got["name"]) != `"Sales"` || string(got["description"]) != `"Sales staff"` ||
+		string(got["lob_ids"]) != `[3,1]` {
+		t.Errorf("sent fields of the create = %q", got)
+	}
+	if ops[1].Sent != nil {
+		t.Errorf("sent fields of the update = %q, want none", ops[1].Sent)
 	}
 }
 

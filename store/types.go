@@ -109,8 +109,14 @@ type Operation struct {
 	Request   string // short human summary of the request, never a secret
 	// RuleID and RuleKey are the registry rule and key of a create: with
 	// them a later run can take over a skill whose create answer was lost.
-	RuleID     string
-	RuleKey    string
+	RuleID  string
+	RuleKey string
+	// Sent are the managed fields a create sent (name, description and
+	// each setting it set), by field name as in SkillState: a later run
+	// takes over a skill whose create answer was lost only when the skill
+	// has every one of them. nil for other operations, and for creates
+	// journaled before the store kept them.
+	Sent       SkillState
 	State      OpState
 	HTTPStatus *int
 	Error      string
