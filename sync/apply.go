@@ -241,15 +241,20 @@ func (a *applier) resolveTransfers(names []string) ([]int64, bool) {
 	return sortedIDs(out), complete
 }
 
-// journal records items as intended and returns their journal ids.
-func (a *applier) journal(ctx context.Context, action string, items []Change, request func(Change) string) ([]int64, error) {
+// journal records items as intended and returns their journal ids. For
+// creates, bodies are what will be sent.
+func (a *applier) journal(ctx context.Context, action string, items []Change, request func(Change) string, bodies []liveperson.Skill) ([]int64, error) {
 	ops := make([]store.Operation, len(items))
 	for i, c := range items {
 		ops[i] = store.Operation{RunID: a.runID, Action: action, SkillName: c.Skill, Request: request(c), State: store.OpIntended}
 		if c.Action == ActionCreate {
 			// Should the answer be lost with the process, a later run
-			// takes the skill over under this rule and key.
+			// takes the skill over under this rule and key, provided it
+			// has every field sent (madeBy).
 			ops[i].RuleID, ops[i].RuleKey = c.Rule, c.Key
+			if bodies != nil {
+				ops[i].Sent = sentState(&bodies[i], c.managed)
+			}
 		}
 		if c.SkillID != 0 {
 			ops[i].SkillID = ptrTo(c.SkillID)
@@ -321,10 +326,6 @@ func (a *applier) createPhase(ctx context.Context, creates []Change) ([]Change, 
 		if err := a.holdsLock(wctx); err != nil {
 			return nil, err
 		}
-		jids, err := a.journal(wctx, "create", batch, requestText("POST skills"))
-		if err != nil {
-			return nil, err
-		}
 		bodies := make([]liveperson.Skill, len(batch))
 		incomplete := make([]bool, len(batch))
 		for i, c := range batch {
@@ -334,6 +335,10 @@ func (a *applier) createPhase(ctx context.Context, creates []Change) ([]Change, 
 				bodies[i].SkillTransferList, complete = a.resolveTransfers(c.TransferTo)
 				incomplete[i] = !complete
 			}
+		}
+		jids, err := a.journal(wctx, "create", batch, requestText("POST skills"), bodies)
+		if err != nil {
+			return nil, err
 		}
 		created, err := a.createItems(ctx, batch, bodies, jids)
 		if err != nil {
@@ -413,11 +418,18 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 
 // resolveUnknownCreates handles creates whose outcome is unknown (the
 // response was lost, or the batch failed and may have applied part of
-// itself): it re-reads the account (deleted skills included) and matches
-// by name, registers what the batch created, then creates what is missing
-// one by one. A single create refused outright is not sent again. A
-// create is never blindly repeated. The re-read marks the applier stale:
-// the rest of the plan is planned again after the creates.
+// itself): it re-reads the account (deleted skills included), matches by
+// name and registers what the batch provably created (madeBy). A create is
+// never blindly repeated: when the answer was lost (a dropped connection,
+// a 5xx, a 2xx that did not name every skill), what the re-read does not
+// show may still have been made (a list can lag behind a create) and a
+// second POST would be refused as a duplicate, orphaning the skill; those
+// rows stay sent for the next run to settle from the journal. Only when
+// LivePerson answered the batch with a refusal (a bad item refuses the
+// batch, whose first items may have been applied) are the missing items
+// sent again one by one, so that one bad item cannot poison the others; a
+// single create refused outright is not sent again. The re-read marks the
+// applier stale: the rest of the plan is planned again after the creates.
 func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bodies []liveperson.Skill, jids []int64, out []*liveperson.Skill, cause error) ([]*liveperson.Skill, error) {
 	wctx := context.WithoutCancel(ctx)
 	a.log.Warn("create outcome unknown; re-reading skills to match by name", "items", len(batch), "error", cause)
@@ -426,11 +438,11 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 		return nil, fmt.Errorf("re-read skills after a create whose outcome is unknown: %w", err)
 	}
 	a.stale = true
+	var apiErr *liveperson.APIError
+	answered := errors.As(cause, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500
 	// A single create LivePerson refused with an answer (a 4xx) did not
 	// happen and would be refused again.
-	var apiErr *liveperson.APIError
-	refused := len(batch) == 1 && errors.As(cause, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 &&
-		!errors.Is(cause, liveperson.ErrOutcomeUnknown)
+	refused := len(batch) == 1 && answered && !errors.Is(cause, liveperson.ErrOutcomeUnknown)
 	live := map[string]*liveperson.Skill{}
 	for i := range current {
 		if !current[i].Deleted {
@@ -439,19 +451,20 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 	}
 	var found []int
 	var missing []int
+	notOurs := make([]string, len(bodies)) // why the skill under the name is not provably ours
 	for i, b := range bodies {
 		if out[i] != nil {
 			found = append(found, i)
 			continue
 		}
-		// A skill of that name with another description is someone
-		// else's, made meanwhile: not taken (see madeBy).
-		if s := live[nameKey(b.Name)]; s != nil && madeBy(s, &bodies[i]) {
-			out[i] = s
-			found = append(found, i)
-		} else {
-			missing = append(missing, i)
+		if s := live[nameKey(b.Name)]; s != nil {
+			if notOurs[i] = madeBy(s, sentState(&bodies[i], batch[i].managed)); notOurs[i] == "" {
+				out[i] = s
+				found = append(found, i)
+				continue
+			}
 		}
+		missing = append(missing, i)
 	}
 	if len(found) > 0 {
 		var fb []Change
@@ -466,6 +479,18 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 	}
 	if refused && len(missing) == 1 {
 		return out, a.failedCreate(wctx, batch, jids, cause)
+	}
+	if !answered {
+		for _, i := range missing {
+			what := "not found by name after it"
+			if notOurs[i] != "" {
+				what = "the skill under its name is not provably the one sent (" + notOurs[i] + ")"
+			}
+			if err := a.unknownCreate(wctx, batch[i], jids[i], fmt.Errorf("%w; %s; not sent again, the next run settles it", cause, what)); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
 	}
 	for k, i := range missing {
 		if err := ctx.Err(); err != nil {
@@ -507,7 +532,7 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 		case errors.Is(err, liveperson.ErrOutcomeUnknown):
 			// Its answer was lost too: one more look, never a resend.
 			lost := err
-			s, err := a.findCreated(wctx, bodies[i])
+			s, err := a.findCreated(wctx, bodies[i], sentState(&bodies[i], batch[i].managed))
 			if err != nil {
 				return nil, err
 			}
@@ -536,9 +561,9 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 }
 
 // findCreated re-reads the account and returns the live skill a create
-// of body made, or nil: the skill under its name, if madeBy body
-// (otherwise someone else made it).
-func (a *applier) findCreated(ctx context.Context, body liveperson.Skill) (*liveperson.Skill, error) {
+// of body (which sent sent) made, or nil: the skill under its name, if
+// madeBy says so (otherwise someone else made it).
+func (a *applier) findCreated(ctx context.Context, body liveperson.Skill, sent SkillState) (*liveperson.Skill, error) {
 	current, err := a.skills.ListSkills(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("re-read skills after a create whose outcome is unknown: %w", err)
@@ -546,7 +571,7 @@ func (a *applier) findCreated(ctx context.Context, body liveperson.Skill) (*live
 	a.stale = true
 	for i := range current {
 		s := &current[i]
-		if !s.Deleted && nameKey(s.Name) == nameKey(body.Name) && madeBy(s, &body) {
+		if !s.Deleted && nameKey(s.Name) == nameKey(body.Name) && madeBy(s, sent) == "" {
 			return s, nil
 		}
 	}
@@ -556,20 +581,6 @@ func (a *applier) findCreated(ctx context.Context, body liveperson.Skill) (*live
 // nameKey is how skill names are matched: LivePerson's names are unique
 // regardless of case, and it may trim what it stores.
 func nameKey(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
-
-// madeBy reports whether the live skill s, found under the name of a
-// create whose answer was lost, is the one that create made: it has the
-// description sent (both trimmed). The other managed fields are not
-// compared: LivePerson may normalise a value on create (a default filled
-// in, a number clamped, a list reordered), and a mismatch there would
-// disown a skill skillsync made, leaving it an unmanaged conflict for
-// good. A skill someone else made under the same name in the seconds
-// between the create and the re-read, with the same description, is
-// taken for ours; that is the smaller risk, and the update phase of a
-// later run then writes skillsync's values to it.
-func madeBy(s, body *liveperson.Skill) bool {
-	return nameKey(s.Name) == nameKey(body.Name) && strings.TrimSpace(s.Description) == strings.TrimSpace(body.Description)
-}
 
 // created registers newly created skills before anything else can happen
 // to them, then marks their journal rows done.
@@ -699,7 +710,7 @@ func (a *applier) updatePhase(ctx context.Context, updates []Change) error {
 		if err := a.holdsLock(wctx); err != nil {
 			return err
 		}
-		jids, err := a.journal(wctx, "update", batch, requestText("PUT skills"))
+		jids, err := a.journal(wctx, "update", batch, requestText("PUT skills"), nil)
 		if err != nil {
 			return err
 		}
@@ -812,7 +823,7 @@ func (a *applier) deletePhase(ctx context.Context, deletes []Change) error {
 		if err := a.holdsLock(wctx); err != nil {
 			return err
 		}
-		jids, err := a.journal(wctx, "delete", batch, func(c Change) string { return fmt.Sprintf("DELETE skills %d %s", c.SkillID, c.Skill) })
+		jids, err := a.journal(wctx, "delete", batch, func(c Change) string { return fmt.Sprintf("DELETE skills %d %s", c.SkillID, c.Skill) }, nil)
 		if err != nil {
 			return err
 		}

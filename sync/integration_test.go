@@ -507,13 +507,25 @@ func TestRunLostCreateResponse(t *testing.T) {
 	}
 }
 
+// TestRunLostCreateThatDidNotHappen: the connection drops before the
+// create is handled. The run cannot tell that from a create whose skill
+// the list does not show yet, so it sends nothing again: the rows stay
+// sent, and the next run, finding no such skills, creates them.
 func TestRunLostCreateThatDidNotHappen(t *testing.T) {
 	t.Parallel()
 	e := setup(t, manyHR(3), teamConfig())
 	e.sim.InjectFault(lpsim.Fault{Method: "POST", PathPrefix: skillsPath, Drop: true})
-	res := e.run(e.runner(e.cfg), store.ModeApply)
+	r := e.runner(e.cfg)
+	res := e.run(r, store.ModeApply)
+	if res.Run.Outcome != store.OutcomePartial || res.Run.Counts.Failed != 3 || len(e.sim.Skills(true)) != 0 || e.sim.Count("POST", skillsPath) != 1 {
+		t.Fatalf("outcome %s %q, %d skills, %d creates sent", res.Run.Outcome, res.Run.Error, len(e.sim.Skills(true)), e.sim.Count("POST", skillsPath))
+	}
+	res = e.run(r, store.ModeApply)
 	if res.Run.Outcome != store.OutcomeApplied || len(e.sim.Skills(true)) != 3 || len(e.ownedNames()) != 3 {
-		t.Fatalf("outcome %s %q, %d skills", res.Run.Outcome, res.Run.Error, len(e.sim.Skills(true)))
+		t.Fatalf("next run: outcome %s %q, %d skills", res.Run.Outcome, res.Run.Error, len(e.sim.Skills(true)))
+	}
+	if got := resolutions(res.Plan); len(got) != 3 || !strings.HasSuffix(got[0], " absent") {
+		t.Errorf("next run's resolutions %v, want the three absent", got)
 	}
 }
 

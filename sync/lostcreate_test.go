@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	gosync "sync"
 	"testing"
 
@@ -11,11 +12,10 @@ import (
 	"github.com/skillsync/skillsync/store"
 )
 
-// lostResend loses the answer of the first create (a batch, which creates
-// nothing), then applies the one-by-one resend of skill and loses its
-// answer too; from then on, while lag is set, the skill list hides the
-// skill, as a list that lags behind a create would.
-type lostResend struct {
+// laggingList applies the first create batch but loses its answer; from
+// then on, while lag is set, the skill list hides skill, as a list that
+// lags behind a create would.
+type laggingList struct {
 	SkillsAPI
 	skill string
 
@@ -24,27 +24,22 @@ type lostResend struct {
 	lag   bool
 }
 
-func (l *lostResend) CreateSkills(ctx context.Context, s []liveperson.Skill) ([]liveperson.Skill, error) {
+func (l *laggingList) CreateSkills(ctx context.Context, s []liveperson.Skill) ([]liveperson.Skill, error) {
 	l.mu.Lock()
 	l.calls++
 	first := l.calls == 1
 	l.mu.Unlock()
-	if first {
-		return nil, fmt.Errorf("POST skills: %w", liveperson.ErrOutcomeUnknown)
-	}
-	if len(s) == 1 && s[0].Name == l.skill {
-		if _, err := l.SkillsAPI.CreateSkills(ctx, s); err != nil {
-			return nil, err
-		}
+	out, err := l.SkillsAPI.CreateSkills(ctx, s)
+	if first && err == nil {
 		l.mu.Lock()
 		l.lag = true
 		l.mu.Unlock()
 		return nil, fmt.Errorf("POST skills: %w", liveperson.ErrOutcomeUnknown)
 	}
-	return l.SkillsAPI.CreateSkills(ctx, s)
+	return out, err
 }
 
-func (l *lostResend) ListSkills(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, error) {
+func (l *laggingList) ListSkills(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, error) {
 	out, err := l.SkillsAPI.ListSkills(ctx, includeDeleted)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -54,43 +49,44 @@ func (l *lostResend) ListSkills(ctx context.Context, includeDeleted bool) ([]liv
 	return out, err
 }
 
-// TestRunLostResendSettledNextRun: a batch create's answer is lost, the
-// one-by-one resend of Billing is applied but its answer is lost too, and
-// the re-read right after does not show Billing yet. The run counts the
-// create as failed, but its journal row stays sent: the next run, which
-// sees Billing, takes it over instead of calling it someone else's.
-func TestRunLostResendSettledNextRun(t *testing.T) {
+func (l *laggingList) catchUp() {
+	l.mu.Lock()
+	l.lag = false
+	l.mu.Unlock()
+}
+
+// TestRunLostAnswerAndLaggingListLeavesTheCreateSent: a create batch is
+// applied but its answer is lost, and the re-read right after does not
+// show Billing yet. The run does not POST Billing again (LivePerson would
+// refuse the name, and a failed row would orphan the skill): its row stays
+// sent, and the next run, which sees Billing, takes it over.
+func TestRunLostAnswerAndLaggingListLeavesTheCreateSent(t *testing.T) {
 	t.Parallel()
 	e := setup(t, baseHR, deptConfig())
-	lr := &lostResend{SkillsAPI: e.client, skill: "Billing"}
-	e.skills.SkillsAPI = lr
+	lag := &laggingList{SkillsAPI: e.client, skill: "Billing"}
+	e.skills.SkillsAPI = lag
 	r := e.runner(e.cfg)
 	res := e.run(r, store.ModeApply)
-	if res.Run.Outcome != store.OutcomePartial || res.Run.Counts.Failed != 1 {
+	if res.Run.Outcome != store.OutcomePartial || res.Run.Counts.Failed != 1 || res.Run.Counts.Create != 5 {
 		t.Fatalf("run 1: outcome %s counts %+v error %q", res.Run.Outcome, res.Run.Counts, res.Run.Error)
+	}
+	if n := e.sim.Count("POST", skillsPath); n != 1 {
+		t.Errorf("run 1: %d creates sent, want 1: nothing is sent again after a lost answer", n)
 	}
 	_, ops, err := e.store.GetRun(context.Background(), res.Run.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var states []store.OpState
 	for _, op := range ops {
-		if op.Action == "create" && op.SkillName == "Billing" {
-			states = append(states, op.State)
+		if op.Action == "create" && op.SkillName == "Billing" && (op.State != store.OpSent || !strings.Contains(op.Error, "the next run settles it")) {
+			t.Errorf("run 1: Billing's create row %s %q, want sent, for the next run to settle", op.State, op.Error)
 		}
-	}
-	if !slices.Equal(states, []store.OpState{store.OpSent}) {
-		t.Fatalf("run 1: Billing's create rows %v, want [sent] (left for the next run to settle)", states)
 	}
 	if n := countNamedLive(e, "Billing"); n != 1 {
 		t.Fatalf("%d live Billing skills, want 1", n)
 	}
 
-	// The list catches up.
-	lr.mu.Lock()
-	lr.lag = false
-	lr.mu.Unlock()
-	e.skills.SkillsAPI = e.client
+	lag.catchUp()
 	res = e.run(r, store.ModeApply)
 	if res.Run.Outcome != store.OutcomeApplied {
 		t.Fatalf("run 2: outcome %s error %q", res.Run.Outcome, res.Run.Error)
@@ -101,14 +97,10 @@ func TestRunLostResendSettledNextRun(t *testing.T) {
 	if got := resolutions(res.Plan); !slices.Equal(got, []string{"Billing taken_over"}) {
 		t.Fatalf("run 2: resolutions %v", got)
 	}
-	if !slices.Contains(e.ownedNames(), "Billing") {
-		t.Fatalf("Billing, created by skillsync, not owned: %v", e.ownedNames())
+	if !slices.Contains(e.ownedNames(), "Billing") || countNamedLive(e, "Billing") != 1 || e.sim.Count("POST", skillsPath) != 1 {
+		t.Fatalf("Billing, created by skillsync, not owned once: owned %v, %d live, %d creates", e.ownedNames(), countNamedLive(e, "Billing"), e.sim.Count("POST", skillsPath))
 	}
-	if n := countNamedLive(e, "Billing"); n != 1 {
-		t.Fatalf("%d live Billing skills, want 1", n)
-	}
-	res = e.run(r, store.ModeApply)
-	if res.Run.Outcome != store.OutcomeNoChanges {
+	if res = e.run(r, store.ModeApply); res.Run.Outcome != store.OutcomeNoChanges {
 		t.Fatalf("run 3: outcome %s, want no_changes", res.Run.Outcome)
 	}
 }
@@ -156,49 +148,41 @@ func (n *normalising) CreateSkills(ctx context.Context, s []liveperson.Skill) ([
 	return out, err
 }
 
-// TestRunLostCreateNormalisedIsOurs: a create whose answer is lost is
-// matched by name and description only. LivePerson changing another
-// managed field on create (here max wait time) must not make skillsync's
-// own skills look like someone else's.
-func TestRunLostCreateNormalisedIsOurs(t *testing.T) {
+// TestRunLostCreateNotWhatWasSentIsNotOurs: a create whose answer is lost
+// is matched by every field it sent. Skills whose max wait time is not
+// the one sent are not provably skillsync's (someone may have made them by
+// hand in between): they are not taken over, in the run nor in the next,
+// which reports each as an unmanaged conflict saying why, and nothing is
+// created twice.
+func TestRunLostCreateNotWhatWasSentIsNotOurs(t *testing.T) {
 	t.Parallel()
 	e := setup(t, baseHR, deptConfig())
 	e.skills.SkillsAPI = &normalising{SkillsAPI: e.client}
 	r := e.runner(e.cfg)
 	res := e.run(r, store.ModeApply)
 	want := len(res.Plan.Changes)
-	if res.Run.Outcome != store.OutcomeApplied || res.Run.Counts.Create != want || res.Run.Counts.Failed != 0 {
+	if res.Run.Outcome != store.OutcomePartial || res.Run.Counts.Create != 0 || res.Run.Counts.Failed != want {
 		t.Fatalf("run 1: outcome %s counts %+v error %q", res.Run.Outcome, res.Run.Counts, res.Run.Error)
 	}
-	if n := e.sim.Count("POST", skillsPath); n != 1 {
-		t.Fatalf("%d creates sent, want 1: every skill was found after the lost answer", n)
-	}
-	if got := e.ownedNames(); len(got) != want {
-		t.Fatalf("owned %v, want all %d created skills", got, want)
+	if got := e.ownedNames(); len(got) != 0 {
+		t.Fatalf("owned %v, want none", got)
 	}
 	e.skills.SkillsAPI = e.client
 	res = e.run(r, store.ModeApply)
-	if s := res.Plan.Summary(); s.UnmanagedConflict != 0 || s.Create != 0 {
-		t.Fatalf("run 2: summary %+v", s)
+	if s := res.Plan.Summary(); s.UnmanagedConflict != want || s.Create != 0 || s.Update != 0 || len(res.Plan.Takeovers) != 0 {
+		t.Fatalf("run 2: summary %+v takeovers %+v", s, res.Plan.Takeovers)
 	}
-}
-
-func TestMadeBy(t *testing.T) {
-	t.Parallel()
-	body := liveperson.Skill{Name: "Billing", Description: "Billing staff", MaxWaitTime: ptr(120)}
-	for _, tc := range []struct {
-		name string
-		live liveperson.Skill
-		want bool
-	}{
-		{"same", body, true},
-		{"other case and spaces", liveperson.Skill{Name: " billing ", Description: "Billing staff "}, true},
-		{"a managed field normalised", liveperson.Skill{Name: "Billing", Description: "Billing staff", MaxWaitTime: ptr(600)}, true},
-		{"other description", liveperson.Skill{Name: "Billing", Description: "made by hand", MaxWaitTime: ptr(120)}, false},
-		{"other name", liveperson.Skill{Name: "Billing 2", Description: "Billing staff"}, false},
-	} {
-		if got := madeBy(&tc.live, &body); got != tc.want {
-			t.Errorf("%s: madeBy = %v, want %v", tc.name, got, tc.want)
+	for _, c := range res.Plan.Changes {
+		if !strings.Contains(c.Reason, "is not provably the one it made (max_wait_time is 600, not 120 as sent)") {
+			t.Errorf("run 2: %s %s: reason %q does not say why", c.Action, c.Skill, c.Reason)
 		}
+	}
+	for _, r := range res.Plan.Unconfirmed {
+		if r.Resolution != ResolutionNotOurs {
+			t.Errorf("run 2: resolution %+v", r)
+		}
+	}
+	if n := e.sim.Count("POST", skillsPath); n != 1 || len(e.sim.Skills(true)) != want {
+		t.Errorf("%d creates sent, %d skills; want 1 and %d", n, len(e.sim.Skills(true)), want)
 	}
 }

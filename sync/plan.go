@@ -150,6 +150,10 @@ const (
 	// ResolutionLeft: the skill exists but its registry key belongs to
 	// another live skill; it is left alone.
 	ResolutionLeft = "left"
+	// ResolutionNotOurs: a skill has the name, but not every field the
+	// create sent (madeBy): someone else's, left unmanaged (an unmanaged
+	// conflict whose reason says why).
+	ResolutionNotOurs = "not_ours"
 )
 
 // CreateResolution is what a run decided about a create that an earlier
@@ -335,7 +339,7 @@ func BuildPlan(in PlanInput) *Plan {
 
 	// Skills earlier runs created without learning it join the registry
 	// first: from here on they are owned like any other.
-	takenOver := takeOver(p, in.Unconfirmed, liveByName, byID, owned, ownedByKey, gone)
+	takenOver, disowned := takeOver(p, in.Unconfirmed, liveByName, owned, ownedByKey, gone)
 
 	resolver := newTransferResolver(in.Current, in.Desired)
 	claimed := make(map[int64]bool, len(in.Registry))
@@ -522,6 +526,10 @@ func BuildPlan(in PlanInput) *Plan {
 	}
 	for i := range p.Changes {
 		c := &p.Changes[i]
+		if why, ok := disowned[c.SkillID]; ok && c.SkillID != 0 && c.Action == ActionUnmanagedConflict {
+			// Say why a skill with the name of a lost create is not ours.
+			c.Reason += "; " + why
+		}
 		runID, ok := takenOver[c.SkillID]
 		if !ok || c.SkillID == 0 {
 			continue
@@ -541,25 +549,30 @@ func BuildPlan(in PlanInput) *Plan {
 }
 
 // takeOver decides about the creates earlier runs sent without learning
-// their outcome (their process died between the request and the answer).
-// A live skill under such a name that nothing owns is the one skillsync
-// made: it joins owned and ownedByKey (and p.Takeovers, for the applier)
-// under the rule key the create was journaled with, whether that key is
-// still desired or not: a skill no rule produces any more then goes
-// through the delete grace like any other owned skill, rather than stay
-// in the account unmanaged. Every create gets a resolution in
-// p.Unconfirmed. It returns the skills taken over, by id, with the run
-// that created them.
+// their outcome (their process died between the request and the answer,
+// or the run left the row sent after a lost answer). A live skill under
+// such a name that nothing owns and that has every field the create sent
+// (madeBy, the rule the applier follows within a run too) is the one
+// skillsync made: it joins owned and ownedByKey (and p.Takeovers, for the
+// applier) under the rule key the create was journaled with, whether that
+// key is still desired or not: a skill no rule produces any more then goes
+// through the delete grace like any other owned skill, rather than stay in
+// the account unmanaged. Every create gets a resolution in p.Unconfirmed.
+// It returns the skills taken over, by id, with the run that created
+// them, and the skills under such a name that are not provably ours, by
+// id, with why (for the reason of their unmanaged conflict).
 //
 // A create still intended never left the process, so a skill under its
-// name is someone else's; and a rule key managed by another live skill
-// is not given to a second one (such a skill is left alone).
+// name is someone else's; a skill whose fields differ from what was sent
+// may have been made by hand meanwhile, and is left alone; and a rule key
+// managed by another live skill is not given to a second one.
 func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *liveperson.Skill,
-	byID map[int64]*liveperson.Skill, owned map[int64]store.OwnedSkill, ownedByKey map[string]store.OwnedSkill, gone func(int64) bool) map[int64]int64 {
+	owned map[int64]store.OwnedSkill, ownedByKey map[string]store.OwnedSkill, gone func(int64) bool) (map[int64]int64, map[int64]string) {
 	if len(unconfirmed) == 0 {
-		return nil
+		return nil, nil
 	}
 	taken := map[int64]int64{}
+	disowned := map[int64]string{}
 	// The newest create of a name is the one that made it, if any did.
 	ops := slices.SortedFunc(slices.Values(unconfirmed), func(a, b store.Operation) int {
 		return cmp.Or(cmp.Compare(b.RunID, a.RunID), cmp.Compare(b.ID, a.ID))
@@ -576,6 +589,10 @@ func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *l
 		// A key row whose skill is missing from the list but not
 		// confirmed gone counts as live: nothing is forgotten on a bad read.
 		keyLive := keyTaken && !gone(keyRow.SkillID)
+		var notOurs string
+		if live != nil {
+			notOurs = madeBy(live, op.Sent)
+		}
 		switch {
 		case op.State == store.OpIntended:
 			r.Resolution, r.Note, r.SkillID = ResolutionNotSent, "never sent: the run stopped before the request left", 0
@@ -585,6 +602,13 @@ func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *l
 			r.Resolution, r.Note = ResolutionManaged, fmt.Sprintf("skill %d taken over for the create of run %d", live.ID, taken[live.ID])
 		case managed:
 			r.Resolution, r.Note = ResolutionManaged, fmt.Sprintf("skill %d is managed already", live.ID)
+		case notOurs != "":
+			r.Resolution = ResolutionNotOurs
+			r.Note = fmt.Sprintf("skill %d has the name, but not what the create sent: %s; someone else's, left unmanaged", live.ID, notOurs)
+			if _, seen := disowned[live.ID]; !seen {
+				disowned[live.ID] = fmt.Sprintf("run %d sent a create of this name without learning its outcome, but this skill is not provably the one it made (%s), so it is not taken over",
+					op.RunID, notOurs)
+			}
 		case keyLive:
 			r.Resolution = ResolutionLeft
 			r.Note = fmt.Sprintf("skill %d exists but key %s is managed by skill %d; left unmanaged", live.ID, op.RuleKey, keyRow.SkillID)
@@ -602,8 +626,9 @@ func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *l
 				ownedByKey[t.RuleKey] = t
 			}
 			taken[live.ID] = op.RunID
+			delete(disowned, live.ID) // an older create made it after all
 			p.Takeovers = append(p.Takeovers, t)
-			r.Resolution, r.Note = ResolutionTakenOver, fmt.Sprintf("skill %d exists: taken over", live.ID)
+			r.Resolution, r.Note = ResolutionTakenOver, fmt.Sprintf("skill %d exists with every field the create sent: taken over", live.ID)
 		}
 		p.Unconfirmed = append(p.Unconfirmed, r)
 	}
@@ -611,7 +636,7 @@ func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *l
 		return cmp.Or(cmp.Compare(a.RunID, b.RunID), cmp.Compare(a.OpID, b.OpID))
 	})
 	slices.SortFunc(p.Takeovers, func(a, b store.OwnedSkill) int { return cmp.Compare(a.SkillID, b.SkillID) })
-	return taken
+	return taken, disowned
 }
 
 func sortChanges(cs []Change) {

@@ -30,10 +30,22 @@ func desired(name, key string, mwt int, members ...string) DesiredSkill {
 	return DesiredSkill{Name: name, Key: key, RuleID: rule, Settings: Settings{MaxWaitTime: ptr(mwt)}, Members: members}
 }
 
-// lostCreate is a journal row of a create whose answer never came.
+// lostCreate is a journal row of a create whose answer never came; it
+// sent the name and an empty description (lpSkill's).
 func lostCreate(id, run int64, name, key string, state store.OpState) store.Operation {
 	rule, _, _ := strings.Cut(key, "|")
-	return store.Operation{ID: id, RunID: run, Action: "create", SkillName: name, RuleID: rule, RuleKey: key, State: state}
+	return store.Operation{ID: id, RunID: run, Action: "create", SkillName: name, RuleID: rule, RuleKey: key, State: state,
+		Sent: sentState(&liveperson.Skill{Name: name}, nil)}
+}
+
+// lostCreateOf is the journal row of a lost create of d, with what it
+// sent, and the skill that create made.
+func lostCreateOf(id, run int64, d DesiredSkill) (store.Operation, liveperson.Skill) {
+	made := desiredSkill(liveperson.Skill{}, &d, newTransferResolver(nil, nil))
+	op := lostCreate(id, run, d.Name, d.Key, store.OpSent)
+	op.Sent = sentState(&made, managedFields(&d))
+	made.ID = id
+	return op, made
 }
 
 // checkResolutions compares the plan's resolutions of unanswered creates,
@@ -639,7 +651,7 @@ func TestPlanRenderingTakeover(t *testing.T) {
 		"      # created by run 12, which stopped before LivePerson's answer arrived: taken over",
 		"  + Support",
 		"Creates of earlier runs that never got LivePerson's answer:",
-		"  ~ Sales  run 12, taken over\n      # skill 5 exists: taken over",
+		"  ~ Sales  run 12, taken over\n      # skill 5 exists with every field the create sent: taken over",
 		"  · Support  run 12, absent\n      # no skill named \"Support\" in LivePerson: the create did not happen",
 		"Plan: 1 to create, 1 to update, 0 to delete, 0 pending.",
 	} {
@@ -763,7 +775,7 @@ func randomWorld(seed uint64) (PlanInput, *memAccount) {
 		}
 		in.Desired = append(in.Desired, d)
 		id := int64(i + 1)
-		switch rng.IntN(7) {
+		switch rng.IntN(8) {
 		case 0: // owned, maybe different settings
 			s := lpSkill(id, d.Name, 60+rng.IntN(3)*30)
 			acct.skills = append(acct.skills, s)
@@ -780,8 +792,15 @@ func randomWorld(seed uint64) (PlanInput, *memAccount) {
 		case 3: // unowned with the same name (conflict or adopt)
 			acct.skills = append(acct.skills, lpSkill(id, strings.ToLower(d.Name), 30))
 		case 4: // created by a run that died before the answer
-			acct.skills = append(acct.skills, lpSkill(id, d.Name, 60+rng.IntN(3)*30))
-			in.Unconfirmed = append(in.Unconfirmed, lostCreate(id, 1, d.Name, d.Key, store.OpSent))
+			op, made := lostCreateOf(id, 1, d)
+			acct.skills = append(acct.skills, made)
+			in.Unconfirmed = append(in.Unconfirmed, op)
+		case 5: // a run died before the answer, and someone made the skill by hand
+			op, _ := lostCreateOf(id, 1, d)
+			s := lpSkill(id, d.Name, 60+rng.IntN(3)*30)
+			s.Description = "made by hand"
+			acct.skills = append(acct.skills, s)
+			in.Unconfirmed = append(in.Unconfirmed, op)
 		}
 	}
 	for i := range rng.IntN(5) { // owned, no longer desired
@@ -837,10 +856,19 @@ func checkConvergence(t *testing.T, seed uint64) {
 	if len(p.Unconfirmed) != len(in.Unconfirmed) {
 		t.Errorf("seed %d: %d resolutions for %d unanswered creates", seed, len(p.Unconfirmed), len(in.Unconfirmed))
 	}
-	lost := map[string]bool{}
+	lost := map[string]bool{} // names of lost creates whose skill is the one sent
+	byName := map[string]liveperson.Skill{}
+	for _, s := range acct.skills {
+		byName[strings.ToLower(s.Name)] = s
+	}
 	for _, op := range in.Unconfirmed {
-		if op.State == store.OpSent {
+		if s, ok := byName[strings.ToLower(op.SkillName)]; ok && op.State == store.OpSent && madeBy(&s, op.Sent) == "" {
 			lost[strings.ToLower(op.SkillName)] = true
+		}
+	}
+	for _, r := range p.Unconfirmed {
+		if r.Resolution == ResolutionTakenOver && !lost[strings.ToLower(r.Skill)] {
+			t.Errorf("seed %d: skill %d %q taken over, but it is not what the create sent", seed, r.SkillID, r.Skill)
 		}
 	}
 	for _, c := range p.Changes {
