@@ -46,7 +46,7 @@ func newOAuth2Signer(c *Client) *oauth2Signer {
 	return &oauth2Signer{
 		c:   c,
 		sem: make(chan struct{}, 1),
-		hc:  &http.Client{Transport: &observedTransport{base: base, c: c, endpoint: "token"}},
+		hc:  refuseInsecureRedirects(&http.Client{Transport: &observedTransport{base: base, c: c, endpoint: "token"}}),
 	}
 }
 

@@ -130,6 +130,7 @@ func New(cfg Config, opts Options) (*Client, error) {
 		c.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 		c.ownHTTP = true
 	}
+	c.hc = refuseInsecureRedirects(c.hc)
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -148,6 +149,28 @@ func New(cfg Config, opts Options) (*Client, error) {
 		c.auth = newLoginSigner(c)
 	}
 	return c, nil
+}
+
+// refuseInsecureRedirects returns a copy of hc (sharing its transport)
+// that refuses to follow a redirect to plain http on another machine: Go
+// keeps the Authorization header on a redirect to the same host, and a
+// downgrade would send the credentials unencrypted.
+func refuseInsecureRedirects(hc *http.Client) *http.Client {
+	out := *hc
+	next := hc.CheckRedirect
+	out.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := secureURL(req.URL); err != nil {
+			return fmt.Errorf("redirect refused: %w", err)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &out
 }
 
 // Close ends the login session (method login) and releases idle

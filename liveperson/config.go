@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -150,6 +151,9 @@ func (c Config) Validate() []error {
 		if u.User != nil {
 			bad(key, "must not carry credentials; use liveperson.auth")
 		}
+		if err := secureURL(u); err != nil {
+			bad(key, "%v", err)
+		}
 	}
 	checkURL("domain_api_url", c.DomainAPIURL, true)
 	checkURL("base_url", c.BaseURL, false)
@@ -214,6 +218,31 @@ func (c Config) Validate() []error {
 		}
 	}
 	return errs
+}
+
+// secureURL refuses a URL that would carry credentials unencrypted: plain
+// http, except to the local machine (a simulator in tests).
+func secureURL(u *url.URL) error {
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && loopback(u.Hostname()):
+		return nil
+	case u.Scheme == "http":
+		return fmt.Errorf("%s uses plain http, which would send the credentials unencrypted: use https (plain http is accepted only to a loopback address: 127.0.0.0/8, ::1, localhost)",
+			u.Redacted())
+	}
+	return fmt.Errorf("%s is not an https URL", u.Redacted())
+}
+
+// loopback reports whether host (a URL's Hostname) is the local machine:
+// localhost, 127.0.0.0/8 or ::1.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // validationError joins Validate's problems for New.

@@ -3,6 +3,7 @@ package liveperson
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,8 +25,11 @@ type discovery struct {
 
 	mu    sync.Mutex
 	hosts map[string]string // service name -> https://host
-	at    time.Time
-	stale bool
+	// refused are services whose discovered host was refused (plain
+	// http to another machine), with why.
+	refused map[string]string
+	at      time.Time
+	stale   bool
 }
 
 func (d *discovery) init() { d.sem = make(chan struct{}, 1) }
@@ -63,11 +67,11 @@ func (d *discovery) host(ctx context.Context, c *Client, service string) (string
 	if h, fresh, found := d.lookup(service, c.now(), c.cfg.DiscoveryTTL); fresh {
 		return d.found(c, service, h, found)
 	}
-	hosts, err := c.discover(ctx)
+	hosts, refused, err := c.discover(ctx)
 	d.mu.Lock()
 	switch {
 	case err == nil:
-		d.hosts = hosts
+		d.hosts, d.refused = hosts, refused
 	case d.hosts == nil:
 		d.mu.Unlock()
 		return "", err
@@ -85,22 +89,30 @@ func (d *discovery) host(ctx context.Context, c *Client, service string) (string
 }
 
 func (d *discovery) found(c *Client, service, host string, found bool) (string, error) {
+	d.mu.Lock()
+	why, refused := d.refused[service]
+	d.mu.Unlock()
+	if refused {
+		return "", &fatalError{fmt.Errorf("service discovery for account %s: %s", c.cfg.AccountID, why)}
+	}
 	if !found {
 		return "", &fatalError{fmt.Errorf("service discovery for account %s returned no host for %s", c.cfg.AccountID, service)}
 	}
 	return host, nil
 }
 
-// discover makes one all-services Domain API call.
-func (c *Client) discover(ctx context.Context) (map[string]string, error) {
+// discover makes one all-services Domain API call. It returns the hosts
+// by service, and the services whose host it refused (plain http to
+// another machine: the credentials would travel unencrypted) with why.
+func (c *Client) discover(ctx context.Context) (map[string]string, map[string]string, error) {
 	u := strings.TrimRight(c.cfg.DomainAPIURL, "/") + "/api/account/" + url.PathEscape(c.cfg.AccountID) +
 		"/service/baseURI.json?version=1.0"
 	resp, body, err := c.send(ctx, "discovery", http.MethodGet, u, nil, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, c.apiError(http.MethodGet, resp.Request.URL.Path, resp, body)
+		return nil, nil, c.apiError(http.MethodGet, resp.Request.URL.Path, resp, body)
 	}
 	var doc struct {
 		BaseURIs []struct {
@@ -109,10 +121,11 @@ func (c *Client) discover(ctx context.Context) (map[string]string, error) {
 		} `json:"baseURIs"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, &fatalError{fmt.Errorf("service discovery: decode response: %w", err)}
+		return nil, nil, &fatalError{fmt.Errorf("service discovery: decode response: %w", err)}
 	}
 	scheme := discoveredScheme(c.cfg.DomainAPIURL)
 	hosts := make(map[string]string, len(doc.BaseURIs))
+	var refused map[string]string
 	for _, b := range doc.BaseURIs {
 		h := strings.TrimRight(strings.TrimSpace(b.BaseURI), "/")
 		if b.Service == "" || h == "" {
@@ -120,20 +133,41 @@ func (c *Client) discover(ctx context.Context) (map[string]string, error) {
 		}
 		if !strings.Contains(h, "://") {
 			h = scheme + "://" + h
+			if u, err := url.Parse(h); scheme == "http" && (err != nil || !loopback(u.Hostname())) {
+				// Only a simulator on this machine is spoken to in
+				// plain http: another host is https.
+				h = "https" + strings.TrimPrefix(h, "http")
+			}
+		}
+		u, err := url.Parse(h)
+		if err == nil && u.Host == "" {
+			err = errors.New("no host")
+		}
+		if err == nil {
+			err = secureURL(u)
+		}
+		if err != nil {
+			if refused == nil {
+				refused = map[string]string{}
+			}
+			refused[b.Service] = fmt.Sprintf("the host returned for %s was refused: %v", b.Service, err)
+			c.log.WarnContext(ctx, "liveperson: service discovery returned a host that is not used", "service", b.Service, "error", err)
+			continue
 		}
 		hosts[b.Service] = h
 	}
-	if len(hosts) == 0 {
-		return nil, &fatalError{fmt.Errorf("service discovery for account %s returned no services", c.cfg.AccountID)}
+	if len(hosts)+len(refused) == 0 {
+		return nil, nil, &fatalError{fmt.Errorf("service discovery for account %s returned no services", c.cfg.AccountID)}
 	}
-	return hosts, nil
+	return hosts, refused, nil
 }
 
 // discoveredScheme is the scheme for the bare host names discovery
 // returns: https, as every LivePerson API is. The one exception is a
 // Domain API on plain http on a loopback address, which can only be a
 // local simulator (lpsim served without TLS for manual testing); its
-// hosts are plain http too. Credentials never go over http elsewhere.
+// loopback hosts are plain http too. Credentials never go over http
+// elsewhere: discover refuses any other plain-http host (secureURL).
 func discoveredScheme(domainAPIURL string) string {
 	u, err := url.Parse(domainAPIURL)
 	if err != nil || u.Scheme != "http" {
