@@ -59,6 +59,9 @@ type env struct {
 	onStopping func()
 	// afterRun, when set, is told of every run once it has finished.
 	afterRun func(*sync.Result, error)
+	// serverLimits, when set, replaces the daemon's HTTP timeouts and
+	// header limit (tests shorten them).
+	serverLimits *serverLimits
 }
 
 // run is the whole program: it parses args, runs the command and returns

@@ -128,7 +128,16 @@ func (d *daemon) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server.listen %s: %w (is another skillsync or service using it?)", cfg.Server.Listen, err)
 	}
-	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+	lim := defaultServerLimits()
+	if d.env.serverLimits != nil {
+		lim = *d.env.serverLimits
+	}
+	srv := &http.Server{Handler: d.handler(),
+		// Anyone who can reach the port can open connections: none may
+		// be held open by sending slowly, reading slowly or idling.
+		ReadHeaderTimeout: lim.readHeader, ReadTimeout: lim.read, WriteTimeout: lim.write,
+		IdleTimeout: lim.idle, MaxHeaderBytes: lim.maxHeaderBytes,
+		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -154,6 +163,24 @@ func (d *daemon) serve(ctx context.Context) error {
 	}
 	d.stop(srv)
 	return serveErr
+}
+
+// serverLimits bound what a client of the daemon's HTTP server may hold.
+// A handler that legitimately takes longer (POST /v1/runs waiting for its
+// run) lifts its own write deadline.
+type serverLimits struct {
+	readHeader, read, write, idle time.Duration
+	maxHeaderBytes                int
+}
+
+func defaultServerLimits() serverLimits {
+	return serverLimits{
+		readHeader:     10 * time.Second,
+		read:           30 * time.Second, // no endpoint takes a body of any size
+		write:          30 * time.Second,
+		idle:           60 * time.Second,
+		maxHeaderBytes: 32 << 10,
+	}
 }
 
 // recordReserve is the part of shutdown_timeout kept, at the end, for

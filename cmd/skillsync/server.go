@@ -179,6 +179,15 @@ func (d *daemon) trigger(w http.ResponseWriter, r *http.Request) {
 		respond(w, http.StatusAccepted, triggerView{Status: "started"})
 		return
 	}
+	// The answer waits for the run, which may outlast the server's read
+	// and write timeouts: this authenticated request lifts its own
+	// deadlines (the daemon's shutdown still bounds it). The read
+	// deadline matters too: the server keeps reading to notice a client
+	// that went away, and a read timing out would end the request.
+	rc := http.NewResponseController(w)
+	if err := errors.Join(rc.SetReadDeadline(time.Time{}), rc.SetWriteDeadline(time.Time{})); err != nil {
+		d.log.Warn("POST /v1/runs: could not lift the server's deadlines; a long run may cut the answer", "err", err)
+	}
 	res, err := d.app.runClaimed(d.runCtx, mode, store.TriggerAPI)
 	var rv *runView
 	if res != nil {
