@@ -184,16 +184,37 @@ func (c *cli) path() string {
 // load reads and validates the configuration and builds the logger (the
 // flags override log.format and log.level).
 func (c *cli) load() (*Config, *slog.Logger, error) {
-	cfg, _, err := loadConfig(c.path(), c.env.lookupEnv)
+	cfg, file, err := loadConfig(c.path(), c.env.lookupEnv)
 	c.remember(cfg)
 	if err != nil {
+		c.warnConfig(nil, file)
 		return nil, nil, err
 	}
 	log, err := c.logger(cfg.Log, configSecrets(cfg))
 	if err != nil {
 		return nil, nil, err
 	}
+	c.warnConfig(log, file)
 	return cfg, log, nil
+}
+
+// warnConfig logs the configuration's warnings (an unset ${VAR} whose key
+// keeps its default, secrets in a file others may read). With no logger
+// (the configuration did not load) they go through one built from the
+// flags alone, before the command fails.
+func (c *cli) warnConfig(log *slog.Logger, file *configFile) {
+	if file == nil || len(file.warnings) == 0 {
+		return
+	}
+	if log == nil {
+		var err error
+		if log, err = c.logger(LogConfig{Format: "auto", Level: "info"}, nil); err != nil {
+			return
+		}
+	}
+	for _, w := range file.warnings {
+		log.Warn("configuration: " + c.redact(w))
+	}
 }
 
 // logger builds the logger from the config's log section and the flags.

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -58,28 +56,14 @@ func (c *cli) configCheck(stdout io.Writer) error {
 		return fmt.Errorf("print config: %w", rerr)
 	}
 	fmt.Fprintf(stdout, "# effective configuration from %s (secrets redacted)\n%s", path, out)
-	for _, n := range file.unsetNotes() {
-		fmt.Fprintf(c.env.stderr, "note: %s\n", n)
+	for _, w := range file.warnings {
+		fmt.Fprintf(c.env.stderr, "warning: %s\n", c.redact(w))
 	}
 	if ce != nil {
 		return &exitCodeError{code: exitError, err: ce}
 	}
 	fmt.Fprintf(c.env.stderr, "%s: configuration is valid\n", path)
 	return nil
-}
-
-// unsetNotes lists the ${VARS} the file referenced that were not set, with
-// the keys that became empty because of them.
-func (f *configFile) unsetNotes() []string {
-	if f == nil {
-		return nil
-	}
-	var notes []string
-	for _, key := range slices.Sorted(maps.Keys(f.unset)) {
-		notes = append(notes, fmt.Sprintf("%s: ${%s} is not set in the environment; the key keeps its default",
-			key, strings.Join(f.unset[key], "}, ${")))
-	}
-	return notes
 }
 
 func (c *cli) migrateCommand() *cobra.Command {
@@ -113,7 +97,8 @@ func (c *cli) loadForStore() (*Config, *slog.Logger, error) {
 	cfg, file, err := loadConfig(path, c.env.lookupEnv)
 	c.remember(cfg)
 	var ce *ConfigError
-	if err != nil && (!errors.As(err, &ce) || cfg == nil) {
+	if err != nil && (!errors.As(err, &ce) || cfg == nil || file.decodeFailed()) {
+		c.warnConfig(nil, file)
 		return nil, nil, err
 	}
 	if ce != nil {
@@ -124,6 +109,7 @@ func (c *cli) loadForStore() (*Config, *slog.Logger, error) {
 			}
 		}
 		if len(fatal) > 0 {
+			c.warnConfig(nil, file)
 			return nil, nil, &ConfigError{Path: path, Problems: file.annotate(fatal)}
 		}
 	}
@@ -131,6 +117,7 @@ func (c *cli) loadForStore() (*Config, *slog.Logger, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	c.warnConfig(log, file)
 	if ce != nil {
 		log.Warn("the configuration has problems this command does not depend on; 'skillsync config check' lists them",
 			"problems", len(ce.Problems))

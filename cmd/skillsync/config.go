@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/robfig/cron/v3"
@@ -73,6 +75,8 @@ const (
 	defaultTimezone        = "UTC"
 	defaultShutdownTimeout = 30 * time.Second
 	defaultListen          = "127.0.0.1:9090"
+	// minTriggerTokenLength is the shortest server.trigger_token accepted.
+	minTriggerTokenLength = 16
 )
 
 // defaultConfig is the configuration before the file is read: decoding on
@@ -106,6 +110,37 @@ type configFile struct {
 	path  string
 	lines map[string]int      // key path → line
 	unset map[string][]string // key path → ${VARS} that were not set
+	// unreadable are ${file:PATH} references that could not be read, by
+	// key path.
+	unreadable map[string][]string
+	// literalSecrets are the key paths whose secret is written in the
+	// file itself (not a ${VAR} or ${file:PATH} reference).
+	literalSecrets []string
+	// warnings are problems that do not stop the configuration from
+	// being used (unset variables of keys with a safe default, a file
+	// others may read): every command logs them.
+	warnings []string
+	// failed is set when decoding had problems (parseConfig).
+	failed bool
+}
+
+// strictUnsetPrefixes are the sections where an unset ${VAR} is an error,
+// not a warning: their defaults are not a safe fallback. An unset
+// sync.policy falls back to sync (deletes on), an unset guard to its
+// default, an unset assignments key turns assignments off or changes
+// who is matched, and skills decides what skillsync owns (rules and
+// static skills are created, renamed and deleted, adopt_existing takes
+// skills over).
+var strictUnsetPrefixes = []string{"sync", "assignments", "skills"}
+
+// strictUnset reports whether key is in one of strictUnsetPrefixes.
+func strictUnset(key string) bool {
+	for _, p := range strictUnsetPrefixes {
+		if key == p || strings.HasPrefix(key, p+".") || strings.HasPrefix(key, p+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // ConfigError lists every problem found in a configuration file, each
@@ -131,8 +166,12 @@ func (e *ConfigError) Error() string {
 
 // loadConfig reads, expands, strictly decodes and validates the file at
 // path. lookup is os.LookupEnv outside tests. A *ConfigError lists every
-// problem; when only validation failed, the decoded Config is returned with
-// it (config check prints it), otherwise the Config is nil.
+// problem, those of decoding (unknown keys, wrong types, unreadable
+// ${file:PATH}, unset ${VARS} where no default is safe) and of validation
+// together, in the order of the file. The decoded Config is returned with
+// it whenever the file is YAML (config check prints it); file.decodeFailed
+// says whether decoding itself had problems. Warnings (file.warnings) do
+// not make an error.
 func loadConfig(path string, lookup func(string) (string, bool)) (*Config, *configFile, error) {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -142,18 +181,62 @@ func loadConfig(path string, lookup func(string) (string, bool)) (*Config, *conf
 		return nil, nil, fmt.Errorf("read config: %w", err)
 	}
 	cfg, file, err := parseConfig(path, raw, lookup)
-	if err != nil {
+	var ce *ConfigError
+	if cfg == nil || err != nil && !errors.As(err, &ce) {
 		return nil, file, err
 	}
-	if problems := file.annotate(cfg.Validate()); len(problems) > 0 {
-		return cfg, file, &ConfigError{Path: path, Problems: problems}
+	file.checkMode()
+	var problems []string
+	if ce != nil {
+		problems = ce.Problems
+	}
+	problems = append(problems, file.annotate(cfg.Validate())...)
+	if len(problems) > 0 {
+		return cfg, file, &ConfigError{Path: path, Problems: sortProblems(problems)}
 	}
 	return cfg, file, nil
 }
 
-// parseConfig decodes raw without validating it.
+// decodeFailed reports whether the file had problems before validation
+// (see parseConfig): its Config is then only partly what was meant.
+func (f *configFile) decodeFailed() bool { return f != nil && f.failed }
+
+// sortProblems orders problems by their line in the file (stable; those
+// without a line keep their place at the end).
+func sortProblems(problems []string) []string {
+	line := func(p string) int {
+		if m := problemLine.FindStringSubmatch(p); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			return n
+		}
+		return int(^uint(0) >> 1)
+	}
+	slices.SortStableFunc(problems, func(a, b string) int { return line(a) - line(b) })
+	return problems
+}
+
+var problemLine = regexp.MustCompile(`^[^\n]*?:(\d+): `)
+
+// checkMode warns when the file holds secrets written in it (not taken
+// from the environment or from files) and group or others may read it.
+func (f *configFile) checkMode() {
+	if len(f.literalSecrets) == 0 {
+		return
+	}
+	st, err := os.Stat(f.path)
+	if err != nil || st.Mode().Perm()&0o044 == 0 {
+		return
+	}
+	f.warnings = append(f.warnings, fmt.Sprintf("%s is readable by group or others (mode %04o) and holds secrets written in it (%s): "+
+		"make it readable by its owner only (chmod 600), or take the secrets from the environment (${VAR}) or from files (${file:/run/secrets/NAME})",
+		f.path, st.Mode().Perm(), strings.Join(f.literalSecrets, ", ")))
+}
+
+// parseConfig decodes raw without validating it. It returns the Config
+// whenever raw is YAML; a *ConfigError then lists the problems of
+// decoding (the Config holds what could be decoded).
 func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*Config, *configFile, error) {
-	file := &configFile{path: path, lines: map[string]int{}, unset: map[string][]string{}}
+	file := &configFile{path: path, lines: map[string]int{}, unset: map[string][]string{}, unreadable: map[string][]string{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
 		return nil, file, &ConfigError{Path: path, Problems: []string{fmt.Sprintf("%s: %s (the file is not valid YAML)", path, strings.TrimPrefix(err.Error(), "yaml: "))}}
@@ -193,11 +276,54 @@ func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*
 			problems = append(problems, file.yamlProblem(msg, byLine))
 		}
 	}
-	if len(problems) > 0 {
-		return nil, file, &ConfigError{Path: path, Problems: problems}
-	}
+	problems = append(problems, file.expansionProblems()...)
 	cfg.fillDefaults()
+	if len(problems) > 0 {
+		file.failed = true
+		return &cfg, file, &ConfigError{Path: path, Problems: sortProblems(problems)}
+	}
 	return &cfg, file, nil
+}
+
+// expansionProblems reports the ${file:PATH} references that could not be
+// read, and the unset ${VARS} of keys whose default is not a safe
+// fallback (strictUnset); the other unset ${VARS} become warnings.
+func (f *configFile) expansionProblems() []string {
+	var out []string
+	for _, key := range slices.Sorted(maps.Keys(f.unreadable)) {
+		for _, why := range f.unreadable[key] {
+			out = append(out, f.at(key, why))
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(f.unset)) {
+		vars := "${" + strings.Join(f.unset[key], "}, ${") + "}"
+		if strictUnset(key) {
+			section, _, _ := strings.Cut(key, ".")
+			section, _, _ = strings.Cut(section, "[")
+			out = append(out, f.at(key, fmt.Sprintf("%s is not set in the environment, and for a key under %s the default is no safe fallback: set it, or write the value in the file", vars, section)))
+			continue
+		}
+		f.warnings = append(f.warnings, f.at(key, vars+" is not set in the environment; the key keeps its default"))
+	}
+	return out
+}
+
+// at formats msg about key as "file:line: key: msg".
+func (f *configFile) at(key, msg string) string { return f.locate(key, key+": "+msg) }
+
+// locate prefixes msg, which is about key, with "file:line: ".
+func (f *configFile) locate(key, msg string) string {
+	line := 0
+	for p := key; p != "" && line == 0; p = parentPath(p) {
+		line = f.lines[p]
+	}
+	switch {
+	case f.path == "":
+		return msg
+	case line > 0:
+		return fmt.Sprintf("%s:%d: %s", f.path, line, msg)
+	}
+	return fmt.Sprintf("%s: %s", f.path, msg)
 }
 
 // fillDefaults lets the adapters fill what depends on other keys (an
@@ -213,13 +339,18 @@ func (c *Config) fillDefaults() {
 	c.Sync = c.Sync.WithDefaults()
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+// envRef matches ${VAR} and ${file:PATH}.
+var envRef = regexp.MustCompile(`\$\{(file:[^}]*|[A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// walk records the line of every key, and expands ${VAR} in scalar values
-// in place. Expanding values in the parsed tree, rather than in the text,
-// keeps a secret containing `: ` or `#` from changing the YAML's structure
-// and keeps line numbers exact. An unset variable becomes the empty string
-// (the key's default then applies, and Validate reports it if required).
+// walk records the line of every key, and expands ${VAR} and
+// ${file:PATH} in scalar values in place. Expanding values in the parsed
+// tree, rather than in the text, keeps a secret containing `: ` or `#`
+// from changing the YAML's structure and keeps line numbers exact, and
+// what a variable or file holds is never expanded again. An unset
+// variable becomes the empty string (the key's default then applies, and
+// Validate reports it if required; expansionProblems says more). A file
+// is read whole, one trailing newline dropped (secrets mounted by
+// Kubernetes, Docker or systemd's LoadCredential often end with one).
 func (f *configFile) walk(n *yaml.Node, path string, byLine map[int][]string, lookup func(string) (string, bool)) {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -242,10 +373,20 @@ func (f *configFile) walk(n *yaml.Node, path string, byLine map[int][]string, lo
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "${") {
+			if n.Value != "" && literalSecret(path, n.Value) {
+				f.literalSecrets = append(f.literalSecrets, path)
+			}
 			return
 		}
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			name := ref[2 : len(ref)-1]
+			if file, ok := strings.CutPrefix(name, "file:"); ok {
+				v, err := readSecretFile(file)
+				if err != nil {
+					f.unreadable[path] = append(f.unreadable[path], err.Error())
+				}
+				return v
+			}
 			v, ok := lookup(name)
 			if !ok {
 				f.unset[path] = append(f.unset[path], name)
@@ -258,6 +399,35 @@ func (f *configFile) walk(n *yaml.Node, path string, byLine map[int][]string, lo
 			n.Tag = ""
 		}
 	}
+}
+
+// readSecretFile reads a ${file:PATH} reference: the whole file, less one
+// trailing newline.
+func readSecretFile(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("${file:} names no file: write ${file:/run/secrets/NAME}")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("${file:%s} cannot be read (relative paths start from the working directory): %w", path, err)
+	}
+	v := string(b)
+	if t, ok := strings.CutSuffix(v, "\n"); ok {
+		v = strings.TrimSuffix(t, "\r")
+	}
+	return v, nil
+}
+
+// literalSecret reports whether value, written in the file at key path,
+// is a secret: the key names one (client_secret, password, trigger_token,
+// an Authorization header, ...) or the value is a connection string with a
+// password.
+func literalSecret(path, value string) bool {
+	if strings.HasSuffix(path, "]") {
+		return false
+	}
+	last := path[strings.LastIndex(path, ".")+1:]
+	return secretKey(last) || len(secretsOfURL(value)) > 0
 }
 
 var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
@@ -291,32 +461,21 @@ func (f *configFile) yamlProblem(msg string, byLine map[int][]string) string {
 // annotate formats validation errors (each "key.path: what") with the line
 // of the key and the unset variables it referenced.
 func (f *configFile) annotate(errs []error) []string {
+	if f == nil {
+		f = &configFile{}
+	}
 	out := make([]string, 0, len(errs))
 	for _, err := range errs {
 		msg := err.Error()
 		key, _, _ := strings.Cut(msg, ": ")
-		line, vars := 0, []string(nil)
-		if f != nil {
-			for p := key; p != ""; p = parentPath(p) {
-				if l, ok := f.lines[p]; ok && line == 0 {
-					line = l
-				}
-				if v, ok := f.unset[p]; ok && vars == nil {
-					vars = v
-				}
-			}
+		var vars []string
+		for p := key; p != "" && vars == nil; p = parentPath(p) {
+			vars = f.unset[p]
 		}
 		if len(vars) > 0 {
 			msg += fmt.Sprintf(" (${%s} is not set in the environment)", strings.Join(vars, "}, ${"))
 		}
-		switch {
-		case f == nil || f.path == "":
-		case line > 0:
-			msg = fmt.Sprintf("%s:%d: %s", f.path, line, msg)
-		default:
-			msg = fmt.Sprintf("%s: %s", f.path, msg)
-		}
-		out = append(out, msg)
+		out = append(out, f.locate(key, msg))
 	}
 	return out
 }
@@ -361,6 +520,11 @@ func (c *Config) Validate() []error {
 	}
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		add("server.listen", "%q is not host:port (e.g. 127.0.0.1:9090, :9090): %v", c.Server.Listen, err)
+	}
+	if n := utf8.RuneCountInString(c.Server.TriggerToken); n > 0 && n < minTriggerTokenLength {
+		// Whoever has the token can start runs: it must not be guessable.
+		add("server.trigger_token", "%d characters; it must be at least %d (a long random value, e.g. from `openssl rand -hex 32`), or empty to turn POST /v1/runs off",
+			n, minTriggerTokenLength)
 	}
 
 	errs = append(errs, c.LivePerson.Validate()...)
