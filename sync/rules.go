@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,7 +91,11 @@ type compiledRule struct {
 	// nameCacheable is false when the name template reads more than plain
 	// fields (e.g. "." or variables); the key then falls back to the name.
 	nameCacheable bool
-	descFields    []string
+	// namePrinted are the attributes the name template prints outside
+	// any if, with or range: an empty one would leave a junk name
+	// ("/ Manager"), so it is a problem of the record.
+	namePrinted []string
+	descFields  []string
 
 	when     *vm.Program
 	settings Settings
@@ -158,6 +163,7 @@ func CompileRules(cfg SkillsConfig) (*Rules, error) {
 		} else {
 			cr.name = t
 			cr.nameFields, cr.nameCacheable = templateFields(t)
+			cr.namePrinted = printedFields(t)
 		}
 		if r.Description != "" {
 			if t, err := parseTemplate(path+".description", r.Description); err != nil {
@@ -269,6 +275,54 @@ func templateFields(t *template.Template) ([]string, bool) {
 	}
 	slices.Sort(names)
 	return names, ok
+}
+
+// printedFields returns the attributes (as .Field) that the actions at the
+// top level of t print, sorted: those outside if, with and range, which
+// print whatever the record holds. A template that guards an attribute
+// ({{ if .Team }} / {{ .Team }}{{ end }}) says an empty one is fine.
+func printedFields(t *template.Template) []string {
+	fields := map[string]bool{}
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.PipeNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Cmds {
+				walk(c)
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parse.FieldNode:
+			fields[n.Ident[0]] = true
+		}
+	}
+	if t.Root != nil {
+		for _, n := range t.Root.Nodes {
+			if a, ok := n.(*parse.ActionNode); ok {
+				walk(a.Pipe)
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(fields))
+}
+
+// blankValue reports whether an attribute's value prints as nothing: an
+// empty or blank string, no values, or no such attribute.
+func blankValue(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case string:
+		return strings.TrimSpace(v) == ""
+	case []string:
+		return !slices.ContainsFunc(v, func(s string) bool { return strings.TrimSpace(s) != "" })
+	}
+	return false
 }
 
 func oneLine(s string) string {
@@ -511,6 +565,11 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 		name := normalizeName(sb.String())
 		if !r.nameCacheable {
 			key = r.cfg.ID + "|" + name
+		}
+		for _, f := range r.namePrinted {
+			if blankValue(env[f]) {
+				return &entry{key: key, problem: fmt.Sprintf("name: attribute %s is empty, which would make the skill %q; fix the record, or write the template to leave the attribute out when it is empty ({{ if .%s }}...{{ end }})", f, name, f)}
+			}
 		}
 		return &entry{key: key, name: name, problem: validateName(name, rs.nameMaxLength)}
 	}
