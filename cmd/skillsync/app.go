@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -182,6 +183,15 @@ func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Tri
 			a.afterRun(res, err)
 		}
 	}()
+	// A bug that panics must not take the daemon down (a run started by
+	// POST /v1/runs?wait=false has no other recovery), nor leave the run
+	// recorded as running: it is recorded as failed. The runner's own
+	// deferred steps (releasing the run lock) have run by now.
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = a.recordPanic(ctx, p)
+		}
+	}()
 	res, err = a.runner.RunOnce(ctx, mode, trigger)
 	if res != nil {
 		a.metrics.observeRun(res.Run)
@@ -197,6 +207,25 @@ func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Tri
 		a.log.Error("run failed before it could be recorded", "mode", mode, "trigger", trigger, "err", err)
 	}
 	return res, err
+}
+
+// recordPanic records the run that panicked as failed, and returns it
+// with the error.
+func (a *app) recordPanic(ctx context.Context, p any) (*sync.Result, error) {
+	err := fmt.Errorf("the run stopped on an internal error (a bug; please report it with the log): panic: %v", p)
+	a.log.Error("run panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	run, rerr := a.runs.closeCurrent(rctx, store.OutcomeFailed, a.redact(err.Error()))
+	if rerr != nil {
+		a.log.Error("the run that panicked could not be recorded; the next run marks it interrupted", "err", rerr)
+		return nil, err
+	}
+	if run == nil {
+		return nil, err // it panicked before it was recorded
+	}
+	a.metrics.observeRun(*run)
+	return &sync.Result{Run: *run}, err
 }
 
 // countingSource reports the size of every feed read to the metrics.
@@ -302,12 +331,24 @@ func (s *trackingStore) FinishRun(ctx context.Context, run store.Run) error {
 // reason, in place of the runner that cannot do it in time. It returns the
 // run's id (0 when no run was under way).
 func (s *trackingStore) interruptCurrent(ctx context.Context, reason string) (int64, error) {
+	run, err := s.closeCurrent(ctx, store.OutcomeInterrupted, reason)
+	if run == nil {
+		return 0, err
+	}
+	return run.ID, err
+}
+
+// closeCurrent records the current run, if any, with outcome and reason,
+// in place of the runner that cannot (it did not stop in time, or it
+// panicked). It returns the run as recorded (nil when no run was under
+// way).
+func (s *trackingStore) closeCurrent(ctx context.Context, outcome store.Outcome, reason string) (*store.Run, error) {
 	s.mu.Lock()
 	cur := s.current
 	s.current = nil
 	if cur == nil {
 		s.mu.Unlock()
-		return 0, nil
+		return nil, nil
 	}
 	done := make(chan struct{})
 	s.closing = done
@@ -315,6 +356,6 @@ func (s *trackingStore) interruptCurrent(ctx context.Context, reason string) (in
 	defer close(done)
 	run := *cur
 	now := time.Now()
-	run.Outcome, run.FinishedAt, run.Error = store.OutcomeInterrupted, &now, reason
-	return run.ID, s.Store.FinishRun(ctx, run)
+	run.Outcome, run.FinishedAt, run.Error = outcome, &now, reason
+	return &run, s.Store.FinishRun(ctx, run)
 }

@@ -355,20 +355,3 @@ func TestTriggerDisabledWithoutToken(t *testing.T) {
 		t.Errorf("POST /v1/runs with no trigger_token: %d, want 404", rec.Code)
 	}
 }
-
-func TestReadyzReportsAnUnreachableDatabase(t *testing.T) {
-	t.Parallel()
-	f := setup(t, "")
-	st, err := store.Open(context.Background(), f.dbURL, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Close() // a database that no longer answers
-	cfg := defaultConfig()
-	d := newDaemon(&app{cfg: &cfg, store: st, metrics: newMetrics(), secrets: newReplacer(nil), slot: make(chan struct{}, 1)}, &env{})
-	rec := httptest.NewRecorder()
-	d.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
-	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "database unreachable") {
-		t.Errorf("/readyz: %d %q", rec.Code, rec.Body.String())
-	}
-}
