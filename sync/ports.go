@@ -29,8 +29,10 @@
 //	not owned, name taken by a skill an → taken over: registered under the
 //	earlier run created without seeing    journaled rule key and shown as an
 //	the answer (journal: create left      adoption; then planned as owned
-//	sent, run finished)                   (update, or pending delete when no
-//	                                      longer desired)
+//	sent, run finished), with every       (update, or pending delete when no
+//	field that create sent (madeBy)       longer desired)
+//	the same, a field differs from what → unmanaged conflict saying which
+//	was sent (maybe made by hand)         field (never taken over)
 //	owned, no longer desired            → pending delete, then delete after
 //	                                      sync.delete_after_runs apply runs,
 //	                                      within the delete budget, and only
