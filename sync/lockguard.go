@@ -5,15 +5,11 @@ import (
 	"errors"
 
 	"github.com/skillsync/skillsync/liveperson"
-	"github.com/skillsync/skillsync/store"
 )
 
-// ErrLockLost is returned (wrapped) by a write of a run that no longer
-// holds the run lock: its database session ended, so another replica may
-// be running, and the run writes nothing more. The run ends interrupted.
-var ErrLockLost = store.ErrLockLost
-
-// lockChecker confirms that the run still holds its lock (*store.RunLock).
+// lockChecker confirms that the run still holds its lock (*store.RunLock,
+// whose Check says store.ErrLockLost once the lock's session has ended:
+// another replica may be running then, and the run writes nothing more).
 type lockChecker interface {
 	Check(ctx context.Context) error
 }
