@@ -189,7 +189,7 @@ func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Tri
 	if res != nil || errors.Is(err, sync.ErrRunInProgress) {
 		// After a run of ours, or when another replica holds the lock
 		// (its runs count as much as ours for the alert).
-		a.refreshLastSuccess(ctx)
+		a.refreshFromStore(ctx)
 	}
 	if err != nil && res == nil && !errors.Is(err, sync.ErrRunInProgress) {
 		// The runner logs the runs it records; this one never got that far
@@ -199,14 +199,17 @@ func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Tri
 	return res, err
 }
 
-// countingSource reports the size of every feed read to the metrics.
+// countingSource reports the size and duration of every feed read to the
+// metrics.
 type countingSource struct {
 	src hrsource.Source
 	m   *metrics
 }
 
 func (s countingSource) Read(ctx context.Context) (*hrsource.Snapshot, error) {
+	start := time.Now()
 	snap, err := s.src.Read(ctx)
+	s.m.hrReadDuration.Observe(time.Since(start).Seconds())
 	if err == nil {
 		s.m.hrRecords.WithLabelValues("all").Set(float64(snap.Stats.Records))
 		s.m.hrRecords.WithLabelValues("active").Set(float64(snap.Stats.Active))
@@ -241,12 +244,14 @@ func (a *app) closeInterrupted(ctx context.Context) {
 	}
 }
 
-// refreshLastSuccess sets skillsync_last_success_timestamp_seconds from the
-// database: the latest successful apply run of any process. A gauge fed
-// only by this process's runs reads 0 after a restart and on a standby
-// replica, and the "no success for 3 hours" alert would fire on a healthy
-// installation. A failed query keeps the gauge as it is.
-func (a *app) refreshLastSuccess(ctx context.Context) {
+// refreshFromStore sets the gauges that speak for every process from the
+// database: skillsync_last_success_timestamp_seconds, the latest successful
+// apply run of any process, and skillsync_last_run_refused, whether the
+// latest finished run was refused. Gauges fed only by this process's runs
+// read 0 after a restart and on a standby replica: the "no success for 3
+// hours" alert would fire on a healthy installation, and a broken feed
+// would look fixed. A failed query keeps the gauges as they are.
+func (a *app) refreshFromStore(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	r, err := a.store.LastSuccess(ctx)
@@ -256,6 +261,14 @@ func (a *app) refreshLastSuccess(ctx context.Context) {
 	}
 	if r != nil && r.FinishedAt != nil {
 		a.metrics.lastSuccess.Set(float64(r.FinishedAt.Unix()))
+	}
+	last, err := a.store.LastRun(ctx)
+	if err != nil {
+		a.log.Warn("could not read the last run for skillsync_last_run_refused", "err", err)
+		return
+	}
+	if last != nil {
+		a.metrics.observeLastRun(*last)
 	}
 }
 
