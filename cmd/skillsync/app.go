@@ -182,6 +182,10 @@ func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Tri
 			a.afterRun(res, err)
 		}
 	}()
+	if err = a.checkSchema(ctx); err != nil {
+		a.log.Error("run refused: the database schema is newer than this skillsync", "mode", mode, "trigger", trigger, "err", err)
+		return nil, err
+	}
 	res, err = a.runner.RunOnce(ctx, mode, trigger)
 	if res != nil {
 		a.metrics.observeRun(res.Run)
@@ -197,6 +201,22 @@ func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Tri
 		a.log.Error("run failed before it could be recorded", "mode", mode, "trigger", trigger, "err", err)
 	}
 	return res, err
+}
+
+// checkSchema refuses a run on a database that a newer skillsync has
+// migrated since this process started (a rolling upgrade's new replica):
+// this build's queries may not fit its tables. Other problems (the
+// database is down) are left to the run, which reports them.
+func (a *app) checkSchema(ctx context.Context) error {
+	status, err := a.store.SchemaStatus(ctx)
+	if err != nil {
+		return nil
+	}
+	var tooNew *store.SchemaTooNewError
+	if errors.As(status.Err(), &tooNew) {
+		return schemaError(tooNew)
+	}
+	return nil
 }
 
 // countingSource reports the size and duration of every feed read to the

@@ -150,7 +150,7 @@ Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode),
 	root.SetVersionTemplate(versionTemplate)
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.configPath, "config", "", "configuration file (default $SKILLSYNC_CONFIG, else ./config.yaml)")
-	pf.StringVar(&c.logFormat, "log-format", "", "log format: auto (coloured text on a terminal, JSON otherwise), text or json (default: log.format, else auto)")
+	pf.StringVar(&c.logFormat, "log-format", "", "log format: auto (text on a terminal, JSON otherwise), text or json (default: log.format, else auto); colours only on a terminal, never with NO_COLOR set")
 	pf.StringVar(&c.logLevel, "log-level", "", "log level: debug, info, warn or error (default: log.level, else info)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage", err, cmd.CommandPath())

@@ -334,7 +334,10 @@ func (c *cli) runsCommand() *cobra.Command {
 		Short: "List recent runs",
 		Long: `List the most recent runs, newest first: when, what started them, plan or apply,
 how they ended, and what they changed. 'skillsync runs show ID' shows one run
-with its plan and every operation it journaled.`,
+with its plan and every operation it journaled.
+
+Both only read the database: they never migrate it, and exit 1 (saying what to
+do) when its schema is not the one this skillsync knows.`,
 		Example: `  skillsync runs
   skillsync runs --limit 50 --format json | jq '.[] | select(.outcome == "failed")'
   skillsync runs show 42`,

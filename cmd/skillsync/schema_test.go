@@ -135,3 +135,28 @@ func queryRow(t *testing.T, url, sql string, dest any) {
 		t.Fatal(err)
 	}
 }
+
+// TestDaemonStopsOnNewerSchema: a daemon that started on its own schema
+// runs nothing once a newer skillsync has migrated the database (a rolling
+// upgrade's new replica): the trigger answers 500 naming both versions,
+// and LivePerson hears nothing.
+func TestDaemonStopsOnNewerSchema(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "")
+	d := f.startDaemon(&env{})
+	if code, body, _ := d.do("POST", "/v1/runs", testTriggerToken); code != 200 {
+		t.Fatalf("first run: %d %s", code, body)
+	}
+	pgtest.MigrateTo(t, f.dbURL, 0, futureVersion)
+	f.sim.ResetLog()
+	code, body, _ := d.do("POST", "/v1/runs", testTriggerToken)
+	if code != 500 || !strings.Contains(body, "schema version 90001") || !strings.Contains(body, "newer than this build of skillsync knows") {
+		t.Errorf("run on a newer schema: %d %s", code, body)
+	}
+	if n := len(f.sim.Requests()); n != 0 {
+		t.Errorf("%d requests reached LivePerson", n)
+	}
+	if !strings.Contains(d.stderr.String(), `"msg":"run refused: the database schema is newer than this skillsync"`) {
+		t.Errorf("the refusal is not logged:\n%s", d.stderr.String())
+	}
+}
