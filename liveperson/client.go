@@ -33,9 +33,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Observe is called once per HTTP attempt with the endpoint template
 	// ("skills", "skills/{id}", "users", "users/{id}", "token", "login",
-	// "refresh", "logout", "discovery"), the method and the status (0 for a
-	// transport error), e.g. to count requests for metrics.
-	Observe func(endpoint, method string, status int)
+	// "refresh", "logout", "discovery"), the method, the status (0 for a
+	// transport error) and how long the attempt took (sending the request
+	// to reading the whole answer), e.g. for metrics.
+	Observe func(endpoint, method string, status int, elapsed time.Duration)
 	// Now is the clock for token lifetimes and OAuth 1.0 timestamps.
 	Now func() time.Time
 	// Delay maps each wait the client decides on (a retry delay, a 429
@@ -75,7 +76,7 @@ type Client struct {
 	hc        *http.Client
 	ownHTTP   bool
 	log       *slog.Logger
-	observeFn func(endpoint, method string, status int)
+	observeFn func(endpoint, method string, status int, elapsed time.Duration)
 	now       func() time.Time
 	delayFn   func(time.Duration) time.Duration
 	red       redactor
@@ -217,13 +218,14 @@ func (c *Client) wait(d time.Duration) time.Duration {
 }
 
 func (c *Client) observe(ctx context.Context, endpoint, method string, status int, start time.Time) {
+	elapsed := time.Since(start)
 	if c.observeFn != nil {
-		c.observeFn(endpoint, method, status)
+		c.observeFn(endpoint, method, status, elapsed)
 	}
 	// Method, endpoint template, status and duration only: never headers,
 	// bodies or query strings, which may carry credentials.
 	c.log.DebugContext(ctx, "liveperson request", "method", method, "endpoint", endpoint,
-		"status", status, "duration", time.Since(start))
+		"status", status, "duration", elapsed)
 }
 
 // call describes one account-config API request.

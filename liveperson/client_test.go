@@ -128,6 +128,7 @@ type recorder struct {
 	mu       sync.Mutex
 	delays   []time.Duration
 	observed []string
+	notTimed []string // observed with no elapsed time
 }
 
 func (r *recorder) delay(d time.Duration) time.Duration {
@@ -137,10 +138,13 @@ func (r *recorder) delay(d time.Duration) time.Duration {
 	return 0
 }
 
-func (r *recorder) observe(endpoint, method string, status int) {
+func (r *recorder) observe(endpoint, method string, status int, elapsed time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.observed = append(r.observed, fmt.Sprintf("%s %s %d", method, endpoint, status))
+	if elapsed <= 0 {
+		r.notTimed = append(r.notTimed, fmt.Sprintf("%s %s %d", method, endpoint, status))
+	}
 }
 
 func (r *recorder) waits() []time.Duration {
@@ -845,6 +849,9 @@ func TestObserve(t *testing.T) {
 	want := []string{"GET discovery 200", "POST token 200", "GET skills/{id} 503", "GET skills/{id} 200"}
 	if got := rec.seen(); !slices.Equal(got, want) {
 		t.Fatalf("observed %v, want %v", got, want)
+	}
+	if rec.notTimed != nil {
+		t.Fatalf("observed without their duration: %v", rec.notTimed)
 	}
 }
 

@@ -136,7 +136,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 			e.mu.Unlock()
 			return d / 5000 // 5 s -> 1 ms
 		},
-		Observe: func(endpoint, method string, status int) {
+		Observe: func(endpoint, method string, status int, _ time.Duration) {
 			e.mu.Lock()
 			e.counts[fmt.Sprintf("%s %s %d", method, endpoint, status)]++
 			e.mu.Unlock()

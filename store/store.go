@@ -190,7 +190,19 @@ func (s *Store) Ping(ctx context.Context) error {
 // Migrate applies the pending migrations. It holds a Postgres session
 // advisory lock while doing so, so that replicas starting at once apply each
 // migration exactly once; each migration runs in its own transaction.
+//
+// A database that a newer build has migrated is refused with a
+// *SchemaTooNewError before anything is written: this build's queries may
+// not fit its tables.
 func (s *Store) Migrate(ctx context.Context) error {
+	status, err := s.SchemaStatus(ctx)
+	if err != nil {
+		return err
+	}
+	var tooNew *SchemaTooNewError
+	if err := status.Err(); errors.As(err, &tooNew) {
+		return err
+	}
 	// A fresh locker per call: its retry backoffs keep state.
 	period := uint64(1) // seconds between attempts to take the lock
 	locker, err := lock.NewPostgresSessionLocker(

@@ -55,6 +55,18 @@ const (
 	OutcomeInterrupted Outcome = "interrupted"
 )
 
+// Outcomes lists the outcomes a finished run of mode m can have, in the
+// order of the README; the database refuses the other pairs.
+func (m Mode) Outcomes() []Outcome {
+	if m == ModePlan {
+		return []Outcome{OutcomeNoChanges, OutcomePlanned, OutcomeRefused, OutcomeFailed, OutcomeInterrupted}
+	}
+	return []Outcome{OutcomeNoChanges, OutcomeApplied, OutcomePartial, OutcomeRefused, OutcomeFailed, OutcomeInterrupted}
+}
+
+// Modes lists the run modes.
+func Modes() []Mode { return []Mode{ModePlan, ModeApply} }
+
 // Counts are the per-action counts of a run (planned in plan mode, done in
 // apply mode; Failed counts operations that failed).
 type Counts struct {

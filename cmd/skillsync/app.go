@@ -192,6 +192,10 @@ func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Tri
 			res, err = a.recordPanic(ctx, p)
 		}
 	}()
+	if err = a.checkSchema(ctx); err != nil {
+		a.log.Error("run refused: the database schema is newer than this skillsync", "mode", mode, "trigger", trigger, "err", err)
+		return nil, err
+	}
 	res, err = a.runner.RunOnce(ctx, mode, trigger)
 	if res != nil {
 		a.metrics.observeRun(res.Run)
@@ -199,7 +203,7 @@ func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Tri
 	if res != nil || errors.Is(err, sync.ErrRunInProgress) {
 		// After a run of ours, or when another replica holds the lock
 		// (its runs count as much as ours for the alert).
-		a.refreshLastSuccess(ctx)
+		a.refreshFromStore(ctx)
 	}
 	if err != nil && res == nil && !errors.Is(err, sync.ErrRunInProgress) {
 		// The runner logs the runs it records; this one never got that far
@@ -228,14 +232,33 @@ func (a *app) recordPanic(ctx context.Context, p any) (*sync.Result, error) {
 	return &sync.Result{Run: *run}, err
 }
 
-// countingSource reports the size of every feed read to the metrics.
+// checkSchema refuses a run on a database that a newer skillsync has
+// migrated since this process started (a rolling upgrade's new replica):
+// this build's queries may not fit its tables. Other problems (the
+// database is down) are left to the run, which reports them.
+func (a *app) checkSchema(ctx context.Context) error {
+	status, err := a.store.SchemaStatus(ctx)
+	if err != nil {
+		return nil
+	}
+	var tooNew *store.SchemaTooNewError
+	if errors.As(status.Err(), &tooNew) {
+		return schemaError(tooNew)
+	}
+	return nil
+}
+
+// countingSource reports the size and duration of every feed read to the
+// metrics.
 type countingSource struct {
 	src hrsource.Source
 	m   *metrics
 }
 
 func (s countingSource) Read(ctx context.Context) (*hrsource.Snapshot, error) {
+	start := time.Now()
 	snap, err := s.src.Read(ctx)
+	s.m.hrReadDuration.Observe(time.Since(start).Seconds())
 	if err == nil {
 		s.m.hrRecords.WithLabelValues("all").Set(float64(snap.Stats.Records))
 		s.m.hrRecords.WithLabelValues("active").Set(float64(snap.Stats.Active))
@@ -270,12 +293,14 @@ func (a *app) closeInterrupted(ctx context.Context) {
 	}
 }
 
-// refreshLastSuccess sets skillsync_last_success_timestamp_seconds from the
-// database: the latest successful apply run of any process. A gauge fed
-// only by this process's runs reads 0 after a restart and on a standby
-// replica, and the "no success for 3 hours" alert would fire on a healthy
-// installation. A failed query keeps the gauge as it is.
-func (a *app) refreshLastSuccess(ctx context.Context) {
+// refreshFromStore sets the gauges that speak for every process from the
+// database: skillsync_last_success_timestamp_seconds, the latest successful
+// apply run of any process, and skillsync_last_run_refused, whether the
+// latest finished run was refused. Gauges fed only by this process's runs
+// read 0 after a restart and on a standby replica: the "no success for 3
+// hours" alert would fire on a healthy installation, and a broken feed
+// would look fixed. A failed query keeps the gauges as they are.
+func (a *app) refreshFromStore(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	r, err := a.store.LastSuccess(ctx)
@@ -285,6 +310,14 @@ func (a *app) refreshLastSuccess(ctx context.Context) {
 	}
 	if r != nil && r.FinishedAt != nil {
 		a.metrics.lastSuccess.Set(float64(r.FinishedAt.Unix()))
+	}
+	last, err := a.store.LastRun(ctx)
+	if err != nil {
+		a.log.Warn("could not read the last run for skillsync_last_run_refused", "err", err)
+		return
+	}
+	if last != nil {
+		a.metrics.observeLastRun(*last)
 	}
 }
 

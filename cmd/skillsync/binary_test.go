@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,7 +32,8 @@ func TestBinary(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "skillsync")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
+	// The version and commit stamped as the Dockerfile and .ci/run do.
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -X main.version=v0.0.0-test -X main.commit=0123456789abcdef", "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -78,6 +80,8 @@ server: {listen: "127.0.0.1:0"}
 		want string // in stdout
 	}{
 		{[]string{"--help"}, 0, "demo"},
+		{[]string{"version"}, 0, "skillsync v0.0.0-test (0123456789abcdef, " + runtime.Version() + ")\n"},
+		{[]string{"--version"}, 0, "skillsync v0.0.0-test (0123456789abcdef, " + runtime.Version() + ")\n"},
 		{[]string{"config", "check"}, 0, "client_secret: '[redacted]'"},
 		{[]string{"plan", "--detailed-exitcode"}, 2, "+ Research & Development"},
 		{[]string{"sync", "--format", "json"}, 0, `"format_version": 1`},
@@ -106,6 +110,10 @@ server: {listen: "127.0.0.1:0"}
 	}
 	lines := bufio.NewScanner(stderr)
 	var logs strings.Builder
+	if !lines.Scan() || !strings.Contains(lines.Text(), `"msg":"skillsync starting","version":"v0.0.0-test","revision":"0123456789abcdef"`) {
+		t.Errorf("the daemon's first log line does not name its version: %s", lines.Text())
+	}
+	logs.WriteString(lines.Text() + "\n")
 	for lines.Scan() {
 		logs.WriteString(lines.Text() + "\n")
 		if strings.Contains(lines.Text(), `"msg":"skillsync started"`) {

@@ -146,12 +146,14 @@ Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode),
   # Check a configuration, then see what a run would change:
   skillsync config check --config /etc/skillsync/config.yaml
   skillsync plan --config /etc/skillsync/config.yaml`,
+		Version:       currentBuild().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate(versionTemplate)
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.configPath, "config", "", "configuration file (default $SKILLSYNC_CONFIG, else ./config.yaml)")
-	pf.StringVar(&c.logFormat, "log-format", "", "log format: auto (coloured text on a terminal, JSON otherwise), text or json (default: log.format, else auto)")
+	pf.StringVar(&c.logFormat, "log-format", "", "log format: auto (text on a terminal, JSON otherwise), text or json (default: log.format, else auto); colours only on a terminal, never with NO_COLOR set")
 	pf.StringVar(&c.logLevel, "log-level", "", "log level: debug, info, warn or error (default: log.level, else info)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage", err, cmd.CommandPath())
@@ -166,6 +168,7 @@ Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode),
 		c.configCommand(),
 		c.releaseCommand(),
 		c.demoCommand(),
+		c.versionCommand(),
 	)
 	return root, c
 }
@@ -226,7 +229,7 @@ func (c *cli) logger(lc LogConfig, secrets []string) (*slog.Logger, error) {
 	if c.logLevel != "" {
 		level = c.logLevel
 	}
-	return newLogger(c.env.stderr, format, level, secrets)
+	return newLogger(c.env.stderr, format, level, secrets, colorOn(c.env.stderr, c.env.lookupEnv))
 }
 
 // formatFlag validates a --format value.

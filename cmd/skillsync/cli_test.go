@@ -359,7 +359,7 @@ func TestRunFailingBeforeItIsRecordedIsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	log, err := newLogger(&logs, "json", "info", nil)
+	log, err := newLogger(&logs, "json", "info", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

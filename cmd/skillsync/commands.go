@@ -71,26 +71,153 @@ func (c *cli) configCheck(stdout io.Writer) error {
 }
 
 func (c *cli) migrateCommand() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply database migrations and exit",
 		Long: `Create or upgrade skillsync's tables in the database of database.url, then exit.
 
 plan, sync and run apply pending migrations themselves; this command is for
 deployment pipelines that migrate first. Concurrent migrations from several
-replicas wait for each other.`,
-		Example: `  SKILLSYNC_DATABASE_URL=postgres://skillsync@db/skillsync skillsync migrate`,
-		Args:    cobra.NoArgs,
+replicas wait for each other. A database that a newer skillsync has migrated is
+refused (exit 1, naming both schema versions): this build never downgrades a
+schema, and neither it nor any other command works on one it does not know.
+'skillsync migrate status' shows where the database stands.`,
+		Example: `  SKILLSYNC_DATABASE_URL=postgres://skillsync@db/skillsync skillsync migrate
+  skillsync migrate status`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, log, err := c.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			log.Info("database is up to date")
+			log.Info("database is up to date", "schema_version", store.KnownSchemaVersion())
 			return nil
 		},
 	}
+	cmd.AddCommand(c.migrateStatusCommand())
+	return cmd
+}
+
+func (c *cli) migrateStatusCommand() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show applied and pending database migrations",
+		Long: `List every migration this build of skillsync knows, applied (with when) or
+pending, and every migration the database has that this build does not know
+(applied by a newer skillsync). Nothing is written to the database.
+
+The exit status is 0 when the status could be read, also with migrations
+pending ('skillsync migrate' applies them); 1 when the database is unreachable,
+or when a newer skillsync has migrated it: this build refuses to work on it.`,
+		Example: `  skillsync migrate status
+  skillsync migrate status --format json | jq '.migrations[] | select(.state == "pending")'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := formatFlag(format); err != nil {
+				return err
+			}
+			st, _, err := c.openStoreUnchecked(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			status, err := st.SchemaStatus(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				err = writeJSON(cmd.OutOrStdout(), newSchemaView(status))
+			} else {
+				err = writeSchemaStatus(cmd.OutOrStdout(), status)
+			}
+			if err != nil {
+				return err
+			}
+			var tooNew *store.SchemaTooNewError
+			if errors.As(status.Err(), &tooNew) {
+				return schemaError(tooNew)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return cmd
+}
+
+// schemaView is the JSON of `migrate status`.
+type schemaView struct {
+	Database      string          `json:"database"`
+	SchemaVersion int64           `json:"schema_version"`
+	KnownVersion  int64           `json:"known_version"`
+	Migrations    []migrationView `json:"migrations"`
+}
+
+type migrationView struct {
+	Version   int64                `json:"version"`
+	File      string               `json:"file,omitempty"`
+	State     store.MigrationState `json:"state"`
+	AppliedAt *time.Time           `json:"applied_at,omitempty"`
+}
+
+func newSchemaView(s store.SchemaStatus) schemaView {
+	v := schemaView{Database: s.Where, SchemaVersion: s.Database, KnownVersion: s.Known, Migrations: make([]migrationView, len(s.Migrations))}
+	for i, m := range s.Migrations {
+		v.Migrations[i] = migrationView{Version: m.Version, File: m.File, State: m.State, AppliedAt: m.AppliedAt}
+	}
+	return v
+}
+
+func writeSchemaStatus(w io.Writer, s store.SchemaStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "database\tpostgres at %s\n", s.Where)
+	fmt.Fprintf(tw, "schema version\t%d (this skillsync knows up to %d)\n", s.Database, s.Known)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tMIGRATION\tSTATE\tAPPLIED (UTC)")
+	for _, m := range s.Migrations {
+		file, at := m.File, "-"
+		if file == "" {
+			file = "? (not in this build)"
+		}
+		if m.AppliedAt != nil {
+			at = m.AppliedAt.UTC().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", m.Version, file, m.State, at)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var note string
+	switch pending, unknown := s.Pending(), s.Unknown(); {
+	case len(unknown) > 0:
+		note = fmt.Sprintf("a newer skillsync has migrated this database (%d unknown migrations): this build refuses to work on it", len(unknown))
+	case len(pending) > 0:
+		note = fmt.Sprintf("%d pending: 'skillsync migrate' applies them (run, plan and sync also do, at start)", len(pending))
+	default:
+		note = "up to date"
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", note)
+	return err
+}
+
+// schemaError explains a schema this build cannot work on, and what to do.
+func schemaError(err error) error {
+	var tooNew *store.SchemaTooNewError
+	var behind *store.SchemaBehindError
+	switch {
+	case errors.As(err, &tooNew):
+		return fmt.Errorf("%w. This is skillsync %s, which refuses to work on it: run the skillsync that migrated it, "+
+			"or a newer one ('skillsync migrate status' lists the migrations)", err, currentBuild())
+	case errors.As(err, &behind):
+		return fmt.Errorf("%w: run 'skillsync migrate' (run, plan and sync also migrate at start; "+
+			"read-only commands such as this one never do), or check database.url", err)
+	}
+	return err
 }
 
 // loadForStore loads the configuration for the commands that only need the
@@ -142,8 +269,38 @@ func (c *cli) openStore(ctx context.Context) (*store.Store, *slog.Logger, error)
 	return st, log, nil
 }
 
+// openStoreReadOnly opens the database named by the configuration for
+// the commands that only read it (runs, runs show): they never migrate,
+// and work only on the schema this build knows.
+func (c *cli) openStoreReadOnly(ctx context.Context) (*store.Store, *slog.Logger, error) {
+	st, log, err := c.openStoreUnchecked(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.CheckSchema(ctx); err != nil {
+		st.Close()
+		return nil, nil, schemaError(err)
+	}
+	return st, log, nil
+}
+
+// openStoreUnchecked opens the database named by the configuration as it
+// is, whatever its schema (migrate status).
+func (c *cli) openStoreUnchecked(ctx context.Context) (*store.Store, *slog.Logger, error) {
+	cfg, log, err := c.loadForStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, log, nil
+}
+
 // openStore connects and migrates: every command that uses the database
-// can then run against a fresh one.
+// can then run against a fresh one. A database migrated by a newer
+// skillsync is refused before anything else happens (no LivePerson call).
 func openStore(ctx context.Context, url string, opts store.Options) (*store.Store, error) {
 	st, err := store.Open(ctx, url, opts)
 	if err != nil {
@@ -151,6 +308,10 @@ func openStore(ctx context.Context, url string, opts store.Options) (*store.Stor
 	}
 	if err := st.Migrate(ctx); err != nil {
 		st.Close()
+		var tooNew *store.SchemaTooNewError
+		if errors.As(err, &tooNew) {
+			return nil, schemaError(err)
+		}
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
 	return st, nil
@@ -164,7 +325,10 @@ func (c *cli) runsCommand() *cobra.Command {
 		Short: "List recent runs",
 		Long: `List the most recent runs, newest first: when, what started them, plan or apply,
 how they ended, and what they changed. 'skillsync runs show ID' shows one run
-with its plan and every operation it journaled.`,
+with its plan and every operation it journaled.
+
+Both only read the database: they never migrate it, and exit 1 (saying what to
+do) when its schema is not the one this skillsync knows.`,
 		Example: `  skillsync runs
   skillsync runs --limit 50 --format json | jq '.[] | select(.outcome == "failed")'
   skillsync runs show 42`,
@@ -176,7 +340,7 @@ with its plan and every operation it journaled.`,
 			if limit < 1 {
 				return fmt.Errorf("--limit %d: want at least 1", limit)
 			}
-			st, _, err := c.openStore(cmd.Context())
+			st, _, err := c.openStoreReadOnly(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -221,7 +385,7 @@ a later run settled a create whose answer never came, by reading LivePerson
 			if err != nil || id < 1 {
 				return fmt.Errorf("run id %q: want a positive number, as listed by 'skillsync runs'", args[0])
 			}
-			st, _, err := c.openStore(cmd.Context())
+			st, _, err := c.openStoreReadOnly(cmd.Context())
 			if err != nil {
 				return err
 			}

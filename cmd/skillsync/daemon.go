@@ -39,6 +39,8 @@ settles the batch it left in flight.`,
 			if err != nil {
 				return err
 			}
+			b := currentBuild()
+			log.Info("skillsync starting", "version", b.Version, "revision", b.Revision, "go_version", b.GoVersion)
 			a, err := newApp(cmd.Context(), cfg, log, c.env)
 			if err != nil {
 				return err
@@ -101,7 +103,7 @@ func (d *daemon) serve(ctx context.Context) error {
 	d.app.closeInterrupted(ctx)
 	// The last success of any process so far, not 0 until this one has a
 	// run of its own (a restart, a standby replica).
-	d.app.refreshLastSuccess(ctx)
+	d.app.refreshFromStore(ctx)
 
 	d.runCtx, d.cancelRuns = context.WithCancel(context.WithoutCancel(ctx))
 	defer d.cancelRuns()

@@ -93,7 +93,7 @@ func (p demoPrinter) fact(label, format string, args ...any) {
 
 func (c *cli) demo(ctx context.Context, out io.Writer) error {
 	began := time.Now()
-	p := demoPrinter{w: out, color: isTerminal(out)}
+	p := demoPrinter{w: out, color: colorOn(out, c.env.lookupEnv)}
 	// Warnings only, unless asked: the screen is for the story.
 	lc := LogConfig{Format: "auto", Level: "warn"}
 	secret := randomHex(16)

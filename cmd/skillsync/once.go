@@ -94,7 +94,7 @@ func (c *cli) once(ctx context.Context, stdout io.Writer, mode store.Mode, forma
 		return exitErr
 	}
 	if res != nil && res.Plan != nil {
-		if err := writePlan(stdout, res, format, isTerminal(stdout)); err != nil {
+		if err := writePlan(stdout, res, format, colorOn(stdout, c.env.lookupEnv)); err != nil {
 			return fmt.Errorf("print plan: %w", err)
 		}
 	}

@@ -149,7 +149,7 @@ func TestLoggerRedacts(t *testing.T) {
 	for _, format := range []string{"json", "text"} {
 		for _, tc := range tests {
 			var buf bytes.Buffer
-			l, err := newLogger(&buf, format, "debug", []string{secret})
+			l, err := newLogger(&buf, format, "debug", []string{secret}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,7 +230,7 @@ func TestURLQuerySecretsAreRedacted(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	log, err := newLogger(&buf, "json", "debug", secrets)
+	log, err := newLogger(&buf, "json", "debug", secrets, false)
 	if err != nil {
 		t.Fatal(err)
 	}
