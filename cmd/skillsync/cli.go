@@ -186,7 +186,12 @@ func (c *cli) path() string {
 
 // load reads and validates the configuration and builds the logger (the
 // flags override log.format and log.level).
-func (c *cli) load() (*Config, *slog.Logger, error) {
+func (c *cli) load() (*Config, *slog.Logger, error) { return c.loadThen(nil) }
+
+// loadThen is load, calling first (when set) with the logger before the
+// configuration's warnings are logged: the daemon's first line is the one
+// naming its version.
+func (c *cli) loadThen(first func(*slog.Logger)) (*Config, *slog.Logger, error) {
 	cfg, file, err := loadConfig(c.path(), c.env.lookupEnv)
 	c.remember(cfg)
 	if err != nil {
@@ -196,6 +201,9 @@ func (c *cli) load() (*Config, *slog.Logger, error) {
 	log, err := c.logger(cfg.Log, configSecrets(cfg))
 	if err != nil {
 		return nil, nil, err
+	}
+	if first != nil {
+		first(log)
 	}
 	c.warnConfig(log, file)
 	return cfg, log, nil

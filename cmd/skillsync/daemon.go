@@ -35,12 +35,13 @@ settles the batch it left in flight.`,
   skillsync run --log-format json --log-level debug`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := c.load()
+			cfg, log, err := c.loadThen(func(log *slog.Logger) {
+				b := currentBuild()
+				log.Info("skillsync starting", "version", b.Version, "revision", b.Revision, "go_version", b.GoVersion)
+			})
 			if err != nil {
 				return err
 			}
-			b := currentBuild()
-			log.Info("skillsync starting", "version", b.Version, "revision", b.Revision, "go_version", b.GoVersion)
 			a, err := newApp(cmd.Context(), cfg, log, c.env)
 			if err != nil {
 				return err
