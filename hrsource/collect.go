@@ -31,10 +31,17 @@ type collector struct {
 	pairs []kv
 	name  []byte
 	set   []bool
+	// paths are the columns read at a path of each JSON record (hr.columns,
+	// and hr.fields values holding a "/").
+	paths []pathColumn
 }
 
 func newCollector(cfg *Config, active *activeExpr) *collector {
-	return &collector{cfg: cfg, active: active, probs: problems{max: cfg.MaxErrors}, colIndex: map[string]int{}}
+	c := &collector{cfg: cfg, active: active, probs: problems{max: cfg.MaxErrors}, colIndex: map[string]int{}}
+	if cfg.jsonFeed() {
+		c.paths = cfg.pathColumns()
+	}
+	return c
 }
 
 // values returns room for n values of one record. Rows are carved out of
@@ -135,7 +142,7 @@ func (c *collector) finish(source string) (*Snapshot, error) {
 	}
 	f := c.cfg.Fields
 	idCol := schema.Index(f.ID)
-	if idCol < 0 {
+	if idCol < 0 || !c.pathFound(f.ID) {
 		return nil, c.probs.err(source)
 	}
 	emailCol, loginCol, nameCol := schema.Index(f.Email), schema.Index(f.LoginName), schema.Index(f.Name)
@@ -230,6 +237,13 @@ func (c *collector) checkColumns(s *Schema) {
 			c.probs.add("hr.fields."+m.key, "names %s %q, which is not in the data (%ss: %s): fix the name or leave it empty", word, m.col, word, columnList(s.Columns))
 		}
 	}
+	if len(c.recs) > 0 {
+		for _, p := range c.paths {
+			if !p.found {
+				c.probs.add(p.key, "the path %q reaches nothing in any record (%ss of the first: %s): fix the path against a record of the feed", p.name, word, columnList(c.recordKeys()))
+			}
+		}
+	}
 	for _, col := range sortedKeys(c.cfg.MultiValue) {
 		if s.Index(col) < 0 {
 			c.probs.add("hr.multi_value", "names %s %q, which is not in the data: fix the name or remove it", word, col)
@@ -240,6 +254,29 @@ func (c *collector) checkColumns(s *Schema) {
 			c.probs.add("hr.stats_attributes", "names %s %q, which is not in the data: fix the name or remove it", word, col)
 		}
 	}
+}
+
+// pathFound says whether the column named col, when it is read at a path,
+// was found in some record (any other column counts as found).
+func (c *collector) pathFound(col string) bool {
+	for _, p := range c.paths {
+		if p.name == col {
+			return p.found
+		}
+	}
+	return true
+}
+
+// recordKeys lists the columns of the first record that are not path
+// columns, for the hint when a path reaches nothing.
+func (c *collector) recordKeys() []string {
+	var out []string
+	for i, col := range c.columns {
+		if i < len(c.recs[0].Values) && !slices.ContainsFunc(c.paths, func(p pathColumn) bool { return p.name == col }) {
+			out = append(out, col)
+		}
+	}
+	return out
 }
 
 // columnList abbreviates a column list for an error message.

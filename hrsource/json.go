@@ -269,6 +269,9 @@ func (c *collector) jsonRecord(raw []byte, where func() string, pos int) bool {
 		return c.probs.add(where(), "is %s, not an object: every record must be a JSON object", describeJSON(text[vs:ve]))
 	}
 	pairs, err := c.flatten(&sc, c.name[:0], c.pairs[:0])
+	if err == nil && len(c.paths) > 0 {
+		pairs, err = c.appendPaths(text, pairs)
+	}
 	c.pairs = pairs[:0]
 	if err != nil {
 		return c.probs.add(where(), "%v", err)
@@ -281,6 +284,9 @@ func (c *collector) jsonRecord(raw []byte, where func() string, pos int) bool {
 	set := c.setScratch(n)
 	for _, p := range pairs {
 		if set[p.col] {
+			if key := c.pathKey(p.col); key != "" {
+				return c.probs.add(where(), "%s reads %q, a name the record already has as a field: use another name", key, c.columns[p.col])
+			}
 			return c.probs.add(where(), "%q appears twice in the record (once flattened from a nested object?): a field must be unambiguous", c.columns[p.col])
 		}
 		set[p.col] = true
