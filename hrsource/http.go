@@ -333,11 +333,11 @@ func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, w
 	return nil, "", fmt.Errorf("%s %s: %s%s%s", method, where, resp.Status, s.detail(resp.Header, data), hint)
 }
 
-// detail quotes what an error answer says: the start of its body (an
-// OData error's message alone), and the vendor's error header. The
+// detail quotes what an error answer says: the start of its body (the
+// message of a JSON error), and the vendor's error header. The
 // secrets go first: cut or quoted, one would no longer be recognised.
 func (s *httpSource) detail(h http.Header, body []byte) string {
-	msg := odataMessage(body)
+	msg := errorMessage(body)
 	if msg == "" {
 		msg = string(body)
 	}
@@ -350,24 +350,37 @@ func (s *httpSource) detail(h http.Header, body []byte) string {
 	return out
 }
 
-// odataMessage returns the message of an OData v2 JSON error,
-// {"error": {"code": ..., "message": {"value": ...}}}, or "".
-func odataMessage(body []byte) string {
+// errorMessage returns the message of a JSON error body of the shapes
+// vendors use, or "": OData v2's {"error": {"code": ..., "message":
+// {"value": ...}}} (SuccessFactors) and {"error": ..., "message": ...}
+// (Workday).
+func errorMessage(body []byte) string {
 	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message struct {
-				Value string `json:"value"`
-			} `json:"message"`
-		} `json:"error"`
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
 	}
-	if json.Unmarshal(body, &e) != nil || e.Error.Message.Value == "" {
+	if json.Unmarshal(body, &e) != nil {
 		return ""
 	}
-	if e.Error.Code != "" && !strings.Contains(e.Error.Message.Value, e.Error.Code) {
-		return e.Error.Code + ": " + e.Error.Message.Value
+	var odata struct {
+		Code    string `json:"code"`
+		Message struct {
+			Value string `json:"value"`
+		} `json:"message"`
 	}
-	return e.Error.Message.Value
+	var code string
+	if json.Unmarshal(e.Error, &odata) == nil && odata.Message.Value != "" {
+		code, e.Message = odata.Code, odata.Message.Value
+	} else if json.Unmarshal(e.Error, &code) != nil {
+		code = ""
+	}
+	switch {
+	case e.Message == "":
+		return ""
+	case code != "" && !strings.Contains(e.Message, code):
+		return code + ": " + e.Message
+	}
+	return e.Message
 }
 
 // retryAfter reads a Retry-After header (seconds, or an HTTP date); 0 when
@@ -471,7 +484,10 @@ func redactURL(u *url.URL) string {
 	q := u.Query()
 	keys := sortedKeys(q)
 	for i, k := range keys {
-		keys[i] = url.QueryEscape(k) + "=…"
+		if strings.Trim(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.~$!-") != "" {
+			k = url.QueryEscape(k) // $format and Worker_Type!WID stay readable
+		}
+		keys[i] = k + "=…"
 	}
 	return s + "?" + strings.Join(keys, "&")
 }

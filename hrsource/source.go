@@ -29,7 +29,7 @@ func New(cfg Config, opts Options) (Source, error) {
 	// repeating the API key): no error of a source carries one.
 	base := reader{cfg: cfg, active: active, log: opts.Logger, secrets: newScrubber(configSecrets(cfg))}
 	switch cfg.Type {
-	case TypeHTTP:
+	case TypeHTTP, TypeWorkday, TypeBambooHR, TypeSuccessFactors:
 		src, err := newHTTPSource(base, opts)
 		if err != nil {
 			return nil, err // not a typed nil in the interface
