@@ -34,6 +34,33 @@ type collector struct {
 	// paths are the columns read at a path of each JSON record (hr.columns,
 	// and hr.fields values holding a "/").
 	paths []pathColumn
+	// valued marks the JSON columns that held something other than null
+	// in some record (nil for CSV and Postgres, where every column counts).
+	valued []bool
+}
+
+// markValued records whether column col held a value other than null.
+func (c *collector) markValued(col int, valued bool) {
+	for len(c.valued) <= col {
+		c.valued = append(c.valued, false)
+	}
+	if valued {
+		c.valued[col] = true
+	}
+}
+
+// nullOnly names the JSON columns that never held anything but null.
+func (c *collector) nullOnly() map[string]bool {
+	var out map[string]bool
+	for i, v := range c.valued {
+		if !v && i < len(c.columns) {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[c.columns[i]] = true
+		}
+	}
+	return out
 }
 
 func newCollector(cfg *Config, active *activeExpr) *collector {
@@ -116,7 +143,7 @@ func (c *collector) setOrigins(from int, format func(dst []byte, pos int) []byte
 // finish maps the collected rows onto records, validates them and computes
 // the statistics. source names the feed in the error.
 func (c *collector) finish(source string) (*Snapshot, error) {
-	schema := NewSchema(c.columns, c.cfg.MultiValue)
+	schema := newSchema(c.columns, c.cfg.MultiValue, c.nullOnly())
 	c.checkColumns(schema)
 	if c.probs.full() {
 		return nil, c.probs.err(source)

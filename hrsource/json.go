@@ -348,6 +348,7 @@ func (c *collector) flatten(sc *scanner, prefix []byte, pairs []kv) ([]kv, error
 			return pairs, fmt.Errorf("undecodable JSON at byte %d of the record: expected a value", sc.i+1)
 		}
 		col := c.columnBytes(name)
+		c.markValued(col, sc.text[vs] != 'n')
 		v, err := c.jsonValue(sc.text[vs:ve], c.columns[col])
 		if err != nil {
 			return pairs, err

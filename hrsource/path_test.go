@@ -1,6 +1,7 @@
 package hrsource
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -248,4 +249,83 @@ func TestByteSize(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != "max: 512MiB" {
 		t.Errorf("marshal = %q, %v", out, err)
 	}
+}
+
+// TestJSONNullObject: a key that is an object in some records and null in
+// others (an OData navigation property without a target) is reachable as
+// a nested map in every record's environment, as it would be if it were
+// never null.
+func TestJSONNullObject(t *testing.T) {
+	t.Parallel()
+	const doc = `[{"id": "1", "manager": {"email": "boss@x.io"}}, {"id": "2", "manager": null}, {"id": "3", "note": null}]`
+	snap, err := readDoc(t, "users.json", doc, Config{Fields: FieldsConfig{ID: "id"}, Active: `manager.email != ""`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := activeIDs(snap.Records); !slices.Equal(got, []string{"1"}) {
+		t.Errorf("active = %q, want 1", got)
+	}
+	for i, want := range []string{"boss@x.io", "", ""} {
+		env := snap.Records[i].Env()
+		m, ok := env["manager"].(map[string]any)
+		if !ok || m["email"] != want {
+			t.Errorf("record %d: manager = %#v, want a map with email %q", i, env["manager"], want)
+		}
+		if v, ok := env["note"]; !ok || v != "" {
+			t.Errorf("record %d: note = %#v, want \"\" (null, and never an object)", i, v)
+		}
+	}
+	if v, ok := snap.Records[1].Attr("manager"); !ok || v != "" {
+		t.Errorf("Attr(manager) = %q, %v", v, ok)
+	}
+}
+
+// FuzzPath parses arbitrary paths and looks them up in arbitrary valid
+// JSON: no panic, and what a path finds is itself one JSON value.
+func FuzzPath(f *testing.F) {
+	rec := `{"userId": "u1", "manager": {"email": "boss@x.io"}, "empInfo": {"jobInfoNav": {"results": [{"department": "Sales"}]}}, "tags": ["a", {"b": [1, 2]}], "k/ey": null}`
+	for _, p := range []string{"manager/email", "/k~1ey", "empInfo/jobInfoNav/results/0/department", "tags/1/b/1", "a//b", "a~2", "~", "0"} {
+		f.Add(p, rec)
+	}
+	f.Add("a", `[1, {"a": "x"}]`)
+	f.Add("0/a", `[{"a": "x\"y"}]`)
+	f.Fuzz(func(t *testing.T, path, doc string) {
+		p, err := parsePath(path)
+		if err != nil {
+			return
+		}
+		if strings.Join(p, "/") == "" && len(p) > 0 {
+			t.Fatalf("parsePath(%q) = %q: an empty step", path, p)
+		}
+		if !json.Valid([]byte(doc)) {
+			return
+		}
+		got, found, err := p.extract(doc)
+		if err != nil || !found {
+			return
+		}
+		if !json.Valid([]byte(got)) {
+			t.Fatalf("extract(%q) in %s = %q, not one JSON value", path, doc, got)
+		}
+	})
+}
+
+// FuzzByteSize reads arbitrary sizes: no panic, and a size that reads
+// writes back to itself.
+func FuzzByteSize(f *testing.F) {
+	for _, s := range []string{"512MiB", "1 GiB", "200MB", "64KiB", "1000", "3kB", "-1", "12XB", "99999999999999999999GiB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := ParseByteSize(s)
+		if err != nil {
+			return
+		}
+		if b < 0 {
+			t.Fatalf("ParseByteSize(%q) = %d", s, b)
+		}
+		if back, err := ParseByteSize(b.String()); err != nil || back != b {
+			t.Fatalf("%q = %d writes as %q, which reads %d, %v", s, b, b, back, err)
+		}
+	})
 }
