@@ -142,6 +142,12 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 		total += int64(len(body))
 		name := fmt.Sprintf("page %d", page)
 		records, problems := len(c.recs), len(c.probs.list)
+		// The first page's size sizes the record slices (a Workday or
+		// BambooHR report is all on it); later pages just append.
+		c.sizeHint = 0
+		if page == 1 {
+			c.sizeHint = int64(len(body))
+		}
 		var nextRef string
 		switch s.cfg.Format {
 		case "csv":
@@ -157,8 +163,7 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 				c.probs.add(name, "the server answered with HTML or XML, not JSON (a login page?): check hr.url and the credentials")
 				break
 			}
-			reread := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-			nextRef = c.readJSON(bytes.NewReader(body), reread, name, s.cfg.RecordsPath, s.cfg.NextPagePath)
+			nextRef = c.readJSONBytes(body, name, s.cfg.RecordsPath, s.cfg.NextPagePath)
 		}
 		s.log.DebugContext(ctx, "hr page read", "url", redactURL(next), "page", page, "bytes", len(body), "records", len(c.recs))
 		if c.probs.full() {

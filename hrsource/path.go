@@ -1,8 +1,6 @@
 package hrsource
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -197,11 +195,7 @@ func (s *scanner) findIndex(n int) bool {
 // jsonValue does, and an object as compact JSON.
 func (c *collector) pathValue(text, col string) (string, error) {
 	if text[0] == '{' {
-		var b bytes.Buffer
-		if err := json.Compact(&b, []byte(text)); err != nil {
-			return "", err
-		}
-		return b.String(), nil
+		return compactJSON(text), nil
 	}
 	return c.jsonValue(text, col)
 }
