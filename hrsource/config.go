@@ -227,6 +227,18 @@ func (c Config) validate() []error {
 	if c.Subdomain != "" && c.Type != TypeBambooHR {
 		add("subdomain", "only for type bamboohr")
 	}
+	switch c.Type {
+	case TypeCSV, TypeJSON, TypeJSONL, TypePostgres:
+		if c.Auth != (AuthConfig{}) {
+			add("auth", "only for type http and the connectors (workday, bamboohr, successfactors)")
+		}
+		if c.HTTPMethod != "" {
+			add("http_method", "only for type http")
+		}
+		if c.Body != "" {
+			add("body", "only for type http")
+		}
+	}
 	if c.Filter != "" && c.Type != TypeSuccessFactors {
 		add("filter", "only for type successfactors (an OData $filter)")
 	}

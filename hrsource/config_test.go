@@ -195,6 +195,8 @@ func TestConfigValidateConnectors(t *testing.T) {
 			want: []string{"hr.max_pages: must not be negative", "hr.max_bytes: must not be negative", "hr.max_retry_wait: must not be negative"}},
 		{name: "columns on a CSV feed", cfg: Config{Type: TypeHTTP, URL: "https://h/x", Format: "csv", Columns: map[string]string{"D": "a/b"}},
 			want: []string{"hr.columns: only for JSON sources"}},
+		{name: "auth and a body on a file", cfg: Config{Type: TypeCSV, Path: "hr.csv", Body: "x", Auth: AuthConfig{Method: AuthBearer, Token: "t"}},
+			want: []string{"hr.auth: only for type http and the connectors", "hr.body: only for type http"}},
 		{name: "bad paths", cfg: Config{Type: TypeHTTP, URL: "https://h/x", Fields: FieldsConfig{ID: "id", Email: "a//b"}, Columns: map[string]string{"D": "a/~2"}},
 			want: []string{"hr.fields.email: not a valid path", "hr.columns.D: not a valid path"}},
 	}

@@ -9,6 +9,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -236,6 +237,41 @@ func TestRedactedConfigHidesHRAuth(t *testing.T) {
 	for _, keep := range []string{"client_id: hr-client-id", "username: ISU_skillsync", "max_bytes: 512MiB", "max_retry_wait: 5m0s"} {
 		if !strings.Contains(string(out), keep) {
 			t.Errorf("output lacks %q:\n%s", keep, out)
+		}
+	}
+}
+
+// TestREADMEHRRecipesValidate keeps the README's connector recipes true:
+// each config block of its HR connectors section passes config check.
+func TestREADMEHRRecipesValidate(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	start := strings.Index(text, "### HR connectors")
+	end := strings.Index(text[start:], "\n## ")
+	if start < 0 || end < 0 {
+		t.Fatal("README has no HR connectors section")
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(text[start:start+end], -1)
+	if len(blocks) != 4 {
+		t.Fatalf("%d yaml blocks in the HR connectors section, want 4 (Workday, BambooHR, SuccessFactors, http)", len(blocks))
+	}
+	minimal := minimalConfig("/unused.csv", "")
+	head := minimal[:strings.Index(minimal, "hr:\n")]
+	skills := minimal[strings.Index(minimal, "skills:\n"):]
+	lookup := envMap("DB_URL", "postgres://localhost/x", "LP_CLIENT_ID", "c", "LP_CLIENT_SECRET", "s",
+		"WORKDAY_ISU_PASSWORD", "p", "BAMBOOHR_API_KEY", "k", "SF_API_PASSWORD", "p", "HR_CLIENT_SECRET", "s")
+	for i, b := range blocks {
+		cfg := head + b[1]
+		if !strings.Contains(b[1], "skills:") {
+			cfg += skills
+		}
+		path := writeFile(t, t.TempDir(), "config.yaml", cfg)
+		if _, _, err := loadConfig(path, lookup); err != nil {
+			t.Errorf("README block %d does not pass config check: %v\n%s", i+1, err, b[1])
 		}
 	}
 }
