@@ -114,6 +114,12 @@ func (c *collector) column(name string) int {
 
 // add appends a record whose origin is format(pos), set by setOrigins.
 func (c *collector) add(values []string, pos int) {
+	if len(c.recs) == cap(c.recs) {
+		// Double, where append grows large slices by a quarter: a feed of
+		// many pages (not presized) would copy its records a dozen times.
+		c.recs = slices.Grow(c.recs, max(len(c.recs), 1024))
+		c.pos = slices.Grow(c.pos, max(len(c.pos), 1024))
+	}
 	c.recs = append(c.recs, Record{Values: values})
 	c.pos = append(c.pos, pos)
 }
