@@ -42,10 +42,16 @@ import (
 //     KBA 2524436, https://apps.support.sap.com/sap/support/knowledge/public/E/2524436
 //   - throttling: 429 Too Many Requests with Retry-After (300 s
 //     recommended): KBA 3159263, https://userapps.support.sap.com/sap/support/knowledge/en/3159263
+//   - OAuth 2.0 through SAP Cloud Identity Services (OpenID Connect), a
+//     token from the client credentials grant sent as a bearer token:
+//     KBA 3681224, https://userapps.support.sap.com/sap/support/knowledge/en/3681224
 type fakeSuccessFactors struct {
 	user, password string
-	users          []map[string]any
-	pageSize       int
+	// ias, when set, is the identity service whose tokens are accepted
+	// instead of basic authentication.
+	ias      *fakeToken
+	users    []map[string]any
+	pageSize int
 	// fault, when set and returning true, has answered instead.
 	fault func(w http.ResponseWriter, r *http.Request, n int) bool
 
@@ -58,6 +64,10 @@ type fakeSuccessFactors struct {
 const sfPath = "/odata/v2/User"
 
 func (f *fakeSuccessFactors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/oauth2/token" && f.ias != nil {
+		f.ias.ServeHTTP(w, r)
+		return
+	}
 	n := f.log.add(r)
 	if f.fault != nil && f.fault(w, r, n) {
 		return
@@ -66,7 +76,12 @@ func (f *fakeSuccessFactors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sfError(w, http.StatusNotFound, "COE_ENTITY_NOT_FOUND", "Invalid entity (or function) name")
 		return
 	}
-	if u, p, ok := r.BasicAuth(); !ok || u != f.user || p != f.password {
+	if f.ias != nil {
+		if !f.ias.valid(r.Header.Get("Authorization")) {
+			sfError(w, http.StatusUnauthorized, "LGN0007", "[LGN0007]Invalid OAuth token. Please validate the value for your OAuth token.")
+			return
+		}
+	} else if u, p, ok := r.BasicAuth(); !ok || u != f.user || p != f.password {
 		sfError(w, http.StatusUnauthorized, "LGN0015", "[LGN0015]Authentication failed. You have entered an incorrect username or password (status code = 4).")
 		return
 	}
@@ -380,6 +395,24 @@ func TestSuccessFactorsThrottled(t *testing.T) {
 	_, retried := f.log.at(2)
 	if gap := retried.Sub(throttled); gap < time.Second {
 		t.Errorf("retried after %s, before the second Retry-After asked for", gap)
+	}
+}
+
+// TestSuccessFactorsOIDC reads with a token of SAP Cloud Identity
+// Services' client credentials grant (here served by the fake's host).
+func TestSuccessFactorsOIDC(t *testing.T) {
+	t.Parallel()
+	ias := &fakeToken{clientID: "sf-oidc-client", clientSecret: "ias-secret-19c2", expiresIn: 3600}
+	f := &fakeSuccessFactors{ias: ias, users: sfUsers, pageSize: 2}
+	srv := fakeServer(t, f)
+	cfg := sfConfig()
+	cfg.Auth = AuthConfig{Method: AuthOAuth2ClientCredentials, ClientID: "sf-oidc-client", ClientSecret: "ias-secret-19c2", TokenURL: "/oauth2/token"}
+	snap, err := readVendor(t, srv, cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Records) != 5 || f.log.count() != 3 || ias.count() != 1 {
+		t.Errorf("%d records, %d page requests, %d tokens", len(snap.Records), f.log.count(), ias.count())
 	}
 }
 
