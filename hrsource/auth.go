@@ -110,7 +110,7 @@ func (c Config) authMethod() string {
 func (c Config) validateAuth(v *vendor, add func(key, format string, args ...any)) {
 	a := c.Auth
 	legacy := c.Username != "" || c.Password != ""
-	if legacy && (a.Method != "" || a != (AuthConfig{})) {
+	if legacy && a != (AuthConfig{}) {
 		add("auth", "hr.username/hr.password (the older spelling) and hr.auth are both set: keep hr.auth only")
 		return
 	}
@@ -135,12 +135,19 @@ func (c Config) validateAuth(v *vendor, add func(key, format string, args ...any
 		add("auth.method", "%q is not how %s authenticates: use %s", method, v.name, strings.Join(v.methods, " or "))
 		return
 	}
+	c.validateAuthKeys(v, method, spec.required, spec.optional, add)
+}
+
+// validateAuthKeys checks the keys of hr.auth for method: those it needs,
+// those it ignores, and their values.
+func (c Config) validateAuthKeys(v *vendor, method string, required, optional []string, add func(key, format string, args ...any)) {
+	a := c.Auth
 	for _, k := range authKeys {
 		set := k.get(a) != ""
 		switch {
-		case slices.Contains(spec.required, k.name) && !set && !c.derived(k.name):
-			add("auth."+k.name, "required for method %s%s", method, c.authHelp(v, k.name))
-		case set && !slices.Contains(spec.required, k.name) && !slices.Contains(spec.optional, k.name):
+		case slices.Contains(required, k.name) && !set && !c.derived(k.name):
+			add("auth."+k.name, "required for method %s%s", method, c.authHelp(k.name))
+		case set && !slices.Contains(required, k.name) && !slices.Contains(optional, k.name):
 			add("auth."+k.name, "not used by method %s: remove it or change hr.auth.method", method)
 		}
 	}
@@ -156,11 +163,11 @@ func (c Config) validateAuth(v *vendor, add func(key, format string, args ...any
 			add("auth.token_url", "must use https (it receives the client secret), got %s", u.Scheme)
 		}
 	}
-	if _, ok := c.Headers["Authorization"]; ok && method != AuthNone {
-		add("headers.Authorization", "set, and hr.auth.method is %s: keep one of them", method)
-	}
 	for _, name := range sortedKeys(c.Headers) {
-		if method == AuthAPIKey && v == nil && strings.EqualFold(name, cmpOr(a.Header, DefaultAPIKeyHeader)) {
+		switch {
+		case strings.EqualFold(name, "Authorization") && method != AuthNone:
+			add("headers."+name, "set, and hr.auth.method is %s: keep one of them", method)
+		case method == AuthAPIKey && v == nil && strings.EqualFold(name, cmpOr(a.Header, DefaultAPIKeyHeader)):
 			add("headers."+name, "also set by hr.auth (method api_key): keep one of them")
 		}
 	}
@@ -180,7 +187,7 @@ func (c Config) derived(key string) bool {
 }
 
 // authHelp completes "required" messages.
-func (c Config) authHelp(v *vendor, key string) string {
+func (c Config) authHelp(key string) string {
 	switch {
 	case c.Type == TypeBambooHR && key == "token":
 		return ": the BambooHR API key (sent as the basic-auth user, as BambooHR documents)"
