@@ -113,7 +113,7 @@ func (d *jsonDoc) objectText(sc *scanner, path []string) bool {
 		ks, ke := sc.str()
 		key, err := unquote(sc.text[ks:ke])
 		if err != nil {
-			return d.syntax(err, "")
+			return d.badText(err)
 		}
 		sc.ws()
 		sc.i++ // ':'
@@ -135,7 +135,7 @@ func (d *jsonDoc) objectText(sc *scanner, path []string) bool {
 			switch v := sc.text[vs:ve]; v[0] {
 			case '"':
 				if d.nextURL, err = unquote(v[1 : len(v)-1]); err != nil {
-					return d.syntax(err, "")
+					return d.badText(err)
 				}
 			case 'n':
 			default:
@@ -152,6 +152,13 @@ func (d *jsonDoc) objectText(sc *scanner, path []string) bool {
 			}
 		}
 	}
+}
+
+// badText reports a string of a valid document that does not decode
+// (json.Valid passed it: this does not happen, but must not panic).
+func (d *jsonDoc) badText(err error) bool {
+	d.c.probs.add(d.name, "undecodable JSON: %v", err)
+	return false
 }
 
 // arrayText reads the records of the array at sc, as array does.
