@@ -7,6 +7,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -130,4 +131,115 @@ func (e *evaluator) eval(r *Record) (bool, error) {
 		return false, fmt.Errorf("result is %T, not a bool", out)
 	}
 	return b, nil
+}
+
+// ExprColumns lists the record columns an expr-lang expression reads,
+// sorted: an attribute by its name, a value reached inside one by its
+// dotted path (manager.email for `manager.email != ""`), and
+// $env["Dept Name"] as Dept Name. Names the expression declares (let),
+// functions it calls and indexes ([0]) are left out. A vendor connector
+// that must be told which fields to return (BambooHR, SuccessFactors)
+// asks for these.
+func ExprColumns(source string) ([]string, error) {
+	if strings.TrimSpace(source) == "" {
+		return nil, nil
+	}
+	tree, err := parser.Parse(source)
+	if err != nil {
+		return nil, err
+	}
+	var v columnVisitor
+	ast.Walk(&tree.Node, &v)
+	covered := map[ast.Node]bool{}
+	var chains [][]string
+	// Outer members first: a.b.c covers a.b and a.
+	for i := len(v.members) - 1; i >= 0; i-- {
+		m := v.members[i]
+		if covered[m] {
+			continue
+		}
+		steps, inner := memberChain(m)
+		for _, n := range inner {
+			covered[n] = true
+		}
+		if v.callee[m] && len(steps) > 0 {
+			steps = steps[:len(steps)-1] // obj.method(): the column is obj
+		}
+		if len(steps) > 0 {
+			chains = append(chains, steps)
+		}
+	}
+	for _, id := range v.idents {
+		if !covered[id] && !v.callee[id] {
+			chains = append(chains, []string{id.Value})
+		}
+	}
+	var out []string
+	for _, c := range chains {
+		if c[0] == "$env" {
+			c = c[1:]
+		}
+		if len(c) == 0 || slices.Contains(v.declared, c[0]) || c[0] == "#" {
+			continue
+		}
+		out = append(out, strings.Join(c, "."))
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// columnVisitor gathers the nodes ExprColumns looks at.
+type columnVisitor struct {
+	idents   []*ast.IdentifierNode
+	members  []*ast.MemberNode
+	callee   map[ast.Node]bool
+	declared []string
+}
+
+func (c *columnVisitor) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		c.idents = append(c.idents, n)
+	case *ast.MemberNode:
+		c.members = append(c.members, n)
+	case *ast.CallNode:
+		if c.callee == nil {
+			c.callee = map[ast.Node]bool{}
+		}
+		c.callee[n.Callee] = true
+	case *ast.VariableDeclaratorNode:
+		c.declared = append(c.declared, n.Name)
+	}
+}
+
+// memberChain returns the steps of a.b["c"] from its identifier on, cut
+// at the first step that is not a constant name, and the nodes it covers
+// (the identifier and the inner members). A chain not rooted at an
+// identifier (a predicate's .field, a call's result) has no steps.
+func memberChain(m *ast.MemberNode) (steps []string, inner []ast.Node) {
+	var props []ast.Node
+	var node ast.Node = m
+	for {
+		mm, ok := node.(*ast.MemberNode)
+		if !ok {
+			break
+		}
+		inner = append(inner, mm)
+		props = append(props, mm.Property)
+		node = mm.Node
+	}
+	id, ok := node.(*ast.IdentifierNode)
+	if !ok {
+		return nil, inner
+	}
+	inner = append(inner, id)
+	steps = []string{id.Value}
+	for i := len(props) - 1; i >= 0; i-- {
+		s, ok := props[i].(*ast.StringNode)
+		if !ok {
+			break
+		}
+		steps = append(steps, s.Value)
+	}
+	return steps, inner
 }

@@ -31,10 +31,44 @@ type collector struct {
 	pairs []kv
 	name  []byte
 	set   []bool
+	// paths are the columns read at a path of each JSON record (hr.columns,
+	// and hr.fields values holding a "/").
+	paths []pathColumn
+	// valued marks the JSON columns that held something other than null
+	// in some record (nil for CSV and Postgres, where every column counts).
+	valued []bool
+}
+
+// markValued records whether column col held a value other than null.
+func (c *collector) markValued(col int, valued bool) {
+	for len(c.valued) <= col {
+		c.valued = append(c.valued, false)
+	}
+	if valued {
+		c.valued[col] = true
+	}
+}
+
+// nullOnly names the JSON columns that never held anything but null.
+func (c *collector) nullOnly() map[string]bool {
+	var out map[string]bool
+	for i, v := range c.valued {
+		if !v && i < len(c.columns) {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[c.columns[i]] = true
+		}
+	}
+	return out
 }
 
 func newCollector(cfg *Config, active *activeExpr) *collector {
-	return &collector{cfg: cfg, active: active, probs: problems{max: cfg.MaxErrors}, colIndex: map[string]int{}}
+	c := &collector{cfg: cfg, active: active, probs: problems{max: cfg.MaxErrors}, colIndex: map[string]int{}}
+	if cfg.jsonFeed() {
+		c.paths = cfg.pathColumns()
+	}
+	return c
 }
 
 // values returns room for n values of one record. Rows are carved out of
@@ -80,6 +114,12 @@ func (c *collector) column(name string) int {
 
 // add appends a record whose origin is format(pos), set by setOrigins.
 func (c *collector) add(values []string, pos int) {
+	if len(c.recs) == cap(c.recs) {
+		// Double, where append grows large slices by a quarter: a feed of
+		// many pages (not presized) would copy its records a dozen times.
+		c.recs = slices.Grow(c.recs, max(len(c.recs), 1024))
+		c.pos = slices.Grow(c.pos, max(len(c.pos), 1024))
+	}
 	c.recs = append(c.recs, Record{Values: values})
 	c.pos = append(c.pos, pos)
 }
@@ -109,7 +149,7 @@ func (c *collector) setOrigins(from int, format func(dst []byte, pos int) []byte
 // finish maps the collected rows onto records, validates them and computes
 // the statistics. source names the feed in the error.
 func (c *collector) finish(source string) (*Snapshot, error) {
-	schema := NewSchema(c.columns, c.cfg.MultiValue)
+	schema := newSchema(c.columns, c.cfg.MultiValue, c.nullOnly())
 	c.checkColumns(schema)
 	if c.probs.full() {
 		return nil, c.probs.err(source)
@@ -135,7 +175,7 @@ func (c *collector) finish(source string) (*Snapshot, error) {
 	}
 	f := c.cfg.Fields
 	idCol := schema.Index(f.ID)
-	if idCol < 0 {
+	if idCol < 0 || !c.pathFound(f.ID) {
 		return nil, c.probs.err(source)
 	}
 	emailCol, loginCol, nameCol := schema.Index(f.Email), schema.Index(f.LoginName), schema.Index(f.Name)
@@ -230,6 +270,13 @@ func (c *collector) checkColumns(s *Schema) {
 			c.probs.add("hr.fields."+m.key, "names %s %q, which is not in the data (%ss: %s): fix the name or leave it empty", word, m.col, word, columnList(s.Columns))
 		}
 	}
+	if len(c.recs) > 0 {
+		for _, p := range c.paths {
+			if !p.found {
+				c.probs.add(p.key, "the path %q reaches nothing in any record (%ss of the first: %s): fix the path against a record of the feed", p.name, word, columnList(c.recordKeys()))
+			}
+		}
+	}
 	for _, col := range sortedKeys(c.cfg.MultiValue) {
 		if s.Index(col) < 0 {
 			c.probs.add("hr.multi_value", "names %s %q, which is not in the data: fix the name or remove it", word, col)
@@ -240,6 +287,29 @@ func (c *collector) checkColumns(s *Schema) {
 			c.probs.add("hr.stats_attributes", "names %s %q, which is not in the data: fix the name or remove it", word, col)
 		}
 	}
+}
+
+// pathFound says whether the column named col, when it is read at a path,
+// was found in some record (any other column counts as found).
+func (c *collector) pathFound(col string) bool {
+	for _, p := range c.paths {
+		if p.name == col {
+			return p.found
+		}
+	}
+	return true
+}
+
+// recordKeys lists the columns of the first record that are not path
+// columns, for the hint when a path reaches nothing.
+func (c *collector) recordKeys() []string {
+	var out []string
+	for i, col := range c.columns {
+		if i < len(c.recs[0].Values) && !slices.ContainsFunc(c.paths, func(p pathColumn) bool { return p.name == col }) {
+			out = append(out, col)
+		}
+	}
+	return out
 }
 
 // columnList abbreviates a column list for an error message.

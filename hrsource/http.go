@@ -5,37 +5,39 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sethvargo/go-retry"
 )
 
-// maxPages bounds pagination, in case a server keeps pointing further.
-const maxPages = 10000
-
-// maxPageBytes bounds one page, which is held in memory while it is parsed
-// (so a failed transfer can be retried from its start).
-const maxPageBytes = 1 << 30
-
-// httpSource reads a JSON or CSV report over HTTPS, page by page.
+// httpSource reads a JSON or CSV report over HTTPS, page by page: the
+// http source, or a vendor connector (a preset of it).
 type httpSource struct {
 	reader
+	// vendor is the connector, nil for the http source.
+	vendor *vendor
 	client *http.Client
-	base   *url.URL
+	auth   *authorizer
+	// base is the first page's URL; req what every page request sends.
+	base *url.URL
+	req  request
 }
 
 func newHTTPSource(base reader, opts Options) (*httpSource, error) {
-	u, err := url.Parse(base.cfg.URL)
+	u, req, err := planRequest(base.cfg, opts.Columns)
 	if err != nil {
-		return nil, fmt.Errorf("hr.url: %w", err)
+		return nil, err
 	}
 	var client http.Client
 	if opts.HTTPClient != nil {
@@ -50,7 +52,11 @@ func newHTTPSource(base reader, opts Options) (*httpSource, error) {
 		client.Transport = tr
 	}
 	client.CheckRedirect = sameHostRedirects
-	return &httpSource{reader: base, client: &client, base: u}, nil
+	s := &httpSource{reader: base, vendor: vendors[base.cfg.Type], client: &client, base: u, req: req}
+	// Token requests go through the same transport (and so trust the same
+	// CAs), without the page requests' cookies.
+	s.auth = newAuthorizer(base.cfg, &http.Client{Transport: client.Transport, CheckRedirect: sameHostRedirects}, base.secrets)
+	return s, nil
 }
 
 // redirectError is a refused redirect: asking again would not help.
@@ -65,8 +71,7 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
 		return &redirectError{"stopped after 10 redirects"}
 	}
-	first := via[0].URL
-	if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+	if first := via[0].URL; !sameOrigin(req.URL, first) {
 		return &redirectError{fmt.Sprintf("redirected to %s://%s, another host: not followed, set hr.url to the final address", req.URL.Scheme, req.URL.Host)}
 	}
 	return nil
@@ -94,16 +99,32 @@ func tlsConfig(caFile string) (*tls.Config, error) {
 }
 
 // Read fetches every page and validates the records of all of them
-// together: one bad page refuses the whole feed.
+// together: one bad page refuses the whole feed, and so does a feed longer
+// than hr.max_pages or larger than hr.max_bytes (never cut short).
 func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
-	// Errors quote the server's answers, which may repeat a credential.
-	defer func() { err = s.scrub(err) }()
+	defer func() {
+		// Errors quote the server's answers, which may repeat a credential.
+		err = s.scrub(err)
+		var ve *ValidationError
+		if err != nil && s.vendor != nil && !errors.As(err, &ve) {
+			err = fmt.Errorf("%s: %w", s.vendor.name, err)
+		}
+	}()
+	// One cookie jar per read: a server may keep a session across the
+	// pages (SuccessFactors keeps a snapshot-paging list in it).
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, err
+	}
+	client := *s.client
+	client.Jar = jar
 	c := s.collector()
 	seen := map[string]bool{}
+	var total int64
 	next := s.base
 	for page := 1; next != nil; page++ {
-		if page > maxPages {
-			return nil, fmt.Errorf("read %s: more than %d pages: the pagination does not end", redactURL(s.base), maxPages)
+		if page > s.cfg.MaxPages {
+			return nil, fmt.Errorf("read %s: more than %d pages (hr.max_pages) and the feed goes on: nothing was used; raise hr.max_pages if it really is that long", redactURL(s.base), s.cfg.MaxPages)
 		}
 		if seen[next.String()] {
 			return nil, fmt.Errorf("read %s: page %d points back to %s: the pagination loops", redactURL(s.base), page, redactURL(next))
@@ -111,11 +132,22 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 		seen[next.String()] = true
 		var body []byte
 		var link string
-		body, link, err = s.fetch(ctx, next)
+		body, link, err = s.fetch(ctx, &client, next, int64(s.cfg.MaxBytes)-total)
 		if err != nil {
+			if errors.Is(err, errTooLarge) {
+				return nil, fmt.Errorf("read %s: the feed is larger than %s (hr.max_bytes) at page %d: nothing was used; raise hr.max_bytes if it really is that large", redactURL(s.base), s.cfg.MaxBytes, page)
+			}
 			return nil, err
 		}
+		total += int64(len(body))
 		name := fmt.Sprintf("page %d", page)
+		records, problems := len(c.recs), len(c.probs.list)
+		// The first page's size sizes the record slices (a Workday or
+		// BambooHR report is all on it); later pages just append.
+		c.sizeHint = 0
+		if page == 1 {
+			c.sizeHint = int64(len(body))
+		}
 		var nextRef string
 		switch s.cfg.Format {
 		case "csv":
@@ -131,8 +163,7 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 				c.probs.add(name, "the server answered with HTML or XML, not JSON (a login page?): check hr.url and the credentials")
 				break
 			}
-			reread := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-			nextRef = c.readJSON(bytes.NewReader(body), reread, name, s.cfg.RecordsPath, s.cfg.NextPagePath)
+			nextRef = c.readJSONBytes(body, name, s.cfg.RecordsPath, s.cfg.NextPagePath)
 		}
 		s.log.DebugContext(ctx, "hr page read", "url", redactURL(next), "page", page, "bytes", len(body), "records", len(c.recs))
 		if c.probs.full() {
@@ -141,11 +172,25 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 		if nextRef == "" {
 			nextRef = link
 		}
+		if nextRef != "" && len(c.recs) == records && len(c.probs.list) == problems {
+			// Read as the end of the feed, the pages after it would be
+			// lost, and everyone on them would look gone.
+			c.probs.add(name, "no records, yet it links to a next page: the feed is broken (refused rather than read as everyone after it having left); try again later or ask the HR system's administrators")
+			break
+		}
 		if next, err = s.nextPage(next, nextRef); err != nil {
 			return nil, err
 		}
 	}
-	return c.finish(redactURL(s.base))
+	return c.finish(s.sourceName())
+}
+
+// sourceName names the feed in a refusal: the vendor and the URL.
+func (s *httpSource) sourceName() string {
+	if s.vendor != nil {
+		return s.vendor.name + " " + redactURL(s.base)
+	}
+	return redactURL(s.base)
 }
 
 // nextPage resolves the next page's reference against the current page and
@@ -159,61 +204,83 @@ func (s *httpSource) nextPage(cur *url.URL, ref string) (*url.URL, error) {
 		return nil, fmt.Errorf("read %s: next page link is not a URL: %w", redactURL(s.base), err)
 	}
 	next := cur.ResolveReference(r)
-	if next.Scheme != s.base.Scheme || next.Host != s.base.Host {
+	if !sameOrigin(next, s.base) {
 		return nil, fmt.Errorf("read %s: the next page is on %s://%s, another host: pages are only followed on the configured host", redactURL(s.base), next.Scheme, next.Host)
 	}
 	return next, nil
 }
 
-// fetch GETs one page, retrying 5xx, 429 and transport errors after the
-// configured delays (a new backoff per call: backoffs keep state).
-func (s *httpSource) fetch(ctx context.Context, u *url.URL) (body []byte, link string, err error) {
+// errTooLarge is a page beyond what hr.max_bytes leaves.
+var errTooLarge = errors.New("larger than hr.max_bytes")
+
+// fetch requests one page, retrying 5xx, 429 and transport errors after
+// the configured delays, or after the Retry-After of a 429 or 503 (a new
+// backoff per call: backoffs keep state). budget is how many bytes the
+// page may have.
+func (s *httpSource) fetch(ctx context.Context, client *http.Client, u *url.URL, budget int64) (body []byte, link string, err error) {
 	where := redactURL(u)
 	attempt := 0
-	err = retry.Do(ctx, delaysBackoff(s.cfg.RetryDelays), func(ctx context.Context) error {
+	var wait time.Duration // what the last answer's Retry-After asked for
+	err = retry.Do(ctx, withRetryAfter(delaysBackoff(s.cfg.RetryDelays), &wait), func(ctx context.Context) error {
 		attempt++
-		body, link, err = s.get(ctx, u, where)
+		body, link, err = s.get(ctx, client, u, where, budget)
 		var re *retryable
-		if errors.As(err, &re) {
-			s.log.WarnContext(ctx, "hr request failed, retrying", "url", where, "attempt", attempt, "error", s.scrub(re.err))
-			return retry.RetryableError(re.err)
+		if !errors.As(err, &re) {
+			return err
 		}
-		return err
+		if re.wait > s.cfg.MaxRetryWait {
+			return fmt.Errorf("%w: the server asks to wait %s (Retry-After), more than hr.max_retry_wait (%s): try again later, or raise hr.max_retry_wait", re.err, re.wait, s.cfg.MaxRetryWait)
+		}
+		wait = re.wait
+		s.log.WarnContext(ctx, "hr request failed, retrying", "url", where, "attempt", attempt, "retry_after", re.wait, "error", s.scrub(re.err))
+		return retry.RetryableError(re.err)
 	})
 	if err != nil && ctx.Err() != nil {
-		return nil, "", fmt.Errorf("GET %s: %w", where, ctx.Err())
+		return nil, "", fmt.Errorf("%s %s: %w", s.req.method, where, ctx.Err())
 	}
 	return body, link, err
 }
 
-// retryable marks an error worth another attempt.
-type retryable struct{ err error }
+// retryable marks an error worth another attempt; wait is the server's
+// Retry-After, if it gave one.
+type retryable struct {
+	err  error
+	wait time.Duration
+}
 
 func (r *retryable) Error() string { return r.err.Error() }
 
-func (s *httpSource) get(ctx context.Context, u *url.URL, where string) ([]byte, string, error) {
+func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, where string, budget int64) ([]byte, string, error) {
 	if s.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.Timeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	method := s.req.method
+	var body io.Reader
+	if s.req.body != nil {
+		body = bytes.NewReader(s.req.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return nil, "", fmt.Errorf("GET %s: %w", where, err)
+		return nil, "", fmt.Errorf("%s %s: %w", method, where, err)
 	}
 	if s.cfg.Format == "csv" {
 		req.Header.Set("Accept", "text/csv")
 	} else {
 		req.Header.Set("Accept", "application/json")
 	}
+	if s.req.contentType != "" {
+		req.Header.Set("Content-Type", s.req.contentType)
+	}
 	req.Header.Set("User-Agent", "skillsync")
 	for k, v := range s.cfg.Headers {
 		req.Header.Set(k, v)
 	}
-	if s.cfg.Username != "" {
-		req.SetBasicAuth(s.cfg.Username, s.cfg.Password)
+	if err := s.auth.authorize(ctx, req); err != nil {
+		return nil, "", err
 	}
-	resp, err := s.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		// *url.Error repeats the full URL, query secrets included.
 		var ue *url.Error
@@ -229,52 +296,149 @@ func (s *httpSource) get(ctx context.Context, u *url.URL, where string) ([]byte,
 		} else if errors.As(err, &hve) {
 			hint = ": the server's certificate does not match its name; fix hr.url"
 		}
-		e := fmt.Errorf("GET %s: %w%s", where, err, hint)
+		e := fmt.Errorf("%s %s: %w%s", method, where, err, hint)
 		var rerr *redirectError
 		if hint != "" || errors.As(err, &rerr) || ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, "", e
 		}
-		return nil, "", &retryable{e}
+		return nil, "", &retryable{err: e}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, max(budget, 0)+1))
 	if err != nil {
-		return nil, "", &retryable{fmt.Errorf("GET %s: read body: %w", where, err)}
+		return nil, "", &retryable{err: fmt.Errorf("%s %s: read body: %w", method, where, err)}
 	}
-	if len(data) > maxPageBytes {
-		return nil, "", fmt.Errorf("GET %s: the page is larger than %d MiB: ask the HR system for smaller pages", where, maxPageBytes>>20)
+	if int64(len(data)) > budget {
+		return nil, "", errTooLarge
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		return data, nextLink(resp.Header), nil
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return nil, "", &retryable{fmt.Errorf("GET %s: %s%s", where, resp.Status, s.excerpt(data))}
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		return nil, "", &retryable{err: fmt.Errorf("%s %s: %s%s", method, where, resp.Status, s.detail(resp.Header, data)), wait: retryAfter(resp.Header, time.Now())}
+	case resp.StatusCode >= 500:
+		return nil, "", &retryable{err: fmt.Errorf("%s %s: %s%s", method, where, resp.Status, s.detail(resp.Header, data))}
 	}
 	hint := ""
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		hint = ": check the credentials in hr.headers or hr.username/hr.password"
+		if resp.StatusCode == http.StatusUnauthorized && s.auth.oauth() {
+			s.auth.forget() // revoked, perhaps: the next run asks for a new one
+		}
+		hint = ": check the credentials in hr.auth, hr.headers or hr.username/hr.password"
+		if s.vendor != nil {
+			hint = ": " + s.vendor.authHint
+		}
 	case http.StatusNotFound:
 		hint = ": check hr.url"
+		if s.cfg.Type == TypeBambooHR {
+			hint = ": check hr.subdomain (or hr.url)"
+		}
 	}
-	return nil, "", fmt.Errorf("GET %s: %s%s%s", where, resp.Status, s.excerpt(data), hint)
+	return nil, "", fmt.Errorf("%s %s: %s%s%s", method, where, resp.Status, s.detail(resp.Header, data), hint)
 }
 
-// excerpt quotes the start of an error body, which usually says why. The
+// detail quotes what an error answer says: the start of its body (the
+// message of a JSON error), and the vendor's error header. The
 // secrets go first: cut or quoted, one would no longer be recognised.
-func (s *httpSource) excerpt(b []byte) string {
-	const limit = 200
-	t := strings.TrimSpace(string(b))
-	if s.secrets != nil {
-		t = s.secrets.Replace(t)
+func (s *httpSource) detail(h http.Header, body []byte) string {
+	msg := errorMessage(body)
+	if msg == "" {
+		msg = string(body)
 	}
-	if t == "" {
+	out := quoteDetail(s.secrets.Replace(msg))
+	if s.vendor != nil && s.vendor.errorHeader != "" {
+		if v := h.Get(s.vendor.errorHeader); v != "" {
+			out += fmt.Sprintf(" (%s: %q)", s.vendor.errorHeader, s.secrets.Replace(v))
+		}
+	}
+	return out
+}
+
+// errorMessage returns the message of a JSON error body of the shapes
+// vendors use, or "": OData v2's {"error": {"code": ..., "message":
+// {"value": ...}}} (SuccessFactors) and {"error": ..., "message": ...}
+// (Workday).
+func errorMessage(body []byte) string {
+	var e struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+	}
+	if json.Unmarshal(body, &e) != nil {
 		return ""
 	}
-	if len(t) > limit {
-		t = t[:limit] + "…"
+	var odata struct {
+		Code    string `json:"code"`
+		Message struct {
+			Value string `json:"value"`
+		} `json:"message"`
 	}
-	return fmt.Sprintf(" (%q)", t)
+	var code string
+	if json.Unmarshal(e.Error, &odata) == nil && odata.Message.Value != "" {
+		code, e.Message = odata.Code, odata.Message.Value
+	} else if json.Unmarshal(e.Error, &code) != nil {
+		code = ""
+	}
+	switch {
+	case e.Message == "":
+		return ""
+	case code != "" && !strings.Contains(e.Message, code):
+		return code + ": " + e.Message
+	}
+	return e.Message
+}
+
+// retryAfter reads a Retry-After header (seconds, or an HTTP date); 0 when
+// there is none or it cannot be read.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 || secs > int64(365*24*time.Hour/time.Second) {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// withRetryAfter waits what *wait says instead of b's next delay when it
+// is set (then clears it); b still decides how many retries there are.
+func withRetryAfter(b retry.Backoff, wait *time.Duration) retry.Backoff {
+	return retry.BackoffFunc(func() (time.Duration, bool) {
+		d, stop := b.Next()
+		if stop {
+			return 0, true
+		}
+		if *wait > 0 {
+			d, *wait = *wait, 0
+		}
+		return d, false
+	})
+}
+
+// sameOrigin says whether two URLs have the same scheme, host and port (a
+// port left out is the scheme's default: SuccessFactors' __next links
+// spell :443 out).
+func sameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		switch strings.ToLower(u.Scheme) {
+		case "https":
+			return "443"
+		case "http":
+			return "80"
+		}
+		return ""
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 // delaysBackoff waits the given delays in turn, then gives up.
@@ -325,7 +489,10 @@ func redactURL(u *url.URL) string {
 	q := u.Query()
 	keys := sortedKeys(q)
 	for i, k := range keys {
-		keys[i] = url.QueryEscape(k) + "=…"
+		if strings.Trim(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.~$!-") != "" {
+			k = url.QueryEscape(k) // $format and Worker_Type!WID stay readable
+		}
+		keys[i] = k + "=…"
 	}
 	return s + "?" + strings.Join(keys, "&")
 }

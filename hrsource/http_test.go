@@ -314,6 +314,20 @@ func TestHTTPErrors(t *testing.T) {
 			requests: -1,
 		},
 		{
+			name: "an empty page that links to a next one",
+			cfg:  Config{Fields: FieldsConfig{ID: "id"}},
+			handler: func(w http.ResponseWriter, r *http.Request, n int) {
+				w.Header().Set("Link", fmt.Sprintf(`</report?page=%d>; rel="next"`, n+1))
+				if n == 2 {
+					fmt.Fprint(w, `[]`)
+					return
+				}
+				fmt.Fprintf(w, `[{"id": "%d"}]`, n)
+			},
+			problems: []want{{"page 2", []string{"no records, yet it links to a next page"}}},
+			requests: 2,
+		},
+		{
 			name: "CSV pages with different headers",
 			cfg:  Config{Format: "csv", Fields: FieldsConfig{ID: "id"}},
 			handler: func(w http.ResponseWriter, r *http.Request, n int) {
@@ -437,6 +451,34 @@ func TestNextLink(t *testing.T) {
 		h := http.Header{"Link": {tt.header}}
 		if got := nextLink(h); got != tt.want {
 			t.Errorf("nextLink(%q) = %q, want %q", tt.header, got, tt.want)
+		}
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", 0},
+		{"120", 2 * time.Minute},
+		{" 3 ", 3 * time.Second},
+		{"0", 0},
+		{"-5", 0},
+		{"soon", 0},
+		{"Sun, 01 Mar 2026 12:05:00 GMT", 5 * time.Minute},
+		{"Sun, 01 Mar 2026 11:00:00 GMT", 0},
+		{"99999999999999", 0},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		if tt.header != "" {
+			h.Set("Retry-After", tt.header)
+		}
+		if got := retryAfter(h, now); got != tt.want {
+			t.Errorf("retryAfter(%q) = %s, want %s", tt.header, got, tt.want)
 		}
 	}
 }

@@ -36,6 +36,163 @@ type kv struct {
 	value string
 }
 
+// readJSONBytes is readJSON for a document held in memory (an HTTP page).
+// A valid document is walked in place, each record a slice of its text;
+// an invalid one goes through readJSON, which locates the error exactly.
+func (c *collector) readJSONBytes(data []byte, name, recordsPath, nextPath string) string {
+	body := bytes.TrimPrefix(data, utf8BOM)
+	if !json.Valid(body) {
+		reread := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		return c.readJSON(bytes.NewReader(data), reread, name, recordsPath, nextPath)
+	}
+	d := &jsonDoc{c: c, name: name, records: splitPath(recordsPath), next: splitPath(nextPath)}
+	sc := &scanner{text: string(body)}
+	from := len(c.recs)
+	ok := d.documentText(sc)
+	c.setOrigins(from, d.origin(name))
+	if ok && !d.found {
+		d.notFound(recordsPath)
+	}
+	return d.nextURL
+}
+
+// origin formats the origins of a document's records ("page 2: d.results[3]").
+func (d *jsonDoc) origin(name string) func(dst []byte, i int) []byte {
+	label := strings.Join(d.records, ".")
+	return func(dst []byte, i int) []byte {
+		dst = append(dst, name...)
+		dst = append(dst, ": "...)
+		dst = append(dst, label...)
+		dst = append(dst, '[')
+		dst = strconv.AppendInt(dst, int64(i), 10)
+		return append(dst, ']')
+	}
+}
+
+// notFound reports a document without its records array.
+func (d *jsonDoc) notFound(recordsPath string) {
+	if len(d.records) == 0 {
+		d.c.probs.add(d.name, "the document is an object, not an array of records: set hr.records_path to the key holding the records%s", d.arraysHint())
+		return
+	}
+	d.c.probs.add(d.name, "no array of records at hr.records_path %q%s", recordsPath, d.arraysHint())
+}
+
+// documentText walks a valid document held in sc, as document does.
+func (d *jsonDoc) documentText(sc *scanner) bool {
+	sc.ws()
+	switch sc.peek() {
+	case '[':
+		if len(d.records) > 0 {
+			d.c.probs.add(d.name, "the document is an array, but hr.records_path is %q: clear hr.records_path", strings.Join(d.records, "."))
+			return false
+		}
+		d.found = true
+		return d.arrayText(sc)
+	case '{':
+		return d.objectText(sc, nil)
+	}
+	vs, ve := sc.value()
+	d.c.probs.add(d.name, "the document is %s, not an array of records or an object holding one", describeJSON(sc.text[vs:ve]))
+	return false
+}
+
+// objectText walks an object at sc, as object does.
+func (d *jsonDoc) objectText(sc *scanner, path []string) bool {
+	sc.i++ // '{'
+	for {
+		sc.ws()
+		switch sc.peek() {
+		case '}':
+			sc.i++
+			return true
+		case ',':
+			sc.i++
+			sc.ws()
+		}
+		ks, ke := sc.str()
+		key, err := unquote(sc.text[ks:ke])
+		if err != nil {
+			return d.badText(err)
+		}
+		sc.ws()
+		sc.i++ // ':'
+		sc.ws()
+		p := append(path[:len(path):len(path)], key)
+		switch {
+		case len(d.records) > 0 && equalPath(p, d.records):
+			if sc.peek() != '[' {
+				vs, ve := sc.value()
+				d.c.probs.add(d.name, "%s is %s, not an array of records: fix hr.records_path", strings.Join(p, "."), describeJSON(sc.text[vs:ve]))
+				return false
+			}
+			d.found = true
+			if !d.arrayText(sc) {
+				return false
+			}
+		case len(d.next) > 0 && equalPath(p, d.next):
+			vs, ve := sc.value()
+			switch v := sc.text[vs:ve]; v[0] {
+			case '"':
+				if d.nextURL, err = unquote(v[1 : len(v)-1]); err != nil {
+					return d.badText(err)
+				}
+			case 'n':
+			default:
+				d.c.probs.add(d.name, "%s (hr.next_page_path) is %s, not a URL string", strings.Join(p, "."), describeJSON(v))
+				return false
+			}
+		case sc.peek() == '{' && (hasPrefix(d.records, p) || hasPrefix(d.next, p)):
+			if !d.objectText(sc, p) {
+				return false
+			}
+		default:
+			if vs, _ := sc.value(); len(path) == 0 && sc.text[vs] == '[' {
+				d.arrays = append(d.arrays, key)
+			}
+		}
+	}
+}
+
+// badText reports a string of a valid document that does not decode
+// (json.Valid passed it: this does not happen, but must not panic).
+func (d *jsonDoc) badText(err error) bool {
+	d.c.probs.add(d.name, "undecodable JSON: %v", err)
+	return false
+}
+
+// arrayText reads the records of the array at sc, as array does.
+func (d *jsonDoc) arrayText(sc *scanner) bool {
+	label := strings.Join(d.records, ".")
+	sc.i++ // '['
+	for i := 0; ; i++ {
+		sc.ws()
+		switch sc.peek() {
+		case ']':
+			sc.i++
+			return true
+		case ',':
+			sc.i++
+			sc.ws()
+		}
+		vs, ve := sc.value()
+		raw := sc.text[vs:ve]
+		where := func() string { return fmt.Sprintf("%s: %s[%d]", d.name, label, i) }
+		if !utf8.ValidString(raw) {
+			if !d.c.probs.add(where(), "not valid UTF-8: the feed must be UTF-8") {
+				return false
+			}
+			continue
+		}
+		if !d.c.jsonRecordText(raw, where, i) {
+			return false
+		}
+		if i+1 == sampleRows {
+			d.c.presize(int64(ve))
+		}
+	}
+}
+
 // readJSON reads a JSON document from r; name prefixes problems and origins
 // ("report.json" gives "report.json: Report_Entry[41]"), reread opens the
 // document again to locate a syntax error exactly. It returns the value
@@ -49,22 +206,9 @@ func (c *collector) readJSON(r io.Reader, reread func() (io.ReadCloser, error), 
 	d.dec.UseNumber()
 	from := len(c.recs)
 	ok := d.document()
-	label := strings.Join(d.records, ".")
-	c.setOrigins(from, func(dst []byte, i int) []byte {
-		dst = append(dst, name...)
-		dst = append(dst, ": "...)
-		dst = append(dst, label...)
-		dst = append(dst, '[')
-		dst = strconv.AppendInt(dst, int64(i), 10)
-		return append(dst, ']')
-	})
+	c.setOrigins(from, d.origin(name))
 	if ok && !d.found {
-		switch {
-		case len(d.records) == 0:
-			c.probs.add(name, "the document is an object, not an array of records: set hr.records_path to the key holding the records%s", d.arraysHint())
-		default:
-			c.probs.add(name, "no array of records at hr.records_path %q%s", recordsPath, d.arraysHint())
-		}
+		d.notFound(recordsPath)
 	}
 	return d.nextURL
 }
@@ -261,7 +405,11 @@ func (d *jsonDoc) syntax(err error, where string) bool {
 // have had a json.Decoder or json.Valid check it). It reports whether to go
 // on.
 func (c *collector) jsonRecord(raw []byte, where func() string, pos int) bool {
-	text := string(raw) // values without escapes are slices of this
+	return c.jsonRecordText(string(raw), where, pos) // values without escapes are slices of this
+}
+
+// jsonRecordText is jsonRecord for a record held as text.
+func (c *collector) jsonRecordText(text string, where func() string, pos int) bool {
 	sc := scanner{text: text}
 	sc.ws()
 	if sc.peek() != '{' {
@@ -269,6 +417,9 @@ func (c *collector) jsonRecord(raw []byte, where func() string, pos int) bool {
 		return c.probs.add(where(), "is %s, not an object: every record must be a JSON object", describeJSON(text[vs:ve]))
 	}
 	pairs, err := c.flatten(&sc, c.name[:0], c.pairs[:0])
+	if err == nil && len(c.paths) > 0 {
+		pairs, err = c.appendPaths(text, pairs)
+	}
 	c.pairs = pairs[:0]
 	if err != nil {
 		return c.probs.add(where(), "%v", err)
@@ -281,6 +432,9 @@ func (c *collector) jsonRecord(raw []byte, where func() string, pos int) bool {
 	set := c.setScratch(n)
 	for _, p := range pairs {
 		if set[p.col] {
+			if key := c.pathKey(p.col); key != "" {
+				return c.probs.add(where(), "%s reads %q, a name the record already has as a field: use another name", key, c.columns[p.col])
+			}
 			return c.probs.add(where(), "%q appears twice in the record (once flattened from a nested object?): a field must be unambiguous", c.columns[p.col])
 		}
 		set[p.col] = true
@@ -342,6 +496,7 @@ func (c *collector) flatten(sc *scanner, prefix []byte, pairs []kv) ([]kv, error
 			return pairs, fmt.Errorf("undecodable JSON at byte %d of the record: expected a value", sc.i+1)
 		}
 		col := c.columnBytes(name)
+		c.markValued(col, sc.text[vs] != 'n')
 		v, err := c.jsonValue(sc.text[vs:ve], c.columns[col])
 		if err != nil {
 			return pairs, err
@@ -379,11 +534,7 @@ func (c *collector) jsonValue(text, col string) (string, error) {
 	case '[':
 		sep, multi := c.cfg.MultiValue[col]
 		if !multi {
-			var b bytes.Buffer
-			if err := json.Compact(&b, []byte(text)); err != nil {
-				return "", err
-			}
-			return b.String(), nil
+			return compactJSON(text), nil
 		}
 		var items []json.RawMessage
 		if err := json.Unmarshal([]byte(text), &items); err != nil {
@@ -401,6 +552,60 @@ func (c *collector) jsonValue(text, col string) (string, error) {
 	default:
 		return text, nil
 	}
+}
+
+// compactJSON drops the insignificant whitespace of valid JSON text; text
+// without any is returned as is (no copy).
+func compactJSON(text string) string {
+	in, i := false, 0
+	for ; i < len(text); i++ {
+		ch := text[i]
+		if in {
+			switch ch {
+			case '\\':
+				i++
+			case '"':
+				in = false
+			}
+			continue
+		}
+		if ch == '"' {
+			in = true
+		} else if ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' {
+			break
+		}
+	}
+	if i >= len(text) {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	b.WriteString(text[:i])
+	for ; i < len(text); i++ {
+		ch := text[i]
+		if in {
+			b.WriteByte(ch)
+			switch ch {
+			case '\\':
+				if i+1 < len(text) {
+					i++
+					b.WriteByte(text[i])
+				}
+			case '"':
+				in = false
+			}
+			continue
+		}
+		switch ch {
+		case ' ', '\t', '\n', '\r':
+		case '"':
+			in = true
+			b.WriteByte(ch)
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	return b.String()
 }
 
 // unquote decodes the body of a JSON string (between its quotes); without
@@ -496,6 +701,8 @@ func describeJSON(text string) string {
 		return "empty"
 	}
 	switch text[0] {
+	case '{':
+		return "an object"
 	case '[':
 		return "an array"
 	case '"':

@@ -1,7 +1,13 @@
 package hrsource
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -266,4 +272,93 @@ func TestJSONProblems(t *testing.T) {
 			checkProblems(t, err, tt.want)
 		})
 	}
+}
+
+// readBothWays reads a JSON document held in memory through the streaming
+// decoder (files) and through the in-place walk (HTTP pages).
+func readBothWays(doc, recordsPath, nextPath string) (stream, inPlace *Snapshot, streamNext, inPlaceNext string, streamErr, inPlaceErr error) {
+	cfg := fuzzConfig(TypeJSON)
+	c := newCollector(cfg, nil)
+	reread := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(doc)), nil }
+	streamNext = c.readJSON(strings.NewReader(doc), reread, "page 1", recordsPath, nextPath)
+	stream, streamErr = c.finish("f")
+	c = newCollector(cfg, nil)
+	inPlaceNext = c.readJSONBytes([]byte(doc), "page 1", recordsPath, nextPath)
+	inPlace, inPlaceErr = c.finish("f")
+	return
+}
+
+// TestJSONInPlaceMatchesStream: an HTTP page walked in place gives the
+// records, origins, next page and problems the streaming decoder gives.
+func TestJSONInPlaceMatchesStream(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ doc, records, next string }{
+		{`[{"id": "1", "email": "a@x.io"}, {"id": "2", "n": {"x": [1, 2]}}]`, "", ""},
+		{"\uFEFF" + `{"d": {"results": [{"id": "1"}, {"id": "2"}], "__next": "https://h/x?$skiptoken=a\u0026b"}}`, "d.results", "d.__next"},
+		{`{"meta": {"n": 1}, "d": [1], "Report_Entry": [{"id": "1"}], "x": []}`, "Report_Entry", ""},
+		{`{"d": {"results": [], "__next": null}}`, "d.results", "d.__next"},
+		{`{"data": [{"id": "1"}], "links": {"next": 3}}`, "data", "links.next"},
+		{`{"data": {"id": "1"}}`, "data", ""},
+		{`{"rows": [{"id": "1"}], "other": [1]}`, "records", ""},
+		{`{"rows": [{"id": "1"}]}`, "", ""},
+		{`[{"id": "1"}]`, "rows", ""},
+		{`"just a string"`, "", ""},
+		{`[{"id": "1"}, 7, {"id": "1"}, {"id": ""}, {"id": "3", "id": "4"}]`, "", ""},
+		{`[{"id": "1", "e\u0301": "x", "k\\"q": "y"}]`, "", ""},
+	}
+	for _, tt := range tests {
+		stream, inPlace, sNext, iNext, sErr, iErr := readBothWays(tt.doc, tt.records, tt.next)
+		if fmt.Sprint(sErr) != fmt.Sprint(iErr) || sNext != iNext {
+			t.Errorf("%s:\nstream:   %v, next %q\nin place: %v, next %q", tt.doc, sErr, sNext, iErr, iNext)
+			continue
+		}
+		if (stream == nil) != (inPlace == nil) {
+			t.Errorf("%s: snapshots %v and %v", tt.doc, stream, inPlace)
+			continue
+		}
+		if stream != nil && !reflect.DeepEqual(stream.Records, inPlace.Records) {
+			t.Errorf("%s: records differ:\n%+v\n%+v", tt.doc, stream.Records, inPlace.Records)
+		}
+	}
+}
+
+// FuzzJSONInPlace: on any input, the in-place walk and the streaming
+// decoder agree on the records and on whether the document is refused.
+func FuzzJSONInPlace(f *testing.F) {
+	f.Add(`{"d": {"results": [{"id": "1"}], "__next": "x"}}`, "d.results", "d.__next")
+	f.Add(`[{"id": "1", "email": "a@x.io"}, {"id": "2"}]`, "", "")
+	f.Add(`{"a": [1], "b": {"c": [{"id": "1"}]}}`, "b.c", "a")
+	f.Add(`[{"id": "1"}, {"id": "1"}]`, "", "")
+	f.Fuzz(func(t *testing.T, doc, records, next string) {
+		if strings.ContainsAny(records+next, "\x00") {
+			return
+		}
+		stream, inPlace, sNext, iNext, sErr, iErr := readBothWays(doc, records, next)
+		if (sErr == nil) != (iErr == nil) {
+			t.Fatalf("%q: stream %v, in place %v", doc, sErr, iErr)
+		}
+		if sErr == nil && (sNext != iNext || !reflect.DeepEqual(ids(stream.Records), ids(inPlace.Records))) {
+			t.Fatalf("%q: stream %q next %q, in place %q next %q", doc, ids(stream.Records), sNext, ids(inPlace.Records), iNext)
+		}
+	})
+}
+
+// FuzzCompactJSON: compactJSON agrees with encoding/json's Compact on
+// valid JSON, and returns text without whitespace unchanged.
+func FuzzCompactJSON(f *testing.F) {
+	for _, s := range []string{`[1, 2]`, `{"a": [ "x y", {"b" :null} ]}`, `["\" ", "\\", "a\tb"]`, "[\n\t1\r\n]", `[]`, `{"k":"v"}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !json.Valid([]byte(s)) {
+			return
+		}
+		var want bytes.Buffer
+		if err := json.Compact(&want, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		if got := compactJSON(s); got != want.String() {
+			t.Fatalf("compactJSON(%q) = %q, want %q", s, got, want.String())
+		}
+	})
 }

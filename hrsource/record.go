@@ -22,12 +22,24 @@ type Schema struct {
 	// seps holds each column's multi-value separator ("" for single-valued).
 	seps []string
 	// nest holds, for a dotted column whose first part is not itself a
-	// column, the parts under which Env also nests its value.
+	// column (or is an object column, see object), the parts under which
+	// Env also nests its value.
 	nest [][]string
+	// object marks the columns Env leaves out because they stand for a
+	// nested object: a JSON key that was null in every record that had it
+	// and an object in others (an OData navigation property that is
+	// sometimes null), whose value Env gives as the nested map.
+	object []bool
 }
 
 // NewSchema builds a schema over columns; multi names the multi-valued ones.
 func NewSchema(columns []string, multi map[string]string) *Schema {
+	return newSchema(columns, multi, nil)
+}
+
+// newSchema is NewSchema where nullOnly names the JSON columns that never
+// held anything but null.
+func newSchema(columns []string, multi map[string]string, nullOnly map[string]bool) *Schema {
 	s := &Schema{Columns: columns, Multi: multi, index: make(map[string]int, len(columns))}
 	for i, c := range columns {
 		if _, dup := s.index[c]; !dup {
@@ -39,8 +51,14 @@ func NewSchema(columns []string, multi map[string]string) *Schema {
 	for i, c := range columns {
 		s.seps[i] = multi[c]
 		if dot := strings.IndexByte(c, '.'); dot > 0 {
-			if _, isCol := s.index[c[:dot]]; !isCol {
+			if j, isCol := s.index[c[:dot]]; !isCol || nullOnly[c[:dot]] {
 				s.nest[i] = strings.Split(c, ".")
+				if isCol {
+					if s.object == nil {
+						s.object = make([]bool, len(columns))
+					}
+					s.object[j] = true
+				}
 			}
 		}
 	}
@@ -146,6 +164,9 @@ func (r *Record) fillEnv(env map[string]any, cols []int) {
 
 func (r *Record) setEnv(env map[string]any, i int) {
 	s := r.Schema
+	if s.object != nil && s.object[i] {
+		return // a null object: the nested map stands for it
+	}
 	var v string
 	if i < len(r.Values) {
 		v = r.Values[i]

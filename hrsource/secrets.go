@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	gosync "sync"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -15,7 +16,8 @@ const redacted = "[redacted]"
 // configSecrets lists the values of cfg a server may quote back and that
 // must never reach an error or a log: header values (and the token of a
 // "Bearer xyz" value alone), the basic-auth password, the query values of
-// hr.url (raw and decoded) and the password of hr.database_url. Each is
+// hr.url (raw and decoded), the password of hr.database_url, and every
+// secret of hr.auth (with the base64 form a basic-auth header carries). Each is
 // listed in every form it may be printed in, longest first, so that a
 // secret containing another is replaced whole.
 func configSecrets(cfg Config) []string {
@@ -68,6 +70,13 @@ func configSecrets(cfg Config) []string {
 			}
 		}
 	}
+	out = append(out, cfg.authSecrets()...)
+	return sortSecrets(out)
+}
+
+// sortSecrets drops empty values and duplicates and puts the longest
+// first, so that a secret containing another is replaced whole.
+func sortSecrets(out []string) []string {
 	out = slices.DeleteFunc(out, func(s string) bool { return s == "" })
 	slices.SortFunc(out, func(a, b string) int {
 		if len(a) != len(b) {
@@ -101,13 +110,52 @@ func secretParam(name string) bool {
 	return false
 }
 
-// newScrubber returns the replacer hiding secrets.
-func newScrubber(secrets []string) *strings.Replacer {
+// scrubber hides secrets in text: the configured ones, and those a source
+// learns while it runs (OAuth 2.0 access tokens). A nil *scrubber hides
+// nothing.
+type scrubber struct {
+	mu      gosync.RWMutex
+	secrets []string
+	r       *strings.Replacer
+}
+
+// newScrubber returns a scrubber hiding secrets (longest first, as
+// configSecrets lists them).
+func newScrubber(secrets []string) *scrubber {
+	s := &scrubber{}
+	s.set(secrets)
+	return s
+}
+
+func (s *scrubber) set(secrets []string) {
 	pairs := make([]string, 0, 2*len(secrets))
-	for _, s := range secrets {
-		pairs = append(pairs, s, redacted)
+	for _, sec := range secrets {
+		pairs = append(pairs, sec, redacted)
 	}
-	return strings.NewReplacer(pairs...)
+	s.secrets, s.r = secrets, strings.NewReplacer(pairs...)
+}
+
+// Replace returns text with every secret replaced by [redacted].
+func (s *scrubber) Replace(text string) string {
+	if s == nil {
+		return text
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.r.Replace(text)
+}
+
+// learn adds a secret met at run time.
+func (s *scrubber) learn(secret string) {
+	if s == nil || secret == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if slices.Contains(s.secrets, secret) {
+		return
+	}
+	s.set(sortSecrets(append(slices.Clone(s.secrets), secret)))
 }
 
 // scrub returns err with every configured secret removed from its text. A

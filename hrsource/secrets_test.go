@@ -130,6 +130,18 @@ func TestConfigSecrets(t *testing.T) {
 			not:  []string{"require", "reader"},
 		},
 		{
+			name: "hr.auth secrets and the basic-auth header they travel in",
+			cfg: Config{Auth: AuthConfig{Method: AuthBasic, Username: "ISU", Password: "isu-pass",
+				ClientID: "cid", ClientSecret: "c-secret", RefreshToken: "r-token", Token: "t-token"}},
+			want: []string{"isu-pass", "c-secret", "r-token", "t-token", "SVNVOmlzdS1wYXNz"},
+			not:  []string{"ISU", "cid"},
+		},
+		{
+			name: "the BambooHR key, as the basic-auth user",
+			cfg:  Config{Type: TypeBambooHR, Auth: AuthConfig{Token: "bamboo-key"}},
+			want: []string{"bamboo-key", "YmFtYm9vLWtleTp4"},
+		},
+		{
 			name: "key=value connection string",
 			cfg:  Config{DatabaseURL: "host=db dbname=hr user=reader password='kv pass'"},
 			want: []string{"kv pass"},

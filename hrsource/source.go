@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -26,14 +25,11 @@ func New(cfg Config, opts Options) (Source, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	base := reader{cfg: cfg, active: active, log: opts.Logger}
-	if secrets := configSecrets(cfg); len(secrets) > 0 {
-		// A server may quote a credential back in an error body (a 403
-		// repeating the API key): no error of a source carries one.
-		base.secrets = newScrubber(secrets)
-	}
+	// A server may quote a credential back in an error body (a 403
+	// repeating the API key): no error of a source carries one.
+	base := reader{cfg: cfg, active: active, log: opts.Logger, secrets: newScrubber(configSecrets(cfg))}
 	switch cfg.Type {
-	case TypeHTTP:
+	case TypeHTTP, TypeWorkday, TypeBambooHR, TypeSuccessFactors:
 		src, err := newHTTPSource(base, opts)
 		if err != nil {
 			return nil, err // not a typed nil in the interface
@@ -73,9 +69,9 @@ type reader struct {
 	cfg    Config
 	active *activeExpr
 	log    *slog.Logger
-	// secrets hides the configured credentials in errors and logs; nil
-	// when there are none.
-	secrets *strings.Replacer
+	// secrets hides the configured credentials (and those learnt at run
+	// time) in errors and logs.
+	secrets *scrubber
 }
 
 func (r reader) collector() *collector { return newCollector(&r.cfg, r.active) }

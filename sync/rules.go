@@ -76,6 +76,8 @@ type Rules struct {
 	defaults      Settings
 	nameMaxLength int
 	adoptExisting bool
+	// columns are the record attributes the rules read (see Columns).
+	columns []string
 }
 
 type compiledRule struct {
@@ -179,6 +181,16 @@ func CompileRules(cfg SkillsConfig) (*Rules, error) {
 				add(path+".when", "%s", oneLine(err.Error()))
 			} else {
 				cr.when = p
+				cols, _ := hrsource.ExprColumns(r.When) // it compiles: it parses
+				rs.columns = append(rs.columns, cols...)
+			}
+		}
+		if r.ForEach != "" {
+			rs.columns = append(rs.columns, r.ForEach)
+		}
+		for _, t := range []*template.Template{cr.name, cr.description} {
+			if t != nil {
+				rs.columns = append(rs.columns, templateColumns(t)...)
 			}
 		}
 		if r.MinMembers < 0 {
@@ -203,8 +215,17 @@ func CompileRules(cfg SkillsConfig) (*Rules, error) {
 	if len(problems) > 0 {
 		return nil, &ConfigError{Problems: problems}
 	}
+	slices.Sort(rs.columns)
+	rs.columns = slices.Compact(rs.columns)
 	return rs, nil
 }
+
+// Columns lists the record attributes the rules read (name and
+// description templates, when, for_each), sorted, as dotted paths where
+// they reach inside a value ({{ .manager.email }} reads manager.email).
+// The HR connectors that must name the fields they ask for (BambooHR,
+// SuccessFactors) are given these through hrsource.Options.Columns.
+func (rs *Rules) Columns() []string { return slices.Clone(rs.columns) }
 
 // AdoptExisting reports the skills.adopt_existing setting.
 func (rs *Rules) AdoptExisting() bool { return rs.adoptExisting }
@@ -323,6 +344,60 @@ func blankValue(v any) bool {
 		return !slices.ContainsFunc(v, func(s string) bool { return strings.TrimSpace(s) != "" })
 	}
 	return false
+}
+
+// templateColumns returns the attributes a template reads: .Field and
+// .a.b (as a.b), and $.Field anywhere. Inside range and with, the dot is
+// no longer the record: only $.Field counts there.
+func templateColumns(t *template.Template) []string {
+	var out []string
+	var walk func(n parse.Node, record bool)
+	walk = func(n parse.Node, record bool) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c, record)
+				}
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe, record)
+		case *parse.PipeNode:
+			if n != nil {
+				for _, c := range n.Cmds {
+					walk(c, record)
+				}
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a, record)
+			}
+		case *parse.FieldNode:
+			if record {
+				out = append(out, strings.Join(n.Ident, "."))
+			}
+		case *parse.VariableNode:
+			if len(n.Ident) > 1 && n.Ident[0] == "$" {
+				out = append(out, strings.Join(n.Ident[1:], "."))
+			}
+		case *parse.ChainNode:
+			walk(n.Node, record)
+		case *parse.IfNode:
+			walk(n.Pipe, record)
+			walk(n.List, record)
+			walk(n.ElseList, record)
+		case *parse.RangeNode:
+			walk(n.Pipe, record)
+			walk(n.List, false)
+			walk(n.ElseList, record)
+		case *parse.WithNode:
+			walk(n.Pipe, record)
+			walk(n.List, false)
+			walk(n.ElseList, record)
+		}
+	}
+	walk(t.Root, true)
+	return out
 }
 
 func oneLine(s string) string {

@@ -346,6 +346,24 @@ func TestCompileRulesErrors(t *testing.T) {
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
 
+// TestRulesColumns checks the attributes the rules report reading, which
+// the BambooHR and SuccessFactors connectors ask their vendor for.
+func TestRulesColumns(t *testing.T) {
+	t.Parallel()
+	rs, err := CompileRules(SkillsConfig{Rules: []Rule{
+		{ID: "dept", Name: "{{ .Department | title }} / {{ .manager.email }}", Description: `{{ if .Remote }}remote{{ else }}{{ .Site }}{{ end }}`},
+		{ID: "lang", Name: "{{ .Languages }} speakers", ForEach: "Languages", When: `Level >= 2 && job.title != ""`},
+		{ID: "range", Name: `{{ range .Teams }}{{ .name }}{{ $.Region }}{{ end }}`, When: `$env["Cost Centre"] != ""`},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Cost Centre", "Department", "Languages", "Level", "Region", "Remote", "Site", "Teams", "job.title", "manager.email"}
+	if got := rs.Columns(); !slices.Equal(got, want) {
+		t.Errorf("Columns() = %q, want %q", got, want)
+	}
+}
+
 // FuzzRules feeds arbitrary templates and expressions through compile and
 // evaluation: no panic, and every skill produced has a valid name.
 func FuzzRules(f *testing.F) {

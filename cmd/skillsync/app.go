@@ -89,7 +89,14 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 	if a.lp, err = liveperson.New(cfg.LivePerson, lpOpts); err != nil {
 		return nil, fmt.Errorf("liveperson client: %w", err)
 	}
-	src, err := hrsource.New(cfg.HR, hrsource.Options{Logger: log})
+	// The connectors that name the fields they ask for (BambooHR,
+	// SuccessFactors) ask for the rules' columns too. Rules that do not
+	// compile fail NewRunner below.
+	var ruleColumns []string
+	if rules, err := sync.CompileRules(cfg.Skills); err == nil {
+		ruleColumns = rules.Columns()
+	}
+	src, err := hrsource.New(cfg.HR, hrsource.Options{Logger: log, Columns: ruleColumns})
 	if err != nil {
 		return nil, fmt.Errorf("hr source: %w", err)
 	}

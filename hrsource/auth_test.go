@@ -1,0 +1,204 @@
+package hrsource
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestHTTPAuth reads the http source with each hr.auth method against a
+// server that accepts only the expected credentials.
+func TestHTTPAuth(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		auth  AuthConfig
+		token *fakeToken
+		check func(r *http.Request, token *fakeToken) bool
+	}{
+		{
+			name:  "none",
+			auth:  AuthConfig{},
+			check: func(r *http.Request, _ *fakeToken) bool { return r.Header.Get("Authorization") == "" },
+		},
+		{
+			name: "basic",
+			auth: AuthConfig{Method: AuthBasic, Username: "reader", Password: "basic-password-1"},
+			check: func(r *http.Request, _ *fakeToken) bool {
+				u, p, ok := r.BasicAuth()
+				return ok && u == "reader" && p == "basic-password-1"
+			},
+		},
+		{
+			name: "bearer",
+			auth: AuthConfig{Method: AuthBearer, Token: "bearer-token-2"},
+			check: func(r *http.Request, _ *fakeToken) bool {
+				return r.Header.Get("Authorization") == "Bearer bearer-token-2"
+			},
+		},
+		{
+			name:  "api key in the default header",
+			auth:  AuthConfig{Method: AuthAPIKey, Token: "api-key-3"},
+			check: func(r *http.Request, _ *fakeToken) bool { return r.Header.Get("X-API-Key") == "api-key-3" },
+		},
+		{
+			name:  "api key in a named header",
+			auth:  AuthConfig{Method: AuthAPIKey, Token: "api-key-4", Header: "X-Staff-Key"},
+			check: func(r *http.Request, _ *fakeToken) bool { return r.Header.Get("X-Staff-Key") == "api-key-4" },
+		},
+		{
+			name:  "oauth2 client credentials",
+			auth:  AuthConfig{Method: AuthOAuth2ClientCredentials, ClientID: "cid", ClientSecret: "client-secret-5", TokenURL: "/oauth/token", Scope: "hr.read staff.read"},
+			token: &fakeToken{clientID: "cid", clientSecret: "client-secret-5", expiresIn: 3600},
+			check: func(r *http.Request, tok *fakeToken) bool { return tok.valid(r.Header.Get("Authorization")) },
+		},
+		{
+			name:  "oauth2 refresh token",
+			auth:  AuthConfig{Method: AuthOAuth2RefreshToken, ClientID: "cid", ClientSecret: "client-secret-6", RefreshToken: "refresh-token-6", TokenURL: "/oauth/token"},
+			token: &fakeToken{clientID: "cid", clientSecret: "client-secret-6", refreshToken: "refresh-token-6", expiresIn: 3600},
+			check: func(r *http.Request, tok *fakeToken) bool { return tok.valid(r.Header.Get("Authorization")) },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var log requestLog
+			srv := fakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/oauth/token" {
+					tt.token.ServeHTTP(w, r)
+					return
+				}
+				log.add(r)
+				if !tt.check(r, tt.token) {
+					http.Error(w, "who are you?", http.StatusUnauthorized)
+					return
+				}
+				fmt.Fprint(w, `[{"id": "1"}, {"id": "2"}]`)
+			}))
+			cfg := Config{Type: TypeHTTP, URL: "/staff", Auth: tt.auth, Fields: FieldsConfig{ID: "id"}}
+			src, err := newVendorSource(t, srv, cfg, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				snap, err := src.Read(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(snap.Records) != 2 {
+					t.Fatalf("%d records", len(snap.Records))
+				}
+			}
+			if tt.token != nil && tt.token.count() != 1 {
+				t.Errorf("%d tokens fetched for two reads, want 1 (cached until it expires)", tt.token.count())
+			}
+		})
+	}
+}
+
+// TestHTTPAuthSecretsEchoed: a server quoting the credentials it was sent,
+// and a token endpoint quoting the client secret, leave no secret in the
+// error or the logs, in any of the forms they travel in.
+func TestHTTPAuthSecretsEchoed(t *testing.T) {
+	t.Parallel()
+	tok := &fakeToken{clientID: "cid", clientSecret: "client-secret-77c1", expiresIn: 3600}
+	srv := fakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/token" {
+			tok.ServeHTTP(w, r)
+			return
+		}
+		// A 403 repeating what came in: the access token.
+		http.Error(w, "forbidden for "+r.Header.Get("Authorization"), http.StatusForbidden)
+	}))
+	var logs syncBuffer
+	cfg := Config{Type: TypeHTTP, URL: "/staff", Fields: FieldsConfig{ID: "id"},
+		Auth: AuthConfig{Method: AuthOAuth2ClientCredentials, ClientID: "cid", ClientSecret: "client-secret-77c1", TokenURL: "/oauth/token"}}
+	_, err := readVendor(t, srv, cfg, nil, &logs)
+	if err == nil || !strings.Contains(err.Error(), `403 Forbidden ("forbidden for Bearer [redacted]")`) {
+		t.Fatalf("read = %v", err)
+	}
+	checkNoSecret(t, err.Error()+logs.String(), "access-token-1-0123456789abcdef", "client-secret-77c1")
+
+	// The token endpoint echoing the secret it was sent, as basic auth.
+	srv2 := fakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"error": "invalid_client", "error_description": "bad credentials %s"}`, r.Header.Get("Authorization"))
+	}))
+	cfg.Auth.TokenURL = "/oauth/token"
+	_, err = readVendor(t, srv2, cfg, nil, &logs)
+	if err == nil || !strings.Contains(err.Error(), "401 Unauthorized") || !strings.Contains(err.Error(), "check hr.auth.client_id, hr.auth.client_secret and hr.auth.token_url") {
+		t.Fatalf("read = %v", err)
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte("cid:client-secret-77c1"))
+	checkNoSecret(t, err.Error()+logs.String(), "client-secret-77c1", basic)
+}
+
+// TestHTTPAuthTokenRetried: a token endpoint failing with a 5xx is retried
+// like a page.
+func TestHTTPAuthTokenRetried(t *testing.T) {
+	t.Parallel()
+	tok := &fakeToken{clientID: "cid", clientSecret: "s3cret-9", expiresIn: 3600}
+	var calls requestLog
+	srv := fakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/token" {
+			calls.add(r)
+			if calls.count() == 1 {
+				http.Error(w, "upstream down", http.StatusBadGateway)
+				return
+			}
+			tok.ServeHTTP(w, r)
+			return
+		}
+		if !tok.valid(r.Header.Get("Authorization")) {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `[{"id": "1"}]`)
+	}))
+	cfg := Config{Type: TypeHTTP, URL: "/staff", Fields: FieldsConfig{ID: "id"},
+		Auth: AuthConfig{Method: AuthOAuth2ClientCredentials, ClientID: "cid", ClientSecret: "s3cret-9", TokenURL: "/oauth/token"}}
+	snap, err := readVendor(t, srv, cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Records) != 1 || calls.count() != 2 {
+		t.Errorf("%d records after %d token requests", len(snap.Records), calls.count())
+	}
+}
+
+// TestHTTPPost sends hr.body with hr.http_method POST to every page.
+func TestHTTPPost(t *testing.T) {
+	t.Parallel()
+	var log requestLog
+	var bodies []string
+	srv := fakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := log.add(r)
+		b, _ := io.ReadAll(r.Body)
+		log.mu.Lock()
+		bodies = append(bodies, r.Method+" "+r.Header.Get("Content-Type")+" "+string(b))
+		log.mu.Unlock()
+		if n == 1 {
+			fmt.Fprint(w, `{"rows": [{"id": "1"}], "next": "/query?page=2"}`)
+			return
+		}
+		fmt.Fprint(w, `{"rows": [{"id": "2"}], "next": null}`)
+	}))
+	cfg := Config{Type: TypeHTTP, URL: "/query", HTTPMethod: http.MethodPost, Body: `{"select": ["id"], "where": {"active": true}}`,
+		RecordsPath: "rows", NextPagePath: "next", Fields: FieldsConfig{ID: "id"}}
+	snap, err := readVendor(t, srv, cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Records) != 2 {
+		t.Fatalf("%d records", len(snap.Records))
+	}
+	want := `POST application/json {"select": ["id"], "where": {"active": true}}`
+	if len(bodies) != 2 || bodies[0] != want || bodies[1] != want {
+		t.Errorf("requests = %q, want twice %q", bodies, want)
+	}
+}
