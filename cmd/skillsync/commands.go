@@ -106,15 +106,24 @@ func (c *cli) loadForStore() (*Config, *slog.Logger, error) {
 		return nil, nil, err
 	}
 	if ce != nil {
+		// Only what these commands use stops them: a secret file mounted
+		// only where the daemon runs, say, does not.
+		storeKey := func(key string) bool { return strings.HasPrefix(key, "database.") || strings.HasPrefix(key, "log.") }
 		var fatal []error
 		for _, e := range cfg.Validate() {
-			if strings.HasPrefix(e.Error(), "database.") || strings.HasPrefix(e.Error(), "log.") {
+			if storeKey(e.Error()) {
 				fatal = append(fatal, e)
 			}
 		}
-		if len(fatal) > 0 {
+		problems := file.annotate(fatal)
+		for _, p := range file.expansion {
+			if storeKey(p.key) {
+				problems = append(problems, p.msg)
+			}
+		}
+		if len(problems) > 0 {
 			c.warnConfig(nil, file)
-			return nil, nil, &ConfigError{Path: path, Problems: file.annotate(fatal)}
+			return nil, nil, &ConfigError{Path: path, Problems: sortProblems(problems)}
 		}
 	}
 	log, err := c.logger(cfg.Log, configSecrets(cfg))

@@ -120,9 +120,17 @@ type configFile struct {
 	// being used (unset variables of keys with a safe default, a file
 	// others may read): every command logs them.
 	warnings []string
-	// failed is set when decoding had problems (parseConfig).
+	// failed is set when decoding had problems (parseConfig): unknown
+	// keys or wrong types.
 	failed bool
+	// expansion are the problems of ${VAR} and ${file:PATH} references
+	// (expansionProblems), by key: the key is then empty, and the rest
+	// of the file decoded as meant.
+	expansion []keyProblem
 }
+
+// keyProblem is a problem of one key, formatted with its file and line.
+type keyProblem struct{ key, msg string }
 
 // strictUnsetPrefixes are the sections where an unset ${VAR} is an error,
 // not a warning: their defaults are not a safe fallback. An unset
@@ -197,8 +205,10 @@ func loadConfig(path string, lookup func(string) (string, bool)) (*Config, *conf
 	return cfg, file, nil
 }
 
-// decodeFailed reports whether the file had problems before validation
-// (see parseConfig): its Config is then only partly what was meant.
+// decodeFailed reports whether decoding the file had problems (unknown
+// keys, wrong types; see parseConfig): its Config is then only partly
+// what was meant. A ${VAR} or ${file:PATH} that could not be expanded
+// is not one: only its key is empty (file.expansion).
 func (f *configFile) decodeFailed() bool { return f != nil && f.failed }
 
 // sortProblems orders problems by their line in the file (stable; those
@@ -276,10 +286,13 @@ func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*
 			problems = append(problems, file.yamlProblem(msg, byLine))
 		}
 	}
-	problems = append(problems, file.expansionProblems()...)
+	file.failed = len(problems) > 0
+	file.expansion = file.expansionProblems()
+	for _, p := range file.expansion {
+		problems = append(problems, p.msg)
+	}
 	cfg.fillDefaults()
 	if len(problems) > 0 {
-		file.failed = true
 		return &cfg, file, &ConfigError{Path: path, Problems: sortProblems(problems)}
 	}
 	return &cfg, file, nil
@@ -288,11 +301,11 @@ func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*
 // expansionProblems reports the ${file:PATH} references that could not be
 // read, and the unset ${VARS} of keys whose default is not a safe
 // fallback (strictUnset); the other unset ${VARS} become warnings.
-func (f *configFile) expansionProblems() []string {
-	var out []string
+func (f *configFile) expansionProblems() []keyProblem {
+	var out []keyProblem
 	for _, key := range slices.Sorted(maps.Keys(f.unreadable)) {
 		for _, why := range f.unreadable[key] {
-			out = append(out, f.at(key, why))
+			out = append(out, keyProblem{key, f.at(key, why)})
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(f.unset)) {
@@ -300,7 +313,7 @@ func (f *configFile) expansionProblems() []string {
 		if strictUnset(key) {
 			section, _, _ := strings.Cut(key, ".")
 			section, _, _ = strings.Cut(section, "[")
-			out = append(out, f.at(key, fmt.Sprintf("%s is not set in the environment, and for a key under %s the default is no safe fallback: set it, or write the value in the file", vars, section)))
+			out = append(out, keyProblem{key, f.at(key, fmt.Sprintf("%s is not set in the environment, and for a key under %s the default is no safe fallback: set it, or write the value in the file", vars, section))})
 			continue
 		}
 		f.warnings = append(f.warnings, f.at(key, vars+" is not set in the environment; the key keeps its default"))
