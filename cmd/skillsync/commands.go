@@ -34,8 +34,9 @@ header values, passwords in URLs and every query-string value of a URL.
 Every problem is listed with its file, line and key path, not only the first:
 unknown keys, wrong types, unreadable ${file:PATH} references and unset ${VARS}
 under sync, assignments and skills, together with invalid values. Warnings (an
-unset ${VAR} whose key keeps its default, secrets written in a file that group
-or others may read) are printed as "warning:" lines and do not fail the check.
+unset ${VAR} whose key keeps its default, one set but empty under sync,
+assignments or skills, secrets written in a file that group or others may read)
+are printed as "warning:" lines and do not fail the check.
 The exit status is 1 when the configuration is invalid. No network call is made:
 the HR feed and LivePerson are not contacted, but the HR file must exist.`,
 		Example: `  skillsync config check --config /etc/skillsync/config.yaml

@@ -110,6 +110,9 @@ type configFile struct {
 	path  string
 	lines map[string]int      // key path → line
 	unset map[string][]string // key path → ${VARS} that were not set
+	// emptied are the keys whose whole value was ${VARS} set to nothing,
+	// with those variables: the key keeps its default.
+	emptied map[string][]string
 	// unreadable are ${file:PATH} references that could not be read, by
 	// key path.
 	unreadable map[string][]string
@@ -246,7 +249,8 @@ func (f *configFile) checkMode() {
 // whenever raw is YAML; a *ConfigError then lists the problems of
 // decoding (the Config holds what could be decoded).
 func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*Config, *configFile, error) {
-	file := &configFile{path: path, lines: map[string]int{}, unset: map[string][]string{}, unreadable: map[string][]string{}}
+	file := &configFile{path: path, lines: map[string]int{}, unset: map[string][]string{}, emptied: map[string][]string{},
+		unreadable: map[string][]string{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
 		return nil, file, &ConfigError{Path: path, Problems: []string{fmt.Sprintf("%s: %s (the file is not valid YAML)", path, strings.TrimPrefix(err.Error(), "yaml: "))}}
@@ -317,6 +321,14 @@ func (f *configFile) expansionProblems() []keyProblem {
 			continue
 		}
 		f.warnings = append(f.warnings, f.at(key, vars+" is not set in the environment; the key keeps its default"))
+	}
+	// Set to nothing (a Helm value or compose variable left out often
+	// arrives so) is a choice, but under the strict sections it has the
+	// effect an unset one would have, so it is said.
+	for _, key := range slices.Sorted(maps.Keys(f.emptied)) {
+		if strictUnset(key) {
+			f.warnings = append(f.warnings, f.at(key, "${"+strings.Join(f.emptied[key], "}, ${")+"} is set but empty; the key keeps its default"))
+		}
 	}
 	return out
 }
@@ -391,6 +403,7 @@ func (f *configFile) walk(n *yaml.Node, path string, byLine map[int][]string, lo
 			}
 			return
 		}
+		var refs []string
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			name := ref[2 : len(ref)-1]
 			if file, ok := strings.CutPrefix(name, "file:"); ok {
@@ -404,8 +417,12 @@ func (f *configFile) walk(n *yaml.Node, path string, byLine map[int][]string, lo
 			if !ok {
 				f.unset[path] = append(f.unset[path], name)
 			}
+			refs = append(refs, name)
 			return v
 		})
+		if n.Value == "" && len(refs) > 0 && len(f.unset[path])+len(f.unreadable[path]) == 0 {
+			f.emptied[path] = refs
+		}
 		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
 			// A plain scalar is typed by its expanded value: `batch_size:
 			// ${N}` is an int, and an unset variable is null (the default).
