@@ -45,6 +45,29 @@ type Options struct {
 	Delay func(time.Duration) time.Duration
 }
 
+// writeCheckKey is the context key of WithWriteCheck's function.
+type writeCheckKey struct{}
+
+// WithWriteCheck returns a context under which every write the client
+// sends (POST, PUT, DELETE) first asks check, right before each attempt
+// leaves: the first one and every retry (after a 429, a 5xx, a dropped
+// connection or a 401's re-authentication), which may come minutes later.
+// When check returns an error the attempt is not sent, nor retried, and the
+// call returns an error wrapping check's: nothing more was sent. skillsync
+// confirms its run lock this way, so that a retry waiting out a
+// Retry-After does not write after another replica took the lock.
+func WithWriteCheck(ctx context.Context, check func(context.Context) error) context.Context {
+	return context.WithValue(ctx, writeCheckKey{}, check)
+}
+
+// writeCheck runs ctx's WithWriteCheck function, if any.
+func writeCheck(ctx context.Context) error {
+	if check, ok := ctx.Value(writeCheckKey{}).(func(context.Context) error); ok && check != nil {
+		return check(ctx)
+	}
+	return nil
+}
+
 // Service names in the Domain API (case-sensitive).
 const (
 	// svcRead is discovered but no longer used: every read feeds a
@@ -378,6 +401,13 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 		return nil, c.preSendFailure(ctx, st, fmt.Errorf("authenticate: %w", err))
 	}
 	sentAuth := req.Header.Get("Authorization")
+	if cl.method != http.MethodGet {
+		// Last thing before the request leaves (signing may have taken a
+		// while): a write the caller may no longer make is not sent.
+		if err := writeCheck(ctx); err != nil {
+			return nil, fmt.Errorf("%s %s: not sent: %w", cl.method, path, err)
+		}
+	}
 
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()

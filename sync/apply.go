@@ -427,8 +427,11 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 // rows stay sent for the next run to settle from the journal. Only when
 // LivePerson answered the batch with a refusal (a bad item refuses the
 // batch, whose first items may have been applied) are the missing items
-// sent again one by one, so that one bad item cannot poison the others; a
-// single create refused outright is not sent again. The re-read marks the
+// sent again one by one, so that one bad item cannot poison the others
+// (one such resend refused in turn, with no skill of its name in the
+// re-read to explain it, stays sent as well: the batch may have made it and
+// the re-read lag behind); a single create refused outright is not sent
+// again. The re-read marks the
 // applier stale: the rest of the plan is planned again after the creates.
 func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bodies []liveperson.Skill, jids []int64, out []*liveperson.Skill, cause error) ([]*liveperson.Skill, error) {
 	wctx := context.WithoutCancel(ctx)
@@ -551,6 +554,15 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 			if err := a.created(wctx, batch[i:i+1], out[i:i+1], jids[i:i+1], nil); err != nil {
 				return nil, err
 			}
+		case refusedByLivePerson(err) && notOurs[i] == "":
+			// Refused, and the re-read showed no skill under its name that
+			// would explain it: maybe the batch made it after all and the
+			// re-read lags behind (its name is taken now). No proof that it
+			// was not made: the row stays sent for the next run to settle;
+			// failed would leave the skill someone else's for good.
+			if err := a.unknownCreate(wctx, batch[i], jids[i], fmt.Errorf("%w; the batch before it may have made it (%v); settled by the next run", err, cause)); err != nil {
+				return nil, err
+			}
 		default:
 			if err := a.failedCreate(wctx, batch[i:i+1], jids[i:i+1], err); err != nil {
 				return nil, err
@@ -558,6 +570,13 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 		}
 	}
 	return out, nil
+}
+
+// refusedByLivePerson reports whether err is LivePerson's answer refusing
+// a request (a 4xx).
+func refusedByLivePerson(err error) bool {
+	var apiErr *liveperson.APIError
+	return errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500
 }
 
 // findCreated re-reads the account and returns the live skill a create

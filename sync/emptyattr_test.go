@@ -11,8 +11,8 @@ import (
 // TestEmptyNameAttributeIsARecordProblem: a record whose attribute the
 // name template prints is empty would make a junk skill ("/ Manager"): it
 // is a record problem instead (which holds the deletes of the rule's
-// skills). A template that leaves the attribute out when it is empty says
-// that an empty one is fine.
+// skills). A template that leaves the attribute out when it is empty, or
+// prints something else in its place, says that an empty one is fine.
 func TestEmptyNameAttributeIsARecordProblem(t *testing.T) {
 	t.Parallel()
 	snap := snapshotOf([]string{"id", "dept", "role"}, nil,
@@ -29,6 +29,9 @@ func TestEmptyNameAttributeIsARecordProblem(t *testing.T) {
 		{"both printed", "{{ .dept }} / {{ .role }}", []string{"Sales / Manager"}, []string{"2", "3", "4"}},
 		{"printed through a function", "{{ .dept | upper }}-{{ printf \"%s\" .role }}", []string{"SALES-Manager"}, []string{"2", "3", "4"}},
 		{"role guarded", "{{ .dept }}{{ if .role }} / {{ .role }}{{ end }}", []string{"Sales", "Sales / Manager"}, []string{"2", "4"}},
+		// An action that prints something whatever the attribute holds
+		// makes no junk name.
+		{"role with a fallback", "{{ .dept }} / {{ or .role \"Staff\" }}", []string{"Sales / Manager", "Sales / Staff"}, []string{"2", "4"}},
 	} {
 		rules, err := CompileRules(SkillsConfig{Rules: []Rule{{ID: "r", Name: tc.template}}})
 		if err != nil {

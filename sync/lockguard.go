@@ -17,31 +17,53 @@ type lockChecker interface {
 // guardedSkills confirms the run lock before every write to LivePerson's
 // skills; reads go through unchecked. The applier checks the lock itself
 // before each batch, before journaling it; this is the backstop for
-// every other write call (item-by-item retries, follow-ups).
+// every other write call (item-by-item retries, follow-ups). The call
+// then goes on under checked: the LivePerson client confirms the lock
+// again before each attempt it sends, since a retry may leave minutes
+// after the first (a Retry-After), when another replica may hold the lock.
 type guardedSkills struct {
 	SkillsAPI
 	lock lockChecker
 }
 
 func (g guardedSkills) CreateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error) {
-	if err := g.lock.Check(ctx); err != nil {
-		return nil, notSent(err)
+	ctx, err := checked(ctx, g.lock)
+	if err != nil {
+		return nil, err
 	}
 	return g.SkillsAPI.CreateSkills(ctx, skills)
 }
 
 func (g guardedSkills) UpdateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error) {
-	if err := g.lock.Check(ctx); err != nil {
-		return nil, notSent(err)
+	ctx, err := checked(ctx, g.lock)
+	if err != nil {
+		return nil, err
 	}
 	return g.SkillsAPI.UpdateSkills(ctx, skills)
 }
 
 func (g guardedSkills) DeleteSkills(ctx context.Context, ids []int64) error {
-	if err := g.lock.Check(ctx); err != nil {
-		return notSent(err)
+	ctx, err := checked(ctx, g.lock)
+	if err != nil {
+		return err
 	}
 	return g.SkillsAPI.DeleteSkills(ctx, ids)
+}
+
+// checked confirms lock, and returns ctx under which the LivePerson client
+// confirms it again before every attempt of a write
+// (liveperson.WithWriteCheck). Its errors, and those of the client's
+// checks, are lockErrors: nothing was sent.
+func checked(ctx context.Context, lock lockChecker) (context.Context, error) {
+	if err := lock.Check(ctx); err != nil {
+		return ctx, notSent(err)
+	}
+	return liveperson.WithWriteCheck(ctx, func(ctx context.Context) error {
+		if err := lock.Check(ctx); err != nil {
+			return notSent(err)
+		}
+		return nil
+	}), nil
 }
 
 // guardedUsers is guardedSkills for the Users API.
@@ -51,8 +73,9 @@ type guardedUsers struct {
 }
 
 func (g guardedUsers) UpdateUsers(ctx context.Context, users []liveperson.User) error {
-	if err := g.lock.Check(ctx); err != nil {
-		return notSent(err)
+	ctx, err := checked(ctx, g.lock)
+	if err != nil {
+		return err
 	}
 	return g.UsersAPI.UpdateUsers(ctx, users)
 }

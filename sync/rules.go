@@ -93,10 +93,11 @@ type compiledRule struct {
 	// nameCacheable is false when the name template reads more than plain
 	// fields (e.g. "." or variables); the key then falls back to the name.
 	nameCacheable bool
-	// namePrinted are the attributes the name template prints outside
-	// any if, with or range: an empty one would leave a junk name
+	// namePrinted are the actions of the name template outside any if,
+	// with or range, with the attributes each reads: one that prints
+	// nothing because an attribute is empty would leave a junk name
 	// ("/ Manager"), so it is a problem of the record.
-	namePrinted []string
+	namePrinted []printedAction
 	descFields  []string
 
 	when     *vm.Program
@@ -298,11 +299,36 @@ func templateFields(t *template.Template) ([]string, bool) {
 	return names, ok
 }
 
-// printedFields returns the attributes (as .Field) that the actions at the
-// top level of t print, sorted: those outside if, with and range, which
-// print whatever the record holds. A template that guards an attribute
-// ({{ if .Team }} / {{ .Team }}{{ end }}) says an empty one is fine.
-func printedFields(t *template.Template) []string {
+// printedAction is an action at the top level of a name template, alone
+// in a template of its own, and the attributes (as .Field) it reads.
+type printedAction struct {
+	tmpl   *template.Template
+	fields []string
+}
+
+// emptyAttribute returns the attribute that makes the action print
+// nothing for env, if any: one of its attributes is empty and the action
+// prints nothing. An action that prints something all the same ({{ or
+// .Team "General" }}) is fine.
+func (a printedAction) emptyAttribute(env map[string]any) (string, bool) {
+	i := slices.IndexFunc(a.fields, func(f string) bool { return blankValue(env[f]) })
+	if i < 0 {
+		return "", false
+	}
+	var sb strings.Builder
+	if err := a.tmpl.Execute(&sb, env); err != nil || strings.TrimSpace(sb.String()) != "" {
+		return "", false
+	}
+	return a.fields[i], true
+}
+
+// printedFields returns the actions at the top level of t that read
+// attributes (as .Field): those outside if, with and range, which print
+// whatever the record holds. A template that guards an attribute ({{ if
+// .Team }} / {{ .Team }}{{ end }}) says an empty one is fine. Actions
+// that declare a variable print nothing by design and are left out.
+func printedFields(t *template.Template) []printedAction {
+	var out []printedAction
 	fields := map[string]bool{}
 	var walk func(n parse.Node)
 	walk = func(n parse.Node) {
@@ -322,14 +348,27 @@ func printedFields(t *template.Template) []string {
 			fields[n.Ident[0]] = true
 		}
 	}
-	if t.Root != nil {
-		for _, n := range t.Root.Nodes {
-			if a, ok := n.(*parse.ActionNode); ok {
-				walk(a.Pipe)
-			}
-		}
+	if t.Root == nil {
+		return nil
 	}
-	return slices.Sorted(maps.Keys(fields))
+	for _, n := range t.Root.Nodes {
+		a, ok := n.(*parse.ActionNode)
+		if !ok || a.Pipe == nil || len(a.Pipe.Decl) > 0 {
+			continue
+		}
+		clear(fields)
+		walk(a.Pipe)
+		if len(fields) == 0 {
+			continue
+		}
+		tree := &parse.Tree{Name: t.Name(), Root: &parse.ListNode{NodeType: parse.NodeList, Nodes: []parse.Node{a.Copy()}}}
+		at, err := template.New(t.Name()).Funcs(templateFuncs).Option("missingkey=error").AddParseTree(t.Name(), tree)
+		if err != nil {
+			continue // the whole template's execution reports it
+		}
+		out = append(out, printedAction{tmpl: at, fields: slices.Sorted(maps.Keys(fields))})
+	}
+	return out
 }
 
 // blankValue reports whether an attribute's value prints as nothing: an
@@ -641,8 +680,8 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 		if !r.nameCacheable {
 			key = r.cfg.ID + "|" + name
 		}
-		for _, f := range r.namePrinted {
-			if blankValue(env[f]) {
+		for _, a := range r.namePrinted {
+			if f, empty := a.emptyAttribute(env); empty {
 				return &entry{key: key, problem: fmt.Sprintf("name: attribute %s is empty, which would make the skill %q; fix the record, or write the template to leave the attribute out when it is empty ({{ if .%s }}...{{ end }})", f, name, f)}
 			}
 		}

@@ -34,8 +34,9 @@ header values, passwords in URLs and every query-string value of a URL.
 Every problem is listed with its file, line and key path, not only the first:
 unknown keys, wrong types, unreadable ${file:PATH} references and unset ${VARS}
 under sync, assignments and skills, together with invalid values. Warnings (an
-unset ${VAR} whose key keeps its default, secrets written in a file that group
-or others may read) are printed as "warning:" lines and do not fail the check.
+unset ${VAR} whose key keeps its default, one set but empty under sync,
+assignments or skills, secrets written in a file that group or others may read)
+are printed as "warning:" lines and do not fail the check.
 The exit status is 1 when the configuration is invalid. No network call is made:
 the HR feed and LivePerson are not contacted, but the HR file must exist.`,
 		Example: `  skillsync config check --config /etc/skillsync/config.yaml
@@ -233,15 +234,24 @@ func (c *cli) loadForStore() (*Config, *slog.Logger, error) {
 		return nil, nil, err
 	}
 	if ce != nil {
+		// Only what these commands use stops them: a secret file mounted
+		// only where the daemon runs, say, does not.
+		storeKey := func(key string) bool { return strings.HasPrefix(key, "database.") || strings.HasPrefix(key, "log.") }
 		var fatal []error
 		for _, e := range cfg.Validate() {
-			if strings.HasPrefix(e.Error(), "database.") || strings.HasPrefix(e.Error(), "log.") {
+			if storeKey(e.Error()) {
 				fatal = append(fatal, e)
 			}
 		}
-		if len(fatal) > 0 {
+		problems := file.annotate(fatal)
+		for _, p := range file.expansion {
+			if storeKey(p.key) {
+				problems = append(problems, p.msg)
+			}
+		}
+		if len(problems) > 0 {
 			c.warnConfig(nil, file)
-			return nil, nil, &ConfigError{Path: path, Problems: file.annotate(fatal)}
+			return nil, nil, &ConfigError{Path: path, Problems: sortProblems(problems)}
 		}
 	}
 	log, err := c.logger(cfg.Log, configSecrets(cfg))

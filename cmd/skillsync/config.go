@@ -110,6 +110,9 @@ type configFile struct {
 	path  string
 	lines map[string]int      // key path → line
 	unset map[string][]string // key path → ${VARS} that were not set
+	// emptied are the keys whose whole value was ${VARS} set to nothing,
+	// with those variables: the key keeps its default.
+	emptied map[string][]string
 	// unreadable are ${file:PATH} references that could not be read, by
 	// key path.
 	unreadable map[string][]string
@@ -120,9 +123,17 @@ type configFile struct {
 	// being used (unset variables of keys with a safe default, a file
 	// others may read): every command logs them.
 	warnings []string
-	// failed is set when decoding had problems (parseConfig).
+	// failed is set when decoding had problems (parseConfig): unknown
+	// keys or wrong types.
 	failed bool
+	// expansion are the problems of ${VAR} and ${file:PATH} references
+	// (expansionProblems), by key: the key is then empty, and the rest
+	// of the file decoded as meant.
+	expansion []keyProblem
 }
+
+// keyProblem is a problem of one key, formatted with its file and line.
+type keyProblem struct{ key, msg string }
 
 // strictUnsetPrefixes are the sections where an unset ${VAR} is an error,
 // not a warning: their defaults are not a safe fallback. An unset
@@ -197,8 +208,10 @@ func loadConfig(path string, lookup func(string) (string, bool)) (*Config, *conf
 	return cfg, file, nil
 }
 
-// decodeFailed reports whether the file had problems before validation
-// (see parseConfig): its Config is then only partly what was meant.
+// decodeFailed reports whether decoding the file had problems (unknown
+// keys, wrong types; see parseConfig): its Config is then only partly
+// what was meant. A ${VAR} or ${file:PATH} that could not be expanded
+// is not one: only its key is empty (file.expansion).
 func (f *configFile) decodeFailed() bool { return f != nil && f.failed }
 
 // sortProblems orders problems by their line in the file (stable; those
@@ -236,7 +249,8 @@ func (f *configFile) checkMode() {
 // whenever raw is YAML; a *ConfigError then lists the problems of
 // decoding (the Config holds what could be decoded).
 func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*Config, *configFile, error) {
-	file := &configFile{path: path, lines: map[string]int{}, unset: map[string][]string{}, unreadable: map[string][]string{}}
+	file := &configFile{path: path, lines: map[string]int{}, unset: map[string][]string{}, emptied: map[string][]string{},
+		unreadable: map[string][]string{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
 		return nil, file, &ConfigError{Path: path, Problems: []string{fmt.Sprintf("%s: %s (the file is not valid YAML)", path, strings.TrimPrefix(err.Error(), "yaml: "))}}
@@ -276,10 +290,13 @@ func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*
 			problems = append(problems, file.yamlProblem(msg, byLine))
 		}
 	}
-	problems = append(problems, file.expansionProblems()...)
+	file.failed = len(problems) > 0
+	file.expansion = file.expansionProblems()
+	for _, p := range file.expansion {
+		problems = append(problems, p.msg)
+	}
 	cfg.fillDefaults()
 	if len(problems) > 0 {
-		file.failed = true
 		return &cfg, file, &ConfigError{Path: path, Problems: sortProblems(problems)}
 	}
 	return &cfg, file, nil
@@ -288,11 +305,11 @@ func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*
 // expansionProblems reports the ${file:PATH} references that could not be
 // read, and the unset ${VARS} of keys whose default is not a safe
 // fallback (strictUnset); the other unset ${VARS} become warnings.
-func (f *configFile) expansionProblems() []string {
-	var out []string
+func (f *configFile) expansionProblems() []keyProblem {
+	var out []keyProblem
 	for _, key := range slices.Sorted(maps.Keys(f.unreadable)) {
 		for _, why := range f.unreadable[key] {
-			out = append(out, f.at(key, why))
+			out = append(out, keyProblem{key, f.at(key, why)})
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(f.unset)) {
@@ -300,10 +317,18 @@ func (f *configFile) expansionProblems() []string {
 		if strictUnset(key) {
 			section, _, _ := strings.Cut(key, ".")
 			section, _, _ = strings.Cut(section, "[")
-			out = append(out, f.at(key, fmt.Sprintf("%s is not set in the environment, and for a key under %s the default is no safe fallback: set it, or write the value in the file", vars, section)))
+			out = append(out, keyProblem{key, f.at(key, fmt.Sprintf("%s is not set in the environment, and for a key under %s the default is no safe fallback: set it, or write the value in the file", vars, section))})
 			continue
 		}
 		f.warnings = append(f.warnings, f.at(key, vars+" is not set in the environment; the key keeps its default"))
+	}
+	// Set to nothing (a Helm value or compose variable left out often
+	// arrives so) is a choice, but under the strict sections it has the
+	// effect an unset one would have, so it is said.
+	for _, key := range slices.Sorted(maps.Keys(f.emptied)) {
+		if strictUnset(key) {
+			f.warnings = append(f.warnings, f.at(key, "${"+strings.Join(f.emptied[key], "}, ${")+"} is set but empty; the key keeps its default"))
+		}
 	}
 	return out
 }
@@ -378,6 +403,7 @@ func (f *configFile) walk(n *yaml.Node, path string, byLine map[int][]string, lo
 			}
 			return
 		}
+		var refs []string
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			name := ref[2 : len(ref)-1]
 			if file, ok := strings.CutPrefix(name, "file:"); ok {
@@ -391,8 +417,12 @@ func (f *configFile) walk(n *yaml.Node, path string, byLine map[int][]string, lo
 			if !ok {
 				f.unset[path] = append(f.unset[path], name)
 			}
+			refs = append(refs, name)
 			return v
 		})
+		if n.Value == "" && len(refs) > 0 && len(f.unset[path])+len(f.unreadable[path]) == 0 {
+			f.emptied[path] = refs
+		}
 		if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
 			// A plain scalar is typed by its expanded value: `batch_size:
 			// ${N}` is an int, and an unset variable is null (the default).

@@ -78,6 +78,33 @@ assignments:
 	}
 }
 
+// TestEmptyVariablesUnderStrictSections: a ${VAR} set to nothing (as a
+// Helm value or compose variable left out arrives) is no problem, but
+// under sync, assignments and skills it has the effect an unset one would
+// have (sync.policy falls back to sync, deletes on): a warning says so.
+func TestEmptyVariablesUnderStrictSections(t *testing.T) {
+	t.Parallel()
+	hr := writeFile(t, t.TempDir(), "hr.csv", "EmployeeNumber,Department\n1,Sales\n")
+	text := minimalConfig(hr, "sync:\n  policy: ${POLICY}\n  max_deletes: ${MAX_DELETES}\n")
+	text = strings.Replace(text, "  account_id: \"12345678\"\n", "  account_id: \"12345678\"\n  base_url: ${BASE}\n", 1)
+	cfg, problems, warnings := loadProblems(t, text, func(k string) (string, bool) {
+		switch k {
+		case "POLICY", "BASE":
+			return "", true
+		case "MAX_DELETES":
+			return "3", true
+		}
+		return testEnv(k)
+	})
+	if len(problems) != 0 || cfg.Sync.Policy != "sync" {
+		t.Fatalf("problems %q, policy %q", problems, cfg.Sync.Policy)
+	}
+	matchAll(t, "warning", warnings, `config\.yaml:\d+: sync\.policy: \$\{POLICY\} is set but empty; the key keeps its default`)
+	if len(warnings) != 1 {
+		t.Errorf("warnings %q, want only sync.policy's", warnings)
+	}
+}
+
 // TestEveryCommandWarnsOfUnsetVariables: the fixture's config reads
 // liveperson.batch_size from ${BATCH_SIZE}, which it leaves unset: every
 // command says so.

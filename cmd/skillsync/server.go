@@ -128,9 +128,12 @@ func (d *daemon) status(w http.ResponseWriter, r *http.Request) {
 	_ = writeJSON(w, v)
 }
 
+// serverError answers 500 for /status. Like /readyz's, the answer goes to
+// whoever can reach the port: the error, which may name the database's
+// host, name and user, goes to the log only.
 func (d *daemon) serverError(w http.ResponseWriter, what string, err error) {
 	d.log.Error("status: "+what, "err", err)
-	http.Error(w, what+": "+d.app.redact(err.Error()), http.StatusInternalServerError)
+	http.Error(w, what+": the database did not answer (the log says why)", http.StatusInternalServerError)
 }
 
 // triggerView is the JSON answer of POST /v1/runs.
