@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	gosync "sync"
 	"testing"
 )
 
@@ -168,6 +169,70 @@ func TestHTTPAuthTokenRetried(t *testing.T) {
 	}
 	if len(snap.Records) != 1 || calls.count() != 2 {
 		t.Errorf("%d records after %d token requests", len(snap.Records), calls.count())
+	}
+}
+
+// TestHTTPAuthStaleToken: a cached access token the server refuses with a
+// 401 (it announced no lifetime, or was revoked early) is replaced at once
+// and the request sent again, once: the read succeeds instead of failing
+// until the next run. A token fresh from the endpoint that is refused
+// fails the read without asking for another.
+func TestHTTPAuthStaleToken(t *testing.T) {
+	t.Parallel()
+	// RFC 6749 makes expires_in optional: without it a token is reused
+	// until a server refuses it.
+	tok := &fakeToken{clientID: "cid", clientSecret: "stale-secret-31", expiresIn: 0}
+	var pages requestLog
+	var mu gosync.Mutex
+	revoked := map[string]bool{}
+	refuseAll := false
+	srv := fakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/token" {
+			tok.ServeHTTP(w, r)
+			return
+		}
+		pages.add(r)
+		h := r.Header.Get("Authorization")
+		mu.Lock()
+		defer mu.Unlock()
+		if refuseAll || !tok.valid(h) || revoked[h] {
+			http.Error(w, "token expired", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `[{"id": "1"}]`)
+	}))
+	cfg := Config{Type: TypeHTTP, URL: "/staff", Fields: FieldsConfig{ID: "id"},
+		Auth: AuthConfig{Method: AuthOAuth2ClientCredentials, ClientID: "cid", ClientSecret: "stale-secret-31", TokenURL: "/oauth/token"}}
+	src, err := newVendorSource(t, srv, cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Read(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// The server stops accepting the token it took an hour ago.
+	mu.Lock()
+	revoked["Bearer access-token-1-0123456789abcdef"] = true
+	mu.Unlock()
+	snap, err := src.Read(t.Context())
+	if err != nil {
+		t.Fatalf("read with a revoked cached token: %v", err)
+	}
+	if len(snap.Records) != 1 || tok.count() != 2 || pages.count() != 3 {
+		t.Errorf("%d records, %d tokens, %d page requests; want 1, 2 and 3", len(snap.Records), tok.count(), pages.count())
+	}
+
+	// Every token refused: the cached one is replaced once, and the new
+	// one's refusal is the answer.
+	mu.Lock()
+	refuseAll = true
+	mu.Unlock()
+	_, err = src.Read(t.Context())
+	if err == nil || !strings.Contains(err.Error(), `401 Unauthorized ("token expired")`) {
+		t.Fatalf("read with every token refused = %v", err)
+	}
+	if tok.count() != 3 || pages.count() != 5 {
+		t.Errorf("%d tokens, %d page requests; want 3 and 5", tok.count(), pages.count())
 	}
 }
 

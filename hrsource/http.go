@@ -224,6 +224,17 @@ func (s *httpSource) fetch(ctx context.Context, client *http.Client, u *url.URL,
 	err = retry.Do(ctx, withRetryAfter(delaysBackoff(s.cfg.RetryDelays), &wait), func(ctx context.Context) error {
 		attempt++
 		body, link, err = s.get(ctx, client, u, where, budget)
+		var stale *staleToken
+		if errors.As(err, &stale) {
+			// A token that served earlier requests went stale (it came
+			// without a lifetime, or was revoked): ask again at once with
+			// a new one, and take that answer.
+			s.log.InfoContext(ctx, "hr access token refused, fetching a new one", "url", where)
+			body, link, err = s.get(ctx, client, u, where, budget)
+			if errors.As(err, &stale) {
+				err = stale.err
+			}
+		}
 		var re *retryable
 		if !errors.As(err, &re) {
 			return err
@@ -249,6 +260,12 @@ type retryable struct {
 }
 
 func (r *retryable) Error() string { return r.err.Error() }
+
+// staleToken is a 401 answered to an OAuth 2.0 access token that served
+// earlier requests: a new token may be accepted.
+type staleToken struct{ err error }
+
+func (s *staleToken) Error() string { return s.err.Error() }
 
 func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, where string, budget int64) ([]byte, string, error) {
 	if s.cfg.Timeout > 0 {
@@ -277,7 +294,8 @@ func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, w
 	for k, v := range s.cfg.Headers {
 		req.Header.Set(k, v)
 	}
-	if err := s.auth.authorize(ctx, req); err != nil {
+	tok, reused, err := s.auth.authorize(ctx, req)
+	if err != nil {
 		return nil, "", err
 	}
 	resp, err := client.Do(req)
@@ -322,9 +340,6 @@ func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, w
 	hint := ""
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		if resp.StatusCode == http.StatusUnauthorized && s.auth.oauth() {
-			s.auth.forget() // revoked, perhaps: the next run asks for a new one
-		}
 		hint = ": check the credentials in hr.auth, hr.headers or hr.username/hr.password"
 		if s.vendor != nil {
 			hint = ": " + s.vendor.authHint
@@ -335,7 +350,15 @@ func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, w
 			hint = ": check hr.subdomain (or hr.url)"
 		}
 	}
-	return nil, "", fmt.Errorf("%s %s: %s%s%s", method, where, resp.Status, s.detail(resp.Header, data), hint)
+	e := fmt.Errorf("%s %s: %s%s%s", method, where, resp.Status, s.detail(resp.Header, data), hint)
+	if resp.StatusCode == http.StatusUnauthorized && tok != nil {
+		// Expired or revoked: the next request asks for a new token.
+		s.auth.forget(tok)
+		if reused {
+			return nil, "", &staleToken{err: e}
+		}
+	}
+	return nil, "", e
 }
 
 // detail quotes what an error answer says: the start of its body (the
