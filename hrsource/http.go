@@ -164,6 +164,15 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 				break
 			}
 			nextRef = c.readJSONBytes(body, name, s.cfg.RecordsPath, s.cfg.NextPagePath)
+			if len(c.recs) == records && len(c.probs.list) > problems {
+				if msg := errorMessage(body); msg != "" {
+					// An error object where the records should be (a
+					// gateway, an expired session): quote it rather than
+					// blame hr.records_path.
+					c.probs.list = c.probs.list[:problems]
+					c.probs.add(name, "the server answered 200 OK with an error instead of records%s: check hr.url and hr.auth", quoteDetail(s.secrets.Replace(msg)))
+				}
+			}
 		}
 		s.log.DebugContext(ctx, "hr page read", "url", redactURL(next), "page", page, "bytes", len(body), "records", len(c.recs))
 		if c.probs.full() {
@@ -404,7 +413,7 @@ func errorMessage(body []byte) string {
 	}
 	switch {
 	case e.Message == "":
-		return ""
+		return code // {"error": "invalid_token"}, or nothing
 	case code != "" && !strings.Contains(e.Message, code):
 		return code + ": " + e.Message
 	}

@@ -300,6 +300,19 @@ func TestHTTPErrors(t *testing.T) {
 			requests: 1,
 		},
 		{
+			name: "an error object answered with a 200 on a later page",
+			cfg:  Config{Fields: FieldsConfig{ID: "id"}, RecordsPath: "data", NextPagePath: "next"},
+			handler: func(w http.ResponseWriter, r *http.Request, n int) {
+				if n == 1 {
+					fmt.Fprint(w, `{"data": [{"id": "1"}], "next": "/report?page=2"}`)
+					return
+				}
+				fmt.Fprint(w, `{"error": "session expired", "data": null}`)
+			},
+			problems: []want{{"page 2", []string{`the server answered 200 OK with an error instead of records ("session expired")`}}},
+			requests: 2,
+		},
+		{
 			name: "each attempt times out",
 			cfg:  Config{Fields: FieldsConfig{ID: "id"}, Timeout: 200 * time.Millisecond},
 			handler: func(w http.ResponseWriter, r *http.Request, _ int) {
