@@ -398,7 +398,11 @@ func (a *authorizer) tokenError(ctx context.Context, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return &retryable{err: fmt.Errorf("%s (the OAuth 2.0 token endpoint): %w", where, err)}
+	e := fmt.Errorf("%s (the OAuth 2.0 token endpoint): %w", where, err)
+	if rerr := (*redirectError)(nil); errors.As(err, &rerr) {
+		return e // asking again would not help
+	}
+	return &retryable{err: e}
 }
 
 // redactURLString is redactURL for a URL held as text.

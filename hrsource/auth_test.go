@@ -236,6 +236,38 @@ func TestHTTPAuthStaleToken(t *testing.T) {
 	}
 }
 
+// TestHTTPAuthTokenRedirected: a token endpoint that redirects to another
+// host is not followed (the client secret would go with the form), not
+// retried, and the error names the key to fix: hr.auth.token_url.
+func TestHTTPAuthTokenRedirected(t *testing.T) {
+	t.Parallel()
+	var elsewhere requestLog
+	other := fakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.add(r)
+		http.Error(w, "not here", http.StatusTeapot)
+	}))
+	var calls requestLog
+	srv := fakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/token" {
+			calls.add(r)
+			http.Redirect(w, r, other.URL+"/oauth2/token", http.StatusTemporaryRedirect)
+			return
+		}
+		fmt.Fprint(w, `[{"id": "1"}]`)
+	}))
+	cfg := Config{Type: TypeHTTP, URL: "/staff", Fields: FieldsConfig{ID: "id"},
+		Auth: AuthConfig{Method: AuthOAuth2ClientCredentials, ClientID: "cid", ClientSecret: "moved-secret-8", TokenURL: "/oauth/token"}}
+	_, err := readVendor(t, srv, cfg, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "another host: not followed, set hr.auth.token_url to the final address") {
+		t.Fatalf("read = %v", err)
+	}
+	// One attempt is two requests: golang.org/x/oauth2 sends the client's
+	// credentials in the header, then, that failing, in the form.
+	if calls.count() != 2 || elsewhere.count() != 0 {
+		t.Errorf("%d token requests, %d to the other host; want 2 (one attempt) and 0", calls.count(), elsewhere.count())
+	}
+}
+
 // TestHTTPPost sends hr.body with hr.http_method POST to every page.
 func TestHTTPPost(t *testing.T) {
 	t.Parallel()

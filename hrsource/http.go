@@ -51,11 +51,11 @@ func newHTTPSource(base reader, opts Options) (*httpSource, error) {
 		tr.TLSClientConfig = tlsConfig
 		client.Transport = tr
 	}
-	client.CheckRedirect = sameHostRedirects
+	client.CheckRedirect = redirectsWithin("hr.url")
 	s := &httpSource{reader: base, vendor: vendors[base.cfg.Type], client: &client, base: u, req: req}
 	// Token requests go through the same transport (and so trust the same
 	// CAs), without the page requests' cookies.
-	s.auth = newAuthorizer(base.cfg, &http.Client{Transport: client.Transport, CheckRedirect: sameHostRedirects}, base.secrets)
+	s.auth = newAuthorizer(base.cfg, &http.Client{Transport: client.Transport, CheckRedirect: redirectsWithin("hr.auth.token_url")}, base.secrets)
 	return s, nil
 }
 
@@ -64,17 +64,20 @@ type redirectError struct{ msg string }
 
 func (e *redirectError) Error() string { return e.msg }
 
-// sameHostRedirects follows redirects on the same scheme and host only: Go
+// redirectsWithin follows redirects on the same scheme and host only: Go
 // drops Authorization on a redirect elsewhere, but not the other configured
-// headers (API keys), which must not leak to another host.
-func sameHostRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return &redirectError{"stopped after 10 redirects"}
+// headers (API keys), nor a token request's form (the client secret),
+// which must not leak to another host. key names the setting to fix.
+func redirectsWithin(key string) func(req *http.Request, via []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return &redirectError{"stopped after 10 redirects"}
+		}
+		if first := via[0].URL; !sameOrigin(req.URL, first) {
+			return &redirectError{fmt.Sprintf("redirected to %s://%s, another host: not followed, set %s to the final address", req.URL.Scheme, req.URL.Host, key)}
+		}
+		return nil
 	}
-	if first := via[0].URL; !sameOrigin(req.URL, first) {
-		return &redirectError{fmt.Sprintf("redirected to %s://%s, another host: not followed, set hr.url to the final address", req.URL.Scheme, req.URL.Host)}
-	}
-	return nil
 }
 
 // tlsConfig verifies servers against the system roots plus caFile's.
