@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -266,6 +267,7 @@ type authorizer struct {
 	// secrets learns each access token: a server may quote it back in an
 	// error.
 	secrets *scrubber
+	log     *slog.Logger
 
 	mu  gosync.Mutex
 	tok *oauth2.Token
@@ -273,8 +275,8 @@ type authorizer struct {
 	refresh string
 }
 
-func newAuthorizer(cfg Config, client *http.Client, secrets *scrubber) *authorizer {
-	a := &authorizer{cfg: cfg, method: cfg.authMethod(), client: client, secrets: secrets, refresh: cfg.Auth.RefreshToken}
+func newAuthorizer(cfg Config, client *http.Client, secrets *scrubber, log *slog.Logger) *authorizer {
+	a := &authorizer{cfg: cfg, method: cfg.authMethod(), client: client, secrets: secrets, log: log, refresh: cfg.Auth.RefreshToken}
 	if a.cfg.Auth.TokenURL == "" && cfg.Type == TypeWorkday {
 		a.cfg.Auth.TokenURL, _ = workdayTokenURL(cfg.URL)
 	}
@@ -358,9 +360,13 @@ func (a *authorizer) token(ctx context.Context) (tok *oauth2.Token, fresh bool, 
 	a.secrets.learn(tok.AccessToken)
 	if tok.RefreshToken != "" && tok.RefreshToken != a.refresh {
 		// A rotated refresh token replaces the old one for this process's
-		// life; hr.auth.refresh_token still holds the first.
+		// life; hr.auth.refresh_token still holds the first, which the
+		// server may refuse after a restart.
 		a.secrets.learn(tok.RefreshToken)
 		a.refresh = tok.RefreshToken
+		a.log.WarnContext(ctx, "the token endpoint rotated the refresh token: skillsync uses the new one until it stops, "+
+			"then hr.auth.refresh_token again, which the server may refuse (invalid_grant); "+
+			"prefer a refresh token that does not rotate (Workday: Non-Expiring Refresh Tokens)", "token_url", redactURLString(auth.TokenURL))
 	}
 	a.tok = tok
 	return tok, true, nil

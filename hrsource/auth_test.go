@@ -268,6 +268,58 @@ func TestHTTPAuthTokenRedirected(t *testing.T) {
 	}
 }
 
+// TestHTTPAuthRefreshTokenRotated: a token endpoint that answers each
+// refresh with a new refresh token and refuses the old one (rotation) gets
+// the newest one every time, never logged; a warning says that it lives in
+// memory only, so that an invalid_grant after a restart is understood.
+func TestHTTPAuthRefreshTokenRotated(t *testing.T) {
+	t.Parallel()
+	var mu gosync.Mutex
+	current, issued := "rotating-refresh-0", 0
+	srv := fakeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/oauth/token" {
+			fmt.Fprint(w, `[{"id": "1"}]`)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if r.PostForm.Get("refresh_token") != current {
+			oauthError(w, http.StatusBadRequest, "invalid_grant")
+			return
+		}
+		issued++
+		current = fmt.Sprintf("rotating-refresh-%d", issued)
+		w.Header().Set("Content-Type", "application/json")
+		// expires_in 1: below oauth2's margin, every read asks again.
+		fmt.Fprintf(w, `{"access_token": "rotated-access-%d", "token_type": "Bearer", "expires_in": 1, "refresh_token": %q}`, issued, current)
+	}))
+	var logs syncBuffer
+	cfg := Config{Type: TypeHTTP, URL: "/staff", Fields: FieldsConfig{ID: "id"},
+		Auth: AuthConfig{Method: AuthOAuth2RefreshToken, ClientID: "cid", RefreshToken: "rotating-refresh-0", TokenURL: "/oauth/token"}}
+	src, err := newVendorSource(t, srv, cfg, nil, &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := src.Read(t.Context()); err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+	}
+	if issued != 3 {
+		t.Errorf("%d tokens issued for three reads, want 3", issued)
+	}
+	if n := strings.Count(logs.String(), "the token endpoint rotated the refresh token"); n != 3 {
+		t.Errorf("%d rotation warnings, want 3:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "hr.auth.refresh_token") {
+		t.Errorf("the warning does not name hr.auth.refresh_token:\n%s", logs.String())
+	}
+	checkNoSecret(t, logs.String(), "rotating-refresh-0", "rotating-refresh-1", "rotating-refresh-2", "rotating-refresh-3", "rotated-access-1")
+}
+
 // TestHTTPPost sends hr.body with hr.http_method POST to every page.
 func TestHTTPPost(t *testing.T) {
 	t.Parallel()

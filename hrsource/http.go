@@ -55,7 +55,7 @@ func newHTTPSource(base reader, opts Options) (*httpSource, error) {
 	s := &httpSource{reader: base, vendor: vendors[base.cfg.Type], client: &client, base: u, req: req}
 	// Token requests go through the same transport (and so trust the same
 	// CAs), without the page requests' cookies.
-	s.auth = newAuthorizer(base.cfg, &http.Client{Transport: client.Transport, CheckRedirect: redirectsWithin("hr.auth.token_url")}, base.secrets)
+	s.auth = newAuthorizer(base.cfg, &http.Client{Transport: client.Transport, CheckRedirect: redirectsWithin("hr.auth.token_url")}, base.secrets, base.log)
 	return s, nil
 }
 
