@@ -283,11 +283,6 @@ func newAuthorizer(cfg Config, client *http.Client, secrets *scrubber, log *slog
 	return a
 }
 
-// oauth says whether the method fetches tokens.
-func (a *authorizer) oauth() bool {
-	return a.method == AuthOAuth2ClientCredentials || a.method == AuthOAuth2RefreshToken
-}
-
 // authorize sets the request's credentials, fetching a token if need be.
 // It returns the OAuth 2.0 access token it sent (nil for any other
 // credential), and whether that token had served earlier requests: a 401
