@@ -61,7 +61,9 @@ LABEL org.opencontainers.image.title="skillsync" \
 COPY --from=build /out/skillsync /usr/local/bin/skillsync
 COPY config.example.yaml /etc/skillsync/config.example.yaml
 ENV SKILLSYNC_CONFIG=/etc/skillsync/config.yaml
-USER nonroot:nonroot
+# The distroless image's nonroot user, by number: Kubernetes checks
+# runAsNonRoot only against a numeric user.
+USER 65532:65532
 EXPOSE 9090
 ENTRYPOINT ["skillsync"]
 CMD ["run"]

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -266,6 +267,7 @@ type authorizer struct {
 	// secrets learns each access token: a server may quote it back in an
 	// error.
 	secrets *scrubber
+	log     *slog.Logger
 
 	mu  gosync.Mutex
 	tok *oauth2.Token
@@ -273,21 +275,19 @@ type authorizer struct {
 	refresh string
 }
 
-func newAuthorizer(cfg Config, client *http.Client, secrets *scrubber) *authorizer {
-	a := &authorizer{cfg: cfg, method: cfg.authMethod(), client: client, secrets: secrets, refresh: cfg.Auth.RefreshToken}
+func newAuthorizer(cfg Config, client *http.Client, secrets *scrubber, log *slog.Logger) *authorizer {
+	a := &authorizer{cfg: cfg, method: cfg.authMethod(), client: client, secrets: secrets, log: log, refresh: cfg.Auth.RefreshToken}
 	if a.cfg.Auth.TokenURL == "" && cfg.Type == TypeWorkday {
 		a.cfg.Auth.TokenURL, _ = workdayTokenURL(cfg.URL)
 	}
 	return a
 }
 
-// oauth says whether the method fetches tokens.
-func (a *authorizer) oauth() bool {
-	return a.method == AuthOAuth2ClientCredentials || a.method == AuthOAuth2RefreshToken
-}
-
 // authorize sets the request's credentials, fetching a token if need be.
-func (a *authorizer) authorize(ctx context.Context, req *http.Request) error {
+// It returns the OAuth 2.0 access token it sent (nil for any other
+// credential), and whether that token had served earlier requests: a 401
+// to such a token may mean only that it went stale.
+func (a *authorizer) authorize(ctx context.Context, req *http.Request) (tok *oauth2.Token, reused bool, err error) {
 	switch a.method {
 	case AuthBasic:
 		user, pass, _ := a.cfg.basicCredentials()
@@ -301,30 +301,36 @@ func (a *authorizer) authorize(ctx context.Context, req *http.Request) error {
 			req.Header.Set(cmpOr(a.cfg.Auth.Header, DefaultAPIKeyHeader), a.cfg.Auth.Token)
 		}
 	case AuthOAuth2ClientCredentials, AuthOAuth2RefreshToken:
-		tok, err := a.token(ctx)
+		tok, fresh, err := a.token(ctx)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
 		tok.SetAuthHeader(req)
+		return tok, !fresh, nil
 	}
-	return nil
+	return nil, false, nil
 }
 
-// forget drops the cached access token (after a 401: it may have been
-// revoked), so that the next request fetches a new one.
-func (a *authorizer) forget() {
+// forget drops the cached access token tok (after a 401: it may have
+// expired early or been revoked), so that the next request fetches a new
+// one; a token another request has fetched since stays.
+func (a *authorizer) forget(tok *oauth2.Token) {
 	a.mu.Lock()
-	a.tok = nil
+	if a.tok == tok {
+		a.tok = nil
+	}
 	a.mu.Unlock()
 }
 
 // token returns a valid access token, fetching one when the cached one is
-// missing or about to expire (oauth2.Token.Valid keeps a margin).
-func (a *authorizer) token(ctx context.Context) (*oauth2.Token, error) {
+// missing or about to expire (oauth2.Token.Valid keeps a margin; a token
+// announced without a lifetime is kept until a server refuses it). fresh
+// says it was just fetched.
+func (a *authorizer) token(ctx context.Context) (tok *oauth2.Token, fresh bool, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.tok.Valid() {
-		return a.tok, nil
+		return a.tok, false, nil
 	}
 	auth := a.cfg.Auth
 	tctx := context.WithValue(ctx, oauth2.HTTPClient, a.client)
@@ -333,8 +339,6 @@ func (a *authorizer) token(ctx context.Context) (*oauth2.Token, error) {
 		tctx, cancel = context.WithTimeout(tctx, a.cfg.Timeout)
 		defer cancel()
 	}
-	var tok *oauth2.Token
-	var err error
 	if a.method == AuthOAuth2ClientCredentials {
 		cc := clientcredentials.Config{ClientID: auth.ClientID, ClientSecret: auth.ClientSecret, TokenURL: auth.TokenURL, Scopes: strings.Fields(auth.Scope)}
 		tok, err = cc.Token(tctx)
@@ -343,20 +347,24 @@ func (a *authorizer) token(ctx context.Context) (*oauth2.Token, error) {
 		tok, err = oc.TokenSource(tctx, &oauth2.Token{RefreshToken: a.refresh}).Token()
 	}
 	if err != nil {
-		return nil, a.tokenError(ctx, err)
+		return nil, false, a.tokenError(ctx, err)
 	}
 	if tok.AccessToken == "" {
-		return nil, fmt.Errorf("POST %s: the token endpoint answered without an access_token", redactURLString(auth.TokenURL))
+		return nil, false, fmt.Errorf("POST %s: the token endpoint answered without an access_token", redactURLString(auth.TokenURL))
 	}
 	a.secrets.learn(tok.AccessToken)
 	if tok.RefreshToken != "" && tok.RefreshToken != a.refresh {
 		// A rotated refresh token replaces the old one for this process's
-		// life; hr.auth.refresh_token still holds the first.
+		// life; hr.auth.refresh_token still holds the first, which the
+		// server may refuse after a restart.
 		a.secrets.learn(tok.RefreshToken)
 		a.refresh = tok.RefreshToken
+		a.log.WarnContext(ctx, "the token endpoint rotated the refresh token: skillsync uses the new one until it stops, "+
+			"then hr.auth.refresh_token again, which the server may refuse (invalid_grant); "+
+			"prefer a refresh token that does not rotate (Workday: Non-Expiring Refresh Tokens)", "token_url", redactURLString(auth.TokenURL))
 	}
 	a.tok = tok
-	return tok, nil
+	return tok, true, nil
 }
 
 // tokenError explains a failed token request; a 5xx, a 429 or a transport
@@ -391,7 +399,11 @@ func (a *authorizer) tokenError(ctx context.Context, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return &retryable{err: fmt.Errorf("%s (the OAuth 2.0 token endpoint): %w", where, err)}
+	e := fmt.Errorf("%s (the OAuth 2.0 token endpoint): %w", where, err)
+	if rerr := (*redirectError)(nil); errors.As(err, &rerr) {
+		return e // asking again would not help
+	}
+	return &retryable{err: e}
 }
 
 // redactURLString is redactURL for a URL held as text.

@@ -51,11 +51,11 @@ func newHTTPSource(base reader, opts Options) (*httpSource, error) {
 		tr.TLSClientConfig = tlsConfig
 		client.Transport = tr
 	}
-	client.CheckRedirect = sameHostRedirects
+	client.CheckRedirect = redirectsWithin("hr.url")
 	s := &httpSource{reader: base, vendor: vendors[base.cfg.Type], client: &client, base: u, req: req}
 	// Token requests go through the same transport (and so trust the same
 	// CAs), without the page requests' cookies.
-	s.auth = newAuthorizer(base.cfg, &http.Client{Transport: client.Transport, CheckRedirect: sameHostRedirects}, base.secrets)
+	s.auth = newAuthorizer(base.cfg, &http.Client{Transport: client.Transport, CheckRedirect: redirectsWithin("hr.auth.token_url")}, base.secrets, base.log)
 	return s, nil
 }
 
@@ -64,17 +64,20 @@ type redirectError struct{ msg string }
 
 func (e *redirectError) Error() string { return e.msg }
 
-// sameHostRedirects follows redirects on the same scheme and host only: Go
+// redirectsWithin follows redirects on the same scheme and host only: Go
 // drops Authorization on a redirect elsewhere, but not the other configured
-// headers (API keys), which must not leak to another host.
-func sameHostRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return &redirectError{"stopped after 10 redirects"}
+// headers (API keys), nor a token request's form (the client secret),
+// which must not leak to another host. key names the setting to fix.
+func redirectsWithin(key string) func(req *http.Request, via []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return &redirectError{"stopped after 10 redirects"}
+		}
+		if first := via[0].URL; !sameOrigin(req.URL, first) {
+			return &redirectError{fmt.Sprintf("redirected to %s://%s, another host: not followed, set %s to the final address", req.URL.Scheme, req.URL.Host, key)}
+		}
+		return nil
 	}
-	if first := via[0].URL; !sameOrigin(req.URL, first) {
-		return &redirectError{fmt.Sprintf("redirected to %s://%s, another host: not followed, set hr.url to the final address", req.URL.Scheme, req.URL.Host)}
-	}
-	return nil
 }
 
 // tlsConfig verifies servers against the system roots plus caFile's.
@@ -164,6 +167,15 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 				break
 			}
 			nextRef = c.readJSONBytes(body, name, s.cfg.RecordsPath, s.cfg.NextPagePath)
+			if len(c.recs) == records && len(c.probs.list) > problems {
+				if msg := errorMessage(body); msg != "" {
+					// An error object where the records should be (a
+					// gateway, an expired session): quote it rather than
+					// blame hr.records_path.
+					c.probs.list = c.probs.list[:problems]
+					c.probs.add(name, "the server answered 200 OK with an error instead of records%s: check hr.url and hr.auth", quoteDetail(s.secrets.Replace(msg)))
+				}
+			}
 		}
 		s.log.DebugContext(ctx, "hr page read", "url", redactURL(next), "page", page, "bytes", len(body), "records", len(c.recs))
 		if c.probs.full() {
@@ -224,6 +236,17 @@ func (s *httpSource) fetch(ctx context.Context, client *http.Client, u *url.URL,
 	err = retry.Do(ctx, withRetryAfter(delaysBackoff(s.cfg.RetryDelays), &wait), func(ctx context.Context) error {
 		attempt++
 		body, link, err = s.get(ctx, client, u, where, budget)
+		var stale *staleToken
+		if errors.As(err, &stale) {
+			// A token that served earlier requests went stale (it came
+			// without a lifetime, or was revoked): ask again at once with
+			// a new one, and take that answer.
+			s.log.InfoContext(ctx, "hr access token refused, fetching a new one", "url", where)
+			body, link, err = s.get(ctx, client, u, where, budget)
+			if errors.As(err, &stale) {
+				err = stale.err
+			}
+		}
 		var re *retryable
 		if !errors.As(err, &re) {
 			return err
@@ -249,6 +272,12 @@ type retryable struct {
 }
 
 func (r *retryable) Error() string { return r.err.Error() }
+
+// staleToken is a 401 answered to an OAuth 2.0 access token that served
+// earlier requests: a new token may be accepted.
+type staleToken struct{ err error }
+
+func (s *staleToken) Error() string { return s.err.Error() }
 
 func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, where string, budget int64) ([]byte, string, error) {
 	if s.cfg.Timeout > 0 {
@@ -277,7 +306,8 @@ func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, w
 	for k, v := range s.cfg.Headers {
 		req.Header.Set(k, v)
 	}
-	if err := s.auth.authorize(ctx, req); err != nil {
+	tok, reused, err := s.auth.authorize(ctx, req)
+	if err != nil {
 		return nil, "", err
 	}
 	resp, err := client.Do(req)
@@ -322,9 +352,6 @@ func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, w
 	hint := ""
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		if resp.StatusCode == http.StatusUnauthorized && s.auth.oauth() {
-			s.auth.forget() // revoked, perhaps: the next run asks for a new one
-		}
 		hint = ": check the credentials in hr.auth, hr.headers or hr.username/hr.password"
 		if s.vendor != nil {
 			hint = ": " + s.vendor.authHint
@@ -335,7 +362,15 @@ func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, w
 			hint = ": check hr.subdomain (or hr.url)"
 		}
 	}
-	return nil, "", fmt.Errorf("%s %s: %s%s%s", method, where, resp.Status, s.detail(resp.Header, data), hint)
+	e := fmt.Errorf("%s %s: %s%s%s", method, where, resp.Status, s.detail(resp.Header, data), hint)
+	if resp.StatusCode == http.StatusUnauthorized && tok != nil {
+		// Expired or revoked: the next request asks for a new token.
+		s.auth.forget(tok)
+		if reused {
+			return nil, "", &staleToken{err: e}
+		}
+	}
+	return nil, "", e
 }
 
 // detail quotes what an error answer says: the start of its body (the
@@ -381,7 +416,7 @@ func errorMessage(body []byte) string {
 	}
 	switch {
 	case e.Message == "":
-		return ""
+		return code // {"error": "invalid_token"}, or nothing
 	case code != "" && !strings.Contains(e.Message, code):
 		return code + ": " + e.Message
 	}

@@ -1,6 +1,8 @@
 package hrsource
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/pem"
 	"errors"
@@ -300,6 +302,19 @@ func TestHTTPErrors(t *testing.T) {
 			requests: 1,
 		},
 		{
+			name: "an error object answered with a 200 on a later page",
+			cfg:  Config{Fields: FieldsConfig{ID: "id"}, RecordsPath: "data", NextPagePath: "next"},
+			handler: func(w http.ResponseWriter, r *http.Request, n int) {
+				if n == 1 {
+					fmt.Fprint(w, `{"data": [{"id": "1"}], "next": "/report?page=2"}`)
+					return
+				}
+				fmt.Fprint(w, `{"error": "session expired", "data": null}`)
+			},
+			problems: []want{{"page 2", []string{`the server answered 200 OK with an error instead of records ("session expired")`}}},
+			requests: 2,
+		},
+		{
 			name: "each attempt times out",
 			cfg:  Config{Fields: FieldsConfig{ID: "id"}, Timeout: 200 * time.Millisecond},
 			handler: func(w http.ResponseWriter, r *http.Request, _ int) {
@@ -480,5 +495,52 @@ func TestRetryAfter(t *testing.T) {
 		if got := retryAfter(h, now); got != tt.want {
 			t.Errorf("retryAfter(%q) = %s, want %s", tt.header, got, tt.want)
 		}
+	}
+}
+
+// TestHTTPCapsAtTheEdge: a feed exactly hr.max_pages long, or exactly
+// hr.max_bytes large, is read whole; hr.max_bytes counts the bytes as
+// decoded, so a small compressed answer that expands past it is refused.
+func TestHTTPCapsAtTheEdge(t *testing.T) {
+	t.Parallel()
+	pages, _ := serve(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if r.URL.Query().Get("page") == "" {
+			fmt.Fprint(w, `{"data": [{"id": "1"}], "next": "/report?page=2"}`)
+			return
+		}
+		fmt.Fprint(w, `{"data": [{"id": "2"}], "next": null}`)
+	})
+	snap, err := readHTTP(t, pages, Config{Fields: FieldsConfig{ID: "id"}, RecordsPath: "data", NextPagePath: "next", MaxPages: 2})
+	if err != nil || len(snap.Records) != 2 {
+		t.Fatalf("two pages with hr.max_pages 2: %v", err)
+	}
+
+	const doc = `[{"id": "1"}]`
+	exact, _ := serve(t, func(w http.ResponseWriter, r *http.Request, n int) { fmt.Fprint(w, doc) })
+	if _, err := readHTTP(t, exact, Config{Fields: FieldsConfig{ID: "id"}, MaxBytes: ByteSize(len(doc))}); err != nil {
+		t.Errorf("a feed of exactly hr.max_bytes: %v", err)
+	}
+	if _, err := readHTTP(t, exact, Config{Fields: FieldsConfig{ID: "id"}, MaxBytes: ByteSize(len(doc) - 1)}); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a feed one byte over hr.max_bytes = %v", err)
+	}
+
+	// About 5 KiB on the wire, 4 MiB decoded (Go's transport asks for
+	// gzip and decodes it).
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	fmt.Fprintf(zw, `[{"id": "1", "padding": "%s"}]`, strings.Repeat("a", 4<<20))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bomb, _ := serve(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			t.Errorf("Accept-Encoding = %q", r.Header.Get("Accept-Encoding"))
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(gz.Bytes())
+	})
+	_, err = readHTTP(t, bomb, Config{Fields: FieldsConfig{ID: "id"}, MaxBytes: 1 << 20})
+	if err == nil || !strings.Contains(err.Error(), "larger than 1MiB (hr.max_bytes) at page 1") {
+		t.Errorf("a compressed answer expanding past hr.max_bytes = %v", err)
 	}
 }

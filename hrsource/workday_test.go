@@ -210,6 +210,21 @@ func TestWorkdayErrors(t *testing.T) {
 			requests: 0,
 		},
 		{
+			// A gateway or a session timeout answering 200 with the
+			// vendor's error object: the error is quoted, and not blamed
+			// on hr.records_path, which a connector does not let one set.
+			name: "an error object answered with a 200",
+			fault: func(w http.ResponseWriter, r *http.Request, n int) bool {
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, `{"error": "Processing error", "message": "Report Skillsync_Staff could not run for ISU_skillsync (wd-password-5f1c)"}`)
+				return true
+			},
+			want: []string{
+				`page 1: the server answered 200 OK with an error instead of records ("Processing error: Report Skillsync_Staff could not run for ISU_skillsync ([redacted])"): check hr.url and hr.auth`,
+			},
+			requests: 1,
+		},
+		{
 			name: "a server that keeps failing",
 			fault: func(w http.ResponseWriter, r *http.Request, n int) bool {
 				http.Error(w, "The server is temporarily unavailable", http.StatusInternalServerError)
@@ -237,6 +252,9 @@ func TestWorkdayErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
+			}
+			if strings.Contains(err.Error(), "records_path") {
+				t.Errorf("error %q blames hr.records_path, which a connector sets itself", err)
 			}
 			basic := base64.StdEncoding.EncodeToString([]byte("ISU_skillsync:wd-password-5f1c"))
 			checkNoSecret(t, err.Error()+logs.String(), "wd-password-5f1c", "wrong-password-31d9", "wd-client-secret-77aa", "revoked-refresh-token-1", basic)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/store/pgtest"
@@ -58,6 +59,58 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 	}
 	if len(status.Pending()) != 0 {
 		t.Errorf("pending %v, want none", status.Pending())
+	}
+}
+
+// TestMigrateRefusesSchemaMigratedWhileWaiting: a Migrate that found
+// migrations to apply, then waited for the migration lock while a newer
+// skillsync applied them and more (a rolling upgrade), refuses the schema
+// it finds once it has the lock instead of reporting success: goose itself
+// ignores the versions it does not know, and finds nothing left to do.
+func TestMigrateRefusesSchemaMigratedWhileWaiting(t *testing.T) {
+	t.Parallel()
+	url := pgtest.EmptyDB(t)
+	pgtest.MigrateTo(t, url, store.KnownSchemaVersion()-1, 0)
+	st := open(t, url, store.Options{})
+	// The newer skillsync holds the migration lock (store.go's
+	// migrateLockID, 0x5ea1_0001; were it another, Migrate would not wait
+	// and this test would fail).
+	newer := connect(t, url)
+	if _, err := newer.Exec(t.Context(), `SELECT pg_advisory_lock(1587609601)`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- st.Migrate(t.Context()) }()
+	// Wait until Migrate is past its first check and asking for the lock.
+	watcher := connect(t, url)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var waiting bool
+		if err := watcher.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%pg_try_advisory_lock%')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Migrate returned %v without waiting for the migration lock", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Migrate never asked for the migration lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pgtest.MigrateTo(t, url, 0, future)
+	if _, err := newer.Exec(t.Context(), `SELECT pg_advisory_unlock(1587609601)`); err != nil {
+		t.Fatal(err)
+	}
+	err := <-done
+	var tooNew *store.SchemaTooNewError
+	if !errors.As(err, &tooNew) || tooNew.Database != future {
+		t.Fatalf("Migrate after a newer skillsync migrated = %v, want a SchemaTooNewError naming %d", err, future)
 	}
 }
 

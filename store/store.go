@@ -193,7 +193,8 @@ func (s *Store) Ping(ctx context.Context) error {
 //
 // A database that a newer build has migrated is refused with a
 // *SchemaTooNewError before anything is written: this build's queries may
-// not fit its tables.
+// not fit its tables. So is one that a newer build migrates while this one
+// waits for the lock (goose then finds nothing it knows left to apply).
 func (s *Store) Migrate(ctx context.Context) error {
 	status, err := s.SchemaStatus(ctx)
 	if err != nil {
@@ -231,6 +232,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	if err != nil {
 		return fmt.Errorf("migrate postgres at %s: %w", s.where, err)
+	}
+	// A newer skillsync may have migrated while this one waited for the
+	// lock: goose ignores the versions it does not know, so look again.
+	status, err = s.SchemaStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if err := status.Err(); errors.As(err, &tooNew) {
+		return err
 	}
 	return nil
 }
