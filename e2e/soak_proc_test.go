@@ -513,9 +513,12 @@ func (s *seedRun) runBinary(plan runPlan) *invocation {
 	s.mu.Lock()
 	s.binary = nil
 	s.mu.Unlock()
-	if out := p.stderr.String(); strings.Contains(out, "panic:") || strings.Contains(out, "goroutine ") {
+	out := p.stderr.String()
+	if strings.Contains(out, "panic:") || strings.Contains(out, "goroutine ") {
 		s.violate("panic", "the binary panicked:\n%s", tailOf(out, 4000))
 	}
+	// The seed's log has the binary's lines too.
+	_, _ = s.log.Write([]byte(out))
 	return inv
 }
 

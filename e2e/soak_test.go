@@ -67,8 +67,11 @@ const (
 	// envSoakLogDir names a directory to write each failing seed's story
 	// and in-process log to.
 	envSoakLogDir = "SKILLSYNC_SOAK_LOGDIR"
-	// soakCISeeds is how many seeds go test runs without either variable.
-	soakCISeeds = 6
+	// soakCISeeds is how many seeds go test runs without either variable
+	// (a few seconds of CPU); soakCISeedsRace under -race, which makes a
+	// seed several times dearer.
+	soakCISeeds     = 6
+	soakCISeedsRace = 2
 )
 
 // soakSeeds returns the seeds to run and whether the environment chose
@@ -82,6 +85,9 @@ func soakSeeds(t *testing.T) ([]uint64, bool) {
 		return []uint64{k}, true
 	}
 	first, last := uint64(1), uint64(soakCISeeds)
+	if raceEnabled {
+		last = soakCISeedsRace
+	}
 	v := os.Getenv(envSoakSeeds)
 	if v != "" {
 		a, b, isRange := strings.Cut(v, "-")
@@ -224,12 +230,15 @@ type seedRun struct {
 	procSeq     int
 	hand        map[int64]string // skills made by hand: id → as stored
 	ownedFields map[int64]map[string]any
-	users       map[int64]map[string]any // users as they must stay (skillIds aside)
-	userHand    map[int64]map[int64]bool // hand-made skills each user must keep
-	counts      map[string]int
-	storyLines  []string
-	violations  []string
-	invariants  map[string]bool
+	// touched are skills skillsync made that were edited by hand before
+	// it confirmed them: it may leave them to their editor.
+	touched    map[int64]bool
+	users      map[int64]map[string]any // users as they must stay (skillIds aside)
+	userHand   map[int64]map[int64]bool // hand-made skills each user must keep
+	counts     map[string]int
+	storyLines []string
+	violations []string
+	invariants map[string]bool
 }
 
 func (s *seedRun) violate(invariant, format string, args ...any) {
@@ -262,7 +271,7 @@ func (sk *soak) runSeed(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x50a4c4a05))
 	s := &seedRun{t: t, seed: seed, rng: rng, editRng: rand.New(rand.NewPCG(seed, 0xed17)),
 		employeeIDMapped: sk.employeeIDMapped, byName: map[string]*invocation{},
-		hand: map[int64]string{}, ownedFields: map[int64]map[string]any{}, users: map[int64]map[string]any{},
+		hand: map[int64]string{}, ownedFields: map[int64]map[string]any{}, touched: map[int64]bool{}, users: map[int64]map[string]any{},
 		userHand: map[int64]map[int64]bool{}, counts: map[string]int{}, invariants: map[string]bool{}}
 	s.log.events = newNotifier()
 	s.cfg = drawConfig(rng)
