@@ -159,6 +159,11 @@ type options struct {
 	extra string
 	// sync replaces the sync: section's body.
 	sync string
+	// fields replaces hr.fields (default {id: id, email: email}).
+	fields string
+	// rules replaces the skills.rules list, indented as its items are
+	// (default: one rule, id team, naming a skill after dept and team).
+	rules string
 }
 
 func setup(t testing.TB, o options) *fixture {
@@ -177,6 +182,15 @@ func setup(t testing.TB, o options) *fixture {
 	}
 	if o.sync == "" {
 		o.sync = "{max_deletes: 1000, max_delete_percent: 100, delete_after_runs: 1}"
+	}
+	if o.fields == "" {
+		o.fields = "{id: id, email: email}"
+	}
+	if o.rules == "" {
+		o.rules = `    - id: team
+      name: "{{ .dept }} / {{ .team }}"
+      description: "{{ .team }} of {{ .dept }}"
+`
 	}
 	lp, certFile := newLPServer(t, o.sim)
 	f := &fixture{t: t, dir: t.TempDir(), events: newNotifier(), lp: lp, sim: lp.Sim, dbURL: o.dbURL}
@@ -198,15 +212,12 @@ liveperson:
 hr:
   type: csv
   path: %s
-  fields: {id: id, email: email}
+  fields: %s
   active: 'status == "active"'
 skills:
   rules:
-    - id: team
-      name: "{{ .dept }} / {{ .team }}"
-      description: "{{ .team }} of {{ .dept }}"
-sync: %s
-%s`, account, lp.URL(), o.batch, authYAML(o.auth), f.hrPath, o.sync, o.extra)
+%ssync: %s
+%s`, account, lp.URL(), o.batch, authYAML(o.auth), f.hrPath, o.fields, o.rules, o.sync, o.extra)
 	if err := os.WriteFile(f.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

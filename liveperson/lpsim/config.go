@@ -135,12 +135,13 @@ func (s *Sim) checkWriteRevision(w http.ResponseWriter, r *http.Request, method 
 	return true
 }
 
-// notModified answers a GET whose If-Match equals the current revision with
+// notModified answers a GET whose If-Match equals rev (the revision the
+// read sees: the current one, or an older one for a lagging read) with
 // 304, as LivePerson's "Data Revisions" appendix describes (If-Match acts as
 // If-None-Match on reads; -1 always gets the body). Callers hold s.mu.
-func (s *Sim) notModified(w http.ResponseWriter, r *http.Request) bool {
-	if v := ifMatch(r); v != "" && v == strconv.FormatInt(s.revision, 10) {
-		setRevision(w, s.revision)
+func (s *Sim) notModified(w http.ResponseWriter, r *http.Request, rev int64) bool {
+	if v := ifMatch(r); v != "" && v == strconv.FormatInt(rev, 10) {
+		setRevision(w, rev)
 		w.WriteHeader(http.StatusNotModified)
 		return true
 	}

@@ -52,6 +52,19 @@ type Fault struct {
 	// the shortened request (a stale If-Match, a bad item), nothing is
 	// applied; the log entry's IDs say what was.
 	PartialApply int
+
+	// Lag answers a read of the skills or users list as the account stood
+	// Lag changes ago (each write request, seed or edit is one change; at
+	// most 64 are remembered), with the revision of that moment: a read
+	// served by a replica or an index that lags behind the writes.
+	// LivePerson does not document whether its reads lag (open question
+	// 11 of docs/liveperson-api.md), so a client must not take a list
+	// read right after a write as proof that the write did not happen. A
+	// Lag fault matches only GETs of the two lists: single-object reads
+	// (GET /skills/{id}) always see the current account, as a read from
+	// accountConfigReadWrite that a client relies on to confirm a skill
+	// is gone should.
+	Lag int
 }
 
 type faultState struct {
@@ -78,6 +91,36 @@ type Request struct {
 	// deleted, in the order of the request: a batch's path names no id, so
 	// this is how a test tells which objects a write touched.
 	IDs []int64
+	// Fault names the injected fault that fired on the request ("" for
+	// none), e.g. "status 503", "drop", "lose-response", "lag 2" (see
+	// Fault.Label).
+	Fault string
+}
+
+// Label names the fault for the request log and for reports: its kind and
+// parameters, kinds joined by "+" when one fault has several.
+func (f Fault) Label() string {
+	var kinds []string
+	if f.ConcurrentEdit {
+		kinds = append(kinds, "concurrent-edit")
+	}
+	if f.ExpireToken {
+		kinds = append(kinds, "expire-token")
+	}
+	if f.Lag > 0 {
+		kinds = append(kinds, "lag "+strconv.Itoa(f.Lag))
+	}
+	switch {
+	case f.PartialApply > 0:
+		kinds = append(kinds, "partial-apply "+strconv.Itoa(f.PartialApply))
+	case f.Drop:
+		kinds = append(kinds, "drop")
+	case f.Status != 0:
+		kinds = append(kinds, "status "+strconv.Itoa(f.Status))
+	case f.LoseResponse:
+		kinds = append(kinds, "lose-response")
+	}
+	return strings.Join(kinds, "+")
 }
 
 // entryKey is the context key of the log entry being built for a request.
@@ -195,12 +238,18 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	latency := s.latency
 	f := s.takeFault(r)
 	if f != nil && f.ConcurrentEdit {
-		s.revision++
+		s.bumpRevisionLocked()
 	}
 	if f != nil && f.ExpireToken {
 		s.expireTokensLocked()
 	}
 	s.mu.Unlock()
+	if f != nil {
+		entry.Fault = f.Label()
+		if f.Lag > 0 {
+			r = r.WithContext(context.WithValue(r.Context(), lagKey{}, f.Lag))
+		}
+	}
 
 	if latency > 0 {
 		t := time.NewTimer(latency)
@@ -293,6 +342,9 @@ func (s *Sim) takeFault(r *http.Request) *Fault {
 		if !strings.HasPrefix(r.URL.Path, f.PathPrefix) {
 			continue
 		}
+		if f.Lag > 0 && !isListRead(r) {
+			continue
+		}
 		f.left--
 		if f.left <= 0 {
 			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
@@ -301,6 +353,16 @@ func (s *Sim) takeFault(r *http.Request) *Fault {
 		return &fault
 	}
 	return nil
+}
+
+// isListRead says whether r reads the skills or users list, the reads a
+// Lag fault delays.
+func isListRead(r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	p := strings.TrimSuffix(r.URL.Path, "/")
+	return strings.HasSuffix(p, "/configuration/le-users/skills") || strings.HasSuffix(p, "/configuration/le-users/users")
 }
 
 // dropConnection closes the client's connection without a response. With

@@ -379,3 +379,86 @@ func TestFaultPartialApply(t *testing.T) {
 		}
 	})
 }
+
+// TestFaultLag: a lagging list read answers as the account stood before
+// the latest changes, with that moment's revision; single reads and later
+// list reads see the current account.
+func TestFaultLag(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ids := e.sim.SeedSkills(map[string]any{"name": "a", "description": "one"})
+	users := e.sim.SeedUsers(map[string]any{"loginName": "u", "email": "u@x", "profileIds": []any{1}, "nickname": "before"})
+	before := e.sim.Revision()
+	e.mustStatus(e.do(req{method: "POST", path: skillsPath + "?v=4.0", body: []any{map[string]any{"name": "b"}}}), 201)
+	e.mustStatus(e.do(req{method: "PUT", path: skillsPath + "/" + idStr(ids[0]) + "?v=4.0", body: map[string]any{"name": "a", "description": "two"}, header: e.rev()}), 200)
+	e.sim.EditUser(users[0], func(m map[string]any) { m["nickname"] = "after" })
+	now := e.sim.Revision()
+
+	names := func(r resp) map[string]any {
+		out := map[string]any{}
+		for _, s := range r.list(t) {
+			out[s["name"].(string)] = s["description"]
+		}
+		return out
+	}
+	// Two changes ago: the create happened, the update did not.
+	e.sim.InjectFault(Fault{Method: "GET", PathPrefix: skillsPath, Lag: 2})
+	e.sim.InjectFault(Fault{Method: "GET", PathPrefix: usersPath, Lag: 1})
+	// The lag faults skip requests that are not list reads.
+	e.mustStatus(e.do(req{method: "GET", path: skillsPath + "/" + idStr(ids[0]) + "?v=4.0"}), 200)
+	r := e.do(req{method: "GET", path: skillsPath + "?v=4.0&select=$all"})
+	e.mustStatus(r, 200)
+	if got := names(r); len(got) != 2 || got["a"] != "one" || got["b"] != nil {
+		t.Errorf("lagging read 2 changes back: %v, want a (one) and b", got)
+	}
+	if got := r.header.Get("ac-revision"); got != idStr(before+1) {
+		t.Errorf("lagging read: revision %s, want %d (now %d)", got, before+1, now)
+	}
+	u := e.do(req{method: "GET", path: usersPath + "?v=4.0"})
+	if l := u.list(t); len(l) != 1 || l[0]["nickname"] != "before" || u.header.Get("ac-revision") != idStr(now-1) {
+		t.Errorf("lagging users read: %v at %s", l, u.header.Get("ac-revision"))
+	}
+	r = e.do(req{method: "GET", path: skillsPath + "?v=4.0&select=$all"})
+	if got := names(r); got["a"] != "two" || r.header.Get("ac-revision") != idStr(now) {
+		t.Errorf("read after the fault: %v at %s", got, r.header.Get("ac-revision"))
+	}
+
+	// Lagging past the first change: skills created since are absent.
+	e.sim.InjectFault(Fault{Method: "GET", PathPrefix: skillsPath, Lag: 100})
+	if got := names(e.do(req{method: "GET", path: skillsPath + "?v=4.0"})); len(got) != 0 {
+		t.Errorf("lagging read past every change: %v, want none", got)
+	}
+	// A conditional read answers 304 against the lagging revision.
+	e.sim.InjectFault(Fault{Method: "GET", PathPrefix: skillsPath, Lag: 1})
+	e.mustStatus(e.do(req{method: "GET", path: skillsPath + "?v=4.0", header: map[string]string{"If-Match": idStr(now - 1)}}), 304)
+
+	var labels []string
+	for _, l := range e.sim.Requests() {
+		labels = append(labels, l.Fault)
+	}
+	want := []string{"", "", "", "lag 2", "lag 1", "", "lag 100", "lag 1"}
+	if !slices.Equal(labels, want) {
+		t.Errorf("fault labels %q, want %q", labels, want)
+	}
+}
+
+func TestFaultLabel(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		f    Fault
+		want string
+	}{
+		{Fault{Status: 503}, "status 503"},
+		{Fault{Status: 429, RetryAfter: "1"}, "status 429"},
+		{Fault{Drop: true}, "drop"},
+		{Fault{LoseResponse: true}, "lose-response"},
+		{Fault{ConcurrentEdit: true}, "concurrent-edit"},
+		{Fault{ExpireToken: true, Status: 500}, "expire-token+status 500"},
+		{Fault{PartialApply: 2, Status: 502}, "partial-apply 2"},
+		{Fault{Lag: 2}, "lag 2"},
+	} {
+		if got := c.f.Label(); got != c.want {
+			t.Errorf("%+v: label %q, want %q", c.f, got, c.want)
+		}
+	}
+}

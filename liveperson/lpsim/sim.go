@@ -47,6 +47,9 @@
 //     fallbackSkill) references is refused with 400 and a body of
 //     "type":"skill-dependencies" listing what holds each skill. Deleting an
 //     already deleted skill is 404. Batch delete takes id strings only.
+//   - Reads are consistent with the writes before them, unless a Fault.Lag
+//     makes a list read answer as the account stood some changes ago
+//     (whether LivePerson's reads lag is open question 11).
 //   - Sentinel tokens and Login Service sessions live Options.TokenTTL;
 //     OAuth 1.0 timestamps must be within 5 minutes and nonces are single-use.
 //
@@ -154,6 +157,10 @@ type Sim struct {
 	faults      []*faultState
 	latency     time.Duration
 	log         []Request
+	// history holds the latest account changes, oldest first, and pending
+	// the one being made, for lagging reads (Fault.Lag).
+	history []*change
+	pending *change
 }
 
 // record is one stored skill or user. obj is never mutated once stored (a
@@ -268,7 +275,7 @@ func (s *Sim) SeedSkills(skills ...map[string]any) []int64 {
 		s.putSkill(id, obj)
 		ids = append(ids, id)
 	}
-	s.revision++
+	s.bumpRevisionLocked()
 	return ids
 }
 
@@ -292,7 +299,7 @@ func (s *Sim) SeedUsers(users ...map[string]any) []int64 {
 		s.putUser(id, obj)
 		ids = append(ids, id)
 	}
-	s.revision++
+	s.bumpRevisionLocked()
 	return ids
 }
 
@@ -349,7 +356,7 @@ func (s *Sim) EditSkill(id int64, fn func(map[string]any)) {
 		delete(s.skillNames, foldName(name))
 	}
 	s.putSkill(id, obj)
-	s.revision++
+	s.bumpRevisionLocked()
 }
 
 // EditUser applies fn to a copy of user id and stores the result, bumping
@@ -365,11 +372,12 @@ func (s *Sim) EditUser(id int64, fn func(map[string]any)) {
 	fn(obj)
 	obj["id"] = id
 	s.putUser(id, obj)
-	s.revision++
+	s.bumpRevisionLocked()
 }
 
 // putSkill stores obj as skill id. Callers hold s.mu and own obj.
 func (s *Sim) putSkill(id int64, obj map[string]any) {
+	s.noteSkillLocked(id)
 	if _, ok := s.skills[id]; !ok {
 		s.skillIDs = insertSorted(s.skillIDs, id)
 	}
@@ -387,6 +395,7 @@ func (s *Sim) putSkill(id int64, obj map[string]any) {
 
 // putUser stores obj as user id. Callers hold s.mu and own obj.
 func (s *Sim) putUser(id int64, obj map[string]any) {
+	s.noteUserLocked(id)
 	if _, ok := s.users[id]; !ok {
 		s.userIDs = insertSorted(s.userIDs, id)
 	}

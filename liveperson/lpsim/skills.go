@@ -67,14 +67,15 @@ func (s *Sim) listSkills(w http.ResponseWriter, r *http.Request) {
 	}
 	sel := parseSelect(q.Get("select"), defaultSkillSelect)
 	s.mu.Lock()
-	if s.notModified(w, r) {
+	view := s.viewLocked(lagOf(r.Context()))
+	if s.notModified(w, r, view.rev) {
 		s.mu.Unlock()
 		return
 	}
-	rev := s.revision
+	rev := view.rev
 	recs := make([]*record, 0, len(s.skillIDs))
 	for _, id := range s.skillIDs {
-		if rec := s.skills[id]; includeDeleted || !rec.deleted {
+		if rec := view.skill(s, id); rec != nil && (includeDeleted || !rec.deleted) {
 			recs = append(recs, rec)
 		}
 	}
@@ -93,7 +94,7 @@ func (s *Sim) getSkill(w http.ResponseWriter, r *http.Request, id int64) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("Data Not Found: skill %d", id))
 		return
 	}
-	if s.notModified(w, r) {
+	if s.notModified(w, r, s.revision) {
 		s.mu.Unlock()
 		return
 	}
@@ -208,7 +209,7 @@ func (s *Sim) createSkills(w http.ResponseWriter, r *http.Request) {
 		s.putSkill(id, obj)
 		recs[i] = s.skills[id]
 	}
-	s.revision++
+	s.bumpRevisionLocked()
 	noteWritten(r, recs)
 	if len(recs) == 1 {
 		w.Header().Set("Location", strings.TrimSuffix(r.URL.Path, "/")+"/"+strconv.FormatInt(recs[0].id, 10))
@@ -301,7 +302,7 @@ func (s *Sim) updateSkills(w http.ResponseWriter, r *http.Request, pathID int64)
 		s.putSkill(ids[i], obj)
 		recs[i] = s.skills[ids[i]]
 	}
-	s.revision++
+	s.bumpRevisionLocked()
 	noteWritten(r, recs)
 	if pathID != 0 {
 		writeOne(w, http.StatusOK, s.revision, recs[0], nil, false)
@@ -450,7 +451,7 @@ func (s *Sim) deleteSkills(w http.ResponseWriter, r *http.Request, pathID int64)
 		s.putSkill(id, obj)
 		recs[i] = s.skills[id]
 	}
-	s.revision++
+	s.bumpRevisionLocked()
 	noteWritten(r, recs)
 	if pathID != 0 {
 		writeOne(w, http.StatusOK, s.revision, recs[0], nil, false)

@@ -40,14 +40,17 @@ func (s *Sim) usersItem(w http.ResponseWriter, r *http.Request, method string) {
 func (s *Sim) listUsers(w http.ResponseWriter, r *http.Request) {
 	sel := parseSelect(r.URL.Query().Get("select"), nil)
 	s.mu.Lock()
-	if s.notModified(w, r) {
+	view := s.viewLocked(lagOf(r.Context()))
+	if s.notModified(w, r, view.rev) {
 		s.mu.Unlock()
 		return
 	}
-	rev := s.revision
+	rev := view.rev
 	recs := make([]*record, 0, len(s.userIDs))
 	for _, id := range s.userIDs {
-		recs = append(recs, s.users[id])
+		if rec := view.user(s, id); rec != nil {
+			recs = append(recs, rec)
+		}
 	}
 	s.mu.Unlock()
 	writeList(w, http.StatusOK, rev, recs, sel, true)
@@ -62,7 +65,7 @@ func (s *Sim) getUser(w http.ResponseWriter, r *http.Request, id int64) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("Data Not Found: user %d", id))
 		return
 	}
-	if s.notModified(w, r) {
+	if s.notModified(w, r, s.revision) {
 		s.mu.Unlock()
 		return
 	}
@@ -141,7 +144,7 @@ func (s *Sim) updateUsers(w http.ResponseWriter, r *http.Request, pathID int64) 
 		s.putUser(ids[i], obj)
 		recs[i] = s.users[ids[i]]
 	}
-	s.revision++
+	s.bumpRevisionLocked()
 	noteWritten(r, recs)
 	if pathID != 0 {
 		writeOne(w, http.StatusOK, s.revision, recs[0], nil, true)
