@@ -132,6 +132,18 @@ type Plan struct {
 	// Unconfirmed says what became of each create of an earlier run that
 	// never got its answer (PlanInput.Unconfirmed), in journal order.
 	Unconfirmed []CreateResolution
+
+	// carriers maps the NameKey of each desired skill to the skill that
+	// carries it after the run (assignments hand out that skill).
+	carriers map[string]carrier
+}
+
+// carrier is the skill that serves a desired skill after the run: an
+// existing one (id) or one this run creates (create; its id is known at
+// apply time).
+type carrier struct {
+	id     int64
+	create bool
 }
 
 // Resolutions of a create an earlier run sent without learning its outcome.
@@ -185,6 +197,9 @@ type PlanInput struct {
 	// any, the deletes of its skills are held: a skill may look no longer
 	// produced only because the records behind it failed to evaluate.
 	Problems []RecordProblem
+	// Skipped lists every record each rule skipped (DesiredState.Skipped):
+	// assignments keep those records' users' skills of the rule.
+	Skipped map[string][]string
 	// Gone are owned skills absent from Current that LivePerson confirmed
 	// missing (GET /skills/{id} answered 404). Only they, and skills seen
 	// with deleted:true, are forgotten or created again: an owned skill
@@ -272,16 +287,22 @@ func (p *Plan) NextPending() []store.PendingDelete {
 func BuildPlan(in PlanInput) *Plan {
 	p := &Plan{RunID: in.RunID, Policy: cmp.Or(in.Policy, PolicySync), Problems: in.Problems}
 
+	p.carriers = map[string]carrier{}
 	byID := make(map[int64]*liveperson.Skill, len(in.Current))
 	byName := make(map[string][]*liveperson.Skill, len(in.Current))
 	for i := range in.Current {
 		s := &in.Current[i]
 		byID[s.ID] = s
-		lk := strings.ToLower(s.Name)
-		byName[lk] = append(byName[lk], s)
+		nk := nameKey(s.Name)
+		byName[nk] = append(byName[nk], s)
+	}
+	// Several skills may share a name identity (LivePerson compares names
+	// less strictly): the lowest id answers, whatever the list's order.
+	for _, ss := range byName {
+		slices.SortFunc(ss, func(a, b *liveperson.Skill) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	liveByName := func(name string) *liveperson.Skill {
-		for _, s := range byName[strings.ToLower(name)] {
+		for _, s := range byName[nameKey(name)] {
 			if !s.Deleted {
 				return s
 			}
@@ -290,7 +311,7 @@ func BuildPlan(in PlanInput) *Plan {
 	}
 
 	deletedByName := func(name string) *liveperson.Skill {
-		for _, s := range byName[strings.ToLower(name)] {
+		for _, s := range byName[nameKey(name)] {
 			if s.Deleted {
 				return s
 			}
@@ -308,10 +329,10 @@ func BuildPlan(in PlanInput) *Plan {
 		ownedByKey[r.RuleKey] = r
 	}
 	desiredKeys := make(map[string]bool, len(in.Desired))
-	desiredNames := make(map[string]bool, len(in.Desired))
 	for _, d := range in.Desired {
-		desiredKeys[d.Key] = true
-		desiredNames[strings.ToLower(d.Name)] = true
+		for _, k := range keysOf(&d) {
+			desiredKeys[k] = true
+		}
 	}
 	pending := make(map[int64]store.PendingDelete, len(in.Pending))
 	for _, pd := range in.Pending {
@@ -339,11 +360,36 @@ func BuildPlan(in PlanInput) *Plan {
 
 	resolver := newTransferResolver(in.Current, in.Desired)
 	claimed := make(map[int64]bool, len(in.Registry))
+	// The skill each desired skill keeps (defect 21.1: of the keys that
+	// produce a name, the owned skill already carrying it wins).
+	rows := make([]*store.OwnedSkill, len(in.Desired))
+	for i := range in.Desired {
+		rows[i] = pickOwned(&in.Desired[i], ownedByKey, byID)
+		if r := rows[i]; r != nil {
+			// transfer_to resolves a name to the skill that carries it
+			// after the run, renamed by this run or not.
+			if cur := byID[r.SkillID]; cur != nil && !cur.Deleted {
+				if other := liveByName(in.Desired[i].Name); other == nil || other.ID == cur.ID {
+					resolver.idByName[nameKey(in.Desired[i].Name)] = cur.ID
+				}
+			}
+		}
+	}
 
 	for i := range in.Desired {
 		d := &in.Desired[i]
+		var row store.OwnedSkill
+		ok := rows[i] != nil
+		if ok {
+			row = *rows[i]
+			if row.RuleKey != d.Key {
+				// The group keeps the key of the skill it keeps.
+				dd := *d
+				dd.Key = row.RuleKey
+				d = &dd
+			}
+		}
 		prov := provenance(d)
-		row, ok := ownedByKey[d.Key]
 		rekey := false
 		if !ok {
 			// The key changed (rule id or name attributes edited) but a
@@ -382,15 +428,24 @@ func BuildPlan(in PlanInput) *Plan {
 				}
 				c := prov
 				c.Action, c.Skill, c.After, c.Recreate, c.Reason, c.ReplacesID = ActionCreate, d.Name, &after, true, reason, row.SkillID
+				p.carriers[nameKey(d.Name)] = carrier{create: true}
 				c.managed = managedFields(d)
 				c.Fields, c.Diff = createFields(d, &after, resolver)
 				p.Changes = append(p.Changes, c)
 				continue
 			}
-			if !strings.EqualFold(cur.Name, d.Name) {
+			// From here on the skill is ours and live: it carries d, even
+			// when a rename is blocked (its team keeps it meanwhile).
+			p.carriers[nameKey(d.Name)] = carrier{id: cur.ID}
+			if !sameName(cur.Name, d.Name) {
 				if other := liveByName(d.Name); other != nil && other.ID != cur.ID {
 					p.Changes = append(p.Changes, conflict(d, prov, other,
-						fmt.Sprintf("cannot rename skill %d %q: the name is held by skill %d", cur.ID, cur.Name, other.ID)))
+						fmt.Sprintf("cannot rename skill %d %q: the name is held by skill %d; skill %d keeps its name and its members meanwhile", cur.ID, cur.Name, other.ID, cur.ID)))
+					continue
+				}
+				if gone := deletedByName(d.Name); gone != nil && gone.ID != cur.ID {
+					p.Changes = append(p.Changes, conflict(d, prov, gone,
+						fmt.Sprintf("cannot rename skill %d %q: deleted skill %d still holds the name in LivePerson, which keeps the names of deleted skills; skill %d keeps its name and its members meanwhile: change the rule's name", cur.ID, cur.Name, gone.ID, cur.ID)))
 					continue
 				}
 			}
@@ -462,6 +517,7 @@ func BuildPlan(in PlanInput) *Plan {
 			c.Fields = diffFields(diff)
 			c.managed = managedFields(d)
 			c.Reason = "adopting an existing skill (skills.adopt_existing)"
+			p.carriers[nameKey(d.Name)] = carrier{id: other.ID}
 			p.Changes = append(p.Changes, c)
 			continue
 		}
@@ -473,6 +529,7 @@ func BuildPlan(in PlanInput) *Plan {
 		after := desiredSkill(liveperson.Skill{}, d, resolver)
 		c := prov
 		c.Action, c.Skill, c.After = ActionCreate, d.Name, &after
+		p.carriers[nameKey(d.Name)] = carrier{create: true}
 		c.Fields, c.Diff = createFields(d, &after, resolver)
 		c.managed = managedFields(d)
 		p.Changes = append(p.Changes, c)
@@ -614,6 +671,87 @@ func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *l
 	return taken
 }
 
+// keysOf returns the registry keys that produce d.
+func keysOf(d *DesiredSkill) []string {
+	if len(d.Keys) > 0 {
+		return d.Keys
+	}
+	return []string{d.Key}
+}
+
+// pickOwned returns the registry row of the skill a desired skill keeps,
+// or nil. When several keys produce the name (a template change merged two
+// groups) and more than one of them owns a skill, the skill already
+// carrying the name wins, then the one under d.Key, then the smallest key:
+// never the order of the feed.
+func pickOwned(d *DesiredSkill, ownedByKey map[string]store.OwnedSkill, byID map[int64]*liveperson.Skill) *store.OwnedSkill {
+	var best *store.OwnedSkill
+	rank := func(r store.OwnedSkill) int {
+		if cur := byID[r.SkillID]; cur != nil && !cur.Deleted && sameName(cur.Name, d.Name) {
+			return 0
+		}
+		if r.RuleKey == d.Key {
+			return 1
+		}
+		return 2
+	}
+	for _, k := range keysOf(d) {
+		r, ok := ownedByKey[k]
+		if !ok {
+			continue
+		}
+		if best == nil || rank(r) < rank(*best) {
+			best = &r
+		}
+	}
+	return best
+}
+
+// tombstoneMark ends the name a deleted skill is given: LivePerson keeps
+// the names of deleted skills, and a skill of the name may be wanted again.
+const tombstoneMark = "(deleted by skillsync, id %d)"
+
+// FreeDeletedNames renames each skill the plan deletes before its delete
+// (an update the applier makes first: updates precede deletes), so that
+// the name is free when its team returns and the rules want it again:
+// LivePerson keeps the names of deleted skills and documents no way to
+// restore one. The new name keeps the old one for LivePerson's reports,
+// e.g. "Sales (deleted by skillsync, id 4120000001)". Call it last, once
+// every guard has decided which deletes go ahead.
+func FreeDeletedNames(p *Plan, current []liveperson.Skill) {
+	taken := make(map[string]bool, len(current))
+	for _, s := range current {
+		taken[nameKey(s.Name)] = true
+	}
+	for _, c := range p.Changes {
+		taken[nameKey(c.Skill)] = true
+	}
+	var renames []Change
+	for _, c := range p.Changes {
+		if c.Action != ActionDelete || c.Before == nil {
+			continue
+		}
+		mark := fmt.Sprintf(tombstoneMark, c.SkillID)
+		if strings.HasSuffix(c.Before.Name, mark) {
+			continue // freed already (a re-plan, or a delete that failed)
+		}
+		name := c.Before.Name + " " + mark
+		for i := 2; taken[nameKey(name)]; i++ {
+			name = fmt.Sprintf("%s %s #%d", c.Before.Name, mark, i)
+		}
+		taken[nameKey(name)] = true
+		after := *c.Before
+		after.Name = name
+		renames = append(renames, Change{Action: ActionUpdate, Skill: c.Skill, SkillID: c.SkillID, Rule: c.Rule, Key: c.Key,
+			Before: c.Before, After: &after, Fields: []string{"name"}, Diff: []FieldDiff{{Field: "name", Before: c.Before.Name, After: name}},
+			Reason: "frees the name before the delete (LivePerson keeps the names of deleted skills), so that the rules can create it again"})
+	}
+	if len(renames) > 0 {
+		p.Changes = append(p.Changes, renames...)
+		sortChanges(p.Changes)
+	}
+}
+
 func sortChanges(cs []Change) {
 	slices.SortStableFunc(cs, func(a, b Change) int {
 		return cmp.Or(strings.Compare(a.Skill, b.Skill), strings.Compare(string(a.Action), string(b.Action)),
@@ -646,6 +784,7 @@ func applyPolicy(p *Plan) {
 				}
 				// An adoption is an update: create-only reports the name
 				// clash instead.
+				delete(p.carriers, nameKey(c.Skill))
 				c = Change{Action: ActionUnmanagedConflict, Skill: c.Skill, SkillID: c.SkillID, Rule: c.Rule, Key: c.Key,
 					Members: c.Members, MemberIDs: c.MemberIDs, Fields: []string{},
 					Reason: fmt.Sprintf("skill %d exists and is not managed by skillsync; policy create-only does not adopt", c.SkillID)}
@@ -823,9 +962,9 @@ func idsAny(ids []int64) any {
 // transferResolver maps transfer_to skill names to ids. Names of skills
 // this run will create have no id yet: they resolve at apply time.
 type transferResolver struct {
-	idByName map[string]int64  // lower-cased live name → id
+	idByName map[string]int64  // NameKey of a name after the run → id
 	nameByID map[int64]string  // for rendering
-	desired  map[string]string // lower-cased → desired name
+	desired  map[string]string // NameKey → desired name
 	unknown  map[string]bool
 }
 
@@ -834,11 +973,14 @@ func newTransferResolver(current []liveperson.Skill, desired []DesiredSkill) *tr
 	for _, s := range current {
 		r.nameByID[s.ID] = s.Name
 		if !s.Deleted {
-			r.idByName[strings.ToLower(s.Name)] = s.ID
+			// The lowest id answers for a name, whatever the list's order.
+			if id, ok := r.idByName[nameKey(s.Name)]; !ok || s.ID < id {
+				r.idByName[nameKey(s.Name)] = s.ID
+			}
 		}
 	}
 	for _, d := range desired {
-		r.desired[strings.ToLower(d.Name)] = d.Name
+		r.desired[nameKey(d.Name)] = d.Name
 	}
 	return r
 }
@@ -848,9 +990,9 @@ func newTransferResolver(current []liveperson.Skill, desired []DesiredSkill) *tr
 func (r *transferResolver) ids(names []string) []int64 {
 	out := []int64{}
 	for _, n := range names {
-		if id, ok := r.idByName[strings.ToLower(normalizeName(n))]; ok {
+		if id, ok := r.idByName[nameKey(n)]; ok {
 			out = append(out, id)
-		} else if _, later := r.desired[strings.ToLower(normalizeName(n))]; !later {
+		} else if _, later := r.desired[nameKey(n)]; !later {
 			r.unknown[n] = true
 		}
 	}

@@ -223,7 +223,7 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 		Desired: desired.Skills, Registry: registry, Pending: pending, Written: written,
 		Policy: rc.cfg.Sync.Policy, AdoptExisting: rc.cfg.Skills.AdoptExisting,
 		DeleteAfterRuns: rc.cfg.Sync.DeleteAfterRuns, RunID: rc.run.ID, Problems: desired.Problems,
-		Unconfirmed: unconfirmed,
+		Skipped: desired.Skipped, Unconfirmed: unconfirmed,
 	}
 	budget := DeleteBudget(rc.cfg.Sync, activeOwned(registry))
 	plan, err := rc.readAndPlan(ctx, &in, budget, snap)
@@ -232,6 +232,10 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 	}
 	res.Plan = plan
 	if mode == store.ModePlan {
+		if refusal := assignmentRefusal(plan); refusal != "" {
+			// The run it previews would be refused: say so now.
+			return rc.refuseAssignments(ctx, res, refusal)
+		}
 		// A dry run never ends applied: it changed nothing.
 		outcome := store.OutcomeNoChanges
 		if plan.HasChanges() {
@@ -325,6 +329,13 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 			if usersDenied != nil {
 				rc.holdDeletes(p, usersDenied)
 			}
+			// Every guard has decided which deletes go ahead: skills
+			// whose delete waits keep their assignments, and those
+			// deleted give up their names first.
+			if p.Assignments != nil {
+				p.Assignments.keepPending(p)
+			}
+			FreeDeletedNames(p, in.Current)
 			return p, nil
 		}
 		if attempt == maxAccountReads {
@@ -517,6 +528,12 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 		return rc.fail(ctx, res, plan, fmt.Errorf("store pending deletes: %w", err))
 	}
 	c := rc.counts
+	if refusal := assignmentRefusal(plan); refusal != "" {
+		if c.Failed > 0 {
+			refusal += fmt.Sprintf("; besides, %d operations failed (see the run's journal)", c.Failed)
+		}
+		return rc.refuseAssignments(ctx, res, refusal)
+	}
 	switch {
 	case c.Failed > 0:
 		rc.run.Error = fmt.Sprintf("%d operations failed; see the run's journal", c.Failed)
@@ -525,6 +542,24 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 		return rc.finish(ctx, res, store.OutcomeApplied, nil)
 	}
 	return rc.finish(ctx, res, store.OutcomeNoChanges, nil)
+}
+
+// assignmentRefusal is the removal cap's refusal of plan p, or "".
+func assignmentRefusal(p *Plan) string {
+	if p == nil || p.Assignments == nil {
+		return ""
+	}
+	return p.Assignments.Refusal
+}
+
+// refuseAssignments ends a run the removal cap refused: everything else in
+// its plan was applied (in apply mode), the removals were not. It is
+// recorded refused, with the numbers, and alerts like any refusal.
+func (rc *runContext) refuseAssignments(ctx context.Context, res *Result, refusal string) (*Result, error) {
+	res.Refusal = rc.deps.Redact(refusal)
+	rc.run.Error = res.Refusal
+	rc.log.Warn("run refused by the assignments removal cap", "reason", res.Refusal)
+	return rc.finish(ctx, res, store.OutcomeRefused, nil)
 }
 
 // nextPending is the delete-grace state after an apply: the plan's pending
