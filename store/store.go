@@ -58,6 +58,10 @@ type Options struct {
 	// production database by mistake, it cannot hold the production
 	// daemon's runs off; processes that share a registry must share a key.
 	LockKey int64
+	// NameKey is the identity of skill names (sync.NameKey: NFC, trimmed,
+	// whitespace collapsed, case-folded): ReleaseSkill finds a skill by it,
+	// as the planner and the applier compare names. nil: exact names.
+	NameKey func(string) string
 }
 
 // Store is skillsync's run-state store on one PostgreSQL database. It is safe

@@ -487,3 +487,61 @@ func TestDefect16TransferToARenamedSkill(t *testing.T) {
 
 var _ = slices.Sort[[]string]
 var _ = context.Background
+
+// Issue 11, defect 2: a user update never blanks the fields the Users API
+// masks on read (fullName, employeeId): they are filled from HR, or the
+// user is not written and the plan says so.
+func TestAssignmentsNeverBlankMaskedFields(t *testing.T) {
+	t.Parallel()
+	cfg := roleConfig("{{ .dept }}")
+	cfg.Assignments.KeepUnmatched = false
+	hr := "id,email,name,empno,dept,status\r\n" +
+		"1,a@example.com,Ann Able,E-1,Sales,active\r\n" + // filled from HR
+		"2,b@example.com,Bob Bell,,Sales,active\r\n" + // no employee id in HR: skipped
+		"4,d@example.com,,,Sales,active\r\n" // nothing masked on d: written as read
+	e := setup(t, hr, cfg)
+	seed := func(login string, extra map[string]any) int64 {
+		u := map[string]any{"loginName": login, "email": login + "@example.com", "profileIds": []any{3}, "skillIds": []any{}}
+		for k, v := range extra {
+			u[k] = v
+		}
+		return e.sim.SeedUsers(u)[0]
+	}
+	a := seed("a", map[string]any{"fullName": "Ann A. Able", "employeeId": "OLD-1"})
+	b := seed("b", map[string]any{"fullName": "Bob Bell", "employeeId": "E-2"})
+	d := seed("d", nil)
+	// c left: no HR record, holds a skill skillsync owns.
+	c := seed("c", map[string]any{"fullName": "Cid", "employeeId": "E-3"})
+	fields := roleFields
+	fields.Fields.Name, fields.Fields.EmployeeID = "name", "empno"
+	r := e.runnerHR(cfg, fields)
+	res := e.run(r, store.ModeApply)
+	sales := e.skillIDOf("Sales")
+	e.sim.EditUser(c, func(m map[string]any) { m["skillIds"] = []any{sales} })
+
+	res = e.run(r, store.ModeApply)
+	stored := map[int64]map[string]any{}
+	for _, u := range e.sim.Users() {
+		stored[u["id"].(int64)] = u
+	}
+	check := func(id int64, fullName, employeeID any, skills string) {
+		t.Helper()
+		u := stored[id]
+		if u["fullName"] != fullName || u["employeeId"] != employeeID || fmt.Sprint(u["skillIds"]) != skills {
+			t.Errorf("user %d: fullName %q employeeId %q skills %v, want %q %q %s", id, u["fullName"], u["employeeId"], u["skillIds"], fullName, employeeID, skills)
+		}
+	}
+	check(a, "Ann Able", "E-1", fmt.Sprintf("[%d]", sales))
+	check(b, "Bob Bell", "E-2", "[]")
+	check(c, "Cid", "E-3", fmt.Sprintf("[%d]", sales))
+	check(d, nil, nil, fmt.Sprintf("[%d]", sales))
+	ap := res.Plan.Assignments
+	for _, want := range []string{"2 users not written", "b (record 2 lacks employeeId)", "c (no HR record)"} {
+		if ap.Skipped != 2 || !slices.ContainsFunc(ap.Notes, func(n string) bool { return strings.Contains(n, want) }) {
+			t.Errorf("skipped %d, notes %q, want %q", ap.Skipped, ap.Notes, want)
+		}
+	}
+	if res.Run.Outcome != store.OutcomeNoChanges || res.Plan.HasChanges() {
+		t.Errorf("outcome %s counts %+v", res.Run.Outcome, res.Run.Counts)
+	}
+}
