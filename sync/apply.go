@@ -143,9 +143,13 @@ func (a *applier) apply(ctx context.Context, p *Plan) error {
 	// transfer_to names skills as they are named after the run: a skill
 	// this run renames answers to its new name from the first write on.
 	for _, c := range updates {
-		if c.After != nil && c.SkillID != 0 {
-			a.idByName[nameKey(c.After.Name)] = c.SkillID
+		if c.After == nil || c.Before == nil || c.SkillID == 0 || nameKey(c.Before.Name) == nameKey(c.After.Name) {
+			continue
 		}
+		if a.idByName[nameKey(c.Before.Name)] == c.SkillID {
+			delete(a.idByName, nameKey(c.Before.Name))
+		}
+		a.idByName[nameKey(c.After.Name)] = c.SkillID
 	}
 	fixups, err := a.createPhase(ctx, creates)
 	if err != nil {

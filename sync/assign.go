@@ -474,13 +474,11 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 		filled, missing := fillMasked(uc.user, rec)
 		if missing != "" {
 			a.Skipped++
-			if len(skipped) < maxExamples {
-				who := fmt.Sprintf("user %d %s", u.ID, cmp.Or(u.LoginName, u.Email))
-				if rec == nil {
-					skipped = append(skipped, who+" (no HR record)")
-				} else {
-					skipped = append(skipped, fmt.Sprintf("%s (record %s lacks %s)", who, rec.ID, missing))
-				}
+			who := fmt.Sprintf("user %d %s", u.ID, cmp.Or(u.LoginName, u.Email))
+			if rec == nil {
+				skipped = append(skipped, who+" (no HR record)")
+			} else {
+				skipped = append(skipped, fmt.Sprintf("%s (record %s lacks %s)", who, rec.ID, missing))
 			}
 			a.managed[u.ID] = false
 			continue
@@ -500,6 +498,8 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 	a.AmbiguousExample = a.AmbiguousExample[:min(len(a.AmbiguousExample), maxExamples)]
 
 	a.capRemovals(in.MaxChangesPercent)
+	slices.Sort(skipped) // by user id, whatever the order of the list
+	skipped = skipped[:min(len(skipped), maxExamples)]
 	if a.Skipped > 0 {
 		a.Notes = append(a.Notes, fmt.Sprintf("%d users not written: LivePerson masks their fullName and employeeId on read and replaces the whole user on update, and HR gives no value to send back (hr.fields.name, hr.fields.employee_id), e.g. %s",
 			a.Skipped, strings.Join(skipped, ", ")))
@@ -681,18 +681,6 @@ func HoldReferencedDeletes(p *Plan, current []liveperson.Skill, users []livepers
 		held++
 	}
 	return held
-}
-
-// planAssignments builds the users section of the plan and holds back
-// deletes of skills that users will still hold.
-func (rc *runContext) planAssignments(p *Plan, in PlanInput, snap *hrsource.Snapshot, users []liveperson.User) *AssignmentPlan {
-	// Skills taken over by this plan are owned from its first write on.
-	registry := append(slices.Clip(in.Registry), p.Takeovers...)
-	return PlanAssignments(p, in.Desired, registry, in.Current, AssignInput{
-		Records: snap.Records, Users: users, Match: rc.cfg.Assignments.Match, MaxChangesPercent: rc.cfg.Assignments.MaxChangesPercent,
-		KeepUnmatched: rc.cfg.Assignments.KeepUnmatched, Problems: in.Problems, Skipped: in.Skipped,
-		AgentProfileIDs: rc.cfg.Assignments.AgentProfileIDs,
-	})
 }
 
 // assignPhase returns the applier's assignments step for plan p.

@@ -365,14 +365,25 @@ func BuildPlan(in PlanInput) *Plan {
 	rows := make([]*store.OwnedSkill, len(in.Desired))
 	for i := range in.Desired {
 		rows[i] = pickOwned(&in.Desired[i], ownedByKey, byID)
-		if r := rows[i]; r != nil {
-			// transfer_to resolves a name to the skill that carries it
-			// after the run, renamed by this run or not.
-			if cur := byID[r.SkillID]; cur != nil && !cur.Deleted {
-				if other := liveByName(in.Desired[i].Name); other == nil || other.ID == cur.ID {
-					resolver.idByName[nameKey(in.Desired[i].Name)] = cur.ID
-				}
-			}
+		r := rows[i]
+		if r == nil {
+			continue
+		}
+		// transfer_to resolves a name to the skill carrying it after the
+		// run: a skill this run renames answers to its new name only.
+		cur, name := byID[r.SkillID], in.Desired[i].Name
+		if cur == nil || cur.Deleted || sameName(cur.Name, name) {
+			continue
+		}
+		if other := liveByName(name); other != nil && other.ID != cur.ID {
+			continue // the rename is blocked
+		}
+		if gone := deletedByName(name); gone != nil && gone.ID != cur.ID {
+			continue
+		}
+		resolver.idByName[nameKey(name)] = cur.ID
+		if resolver.idByName[nameKey(cur.Name)] == cur.ID {
+			delete(resolver.idByName, nameKey(cur.Name))
 		}
 	}
 
@@ -450,7 +461,7 @@ func BuildPlan(in PlanInput) *Plan {
 				}
 			}
 			after := desiredSkill(*cur, d, resolver)
-			diff := diffSkill(cur, &after, d, resolver)
+			diff := resolver.pendingTransfers(diffSkill(cur, &after, d, resolver), cur, d)
 			managed := managedFields(d)
 			if _, ok := takenOver[cur.ID]; ok && len(diff) == 0 {
 				// Nothing to write, but registering it is a change the
@@ -511,7 +522,7 @@ func BuildPlan(in PlanInput) *Plan {
 				continue
 			}
 			after := desiredSkill(*other, d, resolver)
-			diff := diffSkill(other, &after, d, resolver)
+			diff := resolver.pendingTransfers(diffSkill(other, &after, d, resolver), other, d)
 			c := prov
 			c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Adopt = ActionUpdate, d.Name, other.ID, other, &after, diff, true
 			c.Fields = diffFields(diff)
@@ -1012,6 +1023,27 @@ func (r *transferResolver) names(ids []int64) any {
 		}
 	}
 	return out
+}
+
+// pendingTransfers adds a transfer_to change to diff when d's transfer
+// list names skills this run creates: their ids exist only at apply time,
+// when the applier resolves the list again, so the update must be planned
+// now (a later run would otherwise make it, and a plan right after the
+// apply would not be empty).
+func (r *transferResolver) pendingTransfers(diff []FieldDiff, before *liveperson.Skill, d *DesiredSkill) []FieldDiff {
+	names := d.Settings.TransferTo
+	if names == nil || slices.ContainsFunc(diff, func(f FieldDiff) bool { return f.Field == "transfer_to" }) {
+		return diff
+	}
+	for _, n := range names {
+		if _, ok := r.idByName[nameKey(n)]; ok {
+			continue
+		}
+		if _, later := r.desired[nameKey(n)]; later {
+			return append(diff, FieldDiff{Field: "transfer_to", Before: r.names(before.SkillTransferList), After: slices.Clone(names)})
+		}
+	}
+	return diff
 }
 
 func (r *transferResolver) warnings() []string {

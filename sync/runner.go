@@ -329,13 +329,7 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 			if usersDenied != nil {
 				rc.holdDeletes(p, usersDenied)
 			}
-			// Every guard has decided which deletes go ahead: skills
-			// whose delete waits keep their assignments, and those
-			// deleted give up their names first.
-			if p.Assignments != nil {
-				p.Assignments.keepPending(p)
-			}
-			FreeDeletedNames(p, in.Current)
+			finishPlan(p, in.Current)
 			return p, nil
 		}
 		if attempt == maxAccountReads {
@@ -438,18 +432,45 @@ func hasDeletes(p *Plan) bool {
 // plan builds the plan for in, with the assignments section when enabled,
 // and holds back deletes of referenced skills and beyond the budget.
 func (rc *runContext) plan(in PlanInput, budget int, snap *hrsource.Snapshot, users []liveperson.User) *Plan {
-	p := BuildPlan(in)
-	if rc.cfg.Assignments.Enabled {
-		p.Assignments = rc.planAssignments(p, in, snap, users)
+	p, referenced, deferred := planAccount(rc.cfg, in, budget, snap.Records, users)
+	if referenced > 0 {
+		rc.log.Warn("deletes held back: skills still referenced", "held_back", referenced)
 	}
-	// Referenced skills wait first, so that they do not use up the budget.
-	if n := HoldReferencedDeletes(p, in.Current, users); n > 0 {
-		rc.log.Warn("deletes held back: skills still referenced", "held_back", n)
-	}
-	if n := ApplyDeleteBudget(p, budget); n > 0 {
-		rc.log.Warn("delete budget reached; deletes held back", "held_back", n, "budget", budget)
+	if deferred > 0 {
+		rc.log.Warn("delete budget reached; deletes held back", "held_back", deferred, "budget", budget)
 	}
 	return p
+}
+
+// planAccount is the planning of a run without its I/O: the skills plan,
+// the assignments (when enabled), then the deletes held because something
+// still references the skill and beyond the budget. finishPlan completes
+// it once every guard has spoken.
+func planAccount(cfg Config, in PlanInput, budget int, records []hrsource.Record, users []liveperson.User) (p *Plan, referenced, deferred int) {
+	p = BuildPlan(in)
+	if cfg.Assignments.Enabled {
+		// Skills taken over by this plan are owned from its first write on.
+		registry := append(slices.Clip(in.Registry), p.Takeovers...)
+		p.Assignments = PlanAssignments(p, in.Desired, registry, in.Current, AssignInput{
+			Records: records, Users: users, Match: cfg.Assignments.Match, MaxChangesPercent: cfg.Assignments.MaxChangesPercent,
+			KeepUnmatched: cfg.Assignments.KeepUnmatched, Problems: in.Problems, Skipped: in.Skipped,
+			AgentProfileIDs: cfg.Assignments.AgentProfileIDs,
+		})
+	}
+	// Referenced skills wait first, so that they do not use up the budget.
+	referenced = HoldReferencedDeletes(p, in.Current, users)
+	deferred = ApplyDeleteBudget(p, budget)
+	return p, referenced, deferred
+}
+
+// finishPlan is the last step of planning, once every guard has decided
+// which deletes go ahead: skills whose delete waits keep their
+// assignments, and skills deleted give up their names first.
+func finishPlan(p *Plan, current []liveperson.Skill) {
+	if p.Assignments != nil {
+		p.Assignments.keepPending(p)
+	}
+	FreeDeletedNames(p, current)
 }
 
 func activeOwned(registry []store.OwnedSkill) int {
