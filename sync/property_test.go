@@ -630,5 +630,4 @@ func TestPropertyGenerator(t *testing.T) {
 	}
 }
 
-
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
