@@ -363,8 +363,22 @@ func BuildPlan(in PlanInput) *Plan {
 	// The skill each desired skill keeps (defect 21.1: of the keys that
 	// produce a name, the owned skill already carrying it wins).
 	rows := make([]*store.OwnedSkill, len(in.Desired))
+	rekeys := make([]bool, len(in.Desired))
 	for i := range in.Desired {
-		rows[i] = pickOwned(&in.Desired[i], ownedByKey, byID)
+		d := &in.Desired[i]
+		rows[i] = pickOwned(d, ownedByKey, byID)
+		if r := rows[i]; r == nil || !sameName(liveName(byID[r.SkillID]), d.Name) {
+			// An owned skill already carrying the name under a key no rule
+			// produces any more beats renaming another one onto it.
+			if s := liveByName(d.Name); s != nil {
+				if r, own := owned[s.ID]; own && !desiredKeys[r.RuleKey] {
+					// It moves to d's key, unless another skill (the one
+					// merged away, until its delete) still holds that key.
+					o, taken := ownedByKey[d.Key]
+					rows[i], rekeys[i] = &r, !taken || o.SkillID == r.SkillID
+				}
+			}
+		}
 		r := rows[i]
 		if r == nil {
 			continue
@@ -390,10 +404,10 @@ func BuildPlan(in PlanInput) *Plan {
 	for i := range in.Desired {
 		d := &in.Desired[i]
 		var row store.OwnedSkill
-		ok := rows[i] != nil
+		ok, rekey := rows[i] != nil, rekeys[i]
 		if ok {
 			row = *rows[i]
-			if row.RuleKey != d.Key {
+			if row.RuleKey != d.Key && !rekey {
 				// The group keeps the key of the skill it keeps.
 				dd := *d
 				dd.Key = row.RuleKey
@@ -401,7 +415,6 @@ func BuildPlan(in PlanInput) *Plan {
 			}
 		}
 		prov := provenance(d)
-		rekey := false
 		if !ok {
 			// The key changed (rule id or name attributes edited) but a
 			// skill we own still carries the desired name: keep that skill
@@ -680,6 +693,14 @@ func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *l
 	})
 	slices.SortFunc(p.Takeovers, func(a, b store.OwnedSkill) int { return cmp.Compare(a.SkillID, b.SkillID) })
 	return taken
+}
+
+// liveName is the name of a live skill, "" for none or a deleted one.
+func liveName(s *liveperson.Skill) string {
+	if s == nil || s.Deleted {
+		return ""
+	}
+	return s.Name
 }
 
 // keysOf returns the registry keys that produce d.
