@@ -129,11 +129,15 @@ func (a *applier) apply(ctx context.Context, p *Plan) error {
 	if err := a.saveStates(wctx, forget); err != nil {
 		return err
 	}
-	var creates, updates, deletes []Change
+	var creates, lateCreates, updates, deletes []Change
 	for _, c := range p.Changes {
 		switch c.Action {
 		case ActionCreate:
-			creates = append(creates, c)
+			if c.afterRenames {
+				lateCreates = append(lateCreates, c)
+			} else {
+				creates = append(creates, c)
+			}
 		case ActionUpdate:
 			updates = append(updates, c)
 		case ActionDelete:
@@ -157,6 +161,15 @@ func (a *applier) apply(ctx context.Context, p *Plan) error {
 	}
 	if err := a.updatePhase(ctx, append(updates, fixups...)); err != nil {
 		return err
+	}
+	if len(lateCreates) > 0 {
+		// Names the updates just gave up (groups swapping names).
+		if fixups, err = a.createPhase(ctx, lateCreates); err != nil {
+			return err
+		}
+		if err := a.updatePhase(ctx, fixups); err != nil {
+			return err
+		}
 	}
 	if a.assign != nil {
 		if err := a.assign(ctx); err != nil {

@@ -85,6 +85,10 @@ type Change struct {
 	// graceHeld marks a pending delete whose grace count this run does not
 	// advance (its rule skipped records with problems).
 	graceHeld bool
+	// afterRenames marks a create whose name an owned skill gives up in
+	// this run's updates (two groups swapping names): the applier sends it
+	// after the updates.
+	afterRenames bool
 }
 
 // Summary counts a plan's changes (the JSON contract's "summary").
@@ -364,6 +368,7 @@ func BuildPlan(in PlanInput) *Plan {
 	// produce a name, the owned skill already carrying it wins).
 	rows := make([]*store.OwnedSkill, len(in.Desired))
 	rekeys := make([]bool, len(in.Desired))
+	renamedAway := map[string]int64{} // NameKey → owned skill this run renames
 	for i := range in.Desired {
 		d := &in.Desired[i]
 		rows[i] = pickOwned(d, ownedByKey, byID)
@@ -399,6 +404,7 @@ func BuildPlan(in PlanInput) *Plan {
 		if resolver.idByName[nameKey(cur.Name)] == cur.ID {
 			delete(resolver.idByName, nameKey(cur.Name))
 		}
+		renamedAway[nameKey(cur.Name)] = cur.ID
 	}
 
 	for i := range in.Desired {
@@ -523,7 +529,11 @@ func BuildPlan(in PlanInput) *Plan {
 			continue
 		}
 
-		if other := liveByName(d.Name); other != nil {
+		afterRenames := false
+		if other := liveByName(d.Name); other != nil && renamedAway[nameKey(d.Name)] == other.ID {
+			// Another group's skill gives the name up in this run.
+			afterRenames = true
+		} else if other != nil {
 			if r, own := owned[other.ID]; own {
 				p.Changes = append(p.Changes, conflict(d, prov, other,
 					fmt.Sprintf("the name is held by skill %d, which skillsync manages for rule %s (key %s)", other.ID, r.RuleID, r.RuleKey)))
@@ -552,7 +562,7 @@ func BuildPlan(in PlanInput) *Plan {
 		}
 		after := desiredSkill(liveperson.Skill{}, d, resolver)
 		c := prov
-		c.Action, c.Skill, c.After = ActionCreate, d.Name, &after
+		c.Action, c.Skill, c.After, c.afterRenames = ActionCreate, d.Name, &after, afterRenames
 		p.carriers[nameKey(d.Name)] = carrier{create: true}
 		c.Fields, c.Diff = createFields(d, &after, resolver)
 		c.managed = managedFields(d)
