@@ -4,7 +4,6 @@ package sync
 // TestDefectN..., each failing on the code before its fix.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -485,9 +484,6 @@ func TestDefect16TransferToARenamedSkill(t *testing.T) {
 	}
 }
 
-var _ = slices.Sort[[]string]
-var _ = context.Background
-
 // Issue 11, defect 2: a user update never blanks the fields the Users API
 // masks on read (fullName, employeeId): they are filled from HR, or the
 // user is not written and the plan says so.
@@ -515,11 +511,11 @@ func TestAssignmentsNeverBlankMaskedFields(t *testing.T) {
 	fields := roleFields
 	fields.Fields.Name, fields.Fields.EmployeeID = "name", "empno"
 	r := e.runnerHR(cfg, fields)
-	res := e.run(r, store.ModeApply)
+	e.run(r, store.ModeApply)
 	sales := e.skillIDOf("Sales")
 	e.sim.EditUser(c, func(m map[string]any) { m["skillIds"] = []any{sales} })
 
-	res = e.run(r, store.ModeApply)
+	res := e.run(r, store.ModeApply)
 	stored := map[int64]map[string]any{}
 	for _, u := range e.sim.Users() {
 		stored[u["id"].(int64)] = u
