@@ -28,8 +28,8 @@ type AssignmentPlan struct {
 	Match string `json:"match"`
 	// Matched counts users matched to exactly one HR record.
 	Matched int `json:"matched_users"`
-	// Considered counts the users the run looked at (every user not
-	// deleted): the base of assignments.max_changes_percent.
+	// Considered counts the users who can hold skills (CanHoldSkills) and
+	// are not disabled: the base of assignments.max_changes_percent.
 	Considered int `json:"users_considered"`
 	// Users are the matched users whose skills change, sorted by user id.
 	Users []UserChange `json:"users"`
@@ -66,6 +66,8 @@ type AssignmentPlan struct {
 	removable map[int64]bool
 	// carriers are the ids of removable that carry a desired skill.
 	carriers map[int64]bool
+	// skippedUsers are the users not written (masked fields).
+	skippedUsers map[int64]bool
 }
 
 func (a *AssignmentPlan) carrier(id int64) bool { return a.carriers[id] }
@@ -261,7 +263,7 @@ func fillMasked(u liveperson.User, rec *hrsource.Record) (liveperson.User, strin
 // upsert-only and create-only remove nothing. p is the skills plan (it says
 // which skill carries each desired skill after the run).
 func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkill, current []liveperson.Skill, in AssignInput) *AssignmentPlan {
-	a := &AssignmentPlan{Match: cmp.Or(in.Match, "email"), managed: map[int64]bool{}, removable: map[int64]bool{}, carriers: map[int64]bool{}}
+	a := &AssignmentPlan{Match: cmp.Or(in.Match, "email"), managed: map[int64]bool{}, removable: map[int64]bool{}, carriers: map[int64]bool{}, skippedUsers: map[int64]bool{}}
 	removals := p.Policy == "" || p.Policy == PolicySync
 
 	// Owned skills after the run: id → name and rule.
@@ -481,6 +483,7 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 				skipped = append(skipped, fmt.Sprintf("%s (record %s lacks %s)", who, rec.ID, missing))
 			}
 			a.managed[u.ID] = false
+			a.skippedUsers[u.ID] = true
 			continue
 		}
 		uc.user = filled
@@ -658,7 +661,10 @@ func HoldReferencedDeletes(p *Plan, current []liveperson.Skill, users []livepers
 				continue
 			}
 			who := fmt.Sprintf("user %d %s", u.ID, cmp.Or(u.LoginName, u.Email))
-			if !managed {
+			switch {
+			case p.Assignments != nil && p.Assignments.skippedUsers[u.ID]:
+				who += " (not written: HR cannot fill the fields LivePerson masks)"
+			case !managed:
 				who += " (not managed by skillsync)"
 			}
 			add(id, who)

@@ -217,6 +217,10 @@ func TestDefect3RemovalCapHoldsLikeAGuard(t *testing.T) {
 			t.Errorf("reason %q", res.Run.Error)
 		}
 	}
+	// A dry run previews the refusal.
+	if res := e.run(r, store.ModePlan); res.Run.Outcome != store.OutcomeRefused || res.Refusal == "" {
+		t.Errorf("dry run %s %q", res.Run.Outcome, res.Refusal)
+	}
 	if got := fmt.Sprint(e.userSkills()); !strings.Contains(got, "a@example.com:[Sales] b@example.com:[Sales] bot0@example.com:[] bot1@example.com:[]") {
 		t.Errorf("users %s", got)
 	}
@@ -357,6 +361,35 @@ func TestDefect9BotsAndAPIUsersAreNotPeople(t *testing.T) {
 	a := PlanAssignments(p, d, registry, current, AssignInput{Records: records, Users: users, MaxChangesPercent: -1})
 	if len(a.Users) != 1 || a.Users[0].UserID != 103 || a.Matched != 1 {
 		t.Errorf("matched %d users %+v", a.Matched, a.Users)
+	}
+}
+
+// Defect 9 / design §7.7: with assignments.agent_profile_ids set, only
+// users with one of those profiles are people who get skills.
+func TestDefect9AgentProfiles(t *testing.T) {
+	t.Parallel()
+	current := []liveperson.Skill{lpSkill(1, "Sales", 120)}
+	registry := []store.OwnedSkill{owned(1, "Sales", "d|Sales")}
+	d := []DesiredSkill{desired("Sales", "d|Sales", 120, "1", "2", "3")}
+	records := []hrsource.Record{{ID: "1", Email: "agent@x", Active: true}, {ID: "2", Email: "admin@x", Active: true}, {ID: "3", Email: "none@x", Active: true}}
+	raw := func(v string) map[string]json.RawMessage { return map[string]json.RawMessage{"profileIds": json.RawMessage(v)} }
+	users := []liveperson.User{{ID: 101, Email: "agent@x", Raw: raw(`[3, "7"]`)}, {ID: 102, Email: "admin@x", Raw: raw(`[3]`)}, {ID: 103, Email: "none@x"}}
+	for _, tt := range []struct {
+		profiles []int64
+		want     string
+	}{{nil, "[101 102 103]"}, {[]int64{7}, "[101]"}} {
+		p := BuildPlan(PlanInput{Desired: d, Current: current, Registry: registry})
+		a := PlanAssignments(p, d, registry, current, AssignInput{Records: records, Users: users, MaxChangesPercent: -1, AgentProfileIDs: tt.profiles})
+		var got []int64
+		for _, u := range a.Users {
+			got = append(got, u.UserID)
+		}
+		if fmt.Sprint(got) != tt.want {
+			t.Errorf("profiles %v: users %v, want %s", tt.profiles, got, tt.want)
+		}
+	}
+	if errs := (AssignmentsConfig{AgentProfileIDs: []int64{0}}).Validate(); len(errs) != 1 || !strings.Contains(errs[0].Error(), "assignments.agent_profile_ids[0]") {
+		t.Errorf("validate %v", errs)
 	}
 }
 
