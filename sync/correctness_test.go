@@ -372,7 +372,9 @@ func TestDefect9AgentProfiles(t *testing.T) {
 	registry := []store.OwnedSkill{owned(1, "Sales", "d|Sales")}
 	d := []DesiredSkill{desired("Sales", "d|Sales", 120, "1", "2", "3")}
 	records := []hrsource.Record{{ID: "1", Email: "agent@x", Active: true}, {ID: "2", Email: "admin@x", Active: true}, {ID: "3", Email: "none@x", Active: true}}
-	raw := func(v string) map[string]json.RawMessage { return map[string]json.RawMessage{"profileIds": json.RawMessage(v)} }
+	raw := func(v string) map[string]json.RawMessage {
+		return map[string]json.RawMessage{"profileIds": json.RawMessage(v)}
+	}
 	users := []liveperson.User{{ID: 101, Email: "agent@x", Raw: raw(`[3, "7"]`)}, {ID: 102, Email: "admin@x", Raw: raw(`[3]`)}, {ID: 103, Email: "none@x"}}
 	for _, tt := range []struct {
 		profiles []int64
