@@ -425,46 +425,69 @@ func (w *propWorld) checkIdempotent(p *Plan) {
 	}
 }
 
+// planInputs is the account as a run would read it.
+type planInputs struct {
+	snap     *hrsource.Snapshot
+	current  []liveperson.Skill
+	users    []liveperson.User
+	registry []store.OwnedSkill
+	pending  []store.PendingDelete
+	written  map[int64]SkillState
+}
+
+func (w *propWorld) read(r *Runner) planInputs {
+	ctx := context.Background()
+	var in planInputs
+	var err error
+	if in.snap, err = r.deps.Source.Read(ctx); err != nil {
+		w.t.Fatal(err)
+	}
+	if in.current, err = w.e.client.ListSkills(ctx, true); err != nil {
+		w.t.Fatal(err)
+	}
+	if in.users, err = w.e.client.ListUsers(ctx); err != nil {
+		w.t.Fatal(err)
+	}
+	if in.registry, err = w.e.store.OwnedSkills(ctx); err != nil {
+		w.t.Fatal(err)
+	}
+	if in.pending, err = w.e.store.PendingDeletes(ctx); err != nil {
+		w.t.Fatal(err)
+	}
+	if in.written, err = w.e.store.SkillStates(ctx); err != nil {
+		w.t.Fatal(err)
+	}
+	return in
+}
+
+// plan is the plan a dry run would make of in: the runner's own planning
+// steps, without recording a run.
+func (w *propWorld) plan(r *Runner, in planInputs) *Plan {
+	ds, err := r.rules.Desired(in.snap)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	pin := PlanInput{Desired: ds.Skills, Current: in.current, Registry: in.registry, Pending: in.pending, Written: in.written,
+		Policy: r.cfg.Sync.Policy, DeleteAfterRuns: r.cfg.Sync.DeleteAfterRuns, RunID: 1000, Problems: ds.Problems, Skipped: ds.Skipped}
+	p, _, _ := planAccount(r.cfg, pin, DeleteBudget(r.cfg.Sync, activeOwned(in.registry)), in.snap.Records, in.users)
+	finishPlan(p, in.current)
+	return p
+}
+
 // checkOrder is (a): the plan of the account as it stands is the same
 // whatever the order of the records and of LivePerson's lists.
 func (w *propWorld) checkOrder(r *Runner, rng *rand.Rand) {
-	ctx := context.Background()
-	snap, err := r.deps.Source.Read(ctx)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	current, err := w.e.client.ListSkills(ctx, true)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	users, err := w.e.client.ListUsers(ctx)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	registry, _ := w.e.store.OwnedSkills(ctx)
-	pending, _ := w.e.store.PendingDeletes(ctx)
-	written, _ := w.e.store.SkillStates(ctx)
-	plan := func() string {
-		ds, err := r.rules.Desired(snap)
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		in := PlanInput{Desired: ds.Skills, Current: current, Registry: registry, Pending: pending, Written: written,
-			Policy: r.cfg.Sync.Policy, DeleteAfterRuns: r.cfg.Sync.DeleteAfterRuns, RunID: 1000, Problems: ds.Problems, Skipped: ds.Skipped}
-		p, _, _ := planAccount(r.cfg, in, DeleteBudget(r.cfg.Sync, activeOwned(registry)), snap.Records, users)
-		finishPlan(p, current)
+	in := w.read(r)
+	text := func(p *Plan) string {
 		return jsonOf(p) + jsonOf(p.RegistryFixes) + jsonOf(p.Forget) + jsonOf(p.StateFixes)
 	}
-	want := plan()
-	for range 2 {
-		rng.Shuffle(len(snap.Records), func(i, j int) { snap.Records[i], snap.Records[j] = snap.Records[j], snap.Records[i] })
-		rng.Shuffle(len(current), func(i, j int) { current[i], current[j] = current[j], current[i] })
-		rng.Shuffle(len(users), func(i, j int) { users[i], users[j] = users[j], users[i] })
-		rng.Shuffle(len(registry), func(i, j int) { registry[i], registry[j] = registry[j], registry[i] })
-		if got := plan(); got != want {
-			w.fail("(a) the plan depends on the order of records or lists:\n%s\n%s", want, got)
-			return
-		}
+	want := text(w.plan(r, in))
+	rng.Shuffle(len(in.snap.Records), func(i, j int) { in.snap.Records[i], in.snap.Records[j] = in.snap.Records[j], in.snap.Records[i] })
+	rng.Shuffle(len(in.current), func(i, j int) { in.current[i], in.current[j] = in.current[j], in.current[i] })
+	rng.Shuffle(len(in.users), func(i, j int) { in.users[i], in.users[j] = in.users[j], in.users[i] })
+	rng.Shuffle(len(in.registry), func(i, j int) { in.registry[i], in.registry[j] = in.registry[j], in.registry[i] })
+	if got := text(w.plan(r, in)); got != want {
+		w.fail("(a) the plan depends on the order of records or lists:\n%s\n%s", want, got)
 	}
 }
 
@@ -496,33 +519,35 @@ func runCase(t *testing.T, db *propDB, c propCase) int {
 		w.checkOrder(r, rng)
 		// (c): within delete_after_runs + 1 apply runs, the account
 		// settles: the run after them writes nothing.
-		for range g.cfg.Sync.DeleteAfterRuns + 1 {
-			before := w.state()
+		before := w.state()
+		for i := range g.cfg.Sync.DeleteAfterRuns + 2 {
+			last := i == g.cfg.Sync.DeleteAfterRuns+1
+			if last {
+				w.e.sim.ResetLog()
+			}
 			res := w.e.run(r, store.ModeApply)
 			runs++
-			w.checkRun(before, w.state(), res)
-			if res.Run.Outcome != store.OutcomeFailed {
-				w.checkIdempotent(w.e.run(r, store.ModePlan).Plan)
+			after := w.state()
+			w.checkRun(before, after, res)
+			before = after
+			if last {
+				if n := w.writes(); n > 0 {
+					w.fail("(c) not converged after %d apply runs (delete_after_runs %d): run %d still wrote %d times; plan %s",
+						g.cfg.Sync.DeleteAfterRuns+1, g.cfg.Sync.DeleteAfterRuns, res.Run.ID, n, jsonOf(res.Plan))
+				}
+			} else {
+				w.checkIdempotent(w.plan(r, w.read(r)))
 			}
 			if len(failures) > 0 {
 				break
 			}
 		}
-		if len(failures) == 0 {
-			w.e.sim.ResetLog()
-			before := w.state()
-			res := w.e.run(r, store.ModeApply)
-			runs++
-			w.checkRun(before, w.state(), res)
-			if n := w.writes(); n > 0 {
-				w.fail("(c) not converged after %d apply runs (delete_after_runs %d): run %d still wrote %d times; plan %s",
-					g.cfg.Sync.DeleteAfterRuns+1, g.cfg.Sync.DeleteAfterRuns, res.Run.ID, n, jsonOf(res.Plan))
-			}
-			w.checkOrder(r, rng)
-		}
 		if len(failures) > 0 {
 			t.Errorf("case seed %d, generation %d:\n  %s\nHR:\n%s", c.seed, gi+1, strings.Join(failures, "\n  "), g.csv)
 			return runs
+		}
+		if gi == len(c.gens)-1 {
+			w.checkOrder(r, rng)
 		}
 	}
 	return runs
