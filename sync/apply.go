@@ -708,7 +708,11 @@ func (a *applier) updateItems(ctx context.Context, batch []Change, jids []int64)
 		if err := a.saveStates(ctx, states); err != nil {
 			return err
 		}
-		a.counts.Updated += len(batch)
+		for _, c := range batch {
+			if !c.freesName { // part of a delete, counted there
+				a.counts.Updated++
+			}
+		}
 		for _, c := range batch {
 			a.log.Info("skill updated", "skill", c.Skill, "skill_id", c.SkillID, "fields", strings.Join(c.Fields, ","), "drift", c.Drift)
 		}

@@ -576,3 +576,25 @@ func TestAssignmentsNeverBlankMaskedFields(t *testing.T) {
 		t.Errorf("outcome %s counts %+v", res.Run.Outcome, res.Run.Counts)
 	}
 }
+
+// The rename that frees a deleted skill's name is part of the delete: the
+// plan shows it as the delete's rename_to, not as an update of its own.
+func TestFreeDeletedNamesIsPartOfTheDelete(t *testing.T) {
+	t.Parallel()
+	current := []liveperson.Skill{lpSkill(1, "Tiny", 120), lpSkill(2, "Tiny (deleted by skillsync, id 1)", 120)}
+	p := BuildPlan(PlanInput{Current: current, Registry: []store.OwnedSkill{owned(1, "Tiny", "d|Tiny")}, DeleteAfterRuns: 1})
+	FreeDeletedNames(p, current)
+	if s := p.Summary(); s.Update != 0 || s.Delete != 1 || len(p.Changes) != 2 {
+		t.Fatalf("summary %+v changes %+v", s, p.Changes)
+	}
+	var text strings.Builder
+	if err := p.RenderText(&text, false); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(p)
+	want := "Tiny (deleted by skillsync, id 1) #2" // the plain one is taken
+	if !strings.Contains(text.String(), `renamed first to "`+want+`"`) || strings.Contains(text.String(), "~ Tiny") ||
+		!strings.Contains(string(b), `"rename_to":"`+want+`"`) || strings.Count(string(b), `"action"`) != 1 {
+		t.Errorf("text:\n%s\njson %s", text.String(), b)
+	}
+}

@@ -63,7 +63,10 @@ type Change struct {
 	CreatedByRun int64 `json:"created_by_run,omitempty"`
 	Recreate     bool  `json:"recreate,omitempty"`
 	// Reason explains deletes, pending deletes, conflicts and recreations.
-	Reason          string `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// RenameTo is, on a delete, the name the skill is given just before
+	// it is deleted, to free its name (FreeDeletedNames).
+	RenameTo        string `json:"rename_to,omitempty"`
 	FirstMissingRun int64  `json:"first_missing_run,omitempty"`
 	MissingRuns     int    `json:"missing_runs,omitempty"`
 
@@ -85,6 +88,10 @@ type Change struct {
 	// graceHeld marks a pending delete whose grace count this run does not
 	// advance (its rule skipped records with problems).
 	graceHeld bool
+	// freesName marks the rename FreeDeletedNames plans before a delete:
+	// part of the delete (RenameTo), not an update of its own in the
+	// summary, the renderings or the run's counts.
+	freesName bool
 	// afterRenames marks a create whose name an owned skill gives up in
 	// this run's updates (two groups swapping names): the applier sends it
 	// after the updates.
@@ -224,7 +231,9 @@ func (p *Plan) Summary() Summary {
 		case ActionCreate:
 			s.Create++
 		case ActionUpdate:
-			s.Update++
+			if !c.freesName {
+				s.Update++
+			}
 		case ActionDelete:
 			s.Delete++
 		case ActionPendingDelete:
@@ -769,7 +778,8 @@ func FreeDeletedNames(p *Plan, current []liveperson.Skill) {
 		taken[nameKey(c.Skill)] = true
 	}
 	var renames []Change
-	for _, c := range p.Changes {
+	for i := range p.Changes {
+		c := &p.Changes[i]
 		if c.Action != ActionDelete || c.Before == nil {
 			continue
 		}
@@ -782,11 +792,12 @@ func FreeDeletedNames(p *Plan, current []liveperson.Skill) {
 			name = fmt.Sprintf("%s %s #%d", c.Before.Name, mark, i)
 		}
 		taken[nameKey(name)] = true
+		c.RenameTo = name
 		after := *c.Before
 		after.Name = name
 		renames = append(renames, Change{Action: ActionUpdate, Skill: c.Skill, SkillID: c.SkillID, Rule: c.Rule, Key: c.Key,
 			Before: c.Before, After: &after, Fields: []string{"name"}, Diff: []FieldDiff{{Field: "name", Before: c.Before.Name, After: name}},
-			Reason: "frees the name before the delete (LivePerson keeps the names of deleted skills), so that the rules can create it again"})
+			Reason: "frees the name before the delete (LivePerson keeps the names of deleted skills), so that the rules can create it again", freesName: true})
 	}
 	if len(renames) > 0 {
 		p.Changes = append(p.Changes, renames...)
