@@ -598,3 +598,26 @@ func TestFreeDeletedNamesIsPartOfTheDelete(t *testing.T) {
 		t.Errorf("text:\n%s\njson %s", text.String(), b)
 	}
 }
+
+// Registry keys compare by their values' name identity: a merged group
+// whose key is spelt in another Unicode form (or case) than the key of the
+// skill merged away does not take that key over, so undoing the merge
+// later gives each group its own skill back (found by the property tests).
+func TestKeysCompareByNameIdentity(t *testing.T) {
+	t.Parallel()
+	current := []liveperson.Skill{lpSkill(3, "Caf\u00e9 / Agent", 120), lpSkill(4, "Caf\u00e9 / Senior Agent", 120)}
+	registry := []store.OwnedSkill{owned(3, "Caf\u00e9 / Agent", "role|Caf\u00e9|Agent"), owned(4, "Caf\u00e9 / Senior Agent", "role|Cafe\u0301|Senior Agent")}
+	merged := desired("Caf\u00e9 / Agent", "role|Caf\u00e9|Senior Agent", 120, "1")
+	merged.Keys = []string{merged.Key}
+	p := BuildPlan(PlanInput{Desired: []DesiredSkill{merged}, Current: current, Registry: registry, DeleteAfterRuns: 2, RunID: 5})
+	if len(p.RegistryFixes) != 0 || len(p.Changes) != 1 || p.Changes[0].Action != ActionPendingDelete || p.Changes[0].SkillID != 4 {
+		t.Fatalf("fixes %+v changes %+v", p.RegistryFixes, p.Changes)
+	}
+	// Undone: each group keeps its skill.
+	agent := desired("Caf\u00e9 / Agent", "role|Cafe\u0301|Agent", 120, "1")
+	senior := desired("Caf\u00e9 / Senior Agent", "role|Caf\u00e9|Senior Agent", 120, "2")
+	p = BuildPlan(PlanInput{Desired: []DesiredSkill{agent, senior}, Current: current, Registry: registry, DeleteAfterRuns: 2, RunID: 6})
+	if len(p.Changes) != 0 || p.Unchanged != 2 {
+		t.Errorf("changes %+v unchanged %d", p.Changes, p.Unchanged)
+	}
+}

@@ -341,10 +341,12 @@ func BuildPlan(in PlanInput) *Plan {
 		owned[r.SkillID] = r
 		ownedByKey[r.RuleKey] = r
 	}
+	// Keys compare by their values' name identity: "Café" typed in two
+	// Unicode forms, or "Sales" and "sales", are one group's keys.
 	desiredKeys := make(map[string]bool, len(in.Desired))
 	for _, d := range in.Desired {
 		for _, k := range keysOf(&d) {
-			desiredKeys[k] = true
+			desiredKeys[keyIdentity(k)] = true
 		}
 	}
 	pending := make(map[int64]store.PendingDelete, len(in.Pending))
@@ -371,6 +373,12 @@ func BuildPlan(in PlanInput) *Plan {
 	// first: from here on they are owned like any other.
 	takenOver := takeOver(p, in.Unconfirmed, liveByName, byID, owned, ownedByKey, gone)
 
+	// (After takeOver, which adds the skills it takes over.)
+	ownedByKeyID := make(map[string][]store.OwnedSkill, len(ownedByKey))
+	for _, k := range slices.Sorted(maps.Keys(ownedByKey)) {
+		id := keyIdentity(k)
+		ownedByKeyID[id] = append(ownedByKeyID[id], ownedByKey[k])
+	}
 	resolver := newTransferResolver(in.Current, in.Desired)
 	claimed := make(map[int64]bool, len(in.Registry))
 	// The skill each desired skill keeps (defect 21.1: of the keys that
@@ -380,16 +388,16 @@ func BuildPlan(in PlanInput) *Plan {
 	renamedAway := map[string]int64{} // NameKey → owned skill this run renames
 	for i := range in.Desired {
 		d := &in.Desired[i]
-		rows[i] = pickOwned(d, ownedByKey, byID)
+		rows[i] = pickOwned(d, ownedByKeyID, byID)
 		if r := rows[i]; r == nil || !sameName(liveName(byID[r.SkillID]), d.Name) {
 			// An owned skill already carrying the name under a key no rule
 			// produces any more beats renaming another one onto it.
 			if s := liveByName(d.Name); s != nil {
-				if r, own := owned[s.ID]; own && !desiredKeys[r.RuleKey] {
+				if r, own := owned[s.ID]; own && !desiredKeys[keyIdentity(r.RuleKey)] {
 					// It moves to d's key, unless another skill (the one
 					// merged away, until its delete) still holds that key.
-					o, taken := ownedByKey[d.Key]
-					rows[i], rekeys[i] = &r, !taken || o.SkillID == r.SkillID
+					taken := slices.ContainsFunc(ownedByKeyID[keyIdentity(d.Key)], func(o store.OwnedSkill) bool { return o.SkillID != r.SkillID })
+					rows[i], rekeys[i] = &r, !taken
 				}
 			}
 		}
@@ -435,7 +443,7 @@ func BuildPlan(in PlanInput) *Plan {
 			// skill we own still carries the desired name: keep that skill
 			// rather than delete and recreate it.
 			if s := liveByName(d.Name); s != nil {
-				if r, own := owned[s.ID]; own && !desiredKeys[r.RuleKey] && !claimed[s.ID] {
+				if r, own := owned[s.ID]; own && !desiredKeys[keyIdentity(r.RuleKey)] && !claimed[s.ID] {
 					row, ok, rekey = r, true, true
 				}
 			}
@@ -735,7 +743,7 @@ func keysOf(d *DesiredSkill) []string {
 // groups) and more than one of them owns a skill, the skill already
 // carrying the name wins, then the one under d.Key, then the smallest key:
 // never the order of the feed.
-func pickOwned(d *DesiredSkill, ownedByKey map[string]store.OwnedSkill, byID map[int64]*liveperson.Skill) *store.OwnedSkill {
+func pickOwned(d *DesiredSkill, ownedByKeyID map[string][]store.OwnedSkill, byID map[int64]*liveperson.Skill) *store.OwnedSkill {
 	var best *store.OwnedSkill
 	rank := func(r store.OwnedSkill) int {
 		if cur := byID[r.SkillID]; cur != nil && !cur.Deleted && sameName(cur.Name, d.Name) {
@@ -746,16 +754,34 @@ func pickOwned(d *DesiredSkill, ownedByKey map[string]store.OwnedSkill, byID map
 		}
 		return 2
 	}
+	seen := map[string]bool{}
 	for _, k := range keysOf(d) {
-		r, ok := ownedByKey[k]
-		if !ok {
+		id := keyIdentity(k)
+		if seen[id] {
 			continue
 		}
-		if best == nil || rank(r) < rank(*best) {
-			best = &r
+		seen[id] = true
+		for _, r := range ownedByKeyID[id] {
+			if best == nil || rank(r) < rank(*best) {
+				best = &r
+			}
 		}
 	}
 	return best
+}
+
+// keyIdentity is a registry key with its attribute values compared as
+// names are (NameKey): the rule id, then each value.
+func keyIdentity(key string) string {
+	rule, values, ok := strings.Cut(key, "|")
+	if !ok {
+		return key
+	}
+	parts := strings.Split(values, "|")
+	for i, v := range parts {
+		parts[i] = nameKey(v)
+	}
+	return rule + "|" + strings.Join(parts, "|")
 }
 
 // tombstoneMark ends the name a deleted skill is given: LivePerson keeps
