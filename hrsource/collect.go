@@ -179,6 +179,7 @@ func (c *collector) finish(source string) (*Snapshot, error) {
 		return nil, c.probs.err(source)
 	}
 	emailCol, loginCol, nameCol := schema.Index(f.Email), schema.Index(f.LoginName), schema.Index(f.Name)
+	empCol := schema.Index(f.EmployeeID)
 
 	seen := make(map[string]int32, len(c.recs))
 	n := len(schema.Columns)
@@ -197,6 +198,9 @@ func (c *collector) finish(source string) (*Snapshot, error) {
 		}
 		if nameCol >= 0 {
 			r.Name = r.Values[nameCol]
+		}
+		if empCol >= 0 {
+			r.EmployeeID = r.Values[empCol]
 		}
 		if r.ID == "" {
 			if !c.probs.add(r.Origin, "empty id (%s %q): every record needs one; fix the export or leave the row out", c.fieldWord(), f.ID) {
@@ -265,7 +269,7 @@ func (c *collector) checkColumns(s *Schema) {
 	if s.Index(f.ID) < 0 {
 		c.probs.add("hr.fields.id", "the data has no %s %q for the id (%ss: %s): set hr.fields.id to the %s holding each person's unique id", word, f.ID, word, columnList(s.Columns), word)
 	}
-	for _, m := range []struct{ key, col string }{{"email", f.Email}, {"login_name", f.LoginName}, {"name", f.Name}} {
+	for _, m := range []struct{ key, col string }{{"email", f.Email}, {"login_name", f.LoginName}, {"name", f.Name}, {"employee_id", f.EmployeeID}} {
 		if m.col != "" && s.Index(m.col) < 0 {
 			c.probs.add("hr.fields."+m.key, "names %s %q, which is not in the data (%ss: %s): fix the name or leave it empty", word, m.col, word, columnList(s.Columns))
 		}

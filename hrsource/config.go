@@ -133,6 +133,10 @@ type FieldsConfig struct {
 	Email     string `yaml:"email"`
 	LoginName string `yaml:"login_name"`
 	Name      string `yaml:"name"`
+	// EmployeeID names the column of the employee id LivePerson keeps on
+	// the user (employeeId): assignments send it back on every user
+	// update, because the Users API masks it on read.
+	EmployeeID string `yaml:"employee_id"`
 }
 
 // Options are the dependencies of a source.

@@ -79,6 +79,9 @@ type Record struct {
 	Email     string
 	LoginName string
 	Name      string
+	// EmployeeID is the value of hr.fields.employee_id: assignments send it
+	// back as the LivePerson user's employeeId, which reads mask.
+	EmployeeID string
 	// Active is the result of the hr.active expression (true when none is set).
 	Active bool
 	// Origin says where the record came from, for error messages:

@@ -134,6 +134,34 @@ func (s *Store) DeleteOwnedSkills(ctx context.Context, skillIDs []int64) error {
 	return nil
 }
 
+// ownedNamed returns the ids of the managed skills named name (by
+// Options.NameKey when set), locked for update.
+func (s *Store) ownedNamed(ctx context.Context, tx pgx.Tx, name string) ([]int64, error) {
+	if s.opts.NameKey == nil {
+		rows, _ := tx.Query(ctx, `SELECT skill_id FROM owned_skills
+			WHERE name = $1 AND released_at IS NULL ORDER BY skill_id FOR UPDATE`, name)
+		return pgx.CollectRows(rows, pgx.RowTo[int64])
+	}
+	type row struct {
+		ID   int64
+		Name string
+	}
+	rows, _ := tx.Query(ctx, `SELECT skill_id, name FROM owned_skills
+		WHERE released_at IS NULL ORDER BY skill_id FOR UPDATE`)
+	all, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	key := s.opts.NameKey(name)
+	for _, r := range all {
+		if s.opts.NameKey(r.Name) == key {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids, nil
+}
+
 // ReleaseSkill stops managing the skill named name without deleting it from
 // LivePerson: it stays in the registry, marked released, and its pending
 // delete (if any) and written state are dropped. It returns ErrNotFound
@@ -152,9 +180,7 @@ func (s *Store) ReleaseSkill(ctx context.Context, name string) (OwnedSkill, erro
 		if !free {
 			return ErrRunInProgress
 		}
-		rows, _ := tx.Query(ctx, `SELECT skill_id FROM owned_skills
-			WHERE name = $1 AND released_at IS NULL ORDER BY skill_id FOR UPDATE`, name)
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		ids, err := s.ownedNamed(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -166,7 +192,7 @@ func (s *Store) ReleaseSkill(ctx context.Context, name string) (OwnedSkill, erro
 			return fmt.Errorf("%d managed skills are named %q (ids %v); the registry is inconsistent with LivePerson, run a sync first",
 				len(ids), name, ids)
 		}
-		rows, _ = tx.Query(ctx, `UPDATE owned_skills SET released_at = now(), written_state = NULL, updated_at = now()
+		rows, _ := tx.Query(ctx, `UPDATE owned_skills SET released_at = now(), written_state = NULL, updated_at = now()
 			WHERE skill_id = $1 RETURNING `+ownedColumns, ids[0])
 		released, err = pgx.CollectExactlyOneRow(rows, scanOwned)
 		if err != nil {

@@ -329,3 +329,22 @@ func TestPendingDeletes(t *testing.T) {
 		t.Errorf("after a failed replacement pending = %+v, %v; want skill 1 still there", got, err)
 	}
 }
+
+// With Options.NameKey, release finds a skill by the same name identity
+// as the planner (" SALES " is "Sales").
+func TestReleaseSkillByNameKey(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	_, url := setup(t)
+	st := open(t, url, store.Options{NameKey: func(s string) string { return strings.ToLower(strings.TrimSpace(s)) }})
+	if err := st.UpsertOwnedSkills(ctx, []store.OwnedSkill{{SkillID: 1, Name: "Sales", RuleID: "d", RuleKey: "d|Sales"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReleaseSkill(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown name: %v", err)
+	}
+	sk, err := st.ReleaseSkill(ctx, " SALES ")
+	if err != nil || sk.SkillID != 1 || sk.ReleasedAt == nil {
+		t.Errorf("released %+v, %v", sk, err)
+	}
+}

@@ -63,6 +63,10 @@ type Options struct {
 	// idle sessions (idle_session_timeout) would otherwise end the
 	// session, and the lock with it, while the run reads.
 	LockKeepAlive time.Duration
+	// NameKey is the identity of skill names (sync.NameKey: NFC, trimmed,
+	// whitespace collapsed, case-folded): ReleaseSkill finds a skill by it,
+	// as the planner and the applier compare names. nil: exact names.
+	NameKey func(string) string
 }
 
 // Store is skillsync's run-state store on one PostgreSQL database. It is safe

@@ -75,7 +75,7 @@ func (a *applier) dropFailedCreates(p *Plan) {
 		return
 	}
 	p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool {
-		if c.Action != ActionCreate || !a.failedCreates[strings.ToLower(c.Skill)] {
+		if c.Action != ActionCreate || !a.failedCreates[nameKey(c.Skill)] {
 			return false
 		}
 		p.Warnings = append(p.Warnings, fmt.Sprintf("create of %q failed earlier in this run; the next run tries again", c.Skill))
@@ -94,7 +94,7 @@ func (a *applier) reset(current []liveperson.Skill, registry []store.OwnedSkill)
 	}
 	for _, s := range current {
 		if !s.Deleted {
-			a.idByName[strings.ToLower(s.Name)] = s.ID
+			a.idByName[nameKey(s.Name)] = s.ID
 		}
 	}
 }
@@ -137,16 +137,31 @@ func (a *applier) apply(ctx context.Context, p *Plan) error {
 	if err := a.saveStates(wctx, forget); err != nil {
 		return err
 	}
-	var creates, updates, deletes []Change
+	var creates, lateCreates, updates, deletes []Change
 	for _, c := range p.Changes {
 		switch c.Action {
 		case ActionCreate:
-			creates = append(creates, c)
+			if c.afterRenames {
+				lateCreates = append(lateCreates, c)
+			} else {
+				creates = append(creates, c)
+			}
 		case ActionUpdate:
 			updates = append(updates, c)
 		case ActionDelete:
 			deletes = append(deletes, c)
 		}
+	}
+	// transfer_to names skills as they are named after the run: a skill
+	// this run renames answers to its new name from the first write on.
+	for _, c := range updates {
+		if c.After == nil || c.Before == nil || c.SkillID == 0 || nameKey(c.Before.Name) == nameKey(c.After.Name) {
+			continue
+		}
+		if a.idByName[nameKey(c.Before.Name)] == c.SkillID {
+			delete(a.idByName, nameKey(c.Before.Name))
+		}
+		a.idByName[nameKey(c.After.Name)] = c.SkillID
 	}
 	fixups, err := a.createPhase(ctx, creates)
 	if err != nil {
@@ -154,6 +169,15 @@ func (a *applier) apply(ctx context.Context, p *Plan) error {
 	}
 	if err := a.updatePhase(ctx, append(updates, fixups...)); err != nil {
 		return err
+	}
+	if len(lateCreates) > 0 {
+		// Names the updates just gave up (groups swapping names).
+		if fixups, err = a.createPhase(ctx, lateCreates); err != nil {
+			return err
+		}
+		if err := a.updatePhase(ctx, fixups); err != nil {
+			return err
+		}
 	}
 	if a.assign != nil {
 		if err := a.assign(ctx); err != nil {
@@ -232,7 +256,7 @@ func (a *applier) resolveTransfers(names []string) ([]int64, bool) {
 	out := []int64{}
 	complete := true
 	for _, n := range names {
-		if id, ok := a.idByName[strings.ToLower(normalizeName(n))]; ok {
+		if id, ok := a.idByName[nameKey(n)]; ok {
 			out = append(out, id)
 		} else {
 			complete = false
@@ -391,10 +415,10 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 	if err == nil {
 		byName := map[string]*liveperson.Skill{}
 		for i := range created {
-			byName[strings.ToLower(created[i].Name)] = &created[i]
+			byName[nameKey(created[i].Name)] = &created[i]
 		}
 		for i, b := range bodies {
-			if s := byName[strings.ToLower(b.Name)]; s != nil {
+			if s := byName[nameKey(b.Name)]; s != nil {
 				out[i] = s
 			} else if i < len(created) {
 				out[i] = &created[i]
@@ -503,7 +527,7 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 				left = append(left, jids[j])
 			}
 			for _, j := range missing[k:] {
-				a.failedCreates[strings.ToLower(bodies[j].Name)] = true
+				a.failedCreates[nameKey(bodies[j].Name)] = true
 			}
 			return out, a.mark(wctx, left, store.OpFailed, errors.New("not created: run interrupted"), nil)
 		}
@@ -597,9 +621,6 @@ func (a *applier) findCreated(ctx context.Context, body liveperson.Skill, sent S
 	return nil, nil
 }
 
-// nameKey is how skill names are matched: LivePerson's names are unique
-// regardless of case, and it may trim what it stores.
-func nameKey(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
 
 // created registers newly created skills before anything else can happen
 // to them, then marks their journal rows done.
@@ -643,7 +664,7 @@ func (a *applier) created(ctx context.Context, batch []Change, skills []*liveper
 	}
 	for i, r := range rows {
 		a.registry[r.SkillID] = r
-		a.idByName[strings.ToLower(skills[i].Name)] = r.SkillID
+		a.idByName[nameKey(skills[i].Name)] = r.SkillID
 	}
 	a.counts.Created += len(batch)
 	for i, c := range batch {
@@ -655,7 +676,7 @@ func (a *applier) created(ctx context.Context, batch []Change, skills []*liveper
 // failedCreate is failed for creates: a re-plan in this run leaves them out.
 func (a *applier) failedCreate(ctx context.Context, batch []Change, jids []int64, err error) error {
 	for _, c := range batch {
-		a.failedCreates[strings.ToLower(c.Skill)] = true
+		a.failedCreates[nameKey(c.Skill)] = true
 	}
 	return a.failed(ctx, jids, err)
 }
@@ -665,7 +686,7 @@ func (a *applier) failedCreate(ctx context.Context, batch []Change, jids []int64
 // leaves it out, and its journal row stays sent (with the error) so that
 // store.UnconfirmedCreates hands it to the next run to settle.
 func (a *applier) unknownCreate(ctx context.Context, c Change, jid int64, err error) error {
-	a.failedCreates[strings.ToLower(c.Skill)] = true
+	a.failedCreates[nameKey(c.Skill)] = true
 	a.counts.Failed++
 	a.log.Warn("create outcome unknown; the next run settles it", "skill", c.Skill, "error", err)
 	return a.mark(ctx, []int64{jid}, store.OpSent, err, nil)
@@ -765,7 +786,11 @@ func (a *applier) updateItems(ctx context.Context, batch []Change, jids []int64)
 		if err := a.saveStates(ctx, states); err != nil {
 			return err
 		}
-		a.counts.Updated += len(batch)
+		for _, c := range batch {
+			if !c.freesName { // part of a delete, counted there
+				a.counts.Updated++
+			}
+		}
 		for _, c := range batch {
 			a.log.Info("skill updated", "skill", c.Skill, "skill_id", c.SkillID, "fields", strings.Join(c.Fields, ","), "drift", c.Drift)
 		}
@@ -796,7 +821,7 @@ func (a *applier) registerUpdated(ctx context.Context, batch []Change) error {
 	for _, c := range batch {
 		row, ok := a.registry[c.SkillID]
 		if ok && row.Name == c.After.Name && row.RuleKey == c.Key && !c.Rekey {
-			a.idByName[strings.ToLower(c.After.Name)] = c.SkillID
+			a.idByName[nameKey(c.After.Name)] = c.SkillID
 			continue
 		}
 		if !ok {
@@ -806,7 +831,7 @@ func (a *applier) registerUpdated(ctx context.Context, batch []Change) error {
 			}
 		}
 		if c.Before != nil {
-			delete(a.idByName, strings.ToLower(c.Before.Name))
+			delete(a.idByName, nameKey(c.Before.Name))
 		}
 		row.Name, row.RuleKey = c.After.Name, c.Key
 		if c.Rule != "" {
@@ -822,7 +847,7 @@ func (a *applier) registerUpdated(ctx context.Context, batch []Change) error {
 	}
 	for _, r := range rows {
 		a.registry[r.SkillID] = r
-		a.idByName[strings.ToLower(r.Name)] = r.SkillID
+		a.idByName[nameKey(r.Name)] = r.SkillID
 		if !slices.ContainsFunc(batch, func(c Change) bool { return c.SkillID == r.SkillID && c.Adopt }) {
 			continue
 		}
@@ -894,7 +919,7 @@ func (a *applier) deleteItems(ctx context.Context, batch []Change, jids []int64)
 		}
 		for i, c := range batch {
 			delete(a.registry, ids[i])
-			delete(a.idByName, strings.ToLower(c.Skill))
+			delete(a.idByName, nameKey(c.Skill))
 			a.log.Info("skill deleted", "skill", c.Skill, "skill_id", c.SkillID, "reason", c.Reason)
 		}
 		a.counts.Deleted += len(batch)

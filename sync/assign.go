@@ -3,10 +3,13 @@ package sync
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/skillsync/skillsync/hrsource"
@@ -25,8 +28,8 @@ type AssignmentPlan struct {
 	Match string `json:"match"`
 	// Matched counts users matched to exactly one HR record.
 	Matched int `json:"matched_users"`
-	// Considered counts the users the run looked at (every user not
-	// deleted): the base of assignments.max_changes_percent.
+	// Considered counts the users who can hold skills (CanHoldSkills) and
+	// are not disabled: the base of assignments.max_changes_percent.
 	Considered int `json:"users_considered"`
 	// Users are the matched users whose skills change, sorted by user id.
 	Users []UserChange `json:"users"`
@@ -47,13 +50,27 @@ type AssignmentPlan struct {
 	// could not evaluate the user's record (a record problem): bad input
 	// never takes a skill away.
 	KeptForProblems int `json:"kept_for_record_problems"`
+	// Skipped counts users whose change is not written because the read
+	// masked fields HR cannot fill (fullName, employeeId).
+	Skipped int `json:"skipped_users,omitempty"`
+	// Refusal is set when the removal cap held every removal: the run is
+	// recorded refused with it.
+	Refusal string `json:"refusal,omitempty"`
 	// Notes say the above in words, for the text plan.
 	Notes []string `json:"notes,omitempty"`
 
-	// managed maps a managed user's id to its post-run skill ids known at
-	// plan time (skills created this run are added at apply time).
+	// managed marks the users whose owned skills this plan decides.
 	managed map[int64]bool
+	// removable are the owned skills a user may lose: carriers of desired
+	// skills, and skills deleted by this run.
+	removable map[int64]bool
+	// carriers are the ids of removable that carry a desired skill.
+	carriers map[int64]bool
+	// skippedUsers are the users not written (masked fields).
+	skippedUsers map[int64]bool
 }
+
+func (a *AssignmentPlan) carrier(id int64) bool { return a.carriers[id] }
 
 // SkillRef names a skill in an assignment change, with the rule behind it.
 type SkillRef struct {
@@ -92,17 +109,31 @@ type AssignInput struct {
 	Users   []liveperson.User
 	// Match is "email" or "login_name".
 	Match string
-	// MaxChangesPercent caps the share of the users considered (not
-	// deleted) that lose skills: 0 none, negative no cap.
+	// MaxChangesPercent caps the share of the users who can hold skills
+	// that may lose skills in one run: above it, no removal is made at all
+	// and the plan carries a refusal (Refusal). 0 lets no user lose a
+	// skill; negative: no cap.
 	MaxChangesPercent float64
 	// KeepUnmatched leaves users without an HR record alone.
 	KeepUnmatched bool
 	// Problems are the records the rules skipped: a user whose record a
-	// rule skipped keeps that rule's skills (a problem without a record
-	// id, the rule's "more records skipped", holds the rule's skills for
-	// every user).
+	// rule skipped keeps that rule's skills. A problem without a record id
+	// (a rule's "more records skipped") holds the rule's skills for every
+	// user unless Skipped lists the records.
 	Problems []RecordProblem
+	// Skipped lists every record each rule skipped (DesiredState.Skipped),
+	// so that only the users of those records keep the rule's skills.
+	Skipped map[string][]string
+	// AgentProfileIDs, when set, are the profiles that make a user an
+	// agent (assignments.agent_profile_ids): users with none of them are
+	// not given skills (nor matched).
+	AgentProfileIDs []int64
 }
+
+// maskedUserFields are the user fields the Users API returns empty (PII
+// masking) although LivePerson keeps them; an update replaces the whole
+// user, so they must be sent with their values or the user not written.
+var maskedUserFields = []string{"fullName", "employeeId"}
 
 func matchKey(match, email, login string) string {
 	if match == "login_name" {
@@ -111,13 +142,129 @@ func matchKey(match, email, login string) string {
 	return strings.ToLower(strings.TrimSpace(email))
 }
 
-// PlanAssignments works out, for every LivePerson user matched to exactly
-// one HR record, the owned skills to add and remove so that the user holds
-// exactly the owned skills whose rules selected the record. Skills that
-// skillsync does not own are never part of it. p is the skills plan (it
-// says which skills will be owned after the run and under which names).
+// CanHoldSkills reports whether a LivePerson user is a person who can
+// hold skills (design §7.7): not deleted, userTypeId 1 (human; absent
+// means human), isApiUser not true, and, when agentProfiles is set, one of
+// those profiles. Bots and API users are never matched to HR records.
+func CanHoldSkills(u *liveperson.User, agentProfiles []int64) bool {
+	if u.Deleted {
+		return false
+	}
+	if t, ok := rawInt(u.Raw["userTypeId"]); ok && t != 1 {
+		return false
+	}
+	if rawBool(u.Raw["isApiUser"]) {
+		return false
+	}
+	if len(agentProfiles) > 0 {
+		ids, _ := rawInts(u.Raw["profileIds"])
+		return slices.ContainsFunc(ids, func(id int64) bool { return slices.Contains(agentProfiles, id) })
+	}
+	return true
+}
+
+// enabled reports whether a user is not disabled (isEnabled false).
+func enabled(u *liveperson.User) bool {
+	raw, ok := u.Raw["isEnabled"]
+	return !ok || rawBool(raw) || strings.TrimSpace(string(raw)) == "null"
+}
+
+// rawInt decodes a number or numeric string (LivePerson mixes both).
+func rawInt(raw json.RawMessage) (int64, bool) {
+	if len(raw) == 0 {
+		return 0, false
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return 0, false
+	}
+	switch v := v.(type) {
+	case float64:
+		return int64(v), v == math.Trunc(v)
+	case string:
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+func rawBool(raw json.RawMessage) bool {
+	var v any
+	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	switch v := v.(type) {
+	case bool:
+		return v
+	case string:
+		return strings.EqualFold(strings.TrimSpace(v), "true")
+	}
+	return false
+}
+
+func rawInts(raw json.RawMessage) ([]int64, bool) {
+	var vs []json.RawMessage
+	if len(raw) == 0 || json.Unmarshal(raw, &vs) != nil {
+		return nil, false
+	}
+	out := make([]int64, 0, len(vs))
+	for _, v := range vs {
+		if n, ok := rawInt(v); ok {
+			out = append(out, n)
+		}
+	}
+	return out, true
+}
+
+// fillMasked returns u with its masked fields (read back as "") set from
+// the HR record, or why it cannot: a field the read masked is never
+// written back blank.
+func fillMasked(u liveperson.User, rec *hrsource.Record) (liveperson.User, string) {
+	var missing []string
+	var raw map[string]json.RawMessage
+	for _, f := range maskedUserFields {
+		v, ok := u.Raw[f]
+		if !ok || string(v) != `""` {
+			continue // not masked: sent back as read
+		}
+		var val string
+		if rec != nil {
+			switch f {
+			case "fullName":
+				val = strings.TrimSpace(rec.Name)
+			case "employeeId":
+				val = strings.TrimSpace(rec.EmployeeID)
+			}
+		}
+		if val == "" {
+			missing = append(missing, f)
+			continue
+		}
+		if raw == nil {
+			raw = maps.Clone(u.Raw)
+		}
+		raw[f], _ = json.Marshal(val)
+	}
+	if len(missing) > 0 {
+		return u, strings.Join(missing, " and ")
+	}
+	if raw != nil {
+		u.Raw = raw
+	}
+	return u, ""
+}
+
+// PlanAssignments works out, for every LivePerson user who can hold skills
+// and is matched to exactly one HR record (an active one preferred), the
+// owned skills to add and remove so that the user holds exactly the owned
+// skills whose rules selected the record. Skills that skillsync does not
+// own are never part of it; a skill pending deletion is never removed
+// from anyone (it is removed in the run that deletes it); policies
+// upsert-only and create-only remove nothing. p is the skills plan (it says
+// which skill carries each desired skill after the run).
 func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkill, current []liveperson.Skill, in AssignInput) *AssignmentPlan {
-	a := &AssignmentPlan{Match: cmp.Or(in.Match, "email"), managed: map[int64]bool{}}
+	a := &AssignmentPlan{Match: cmp.Or(in.Match, "email"), managed: map[int64]bool{}, removable: map[int64]bool{}, carriers: map[int64]bool{}, skippedUsers: map[int64]bool{}}
+	removals := p.Policy == "" || p.Policy == PolicySync
 
 	// Owned skills after the run: id → name and rule.
 	curByID := make(map[int64]*liveperson.Skill, len(current))
@@ -127,10 +274,7 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 	type ownedInfo struct{ name, rule string }
 	owned := map[int64]ownedInfo{}
 	for _, r := range registry {
-		if r.ReleasedAt != nil {
-			continue
-		}
-		if strings.HasPrefix(r.RuleID, staticRulePrefix) {
+		if r.ReleasedAt != nil || strings.HasPrefix(r.RuleID, staticRulePrefix) {
 			// Static skills exist regardless of HR records: who holds
 			// them is decided by hand, never by assignments.
 			continue
@@ -144,28 +288,39 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 		}
 		owned[r.SkillID] = ownedInfo{name: name, rule: r.RuleID}
 	}
-	blocked := map[string]bool{} // desired names that are not (going to be) ours
-	desiredID := map[string]int64{}
-	for _, c := range p.Changes {
-		switch c.Action {
-		case ActionUnmanagedConflict:
-			blocked[c.Skill] = true
-		case ActionUpdate:
-			if strings.HasPrefix(c.Rule, staticRulePrefix) {
-				delete(owned, c.SkillID)
-				blocked[c.Skill] = true
-				continue
-			}
-			owned[c.SkillID] = ownedInfo{name: c.Skill, rule: c.Rule}
-			desiredID[c.Skill] = c.SkillID
-		}
+	// What each desired skill is carried by, and which owned skills a
+	// user may lose: those that carry a desired skill (the user is not a
+	// member) and those this run deletes. Any other owned skill (pending
+	// deletion, missing from the list) stays where it is.
+	type want struct {
+		ref SkillRef
+		id  int64 // 0: created by this run
 	}
-	for id, o := range owned {
-		if _, ok := desiredID[o.name]; !ok {
-			desiredID[o.name] = id
+	var wants []want
+	wantIdx := map[string]int{} // NameKey of desired name → index in wants
+	for _, d := range desired {
+		if d.Static {
+			continue
+		}
+		c, ok := p.carriers[nameKey(d.Name)]
+		if !ok {
+			continue // not (going to be) ours: a conflict
+		}
+		if !c.create {
+			owned[c.id] = ownedInfo{name: d.Name, rule: d.RuleID}
+			a.removable[c.id], a.carriers[c.id] = true, true
+		}
+		wantIdx[nameKey(d.Name)] = len(wants)
+		wants = append(wants, want{ref: SkillRef{Skill: d.Name, SkillID: c.id, Rule: d.RuleID}, id: c.id})
+	}
+	for _, c := range p.Changes {
+		if c.Action == ActionDelete {
+			a.removable[c.SkillID] = true
 		}
 	}
 
+	// Records by match key: an inactive record (an old contract, a
+	// rehire's former one) never makes a match ambiguous.
 	recordsByKey := make(map[string][]int32, len(in.Records))
 	for i := range in.Records {
 		r := &in.Records[i]
@@ -173,172 +328,184 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 			recordsByKey[k] = append(recordsByKey[k], int32(i))
 		}
 	}
+	recordFor := func(k string) (rec *hrsource.Record, n int) {
+		var act []int32
+		for _, i := range recordsByKey[k] {
+			if in.Records[i].Active {
+				act = append(act, i)
+			}
+		}
+		switch {
+		case len(act) == 1:
+			return &in.Records[act[0]], 1
+		case len(act) > 1:
+			return nil, len(act)
+		}
+		for _, i := range recordsByKey[k] { // all inactive: the smallest id
+			if rec == nil || compareIDs(in.Records[i].ID, rec.ID) < 0 {
+				rec = &in.Records[i]
+			}
+		}
+		return rec, len(recordsByKey[k])
+	}
+	holders := make([]int, 0, len(in.Users)) // users who can hold skills
 	usersByKey := make(map[string][]int, len(in.Users))
 	for i := range in.Users {
 		u := &in.Users[i]
-		if u.Deleted {
+		if !CanHoldSkills(u, in.AgentProfileIDs) {
 			continue
+		}
+		holders = append(holders, i)
+		if enabled(u) {
+			a.Considered++
 		}
 		if k := matchKey(a.Match, u.Email, u.LoginName); k != "" {
 			usersByKey[k] = append(usersByKey[k], i)
 		}
 	}
-	// Active records no user matches, in feed order.
+	// Active records no user matches.
+	var unmatched []*hrsource.Record
 	for i := range in.Records {
 		r := &in.Records[i]
 		if !r.Active {
 			continue
 		}
-		k := matchKey(a.Match, r.Email, r.LoginName)
-		if k != "" && len(usersByKey[k]) > 0 {
+		if k := matchKey(a.Match, r.Email, r.LoginName); k != "" && len(usersByKey[k]) > 0 {
 			continue
 		}
-		a.UnmatchedRecords++
-		if len(a.UnmatchedExample) < maxExamples {
-			a.UnmatchedExample = append(a.UnmatchedExample, fmt.Sprintf("record %s (%s)", r.ID, cmp.Or(k, "no "+a.Match)))
+		unmatched = append(unmatched, r)
+	}
+	a.UnmatchedRecords = len(unmatched)
+	slices.SortFunc(unmatched, func(x, y *hrsource.Record) int { return compareIDs(x.ID, y.ID) })
+	for _, r := range unmatched[:min(len(unmatched), maxExamples)] {
+		a.UnmatchedExample = append(a.UnmatchedExample, fmt.Sprintf("record %s (%s)", r.ID, cmp.Or(matchKey(a.Match, r.Email, r.LoginName), "no "+a.Match)))
+	}
+
+	problemRule := map[string]bool{}           // every record held
+	problemRec := map[string]map[string]bool{} // record id → rules
+	hold := func(rec, rule string) {
+		if problemRec[rec] == nil {
+			problemRec[rec] = map[string]bool{}
+		}
+		problemRec[rec][rule] = true
+	}
+	for rule, ids := range in.Skipped {
+		for _, id := range ids {
+			hold(id, rule)
+		}
+	}
+	for _, pr := range in.Problems {
+		switch {
+		case pr.RecordID != "":
+			hold(pr.RecordID, pr.RuleID)
+		case in.Skipped == nil:
+			problemRule[pr.RuleID] = true
+		}
+	}
+	memberOf := map[string][]int{} // record id → indexes in wants
+	for _, d := range desired {
+		wi, ok := wantIdx[nameKey(d.Name)]
+		if !ok || d.Static {
+			continue
+		}
+		for _, m := range d.Members {
+			memberOf[m] = append(memberOf[m], wi)
 		}
 	}
 
-	// Pair users and records one to one; shared keys are not guessed.
-	type pair struct {
-		user liveperson.User
-		rec  *hrsource.Record
-		want []SkillRef
-	}
-	var pairs []pair
-	pairOf := map[string]int{} // record id → index in pairs
-	ambiguous := map[string]bool{}
-	for i := range in.Users {
+	var ambiguous []string
+	var skipped []string
+	for _, i := range holders {
 		u := &in.Users[i]
-		if u.Deleted {
-			continue
-		}
 		k := matchKey(a.Match, u.Email, u.LoginName)
-		recs := recordsByKey[k]
-		switch {
-		case k == "" || len(recs) == 0:
+		var rec *hrsource.Record
+		if k != "" {
+			var n int
+			rec, n = recordFor(k)
+			if n > 1 && rec == nil || len(usersByKey[k]) > 1 {
+				if !slices.Contains(ambiguous, k) {
+					ambiguous = append(ambiguous, k)
+					a.AmbiguousExample = append(a.AmbiguousExample, fmt.Sprintf("%s: %d records, %d users", k, len(recordsByKey[k]), len(usersByKey[k])))
+				}
+				continue
+			}
+		}
+		uc := UserChange{UserID: u.ID, Login: u.LoginName, Email: u.Email, user: *u}
+		var wanted []want
+		if rec == nil {
 			// No HR record: someone who left and is gone from the feed.
 			// They lose the owned skills they hold (others stay), unless
 			// assignments.keep_unmatched says such users are not managed.
 			if in.KeepUnmatched {
 				continue
 			}
-			uc := UserChange{UserID: u.ID, Login: u.LoginName, Email: u.Email, user: *u}
-			for _, id := range u.SkillIDs {
-				if o, ok := owned[id]; ok {
-					uc.Unassign = append(uc.Unassign, SkillRef{Skill: o.name, SkillID: id, Rule: o.rule})
+		} else {
+			uc.RecordID, uc.Active = rec.ID, rec.Active
+			a.Matched++
+			if rec.Active {
+				for _, wi := range memberOf[rec.ID] {
+					wanted = append(wanted, wants[wi])
 				}
 			}
-			a.managed[u.ID] = true
-			if len(uc.Unassign) > 0 {
-				sortRefs(uc.Unassign)
-				a.Users = append(a.Users, uc)
-				a.Departed++
-			}
-			continue
-		case len(recs) > 1 || len(usersByKey[k]) > 1:
-			if !ambiguous[k] {
-				ambiguous[k] = true
-				a.Ambiguous++
-				if len(a.AmbiguousExample) < maxExamples {
-					a.AmbiguousExample = append(a.AmbiguousExample, fmt.Sprintf("%s: %d records, %d users", k, len(recs), len(usersByKey[k])))
-				}
-			}
-			continue
 		}
-		rec := &in.Records[recs[0]]
-		pairOf[rec.ID] = len(pairs)
-		pairs = append(pairs, pair{user: *u, rec: rec})
 		a.managed[u.ID] = true
-	}
-	a.Matched = len(pairs)
-	for i := range in.Users {
-		if !in.Users[i].Deleted {
-			a.Considered++
-		}
-	}
-	for _, d := range desired {
-		if blocked[d.Name] {
-			continue
-		}
-		ref := SkillRef{Skill: d.Name, SkillID: desiredID[d.Name], Rule: d.RuleID}
-		for _, m := range d.Members {
-			if i, ok := pairOf[m]; ok {
-				pairs[i].want = append(pairs[i].want, ref)
-			}
-		}
-	}
-	problemRule := map[string]bool{}           // every record held
-	problemRec := map[string]map[string]bool{} // record id → rules
-	for _, pr := range in.Problems {
-		if pr.RecordID == "" {
-			problemRule[pr.RuleID] = true
-			continue
-		}
-		if problemRec[pr.RecordID] == nil {
-			problemRec[pr.RecordID] = map[string]bool{}
-		}
-		problemRec[pr.RecordID][pr.RuleID] = true
-	}
-	for _, pr := range pairs {
-		u, rec, want := pr.user, pr.rec, pr.want
-		if !rec.Active {
-			want = nil
-		}
-		uc := UserChange{UserID: u.ID, Login: u.LoginName, Email: u.Email, RecordID: rec.ID, Active: rec.Active, user: u}
 		for _, id := range u.SkillIDs {
 			o, ok := owned[id]
-			if !ok {
-				continue // not ours: never touched
+			if !ok || !a.removable[id] || !removals {
+				continue // not ours, pending deletion, or a policy without removals
 			}
-			if !slices.ContainsFunc(want, func(w SkillRef) bool { return w.Skill == o.name }) {
-				if problemRule[o.rule] || problemRec[rec.ID][o.rule] {
-					a.KeptForProblems++
-					continue
-				}
-				uc.Unassign = append(uc.Unassign, SkillRef{Skill: o.name, SkillID: id, Rule: o.rule})
-			}
-		}
-		for _, w := range want {
-			held := slices.ContainsFunc(u.SkillIDs, func(id int64) bool { o, ok := owned[id]; return ok && o.name == w.Skill })
-			if !held {
-				uc.Assign = append(uc.Assign, w)
-			}
-		}
-		if len(uc.Assign)+len(uc.Unassign) > 0 {
-			sortRefs(uc.Assign)
-			sortRefs(uc.Unassign)
-			a.Users = append(a.Users, uc)
-		}
-	}
-	slices.SortFunc(a.Users, func(x, y UserChange) int { return cmp.Compare(x.UserID, y.UserID) })
-
-	// Guard: at most max_changes_percent of the users considered lose
-	// skills. The base is every user, not the matched ones: with a broken
-	// match field few users match and everyone else looks departed.
-	if in.MaxChangesPercent >= 0 {
-		limit := int(math.Floor(float64(a.Considered) * in.MaxChangesPercent / 100))
-		if in.MaxChangesPercent > 0 {
-			limit = max(limit, 1)
-		}
-		losing := 0
-		for i := range a.Users {
-			u := &a.Users[i]
-			if len(u.Unassign) == 0 {
+			if slices.ContainsFunc(wanted, func(w want) bool { return w.id == id }) {
 				continue
 			}
-			losing++
-			if losing > limit {
-				u.HeldUnassign, u.Unassign = u.Unassign, nil
-				a.HeldBack++
+			if rec != nil && (problemRule[o.rule] || problemRec[rec.ID][o.rule]) {
+				a.KeptForProblems++
+				continue
+			}
+			uc.Unassign = append(uc.Unassign, SkillRef{Skill: o.name, SkillID: id, Rule: o.rule})
+		}
+		for _, w := range wanted {
+			if w.id == 0 || !slices.Contains(u.SkillIDs, w.id) {
+				uc.Assign = append(uc.Assign, w.ref)
 			}
 		}
-		if a.HeldBack > 0 {
-			a.Notes = append(a.Notes, fmt.Sprintf("%d users keep skills they should lose until a later run: at most %d of %d users (assignments.max_changes_percent %v%%) may lose skills per run",
-				a.HeldBack, limit, a.Considered, in.MaxChangesPercent))
+		if len(uc.Assign)+len(uc.Unassign) == 0 {
+			continue
 		}
-		// Users left with nothing to do this run stay listed: the plan
-		// shows what waits.
+		// The write replaces the whole user: the fields the read masked
+		// are filled from HR, or the user is not written at all.
+		filled, missing := fillMasked(uc.user, rec)
+		if missing != "" {
+			a.Skipped++
+			who := fmt.Sprintf("user %d %s", u.ID, cmp.Or(u.LoginName, u.Email))
+			if rec == nil {
+				skipped = append(skipped, who+" (no HR record)")
+			} else {
+				skipped = append(skipped, fmt.Sprintf("%s (record %s lacks %s)", who, rec.ID, missing))
+			}
+			a.managed[u.ID] = false
+			a.skippedUsers[u.ID] = true
+			continue
+		}
+		uc.user = filled
+		if rec == nil {
+			a.Departed++
+		}
+		sortRefs(uc.Assign)
+		sortRefs(uc.Unassign)
+		a.Users = append(a.Users, uc)
+	}
+	slices.SortFunc(a.Users, func(x, y UserChange) int { return cmp.Compare(x.UserID, y.UserID) })
+	slices.Sort(ambiguous)
+	a.Ambiguous = len(ambiguous)
+	slices.Sort(a.AmbiguousExample)
+	a.AmbiguousExample = a.AmbiguousExample[:min(len(a.AmbiguousExample), maxExamples)]
+
+	a.capRemovals(in.MaxChangesPercent)
+	slices.Sort(skipped) // by user id, whatever the order of the list
+	skipped = skipped[:min(len(skipped), maxExamples)]
+	if a.Skipped > 0 {
+		a.Notes = append(a.Notes, fmt.Sprintf("%d users not written: LivePerson masks their fullName and employeeId on read and replaces the whole user on update, and HR gives no value to send back (hr.fields.name, hr.fields.employee_id), e.g. %s",
+			a.Skipped, strings.Join(skipped, ", ")))
 	}
 	if a.KeptForProblems > 0 {
 		a.Notes = append(a.Notes, fmt.Sprintf("%d skill removals not planned: the skill's rule could not evaluate the user's HR record (see the record problems)", a.KeptForProblems))
@@ -350,9 +517,76 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 		a.Notes = append(a.Notes, fmt.Sprintf("%d active HR records match no LivePerson user by %s, e.g. %s", a.UnmatchedRecords, a.Match, strings.Join(a.UnmatchedExample, ", ")))
 	}
 	if a.Ambiguous > 0 {
-		a.Notes = append(a.Notes, fmt.Sprintf("%d %s values match several records or users and are left alone, e.g. %s", a.Ambiguous, a.Match, strings.Join(a.AmbiguousExample, "; ")))
+		a.Notes = append(a.Notes, fmt.Sprintf("%d %s values match several active records or users and are left alone, e.g. %s", a.Ambiguous, a.Match, strings.Join(a.AmbiguousExample, "; ")))
 	}
 	return a
+}
+
+// capRemovals is the removal cap (assignments.max_changes_percent): when
+// more users would lose skills than the cap allows of the users who can
+// hold skills, every removal is held (none is made, not a trickle) and the
+// plan carries a refusal with the numbers. Grants still go ahead.
+func (a *AssignmentPlan) capRemovals(pct float64) {
+	if pct < 0 {
+		return
+	}
+	losing := 0
+	for _, u := range a.Users {
+		if len(u.Unassign) > 0 {
+			losing++
+		}
+	}
+	limit := int(math.Floor(float64(a.Considered) * pct / 100))
+	if pct > 0 {
+		// A positive cap lets one user lose skills, so that a small
+		// account converges.
+		limit = max(limit, 1)
+	}
+	if losing <= limit {
+		return
+	}
+	for i := range a.Users {
+		u := &a.Users[i]
+		if len(u.Unassign) > 0 {
+			u.HeldUnassign, u.Unassign = u.Unassign, nil
+			a.HeldBack++
+		}
+	}
+	share := 100.0
+	if a.Considered > 0 {
+		share = float64(losing) * 100 / float64(a.Considered)
+	}
+	a.Refusal = fmt.Sprintf("assignments: %d of %d users would lose skills (%.1f%%), more than assignments.max_changes_percent (%v%%); "+
+		"no skill was removed from any user (creates, updates and skill grants went ahead); every run is refused like this until the mismatch ends "+
+		"(check hr.fields.%s and assignments.match against LivePerson's users, and assignments.keep_unmatched) or, if the removals are intended, "+
+		"assignments.max_changes_percent is raised for a run",
+		losing, a.Considered, share, pct, a.Match)
+	a.Notes = append(a.Notes, fmt.Sprintf("%d users keep skills they would lose: %d of %d users would lose skills, more than assignments.max_changes_percent (%v%%) allows; the run is refused for assignments",
+		a.HeldBack, losing, a.Considered, pct))
+}
+
+// keepPending takes back the removals of skills that the plan no longer
+// deletes (a guard or budget held the delete after assignments were
+// planned): a skill pending deletion keeps its assignments.
+func (a *AssignmentPlan) keepPending(p *Plan) {
+	deleting := map[int64]bool{}
+	for _, c := range p.Changes {
+		if c.Action == ActionDelete {
+			deleting[c.SkillID] = true
+		}
+	}
+	keep := func(r SkillRef) bool {
+		return !a.removable[r.SkillID] || !a.carrier(r.SkillID) && !deleting[r.SkillID]
+	}
+	users := a.Users[:0]
+	for _, u := range a.Users {
+		u.Unassign = slices.DeleteFunc(u.Unassign, keep)
+		u.HeldUnassign = slices.DeleteFunc(u.HeldUnassign, keep)
+		if len(u.Assign)+len(u.Unassign)+len(u.HeldUnassign) > 0 {
+			users = append(users, u)
+		}
+	}
+	a.Users = users
 }
 
 func sortRefs(refs []SkillRef) {
@@ -387,6 +621,9 @@ func HoldReferencedDeletes(p *Plan, current []liveperson.Skill, users []livepers
 			after[c.SkillID] = c.After
 		}
 	}
+	// In id order, so that the reasons do not depend on LivePerson's lists.
+	current = slices.SortedFunc(slices.Values(current), func(a, b liveperson.Skill) int { return cmp.Compare(a.ID, b.ID) })
+	users = slices.SortedFunc(slices.Values(users), func(a, b liveperson.User) int { return cmp.Compare(a.ID, b.ID) })
 	for i := range current {
 		s := &current[i]
 		if s.Deleted || deleting[s.ID] {
@@ -424,7 +661,10 @@ func HoldReferencedDeletes(p *Plan, current []liveperson.Skill, users []livepers
 				continue
 			}
 			who := fmt.Sprintf("user %d %s", u.ID, cmp.Or(u.LoginName, u.Email))
-			if !managed {
+			switch {
+			case p.Assignments != nil && p.Assignments.skippedUsers[u.ID]:
+				who += " (not written: HR cannot fill the fields LivePerson masks)"
+			case !managed:
 				who += " (not managed by skillsync)"
 			}
 			add(id, who)
@@ -447,17 +687,6 @@ func HoldReferencedDeletes(p *Plan, current []liveperson.Skill, users []livepers
 		held++
 	}
 	return held
-}
-
-// planAssignments builds the users section of the plan and holds back
-// deletes of skills that users will still hold.
-func (rc *runContext) planAssignments(p *Plan, in PlanInput, snap *hrsource.Snapshot, users []liveperson.User) *AssignmentPlan {
-	// Skills taken over by this plan are owned from its first write on.
-	registry := append(slices.Clip(in.Registry), p.Takeovers...)
-	return PlanAssignments(p, in.Desired, registry, in.Current, AssignInput{
-		Records: snap.Records, Users: users, Match: rc.cfg.Assignments.Match, MaxChangesPercent: rc.cfg.Assignments.MaxChangesPercent,
-		KeepUnmatched: rc.cfg.Assignments.KeepUnmatched, Problems: in.Problems,
-	})
 }
 
 // assignPhase returns the applier's assignments step for plan p.
@@ -502,7 +731,11 @@ func (ap *applier) assignUsers(ctx context.Context, api UsersAPI, a *AssignmentP
 		var parts []string
 		w := userWrite{change: uc}
 		for _, r := range uc.Assign {
-			id, ok := ap.idByName[strings.ToLower(r.Skill)]
+			id, ok := r.SkillID, r.SkillID != 0
+			if !ok {
+				// Created by this run: known by name once created.
+				id, ok = ap.idByName[nameKey(r.Skill)]
+			}
 			if !ok {
 				// Its create failed: nothing to assign this run.
 				continue

@@ -61,11 +61,18 @@ func TestPlanAssignments(t *testing.T) {
 			old:  "user 105 login5 (not managed by skillsync)",
 		},
 		{
-			name:     "max_changes_percent holds back removals",
-			pct:      34, // 5 users considered → 1 may lose skills
-			want:     map[int64]string{101: "+New +Sales", 102: "+New -Old -Sales", 103: "", 105: ""},
-			heldBack: 2,
-			old:      "still held by user 105 login5;",
+			name:     "above max_changes_percent every removal is held",
+			pct:      34, // 5 users considered → 1 may lose skills, 3 would
+			want:     map[int64]string{101: "+New +Sales", 102: "+New", 103: "", 105: ""},
+			heldBack: 3,
+			old:      "still held by user 102 login2, user 105 login5;",
+		},
+		{
+			name:     "at max_changes_percent removals go ahead",
+			pct:      60, // 5 users considered → 3 may lose skills
+			want:     map[int64]string{101: "+New +Sales", 102: "+New -Old -Sales", 103: "-Billing", 105: "-Old"},
+			heldBack: 0,
+			old:      "delete",
 		},
 		{
 			name:     "max_changes_percent 0: no user loses a skill",
@@ -98,6 +105,9 @@ func TestPlanAssignments(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("changes %v, want %v", got, tt.want)
 			}
+			if (a.Refusal != "") != (tt.heldBack > 0) || tt.heldBack > 0 && !strings.Contains(a.Refusal, "3 of 5 users would lose skills (60.0%)") {
+				t.Errorf("refusal %q with %d held", a.Refusal, tt.heldBack)
+			}
 			if a.Matched != 3 || a.Considered != 5 || a.Ambiguous != 1 || a.UnmatchedRecords != 2 || a.HeldBack != tt.heldBack {
 				t.Errorf("matched %d ambiguous %d unmatched %d held %d; notes %q", a.Matched, a.Ambiguous, a.UnmatchedRecords, a.HeldBack, a.Notes)
 			}
@@ -124,6 +134,9 @@ func TestPlanAssignmentsKeepsSkillsOfProblemRecords(t *testing.T) {
 	registry := []store.OwnedSkill{owned(1, "Sales", "d|Sales"), owned(2, "Langs", "l|Langs")}
 	records := []hrsource.Record{{ID: "1", Email: "a@x", Active: true}, {ID: "2", Email: "b@x", Active: true}}
 	users := []liveperson.User{{ID: 101, Email: "a@x", SkillIDs: []int64{1, 2}}, {ID: 102, Email: "b@x", SkillIDs: []int64{1, 2}}}
+	// Both skills are still wanted (by others): the two users are no
+	// longer members.
+	want := []DesiredSkill{desired("Langs", "l|Langs", 120, "9"), desired("Sales", "d|Sales", 120, "9")}
 	for _, tt := range []struct {
 		name     string
 		problems []RecordProblem
@@ -136,8 +149,8 @@ func TestPlanAssignmentsKeepsSkillsOfProblemRecords(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := BuildPlan(PlanInput{Current: current, Registry: registry, DeleteAfterRuns: 2, Problems: tt.problems})
-			a := PlanAssignments(p, nil, registry, current, AssignInput{Records: records, Users: users, MaxChangesPercent: -1, Problems: tt.problems})
+			p := BuildPlan(PlanInput{Desired: want, Current: current, Registry: registry, DeleteAfterRuns: 2, Problems: tt.problems})
+			a := PlanAssignments(p, want, registry, current, AssignInput{Records: records, Users: users, MaxChangesPercent: -1, Problems: tt.problems})
 			var parts []string
 			for _, u := range a.Users {
 				var refs []string

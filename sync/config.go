@@ -68,11 +68,14 @@ type AssignmentsConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// Match is email or login_name (default email).
 	Match string `yaml:"match"`
-	// MaxChangesPercent caps the share of the users a run considers (every
-	// LivePerson user not deleted) that may lose skills in one run: 0 lets
-	// no user lose a skill, a negative value (-1) switches the cap off
-	// (default 20). A positive cap lets at least one user lose skills, so
-	// that a small account converges.
+	// MaxChangesPercent caps the share of the users who can hold skills
+	// (not deleted, not bots or API users, with an agent profile when
+	// AgentProfileIDs is set; disabled users do not count) that may lose
+	// skills in one run. Above it, no removal is made at all and the run is
+	// refused (exit 3), everything else in it applied, until the mismatch
+	// ends or the cap is raised. 0 lets no user lose a skill, a negative
+	// value (-1) switches the cap off (default 20). A positive cap lets at
+	// least one user lose skills, so that a small account converges.
 	MaxChangesPercent float64 `yaml:"max_changes_percent"`
 	// KeepUnmatched leaves LivePerson users that match no HR record alone
 	// (default true). Set to false, such users are treated as departed and
@@ -80,6 +83,12 @@ type AssignmentsConfig struct {
 	// a broken match field then makes everyone departed, which only
 	// max_changes_percent stops.
 	KeepUnmatched bool `yaml:"keep_unmatched"`
+	// AgentProfileIDs, when set, are the LivePerson profile ids that make
+	// a user an agent: only users with one of them are matched and given
+	// skills. Empty (the default): profiles are not checked (LivePerson
+	// documents no fixed id for the Agent profile, and skillsync does not
+	// read the Profiles API).
+	AgentProfileIDs []int64 `yaml:"agent_profile_ids"`
 }
 
 // Policy names which kinds of change a run may make.

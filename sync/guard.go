@@ -101,6 +101,11 @@ func (c AssignmentsConfig) Validate() []error {
 	if c.MaxChangesPercent > 100 {
 		errs = append(errs, fmt.Errorf("assignments.max_changes_percent: %v is more than 100", c.MaxChangesPercent))
 	}
+	for i, id := range c.AgentProfileIDs {
+		if id <= 0 {
+			errs = append(errs, fmt.Errorf("assignments.agent_profile_ids[%d]: %d is not a LivePerson profile id (a positive number)", i, id))
+		}
+	}
 	return errs
 }
 

@@ -63,7 +63,10 @@ type Change struct {
 	CreatedByRun int64 `json:"created_by_run,omitempty"`
 	Recreate     bool  `json:"recreate,omitempty"`
 	// Reason explains deletes, pending deletes, conflicts and recreations.
-	Reason          string `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// RenameTo is, on a delete, the name the skill is given just before
+	// it is deleted, to free its name (FreeDeletedNames).
+	RenameTo        string `json:"rename_to,omitempty"`
 	FirstMissingRun int64  `json:"first_missing_run,omitempty"`
 	MissingRuns     int    `json:"missing_runs,omitempty"`
 
@@ -85,6 +88,14 @@ type Change struct {
 	// graceHeld marks a pending delete whose grace count this run does not
 	// advance (its rule skipped records with problems).
 	graceHeld bool
+	// freesName marks the rename FreeDeletedNames plans before a delete:
+	// part of the delete (RenameTo), not an update of its own in the
+	// summary, the renderings or the run's counts.
+	freesName bool
+	// afterRenames marks a create whose name an owned skill gives up in
+	// this run's updates (two groups swapping names): the applier sends it
+	// after the updates.
+	afterRenames bool
 }
 
 // Summary counts a plan's changes (the JSON contract's "summary").
@@ -132,6 +143,18 @@ type Plan struct {
 	// Unconfirmed says what became of each create of an earlier run that
 	// never got its answer (PlanInput.Unconfirmed), in journal order.
 	Unconfirmed []CreateResolution
+
+	// carriers maps the NameKey of each desired skill to the skill that
+	// carries it after the run (assignments hand out that skill).
+	carriers map[string]carrier
+}
+
+// carrier is the skill that serves a desired skill after the run: an
+// existing one (id) or one this run creates (create; its id is known at
+// apply time).
+type carrier struct {
+	id     int64
+	create bool
 }
 
 // Resolutions of a create an earlier run sent without learning its outcome.
@@ -189,6 +212,9 @@ type PlanInput struct {
 	// any, the deletes of its skills are held: a skill may look no longer
 	// produced only because the records behind it failed to evaluate.
 	Problems []RecordProblem
+	// Skipped lists every record each rule skipped (DesiredState.Skipped):
+	// assignments keep those records' users' skills of the rule.
+	Skipped map[string][]string
 	// Gone are owned skills absent from Current that LivePerson confirmed
 	// missing (GET /skills/{id} answered 404). Only they, and skills seen
 	// with deleted:true, are forgotten or created again: an owned skill
@@ -209,7 +235,9 @@ func (p *Plan) Summary() Summary {
 		case ActionCreate:
 			s.Create++
 		case ActionUpdate:
-			s.Update++
+			if !c.freesName {
+				s.Update++
+			}
 		case ActionDelete:
 			s.Delete++
 		case ActionPendingDelete:
@@ -276,16 +304,22 @@ func (p *Plan) NextPending() []store.PendingDelete {
 func BuildPlan(in PlanInput) *Plan {
 	p := &Plan{RunID: in.RunID, Policy: cmp.Or(in.Policy, PolicySync), Problems: in.Problems}
 
+	p.carriers = map[string]carrier{}
 	byID := make(map[int64]*liveperson.Skill, len(in.Current))
 	byName := make(map[string][]*liveperson.Skill, len(in.Current))
 	for i := range in.Current {
 		s := &in.Current[i]
 		byID[s.ID] = s
-		lk := strings.ToLower(s.Name)
-		byName[lk] = append(byName[lk], s)
+		nk := nameKey(s.Name)
+		byName[nk] = append(byName[nk], s)
+	}
+	// Several skills may share a name identity (LivePerson compares names
+	// less strictly): the lowest id answers, whatever the list's order.
+	for _, ss := range byName {
+		slices.SortFunc(ss, func(a, b *liveperson.Skill) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	liveByName := func(name string) *liveperson.Skill {
-		for _, s := range byName[strings.ToLower(name)] {
+		for _, s := range byName[nameKey(name)] {
 			if !s.Deleted {
 				return s
 			}
@@ -294,7 +328,7 @@ func BuildPlan(in PlanInput) *Plan {
 	}
 
 	deletedByName := func(name string) *liveperson.Skill {
-		for _, s := range byName[strings.ToLower(name)] {
+		for _, s := range byName[nameKey(name)] {
 			if s.Deleted {
 				return s
 			}
@@ -311,11 +345,13 @@ func BuildPlan(in PlanInput) *Plan {
 		owned[r.SkillID] = r
 		ownedByKey[r.RuleKey] = r
 	}
+	// Keys compare by their values' name identity: "Café" typed in two
+	// Unicode forms, or "Sales" and "sales", are one group's keys.
 	desiredKeys := make(map[string]bool, len(in.Desired))
-	desiredNames := make(map[string]bool, len(in.Desired))
 	for _, d := range in.Desired {
-		desiredKeys[d.Key] = true
-		desiredNames[strings.ToLower(d.Name)] = true
+		for _, k := range keysOf(&d) {
+			desiredKeys[keyIdentity(k)] = true
+		}
 	}
 	pending := make(map[int64]store.PendingDelete, len(in.Pending))
 	for _, pd := range in.Pending {
@@ -341,20 +377,77 @@ func BuildPlan(in PlanInput) *Plan {
 	// first: from here on they are owned like any other.
 	takenOver, disowned := takeOver(p, in.Unconfirmed, liveByName, owned, ownedByKey, gone)
 
+	// (After takeOver, which adds the skills it takes over.)
+	ownedByKeyID := make(map[string][]store.OwnedSkill, len(ownedByKey))
+	for _, k := range slices.Sorted(maps.Keys(ownedByKey)) {
+		id := keyIdentity(k)
+		ownedByKeyID[id] = append(ownedByKeyID[id], ownedByKey[k])
+	}
 	resolver := newTransferResolver(in.Current, in.Desired)
 	claimed := make(map[int64]bool, len(in.Registry))
+	// The skill each desired skill keeps (defect 21.1: of the keys that
+	// produce a name, the owned skill already carrying it wins).
+	rows := make([]*store.OwnedSkill, len(in.Desired))
+	rekeys := make([]bool, len(in.Desired))
+	renamedAway := map[string]int64{} // NameKey → owned skill this run renames
+	for i := range in.Desired {
+		d := &in.Desired[i]
+		rows[i] = pickOwned(d, ownedByKeyID, byID)
+		if r := rows[i]; r == nil || !sameName(liveName(byID[r.SkillID]), d.Name) {
+			// An owned skill already carrying the name under a key no rule
+			// produces any more beats renaming another one onto it.
+			if s := liveByName(d.Name); s != nil {
+				if r, own := owned[s.ID]; own && !desiredKeys[keyIdentity(r.RuleKey)] {
+					// It moves to d's key, unless another skill (the one
+					// merged away, until its delete) still holds that key.
+					taken := slices.ContainsFunc(ownedByKeyID[keyIdentity(d.Key)], func(o store.OwnedSkill) bool { return o.SkillID != r.SkillID })
+					rows[i], rekeys[i] = &r, !taken
+				}
+			}
+		}
+		r := rows[i]
+		if r == nil {
+			continue
+		}
+		// transfer_to resolves a name to the skill carrying it after the
+		// run: a skill this run renames answers to its new name only.
+		cur, name := byID[r.SkillID], in.Desired[i].Name
+		if cur == nil || cur.Deleted || sameName(cur.Name, name) {
+			continue
+		}
+		if other := liveByName(name); other != nil && other.ID != cur.ID {
+			continue // the rename is blocked
+		}
+		if gone := deletedByName(name); gone != nil && gone.ID != cur.ID {
+			continue
+		}
+		resolver.idByName[nameKey(name)] = cur.ID
+		if resolver.idByName[nameKey(cur.Name)] == cur.ID {
+			delete(resolver.idByName, nameKey(cur.Name))
+		}
+		renamedAway[nameKey(cur.Name)] = cur.ID
+	}
 
 	for i := range in.Desired {
 		d := &in.Desired[i]
+		var row store.OwnedSkill
+		ok, rekey := rows[i] != nil, rekeys[i]
+		if ok {
+			row = *rows[i]
+			if row.RuleKey != d.Key && !rekey {
+				// The group keeps the key of the skill it keeps.
+				dd := *d
+				dd.Key = row.RuleKey
+				d = &dd
+			}
+		}
 		prov := provenance(d)
-		row, ok := ownedByKey[d.Key]
-		rekey := false
 		if !ok {
 			// The key changed (rule id or name attributes edited) but a
 			// skill we own still carries the desired name: keep that skill
 			// rather than delete and recreate it.
 			if s := liveByName(d.Name); s != nil {
-				if r, own := owned[s.ID]; own && !desiredKeys[r.RuleKey] && !claimed[s.ID] {
+				if r, own := owned[s.ID]; own && !desiredKeys[keyIdentity(r.RuleKey)] && !claimed[s.ID] {
 					row, ok, rekey = r, true, true
 				}
 			}
@@ -386,20 +479,29 @@ func BuildPlan(in PlanInput) *Plan {
 				}
 				c := prov
 				c.Action, c.Skill, c.After, c.Recreate, c.Reason, c.ReplacesID = ActionCreate, d.Name, &after, true, reason, row.SkillID
+				p.carriers[nameKey(d.Name)] = carrier{create: true}
 				c.managed = managedFields(d)
 				c.Fields, c.Diff = createFields(d, &after, resolver)
 				p.Changes = append(p.Changes, c)
 				continue
 			}
-			if !strings.EqualFold(cur.Name, d.Name) {
+			// From here on the skill is ours and live: it carries d, even
+			// when a rename is blocked (its team keeps it meanwhile).
+			p.carriers[nameKey(d.Name)] = carrier{id: cur.ID}
+			if !sameName(cur.Name, d.Name) {
 				if other := liveByName(d.Name); other != nil && other.ID != cur.ID {
 					p.Changes = append(p.Changes, conflict(d, prov, other,
-						fmt.Sprintf("cannot rename skill %d %q: the name is held by skill %d", cur.ID, cur.Name, other.ID)))
+						fmt.Sprintf("cannot rename skill %d %q: the name is held by skill %d; skill %d keeps its name and its members meanwhile", cur.ID, cur.Name, other.ID, cur.ID)))
+					continue
+				}
+				if gone := deletedByName(d.Name); gone != nil && gone.ID != cur.ID {
+					p.Changes = append(p.Changes, conflict(d, prov, gone,
+						fmt.Sprintf("cannot rename skill %d %q: deleted skill %d still holds the name in LivePerson, which keeps the names of deleted skills; skill %d keeps its name and its members meanwhile: change the rule's name", cur.ID, cur.Name, gone.ID, cur.ID)))
 					continue
 				}
 			}
 			after := desiredSkill(*cur, d, resolver)
-			diff := diffSkill(cur, &after, d, resolver)
+			diff := resolver.pendingTransfers(diffSkill(cur, &after, d, resolver), cur, d)
 			managed := managedFields(d)
 			if _, ok := takenOver[cur.ID]; ok && len(diff) == 0 {
 				// Nothing to write, but registering it is a change the
@@ -448,7 +550,11 @@ func BuildPlan(in PlanInput) *Plan {
 			continue
 		}
 
-		if other := liveByName(d.Name); other != nil {
+		afterRenames := false
+		if other := liveByName(d.Name); other != nil && renamedAway[nameKey(d.Name)] == other.ID {
+			// Another group's skill gives the name up in this run.
+			afterRenames = true
+		} else if other != nil {
 			if r, own := owned[other.ID]; own {
 				p.Changes = append(p.Changes, conflict(d, prov, other,
 					fmt.Sprintf("the name is held by skill %d, which skillsync manages for rule %s (key %s)", other.ID, r.RuleID, r.RuleKey)))
@@ -460,12 +566,13 @@ func BuildPlan(in PlanInput) *Plan {
 				continue
 			}
 			after := desiredSkill(*other, d, resolver)
-			diff := diffSkill(other, &after, d, resolver)
+			diff := resolver.pendingTransfers(diffSkill(other, &after, d, resolver), other, d)
 			c := prov
 			c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Adopt = ActionUpdate, d.Name, other.ID, other, &after, diff, true
 			c.Fields = diffFields(diff)
 			c.managed = managedFields(d)
 			c.Reason = "adopting an existing skill (skills.adopt_existing)"
+			p.carriers[nameKey(d.Name)] = carrier{id: other.ID}
 			p.Changes = append(p.Changes, c)
 			continue
 		}
@@ -476,7 +583,8 @@ func BuildPlan(in PlanInput) *Plan {
 		}
 		after := desiredSkill(liveperson.Skill{}, d, resolver)
 		c := prov
-		c.Action, c.Skill, c.After = ActionCreate, d.Name, &after
+		c.Action, c.Skill, c.After, c.afterRenames = ActionCreate, d.Name, &after, afterRenames
+		p.carriers[nameKey(d.Name)] = carrier{create: true}
 		c.Fields, c.Diff = createFields(d, &after, resolver)
 		c.managed = managedFields(d)
 		p.Changes = append(p.Changes, c)
@@ -639,6 +747,115 @@ func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *l
 	return taken, disowned
 }
 
+// liveName is the name of a live skill, "" for none or a deleted one.
+func liveName(s *liveperson.Skill) string {
+	if s == nil || s.Deleted {
+		return ""
+	}
+	return s.Name
+}
+
+// keysOf returns the registry keys that produce d.
+func keysOf(d *DesiredSkill) []string {
+	if len(d.Keys) > 0 {
+		return d.Keys
+	}
+	return []string{d.Key}
+}
+
+// pickOwned returns the registry row of the skill a desired skill keeps,
+// or nil. When several keys produce the name (a template change merged two
+// groups) and more than one of them owns a skill, the skill already
+// carrying the name wins, then the one under d.Key, then the smallest key:
+// never the order of the feed.
+func pickOwned(d *DesiredSkill, ownedByKeyID map[string][]store.OwnedSkill, byID map[int64]*liveperson.Skill) *store.OwnedSkill {
+	var best *store.OwnedSkill
+	rank := func(r store.OwnedSkill) int {
+		if cur := byID[r.SkillID]; cur != nil && !cur.Deleted && sameName(cur.Name, d.Name) {
+			return 0
+		}
+		if r.RuleKey == d.Key {
+			return 1
+		}
+		return 2
+	}
+	seen := map[string]bool{}
+	for _, k := range keysOf(d) {
+		id := keyIdentity(k)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		for _, r := range ownedByKeyID[id] {
+			if best == nil || rank(r) < rank(*best) {
+				best = &r
+			}
+		}
+	}
+	return best
+}
+
+// keyIdentity is a registry key with its attribute values compared as
+// names are (NameKey): the rule id, then each value.
+func keyIdentity(key string) string {
+	rule, values, ok := strings.Cut(key, "|")
+	if !ok {
+		return key
+	}
+	parts := strings.Split(values, "|")
+	for i, v := range parts {
+		parts[i] = nameKey(v)
+	}
+	return rule + "|" + strings.Join(parts, "|")
+}
+
+// tombstoneMark ends the name a deleted skill is given: LivePerson keeps
+// the names of deleted skills, and a skill of the name may be wanted again.
+const tombstoneMark = "(deleted by skillsync, id %d)"
+
+// FreeDeletedNames renames each skill the plan deletes before its delete
+// (an update the applier makes first: updates precede deletes), so that
+// the name is free when its team returns and the rules want it again:
+// LivePerson keeps the names of deleted skills and documents no way to
+// restore one. The new name keeps the old one for LivePerson's reports,
+// e.g. "Sales (deleted by skillsync, id 4120000001)". Call it last, once
+// every guard has decided which deletes go ahead.
+func FreeDeletedNames(p *Plan, current []liveperson.Skill) {
+	taken := make(map[string]bool, len(current))
+	for _, s := range current {
+		taken[nameKey(s.Name)] = true
+	}
+	for _, c := range p.Changes {
+		taken[nameKey(c.Skill)] = true
+	}
+	var renames []Change
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action != ActionDelete || c.Before == nil {
+			continue
+		}
+		mark := fmt.Sprintf(tombstoneMark, c.SkillID)
+		if strings.HasSuffix(c.Before.Name, mark) {
+			continue // freed already (a re-plan, or a delete that failed)
+		}
+		name := c.Before.Name + " " + mark
+		for i := 2; taken[nameKey(name)]; i++ {
+			name = fmt.Sprintf("%s %s #%d", c.Before.Name, mark, i)
+		}
+		taken[nameKey(name)] = true
+		c.RenameTo = name
+		after := *c.Before
+		after.Name = name
+		renames = append(renames, Change{Action: ActionUpdate, Skill: c.Skill, SkillID: c.SkillID, Rule: c.Rule, Key: c.Key,
+			Before: c.Before, After: &after, Fields: []string{"name"}, Diff: []FieldDiff{{Field: "name", Before: c.Before.Name, After: name}},
+			Reason: "frees the name before the delete (LivePerson keeps the names of deleted skills), so that the rules can create it again", freesName: true})
+	}
+	if len(renames) > 0 {
+		p.Changes = append(p.Changes, renames...)
+		sortChanges(p.Changes)
+	}
+}
+
 func sortChanges(cs []Change) {
 	slices.SortStableFunc(cs, func(a, b Change) int {
 		return cmp.Or(strings.Compare(a.Skill, b.Skill), strings.Compare(string(a.Action), string(b.Action)),
@@ -671,6 +888,7 @@ func applyPolicy(p *Plan) {
 				}
 				// An adoption is an update: create-only reports the name
 				// clash instead.
+				delete(p.carriers, nameKey(c.Skill))
 				c = Change{Action: ActionUnmanagedConflict, Skill: c.Skill, SkillID: c.SkillID, Rule: c.Rule, Key: c.Key,
 					Members: c.Members, MemberIDs: c.MemberIDs, Fields: []string{},
 					Reason: fmt.Sprintf("skill %d exists and is not managed by skillsync; policy create-only does not adopt", c.SkillID)}
@@ -848,9 +1066,9 @@ func idsAny(ids []int64) any {
 // transferResolver maps transfer_to skill names to ids. Names of skills
 // this run will create have no id yet: they resolve at apply time.
 type transferResolver struct {
-	idByName map[string]int64  // lower-cased live name → id
+	idByName map[string]int64  // NameKey of a name after the run → id
 	nameByID map[int64]string  // for rendering
-	desired  map[string]string // lower-cased → desired name
+	desired  map[string]string // NameKey → desired name
 	unknown  map[string]bool
 }
 
@@ -859,11 +1077,14 @@ func newTransferResolver(current []liveperson.Skill, desired []DesiredSkill) *tr
 	for _, s := range current {
 		r.nameByID[s.ID] = s.Name
 		if !s.Deleted {
-			r.idByName[strings.ToLower(s.Name)] = s.ID
+			// The lowest id answers for a name, whatever the list's order.
+			if id, ok := r.idByName[nameKey(s.Name)]; !ok || s.ID < id {
+				r.idByName[nameKey(s.Name)] = s.ID
+			}
 		}
 	}
 	for _, d := range desired {
-		r.desired[strings.ToLower(d.Name)] = d.Name
+		r.desired[nameKey(d.Name)] = d.Name
 	}
 	return r
 }
@@ -873,9 +1094,9 @@ func newTransferResolver(current []liveperson.Skill, desired []DesiredSkill) *tr
 func (r *transferResolver) ids(names []string) []int64 {
 	out := []int64{}
 	for _, n := range names {
-		if id, ok := r.idByName[strings.ToLower(normalizeName(n))]; ok {
+		if id, ok := r.idByName[nameKey(n)]; ok {
 			out = append(out, id)
-		} else if _, later := r.desired[strings.ToLower(normalizeName(n))]; !later {
+		} else if _, later := r.desired[nameKey(n)]; !later {
 			r.unknown[n] = true
 		}
 	}
@@ -895,6 +1116,27 @@ func (r *transferResolver) names(ids []int64) any {
 		}
 	}
 	return out
+}
+
+// pendingTransfers adds a transfer_to change to diff when d's transfer
+// list names skills this run creates: their ids exist only at apply time,
+// when the applier resolves the list again, so the update must be planned
+// now (a later run would otherwise make it, and a plan right after the
+// apply would not be empty).
+func (r *transferResolver) pendingTransfers(diff []FieldDiff, before *liveperson.Skill, d *DesiredSkill) []FieldDiff {
+	names := d.Settings.TransferTo
+	if names == nil || slices.ContainsFunc(diff, func(f FieldDiff) bool { return f.Field == "transfer_to" }) {
+		return diff
+	}
+	for _, n := range names {
+		if _, ok := r.idByName[nameKey(n)]; ok {
+			continue
+		}
+		if _, later := r.desired[nameKey(n)]; later {
+			return append(diff, FieldDiff{Field: "transfer_to", Before: r.names(before.SkillTransferList), After: slices.Clone(names)})
+		}
+	}
+	return diff
 }
 
 func (r *transferResolver) warnings() []string {

@@ -191,10 +191,23 @@ func TestBuildPlanDecisionTable(t *testing.T) {
 		{
 			name: "a desired name held by another owned skill is a conflict, not a takeover",
 			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "team|Sales", 120), desired("Sales 2", "dept|Sales", 120)},
+				Current:  []liveperson.Skill{lpSkill(1, "Sales", 120), lpSkill(2, "Sales 2", 120)},
+				Registry: []store.OwnedSkill{owned(1, "Sales", "dept|Sales")}},
+			want:   []string{"unmanaged_conflict Sales", "unmanaged_conflict Sales 2"},
+			counts: Summary{UnmanagedConflict: 2},
+		},
+		{
+			name: "a name an owned skill gives up in the same run is created after the rename, not taken over",
+			in: PlanInput{Desired: []DesiredSkill{desired("Sales", "team|Sales", 120), desired("Sales 2", "dept|Sales", 120)},
 				Current:  []liveperson.Skill{lpSkill(1, "Sales", 120)},
 				Registry: []store.OwnedSkill{owned(1, "Sales", "dept|Sales")}},
-			want:   []string{"unmanaged_conflict Sales", "update Sales 2"},
-			counts: Summary{Update: 1, UnmanagedConflict: 1},
+			want:   []string{"create Sales", "update Sales 2"},
+			counts: Summary{Create: 1, Update: 1},
+			check: func(t *testing.T, p *Plan) {
+				if !p.Changes[0].afterRenames {
+					t.Errorf("the create is not sent after the rename: %+v", p.Changes[0])
+				}
+			},
 		},
 		{
 			name: "pending delete within grace",

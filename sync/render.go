@@ -27,12 +27,15 @@ type planJSON struct {
 
 // MarshalJSON renders the plan in its versioned JSON form.
 func (p *Plan) MarshalJSON() ([]byte, error) {
-	changes := make([]Change, len(p.Changes))
-	for i, c := range p.Changes {
+	changes := make([]Change, 0, len(p.Changes))
+	for _, c := range p.Changes {
+		if c.freesName {
+			continue // shown as the delete's rename_to
+		}
 		if c.Fields == nil {
 			c.Fields = []string{} // always a list in the contract
 		}
-		changes[i] = c
+		changes = append(changes, c)
 	}
 	return json.Marshal(planJSON{
 		FormatVersion: PlanFormatVersion, RunID: p.RunID, Policy: p.Policy, Summary: p.Summary(),
@@ -81,6 +84,10 @@ func (p *Plan) RenderText(w io.Writer, color bool) error {
 			pending = append(pending, c)
 		case ActionUnmanagedConflict:
 			conflicts = append(conflicts, c)
+		case ActionUpdate:
+			if !c.freesName { // shown with its delete
+				writes = append(writes, c)
+			}
 		default:
 			writes = append(writes, c)
 		}
@@ -131,6 +138,9 @@ func (p *Plan) RenderText(w io.Writer, color bool) error {
 		case ActionDelete:
 			fmt.Fprintf(&b, "%s  %s\n", paint(ansiRed, "  - "+c.Skill), paint(ansiDim, fmt.Sprintf("id %d, rule %s", c.SkillID, c.Rule)))
 			fmt.Fprintf(&b, "      # %s\n", c.Reason)
+			if c.RenameTo != "" {
+				fmt.Fprintf(&b, "      # renamed first to %q: LivePerson keeps the names of deleted skills, and this frees the name\n", c.RenameTo)
+			}
 		}
 	}
 	if len(pending) > 0 {

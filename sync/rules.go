@@ -206,10 +206,10 @@ func CompileRules(cfg SkillsConfig) (*Rules, error) {
 		name := normalizeName(s.Name)
 		if msg := validateName(name, rs.nameMaxLength); msg != "" {
 			add(path+".name", "%s", msg)
-		} else if j, dup := staticNames[strings.ToLower(name)]; dup {
+		} else if j, dup := staticNames[nameKey(name)]; dup {
 			add(path+".name", "%q is also the name of skills.static[%d]", name, j)
 		} else {
-			staticNames[strings.ToLower(name)] = i
+			staticNames[nameKey(name)] = i
 		}
 		checkSettings(path+".settings", s.Settings)
 	}
@@ -479,15 +479,6 @@ func mergeSettings(def, s Settings) Settings {
 	return out
 }
 
-// normalizeName trims a name and collapses inner runs of whitespace to one
-// space, so "Sales  /  EMEA " and "Sales / EMEA" are the same skill.
-func normalizeName(s string) string {
-	if !strings.ContainsFunc(s, unicode.IsSpace) {
-		return s
-	}
-	return strings.Join(strings.Fields(s), " ")
-}
-
 // validateName returns why a normalised name cannot be a skill name, or "".
 func validateName(name string, maxLen int) string {
 	switch {
@@ -512,7 +503,12 @@ type DesiredSkill struct {
 	// Key identifies the skill in the ownership registry: rule id and the
 	// values of the attributes its name reads, e.g.
 	// "department-role|Sales|Manager". It survives a changed name template.
-	Key string
+	// When several keys produce the name (a template that merges two
+	// groups), Key is the smallest of the first rule's keys and Keys lists
+	// them all, sorted: the planner keeps the skill one of them owns
+	// already, so a merge never depends on the order of the feed.
+	Key  string
+	Keys []string
 	// Members are the ids of the active records the rule selected, sorted.
 	Members []string
 	// Static skills exist without members.
@@ -546,86 +542,44 @@ type DesiredState struct {
 	// Skills are sorted by name.
 	Skills []DesiredSkill
 	// Problems are records skipped by a rule (bad name, failed expression).
-	// They do not stop the other records or rules.
+	// They do not stop the other records or rules. At most
+	// maxProblemsPerRule are listed per rule (those of the smallest record
+	// ids), then one problem without a record says how many more.
 	Problems []RecordProblem
+	// Skipped lists, per rule id, every record the rule skipped (sorted),
+	// listed in Problems or not: those records keep the rule's skills.
+	Skipped map[string][]string
 	// Suppressed counts skills left out by min_members.
 	Suppressed int
 }
 
 // Desired evaluates the rules over the active records of snap. It returns
 // an error for configuration mistakes that only the data reveals: an
-// expression or template naming an attribute the feed does not have, or two
-// rules producing one skill name with different settings.
+// expression or template naming an attribute the feed does not have, two
+// rules producing one skill name with different settings, or a rule
+// producing the name of a static skill.
+//
+// The result does not depend on the order of the records: names are
+// grouped by NameKey, and a group's name (the smallest of the spellings
+// its records produce), rule (the first in the configuration), key and
+// description (rendered from its member with the smallest id) are chosen
+// by rules that ignore the feed's order.
 func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
-	type group struct {
-		skill   DesiredSkill
-		rule    *compiledRule
-		members []string
+	if problems := rs.checkColumns(snap); len(problems) > 0 {
+		return nil, &ConfigError{Problems: problems}
 	}
 	var (
-		problems []string
 		out      DesiredState
-		groups   = map[string]*group{} // by lower-cased name
-		order    []string
+		groups   = map[string]*group{} // by NameKey
+		skipped  = make([][]RecordProblem, len(rs.rules))
+		problems []string
 	)
-	perRuleProblems := make([]int, len(rs.rules))
 	report := func(r *compiledRule, rec *hrsource.Record, format string, args ...any) {
-		perRuleProblems[r.index]++
-		if perRuleProblems[r.index] > maxProblemsPerRule {
-			return
-		}
 		p := RecordProblem{RuleID: r.cfg.ID, Msg: fmt.Sprintf(format, args...)}
 		if rec != nil {
 			p.RecordID, p.Origin = rec.ID, rec.Origin
 		}
-		out.Problems = append(out.Problems, p)
-	}
-
-	var columns map[string]bool
-	if snap.Schema != nil {
-		columns = make(map[string]bool, len(snap.Schema.Columns))
-		for _, c := range snap.Schema.Columns {
-			columns[c] = true
-		}
-	}
-	var sampleEnv map[string]any
-	for i := range snap.Records {
-		if snap.Records[i].Active {
-			sampleEnv = snap.Records[i].Env()
-			break
-		}
-	}
-	usable := make([]bool, len(rs.rules))
-	for i, r := range rs.rules {
-		usable[i] = true
-		if columns == nil {
-			continue
-		}
-		for _, f := range append(slices.Clone(r.nameFields), r.descFields...) {
-			if !columns[f] && f != r.cfg.ForEach && !hasColumnPrefix(snap.Schema.Columns, f+".") {
-				problems = append(problems, fmt.Sprintf("%s: template reads attribute %q, which the HR feed does not have (columns: %s)", r.path, f, strings.Join(snap.Schema.Columns, ", ")))
-				usable[i] = false
-			}
-		}
-		if r.cfg.ForEach != "" && !columns[r.cfg.ForEach] {
-			problems = append(problems, fmt.Sprintf("%s.for_each: attribute %q is not in the HR feed", r.path, r.cfg.ForEach))
-			usable[i] = false
-		}
-		// Type-check the expression against a real record once, so a
-		// misspelt attribute is a clear error instead of a silent false.
-		if r.when != nil && sampleEnv != nil {
-			env := sampleEnv
-			if r.cfg.ForEach != "" {
-				env = withValue(sampleEnv, r.cfg.ForEach, "")
-			}
-			if _, err := expr.Compile(r.cfg.When, expr.Env(env), expr.AsBool()); err != nil {
-				problems = append(problems, fmt.Sprintf("%s.when: %s", r.path, oneLine(err.Error())))
-				usable[i] = false
-			}
-		}
-	}
-	if len(problems) > 0 {
-		return nil, &ConfigError{Problems: problems}
+		skipped[r.index] = append(skipped[r.index], p)
 	}
 
 	// entry caches, per rule, what one combination of name attributes
@@ -643,31 +597,14 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 	for i := range states {
 		states[i] = &evalState{entries: map[string]*entry{}}
 	}
-
-	// groupFor finds or starts the skill a name belongs to. The description
-	// is rendered from the skill's first member (in feed order).
-	groupFor := func(r *compiledRule, rec *hrsource.Record, env map[string]any, name, key string) *group {
-		lk := strings.ToLower(name)
-		g, ok := groups[lk]
+	groupFor := func(name string) *group {
+		nk := nameKey(name)
+		g, ok := groups[nk]
 		if !ok {
-			var desc string
-			if r.description != nil {
-				var sb strings.Builder
-				if err := r.description.Execute(&sb, env); err != nil {
-					report(r, rec, "description: %s", oneLine(err.Error()))
-					return nil
-				}
-				desc = normalizeSpace(sb.String())
-			}
-			g = &group{rule: r, skill: DesiredSkill{
-				Name: name, Description: desc, Settings: r.settings, RuleID: r.cfg.ID, Key: key,
-				ManageDescription: r.description != nil,
-			}}
-			groups[lk] = g
-			order = append(order, lk)
-		} else if g.rule != r && !settingsEqual(g.rule.settings, r.settings) {
-			problems = append(problems, fmt.Sprintf("skills.rules: rules %q (%s) and %q (%s) both produce the skill %q with different settings; give them the same settings or different names",
-				g.rule.cfg.ID, g.rule.path, r.cfg.ID, r.path, name))
+			g = &group{name: name, via: map[int]*groupRule{}}
+			groups[nk] = g
+		} else if name < g.name {
+			g.name = name
 		}
 		return g
 	}
@@ -698,11 +635,11 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 		}
 		envBuf = rec.EnvInto(envBuf)
 		env := envBuf
-		for ri, r := range rs.rules {
-			if !usable[ri] || r.name == nil {
+		for _, r := range rs.rules {
+			if r.name == nil {
 				continue
 			}
-			st := states[ri]
+			st := states[r.index]
 			envs := []map[string]any{env}
 			var forValues []string
 			if r.cfg.ForEach != "" {
@@ -752,46 +689,85 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 				}
 				g := ent.group
 				if g == nil {
-					if g = groupFor(r, rec, e, ent.name, ent.key); g == nil {
-						continue
-					}
+					g = groupFor(ent.name)
 					if r.nameCacheable {
 						ent.group = g
 					}
 				}
-				g.members = append(g.members, rec.ID)
+				g.add(r, ent.key, int32(i), rec.ID, forValue)
 			}
 		}
 	}
-	for ri, r := range rs.rules {
-		if n := perRuleProblems[ri]; n > maxProblemsPerRule {
-			out.Problems = append(out.Problems, RecordProblem{RuleID: r.cfg.ID, Msg: fmt.Sprintf("%d more records skipped for the same reasons", n-maxProblemsPerRule)})
+	rs.listProblems(&out, skipped)
+
+	// Groups in name order, so that errors and the result are stable.
+	nks := slices.Sorted(maps.Keys(groups))
+	staticByKey := map[string]int{}
+	for i, s := range rs.static {
+		staticByKey[nameKey(s.Name)] = i
+	}
+	for _, nk := range nks {
+		g := groups[nk]
+		rules := slices.Sorted(maps.Keys(g.via))
+		first := rs.rules[rules[0]]
+		for _, ri := range rules[1:] {
+			if r := rs.rules[ri]; !settingsEqual(first.settings, r.settings) {
+				problems = append(problems, fmt.Sprintf("skills.rules: rules %q (%s) and %q (%s) both produce the skill %q with different settings; give them the same settings or different names",
+					first.cfg.ID, first.path, r.cfg.ID, r.path, g.name))
+			}
+		}
+		if i, ok := staticByKey[nk]; ok {
+			problems = append(problems, fmt.Sprintf("skills: rule %q (%s) produces %q, the name of static skill skills.static[%d] %q; a skill is either static or made by a rule: rename one of them",
+				first.cfg.ID, first.path, g.name, i, normalizeName(rs.static[i].Name)))
 		}
 	}
 	if len(problems) > 0 {
 		return nil, &ConfigError{Problems: problems}
 	}
 
-	for _, lk := range order {
-		g := groups[lk]
-		if len(g.members) < g.rule.cfg.MinMembers {
+	for _, nk := range nks {
+		g := groups[nk]
+		members := slices.Clone(g.members)
+		slices.SortFunc(members, compareIDs)
+		members = slices.Compact(members)
+		rules := slices.Sorted(maps.Keys(g.via))
+		r := rs.rules[rules[0]]
+		// min_members counts people: one person reaching the name by two
+		// values or rules is one member.
+		if len(members) < r.cfg.MinMembers {
 			out.Suppressed++
 			continue
 		}
-		members := slices.Clone(g.members)
-		slices.SortFunc(members, compareIDs)
-		g.skill.Members = slices.Compact(members)
-		out.Skills = append(out.Skills, g.skill)
+		via := g.via[r.index]
+		var desc string
+		if r.description != nil {
+			rec := &snap.Records[via.descRecord]
+			env := rec.Env()
+			if r.cfg.ForEach != "" {
+				env = withValue(env, r.cfg.ForEach, via.descFor)
+			}
+			var sb strings.Builder
+			if err := r.description.Execute(&sb, env); err != nil {
+				report(r, rec, "description: %s", oneLine(err.Error()))
+				rs.listProblems(&out, skipped)
+				continue
+			}
+			desc = normalizeName(sb.String())
+		}
+		var keys []string
+		for _, ri := range rules {
+			keys = append(keys, g.via[ri].keys...)
+		}
+		slices.Sort(keys)
+		keys = slices.Compact(keys)
+		out.Skills = append(out.Skills, DesiredSkill{
+			Name: g.name, Description: desc, Settings: r.settings, RuleID: r.cfg.ID,
+			Key: slices.Min(via.keys), Keys: keys, Members: members,
+			ManageDescription: r.description != nil,
+		})
 	}
 	for _, s := range rs.static {
 		name := normalizeName(s.Name)
-		lk := strings.ToLower(name)
-		if g, ok := groups[lk]; ok {
-			if !settingsEqual(g.rule.settings, mergeSettings(rs.defaults, s.Settings)) {
-				return nil, &ConfigError{Problems: []string{fmt.Sprintf("skills: rule %q (%s) and static skill %q produce the same skill with different settings", g.rule.cfg.ID, g.rule.path, name)}}
-			}
-			continue
-		}
 		out.Skills = append(out.Skills, DesiredSkill{
 			Name: name, Description: strings.TrimSpace(s.Description),
 			Settings: mergeSettings(rs.defaults, s.Settings),
@@ -801,6 +777,111 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 	}
 	slices.SortFunc(out.Skills, func(a, b DesiredSkill) int { return strings.Compare(a.Name, b.Name) })
 	return &out, nil
+}
+
+// group collects what the records say about one skill name.
+type group struct {
+	name    string // the smallest spelling seen
+	members []string
+	via     map[int]*groupRule // by rule index
+}
+
+// groupRule is what one rule contributes to a group: its registry keys
+// and the member (smallest id) whose record renders the description.
+type groupRule struct {
+	keys       []string
+	descID     string
+	descRecord int32
+	descFor    string
+}
+
+func (g *group) add(r *compiledRule, key string, recIndex int32, recID, forValue string) {
+	g.members = append(g.members, recID)
+	v := g.via[r.index]
+	if v == nil {
+		v = &groupRule{descID: recID, descRecord: recIndex, descFor: forValue}
+		g.via[r.index] = v
+	} else if r.description != nil {
+		if c := compareIDs(recID, v.descID); c < 0 || c == 0 && forValue < v.descFor {
+			v.descID, v.descRecord, v.descFor = recID, recIndex, forValue
+		}
+	}
+	if !slices.Contains(v.keys, key) {
+		v.keys = append(v.keys, key)
+	}
+}
+
+// listProblems fills out.Problems and out.Skipped from the problems each
+// rule reported: per rule, sorted by record id, the first
+// maxProblemsPerRule listed and the rest counted.
+func (rs *Rules) listProblems(out *DesiredState, skipped [][]RecordProblem) {
+	out.Problems, out.Skipped = nil, nil
+	for ri, ps := range skipped {
+		if len(ps) == 0 {
+			continue
+		}
+		slices.SortStableFunc(ps, func(a, b RecordProblem) int {
+			return cmp.Or(compareIDs(a.RecordID, b.RecordID), strings.Compare(a.Msg, b.Msg))
+		})
+		if out.Skipped == nil {
+			out.Skipped = map[string][]string{}
+		}
+		id := rs.rules[ri].cfg.ID
+		ids := make([]string, 0, len(ps))
+		for _, p := range ps {
+			ids = append(ids, p.RecordID)
+		}
+		out.Skipped[id] = slices.Compact(ids)
+		out.Problems = append(out.Problems, ps[:min(len(ps), maxProblemsPerRule)]...)
+		if n := len(ps) - maxProblemsPerRule; n > 0 {
+			out.Problems = append(out.Problems, RecordProblem{RuleID: id, Msg: fmt.Sprintf("%d more records skipped for the same reasons", n)})
+		}
+	}
+}
+
+// checkColumns reports templates, for_each attributes and expressions that
+// name attributes the feed does not have.
+func (rs *Rules) checkColumns(snap *hrsource.Snapshot) []string {
+	var problems []string
+	var columns map[string]bool
+	if snap.Schema != nil {
+		columns = make(map[string]bool, len(snap.Schema.Columns))
+		for _, c := range snap.Schema.Columns {
+			columns[c] = true
+		}
+	}
+	var sampleEnv map[string]any
+	for i := range snap.Records {
+		if snap.Records[i].Active {
+			sampleEnv = snap.Records[i].Env()
+			break
+		}
+	}
+	for _, r := range rs.rules {
+		if columns == nil {
+			continue
+		}
+		for _, f := range append(slices.Clone(r.nameFields), r.descFields...) {
+			if !columns[f] && f != r.cfg.ForEach && !hasColumnPrefix(snap.Schema.Columns, f+".") {
+				problems = append(problems, fmt.Sprintf("%s: template reads attribute %q, which the HR feed does not have (columns: %s)", r.path, f, strings.Join(snap.Schema.Columns, ", ")))
+			}
+		}
+		if r.cfg.ForEach != "" && !columns[r.cfg.ForEach] {
+			problems = append(problems, fmt.Sprintf("%s.for_each: attribute %q is not in the HR feed", r.path, r.cfg.ForEach))
+		}
+		// Type-check the expression against a real record once, so a
+		// misspelt attribute is a clear error instead of a silent false.
+		if r.when != nil && sampleEnv != nil {
+			env := sampleEnv
+			if r.cfg.ForEach != "" {
+				env = withValue(sampleEnv, r.cfg.ForEach, "")
+			}
+			if _, err := expr.Compile(r.cfg.When, expr.Env(env), expr.AsBool()); err != nil {
+				problems = append(problems, fmt.Sprintf("%s.when: %s", r.path, oneLine(err.Error())))
+			}
+		}
+	}
+	return problems
 }
 
 // appendKey appends the registry key of a record under rule r: the rule
@@ -826,9 +907,6 @@ func appendKey(buf []byte, r *compiledRule, env map[string]any, forValue string)
 	}
 	return buf
 }
-
-// normalizeSpace trims and collapses whitespace in a description.
-func normalizeSpace(s string) string { return normalizeName(s) }
 
 // withValue returns a copy of env with the for_each attribute bound to one
 // of its values. The attribute keeps its own name, so `{{ .Languages }}` and

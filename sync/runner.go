@@ -230,7 +230,7 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 		Desired: desired.Skills, Registry: registry, Pending: pending, Written: written,
 		Policy: rc.cfg.Sync.Policy, AdoptExisting: rc.cfg.Skills.AdoptExisting,
 		DeleteAfterRuns: rc.cfg.Sync.DeleteAfterRuns, RunID: rc.run.ID, Problems: desired.Problems,
-		Unconfirmed: unconfirmed,
+		Skipped: desired.Skipped, Unconfirmed: unconfirmed,
 	}
 	budget := DeleteBudget(rc.cfg.Sync, activeOwned(registry))
 	plan, err := rc.readAndPlan(ctx, &in, budget, snap)
@@ -239,6 +239,10 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 	}
 	res.Plan = plan
 	if mode == store.ModePlan {
+		if refusal := assignmentRefusal(plan); refusal != "" {
+			// The run it previews would be refused: say so now.
+			return rc.refuseAssignments(ctx, res, refusal)
+		}
 		// A dry run never ends applied: it changed nothing.
 		outcome := store.OutcomeNoChanges
 		if plan.HasChanges() {
@@ -332,6 +336,7 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 			if usersDenied != nil {
 				rc.holdDeletes(p, usersDenied)
 			}
+			finishPlan(p, in.Current)
 			return p, nil
 		}
 		if attempt == maxAccountReads {
@@ -434,18 +439,45 @@ func hasDeletes(p *Plan) bool {
 // plan builds the plan for in, with the assignments section when enabled,
 // and holds back deletes of referenced skills and beyond the budget.
 func (rc *runContext) plan(in PlanInput, budget int, snap *hrsource.Snapshot, users []liveperson.User) *Plan {
-	p := BuildPlan(in)
-	if rc.cfg.Assignments.Enabled {
-		p.Assignments = rc.planAssignments(p, in, snap, users)
+	p, referenced, deferred := planAccount(rc.cfg, in, budget, snap.Records, users)
+	if referenced > 0 {
+		rc.log.Warn("deletes held back: skills still referenced", "held_back", referenced)
 	}
-	// Referenced skills wait first, so that they do not use up the budget.
-	if n := HoldReferencedDeletes(p, in.Current, users); n > 0 {
-		rc.log.Warn("deletes held back: skills still referenced", "held_back", n)
-	}
-	if n := ApplyDeleteBudget(p, budget); n > 0 {
-		rc.log.Warn("delete budget reached; deletes held back", "held_back", n, "budget", budget)
+	if deferred > 0 {
+		rc.log.Warn("delete budget reached; deletes held back", "held_back", deferred, "budget", budget)
 	}
 	return p
+}
+
+// planAccount is the planning of a run without its I/O: the skills plan,
+// the assignments (when enabled), then the deletes held because something
+// still references the skill and beyond the budget. finishPlan completes
+// it once every guard has spoken.
+func planAccount(cfg Config, in PlanInput, budget int, records []hrsource.Record, users []liveperson.User) (p *Plan, referenced, deferred int) {
+	p = BuildPlan(in)
+	if cfg.Assignments.Enabled {
+		// Skills taken over by this plan are owned from its first write on.
+		registry := append(slices.Clip(in.Registry), p.Takeovers...)
+		p.Assignments = PlanAssignments(p, in.Desired, registry, in.Current, AssignInput{
+			Records: records, Users: users, Match: cfg.Assignments.Match, MaxChangesPercent: cfg.Assignments.MaxChangesPercent,
+			KeepUnmatched: cfg.Assignments.KeepUnmatched, Problems: in.Problems, Skipped: in.Skipped,
+			AgentProfileIDs: cfg.Assignments.AgentProfileIDs,
+		})
+	}
+	// Referenced skills wait first, so that they do not use up the budget.
+	referenced = HoldReferencedDeletes(p, in.Current, users)
+	deferred = ApplyDeleteBudget(p, budget)
+	return p, referenced, deferred
+}
+
+// finishPlan is the last step of planning, once every guard has decided
+// which deletes go ahead: skills whose delete waits keep their
+// assignments, and skills deleted give up their names first.
+func finishPlan(p *Plan, current []liveperson.Skill) {
+	if p.Assignments != nil {
+		p.Assignments.keepPending(p)
+	}
+	FreeDeletedNames(p, current)
 }
 
 func activeOwned(registry []store.OwnedSkill) int {
@@ -531,6 +563,12 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 		return rc.fail(ctx, res, plan, fmt.Errorf("store pending deletes: %w", err))
 	}
 	c := rc.counts
+	if refusal := assignmentRefusal(plan); refusal != "" {
+		if c.Failed > 0 {
+			refusal += fmt.Sprintf("; besides, %d operations failed (see the run's journal)", c.Failed)
+		}
+		return rc.refuseAssignments(ctx, res, refusal)
+	}
 	switch {
 	case c.Failed > 0:
 		rc.run.Error = fmt.Sprintf("%d operations failed; see the run's journal", c.Failed)
@@ -539,6 +577,24 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 		return rc.finish(ctx, res, store.OutcomeApplied, nil)
 	}
 	return rc.finish(ctx, res, store.OutcomeNoChanges, nil)
+}
+
+// assignmentRefusal is the removal cap's refusal of plan p, or "".
+func assignmentRefusal(p *Plan) string {
+	if p == nil || p.Assignments == nil {
+		return ""
+	}
+	return p.Assignments.Refusal
+}
+
+// refuseAssignments ends a run the removal cap refused: everything else in
+// its plan was applied (in apply mode), the removals were not. It is
+// recorded refused, with the numbers, and alerts like any refusal.
+func (rc *runContext) refuseAssignments(ctx context.Context, res *Result, refusal string) (*Result, error) {
+	res.Refusal = rc.deps.Redact(refusal)
+	rc.run.Error = res.Refusal
+	rc.log.Warn("run refused by the assignments removal cap", "reason", res.Refusal)
+	return rc.finish(ctx, res, store.OutcomeRefused, nil)
 }
 
 // nextPending is the delete-grace state after an apply: the plan's pending

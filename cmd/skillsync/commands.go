@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/sync"
 )
 
 func (c *cli) configCommand() *cobra.Command {
@@ -272,7 +273,7 @@ func (c *cli) openStore(ctx context.Context) (*store.Store, *slog.Logger, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := openStore(ctx, cfg.Database.URL, store.Options{Logger: log})
+	st, err := openStore(ctx, cfg.Database.URL, store.Options{Logger: log, NameKey: sync.NameKey})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -445,7 +446,7 @@ skills.adopt_existing to take it back).`,
 			defer st.Close()
 			sk, err := st.ReleaseSkill(cmd.Context(), args[0])
 			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("skill %q is not managed by skillsync (names are matched exactly; 'skillsync runs show ID' lists what runs created)", args[0])
+				return fmt.Errorf("skill %q is not managed by skillsync (names are matched ignoring case, surrounding and repeated spaces, and Unicode normal form; 'skillsync runs show ID' lists what runs created)", args[0])
 			}
 			if err != nil {
 				return fmt.Errorf("release %q: %w", args[0], err)

@@ -253,7 +253,12 @@ func outcomeError(res *sync.Result, err error, detailed bool) error {
 	r := res.Run
 	switch r.Outcome {
 	case store.OutcomeRefused:
-		return &exitCodeError{code: exitRefused, err: fmt.Errorf("run %d refused by a guard, nothing was changed: %s", r.ID, r.Error)}
+		what := "nothing was changed"
+		if k := r.Counts; k.Create+k.Update+k.Delete+k.Assign+k.Unassign > 0 {
+			// The assignments removal cap holds only the removals.
+			what = "what the guard holds was not changed"
+		}
+		return &exitCodeError{code: exitRefused, err: fmt.Errorf("run %d refused by a guard, %s: %s", r.ID, what, r.Error)}
 	case store.OutcomePartial:
 		return fmt.Errorf("run %d applied only part of the plan (%d operations failed): 'skillsync runs show %d' lists them; the next run retries", r.ID, r.Counts.Failed, r.ID)
 	case store.OutcomeFailed, store.OutcomeInterrupted:

@@ -123,3 +123,55 @@ func TestUpdateUsers(t *testing.T) {
 	e.mustStatus(e.do(req{method: "POST", path: skillsPath + "?v=4.0", body: []any{map[string]any{"name": "new"}}, header: rev}), 201)
 	e.mustStatus(e.do(req{method: "PUT", path: usersPath + "?v=4.0", body: []any{good(users[0], "bob")}, header: rev}), 409)
 }
+
+// The Users API masks fullName and employeeId on every read (list, get,
+// select, the PUT's answer) and a PUT replaces the whole user, as the
+// appendix documents: what a PUT sends is stored, a blank is stored blank,
+// an omitted field is cleared, and a user without the field reads without
+// it.
+func TestUsersMaskedFields(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	_, users := seedUsers(t, e)
+	ann := idStr(users[0])
+	stored := func() map[string]any { return e.sim.Users()[0] }
+	put := func(body map[string]any) map[string]any {
+		t.Helper()
+		r := e.do(req{method: "PUT", path: usersPath + "/" + ann + "?v=4.0", body: body, header: e.rev()})
+		e.mustStatus(r, 200)
+		return r.obj(t)
+	}
+	base := func(extra map[string]any) map[string]any {
+		b := map[string]any{"loginName": "ann", "email": "ann@x", "profileIds": []any{3}, "skillIds": []any{}}
+		for k, v := range extra {
+			b[k] = v
+		}
+		return b
+	}
+	masked := func(o map[string]any) bool { return o["fullName"] == "" && o["employeeId"] == "" }
+
+	// Filled from elsewhere (HR): stored, and still masked on every read.
+	answer := put(base(map[string]any{"fullName": "Ann Able", "employeeId": "E-9"}))
+	if s := stored(); s["fullName"] != "Ann Able" || s["employeeId"] != "E-9" || !masked(answer) {
+		t.Errorf("stored %v, answer %v", s, answer)
+	}
+	list := e.do(req{method: "GET", path: usersPath + "?v=4.0"}).list(t)
+	one := e.do(req{method: "GET", path: usersPath + "/" + ann + "?v=4.0&select=fullName,employeeId"}).obj(t)
+	if !masked(list[0]) || !masked(one) {
+		t.Errorf("read unmasked: list %v, get %v", list[0], one)
+	}
+	// The read sent back as is blanks them: the risk a client must avoid.
+	put(base(map[string]any{"fullName": "", "employeeId": ""}))
+	if s := stored(); s["fullName"] != "" || s["employeeId"] != "" {
+		t.Errorf("blank PUT stored %v", s)
+	}
+	// Omitted: cleared, and then absent from reads.
+	put(base(map[string]any{"fullName": "Ann Able", "employeeId": "E-9"}))
+	put(base(nil))
+	if s := stored(); s["fullName"] != nil || s["employeeId"] != nil {
+		t.Errorf("omitted fields kept: %v", s)
+	}
+	if o := e.do(req{method: "GET", path: usersPath + "/" + ann + "?v=4.0"}).obj(t); o["fullName"] != nil || o["employeeId"] != nil {
+		t.Errorf("a user without the fields reads %v", o)
+	}
+}
