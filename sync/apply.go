@@ -621,7 +621,6 @@ func (a *applier) findCreated(ctx context.Context, body liveperson.Skill, sent S
 	return nil, nil
 }
 
-
 // created registers newly created skills before anything else can happen
 // to them, then marks their journal rows done.
 func (a *applier) created(ctx context.Context, batch []Change, skills []*liveperson.Skill, jids []int64, sent []liveperson.Skill) error {
