@@ -424,20 +424,27 @@ func errorMessage(body []byte) string {
 }
 
 // retryAfter reads a Retry-After header (seconds, or an HTTP date); 0 when
-// there is none or it cannot be read.
+// there is none or it cannot be read, at most a year.
 func retryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
 	}
+	// A wait beyond a year is read as a year: still a wait, far above any
+	// hr.max_retry_wait, so the read stops and says so instead of
+	// retrying at once.
+	const maxWait = 365 * 24 * time.Hour
 	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 || secs > int64(365*24*time.Hour/time.Second) {
+		if secs < 0 {
 			return 0
 		}
-		return time.Duration(secs) * time.Second
+		return time.Duration(min(secs, int64(maxWait/time.Second))) * time.Second
+	}
+	if strings.TrimLeft(v, "0123456789") == "" {
+		return maxWait // digits only, more than an int64 holds
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxWait)
 	}
 	return 0
 }

@@ -485,7 +485,9 @@ func TestRetryAfter(t *testing.T) {
 		{"soon", 0},
 		{"Sun, 01 Mar 2026 12:05:00 GMT", 5 * time.Minute},
 		{"Sun, 01 Mar 2026 11:00:00 GMT", 0},
-		{"99999999999999", 0},
+		{"99999999999999", 365 * 24 * time.Hour},
+		{"999999999999999999999999", 365 * 24 * time.Hour},
+		{"Sun, 01 Mar 2199 12:00:00 GMT", 365 * 24 * time.Hour},
 	}
 	for _, tt := range tests {
 		h := http.Header{}
