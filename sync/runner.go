@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/internal/secret"
 	"github.com/skillsync/skillsync/liveperson"
 	"github.com/skillsync/skillsync/store"
 )
@@ -103,7 +104,7 @@ func NewRunner(deps Deps, cfg Config) (*Runner, error) {
 		deps.Redact = func(s string) string { return s }
 	} else {
 		deps.Store = redactStore{RunStore: deps.Store, redact: deps.Redact}
-		deps.Logger = slog.New(RedactHandler(deps.Logger.Handler(), deps.Redact, nil))
+		deps.Logger = slog.New(secret.Handler(deps.Logger.Handler(), deps.Redact, nil))
 	}
 	return &Runner{deps: deps, cfg: cfg, rules: rules}, nil
 }
