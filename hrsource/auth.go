@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/skillsync/skillsync/internal/secret"
 )
 
 // Authentication methods (hr.auth.method).
@@ -266,7 +268,7 @@ type authorizer struct {
 	client *http.Client
 	// secrets learns each access token: a server may quote it back in an
 	// error.
-	secrets *scrubber
+	secrets *secret.Set
 	log     *slog.Logger
 
 	mu  gosync.Mutex
@@ -275,7 +277,7 @@ type authorizer struct {
 	refresh string
 }
 
-func newAuthorizer(cfg Config, client *http.Client, secrets *scrubber, log *slog.Logger) *authorizer {
+func newAuthorizer(cfg Config, client *http.Client, secrets *secret.Set, log *slog.Logger) *authorizer {
 	a := &authorizer{cfg: cfg, method: cfg.authMethod(), client: client, secrets: secrets, log: log, refresh: cfg.Auth.RefreshToken}
 	if a.cfg.Auth.TokenURL == "" && cfg.Type == TypeWorkday {
 		a.cfg.Auth.TokenURL, _ = workdayTokenURL(cfg.URL)
@@ -352,12 +354,12 @@ func (a *authorizer) token(ctx context.Context) (tok *oauth2.Token, fresh bool, 
 	if tok.AccessToken == "" {
 		return nil, false, fmt.Errorf("POST %s: the token endpoint answered without an access_token", redactURLString(auth.TokenURL))
 	}
-	a.secrets.learn(tok.AccessToken)
+	a.secrets.Add(tok.AccessToken)
 	if tok.RefreshToken != "" && tok.RefreshToken != a.refresh {
 		// A rotated refresh token replaces the old one for this process's
 		// life; hr.auth.refresh_token still holds the first, which the
 		// server may refuse after a restart.
-		a.secrets.learn(tok.RefreshToken)
+		a.secrets.Add(tok.RefreshToken)
 		a.refresh = tok.RefreshToken
 		a.log.WarnContext(ctx, "the token endpoint rotated the refresh token: skillsync uses the new one until it stops, "+
 			"then hr.auth.refresh_token again, which the server may refuse (invalid_grant); "+

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skillsync/skillsync/internal/secret"
 )
 
 // TestHTTPErrorsHideQuotedSecrets: an HR server answering an error with a
@@ -81,7 +83,7 @@ func TestHTTPErrorsHideQuotedSecrets(t *testing.T) {
 
 func TestScrubKeepsErrorChainsAndProblems(t *testing.T) {
 	t.Parallel()
-	r := reader{secrets: newScrubber([]string{"s3cret-abc"})}
+	r := reader{secrets: secret.NewSet("s3cret-abc")}
 	err := r.scrub(fmt.Errorf("GET x: s3cret-abc: %w", context.DeadlineExceeded))
 	if strings.Contains(err.Error(), "s3cret-abc") || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("scrubbed %v (Is DeadlineExceeded: %v)", err, errors.Is(err, context.DeadlineExceeded))

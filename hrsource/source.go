@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"unicode/utf8"
+
+	"github.com/skillsync/skillsync/internal/secret"
 )
 
 // New validates cfg (after applying its defaults), compiles the hr.active
@@ -27,7 +29,7 @@ func New(cfg Config, opts Options) (Source, error) {
 	}
 	// A server may quote a credential back in an error body (a 403
 	// repeating the API key): no error of a source carries one.
-	base := reader{cfg: cfg, active: active, log: opts.Logger, secrets: newScrubber(configSecrets(cfg))}
+	base := reader{cfg: cfg, active: active, log: opts.Logger, secrets: secret.NewSet(configSecrets(cfg)...)}
 	switch cfg.Type {
 	case TypeHTTP, TypeWorkday, TypeBambooHR, TypeSuccessFactors:
 		src, err := newHTTPSource(base, opts)
@@ -71,7 +73,7 @@ type reader struct {
 	log    *slog.Logger
 	// secrets hides the configured credentials (and those learnt at run
 	// time) in errors and logs.
-	secrets *scrubber
+	secrets *secret.Set
 }
 
 func (r reader) collector() *collector { return newCollector(&r.cfg, r.active) }
