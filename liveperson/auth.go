@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/skillsync/skillsync/internal/secret"
 )
 
 // Token renewal: renew this long before expiry, or a quarter of the
@@ -127,7 +129,7 @@ func (s *oauth2Signer) tokenError(ctx context.Context, path string, err error) e
 	if errors.As(err, &re) && re.Response != nil {
 		return s.c.apiError(http.MethodPost, path, re.Response, re.Body)
 	}
-	return &redactedError{msg: "POST " + path + ": " + s.c.red.redact(transportMessage(err)), err: err}
+	return secret.Wrap(err, "POST "+path+": "+s.c.red.Replace(transportMessage(err)))
 }
 
 // tokenExpiry reads the token's expiry: the JWT's exp claim (what

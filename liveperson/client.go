@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-retry"
+
+	"github.com/skillsync/skillsync/internal/secret"
 )
 
 // Options are the client's collaborators. Every field is optional.
@@ -102,7 +104,7 @@ type Client struct {
 	observeFn func(endpoint, method string, status int, elapsed time.Duration)
 	now       func() time.Time
 	delayFn   func(time.Duration) time.Duration
-	red       redactor
+	red       *secret.Set
 	auth      signer
 	disc      discovery
 
@@ -147,7 +149,7 @@ func New(cfg Config, opts Options) (*Client, error) {
 		observeFn: opts.Observe,
 		now:       opts.Now,
 		delayFn:   opts.Delay,
-		red:       newRedactor(cfg.Auth.secrets()),
+		red:       secret.NewSet(cfg.Auth.secrets()...),
 		lists:     map[string]cachedList{},
 	}
 	if c.hc == nil {
@@ -546,7 +548,7 @@ func (c *Client) transportFailure(ctx context.Context, cl call, path string, st 
 	// Re-resolve hosts before the next attempt: a host that stops
 	// answering may have moved.
 	c.disc.markStale()
-	terr := &redactedError{msg: fmt.Sprintf("%s %s: %s", cl.method, path, c.red.redact(transportMessage(err))), err: err}
+	terr := secret.Wrap(err, fmt.Sprintf("%s %s: %s", cl.method, path, c.red.Replace(transportMessage(err))))
 	if cl.method == http.MethodPost && wrote {
 		return fmt.Errorf("%w: %w", ErrOutcomeUnknown, terr)
 	}
@@ -600,9 +602,9 @@ func (e *fatalError) Unwrap() error { return e.err }
 func (c *Client) apiError(method, path string, resp *http.Response, body []byte) *APIError {
 	e := &APIError{
 		Method:     method,
-		Path:       c.red.redact(path),
+		Path:       c.red.Replace(path),
 		Status:     resp.StatusCode,
-		Body:       c.red.redact(truncate(string(body), maxErrorBody)),
+		Body:       c.red.Replace(truncate(string(body), maxErrorBody)),
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now()),
 	}
 	for _, s := range c.cfg.ConflictStatuses {

@@ -808,7 +808,7 @@ func TestSecretsRedacted(t *testing.T) {
 		f.tokenStatus = 500
 		c, rec := setup(t, f, func(c *Config, _ *Options) { c.RetryDelays = []time.Duration{time.Millisecond} })
 		err := listOp(t.Context(), c)
-		if err == nil || strings.Contains(err.Error(), testSecret) || !strings.Contains(err.Error(), "[REDACTED]") {
+		if err == nil || strings.Contains(err.Error(), testSecret) || !strings.Contains(err.Error(), "[redacted]") {
 			t.Fatalf("error %v: want the echoed secret redacted", err)
 		}
 		// A 5xx from Sentinel is retried like any other, even though the

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/skillsync/skillsync/internal/secret"
 )
 
 // Defaults for Config.
@@ -97,9 +99,9 @@ func (a AuthConfig) GoString() string { return a.String() }
 func (a AuthConfig) secrets() []string {
 	var out []string
 	for _, s := range []string{a.ClientSecret, a.Secret, a.AccessToken, a.AccessTokenSecret, a.Password} {
-		// Very short values would redact ordinary text; they are not
-		// plausible secrets anyway.
-		if len(s) >= 4 {
+		// Very short values would redact ordinary text (the one length
+		// rule, for values named as secrets).
+		if secret.Huntable(s, true) {
 			out = append(out, s)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/skillsync/skillsync/internal/secret"
 )
 
 // discovery caches the Domain API's answer: one all-services call, kept
@@ -209,10 +211,7 @@ func (c *Client) send(ctx context.Context, endpoint, method, u string, body io.R
 	c.observe(ctx, endpoint, method, status, start)
 	if err != nil {
 		c.disc.markStale()
-		return nil, nil, &redactedError{
-			msg: fmt.Sprintf("%s %s: %s", method, req.URL.Path, c.red.redact(transportMessage(err))),
-			err: err,
-		}
+		return nil, nil, secret.Wrap(err, fmt.Sprintf("%s %s: %s", method, req.URL.Path, c.red.Replace(transportMessage(err))))
 	}
 	return resp, respBody, nil
 }

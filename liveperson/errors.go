@@ -3,7 +3,6 @@ package liveperson
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -98,26 +97,6 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// redactor removes configured secrets from text that leaves the client
-// (error bodies, paths, transport error messages).
-type redactor []string
-
-func newRedactor(secrets []string) redactor {
-	// Longest first, so a secret containing another is removed whole.
-	r := slices.Clone(secrets)
-	slices.SortFunc(r, func(a, b string) int { return len(b) - len(a) })
-	return r
-}
-
-func (r redactor) redact(s string) string {
-	for _, secret := range r {
-		if strings.Contains(s, secret) {
-			s = strings.ReplaceAll(s, secret, "[REDACTED]")
-		}
-	}
-	return s
-}
-
 // truncate shortens s to at most n bytes on a rune boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
@@ -129,17 +108,6 @@ func truncate(s string, n int) string {
 	}
 	return s[:cut] + "…(truncated)"
 }
-
-// redactedError wraps a transport error whose text may carry secrets
-// (url.Error prints the request URL). Unwrap keeps errors.Is/As working
-// for net errors and context errors.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
 
 // stateChangedError is the error CreateSkills returns with the skills it
 // created when the account's revision may have moved past the caller's
