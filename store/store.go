@@ -16,6 +16,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/skillsync/skillsync/internal/secret"
 	"github.com/skillsync/skillsync/migrations"
 )
 
@@ -116,7 +117,7 @@ func Open(ctx context.Context, dbURL string, opts Options) (*Store, error) {
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, &scrubbedError{msg: fmt.Sprintf("connect to postgres at %s: %s", where, scrubPassword(err.Error(), dbURL)), err: err}
+		return nil, secret.Wrap(err, fmt.Sprintf("connect to postgres at %s: %s", where, scrubPassword(err.Error(), dbURL)))
 	}
 	s := &Store{pool: pool, queryTimeout: opts.QueryTimeout, opts: opts, logger: logger, where: where}
 
@@ -124,9 +125,9 @@ func Open(ctx context.Context, dbURL string, opts Options) (*Store, error) {
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
-		return nil, &scrubbedError{err: err, msg: fmt.Sprintf(
+		return nil, secret.Wrap(err, fmt.Sprintf(
 			"connect to postgres at %s: %s (check database.url and that the server is running)",
-			where, scrubPassword(err.Error(), dbURL))}
+			where, scrubPassword(err.Error(), dbURL)))
 	}
 	return s, nil
 }
@@ -139,16 +140,6 @@ func describe(c *pgx.ConnConfig) string {
 	}
 	return fmt.Sprintf("%s:%d database %q user %q", host, c.Port, c.Database, c.User)
 }
-
-// scrubbedError is an error whose message has had the password removed; it
-// still unwraps to the original so that callers can test it with errors.Is.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
 
 // scrubPassword removes the password of connString from msg: pgx redacts
 // passwords from its errors on a best-effort basis only.
@@ -167,12 +158,9 @@ func scrubPassword(msg, connString string) string {
 		// is the password, so drop the detail entirely.
 		return "malformed connection string"
 	}
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-		}
-	}
-	return msg
+	// Every form is replaced, however short: the password is known to be
+	// in this very connection string, so nothing is hunted for blindly.
+	return secret.Text(msg, secrets)
 }
 
 // Close closes the pool. Locks still held are released by the server when
