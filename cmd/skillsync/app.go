@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/internal/secret"
 	"github.com/skillsync/skillsync/liveperson"
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/sync"
@@ -30,7 +30,7 @@ type app struct {
 	lp      *liveperson.Client
 	runner  *sync.Runner
 	metrics *metrics
-	secrets *strings.Replacer
+	secrets *secret.Set
 
 	// slot is this process's run slot (capacity 1), taken by claim. The
 	// runner's guard and the database lock keep runs apart as well; the
@@ -64,7 +64,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, e *env) (*app, e
 }
 
 func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions) (_ *app, err error) {
-	a := &app{cfg: cfg, metrics: newMetrics(), secrets: newReplacer(configSecrets(cfg)), slot: make(chan struct{}, 1)}
+	a := &app{cfg: cfg, metrics: newMetrics(), secrets: secret.NewSet(configSecrets(cfg)...), slot: make(chan struct{}, 1)}
 	// Lines logged with a run's context carry its run_id (the runner puts
 	// it there; the LivePerson client logs with the context it is given).
 	log = slog.New(sync.LogHandler(log.Handler()))

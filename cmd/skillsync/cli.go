@@ -8,10 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/skillsync/skillsync/internal/secret"
 	"github.com/skillsync/skillsync/sync"
 )
 
@@ -102,7 +102,7 @@ type cli struct {
 	logLevel   string
 	// secrets hides the configuration's secrets in what the command
 	// prints; nil until a configuration has been read.
-	secrets *strings.Replacer
+	secrets *secret.Set
 }
 
 // redact hides the secrets of the configuration read so far in s.
@@ -117,7 +117,7 @@ func (c *cli) redact(s string) string {
 // configuration is decoded, valid or not.
 func (c *cli) remember(cfg *Config) {
 	if cfg != nil {
-		c.secrets = newReplacer(configSecrets(cfg))
+		c.secrets = secret.NewSet(configSecrets(cfg)...)
 	}
 }
 

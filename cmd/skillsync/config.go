@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/internal/secret"
 	"github.com/skillsync/skillsync/liveperson"
 	"github.com/skillsync/skillsync/sync"
 )
@@ -457,7 +458,7 @@ func literalSecret(path, value string) bool {
 		return false
 	}
 	last := path[strings.LastIndex(path, ".")+1:]
-	return secretKey(last) || len(secretsOfURL(value)) > 0
+	return secret.Key(last) || len(secret.OfURL(value)) > 0
 }
 
 var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
@@ -540,7 +541,7 @@ func (c *Config) Validate() []error {
 	if c.Database.URL == "" {
 		add("database.url", "required: a PostgreSQL URL such as postgres://skillsync@db.internal/skillsync")
 	} else if _, err := pgconn.ParseConfig(c.Database.URL); err != nil {
-		add("database.url", "not a PostgreSQL connection string: %s", redactText(err.Error(), secretsOfURL(c.Database.URL)))
+		add("database.url", "not a PostgreSQL connection string: %s", secret.Text(err.Error(), secret.OfURL(c.Database.URL)))
 	}
 	if !slices.Contains([]string{"auto", "text", "json"}, c.Log.Format) {
 		add("log.format", "%q: want auto, text or json", c.Log.Format)

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/skillsync/skillsync/internal/secret"
 	"github.com/skillsync/skillsync/liveperson"
 	"github.com/skillsync/skillsync/liveperson/lpsim"
 	"github.com/skillsync/skillsync/store"
@@ -325,7 +326,7 @@ func (c *cli) configuredDatabase() (url, from string) {
 func demoSchemaURL(ctx context.Context, url string) (string, error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return "", fmt.Errorf("demo: connect to the configured database: %s", redactText(err.Error(), secretsOfURL(url)))
+		return "", fmt.Errorf("demo: connect to the configured database: %s", secret.Text(err.Error(), secret.OfURL(url)))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+demoSchema+" CASCADE; CREATE SCHEMA "+demoSchema); err != nil {

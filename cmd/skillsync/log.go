@@ -10,7 +10,7 @@ import (
 	"github.com/lmittmann/tint"
 	"golang.org/x/term"
 
-	"github.com/skillsync/skillsync/sync"
+	"github.com/skillsync/skillsync/internal/secret"
 )
 
 // parseLevel reads a --log-level / log.level value.
@@ -89,22 +89,13 @@ func newLogger(w io.Writer, format, level string, secrets []string, color bool) 
 	default:
 		return nil, fmt.Errorf("log format %q: want auto, text or json", format)
 	}
-	return slog.New(newRedactHandler(h, newReplacer(secrets))), nil
+	return slog.New(newRedactHandler(h, secret.NewSet(secrets...))), nil
 }
 
 // newRedactHandler is the guard in front of every log line: it replaces
 // the known secret values wherever they appear (messages, strings, errors,
 // URLs), hides the passwords and secret query values of URLs and
 // connection strings, and hides attributes whose key names a secret.
-func newRedactHandler(inner slog.Handler, secrets *strings.Replacer) slog.Handler {
-	return sync.RedactHandler(inner, func(s string) string { return secrets.Replace(redactURL(s)) }, secretKey)
-}
-
-func newReplacer(secrets []string) *strings.Replacer {
-	secrets = dedupSecrets(secrets)
-	pairs := make([]string, 0, 2*len(secrets))
-	for _, s := range secrets {
-		pairs = append(pairs, s, redacted)
-	}
-	return strings.NewReplacer(pairs...)
+func newRedactHandler(inner slog.Handler, secrets *secret.Set) slog.Handler {
+	return secret.Handler(inner, func(s string) string { return secrets.Replace(secret.HideURL(s)) }, secret.Key)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/skillsync/skillsync/internal/secret"
 	"github.com/skillsync/skillsync/store/pgtest"
 )
 
@@ -160,7 +161,7 @@ func TestLoggerRedacts(t *testing.T) {
 					t.Errorf("%s/%s: %q leaked: %s", format, tc.name, leaked, out)
 				}
 			}
-			if !strings.Contains(out, redacted) {
+			if !strings.Contains(out, `[redacted]`) {
 				t.Errorf("%s/%s: nothing redacted: %s", format, tc.name, out)
 			}
 		}
@@ -177,7 +178,7 @@ func TestLoggerKeepsErrorChains(t *testing.T) {
 			}
 			return true
 		})
-	}}, newReplacer([]string{"hidden-1234"}))
+	}}, secret.NewSet("hidden-1234"))
 	slog.New(h).Error("x", "err", fmt.Errorf("wrap hidden-1234: %w", context.Canceled))
 	if got == nil || !errors.Is(got, context.Canceled) || strings.Contains(got.Error(), "hidden-1234") {
 		t.Errorf("redacted error: %v (errors.Is Canceled: %v)", got, errors.Is(got, context.Canceled))
@@ -446,12 +447,12 @@ func TestShortValuesAreNotHuntedFor(t *testing.T) {
 	if !reason.MatchString(printed) || !reason.MatchString(cols["runs"]) {
 		t.Fatalf("the pending delete's reason is not printed and stored as is:\n%s", printed)
 	}
-	if strings.Contains(printed, redacted) {
-		t.Errorf("the output is garbled: %s", around(printed, redacted))
+	if strings.Contains(printed, secret.Redacted) {
+		t.Errorf("the output is garbled: %s", around(printed, secret.Redacted))
 	}
 	for table, text := range cols {
-		if strings.Contains(text, redacted) {
-			t.Errorf("%s stores a garbled text: %s", table, around(text, redacted))
+		if strings.Contains(text, secret.Redacted) {
+			t.Errorf("%s stores a garbled text: %s", table, around(text, secret.Redacted))
 		}
 	}
 }
