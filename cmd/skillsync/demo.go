@@ -24,7 +24,7 @@ import (
 	"github.com/skillsync/skillsync/liveperson"
 	"github.com/skillsync/skillsync/liveperson/lpsim"
 	"github.com/skillsync/skillsync/store"
-	"github.com/skillsync/skillsync/store/pgtest"
+	"github.com/skillsync/skillsync/store/pgcluster"
 	"github.com/skillsync/skillsync/sync"
 )
 
@@ -290,7 +290,7 @@ func (c *cli) demoDatabase(ctx context.Context) (url, where string, stop func(),
 		}
 		return url, fmt.Sprintf("%s, schema %s (recreated for each demo)", from, demoSchema), func() {}, nil
 	}
-	cluster, err := pgtest.Start(ctx, pgtest.Options{BinDir: c.env.pgBinDir})
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{BinDir: c.env.pgBinDir})
 	if err != nil {
 		return "", "", nil, fmt.Errorf(`the demo needs PostgreSQL and could not start a throwaway server: %w
 

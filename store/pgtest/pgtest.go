@@ -1,3 +1,15 @@
+// Package pgtest gives tests a real PostgreSQL: DB gives each test a
+// fresh, migrated database of its own, cloned from a migrated template, on
+// the server named by SKILLSYNC_TEST_DATABASE_URL when it is set, else on
+// one throwaway cluster (store/pgcluster) shared by the test binary.
+// Packages using DB call Main from their TestMain so that the cluster is
+// stopped and its files removed at the end:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+//
+// It is a thin testing layer: the cluster itself lives in pgcluster, which
+// does not import testing and which the demo uses. It may import testing,
+// pgx, store (for the migrations) and pgcluster; only tests import it.
 package pgtest
 
 import (
@@ -17,7 +29,18 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/store/pgcluster"
 )
+
+// Cluster, Options and Start are pgcluster's, for tests that run a
+// cluster of their own (pausing the database, a soak's own server).
+type (
+	Cluster = pgcluster.Cluster
+	Options = pgcluster.Options
+)
+
+// Start starts a throwaway cluster: see pgcluster.Start.
+func Start(ctx context.Context, opts Options) (*Cluster, error) { return pgcluster.Start(ctx, opts) }
 
 // EnvURL names the environment variable holding the URL of an existing
 // PostgreSQL server for tests. Tests create (and drop) databases there, so

@@ -58,78 +58,6 @@ func TestMainCleanups(t *testing.T) {
 	}
 }
 
-// TestPauseResume checks that a paused cluster refuses connections and
-// ends open sessions, and that Resume brings it back on the same URL with
-// its data.
-func TestPauseResume(t *testing.T) {
-	t.Parallel()
-	if os.Getenv(pgtest.EnvURL) != "" {
-		t.Skip("uses an external server; the throwaway cluster is not exercised")
-	}
-	ctx := t.Context()
-	c, err := pgtest.Start(ctx, pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Stop() })
-	url := c.URL()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before the pause')"); err != nil {
-		t.Fatal(err)
-	}
-
-	if err := c.Pause(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Pause(ctx); err != nil {
-		t.Errorf("second Pause: %v", err)
-	}
-	if _, err := conn.Exec(ctx, "SELECT 1"); err == nil {
-		t.Errorf("a session opened before the pause still works")
-	}
-	if other, err := pgx.Connect(ctx, url); err == nil {
-		other.Close(ctx)
-		t.Errorf("a paused cluster accepts connections")
-	}
-
-	if err := c.Resume(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Resume(ctx); err != nil {
-		t.Errorf("second Resume: %v", err)
-	}
-	if c.URL() != url {
-		t.Errorf("URL after Resume %s, before %s", c.URL(), url)
-	}
-	again, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v string
-	err = again.QueryRow(ctx, "SELECT v FROM kept").Scan(&v)
-	again.Close(ctx)
-	if err != nil || v != "before the pause" {
-		t.Errorf("data after Resume: %q, %v", v, err)
-	}
-
-	if err := c.Pause(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Stop(); err != nil {
-		t.Fatalf("Stop of a paused cluster: %v", err)
-	}
-	if _, err := os.Stat(c.Dir()); !os.IsNotExist(err) {
-		t.Errorf("cluster directory %s still there after Stop (stat: %v)", c.Dir(), err)
-	}
-	if err := c.Resume(ctx); err == nil {
-		t.Errorf("Resume after Stop succeeded")
-	}
-}
-
 // TestDB checks that every test gets its own migrated, empty database.
 func TestDB(t *testing.T) {
 	t.Parallel()
@@ -158,41 +86,6 @@ func TestDB(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-	}
-}
-
-// TestStart checks a standalone cluster: it serves its database and Stop
-// removes its files.
-func TestStart(t *testing.T) {
-	t.Parallel()
-	if os.Getenv(pgtest.EnvURL) != "" {
-		t.Skip("uses an external server; the throwaway cluster is not exercised")
-	}
-	c, err := pgtest.Start(t.Context(), pgtest.Options{Database: "demo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Stop() })
-	conn, err := pgx.Connect(t.Context(), c.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var db string
-	if err := conn.QueryRow(t.Context(), "SELECT current_database()").Scan(&db); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(t.Context())
-	if db != "demo" {
-		t.Errorf("current_database() = %q, want demo", db)
-	}
-	if err := c.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(c.Dir()); !os.IsNotExist(err) {
-		t.Errorf("cluster directory %s still there after Stop (stat: %v)", c.Dir(), err)
-	}
-	if err := c.Stop(); err != nil {
-		t.Errorf("second Stop: %v", err)
 	}
 }
 

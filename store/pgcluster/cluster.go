@@ -1,14 +1,14 @@
-// Package pgtest gives tests, and `skillsync demo`, a real PostgreSQL.
+// Package pgcluster runs a throwaway PostgreSQL cluster: initdb in a
+// temporary directory, then the postgres server on a free 127.0.0.1 port,
+// paused, resumed and stopped on request, its files removed at the end.
+// `skillsync demo` runs on one, and store/pgtest builds the test databases
+// of every package on one.
 //
-// Start runs a throwaway cluster (initdb, then the postgres server) in a
-// temporary directory on a free port. DB gives each test a fresh, migrated
-// database of its own, cloned from a migrated template, on the server named
-// by SKILLSYNC_TEST_DATABASE_URL when it is set, else on one throwaway
-// cluster shared by the test binary. Packages using DB call Main from their
-// TestMain so that the cluster is stopped and its files removed at the end:
-//
-//	func TestMain(m *testing.M) { pgtest.Main(m) }
-package pgtest
+// It owns the cluster's process and files only: no schema, no migrations,
+// no knowledge of tests. It may import the standard library and pgx, and
+// must not import `testing` (the demo ships in the binary) nor any package
+// of this module.
+package pgcluster
 
 import (
 	"bytes"
