@@ -20,23 +20,11 @@ import (
 // skillTransferList (null means "may transfer to any skill"), and writes
 // every field kept in Extra (Skill) or Raw (User) back byte for byte.
 
-// Skill field names, as LivePerson spells them.
+// Field names the user codec shares with skills (the skill codec reads
+// its names from the table of skill fields, fields.go).
 const (
-	fID                       = "id"
-	fName                     = "name"
-	fDescription              = "description"
-	fDeleted                  = "deleted"
-	fSkillOrder               = "skillOrder"
-	fMaxWaitTime              = "maxWaitTime"
-	fCanTransfer              = "canTransfer"
-	fSkillTransferList        = "skillTransferList"
-	fWrapUpTime               = "wrapUpTime"
-	fSLADefaultResponseTime   = "slaDefaultResponseTime"
-	fSLAUrgentResponseTime    = "slaUrgentResponseTime"
-	fSLAFirstTimeResponseTime = "slaFirstTimeResponseTime"
-	fLobIDs                   = "lobIds"
-	fWorkingHoursID           = "workingHoursId"
-	fFallbackSkill            = "fallbackSkill"
+	fID      = "id"
+	fDeleted = "deleted"
 )
 
 // User field names.
@@ -46,16 +34,6 @@ const (
 	fSkillIDs   = "skillIds"
 	fPasswordSh = "passwordSh"
 )
-
-func isSkillField(k string) bool {
-	switch k {
-	case fID, fName, fDescription, fDeleted, fSkillOrder, fMaxWaitTime, fCanTransfer,
-		fSkillTransferList, fWrapUpTime, fSLADefaultResponseTime, fSLAUrgentResponseTime,
-		fSLAFirstTimeResponseTime, fLobIDs, fWorkingHoursID, fFallbackSkill:
-		return true
-	}
-	return false
-}
 
 // skillDecoder decodes many skills from one buffer, sharing key strings.
 type skillDecoder struct {
@@ -131,14 +109,14 @@ func (d *skillDecoder) skill(s *scanner, sk *Skill) error {
 	var extra map[string]json.RawMessage
 	d.keys.reset()
 	err := s.object(func(rawKey []byte, plain bool, val []byte) error {
-		key, err := d.keys.key(rawKey, plain)
+		key, field, err := d.keys.keyIndex(rawKey, plain, skillFieldIndex)
 		if err != nil {
 			return err
 		}
-		if err := d.setField(sk, key, val); err != nil {
-			return fmt.Errorf("skill field %q: %w", key, err)
-		}
-		if isSkillField(key) {
+		if field >= 0 {
+			if err := skillFields[field].decode(d, sk, val); err != nil {
+				return fmt.Errorf("skill field %q: %w", key, err)
+			}
 			return nil
 		}
 		if extra == nil {
@@ -156,49 +134,6 @@ func (d *skillDecoder) skill(s *scanner, sk *Skill) error {
 	d.extraHint = len(extra)
 	sk.Extra = extra
 	return nil
-}
-
-// setField sets a typed field from its raw value; unknown keys are ignored
-// here (the caller keeps them in Extra).
-func (d *skillDecoder) setField(sk *Skill, key string, val []byte) error {
-	var err error
-	switch key {
-	case fID:
-		sk.ID, err = parseInt(val)
-	case fName:
-		sk.Name, err = parseString(val)
-	case fDescription:
-		sk.Description, err = parseString(val)
-	case fDeleted:
-		if isNull(val) {
-			sk.Deleted = false
-			return nil
-		}
-		sk.Deleted, err = parseBool(val)
-	case fSkillOrder:
-		sk.SkillOrder, err = d.optInt(val)
-	case fMaxWaitTime:
-		sk.MaxWaitTime, err = d.optInt(val)
-	case fCanTransfer:
-		sk.CanTransfer, err = d.optBool(val)
-	case fSkillTransferList:
-		sk.SkillTransferList, err = d.ids(val)
-	case fWrapUpTime:
-		sk.WrapUpTime, err = d.optInt(val)
-	case fSLADefaultResponseTime:
-		sk.SLADefaultResponseTime, err = d.optInt(val)
-	case fSLAUrgentResponseTime:
-		sk.SLAUrgentResponseTime, err = d.optInt(val)
-	case fSLAFirstTimeResponseTime:
-		sk.SLAFirstTimeResponseTime, err = d.optInt(val)
-	case fLobIDs:
-		sk.LobIDs, err = d.ids(val)
-	case fWorkingHoursID:
-		sk.WorkingHoursID, err = d.optInt64(val)
-	case fFallbackSkill:
-		sk.FallbackSkill, err = d.optInt64(val)
-	}
-	return err
 }
 
 // optInt reads an optional integer: null and "" are absent.
@@ -254,60 +189,25 @@ func (sk Skill) MarshalJSON() ([]byte, error) {
 	return appendSkill(make([]byte, 0, 256), &sk), nil
 }
 
-// appendSkill writes the skill. The id is left out when zero (a create);
-// deleted is written only for a skill that has an id (or is deleted),
-// since it is read-only and belongs to objects read from LivePerson. Nil pointers are
-// left out; a nil skillTransferList is written as null, which LivePerson
-// reads as "may transfer to any skill"; a nil lobIds is left out.
+// appendSkill writes the skill's fields in the order of the table of skill
+// fields, each as its entry says (fields.go), then Extra.
 func appendSkill(b []byte, sk *Skill) []byte {
 	first := true
 	b = append(b, '{')
-	if sk.ID != 0 {
-		b = appendKey(b, fID, &first)
-		b = strconv.AppendInt(b, sk.ID, 10)
-	}
-	b = appendKey(b, fName, &first)
-	b = appendString(b, sk.Name)
-	b = appendKey(b, fDescription, &first)
-	b = appendString(b, sk.Description)
-	if sk.ID != 0 || sk.Deleted {
-		b = appendKey(b, fDeleted, &first)
-		b = strconv.AppendBool(b, sk.Deleted)
-	}
-	b = appendOptInt(b, fSkillOrder, sk.SkillOrder, &first)
-	b = appendOptInt(b, fMaxWaitTime, sk.MaxWaitTime, &first)
-	if sk.CanTransfer != nil {
-		b = appendKey(b, fCanTransfer, &first)
-		b = strconv.AppendBool(b, *sk.CanTransfer)
-	}
-	b = appendKey(b, fSkillTransferList, &first)
-	b = appendIDs(b, sk.SkillTransferList)
-	b = appendOptInt(b, fWrapUpTime, sk.WrapUpTime, &first)
-	b = appendOptInt(b, fSLADefaultResponseTime, sk.SLADefaultResponseTime, &first)
-	b = appendOptInt(b, fSLAUrgentResponseTime, sk.SLAUrgentResponseTime, &first)
-	b = appendOptInt(b, fSLAFirstTimeResponseTime, sk.SLAFirstTimeResponseTime, &first)
-	if sk.LobIDs != nil {
-		b = appendKey(b, fLobIDs, &first)
-		b = appendIDs(b, sk.LobIDs)
-	}
-	if sk.WorkingHoursID != nil {
-		b = appendKey(b, fWorkingHoursID, &first)
-		b = strconv.AppendInt(b, *sk.WorkingHoursID, 10)
-	}
-	if sk.FallbackSkill != nil {
-		b = appendKey(b, fFallbackSkill, &first)
-		b = strconv.AppendInt(b, *sk.FallbackSkill, 10)
+	for i := range skillFields {
+		n := len(b)
+		if !first {
+			b = append(b, ',')
+		}
+		m := len(b)
+		if b = skillFields[i].encode(b, sk); len(b) == m {
+			b = b[:n] // left out
+			continue
+		}
+		first = false
 	}
 	b = appendRawFields(b, sk.Extra, isSkillField, nil, &first)
 	return append(b, '}')
-}
-
-func appendOptInt(b []byte, key string, v *int, first *bool) []byte {
-	if v == nil {
-		return b
-	}
-	b = appendKey(b, key, first)
-	return strconv.AppendInt(b, int64(*v), 10)
 }
 
 // appendRawFields writes the raw fields in key order (so output is

@@ -466,7 +466,9 @@ func parseIDs(raw []byte) ([]int64, error) {
 // allocation.
 type keyCache struct {
 	prev []string
-	i    int
+	// idx holds, beside prev, the index keyIndex found for each key.
+	idx []int
+	i   int
 }
 
 // reset starts a new object.
@@ -488,11 +490,47 @@ func (c *keyCache) key(raw []byte, plain bool) (string, error) {
 	}
 	k := string(inner)
 	if i < len(c.prev) {
-		c.prev[i] = k
+		c.prev[i], c.idx[i] = k, -1
 	} else {
 		c.prev = append(c.prev, k)
+		c.idx = append(c.idx, -1)
 	}
 	return k, nil
+}
+
+// keyIndex is key that also returns index[key] (-1 when absent), looked
+// up only when the key is not the one cached at its position. One cache
+// serves either key or keyIndex (with one index), never both.
+func (c *keyCache) keyIndex(raw []byte, plain bool, index map[string]int) (string, int, error) {
+	if !plain {
+		var k string
+		if err := json.Unmarshal(raw, &k); err != nil {
+			return "", 0, err
+		}
+		return k, lookupIndex(index, k), nil
+	}
+	inner := raw[1 : len(raw)-1]
+	i := c.i
+	c.i++
+	if i < len(c.prev) && c.prev[i] == string(inner) {
+		return c.prev[i], c.idx[i], nil
+	}
+	k := string(inner)
+	n := lookupIndex(index, k)
+	if i < len(c.prev) {
+		c.prev[i], c.idx[i] = k, n
+	} else {
+		c.prev = append(c.prev, k)
+		c.idx = append(c.idx, n)
+	}
+	return k, n, nil
+}
+
+func lookupIndex(index map[string]int, k string) int {
+	if n, ok := index[k]; ok {
+		return n
+	}
+	return -1
 }
 
 // Encoding helpers: append JSON to a byte slice without reflection.

@@ -67,6 +67,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/skillsync/skillsync/liveperson"
 )
 
 // Options configures a Sim. Zero values get the defaults named per field.
@@ -169,11 +171,10 @@ type record struct {
 	id      int64
 	obj     map[string]any
 	deleted bool
-	// refs are the skill ids the object references, parsed once at store
-	// time for the dependency check: a user's skillIds; a skill's
-	// skillTransferList, then its fallbackSkill (fallback >= 0 if set).
-	refs     []int64
-	fallback int64
+	// refs are the skill ids the object references, by field, parsed once
+	// at store time for the dependency check: a user's skillIds; a
+	// skill's fields that name skills (liveperson.SkillField.SkillRefs).
+	refs []fieldRefs
 	// enc is the JSON of the object as returned with all fields (for users,
 	// with masked fields blanked), cached because lists are read far more
 	// often than written.
@@ -376,18 +377,42 @@ func (s *Sim) EditUser(id int64, fn func(map[string]any)) {
 }
 
 // putSkill stores obj as skill id. Callers hold s.mu and own obj.
+// fieldRefs are the skill ids one field of an object names.
+type fieldRefs struct {
+	field string
+	ids   []int64
+}
+
+// skillRefFields are the skill fields that name other skills.
+var skillRefFields = func() []liveperson.SkillField {
+	var out []liveperson.SkillField
+	for _, f := range liveperson.SkillFields() {
+		if f.SkillRefs {
+			out = append(out, f)
+		}
+	}
+	return out
+}()
+
 func (s *Sim) putSkill(id int64, obj map[string]any) {
 	s.noteSkillLocked(id)
 	if _, ok := s.skills[id]; !ok {
 		s.skillIDs = insertSorted(s.skillIDs, id)
 	}
 	deleted, _ := boolOf(obj["deleted"])
-	refs, _ := idList(obj["skillTransferList"])
-	fallback, ok := int64Of(obj["fallbackSkill"])
-	if !ok {
-		fallback = -1
+	var refs []fieldRefs
+	for _, f := range skillRefFields {
+		var ids []int64
+		if f.Kind == liveperson.KindIDs {
+			ids, _ = idList(obj[f.Wire])
+		} else if id, ok := int64Of(obj[f.Wire]); ok {
+			ids = []int64{id}
+		}
+		if len(ids) > 0 {
+			refs = append(refs, fieldRefs{field: f.Wire, ids: ids})
+		}
 	}
-	s.skills[id] = &record{id: id, obj: obj, deleted: deleted, refs: refs, fallback: fallback, enc: mustMarshal(obj)}
+	s.skills[id] = &record{id: id, obj: obj, deleted: deleted, refs: refs, enc: mustMarshal(obj)}
 	if name, ok := obj["name"].(string); ok {
 		s.skillNames[foldName(name)] = id
 	}
@@ -401,7 +426,7 @@ func (s *Sim) putUser(id int64, obj map[string]any) {
 	}
 	deleted, _ := boolOf(obj["deleted"])
 	refs, _ := idList(obj["skillIds"])
-	s.users[id] = &record{id: id, obj: obj, deleted: deleted, refs: refs, fallback: -1, enc: mustMarshal(maskUser(obj))}
+	s.users[id] = &record{id: id, obj: obj, deleted: deleted, refs: []fieldRefs{{field: "skillIds", ids: refs}}, enc: mustMarshal(maskUser(obj))}
 }
 
 // maskedUserFields are returned empty by the newest Users API (PII masking)

@@ -6,18 +6,30 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/skillsync/skillsync/liveperson"
 )
 
 // defaultSkillSelect is the Skills API's documented default for lists.
 var defaultSkillSelect = selector{"id", "deleted", "name"}
 
 // skillDefaults are the appendix's documented defaults, applied on create
-// when the field is absent.
-var skillDefaults = map[string]any{
-	"maxWaitTime":                  json.Number("120"),
-	"canTransfer":                  true,
-	"fallbackWhenAllAgentsAreAway": true,
-}
+// when the field is absent: those of the table of skill fields, and of
+// fields skillsync does not type.
+var skillDefaults = func() map[string]any {
+	m := map[string]any{"fallbackWhenAllAgentsAreAway": true}
+	for _, f := range liveperson.SkillFields() {
+		if f.Default == nil {
+			continue
+		}
+		v := f.Default
+		if n, ok := v.(int); ok { // as decodeJSON reads numbers
+			v = json.Number(strconv.Itoa(n))
+		}
+		m[f.Wire] = v
+	}
+	return m
+}()
 
 const dateLayout = "2006-01-02 15:04:05"
 
@@ -117,14 +129,17 @@ func validateSkill(obj map[string]any) (string, string) {
 	if strings.TrimSpace(name) == "" {
 		return "", "name must not be empty"
 	}
-	if v, ok := obj["skillTransferList"]; ok && v != nil {
-		if _, ok := idList(v); !ok {
-			return "", "skillTransferList must be null or a list of skill ids"
+	for _, f := range skillRefFields {
+		v, ok := obj[f.Wire]
+		if !ok || v == nil {
+			continue
 		}
-	}
-	if v, ok := obj["fallbackSkill"]; ok && v != nil {
-		if _, ok := int64Of(v); !ok {
-			return "", "fallbackSkill must be a skill id"
+		if f.Kind == liveperson.KindIDs {
+			if _, ok := idList(v); !ok {
+				return "", f.Wire + " must be null or a list of skill ids"
+			}
+		} else if _, ok := int64Of(v); !ok {
+			return "", f.Wire + " must be a skill id"
 		}
 	}
 	return name, ""
@@ -469,9 +484,11 @@ func (s *Sim) dependencies(ids []int64, batch map[int64]bool) []blockedSkill {
 		if u.deleted {
 			continue
 		}
-		for _, sid := range u.refs {
-			if batch[sid] {
-				held[sid] = append(held[sid], dependency{Type: "user", ID: uid, Field: "skillIds"})
+		for _, r := range u.refs {
+			for _, sid := range r.ids {
+				if batch[sid] {
+					held[sid] = append(held[sid], dependency{Type: "user", ID: uid, Field: r.field})
+				}
 			}
 		}
 	}
@@ -480,13 +497,12 @@ func (s *Sim) dependencies(ids []int64, batch map[int64]bool) []blockedSkill {
 		if o.deleted || batch[oid] {
 			continue
 		}
-		for _, sid := range o.refs {
-			if batch[sid] {
-				held[sid] = append(held[sid], dependency{Type: "skill", ID: oid, Field: "skillTransferList"})
+		for _, r := range o.refs {
+			for _, sid := range r.ids {
+				if batch[sid] {
+					held[sid] = append(held[sid], dependency{Type: "skill", ID: oid, Field: r.field})
+				}
 			}
-		}
-		if o.fallback >= 0 && batch[o.fallback] {
-			held[o.fallback] = append(held[o.fallback], dependency{Type: "skill", ID: oid, Field: "fallbackSkill"})
 		}
 	}
 	var out []blockedSkill
