@@ -93,12 +93,11 @@ func SkillFields() []SkillField { return skillFields }
 
 // SkillFieldByKey returns the field with the given Key.
 func SkillFieldByKey(key string) (*SkillField, bool) {
-	for i := range skillFields {
-		if skillFields[i].Key == key {
-			return &skillFields[i], true
-		}
+	i, ok := skillFieldKeys[key]
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	return &skillFields[i], true
 }
 
 // Value returns the field of sk as a plan shows it and the written state
@@ -232,13 +231,14 @@ var skillFields = []SkillField{
 		func(sk *Skill) **int64 { return &sk.FallbackSkill }, nil), nil),
 }
 
-// skillFieldIndex maps wire names to their index in skillFields.
-var skillFieldIndex = func() map[string]int {
-	m := make(map[string]int, len(skillFields))
+// skillFieldIndex and skillFieldKeys map wire names and keys to their
+// index in skillFields.
+var skillFieldIndex, skillFieldKeys = func() (map[string]int, map[string]int) {
+	wire, keys := make(map[string]int, len(skillFields)), make(map[string]int, len(skillFields))
 	for i, f := range skillFields {
-		m[f.Wire] = i
+		wire[f.Wire], keys[f.Key] = i, i
 	}
-	return m
+	return wire, keys
 }()
 
 func isSkillField(k string) bool {

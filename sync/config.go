@@ -1,5 +1,7 @@
 package sync
 
+import "github.com/skillsync/skillsync/liveperson"
+
 // SkillsConfig is the `skills:` section of the configuration: the rules that
 // turn HR records into desired skills.
 type SkillsConfig struct {
@@ -46,20 +48,10 @@ type Static struct {
 	Settings    Settings `yaml:"settings"`
 }
 
-// Settings carry the LivePerson skill fields a rule sets. Nil means "not
+// Settings carry the LivePerson skill fields a rule sets, by their keys in
+// the table of skill fields (liveperson.SkillFields). Nil means "not
 // managed by skillsync": the field is left as LivePerson has it.
-type Settings struct {
-	MaxWaitTime              *int     `yaml:"max_wait_time"`
-	SkillOrder               *int     `yaml:"skill_order"`
-	CanTransfer              *bool    `yaml:"can_transfer"`
-	TransferTo               []string `yaml:"transfer_to"` // skill names, resolved to ids at apply time
-	WrapUpTime               *int     `yaml:"wrap_up_time"`
-	SLADefaultResponseTime   *int     `yaml:"sla_default_response_time"`
-	SLAUrgentResponseTime    *int     `yaml:"sla_urgent_response_time"`
-	SLAFirstTimeResponseTime *int     `yaml:"sla_first_time_response_time"`
-	LobIDs                   []int64  `yaml:"lob_ids"`
-	WorkingHoursID           *int64   `yaml:"working_hours_id"`
-}
+type Settings = liveperson.SkillSettings
 
 // AssignmentsConfig is the `assignments:` section. Start from
 // DefaultAssignmentsConfig: a zero value means what it says (KeepUnmatched

@@ -924,50 +924,21 @@ func desiredSkill(base liveperson.Skill, d *DesiredSkill, r *transferResolver) l
 	if d.ManageDescription {
 		out.Description = d.Description
 	}
-	s := d.Settings
-	if s.MaxWaitTime != nil {
-		out.MaxWaitTime = ptrTo(*s.MaxWaitTime)
-	}
-	if s.SkillOrder != nil {
-		out.SkillOrder = ptrTo(*s.SkillOrder)
-	}
-	if s.CanTransfer != nil {
-		out.CanTransfer = ptrTo(*s.CanTransfer)
-	}
-	if s.TransferTo != nil {
-		out.SkillTransferList = r.ids(s.TransferTo)
-	}
-	if s.WrapUpTime != nil {
-		out.WrapUpTime = ptrTo(*s.WrapUpTime)
-	}
-	if s.SLADefaultResponseTime != nil {
-		out.SLADefaultResponseTime = ptrTo(*s.SLADefaultResponseTime)
-	}
-	if s.SLAUrgentResponseTime != nil {
-		out.SLAUrgentResponseTime = ptrTo(*s.SLAUrgentResponseTime)
-	}
-	if s.SLAFirstTimeResponseTime != nil {
-		out.SLAFirstTimeResponseTime = ptrTo(*s.SLAFirstTimeResponseTime)
-	}
-	if s.LobIDs != nil {
-		out.LobIDs = sortedIDs(s.LobIDs)
-	}
-	if s.WorkingHoursID != nil {
-		out.WorkingHoursID = ptrTo(*s.WorkingHoursID)
+	fields := liveperson.SkillFields()
+	for i := range fields {
+		f := &fields[i]
+		if names := f.SettingNames(&d.Settings); names != nil {
+			f.SetIDs(&out, r.ids(names))
+			continue
+		}
+		f.Apply(&out, &d.Settings)
 	}
 	return out
 }
 
 func ptrTo[T any](v T) *T { return &v }
 
-func sortedIDs(ids []int64) []int64 {
-	out := slices.Clone(ids)
-	if out == nil {
-		out = []int64{}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
+func sortedIDs(ids []int64) []int64 { return liveperson.SortedIDs(ids) }
 
 // diffSkill lists the managed fields whose values differ between before
 // and after. Fields skillsync does not set are never compared.
@@ -980,29 +951,17 @@ func diffSkill(before, after *liveperson.Skill, d *DesiredSkill, r *transferReso
 	if d.ManageDescription && before.Description != after.Description {
 		add("description", before.Description, after.Description)
 	}
-	s := d.Settings
-	intField := func(field string, set *int, b, a *int) {
-		if set != nil && !eqPtr(b, a) {
-			add(field, derefAny(b), derefAny(a))
+	fields := liveperson.SkillFields()
+	for i := range fields {
+		f := &fields[i]
+		if !f.IsSet(&d.Settings) || f.Equal(before, after) {
+			continue
 		}
-	}
-	intField("max_wait_time", s.MaxWaitTime, before.MaxWaitTime, after.MaxWaitTime)
-	intField("skill_order", s.SkillOrder, before.SkillOrder, after.SkillOrder)
-	if s.CanTransfer != nil && !eqPtr(before.CanTransfer, after.CanTransfer) {
-		add("can_transfer", derefAny(before.CanTransfer), derefAny(after.CanTransfer))
-	}
-	if s.TransferTo != nil && !sameIDs(before.SkillTransferList, after.SkillTransferList) {
-		add("transfer_to", r.names(before.SkillTransferList), r.names(after.SkillTransferList))
-	}
-	intField("wrap_up_time", s.WrapUpTime, before.WrapUpTime, after.WrapUpTime)
-	intField("sla_default_response_time", s.SLADefaultResponseTime, before.SLADefaultResponseTime, after.SLADefaultResponseTime)
-	intField("sla_urgent_response_time", s.SLAUrgentResponseTime, before.SLAUrgentResponseTime, after.SLAUrgentResponseTime)
-	intField("sla_first_time_response_time", s.SLAFirstTimeResponseTime, before.SLAFirstTimeResponseTime, after.SLAFirstTimeResponseTime)
-	if s.LobIDs != nil && !sameIDs(before.LobIDs, after.LobIDs) {
-		add("lob_ids", idsAny(before.LobIDs), idsAny(after.LobIDs))
-	}
-	if s.WorkingHoursID != nil && !eqPtr(before.WorkingHoursID, after.WorkingHoursID) {
-		add("working_hours_id", derefAny(before.WorkingHoursID), derefAny(after.WorkingHoursID))
+		if f.SettingNames(&d.Settings) != nil { // shown by skill name
+			add(f.Key, r.names(f.IDs(before)), r.names(f.IDs(after)))
+			continue
+		}
+		add(f.Key, f.Value(before), f.Value(after))
 	}
 	return out
 }
@@ -1038,30 +997,7 @@ func diffFields(diff []FieldDiff) []string {
 	return out
 }
 
-func eqPtr[T comparable](a, b *T) bool {
-	return (a == nil) == (b == nil) && (a == nil || *a == *b)
-}
-
-func derefAny[T any](p *T) any {
-	if p == nil {
-		return nil
-	}
-	return *p
-}
-
-func sameIDs(a, b []int64) bool {
-	if (a == nil) != (b == nil) {
-		return false
-	}
-	return slices.Equal(sortedIDs(a), sortedIDs(b))
-}
-
-func idsAny(ids []int64) any {
-	if ids == nil {
-		return nil
-	}
-	return sortedIDs(ids)
-}
+func sameIDs(a, b []int64) bool { return liveperson.SameIDs(a, b) }
 
 // transferResolver maps transfer_to skill names to ids. Names of skills
 // this run will create have no id yet: they resolve at apply time.

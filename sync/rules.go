@@ -16,6 +16,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/liveperson"
 )
 
 // DefaultNameMaxLength bounds skill names when skills.name_max_length is
@@ -121,22 +122,17 @@ func CompileRules(cfg SkillsConfig) (*Rules, error) {
 		add("skills.name_max_length", "must be positive, got %d", cfg.NameMaxLength)
 	}
 	checkSettings := func(path string, s Settings) {
-		for _, v := range []struct {
-			key string
-			p   *int
-		}{
-			{"max_wait_time", s.MaxWaitTime}, {"wrap_up_time", s.WrapUpTime},
-			{"sla_default_response_time", s.SLADefaultResponseTime},
-			{"sla_urgent_response_time", s.SLAUrgentResponseTime},
-			{"sla_first_time_response_time", s.SLAFirstTimeResponseTime},
-		} {
-			if v.p != nil && *v.p < 0 {
-				add(path+"."+v.key, "must not be negative, got %d", *v.p)
+		fields := liveperson.SkillFields()
+		for i := range fields {
+			if v, ok := fields[i].SettingInt(&s); ok && fields[i].NonNegative && v < 0 {
+				add(path+"."+fields[i].Key, "must not be negative, got %d", v)
 			}
 		}
-		for i, n := range s.TransferTo {
-			if normalizeName(n) == "" {
-				add(fmt.Sprintf("%s.transfer_to[%d]", path, i), "empty skill name")
+		for _, f := range fields {
+			for i, n := range f.SettingNames(&s) {
+				if normalizeName(n) == "" {
+					add(fmt.Sprintf("%s.%s[%d]", path, f.Key, i), "empty skill name")
+				}
 			}
 		}
 	}
@@ -446,35 +442,9 @@ func oneLine(s string) string {
 // mergeSettings overlays rule settings on the defaults.
 func mergeSettings(def, s Settings) Settings {
 	out := def
-	if s.MaxWaitTime != nil {
-		out.MaxWaitTime = s.MaxWaitTime
-	}
-	if s.SkillOrder != nil {
-		out.SkillOrder = s.SkillOrder
-	}
-	if s.CanTransfer != nil {
-		out.CanTransfer = s.CanTransfer
-	}
-	if s.TransferTo != nil {
-		out.TransferTo = s.TransferTo
-	}
-	if s.WrapUpTime != nil {
-		out.WrapUpTime = s.WrapUpTime
-	}
-	if s.SLADefaultResponseTime != nil {
-		out.SLADefaultResponseTime = s.SLADefaultResponseTime
-	}
-	if s.SLAUrgentResponseTime != nil {
-		out.SLAUrgentResponseTime = s.SLAUrgentResponseTime
-	}
-	if s.SLAFirstTimeResponseTime != nil {
-		out.SLAFirstTimeResponseTime = s.SLAFirstTimeResponseTime
-	}
-	if s.LobIDs != nil {
-		out.LobIDs = s.LobIDs
-	}
-	if s.WorkingHoursID != nil {
-		out.WorkingHoursID = s.WorkingHoursID
+	fields := liveperson.SkillFields()
+	for i := range fields {
+		fields[i].Merge(&out, &s)
 	}
 	return out
 }
@@ -943,14 +913,13 @@ func compareIDs(a, b string) int {
 }
 
 func settingsEqual(a, b Settings) bool {
-	eqI := func(x, y *int) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
-	eqI64 := func(x, y *int64) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
-	eqB := func(x, y *bool) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
-	return eqI(a.MaxWaitTime, b.MaxWaitTime) && eqI(a.SkillOrder, b.SkillOrder) && eqB(a.CanTransfer, b.CanTransfer) &&
-		slices.Equal(a.TransferTo, b.TransferTo) && (a.TransferTo == nil) == (b.TransferTo == nil) &&
-		eqI(a.WrapUpTime, b.WrapUpTime) && eqI(a.SLADefaultResponseTime, b.SLADefaultResponseTime) &&
-		eqI(a.SLAUrgentResponseTime, b.SLAUrgentResponseTime) && eqI(a.SLAFirstTimeResponseTime, b.SLAFirstTimeResponseTime) &&
-		slices.Equal(a.LobIDs, b.LobIDs) && (a.LobIDs == nil) == (b.LobIDs == nil) && eqI64(a.WorkingHoursID, b.WorkingHoursID)
+	fields := liveperson.SkillFields()
+	for i := range fields {
+		if !fields[i].SameSetting(&a, &b) {
+			return false
+		}
+	}
+	return true
 }
 
 // hasColumnPrefix reports whether a dotted column (a flattened JSON object)

@@ -15,58 +15,28 @@ import (
 // that *store.Store is a RunStore without importing this package.
 type SkillState = store.SkillState
 
-// managedFields lists the fields a desired skill manages.
+// managedFields lists the fields a desired skill manages: its name, its
+// description when the rule manages it, and every setting it sets, by
+// their keys in the table of skill fields.
 func managedFields(d *DesiredSkill) []string {
 	f := []string{"name"}
 	if d.ManageDescription {
 		f = append(f, "description")
 	}
-	s := d.Settings
-	add := func(name string, set bool) {
-		if set {
-			f = append(f, name)
+	fields := liveperson.SkillFields()
+	for i := range fields {
+		if fields[i].IsSet(&d.Settings) {
+			f = append(f, fields[i].Key)
 		}
 	}
-	add("max_wait_time", s.MaxWaitTime != nil)
-	add("skill_order", s.SkillOrder != nil)
-	add("can_transfer", s.CanTransfer != nil)
-	add("transfer_to", s.TransferTo != nil)
-	add("wrap_up_time", s.WrapUpTime != nil)
-	add("sla_default_response_time", s.SLADefaultResponseTime != nil)
-	add("sla_urgent_response_time", s.SLAUrgentResponseTime != nil)
-	add("sla_first_time_response_time", s.SLAFirstTimeResponseTime != nil)
-	add("lob_ids", s.LobIDs != nil)
-	add("working_hours_id", s.WorkingHoursID != nil)
 	return f
 }
 
-// fieldValue returns the value of a managed field of s, comparable as JSON.
+// fieldValue returns the value of a field of s by key, comparable as JSON
+// (nil for a key that names no field).
 func fieldValue(s *liveperson.Skill, field string) any {
-	switch field {
-	case "name":
-		return s.Name
-	case "description":
-		return s.Description
-	case "max_wait_time":
-		return s.MaxWaitTime
-	case "skill_order":
-		return s.SkillOrder
-	case "can_transfer":
-		return s.CanTransfer
-	case "transfer_to":
-		return idsAny(s.SkillTransferList)
-	case "wrap_up_time":
-		return s.WrapUpTime
-	case "sla_default_response_time":
-		return s.SLADefaultResponseTime
-	case "sla_urgent_response_time":
-		return s.SLAUrgentResponseTime
-	case "sla_first_time_response_time":
-		return s.SLAFirstTimeResponseTime
-	case "lob_ids":
-		return idsAny(s.LobIDs)
-	case "working_hours_id":
-		return s.WorkingHoursID
+	if f, ok := liveperson.SkillFieldByKey(field); ok {
+		return f.Value(s)
 	}
 	return nil
 }
