@@ -38,6 +38,16 @@
 // it could not all find), or another error when nothing was created. After
 // ErrOutcomeUnknown the caller re-reads with include_deleted, matches by
 // name and creates only what is missing.
+//
+// # Skill fields
+//
+// Every typed field of Skill is declared once, in the table of skill
+// fields (SkillFields, fields.go): its configuration key, wire name, type,
+// LivePerson's default, how it is decoded, encoded, compared and shown,
+// and, for a field a configuration sets, its SkillSettings field. The
+// codec, lpsim and the sync engine loop over the table. Adding a field is
+// a Skill field (and a SkillSettings field), one entry and tests;
+// fields_test.go fails while any field lacks its entry.
 package liveperson
 
 import "encoding/json"
