@@ -70,6 +70,9 @@ type SkillField struct {
 	// NonNegative settings are refused below zero by the configuration
 	// checks.
 	NonNegative bool
+	// RefLabel names a SkillRefs field in words ("transfer list"), for
+	// messages about what refers to a skill.
+	RefLabel string
 
 	decode func(d *skillDecoder, sk *Skill, raw []byte) error
 	// encode appends the field as `"wire":value`, or nothing when the
@@ -78,6 +81,7 @@ type SkillField struct {
 	value  func(sk *Skill) any
 	equal  func(a, b *Skill) bool
 	ids    func(sk *Skill) *[]int64
+	refs   func(sk *Skill) []int64
 
 	isSet       func(s *SkillSettings) bool
 	merge       func(dst, src *SkillSettings)
@@ -123,6 +127,15 @@ func (f *SkillField) SetIDs(sk *Skill, ids []int64) {
 	if f.ids != nil {
 		*f.ids(sk) = ids
 	}
+}
+
+// Refs returns the skill ids a SkillRefs field of sk names (nil for
+// other fields).
+func (f *SkillField) Refs(sk *Skill) []int64 {
+	if f.refs == nil {
+		return nil
+	}
+	return f.refs(sk)
 }
 
 // IsSet reports whether s manages the field (false for fields that are
@@ -214,7 +227,7 @@ var skillFields = []SkillField{
 	// A nil skillTransferList is written as null, which LivePerson reads
 	// as "may transfer to any skill". It is configured by skill name.
 	skillRefs(idList("transfer_to", "skillTransferList", true, func(sk *Skill) *[]int64 { return &sk.SkillTransferList }, nil),
-		func(s *SkillSettings) *[]string { return &s.TransferTo }),
+		"transfer list", func(s *SkillSettings) *[]string { return &s.TransferTo }),
 	intSetting("wrap_up_time", "wrapUpTime", nil, true,
 		func(sk *Skill) **int { return &sk.WrapUpTime }, func(s *SkillSettings) **int { return &s.WrapUpTime }),
 	intSetting("sla_default_response_time", "slaDefaultResponseTime", nil, true,
@@ -228,7 +241,7 @@ var skillFields = []SkillField{
 	optional("working_hours_id", "workingHoursId", KindInt64, (*skillDecoder).optInt64, appendInt64,
 		func(sk *Skill) **int64 { return &sk.WorkingHoursID }, func(s *SkillSettings) **int64 { return &s.WorkingHoursID }),
 	skillRefs(optional("fallback_skill", "fallbackSkill", KindInt64, (*skillDecoder).optInt64, appendInt64,
-		func(sk *Skill) **int64 { return &sk.FallbackSkill }, nil), nil),
+		func(sk *Skill) **int64 { return &sk.FallbackSkill }, nil), "fallback skill", nil),
 }
 
 // skillFieldIndex and skillFieldKeys map wire names and keys to their
@@ -374,10 +387,25 @@ func idList(key, wire string, nullable bool, sk func(*Skill) *[]int64, set func(
 	return f
 }
 
-// skillRefs marks f as naming other skills; names, when not nil, is the
-// SkillSettings field that configures it by skill name.
-func skillRefs(f SkillField, names func(*SkillSettings) *[]string) SkillField {
-	f.SkillRefs = true
+// skillRefs marks f as naming other skills, called label in messages;
+// names, when not nil, is the SkillSettings field that configures it by
+// skill name.
+func skillRefs(f SkillField, label string, names func(*SkillSettings) *[]string) SkillField {
+	f.SkillRefs, f.RefLabel = true, label
+	switch {
+	case f.ids != nil:
+		f.refs = func(s *Skill) []int64 { return *f.ids(s) }
+	case f.Kind == KindInt64:
+		value := f.value
+		f.refs = func(s *Skill) []int64 {
+			if id, ok := value(s).(int64); ok {
+				return []int64{id}
+			}
+			return nil
+		}
+	default:
+		panic("skill field " + f.Key + ": a reference to skills must be a list of ids or an id")
+	}
 	if names == nil {
 		return f
 	}

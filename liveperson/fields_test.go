@@ -86,6 +86,11 @@ func TestSkillFieldsCoverSkill(t *testing.T) {
 		if !reflect.DeepEqual(back, sk) {
 			t.Errorf("Skill.%s: %s decodes to %+v, want %+v", sf.Name, raw, back, sk)
 		}
+		// A field naming skills gives their ids.
+		f := &skillFields[skillFieldIndex[differ[0]]]
+		if f.SkillRefs != (len(f.Refs(&sk)) > 0) {
+			t.Errorf("Skill.%s: entry %q (SkillRefs %v) Refs = %v", sf.Name, f.Key, f.SkillRefs, f.Refs(&sk))
+		}
 	}
 	if len(covered) != len(skillFields) {
 		t.Errorf("%d Skill fields for %d table entries: every entry must be a Skill field", len(covered), len(skillFields))
@@ -166,6 +171,9 @@ func TestSkillFieldsUnique(t *testing.T) {
 			t.Errorf("entry %q/%q is declared twice", f.Key, f.Wire)
 		}
 		keys[f.Key], wires[f.Wire] = true, true
+		if f.SkillRefs != (f.refs != nil) || f.SkillRefs != (f.RefLabel != "") {
+			t.Errorf("entry %q: SkillRefs %v without its refs and label", f.Key, f.SkillRefs)
+		}
 		if strings.ToLower(f.Key) != f.Key {
 			t.Errorf("key %q: configuration keys are snake_case", f.Key)
 		}

@@ -596,7 +596,8 @@ func sortRefs(refs []SkillRef) {
 // HoldReferencedDeletes keeps a skill from being deleted while something
 // skillsync does not change in this run still holds it: a user (any user
 // when users are known: managed ones after this run's assignments), or
-// another skill's transfer list or fallback. The change becomes a pending
+// another skill's transfer list or fallback (the skill fields that refer to
+// skills, liveperson.SkillField.SkillRefs). The change becomes a pending
 // delete that says what holds the skill.
 func HoldReferencedDeletes(p *Plan, current []liveperson.Skill, users []liveperson.User) int {
 	deleting := map[int64]bool{}
@@ -621,6 +622,14 @@ func HoldReferencedDeletes(p *Plan, current []liveperson.Skill, users []livepers
 			after[c.SkillID] = c.After
 		}
 	}
+	// The skill fields that name other skills (transfer list, fallback).
+	var refFields []*liveperson.SkillField
+	fields := liveperson.SkillFields()
+	for i := range fields {
+		if fields[i].SkillRefs {
+			refFields = append(refFields, &fields[i])
+		}
+	}
 	// In id order, so that the reasons do not depend on LivePerson's lists.
 	current = slices.SortedFunc(slices.Values(current), func(a, b liveperson.Skill) int { return cmp.Compare(a.ID, b.ID) })
 	users = slices.SortedFunc(slices.Values(users), func(a, b liveperson.User) int { return cmp.Compare(a.ID, b.ID) })
@@ -632,11 +641,10 @@ func HoldReferencedDeletes(p *Plan, current []liveperson.Skill, users []livepers
 		if a, ok := after[s.ID]; ok {
 			s = a
 		}
-		for _, id := range s.SkillTransferList {
-			add(id, fmt.Sprintf("skill %d %q (transfer list)", s.ID, s.Name))
-		}
-		if s.FallbackSkill != nil {
-			add(*s.FallbackSkill, fmt.Sprintf("skill %d %q (fallback skill)", s.ID, s.Name))
+		for _, f := range refFields {
+			for _, id := range f.Refs(s) {
+				add(id, fmt.Sprintf("skill %d %q (%s)", s.ID, s.Name, f.RefLabel))
+			}
 		}
 	}
 	var unassigned map[int64]map[int64]bool
