@@ -478,10 +478,10 @@ func BuildPlan(in PlanInput) *Plan {
 					reason = fmt.Sprintf("skill %d no longer exists in LivePerson; creating it again", row.SkillID)
 				}
 				c := prov
-				c.Action, c.Skill, c.After, c.Recreate, c.Reason, c.ReplacesID = ActionCreate, d.Name, &after, true, reason, row.SkillID
+				c.Action, c.Skill, c.After, c.Recreate, c.Reason, c.ReplacesID = ActionCreate, d.Name, after, true, reason, row.SkillID
 				p.carriers[nameKey(d.Name)] = carrier{create: true}
 				c.managed = managedFields(d)
-				c.Fields, c.Diff = createFields(d, &after, resolver)
+				c.Fields, c.Diff = createFields(d, after, resolver)
 				p.Changes = append(p.Changes, c)
 				continue
 			}
@@ -501,13 +501,13 @@ func BuildPlan(in PlanInput) *Plan {
 				}
 			}
 			after := desiredSkill(*cur, d, resolver)
-			diff := resolver.pendingTransfers(diffSkill(cur, &after, d, resolver), cur, d)
+			diff := resolver.pendingTransfers(diffSkill(cur, after, d, resolver), cur, d)
 			managed := managedFields(d)
 			if _, ok := takenOver[cur.ID]; ok && len(diff) == 0 {
 				// Nothing to write, but registering it is a change the
 				// plan shows (as an adoption, below).
 				c := prov
-				c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Rekey = ActionUpdate, d.Name, cur.ID, cur, &after, rekey
+				c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Rekey = ActionUpdate, d.Name, cur.ID, cur, after, rekey
 				c.Fields, c.managed = []string{}, managed
 				p.Changes = append(p.Changes, c)
 				continue
@@ -530,7 +530,7 @@ func BuildPlan(in PlanInput) *Plan {
 				continue
 			}
 			c := prov
-			c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Rekey = ActionUpdate, d.Name, cur.ID, cur, &after, diff, rekey
+			c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Rekey = ActionUpdate, d.Name, cur.ID, cur, after, diff, rekey
 			c.Fields = diffFields(diff)
 			c.managed = managed
 			var edited []string
@@ -566,9 +566,9 @@ func BuildPlan(in PlanInput) *Plan {
 				continue
 			}
 			after := desiredSkill(*other, d, resolver)
-			diff := resolver.pendingTransfers(diffSkill(other, &after, d, resolver), other, d)
+			diff := resolver.pendingTransfers(diffSkill(other, after, d, resolver), other, d)
 			c := prov
-			c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Adopt = ActionUpdate, d.Name, other.ID, other, &after, diff, true
+			c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Adopt = ActionUpdate, d.Name, other.ID, other, after, diff, true
 			c.Fields = diffFields(diff)
 			c.managed = managedFields(d)
 			c.Reason = "adopting an existing skill (skills.adopt_existing)"
@@ -583,9 +583,9 @@ func BuildPlan(in PlanInput) *Plan {
 		}
 		after := desiredSkill(liveperson.Skill{}, d, resolver)
 		c := prov
-		c.Action, c.Skill, c.After, c.afterRenames = ActionCreate, d.Name, &after, afterRenames
+		c.Action, c.Skill, c.After, c.afterRenames = ActionCreate, d.Name, after, afterRenames
 		p.carriers[nameKey(d.Name)] = carrier{create: true}
-		c.Fields, c.Diff = createFields(d, &after, resolver)
+		c.Fields, c.Diff = createFields(d, after, resolver)
 		c.managed = managedFields(d)
 		p.Changes = append(p.Changes, c)
 	}
@@ -917,9 +917,11 @@ func conflict(d *DesiredSkill, prov Change, other *liveperson.Skill, reason stri
 
 // desiredSkill returns base with the fields skillsync manages set from d.
 // Every other field (Extra included) is kept, so an update sends LivePerson
-// the whole object back.
-func desiredSkill(base liveperson.Skill, d *DesiredSkill, r *transferResolver) liveperson.Skill {
-	out := base
+// the whole object back. It returns a new skill (one allocation: the
+// table's functions take its address).
+func desiredSkill(base liveperson.Skill, d *DesiredSkill, r *transferResolver) *liveperson.Skill {
+	out := new(liveperson.Skill)
+	*out = base
 	out.Name = d.Name
 	if d.ManageDescription {
 		out.Description = d.Description
@@ -928,10 +930,10 @@ func desiredSkill(base liveperson.Skill, d *DesiredSkill, r *transferResolver) l
 	for i := range fields {
 		f := &fields[i]
 		if names := f.SettingNames(&d.Settings); names != nil {
-			f.SetIDs(&out, r.ids(names))
+			f.SetIDs(out, r.ids(names))
 			continue
 		}
-		f.Apply(&out, &d.Settings)
+		f.Apply(out, &d.Settings)
 	}
 	return out
 }

@@ -41,7 +41,7 @@ func lostCreate(id, run int64, name, key string, state store.OpState) store.Oper
 // lostCreateOf is the journal row of a lost create of d, with what it
 // sent, and the skill that create made.
 func lostCreateOf(id, run int64, d DesiredSkill) (store.Operation, liveperson.Skill) {
-	made := desiredSkill(liveperson.Skill{}, &d, newTransferResolver(nil, nil))
+	made := *desiredSkill(liveperson.Skill{}, &d, newTransferResolver(nil, nil))
 	op := lostCreate(id, run, d.Name, d.Key, store.OpSent)
 	op.Sent = sentState(&made, managedFields(&d))
 	made.ID = id
