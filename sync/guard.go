@@ -2,12 +2,14 @@ package sync
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
 
 	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/liveperson"
 	"github.com/skillsync/skillsync/store"
 )
 
@@ -232,4 +234,132 @@ func ApplyDeleteBudget(p *Plan, budget int) (deferred int) {
 		deferred++
 	}
 	return deferred
+}
+
+// The delete guard.
+//
+// BuildPlan decides which owned skills are due for deletion: the grace
+// count (sync.delete_after_runs), a rule that skipped records holding its
+// skills' deletes (grace not advanced), and the policy, which drops every
+// delete but under sync. GuardDeletes then applies the holds that need more
+// than the rules, in this order, each to the deletes the ones before left:
+//
+//  1. HoldReferenced: a user or another skill (a field that names skills)
+//     still holds the skill. First, so that such skills do not use up the
+//     budget. The grace count advances.
+//  2. HoldBudget: beyond sync.max_deletes and sync.max_delete_percent; the
+//     skills missing longest are deleted first. The grace count advances.
+//  3. HoldUsersUnreadable: LivePerson refused to list users, so whether an
+//     agent holds a skill is unknown and every delete left waits; the grace
+//     count does not advance.
+
+// DeleteHold names a hold of the delete guard.
+type DeleteHold string
+
+// Holds of the delete guard, in the order GuardDeletes applies them.
+const (
+	HoldReferenced      DeleteHold = "referenced"
+	HoldBudget          DeleteHold = "budget"
+	HoldUsersUnreadable DeleteHold = "users_unreadable"
+)
+
+// GuardInput is what the delete guard needs beyond the plan.
+type GuardInput struct {
+	// Current and Users are the account as read (Users nil when not read).
+	Current []liveperson.Skill
+	Users   []liveperson.User
+	// Budget is DeleteBudget's answer for this run.
+	Budget int
+	// UsersUnreadable is LivePerson's refusal to list users (401 or 403),
+	// nil when they were read or not needed.
+	UsersUnreadable error
+}
+
+// HeldDelete is a delete the guard turned into a pending delete, with the
+// hold that did and the reason the plan shows.
+type HeldDelete struct {
+	SkillID int64
+	Skill   string
+	Hold    DeleteHold
+	Reason  string
+}
+
+// GuardDeletes applies every hold of the delete guard to p's deletes, in
+// the order above, and returns the deletes held, in hold order then plan
+// order. It is pure: it changes p and nothing else.
+func GuardDeletes(p *Plan, in GuardInput) []HeldDelete {
+	var held []HeldDelete
+	collect := func(hold DeleteHold, before map[int]bool) {
+		for i, c := range p.Changes {
+			if before[i] && c.Action != ActionDelete {
+				held = append(held, HeldDelete{SkillID: c.SkillID, Skill: c.Skill, Hold: hold, Reason: c.Reason})
+			}
+		}
+	}
+	steps := []struct {
+		hold  DeleteHold
+		apply func()
+	}{
+		{HoldReferenced, func() { HoldReferencedDeletes(p, in.Current, in.Users) }},
+		{HoldBudget, func() { ApplyDeleteBudget(p, in.Budget) }},
+		{HoldUsersUnreadable, func() {
+			if in.UsersUnreadable != nil {
+				holdUnreadableUsers(p, in.UsersUnreadable)
+			}
+		}},
+	}
+	for _, s := range steps {
+		deletes := map[int]bool{}
+		for i, c := range p.Changes {
+			if c.Action == ActionDelete {
+				deletes[i] = true
+			}
+		}
+		if len(deletes) == 0 {
+			break
+		}
+		s.apply()
+		collect(s.hold, deletes)
+	}
+	return held
+}
+
+// holdUnreadableUsers turns the plan's deletes into pending deletes whose
+// grace count this run does not advance, because the users could not be
+// read (the credentials lack Users read): without them skillsync cannot
+// tell whether an agent still holds a skill, and deleting a held skill is
+// what the users read is there to prevent. The plan says why and what to
+// grant. It returns how many deletes it held.
+func holdUnreadableUsers(p *Plan, cause error) int {
+	n := 0
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action != ActionDelete {
+			continue
+		}
+		c.Action, c.graceHeld = ActionPendingDelete, true
+		// Back to the count before this run: 0 when it was not pending,
+		// and then NextPending does not start its grace.
+		c.MissingRuns = max(c.MissingRuns-1, 0)
+		c.Reason = "due for deletion, but held (grace count not advanced): LivePerson refused to list users, so whether an agent still holds the skill is unknown; " + c.Reason
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	p.Warnings = append(p.Warnings, fmt.Sprintf(
+		"%d deletes held as pending (grace not advanced): LivePerson answered %d to GET users, so the credentials lack Users read, "+
+			"which skillsync needs before deleting a skill (it does not delete a skill an agent still holds). "+
+			"Grant Users read: for an OAuth 1.0 API key the Administration → Users (Read) permission, for OAuth 2.0 the users.read scope "+
+			"(or users.external), for a login user a profile that may view users. Nothing else in the run is affected.", n, deniedStatus(cause)))
+	return n
+}
+
+// deniedStatus is the HTTP status of a refusal (403 when it carries none).
+func deniedStatus(err error) int {
+	var apiErr *liveperson.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Status
+	}
+	return 403
 }

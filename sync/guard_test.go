@@ -2,6 +2,7 @@ package sync
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -186,5 +187,81 @@ func TestSyncConfigDefaultsAndValidation(t *testing.T) {
 	a := DefaultAssignmentsConfig()
 	if a.Enabled || a.Match != "email" || a.MaxChangesPercent != 20 || !a.KeepUnmatched {
 		t.Errorf("DefaultAssignmentsConfig() = %+v", a)
+	}
+}
+
+// TestGuardDeletesOrder pins the delete guard's order: referenced skills
+// are held first (and do not use up the budget), then the budget (longest
+// missing deleted first), then unreadable users hold every delete left
+// without advancing its grace. Each held delete comes back with its hold
+// and reason.
+func TestGuardDeletesOrder(t *testing.T) {
+	t.Parallel()
+	plan := func() *Plan {
+		del := func(id int64, name string, first int64) Change {
+			return Change{Action: ActionDelete, SkillID: id, Skill: name, FirstMissingRun: first, MissingRuns: 2, Reason: "gone"}
+		}
+		return &Plan{Changes: []Change{del(1, "Referenced", 1), del(2, "Recent", 5), del(3, "Oldest", 3)}}
+	}
+	current := []liveperson.Skill{{ID: 1, Name: "Referenced"}, {ID: 2, Name: "Recent"}, {ID: 3, Name: "Oldest"},
+		{ID: 10, Name: "Router", SkillTransferList: []int64{1}}}
+	type want struct {
+		action     Action
+		hold       DeleteHold
+		missing    int
+		graceHeld  bool
+		reasonPart string
+	}
+	tests := []struct {
+		name string
+		in   GuardInput
+		want map[int64]want
+	}{
+		{"referenced first, then the budget", GuardInput{Current: current, Budget: 1}, map[int64]want{
+			1: {ActionPendingDelete, HoldReferenced, 2, false, `still held by skill 10 "Router" (transfer list)`},
+			2: {ActionPendingDelete, HoldBudget, 2, false, "held back by the delete budget (1 deletes this run"},
+			3: {ActionDelete, "", 2, false, "gone"},
+		}},
+		{"a referenced skill uses no budget", GuardInput{Current: current, Budget: 2}, map[int64]want{
+			1: {ActionPendingDelete, HoldReferenced, 2, false, "still held by"},
+			2: {ActionDelete, "", 2, false, "gone"},
+			3: {ActionDelete, "", 2, false, "gone"},
+		}},
+		{"unreadable users hold what is left, grace not advanced", GuardInput{Current: current, Budget: 1,
+			UsersUnreadable: &liveperson.APIError{Status: 401}}, map[int64]want{
+			1: {ActionPendingDelete, HoldReferenced, 2, false, "still held by"},
+			2: {ActionPendingDelete, HoldBudget, 2, false, "delete budget"},
+			3: {ActionPendingDelete, HoldUsersUnreadable, 1, true, "LivePerson refused to list users"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := plan()
+			held := GuardDeletes(p, tt.in)
+			holds := map[int64]HeldDelete{}
+			for i, h := range held {
+				holds[h.SkillID] = h
+				if i > 0 && h.Hold != held[i-1].Hold && slices.Index([]DeleteHold{HoldReferenced, HoldBudget, HoldUsersUnreadable}, h.Hold) <
+					slices.Index([]DeleteHold{HoldReferenced, HoldBudget, HoldUsersUnreadable}, held[i-1].Hold) {
+					t.Errorf("held deletes out of hold order: %+v", held)
+				}
+			}
+			for _, c := range p.Changes {
+				w := tt.want[c.SkillID]
+				if c.Action != w.action || c.MissingRuns != w.missing || c.graceHeld != w.graceHeld || !strings.Contains(c.Reason, w.reasonPart) {
+					t.Errorf("skill %d: %s, missing %d, grace held %v, %q; want %+v", c.SkillID, c.Action, c.MissingRuns, c.graceHeld, c.Reason, w)
+				}
+				h, ok := holds[c.SkillID]
+				if ok != (w.hold != "") || h.Hold != w.hold || (ok && h.Reason != c.Reason) {
+					t.Errorf("skill %d held as %+v, want hold %q with the plan's reason", c.SkillID, h, w.hold)
+				}
+			}
+			if unreadable := tt.in.UsersUnreadable != nil; unreadable != slices.ContainsFunc(p.Warnings, func(w string) bool {
+				return strings.Contains(w, "LivePerson answered 401 to GET users")
+			}) {
+				t.Errorf("warnings %q", p.Warnings)
+			}
+		})
 	}
 }
