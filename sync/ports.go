@@ -2,7 +2,14 @@
 // have, plans the changes against the account's current skills, guards the
 // plan against a broken feed, and applies it.
 //
-// One run (Runner.RunOnce) is: take the in-process guard and the Postgres
+// The Runner owns the run lifecycle (lifecycle.go): the one in-process run
+// slot, the Postgres run lock, marking runs a dead process left running
+// interrupted, recording every outcome (a panic as failed, a run abandoned
+// at shutdown as interrupted), and the one observer hook, Deps.OnRunEnd,
+// called once per recorded run (metrics, notifications, the console).
+// Callers only start runs and stop the process.
+//
+// One run (Runner.RunOnce) is: take the in-process run slot and the Postgres
 // run lock; mark runs a dead process left running interrupted; read the HR
 // source; refuse the run if the feed looks broken (CheckHealth); evaluate
 // the rules (CompileRules, Rules.Desired); read the account's skills once
