@@ -303,11 +303,10 @@ const (
 func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int, snap *hrsource.Snapshot) (*Plan, error) {
 	var probed map[int64]*liveperson.Skill // id → skill, nil value: 404
 	for attempt := 1; ; {
-		current, err := rc.deps.Skills.ListSkills(ctx, true)
+		current, rev, err := rc.deps.Skills.ListSkillsAt(ctx, true)
 		if err != nil {
 			return nil, fmt.Errorf("read LivePerson skills: %w", err)
 		}
-		rev := rc.deps.Skills.Revision()
 		missing := missingOwned(current, in.Registry)
 		if len(missing) > 0 && probed == nil {
 			if probed, err = rc.probe(ctx, missing); err != nil {
@@ -332,11 +331,12 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 		}
 		in.Current = current
 		var users []liveperson.User
+		var usersRev string
 		var usersDenied error
 		if rc.deps.Users != nil && (rc.cfg.Assignments.Enabled || hasDeletes(BuildPlan(*in))) {
 			// Without assignments users are only read: a skill an agent
 			// holds is not deleted, and the plan says who holds it.
-			users, err = rc.deps.Users.ListUsers(ctx)
+			users, usersRev, err = rc.deps.Users.ListUsersAt(ctx)
 			switch {
 			case err != nil && !rc.cfg.Assignments.Enabled && accessDenied(err):
 				// Skills-only credentials: everything but the deletes
@@ -346,12 +346,9 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 				return nil, fmt.Errorf("read LivePerson users: %w", err)
 			}
 		}
-		now := rc.deps.Skills.Revision()
-		usersRev := now
-		if r, ok := rc.deps.Users.(interface{ Revision() string }); ok && users != nil {
-			usersRev = r.Revision()
-		}
-		if rev == "" || now == rev && usersRev == rev {
+		// Users not read (or refused) and users sent without a revision
+		// have nothing to compare.
+		if rev == "" || usersRev == "" || usersRev == rev {
 			p := rc.plan(*in, budget, snap, users)
 			if usersDenied != nil {
 				rc.holdDeletes(p, usersDenied)
@@ -360,9 +357,9 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 			return p, nil
 		}
 		if attempt == maxAccountReads {
-			return nil, fmt.Errorf("the account kept changing while it was read (skills at revision %s, then %s, %d times in a row): nothing was written; the next run reads it again", rev, cmp.Or(usersRev, now), attempt)
+			return nil, fmt.Errorf("the account kept changing while it was read (skills at revision %s, then %s, %d times in a row): nothing was written; the next run reads it again", rev, usersRev, attempt)
 		}
-		rc.log.Warn("the account changed between reads; reading it again so that what is written matches the revision sent", "skills_revision", rev, "revision_now", cmp.Or(usersRev, now), "attempt", attempt)
+		rc.log.Warn("the account changed between reads; reading it again so that what is written matches the revision sent", "skills_revision", rev, "revision_now", usersRev, "attempt", attempt)
 		attempt++
 	}
 }
