@@ -33,6 +33,10 @@ type app struct {
 	// abandoned is set when shutdown gave up waiting for a run: close must
 	// not wait for the database connection that run holds.
 	abandoned atomic.Bool
+	// stopping is set once the daemon's shutdown begins: the gauges are
+	// no longer read from the database after a run (an abandoned run is
+	// recorded within what is left of shutdown_timeout).
+	stopping atomic.Bool
 	// closeBy, when set (by the daemon's shutdown, in the goroutine that
 	// then calls close), is the end of shutdown_timeout: the logout at
 	// close must not run past it.
@@ -184,7 +188,9 @@ func (a *app) runClaimed(ctx context.Context, c *sync.Claim, mode store.Mode, tr
 // metrics, then the gauges that speak for every process are read again.
 func (a *app) runEnded(ctx context.Context, res *sync.Result) {
 	a.metrics.observeRun(res.Run)
-	a.refreshFromStore(ctx)
+	if !a.stopping.Load() {
+		a.refreshFromStore(ctx)
+	}
 }
 
 // checkSchema refuses a run on a database that a newer skillsync has

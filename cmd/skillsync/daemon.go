@@ -209,6 +209,7 @@ func (d *daemon) stop(srv *http.Server) {
 	reserve := shutdownReserve(timeout)
 	// close, which follows, logs out of LivePerson within what is left.
 	d.app.closeBy = deadline
+	d.app.stopping.Store(true)
 	d.log.Info("shutting down: no new runs will start", "run_in_progress", d.app.busy(), "shutdown_timeout", timeout)
 	close(d.shutdown)
 	cronDone := d.cron.Stop().Done()
