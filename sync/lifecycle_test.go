@@ -266,3 +266,32 @@ func TestShutdownIdle(t *testing.T) {
 		t.Errorf("OnRunEnd calls: %v", got)
 	}
 }
+
+// TestPreflightRefusesUnrecorded: a run Preflight refuses is recorded
+// nowhere, not reported, and frees the slot.
+func TestPreflightRefusesUnrecorded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := setup(t, baseHR, deptConfig())
+	h := &runEnds{t: t, st: e.store}
+	src, err := hrsource.New(hrsource.Config{Type: "csv", Path: e.hrPath, Fields: hrsource.FieldsConfig{ID: "id", Email: "email"},
+		Active: `status == "active"`}, hrsource.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := errors.New("schema too new")
+	r, err := NewRunner(Deps{Source: src, Skills: e.skills, Users: e.users, Store: e.store, OnRunEnd: h.hook,
+		Preflight: func(context.Context, store.Mode, store.Trigger) error { return refuse }}, e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.RunOnce(ctx, store.ModeApply, store.TriggerManual); !errors.Is(err, refuse) || res != nil {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	if runs, err := e.store.ListRuns(ctx, 10); err != nil || len(runs) != 0 {
+		t.Errorf("runs %+v %v: a refused preflight must not be recorded", runs, err)
+	}
+	if got := h.outcomes(); len(got) != 0 || r.Busy() || e.writes() != 0 {
+		t.Errorf("OnRunEnd calls %v, busy %v, %d writes", got, r.Busy(), e.writes())
+	}
+}
