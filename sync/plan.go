@@ -113,7 +113,11 @@ type Summary struct {
 // Plan is the explained difference between the desired and the current
 // skills of the account. It is a value: building it does no I/O.
 type Plan struct {
-	RunID     int64
+	RunID int64
+	// Revision is the account revision the plan was made from (the skills
+	// list's, and the users list's when users were read); "" when
+	// LivePerson sent none. Not part of the plan's JSON (yet).
+	Revision  string
 	Policy    Policy
 	Changes   []Change
 	Unchanged int

@@ -350,6 +350,7 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 		// have nothing to compare.
 		if rev == "" || usersRev == "" || usersRev == rev {
 			p := rc.plan(*in, budget, snap, users)
+			p.Revision = rev
 			if usersDenied != nil {
 				rc.holdDeletes(p, usersDenied)
 			}
