@@ -460,7 +460,7 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bodies []liveperson.Skill, jids []int64, out []*liveperson.Skill, cause error) ([]*liveperson.Skill, error) {
 	wctx := context.WithoutCancel(ctx)
 	a.log.Warn("create outcome unknown; re-reading skills to match by name", "items", len(batch), "error", cause)
-	current, err := a.skills.ListSkills(wctx, true)
+	current, _, err := a.skills.ListSkillsAt(wctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("re-read skills after a create whose outcome is unknown: %w", err)
 	}
@@ -607,7 +607,7 @@ func refusedByLivePerson(err error) bool {
 // of body (which sent sent) made, or nil: the skill under its name, if
 // madeBy says so (otherwise someone else made it).
 func (a *applier) findCreated(ctx context.Context, body liveperson.Skill, sent SkillState) (*liveperson.Skill, error) {
-	current, err := a.skills.ListSkills(ctx, true)
+	current, _, err := a.skills.ListSkillsAt(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("re-read skills after a create whose outcome is unknown: %w", err)
 	}

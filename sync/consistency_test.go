@@ -13,7 +13,7 @@ import (
 	"github.com/skillsync/skillsync/store"
 )
 
-// usersHook runs before (once) the first ListUsers: someone else's edit
+// usersHook runs before (once) the first ListUsersAt: someone else's edit
 // landing between the run's skills read and its users read.
 type usersHook struct {
 	UsersAPI
@@ -21,9 +21,9 @@ type usersHook struct {
 	before func()
 }
 
-func (u *usersHook) ListUsers(ctx context.Context) ([]liveperson.User, error) {
+func (u *usersHook) ListUsersAt(ctx context.Context) ([]liveperson.User, string, error) {
 	u.once.Do(u.before)
-	return u.UsersAPI.ListUsers(ctx)
+	return u.UsersAPI.ListUsersAt(ctx)
 }
 
 // A hand edit landing between the skills read and the users read moves
@@ -263,12 +263,12 @@ type emptyListOnce struct {
 	empty bool
 }
 
-func (e *emptyListOnce) ListSkills(ctx context.Context, del bool) ([]liveperson.Skill, error) {
+func (e *emptyListOnce) ListSkillsAt(ctx context.Context, del bool) ([]liveperson.Skill, string, error) {
 	if e.empty {
 		e.empty = false
-		return []liveperson.Skill{}, nil
+		return []liveperson.Skill{}, "", nil
 	}
-	return e.SkillsAPI.ListSkills(ctx, del)
+	return e.SkillsAPI.ListSkillsAt(ctx, del)
 }
 
 // An owned skill missing from one list read is checked by id: it exists,
@@ -306,9 +306,9 @@ type vanished struct {
 	id int64
 }
 
-func (v *vanished) ListSkills(ctx context.Context, del bool) ([]liveperson.Skill, error) {
-	all, err := v.SkillsAPI.ListSkills(ctx, del)
-	return slices.DeleteFunc(all, func(s liveperson.Skill) bool { return s.ID == v.id }), err
+func (v *vanished) ListSkillsAt(ctx context.Context, del bool) ([]liveperson.Skill, string, error) {
+	all, rev, err := v.SkillsAPI.ListSkillsAt(ctx, del)
+	return slices.DeleteFunc(all, func(s liveperson.Skill) bool { return s.ID == v.id }), rev, err
 }
 
 func (v *vanished) GetSkill(ctx context.Context, id int64) (liveperson.Skill, error) {

@@ -820,9 +820,9 @@ type listHook struct {
 	before func()
 }
 
-func (h listHook) ListSkills(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, error) {
+func (h listHook) ListSkillsAt(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, string, error) {
 	h.before()
-	return h.SkillsAPI.ListSkills(ctx, includeDeleted)
+	return h.SkillsAPI.ListSkillsAt(ctx, includeDeleted)
 }
 
 // TestRunCancelledBeforeApplyIsInterrupted: a run whose context is

@@ -80,25 +80,11 @@ func (g guardedUsers) UpdateUsers(ctx context.Context, users []liveperson.User) 
 	return g.UsersAPI.UpdateUsers(ctx, users)
 }
 
-// guardedUsersRev keeps the Revision method of a Users API that has one
-// (readAndPlan compares it with the skills' revision).
-type guardedUsersRev struct {
-	guardedUsers
-	rev interface{ Revision() string }
-}
-
-func (g guardedUsersRev) Revision() string { return g.rev.Revision() }
-
 // guardWrites returns deps whose LivePerson writes confirm lock first.
 func guardWrites(deps Deps, lock lockChecker) Deps {
 	deps.Skills = guardedSkills{SkillsAPI: deps.Skills, lock: lock}
 	if deps.Users != nil {
-		g := guardedUsers{UsersAPI: deps.Users, lock: lock}
-		if r, ok := deps.Users.(interface{ Revision() string }); ok {
-			deps.Users = guardedUsersRev{guardedUsers: g, rev: r}
-		} else {
-			deps.Users = g
-		}
+		deps.Users = guardedUsers{UsersAPI: deps.Users, lock: lock}
 	}
 	return deps
 }

@@ -39,14 +39,14 @@ func (l *laggingList) CreateSkills(ctx context.Context, s []liveperson.Skill) ([
 	return out, err
 }
 
-func (l *laggingList) ListSkills(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, error) {
-	out, err := l.SkillsAPI.ListSkills(ctx, includeDeleted)
+func (l *laggingList) ListSkillsAt(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, string, error) {
+	out, rev, err := l.SkillsAPI.ListSkillsAt(ctx, includeDeleted)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lag {
 		out = slices.DeleteFunc(out, func(s liveperson.Skill) bool { return s.Name == l.skill })
 	}
-	return out, err
+	return out, rev, err
 }
 
 func (l *laggingList) catchUp() {

@@ -38,11 +38,11 @@ func (l *lagAfterFirstCreate) CreateSkills(ctx context.Context, s []liveperson.S
 	return out, err
 }
 
-func (l *lagAfterFirstCreate) ListSkills(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, error) {
-	out, err := l.SkillsAPI.ListSkills(ctx, includeDeleted)
+func (l *lagAfterFirstCreate) ListSkillsAt(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, string, error) {
+	out, rev, err := l.SkillsAPI.ListSkillsAt(ctx, includeDeleted)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.DeleteFunc(out, func(s liveperson.Skill) bool { return slices.Contains(l.hidden, s.Name) }), err
+	return slices.DeleteFunc(out, func(s liveperson.Skill) bool { return slices.Contains(l.hidden, s.Name) }), rev, err
 }
 
 func (l *lagAfterFirstCreate) catchUp() {

@@ -143,6 +143,10 @@ type Plan struct {
 	// Unconfirmed says what became of each create of an earlier run that
 	// never got its answer (PlanInput.Unconfirmed), in journal order.
 	Unconfirmed []CreateResolution
+	// Revision is the account revision the plan was made from (the skills
+	// list's, and the users list's when users were read); "" when
+	// LivePerson sent none. Not part of the plan's JSON (yet).
+	Revision string
 
 	// carriers maps the NameKey of each desired skill to the skill that
 	// carries it after the run (assignments hand out that skill).

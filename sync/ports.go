@@ -2,7 +2,14 @@
 // have, plans the changes against the account's current skills, guards the
 // plan against a broken feed, and applies it.
 //
-// One run (Runner.RunOnce) is: take the in-process guard and the Postgres
+// The Runner owns the run lifecycle (lifecycle.go): the one in-process run
+// slot, the Postgres run lock, marking runs a dead process left running
+// interrupted, recording every outcome (a panic as failed, a run abandoned
+// at shutdown as interrupted), and the one observer hook, Deps.OnRunEnd,
+// called once per recorded run (metrics, notifications, the console).
+// Callers only start runs and stop the process.
+//
+// One run (Runner.RunOnce) is: take the in-process run slot and the Postgres
 // run lock; mark runs a dead process left running interrupted; read the HR
 // source; refuse the run if the feed looks broken (CheckHealth); evaluate
 // the rules (CompileRules, Rules.Desired); read the account's skills once
@@ -63,19 +70,19 @@ type RecordSource interface {
 // (implemented by *liveperson.Client). Each write call is one request; the
 // client sends If-Match with the latest revision it has seen.
 type SkillsAPI interface {
-	ListSkills(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, error)
+	// ListSkillsAt reads every skill, deleted ones too when
+	// includeDeleted, and returns the account revision the list was read
+	// at ("" when unknown). The engine reads skills and users until both
+	// answers carry the same revision, so that the bodies it writes back
+	// are those of the revision it sends.
+	ListSkillsAt(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, string, error)
 	// GetSkill reads one skill; a skill that does not exist is an error
 	// matching liveperson.ErrNotFound. The engine uses it to confirm that
 	// an owned skill is gone before forgetting it (or counting a DELETE
 	// answered 404 as done), so it must read from the primary
 	// (accountConfigReadWrite), not a replica that may lag; and it must
-	// not move the revision sent as If-Match (Revision).
+	// not move the revision sent as If-Match.
 	GetSkill(ctx context.Context, id int64) (liveperson.Skill, error)
-	// Revision is the account revision of the latest answer (what the next
-	// write sends as If-Match); "" when unknown. The engine reads skills
-	// and users until both answers carry the same revision, so that the
-	// bodies it writes back are those of the revision it sends.
-	Revision() string
 	CreateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error)
 	UpdateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error)
 	DeleteSkills(ctx context.Context, ids []int64) error
@@ -83,10 +90,11 @@ type SkillsAPI interface {
 
 // UsersAPI is the part of LivePerson's Users API the engine uses. In
 // production it is the same client as SkillsAPI: users and skills share
-// the account revision. An implementation that also has a Revision()
-// string method reports the revision of its own answers.
+// the account revision.
 type UsersAPI interface {
-	ListUsers(ctx context.Context) ([]liveperson.User, error)
+	// ListUsersAt reads every user and returns the account revision the
+	// list was read at ("" when unknown).
+	ListUsersAt(ctx context.Context) ([]liveperson.User, string, error)
 	UpdateUsers(ctx context.Context, users []liveperson.User) error
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skillsync/skillsync/hrsource"
@@ -18,7 +19,7 @@ import (
 )
 
 // ErrRunInProgress is returned by RunOnce when another run holds the
-// in-process guard or the Postgres run lock. Such a run is recorded
+// in-process run slot or the Postgres run lock. Such a run is recorded
 // nowhere: it did not happen.
 var ErrRunInProgress = store.ErrRunInProgress
 
@@ -48,6 +49,15 @@ type Deps struct {
 	// is the original, for the caller to print through its own
 	// redaction. nil leaves texts as they are.
 	Redact func(string) string
+	// OnRunEnd, when set, is called once for every run the runner records (every outcome:
+	// applied, partial, no_changes, planned, refused, failed, interrupted), after the run
+	// is stored, with a context that is not cancelled by shutdown. It must not block for long.
+	OnRunEnd func(ctx context.Context, res *Result)
+	// Preflight, when set, is asked once the run slot is taken, before
+	// anything else: an error refuses the run, which is then recorded
+	// nowhere (cmd/skillsync refuses a database a newer skillsync has
+	// migrated).
+	Preflight func(ctx context.Context, mode store.Mode, trigger store.Trigger) error
 }
 
 // Config is the part of the configuration the engine reads.
@@ -66,13 +76,27 @@ type Result struct {
 	Refusal string
 }
 
-// Runner runs the sync loop. Cron, the CLI, the HTTP trigger and the demo
-// all call the same RunOnce, under the same guard and lock.
+// Runner runs the sync loop, and owns the run lifecycle (lifecycle.go).
+// Cron, the CLI, the HTTP trigger and the demo all start runs through it
+// (RunOnce, or TryClaim and Claim.Run), under the same slot and lock.
 type Runner struct {
 	deps  Deps
 	cfg   Config
 	rules *Rules
-	mu    gosync.Mutex
+
+	// slot is this process's run slot (capacity 1): the one in-process
+	// guard. Shutdown takes it for good.
+	slot chan struct{}
+	// stopped is set by Shutdown: no run starts after it.
+	stopped atomic.Bool
+
+	mu gosync.Mutex
+	// current is the run of this process begun and not yet recorded.
+	current *store.Run
+	// closing is closed once closeCurrent has recorded run closed; the
+	// run's own record waits for it (settle).
+	closing chan struct{}
+	closed  int64
 }
 
 // NewRunner checks the configuration and compiles the rules.
@@ -106,21 +130,17 @@ func NewRunner(deps Deps, cfg Config) (*Runner, error) {
 		deps.Store = redactStore{RunStore: deps.Store, redact: deps.Redact}
 		deps.Logger = slog.New(secret.Handler(deps.Logger.Handler(), deps.Redact, nil))
 	}
-	return &Runner{deps: deps, cfg: cfg, rules: rules}, nil
+	return &Runner{deps: deps, cfg: cfg, rules: rules, slot: make(chan struct{}, 1)}, nil
 }
 
-// RunOnce performs one run: lock, read the HR source, check its health,
+// run performs one run, its caller holding the run slot: lock, read the HR source, check its health,
 // read the account (one skills GET, and one users GET when the plan needs
 // users; more only when the account changed between them), plan, and in apply mode apply. The run
 // is recorded with its outcome, counts and plan: a dry run (plan mode) ends
 // planned or no_changes, an apply run applied, partial or no_changes; either
 // may end refused, failed or interrupted. A refused, partial or interrupted
 // run returns a nil error: its outcome says what happened.
-func (r *Runner) RunOnce(ctx context.Context, mode store.Mode, trigger store.Trigger) (*Result, error) {
-	if !r.mu.TryLock() {
-		return nil, ErrRunInProgress
-	}
-	defer r.mu.Unlock()
+func (r *Runner) run(ctx context.Context, mode store.Mode, trigger store.Trigger) (*Result, error) {
 	lock, err := r.deps.Store.AcquireRunLock(ctx)
 	if err != nil {
 		if errors.Is(err, store.ErrRunInProgress) {
@@ -136,16 +156,15 @@ func (r *Runner) RunOnce(ctx context.Context, mode store.Mode, trigger store.Tri
 	// Holding the lock, any run still recorded as running belongs to a
 	// process that died (or lost the database): close it before this run
 	// begins, so that its journal counts as an earlier run's.
-	if n, err := r.deps.Store.MarkInterrupted(ctx); err != nil {
+	if err := r.markInterrupted(ctx); err != nil {
 		return nil, fmt.Errorf("close runs left running: %w", err)
-	} else if n > 0 {
-		r.deps.Logger.WarnContext(ctx, "runs left unfinished by an earlier process are now marked interrupted", "runs", n)
 	}
 	start := r.deps.Now()
 	run, err := r.deps.Store.BeginRun(ctx, trigger, mode)
 	if err != nil {
 		return nil, fmt.Errorf("begin run: %w", err)
 	}
+	r.begin(run)
 	// The run id goes on every line of the run: on the engine's through
 	// its logger, on those of the adapters it calls (which log with the
 	// context) through LogHandler.
@@ -284,11 +303,10 @@ const (
 func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int, snap *hrsource.Snapshot) (*Plan, error) {
 	var probed map[int64]*liveperson.Skill // id → skill, nil value: 404
 	for attempt := 1; ; {
-		current, err := rc.deps.Skills.ListSkills(ctx, true)
+		current, rev, err := rc.deps.Skills.ListSkillsAt(ctx, true)
 		if err != nil {
 			return nil, fmt.Errorf("read LivePerson skills: %w", err)
 		}
-		rev := rc.deps.Skills.Revision()
 		missing := missingOwned(current, in.Registry)
 		if len(missing) > 0 && probed == nil {
 			if probed, err = rc.probe(ctx, missing); err != nil {
@@ -313,11 +331,12 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 		}
 		in.Current = current
 		var users []liveperson.User
+		var usersRev string
 		var usersDenied error
 		if rc.deps.Users != nil && (rc.cfg.Assignments.Enabled || hasDeletes(BuildPlan(*in))) {
 			// Without assignments users are only read: a skill an agent
 			// holds is not deleted, and the plan says who holds it.
-			users, err = rc.deps.Users.ListUsers(ctx)
+			users, usersRev, err = rc.deps.Users.ListUsersAt(ctx)
 			switch {
 			case err != nil && !rc.cfg.Assignments.Enabled && accessDenied(err):
 				// Skills-only credentials: everything but the deletes
@@ -327,13 +346,11 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 				return nil, fmt.Errorf("read LivePerson users: %w", err)
 			}
 		}
-		now := rc.deps.Skills.Revision()
-		usersRev := now
-		if r, ok := rc.deps.Users.(interface{ Revision() string }); ok && users != nil {
-			usersRev = r.Revision()
-		}
-		if rev == "" || now == rev && usersRev == rev {
+		// Users not read (or refused) and users sent without a revision
+		// have nothing to compare.
+		if rev == "" || usersRev == "" || usersRev == rev {
 			p := rc.plan(*in, budget, snap, users)
+			p.Revision = rev
 			if usersDenied != nil {
 				rc.holdDeletes(p, usersDenied)
 			}
@@ -341,9 +358,9 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 			return p, nil
 		}
 		if attempt == maxAccountReads {
-			return nil, fmt.Errorf("the account kept changing while it was read (skills at revision %s, then %s, %d times in a row): nothing was written; the next run reads it again", rev, cmp.Or(usersRev, now), attempt)
+			return nil, fmt.Errorf("the account kept changing while it was read (skills at revision %s, then %s, %d times in a row): nothing was written; the next run reads it again", rev, usersRev, attempt)
 		}
-		rc.log.Warn("the account changed between reads; reading it again so that what is written matches the revision sent", "skills_revision", rev, "revision_now", cmp.Or(usersRev, now), "attempt", attempt)
+		rc.log.Warn("the account changed between reads; reading it again so that what is written matches the revision sent", "skills_revision", rev, "revision_now", usersRev, "attempt", attempt)
 		attempt++
 	}
 }
@@ -650,8 +667,8 @@ func (rc *runContext) fail(ctx context.Context, res *Result, plan *Plan, err err
 	return res, err
 }
 
-// finish records the run (even when ctx was cancelled) and logs the one
-// summary line.
+// finish records the run (even when ctx was cancelled), logs the one
+// summary line and reports the run (OnRunEnd).
 func (rc *runContext) finish(ctx context.Context, res *Result, outcome store.Outcome, _ error) (*Result, error) {
 	now := rc.deps.Now()
 	run := rc.run
@@ -681,6 +698,7 @@ func (rc *runContext) finish(ctx context.Context, res *Result, outcome store.Out
 		run.Plan = b
 	}
 	res.Run = run
+	reported := rc.settle(run.ID)
 	if err := rc.deps.Store.FinishRun(context.WithoutCancel(ctx), run); err != nil {
 		return res, fmt.Errorf("record run %d: %w", run.ID, err)
 	}
@@ -689,5 +707,8 @@ func (rc *runContext) finish(ctx context.Context, res *Result, outcome store.Out
 		"pending", run.Counts.PendingDelete, "conflicts", run.Counts.UnmanagedConflict,
 		"assigned", run.Counts.Assign, "unassigned", run.Counts.Unassign, "failed", run.Counts.Failed,
 		"duration", rc.deps.Now().Sub(rc.start))
+	if !reported {
+		rc.ended(ctx, res)
+	}
 	return res, nil
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
-	gosync "sync"
 	"sync/atomic"
 	"time"
 
@@ -18,30 +16,27 @@ import (
 )
 
 // app is one wired skillsync: the store, the LivePerson client and the HR
-// source behind one runner, plus the metrics every run feeds. plan, sync,
-// run and demo all build one.
+// source behind one runner, plus the metrics every run feeds (through the
+// runner's OnRunEnd). plan, sync, run and demo all build one. The runner
+// owns the run lifecycle: its slot, lock, recording and abandonment.
 type app struct {
-	cfg   *Config
-	log   *slog.Logger
-	store *store.Store
-	// runs is the store as the runner sees it: it knows which run of this
-	// process is under way.
-	runs    *trackingStore
+	cfg     *Config
+	log     *slog.Logger
+	store   *store.Store
 	lp      *liveperson.Client
 	runner  *sync.Runner
 	metrics *metrics
 	secrets *secret.Set
 
-	// slot is this process's run slot (capacity 1), taken by claim. The
-	// runner's guard and the database lock keep runs apart as well; the
-	// slot lets the HTTP trigger answer 409 at once, /status report the
-	// run, and shutdown wait for the run to end by taking it.
-	slot chan struct{}
 	// afterRun, when set, is told of every finished run (tests).
 	afterRun func(*sync.Result, error)
 	// abandoned is set when shutdown gave up waiting for a run: close must
 	// not wait for the database connection that run holds.
 	abandoned atomic.Bool
+	// stopping is set once the daemon's shutdown begins: the gauges are
+	// no longer read from the database after a run (an abandoned run is
+	// recorded within what is left of shutdown_timeout).
+	stopping atomic.Bool
 	// closeBy, when set (by the daemon's shutdown, in the goroutine that
 	// then calls close), is the end of shutdown_timeout: the logout at
 	// close must not run past it.
@@ -64,7 +59,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, e *env) (*app, e
 }
 
 func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions) (_ *app, err error) {
-	a := &app{cfg: cfg, metrics: newMetrics(), secrets: secret.NewSet(configSecrets(cfg)...), slot: make(chan struct{}, 1)}
+	a := &app{cfg: cfg, metrics: newMetrics(), secrets: secret.NewSet(configSecrets(cfg)...)}
 	// Lines logged with a run's context carry its run_id (the runner puts
 	// it there; the LivePerson client logs with the context it is given).
 	log = slog.New(sync.LogHandler(log.Handler()))
@@ -80,7 +75,6 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 			return nil, err
 		}
 	}
-	a.runs = &trackingStore{Store: a.store}
 	lpOpts := liveperson.Options{Logger: log, Observe: a.metrics.observeLP}
 	if opts.env != nil {
 		lpOpts.HTTPClient = opts.env.lpHTTPClient
@@ -104,12 +98,15 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		Source:    countingSource{src: src, m: a.metrics},
 		Skills:    a.lp,
 		Users:     a.lp,
-		Store:     a.runs,
+		Store:     a.store,
 		Logger:    log,
 		BatchSize: cfg.LivePerson.BatchSize,
 		// What a run stores (its error, the journal, the plan) may quote
 		// a server that repeated a credential back.
 		Redact: a.redact,
+		// Every run recorded feeds the metrics.
+		OnRunEnd:  a.runEnded,
+		Preflight: a.checkSchema,
 	}, sync.Config{
 		Skills:      cfg.Skills,
 		Assignments: cfg.Assignments,
@@ -118,6 +115,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
+	a.metrics.busy = a.runner.Busy
 	return a, nil
 }
 
@@ -157,100 +155,58 @@ func (a *app) close() {
 func (a *app) redact(s string) string { return a.secrets.Replace(s) }
 
 // runOnce is the one way every run starts (cron, HTTP, plan, sync, demo):
-// through the runner, which holds the in-process guard and the Postgres
-// lock, then into the metrics.
+// through the runner, which holds the run slot and the Postgres lock,
+// records the run and reports it to the metrics (runEnded).
 func (a *app) runOnce(ctx context.Context, mode store.Mode, trigger store.Trigger) (*sync.Result, error) {
-	if !a.claim() {
+	c, ok := a.runner.TryClaim()
+	if !ok {
 		return nil, sync.ErrRunInProgress
 	}
-	return a.runClaimed(ctx, mode, trigger)
-}
-
-// claim takes this process's run slot, so that a caller (the HTTP trigger)
-// can answer "started" or "in progress" before the run's goroutine begins.
-// Whoever claims must call runClaimed.
-func (a *app) claim() bool {
-	select {
-	case a.slot <- struct{}{}:
-		a.metrics.runInProgress.Set(1)
-		return true
-	default:
-		return false
-	}
+	return a.runClaimed(ctx, c, mode, trigger)
 }
 
 // busy says whether a run of this process is under way.
-func (a *app) busy() bool { return len(a.slot) > 0 }
+func (a *app) busy() bool { return a.runner != nil && a.runner.Busy() }
 
-func (a *app) runClaimed(ctx context.Context, mode store.Mode, trigger store.Trigger) (res *sync.Result, err error) {
-	defer func() {
-		a.metrics.runInProgress.Set(0)
-		<-a.slot
-		if a.afterRun != nil {
-			a.afterRun(res, err)
-		}
-	}()
-	// A bug that panics must not take the daemon down (a run started by
-	// POST /v1/runs?wait=false has no other recovery), nor leave the run
-	// recorded as running: it is recorded as failed. The runner's own
-	// deferred steps (releasing the run lock) have run by now.
-	defer func() {
-		if p := recover(); p != nil {
-			res, err = a.recordPanic(ctx, p)
-		}
-	}()
-	if err = a.checkSchema(ctx); err != nil {
-		a.log.Error("run refused: the database schema is newer than this skillsync", "mode", mode, "trigger", trigger, "err", err)
-		return nil, err
-	}
-	res, err = a.runner.RunOnce(ctx, mode, trigger)
-	if res != nil {
-		a.metrics.observeRun(res.Run)
-	}
-	if res != nil || errors.Is(err, sync.ErrRunInProgress) {
-		// After a run of ours, or when another replica holds the lock
-		// (its runs count as much as ours for the alert).
+// runClaimed runs c (a claim of the runner's slot, which lets the HTTP
+// trigger answer "started" or "in progress" before the run's goroutine
+// begins).
+func (a *app) runClaimed(ctx context.Context, c *sync.Claim, mode store.Mode, trigger store.Trigger) (*sync.Result, error) {
+	res, err := c.Run(ctx, mode, trigger)
+	if errors.Is(err, sync.ErrRunInProgress) {
+		// Another replica holds the lock: its runs count as much as ours
+		// for the alert.
 		a.refreshFromStore(ctx)
 	}
-	if err != nil && res == nil && !errors.Is(err, sync.ErrRunInProgress) {
-		// The runner logs the runs it records; this one never got that far
-		// (the database is down, say), and must not fail silently.
-		a.log.Error("run failed before it could be recorded", "mode", mode, "trigger", trigger, "err", err)
+	if a.afterRun != nil {
+		a.afterRun(res, err)
 	}
 	return res, err
 }
 
-// recordPanic records the run that panicked as failed, and returns it
-// with the error.
-func (a *app) recordPanic(ctx context.Context, p any) (*sync.Result, error) {
-	err := fmt.Errorf("the run stopped on an internal error (a bug; please report it with the log): panic: %v", p)
-	a.log.Error("run panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	run, rerr := a.runs.closeCurrent(rctx, store.OutcomeFailed, a.redact(err.Error()))
-	if rerr != nil {
-		a.log.Error("the run that panicked could not be recorded; the next run marks it interrupted", "err", rerr)
-		return nil, err
+// runEnded is the runner's OnRunEnd: every run it records feeds the
+// metrics, then the gauges that speak for every process are read again.
+func (a *app) runEnded(ctx context.Context, res *sync.Result) {
+	a.metrics.observeRun(res.Run)
+	if !a.stopping.Load() {
+		a.refreshFromStore(ctx)
 	}
-	if run == nil {
-		return nil, err // it panicked before it was recorded
-	}
-	a.metrics.observeRun(*run)
-	return &sync.Result{Run: *run}, err
 }
 
 // checkSchema refuses a run on a database that a newer skillsync has
 // migrated since this process started (a rolling upgrade's new replica):
 // this build's queries may not fit its tables. Other problems (the
 // database is down) are left to the run, which reports them.
-func (a *app) checkSchema(ctx context.Context) error {
+func (a *app) checkSchema(ctx context.Context, mode store.Mode, trigger store.Trigger) error {
 	status, err := a.store.SchemaStatus(ctx)
 	if err != nil {
 		return nil
 	}
 	var tooNew *store.SchemaTooNewError
 	if errors.As(status.Err(), &tooNew) {
-		return schemaError(tooNew)
+		err := schemaError(tooNew)
+		a.log.Error("run refused: the database schema is newer than this skillsync", "mode", mode, "trigger", trigger, "err", err)
+		return err
 	}
 	return nil
 }
@@ -271,33 +227,6 @@ func (s countingSource) Read(ctx context.Context) (*hrsource.Snapshot, error) {
 		s.m.hrRecords.WithLabelValues("active").Set(float64(snap.Stats.Active))
 	}
 	return snap, err
-}
-
-// closeInterrupted marks runs left `running` as interrupted: their process
-// died, or lost the database before it could record the outcome. It does so
-// only while holding the run lock, so that a live run of another process is
-// never touched; when the lock is taken (or the database is down), it leaves
-// the matter to the next run. Every run does the same under its own lock
-// (sync.Runner.RunOnce); the daemon calls this at start-up so that /status
-// is right before its first run.
-func (a *app) closeInterrupted(ctx context.Context) {
-	lock, err := a.store.AcquireRunLock(ctx)
-	if err != nil {
-		return
-	}
-	defer func() {
-		if err := lock.Release(context.WithoutCancel(ctx)); err != nil {
-			a.log.Warn("release run lock", "err", err)
-		}
-	}()
-	n, err := a.store.MarkInterrupted(ctx)
-	if err != nil {
-		a.log.Warn("could not mark interrupted runs", "err", err)
-		return
-	}
-	if n > 0 {
-		a.log.Warn("runs left unfinished by an earlier process are now marked interrupted", "runs", n)
-	}
 }
 
 // refreshFromStore sets the gauges that speak for every process from the
@@ -326,76 +255,4 @@ func (a *app) refreshFromStore(ctx context.Context) {
 	if last != nil {
 		a.metrics.observeLastRun(*last)
 	}
-}
-
-// trackingStore is the store the runner records runs in, plus the one
-// thing the daemon needs to know during shutdown: which run of this
-// process has begun and not finished yet.
-type trackingStore struct {
-	*store.Store
-
-	mu      gosync.Mutex
-	current *store.Run
-	// closing is closed once interruptCurrent has recorded the run; a
-	// FinishRun of that run waits for it, so that the runner's own record,
-	// if it still comes, is the one that stays.
-	closing chan struct{}
-}
-
-// BeginRun records the run as this process's current one.
-func (s *trackingStore) BeginRun(ctx context.Context, trigger store.Trigger, mode store.Mode) (store.Run, error) {
-	run, err := s.Store.BeginRun(ctx, trigger, mode)
-	if err == nil {
-		s.mu.Lock()
-		s.current = &run
-		s.mu.Unlock()
-	}
-	return run, err
-}
-
-// FinishRun records how the run ended; it is no longer current.
-func (s *trackingStore) FinishRun(ctx context.Context, run store.Run) error {
-	s.mu.Lock()
-	if s.current != nil && s.current.ID == run.ID {
-		s.current = nil
-	}
-	wait := s.closing
-	s.mu.Unlock()
-	if wait != nil {
-		<-wait
-	}
-	return s.Store.FinishRun(ctx, run)
-}
-
-// interruptCurrent records the current run, if any, as interrupted with
-// reason, in place of the runner that cannot do it in time. It returns the
-// run's id (0 when no run was under way).
-func (s *trackingStore) interruptCurrent(ctx context.Context, reason string) (int64, error) {
-	run, err := s.closeCurrent(ctx, store.OutcomeInterrupted, reason)
-	if run == nil {
-		return 0, err
-	}
-	return run.ID, err
-}
-
-// closeCurrent records the current run, if any, with outcome and reason,
-// in place of the runner that cannot (it did not stop in time, or it
-// panicked). It returns the run as recorded (nil when no run was under
-// way).
-func (s *trackingStore) closeCurrent(ctx context.Context, outcome store.Outcome, reason string) (*store.Run, error) {
-	s.mu.Lock()
-	cur := s.current
-	s.current = nil
-	if cur == nil {
-		s.mu.Unlock()
-		return nil, nil
-	}
-	done := make(chan struct{})
-	s.closing = done
-	s.mu.Unlock()
-	defer close(done)
-	run := *cur
-	now := time.Now()
-	run.Outcome, run.FinishedAt, run.Error = outcome, &now, reason
-	return &run, s.Store.FinishRun(ctx, run)
 }

@@ -77,14 +77,11 @@ func newDaemon(a *app, e *env) *daemon {
 }
 
 // cronLogger adapts slog to cron's logger: cron reports recovered panics
-// and skipped runs through it.
+// through it. A scheduled run that finds another going is skipped by the
+// runner (runAndLog logs it).
 type cronLogger struct{ log *slog.Logger }
 
 func (l cronLogger) Info(msg string, kv ...any) {
-	if msg == "skip" { // SkipIfStillRunning: worth telling the operator
-		l.log.Info("scheduled run skipped: the previous run is still going")
-		return
-	}
 	l.log.Debug("cron: "+msg, kv...)
 }
 func (l cronLogger) Error(err error, msg string, kv ...any) {
@@ -101,7 +98,7 @@ func (d *daemon) serve(ctx context.Context) error {
 	}
 	// Runs a dead process left `running` show as such on /status until
 	// the first run; close them now.
-	d.app.closeInterrupted(ctx)
+	d.app.runner.CloseInterrupted(ctx)
 	// The last success of any process so far, not 0 until this one has a
 	// run of its own (a restart, a standby replica).
 	d.app.refreshFromStore(ctx)
@@ -114,10 +111,10 @@ func (d *daemon) serve(ctx context.Context) error {
 		cron.WithLocation(loc),
 		cron.WithParser(cronParser),
 		cron.WithLogger(cl),
-		// Skip first, then recover (robfig/cron's documented order): the
-		// skip guard sees a panicking run end, and the panic is logged
-		// without taking the daemon down.
-		cron.WithChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)),
+		// A panic outside a run is logged without taking the daemon
+		// down (the runner records a run that panics). Overlapping runs
+		// need no guard here: the runner's slot skips them.
+		cron.WithChain(cron.Recover(cl)),
 	)
 	d.entry, err = d.cron.AddFunc(cfg.Schedule, func() {
 		d.runAndLog(store.ModeApply, store.TriggerSchedule)
@@ -151,8 +148,8 @@ func (d *daemon) serve(ctx context.Context) error {
 		d.env.onListen(ln.Addr().String())
 	}
 	if cfg.RunAtStart {
-		// Through the wrapped job, so the start-up run shares the cron
-		// chain's skip guard with the scheduled ones.
+		// Through the wrapped job, so the start-up run is the same job
+		// as the scheduled ones.
 		job := d.cron.Entry(d.entry).WrappedJob
 		d.runs.Go(job.Run)
 	}
@@ -205,34 +202,29 @@ func shutdownReserve(timeout time.Duration) time.Duration {
 // stop is the graceful shutdown: no new runs, the running one told to stop
 // after its current batch and waited for, then the HTTP server, all within
 // shutdown_timeout. A run still going when the wait is over is recorded as
-// interrupted by the daemon itself, and abandoned: the process exits.
+// interrupted by the runner, and abandoned: the process exits.
 func (d *daemon) stop(srv *http.Server) {
 	timeout := d.app.cfg.ShutdownTimeout
 	deadline := time.Now().Add(timeout)
 	reserve := shutdownReserve(timeout)
 	// close, which follows, logs out of LivePerson within what is left.
 	d.app.closeBy = deadline
+	d.app.stopping.Store(true)
 	d.log.Info("shutting down: no new runs will start", "run_in_progress", d.app.busy(), "shutdown_timeout", timeout)
 	close(d.shutdown)
 	cronDone := d.cron.Stop().Done()
 	// The running run is asked to stop now: the runner finishes the batch
-	// it is sending, records the run as interrupted and returns, which
-	// frees the run slot. Taking the slot therefore waits for the run (any
-	// run: scheduled, at start-up or HTTP-triggered), and keeps a new one
-	// from starting.
+	// it is sending, records the run as interrupted and returns. The
+	// runner's Shutdown waits for it (any run: scheduled, at start-up or
+	// HTTP-triggered), and keeps a new one from starting.
 	d.cancelRuns()
 	if d.env.onStopping != nil {
 		d.env.onStopping()
 	}
-	grace := time.NewTimer(timeout - reserve)
-	defer grace.Stop()
-	select {
-	case d.app.slot <- struct{}{}:
+	if !d.abandonRun(timeout, deadline, reserve) {
 		// Nothing can run now; let cron's and the trigger's goroutines end.
 		<-cronDone
 		d.runs.Wait()
-	case <-grace.C:
-		d.abandonRun(timeout, deadline)
 	}
 
 	// What is left of shutdown_timeout goes to requests still being
@@ -247,34 +239,35 @@ func (d *daemon) stop(srv *http.Server) {
 	d.log.Info("skillsync stopped")
 }
 
-// abandonRun records the run that did not stop within shutdown_timeout as
-// interrupted, and lets the process exit without it. The runner writes
-// LivePerson with a context that shutdown does not cancel (a batch is not
-// cut in half), and a batch being retried (liveperson.retry_delays) can
-// outlast any timeout: the run would otherwise stay `running` until the
-// next start. Its journal keeps the batch in flight as `sent`, and the
-// next run settles it.
-//
-// Recording it must be done by deadline, the end of shutdown_timeout: the
-// orchestrator kills the process then.
-func (d *daemon) abandonRun(timeout time.Duration, deadline time.Time) {
-	d.app.abandoned.Store(true)
+// abandonRun waits for the running run (the runner's Shutdown) until
+// timeout-reserve; a run still going then is recorded as interrupted by the
+// runner, and abandoned: the process exits without it (see
+// sync.Runner.Shutdown). Recording it must be done by deadline, the end of
+// shutdown_timeout: the orchestrator kills the process then. It reports
+// whether a run was abandoned.
+func (d *daemon) abandonRun(timeout time.Duration, deadline time.Time, reserve time.Duration) bool {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	reason := fmt.Sprintf("interrupted: shutdown_timeout (%s) expired while a LivePerson request was in flight; "+
 		"the journal shows it as sent, and the next run settles it", timeout)
-	id, err := d.app.runs.interruptCurrent(ctx, reason)
+	abandoned, run, err := d.app.runner.Shutdown(ctx, timeout-reserve, reason)
+	if !abandoned {
+		return false
+	}
+	// close must not wait for the database connection the run holds.
+	d.app.abandoned.Store(true)
 	switch {
 	case err != nil:
 		d.log.Error("the run did not stop within shutdown_timeout and could not be recorded; the next start marks it interrupted",
-			"run_id", id, "shutdown_timeout", timeout, "err", err)
-	case id != 0:
+			"shutdown_timeout", timeout, "err", err)
+	case run != nil:
 		d.log.Warn("the run did not stop within shutdown_timeout: recorded as interrupted, exiting without it",
-			"run_id", id, "shutdown_timeout", timeout)
+			"run_id", run.ID, "shutdown_timeout", timeout)
 	default:
 		d.log.Warn("a run did not stop within shutdown_timeout before it was recorded; exiting without it",
 			"shutdown_timeout", timeout)
 	}
+	return true
 }
 
 // nextRun is the next scheduled run time, zero when stopped.

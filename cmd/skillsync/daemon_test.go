@@ -348,7 +348,7 @@ func TestDaemonShutdownMidRun(t *testing.T) {
 func TestTriggerDisabledWithoutToken(t *testing.T) {
 	t.Parallel()
 	cfg := defaultConfig()
-	d := newDaemon(&app{cfg: &cfg, metrics: newMetrics(), slot: make(chan struct{}, 1)}, &env{})
+	d := newDaemon(&app{cfg: &cfg, metrics: newMetrics()}, &env{})
 	rec := httptest.NewRecorder()
 	d.handler().ServeHTTP(rec, httptest.NewRequest("POST", "/v1/runs", nil))
 	if rec.Code != http.StatusNotFound {

@@ -82,7 +82,7 @@ func TestReadyzHidesTheDatabase(t *testing.T) {
 	st.Close() // a database that no longer answers
 	var logs bytes.Buffer
 	cfg := defaultConfig()
-	d := newDaemon(&app{cfg: &cfg, store: st, metrics: newMetrics(), secrets: secret.NewSet(), slot: make(chan struct{}, 1),
+	d := newDaemon(&app{cfg: &cfg, store: st, metrics: newMetrics(), secrets: secret.NewSet(),
 		log: slog.New(slog.NewTextHandler(&logs, nil))}, &env{})
 	rec := httptest.NewRecorder()
 	d.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))

@@ -21,7 +21,7 @@ type metrics struct {
 	runDuration    prometheus.Histogram
 	lastSuccess    prometheus.Gauge
 	lastRun        prometheus.Gauge
-	runInProgress  prometheus.Gauge
+	runInProgress  prometheus.GaugeFunc
 	pendingDeletes prometheus.Gauge
 	lpRequests     *prometheus.CounterVec
 	lpDuration     *prometheus.HistogramVec
@@ -29,6 +29,10 @@ type metrics struct {
 	hrReadDuration prometheus.Histogram
 	lastRunRefused prometheus.Gauge
 	buildInfo      *prometheus.GaugeVec
+
+	// busy, set once the runner exists, says whether this process runs a
+	// sync (skillsync_run_in_progress).
+	busy func() bool
 }
 
 func newMetrics() *metrics {
@@ -55,10 +59,7 @@ func newMetrics() *metrics {
 			Name: "skillsync_last_run_timestamp_seconds",
 			Help: "Unix time at which the last run of this process ended, whatever its outcome.",
 		}),
-		runInProgress: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "skillsync_run_in_progress",
-			Help: "1 while this process runs a sync.",
-		}),
+		// runInProgress is set below: it reads m.busy.
 		pendingDeletes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "skillsync_pending_deletes",
 			Help: "Owned skills waiting out the delete grace after the last run.",
@@ -92,6 +93,15 @@ func newMetrics() *metrics {
 			Help: "Always 1; the labels say which skillsync runs (as 'skillsync version' prints it).",
 		}, []string{"version", "revision", "goversion"}),
 	}
+	m.runInProgress = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "skillsync_run_in_progress",
+		Help: "1 while this process runs a sync.",
+	}, func() float64 {
+		if m.busy != nil && m.busy() {
+			return 1
+		}
+		return 0
+	})
 	m.registry.MustRegister(m.runs, m.changes, m.runDuration, m.lastSuccess, m.lastRun, m.runInProgress,
 		m.pendingDeletes, m.lpRequests, m.lpDuration, m.hrRecords, m.hrReadDuration, m.lastRunRefused, m.buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

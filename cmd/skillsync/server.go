@@ -176,12 +176,13 @@ func (d *daemon) trigger(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
-	if !d.app.claim() {
+	claim, ok := d.app.runner.TryClaim()
+	if !ok {
 		respond(w, http.StatusConflict, triggerView{Status: "run_in_progress", Error: sync.ErrRunInProgress.Error()})
 		return
 	}
 	if !wait {
-		d.runs.Go(func() { _, _ = d.app.runClaimed(d.runCtx, mode, store.TriggerAPI) })
+		d.runs.Go(func() { _, _ = d.app.runClaimed(d.runCtx, claim, mode, store.TriggerAPI) })
 		respond(w, http.StatusAccepted, triggerView{Status: "started"})
 		return
 	}
@@ -194,7 +195,7 @@ func (d *daemon) trigger(w http.ResponseWriter, r *http.Request) {
 	if err := errors.Join(rc.SetReadDeadline(time.Time{}), rc.SetWriteDeadline(time.Time{})); err != nil {
 		d.log.Warn("POST /v1/runs: could not lift the server's deadlines; a long run may cut the answer", "err", err)
 	}
-	res, err := d.app.runClaimed(d.runCtx, mode, store.TriggerAPI)
+	res, err := d.app.runClaimed(d.runCtx, claim, mode, store.TriggerAPI)
 	var rv *runView
 	if res != nil {
 		v := newRunView(res.Run)

@@ -55,7 +55,7 @@ func TestStatusHidesTheDatabase(t *testing.T) {
 
 	var logs bytes.Buffer
 	cfg := defaultConfig()
-	d := newDaemon(&app{cfg: &cfg, store: st, metrics: newMetrics(), secrets: secret.NewSet(), slot: make(chan struct{}, 1),
+	d := newDaemon(&app{cfg: &cfg, store: st, metrics: newMetrics(), secrets: secret.NewSet(),
 		log: slog.New(slog.NewTextHandler(&logs, nil))}, &env{})
 	d.cron = cron.New()
 	// The first request may meet a connection the server ended; the
