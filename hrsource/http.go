@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-retry"
+	"golang.org/x/oauth2"
 )
 
 // httpSource reads a JSON or CSV report over HTTPS, page by page: the
@@ -334,6 +335,13 @@ func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, w
 		return nil, "", &retryable{err: e}
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		// An error answer is no part of the feed: its start says what
+		// went wrong, the rest (a gateway's HTML page, an endless stream)
+		// is not read, nor counted against hr.max_bytes.
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		return nil, "", s.answerError(resp, data, method, where, tok, reused)
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, max(budget, 0)+1))
 	if err != nil {
 		return nil, "", &retryable{err: fmt.Errorf("%s %s: read body: %w", method, where, err)}
@@ -341,13 +349,22 @@ func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, w
 	if int64(len(data)) > budget {
 		return nil, "", errTooLarge
 	}
+	return data, nextLink(resp.Header), nil
+}
+
+// maxErrorBody is how much of an error answer is read: enough for any
+// message worth quoting.
+const maxErrorBody = 64 << 10
+
+// answerError explains an answer other than 200 OK: retryable for a 429,
+// a 503 (after its Retry-After) and any other 5xx; a staleToken for a 401
+// to an OAuth 2.0 access token that served earlier requests.
+func (s *httpSource) answerError(resp *http.Response, data []byte, method, where string, tok *oauth2.Token, reused bool) error {
 	switch {
-	case resp.StatusCode == http.StatusOK:
-		return data, nextLink(resp.Header), nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
-		return nil, "", &retryable{err: fmt.Errorf("%s %s: %s%s", method, where, resp.Status, s.detail(resp.Header, data)), wait: retryAfter(resp.Header, time.Now())}
+		return &retryable{err: fmt.Errorf("%s %s: %s%s", method, where, resp.Status, s.detail(resp.Header, data)), wait: retryAfter(resp.Header, time.Now())}
 	case resp.StatusCode >= 500:
-		return nil, "", &retryable{err: fmt.Errorf("%s %s: %s%s", method, where, resp.Status, s.detail(resp.Header, data))}
+		return &retryable{err: fmt.Errorf("%s %s: %s%s", method, where, resp.Status, s.detail(resp.Header, data))}
 	}
 	hint := ""
 	switch resp.StatusCode {
@@ -367,10 +384,10 @@ func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, w
 		// Expired or revoked: the next request asks for a new token.
 		s.auth.forget(tok)
 		if reused {
-			return nil, "", &staleToken{err: e}
+			return &staleToken{err: e}
 		}
 	}
-	return nil, "", e
+	return e
 }
 
 // detail quotes what an error answer says: the start of its body (the
