@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
 
@@ -59,5 +61,63 @@ func TestAlertsRunsFailingCountsAllRuns(t *testing.T) {
 	expr := alertRules(t)["SkillsyncRunsFailing"]
 	if !regexp.MustCompile(`^sum\s*\(\s*increase\(`).MatchString(expr) {
 		t.Errorf("SkillsyncRunsFailing compares each series with the threshold, not their sum: %s", expr)
+	}
+}
+
+// TestChartAlertsFollowTheJobName: the alerts select the job the chart's
+// ServiceMonitor names, also when nameOverride renames it; otherwise
+// SkillsyncDown and SkillsyncNeverSucceeded never fire.
+func TestChartAlertsFollowTheJobName(t *testing.T) {
+	t.Parallel()
+	r := mustRender(t, map[string]any{
+		"nameOverride":   "hr-skills",
+		"serviceMonitor": map[string]any{"enabled": true},
+		"prometheusRule": map[string]any{"enabled": true},
+	})
+	jobLabel, _ := get(r.serviceMonitor, "spec", "jobLabel").(string)
+	job := r.service.Labels[jobLabel]
+	if job != "hr-skills" {
+		t.Fatalf("the ServiceMonitor names the job %q", job)
+	}
+	groups, _ := get(r.prometheusRule, "spec", "groups").([]any)
+	n := 0
+	for _, g := range groups {
+		rules, _ := get(g, "rules").([]any)
+		for _, rule := range rules {
+			expr, _ := get(rule, "expr").(string)
+			for _, m := range regexp.MustCompile(`job="([^"]*)"`).FindAllStringSubmatch(expr, -1) {
+				n++
+				if m[1] != job {
+					t.Errorf("alert %v selects job=%q; the ServiceMonitor names the job %q", get(rule, "alert"), m[1], job)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Errorf("no alert selects a job")
+	}
+}
+
+// TestChartSecretFilesVolumeNames: a Secret's name may hold dots, a
+// volume's may not (a DNS-1123 label, at most 63 characters): the
+// Deployment must still be valid.
+func TestChartSecretFilesVolumeNames(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("s", 60) + ".lp"
+	r := mustRender(t, map[string]any{
+		"secretFiles": []any{map[string]any{"secretName": "skillsync.lp"}, map[string]any{"secretName": long}},
+	})
+	pod := r.deployment.Spec.Template.Spec
+	for _, v := range pod.Volumes {
+		if errs := validation.IsDNS1123Label(v.Name); len(errs) > 0 {
+			t.Errorf("volume %q: %v", v.Name, errs)
+		}
+	}
+	for _, name := range []string{"skillsync.lp", long} {
+		if !mounts(pod, pod.Containers[0], "/run/secrets/"+name, func(v corev1.Volume) bool {
+			return v.Secret != nil && v.Secret.SecretName == name
+		}) {
+			t.Errorf("the Secret %s is not mounted at /run/secrets/%s", name, name)
+		}
 	}
 }
