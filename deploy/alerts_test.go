@@ -121,3 +121,23 @@ func TestChartSecretFilesVolumeNames(t *testing.T) {
 		}
 	}
 }
+
+// TestChartRefusesLiteralURLCredential: hr.url's query values named like
+// a credential (?api_key=, ?access_token=) are secrets to skillsync, which
+// hides them everywhere: written literally they would sit in the
+// ConfigMap, readable by whoever reads ConfigMaps.
+func TestChartRefusesLiteralURLCredential(t *testing.T) {
+	t.Parallel()
+	for url, refused := range map[string]bool{
+		"https://hr.example.com/api/people?api_key=abc123":                          true,
+		"https://hr.example.com/api/people?format=json&Access_Token=abc123":         true,
+		"https://hr.example.com/api/people?api_key=${HR_API_KEY}":                   false,
+		"https://hr.example.com/api/people?page_size=100&format=json":               false,
+		"https://wd2.workday.com/ccx/service/customreport2/acme/ISU/R?Worker!WID=1": false,
+	} {
+		_, err := render(t, cfg("hr", "url", url))
+		if got := err != nil && strings.Contains(err.Error(), "config.hr.url holds a credential"); got != refused {
+			t.Errorf("hr.url %s: render error %v, want refused %v", url, err, refused)
+		}
+	}
+}

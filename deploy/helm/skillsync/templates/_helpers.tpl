@@ -94,4 +94,9 @@ of as a ${VAR} or ${file:...} reference: the ConfigMap is no place for it.
 {{- fail (printf "config.%s holds a password: write the URL as ${VAR} (with secretEnv) or ${file:/run/secrets/...} (with secretFiles), from a Kubernetes Secret" $key) }}
 {{- end }}
 {{- end }}
+{{- /* A query value named like a credential (?api_key=, ?access_token=), as skillsync tells them apart. */}}
+{{- $hrURL := toString (get $hr "url" | default "") }}
+{{- if regexMatch "(?i)[?&][^=&#]*(key|token|secret|pass|sig|auth|cred|session)[^=&#]*=([^$&#]|[$][^{])" $hrURL }}
+{{- fail "config.hr.url holds a credential in its query: write its value as ${VAR} (with secretEnv) or ${file:/run/secrets/...} (with secretFiles), from a Kubernetes Secret, or move it to hr.auth" }}
+{{- end }}
 {{- end }}
