@@ -34,6 +34,9 @@ type collector struct {
 	// paths are the columns read at a path of each JSON record (hr.columns,
 	// and hr.fields values holding a "/").
 	paths []pathColumn
+	// overlapHint, set when a page repeated ids of an earlier one, ends
+	// the "duplicate id" problems of records on different pages.
+	overlapHint string
 	// valued marks the JSON columns that held something other than null
 	// in some record (nil for CSV and Postgres, where every column counts).
 	valued []bool
@@ -209,7 +212,11 @@ func (c *collector) finish(source string) (*Snapshot, error) {
 			continue
 		}
 		if first, dup := seen[r.ID]; dup {
-			if !c.probs.add(r.Origin, "duplicate id %q, also at %s: ids must be unique; fix the export", r.ID, c.recs[first].Origin) {
+			hint := ""
+			if page, _, _ := strings.Cut(r.Origin, ":"); c.overlapHint != "" && !strings.HasPrefix(c.recs[first].Origin, page+":") {
+				hint = c.overlapHint
+			}
+			if !c.probs.add(r.Origin, "duplicate id %q, also at %s: ids must be unique; fix the export%s", r.ID, c.recs[first].Origin, hint) {
 				break
 			}
 			continue

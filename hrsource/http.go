@@ -124,6 +124,8 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 	client.Jar = jar
 	c := s.collector()
 	seen := map[string]bool{}
+	// ids maps each id of the pages read so far to its record.
+	ids := map[string]int{}
 	var total int64
 	next := s.base
 	for page := 1; next != nil; page++ {
@@ -182,6 +184,9 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 		if c.probs.full() {
 			break
 		}
+		if s.overlaps(c, records, ids) {
+			break
+		}
 		if nextRef == "" {
 			nextRef = link
 		}
@@ -196,6 +201,39 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 		}
 	}
 	return c.finish(s.sourceName())
+}
+
+// overlaps checks the records added since from (one page) against the
+// ids of the earlier pages, and adds them to ids. A page repeating an
+// earlier page's id means that the feed is refused (ids are unique), and
+// most likely that the pages overlap: a paging that loops on fresh links
+// (which would go on to hr.max_pages), or one that shifted while the data
+// changed (and may as well have skipped people). Reading stops there, and
+// finish's "duplicate id" problems say so.
+func (s *httpSource) overlaps(c *collector, from int, ids map[string]int) bool {
+	col := slices.Index(c.columns, s.cfg.Fields.ID)
+	if col < 0 {
+		return false
+	}
+	overlap := false
+	for i := from; i < len(c.recs); i++ {
+		v := c.recs[i].Values
+		if col >= len(v) || v[col] == "" {
+			continue
+		}
+		if first, dup := ids[v[col]]; !dup {
+			ids[v[col]] = i
+		} else if first < from {
+			overlap = true
+		}
+	}
+	if overlap {
+		c.overlapHint = ", or the pages overlap: the paging loops, or moved while the data changed (and may have skipped people too)"
+		if s.cfg.Type == TypeSuccessFactors && !strings.Contains(s.base.RawQuery, "paging=snapshot") {
+			c.overlapHint += "; add paging=snapshot to hr.url (SuccessFactors' snapshot paging, SAP KBA 2723468)"
+		}
+	}
+	return overlap
 }
 
 // sourceName names the feed in a refusal: the vendor and the URL.

@@ -1,6 +1,8 @@
 package hrsource
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -34,5 +36,62 @@ func TestHTTPErrorAnswerNotCountedAsFeed(t *testing.T) {
 	_, err = readHTTP(t, denied, Config{Fields: FieldsConfig{ID: "id"}, MaxBytes: 1024})
 	if err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "max_bytes") {
 		t.Errorf("a 401 with a large body = %v, want the 401", err)
+	}
+}
+
+// TestHTTPPagesOverlap: a page that repeats ids of an earlier page (a
+// paging that loops on fresh links, or SuccessFactors' default paging
+// shifting while the data changes, SAP KBA 2723468) stops the read at
+// once with what to do, instead of fetching hr.max_pages (10,000) pages
+// of the same people and then blaming the export for duplicate ids.
+func TestHTTPPagesOverlap(t *testing.T) {
+	t.Parallel()
+	loop, count := serve(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		fmt.Fprintf(w, `{"data": [{"id": "a"}, {"id": "b"}], "next": "/report?cursor=%d"}`, n)
+	})
+	_, err := readHTTP(t, loop, Config{Fields: FieldsConfig{ID: "id"}, RecordsPath: "data", NextPagePath: "next"})
+	checkProblems(t, err, []want{
+		{"page 2: data[0]", []string{`duplicate id "a", also at page 1: data[0]`, "the pages overlap"}},
+		{"page 2: data[1]", []string{`duplicate id "b", also at page 1: data[1]`, "the pages overlap"}},
+	})
+	if count.Load() != 2 {
+		t.Errorf("%d requests, want 2", count.Load())
+	}
+
+	// Within one page, a duplicate is the data's: the usual message.
+	dup, _ := serve(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		fmt.Fprint(w, `{"data": [{"id": "a"}, {"id": "a"}]}`)
+	})
+	_, err = readHTTP(t, dup, Config{Fields: FieldsConfig{ID: "id"}, RecordsPath: "data", NextPagePath: "next"})
+	checkProblems(t, err, []want{{"page 1: data[1]", []string{`duplicate id "a"`}}})
+	if strings.Contains(err.Error(), "overlap") {
+		t.Errorf("a duplicate within one page blamed on the paging: %v", err)
+	}
+
+	// SuccessFactors without snapshot paging: the hint names it.
+	f := &fakeSuccessFactors{user: "sfapi@ACME", password: "sf-password-a81f", users: sfUsers, pageSize: 2}
+	f.fault = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if n == 2 {
+			// Someone was added before the cursor: page 2 starts one
+			// person early.
+			sel := [][]string{{"userId"}, {"email"}, {"status"}, {"empInfo", "jobInfoNav", "department"}}
+			page := map[string]any{"d": map[string]any{"results": []any{sfProject(sfUsers[1], sel), sfProject(sfUsers[2], sel)},
+				"__next": "https://" + r.Host + sfPath + "?$skiptoken=3"}}
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(page)
+			return true
+		}
+		return false
+	}
+	srv := fakeServer(t, f)
+	cfg := sfConfig()
+	cfg.URL = strings.Replace(cfg.URL, "paging=snapshot", "", 1)
+	_, err = readVendor(t, srv, cfg, nil, nil)
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Problems) != 1 || !strings.Contains(ve.Problems[0].Msg, "add paging=snapshot to hr.url") {
+		t.Errorf("overlapping SuccessFactors pages = %v, want one problem naming paging=snapshot", err)
+	}
+	if f.log.count() != 2 {
+		t.Errorf("%d requests after the overlap, want 2", f.log.count())
 	}
 }
