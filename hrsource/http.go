@@ -75,7 +75,13 @@ func redirectsWithin(key string) func(req *http.Request, via []*http.Request) er
 			return &redirectError{"stopped after 10 redirects"}
 		}
 		if first := via[0].URL; !sameOrigin(req.URL, first) {
-			return &redirectError{fmt.Sprintf("redirected to %s://%s, another host: not followed, set %s to the final address", req.URL.Scheme, req.URL.Host, key)}
+			hint := ""
+			if key == "hr.url" {
+				// Single sign-on sends a request it does not accept to
+				// its identity provider's sign-in page.
+				hint = " if the feed moved; if it is a sign-in page, the server did not accept the credentials: check hr.auth"
+			}
+			return &redirectError{fmt.Sprintf("redirected to %s://%s, another host: not followed, set %s to the final address%s", req.URL.Scheme, req.URL.Host, key, hint)}
 		}
 		return nil
 	}

@@ -95,3 +95,21 @@ func TestHTTPPagesOverlap(t *testing.T) {
 		t.Errorf("%d requests after the overlap, want 2", f.log.count())
 	}
 }
+
+// TestHTTPRedirectToSignIn: a redirect to another host, such as single
+// sign-on's sign-in page, is not followed, and the message does not only
+// send the operator to point hr.url at the sign-in page.
+func TestHTTPRedirectToSignIn(t *testing.T) {
+	t.Parallel()
+	idp, idpCount := serve(t, func(w http.ResponseWriter, r *http.Request, n int) { fmt.Fprint(w, "<html>Sign in</html>") })
+	srv, _ := serve(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		http.Redirect(w, r, idp.URL+"/saml2/idp/sso?SAMLRequest=abc", http.StatusFound)
+	})
+	_, err := readHTTP(t, srv, Config{Fields: FieldsConfig{ID: "id"}, Auth: AuthConfig{Method: AuthBearer, Token: "bearer-token-0123456789"}})
+	if err == nil || !strings.Contains(err.Error(), "another host: not followed") || !strings.Contains(err.Error(), "check hr.auth") {
+		t.Errorf("redirect to a sign-in page = %v", err)
+	}
+	if idpCount.Load() != 0 {
+		t.Errorf("the other host was asked %d times", idpCount.Load())
+	}
+}
