@@ -325,6 +325,15 @@ type staleToken struct{ err error }
 func (s *staleToken) Error() string { return s.err.Error() }
 
 func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, where string, budget int64) ([]byte, string, error) {
+	parent := ctx
+	// timedOut explains an attempt cut by hr.timeout (not by the run's
+	// own end): a large report may need longer.
+	timedOut := func(err error) string {
+		if s.cfg.Timeout > 0 && errors.Is(err, context.DeadlineExceeded) && parent.Err() == nil {
+			return fmt.Sprintf(": no complete answer within hr.timeout (%s); raise it if the report is large", s.cfg.Timeout)
+		}
+		return ""
+	}
 	if s.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.Timeout)
@@ -371,7 +380,7 @@ func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, w
 		} else if errors.As(err, &hve) {
 			hint = ": the server's certificate does not match its name; fix hr.url"
 		}
-		e := fmt.Errorf("%s %s: %w%s", method, where, err, hint)
+		e := fmt.Errorf("%s %s: %w%s%s", method, where, err, hint, timedOut(err))
 		var rerr *redirectError
 		if hint != "" || errors.As(err, &rerr) || ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, "", e
@@ -388,7 +397,7 @@ func (s *httpSource) get(ctx context.Context, client *http.Client, u *url.URL, w
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, max(budget, 0)+1))
 	if err != nil {
-		return nil, "", &retryable{err: fmt.Errorf("%s %s: read body: %w", method, where, err)}
+		return nil, "", &retryable{err: fmt.Errorf("%s %s: read body: %w%s", method, where, err, timedOut(err))}
 	}
 	if int64(len(data)) > budget {
 		return nil, "", errTooLarge

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHTTPErrorAnswerNotCountedAsFeed: the body of an error answer (a
@@ -111,5 +113,28 @@ func TestHTTPRedirectToSignIn(t *testing.T) {
 	}
 	if idpCount.Load() != 0 {
 		t.Errorf("the other host was asked %d times", idpCount.Load())
+	}
+}
+
+// TestHTTPTimeoutSaysWhich: an attempt cut by hr.timeout (a large Workday
+// report takes minutes) names the setting, whether the answer never came
+// or its body stalled.
+func TestHTTPTimeoutSaysWhich(t *testing.T) {
+	t.Parallel()
+	slow, _ := serve(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		time.Sleep(200 * time.Millisecond)
+		fmt.Fprint(w, `[{"id": "1"}]`)
+	})
+	stalled, _ := serve(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Length", "1000")
+		fmt.Fprint(w, `[{"id": "1"}`)
+		w.(http.Flusher).Flush()
+		time.Sleep(200 * time.Millisecond)
+	})
+	for name, srv := range map[string]*httptest.Server{"no answer": slow, "stalled body": stalled} {
+		_, err := readHTTP(t, srv, Config{Fields: FieldsConfig{ID: "id"}, Timeout: 50 * time.Millisecond})
+		if err == nil || !strings.Contains(err.Error(), "within hr.timeout (50ms)") {
+			t.Errorf("%s: %v, want it to name hr.timeout", name, err)
+		}
 	}
 }
