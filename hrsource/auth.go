@@ -397,6 +397,11 @@ func (a *authorizer) tokenError(ctx context.Context, err error) error {
 		}
 		return fmt.Errorf("%w: check %s and hr.auth.token_url", e, keys)
 	}
+	if msg := err.Error(); strings.HasPrefix(msg, "oauth2: cannot parse") || strings.Contains(msg, "missing access_token") {
+		// A 200 that is no token (a sign-in page, another service):
+		// asking again would not help.
+		return fmt.Errorf("%s (the OAuth 2.0 token endpoint): %s: the answer is not an OAuth 2.0 token; check hr.auth.token_url", where, a.secrets.Replace(msg))
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -136,5 +137,31 @@ func TestHTTPTimeoutSaysWhich(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "within hr.timeout (50ms)") {
 			t.Errorf("%s: %v, want it to name hr.timeout", name, err)
 		}
+	}
+}
+
+// TestHTTPTokenEndpointNotOAuth: a token endpoint answering 200 with
+// something other than a token (a sign-in page: hr.auth.token_url points
+// at the wrong place) is not retried, and the error says what to check.
+func TestHTTPTokenEndpointNotOAuth(t *testing.T) {
+	t.Parallel()
+	var tokenRequests atomic.Int32
+	srv, _ := serve(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if r.URL.Path == "/token" {
+			tokenRequests.Add(1)
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, "<html>Sign in</html>")
+			return
+		}
+		fmt.Fprint(w, `[{"id": "1"}]`)
+	})
+	_, err := readHTTP(t, srv, Config{Fields: FieldsConfig{ID: "id"}, Auth: AuthConfig{
+		Method: AuthOAuth2ClientCredentials, ClientID: "skillsync", ClientSecret: "client-secret-0123", TokenURL: srv.URL + "/token"}})
+	if err == nil || !strings.Contains(err.Error(), "check hr.auth.token_url") {
+		t.Errorf("a sign-in page as the token endpoint = %v", err)
+	}
+	// x/oauth2 tries the client's credentials in a header, then in the form.
+	if n := tokenRequests.Load(); n > 2 {
+		t.Errorf("%d token requests: retried", n)
 	}
 }
