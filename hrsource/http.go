@@ -161,8 +161,13 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 			c.sizeHint = int64(len(body))
 		}
 		var nextRef string
-		switch s.cfg.Format {
-		case "csv":
+		lead := bytes.TrimSpace(bytes.TrimPrefix(body, utf8BOM))
+		switch {
+		case len(lead) > 0 && lead[0] == '<':
+			c.probs.add(name, "the server answered with HTML or XML, not %s (a login page?): check hr.url and the credentials", s.formatName())
+		case s.cfg.Format == "csv" && len(lead) > 0 && lead[0] == '{' && errorMessage(lead) != "":
+			c.probs.add(name, "the server answered 200 OK with an error instead of records%s: check hr.url and hr.auth", quoteDetail(s.secrets.Replace(errorMessage(lead))))
+		case s.cfg.Format == "csv":
 			cols := c.readCSV(bytes.NewReader(body), name, s.delimiter())
 			if page == 1 {
 				c.columns = cols
@@ -171,10 +176,6 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 				c.probs.add(name+":1", "the header differs from page 1's: every page must have the same columns")
 			}
 		default:
-			if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '<' {
-				c.probs.add(name, "the server answered with HTML or XML, not JSON (a login page?): check hr.url and the credentials")
-				break
-			}
 			nextRef = c.readJSONBytes(body, name, s.cfg.RecordsPath, s.cfg.NextPagePath)
 			if len(c.recs) == records && len(c.probs.list) > problems {
 				if msg := errorMessage(body); msg != "" {
@@ -240,6 +241,14 @@ func (s *httpSource) overlaps(c *collector, from int, ids map[string]int) bool {
 		}
 	}
 	return overlap
+}
+
+// formatName names the format the feed should be in, for messages.
+func (s *httpSource) formatName() string {
+	if s.cfg.Format == "csv" {
+		return "CSV"
+	}
+	return "JSON"
 }
 
 // sourceName names the feed in a refusal: the vendor and the URL.

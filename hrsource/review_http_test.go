@@ -165,3 +165,24 @@ func TestHTTPTokenEndpointNotOAuth(t *testing.T) {
 		t.Errorf("%d token requests: retried", n)
 	}
 }
+
+// TestHTTPNotTheFeed: a sign-in page (with or without a byte order mark)
+// or a JSON error answered 200 OK is named as such whatever hr.format,
+// rather than read as a CSV header or blamed on the JSON syntax.
+func TestHTTPNotTheFeed(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, format, body, want string
+	}{
+		{"HTML as CSV", "csv", "<!DOCTYPE html><html><body>Sign in</body></html>", "HTML or XML, not CSV"},
+		{"HTML with a BOM as JSON", "json", "\ufeff<!DOCTYPE html><html><body>Sign in</body></html>", "HTML or XML, not JSON"},
+		{"JSON error as CSV", "csv", `{"error": "invalid_token", "message": "The access token expired"}`, `200 OK with an error instead of records ("invalid_token: The access token expired")`},
+	} {
+		srv, _ := serve(t, func(w http.ResponseWriter, r *http.Request, n int) { fmt.Fprint(w, tt.body) })
+		_, err := readHTTP(t, srv, Config{Format: tt.format, Fields: FieldsConfig{ID: "id"}})
+		var ve *ValidationError
+		if !errors.As(err, &ve) || len(ve.Problems) != 1 || !strings.Contains(ve.Problems[0].Msg, tt.want) {
+			t.Errorf("%s: %v, want one problem saying %q", tt.name, err, tt.want)
+		}
+	}
+}
