@@ -132,6 +132,9 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 	seen := map[string]bool{}
 	// ids maps each id of the pages read so far to its record.
 	ids := map[string]int{}
+	// announced is the record count an OData server announced on the
+	// first page (d.__count, with $inlinecount=allpages), or -1.
+	announced := -1
 	var total int64
 	next := s.base
 	for page := 1; next != nil; page++ {
@@ -152,6 +155,9 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 			return nil, err
 		}
 		total += int64(len(body))
+		if page == 1 && s.cfg.Type == TypeSuccessFactors && s.cfg.Format != "csv" {
+			announced = odataCount(body)
+		}
 		name := fmt.Sprintf("page %d", page)
 		records, problems := len(c.recs), len(c.probs.list)
 		// The first page's size sizes the record slices (a Workday or
@@ -207,7 +213,30 @@ func (s *httpSource) Read(ctx context.Context) (_ *Snapshot, err error) {
 			return nil, err
 		}
 	}
+	if announced >= 0 && len(c.recs) != announced && len(c.probs.list) == 0 {
+		// A page missing from the middle (a __next left out, the paging
+		// shifting while the data changed) would read as people leaving.
+		c.probs.add("d.__count", "the server announced %d records and its pages held %d: the paging lost or repeated some; nothing was used: try again later, or add paging=snapshot to hr.url", announced, len(c.recs))
+	}
 	return c.finish(s.sourceName())
+}
+
+// odataCount returns the record count an OData v2 page announces in
+// d.__count ("1234": $inlinecount=allpages asks for it), or -1.
+func odataCount(body []byte) int {
+	var page struct {
+		D struct {
+			Count json.RawMessage `json:"__count"`
+		} `json:"d"`
+	}
+	if json.Unmarshal(body, &page) != nil || page.D.Count == nil {
+		return -1
+	}
+	n, err := strconv.Atoi(strings.Trim(string(page.D.Count), `"`))
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }
 
 // overlaps checks the records added since from (one page) against the

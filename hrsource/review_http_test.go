@@ -186,3 +186,40 @@ func TestHTTPNotTheFeed(t *testing.T) {
 		}
 	}
 }
+
+// TestSuccessFactorsCount: with $inlinecount=allpages (an OData v2 system
+// query option the SAP SuccessFactors HXM Suite OData API: Developer Guide
+// lists, https://help.sap.com/docs/SAP_SUCCESSFACTORS_PLATFORM/d599f15995d348a1b45ba5603e2aba9b),
+// SuccessFactors announces the size of the result (d.__count, a string in
+// OData v2 JSON);
+// pages that hold fewer (a __next left out mid-way: the rest would read as
+// people who left) refuse the feed, pages that hold as many are read.
+func TestSuccessFactorsCount(t *testing.T) {
+	t.Parallel()
+	sel := [][]string{{"userId"}, {"email"}, {"status"}, {"empInfo", "jobInfoNav", "department"}}
+	serveCount := func(count string, pages [][]map[string]any) *fakeSuccessFactors {
+		f := &fakeSuccessFactors{user: "sfapi@ACME", password: "sf-password-a81f", users: sfUsers, pageSize: 2}
+		f.fault = func(w http.ResponseWriter, r *http.Request, n int) bool {
+			var results []any
+			for _, u := range pages[n-1] {
+				results = append(results, sfProject(u, sel))
+			}
+			d := map[string]any{"results": results, "__count": count}
+			if n < len(pages) {
+				d["__next"] = fmt.Sprintf("https://%s%s?$skiptoken=%d", r.Host, sfPath, n)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{"d": d})
+			return true
+		}
+		return f
+	}
+	short := serveCount("5", [][]map[string]any{sfUsers[0:2], sfUsers[2:4]})
+	_, err := readVendor(t, fakeServer(t, short), sfConfig(), nil, nil)
+	checkProblems(t, err, []want{{"d.__count", []string{"announced 5 records and its pages held 4"}}})
+
+	whole := serveCount("5", [][]map[string]any{sfUsers[0:2], sfUsers[2:4], sfUsers[4:5]})
+	if snap, err := readVendor(t, fakeServer(t, whole), sfConfig(), nil, nil); err != nil || len(snap.Records) != 5 {
+		t.Errorf("5 announced, 5 read: %v", err)
+	}
+}
