@@ -3,6 +3,7 @@ package deploy
 import (
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,7 +60,7 @@ func TestAlertsSelectSkillsyncOnly(t *testing.T) {
 func TestAlertsRunsFailingCountsAllRuns(t *testing.T) {
 	t.Parallel()
 	expr := alertRules(t)["SkillsyncRunsFailing"]
-	if !regexp.MustCompile(`^sum\s*\(\s*increase\(`).MatchString(expr) {
+	if !regexp.MustCompile(`^sum\b[^(]*(\([^()]*\))?\s*\(\s*increase\(`).MatchString(expr) {
 		t.Errorf("SkillsyncRunsFailing compares each series with the threshold, not their sum: %s", expr)
 	}
 }
@@ -138,6 +139,24 @@ func TestChartRefusesLiteralURLCredential(t *testing.T) {
 		_, err := render(t, cfg("hr", "url", url))
 		if got := err != nil && strings.Contains(err.Error(), "config.hr.url holds a credential"); got != refused {
 			t.Errorf("hr.url %s: render error %v, want refused %v", url, err, refused)
+		}
+	}
+}
+
+// TestAlertsKeepInstallationsApart: one Prometheus often scrapes several
+// installations (staging and production namespaces, one per LivePerson
+// account). Aggregated over all of them, one that keeps failing is hidden
+// by another that succeeds (min of the time since success, max of the
+// success timestamp): every aggregation keeps job and namespace apart.
+func TestAlertsKeepInstallationsApart(t *testing.T) {
+	t.Parallel()
+	agg := regexp.MustCompile(`\b(sum|min|max|avg|count)\s*(by\s*\(([^)]*)\))?\s*\(`)
+	for name, expr := range alertRules(t) {
+		for _, m := range agg.FindAllStringSubmatch(expr, -1) {
+			labels := strings.Fields(strings.ReplaceAll(m[3], ",", " "))
+			if !slices.Contains(labels, "job") || !slices.Contains(labels, "namespace") {
+				t.Errorf("alert %s aggregates with %q over every installation: use %s by (job, namespace): %s", name, m[0], m[1], expr)
+			}
 		}
 	}
 }
