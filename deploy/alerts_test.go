@@ -160,3 +160,16 @@ func TestAlertsKeepInstallationsApart(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertsRefusedStaysFiring: with an hourly schedule, a feed refused
+// hour after hour gives increase(...[1h]) a moment at 0 whenever a refusal
+// comes a little later than the one before (runs vary in length): the
+// alert would resolve and fire again each time. skillsync_last_run_refused
+// stays 1 until a run is accepted; the alert reads it.
+func TestAlertsRefusedStaysFiring(t *testing.T) {
+	t.Parallel()
+	expr := alertRules(t)["SkillsyncRunRefused"]
+	if !strings.Contains(expr, "skillsync_last_run_refused") {
+		t.Errorf("SkillsyncRunRefused reads only the refusals of the last hour: %s", expr)
+	}
+}
