@@ -20,6 +20,8 @@ import (
 
 	"github.com/sethvargo/go-retry"
 	"golang.org/x/oauth2"
+
+	"github.com/skillsync/skillsync/internal/secret"
 )
 
 // httpSource reads a JSON or CSV report over HTTPS, page by page: the
@@ -53,11 +55,49 @@ func newHTTPSource(base reader, opts Options) (*httpSource, error) {
 		client.Transport = tr
 	}
 	client.CheckRedirect = redirectsWithin("hr.url")
+	// An API may take its credentials in the body: a server quoting the
+	// request back must not print them.
+	for _, v := range bodySecrets(base.cfg.Body) {
+		base.secrets.Add(v)
+	}
 	s := &httpSource{reader: base, vendor: vendors[base.cfg.Type], client: &client, base: u, req: req}
 	// Token requests go through the same transport (and so trust the same
 	// CAs), without the page requests' cookies.
 	s.auth = newAuthorizer(base.cfg, &http.Client{Transport: client.Transport, CheckRedirect: redirectsWithin("hr.auth.token_url")}, base.secrets, base.log)
 	return s, nil
+}
+
+// bodySecrets returns the string values of a JSON hr.body held under a
+// name that says it is a secret (password, apiKey, client_secret, ...),
+// at any depth, and the longer ones (8 characters or more) anywhere inside
+// such a name ({"credentials": {"user": ...}}).
+func bodySecrets(body string) []string {
+	var doc any
+	if json.Unmarshal([]byte(body), &doc) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(v any, named, inside bool)
+	walk = func(v any, named, inside bool) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				walk(e, secret.Param(k), inside || named)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e, named, inside)
+			}
+		case string:
+			if named || inside && secret.Huntable(v, false) {
+				if secret.Huntable(v, true) {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	walk(doc, false, false)
+	return out
 }
 
 // redirectError is a refused redirect: asking again would not help.

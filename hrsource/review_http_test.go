@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -221,5 +223,39 @@ func TestSuccessFactorsCount(t *testing.T) {
 	whole := serveCount("5", [][]map[string]any{sfUsers[0:2], sfUsers[2:4], sfUsers[4:5]})
 	if snap, err := readVendor(t, fakeServer(t, whole), sfConfig(), nil, nil); err != nil || len(snap.Records) != 5 {
 		t.Errorf("5 announced, 5 read: %v", err)
+	}
+}
+
+// TestHTTPBodySecretsHidden: an API that takes its credentials in the POST
+// body (hr.body: {"password": "${HR_PASSWORD}"}) has them hidden like any
+// other secret when a server quotes the request back in an error.
+func TestHTTPBodySecretsHidden(t *testing.T) {
+	t.Parallel()
+	const password, apiKey = "body-password-5a1c", "k3y"
+	srv, _ := serve(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		body, _ := io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"error": "invalid_request", "message": "cannot use %s"}`, body)
+	})
+	body := fmt.Sprintf(`{"login": {"user": "svc", "password": %q}, "apiKey": %q, "page_size": 500}`, password, apiKey)
+	_, err := readHTTP(t, srv, Config{Fields: FieldsConfig{ID: "id"}, HTTPMethod: http.MethodPost, Body: body})
+	if err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("err = %v", err)
+	}
+	checkNoSecret(t, err.Error(), password, apiKey)
+	if !strings.Contains(err.Error(), "svc") {
+		t.Errorf("a value not named like a secret was hidden too: %v", err)
+	}
+}
+
+func TestBodySecrets(t *testing.T) {
+	t.Parallel()
+	got := bodySecrets(`{"credentials": {"user": "svc", "passPhrase": "abc", "tenant": "long-tenant-name"}, "list": [{"token": "t0k"}], "page": "12345678", "x": "no"}`)
+	slices.Sort(got)
+	if want := []string{"abc", "long-tenant-name", "t0k"}; !slices.Equal(got, want) {
+		t.Errorf("bodySecrets = %q, want %q", got, want)
+	}
+	if got := bodySecrets("not json"); got != nil {
+		t.Errorf("bodySecrets(not json) = %q", got)
 	}
 }
