@@ -173,3 +173,20 @@ func TestAlertsRefusedStaysFiring(t *testing.T) {
 		t.Errorf("SkillsyncRunRefused reads only the refusals of the last hour: %s", expr)
 	}
 }
+
+// TestChartRefusesLiteralBodyCredential: a POST body carrying a
+// credential literally ({"password": "..."}) would sit in the ConfigMap.
+func TestChartRefusesLiteralBodyCredential(t *testing.T) {
+	t.Parallel()
+	for body, refused := range map[string]bool{
+		`{"user": "svc", "password": "hunter22"}`:       true,
+		`{"auth": {"apiKey" : "abc123"}}`:               true,
+		`{"user": "svc", "password": "${HR_PASSWORD}"}`: false,
+		`{"report": "staff", "page_size": 500}`:         false,
+	} {
+		_, err := render(t, cfg("hr", "body", body))
+		if got := err != nil && strings.Contains(err.Error(), "config.hr.body holds a credential"); got != refused {
+			t.Errorf("hr.body %s: render error %v, want refused %v", body, err, refused)
+		}
+	}
+}

@@ -99,4 +99,9 @@ of as a ${VAR} or ${file:...} reference: the ConfigMap is no place for it.
 {{- if regexMatch "(?i)[?&][^=&#]*(key|token|secret|pass|sig|auth|cred|session)[^=&#]*=([^$&#]|[$][^{])" $hrURL }}
 {{- fail "config.hr.url holds a credential in its query: write its value as ${VAR} (with secretEnv) or ${file:/run/secrets/...} (with secretFiles), from a Kubernetes Secret, or move it to hr.auth" }}
 {{- end }}
+{{- /* A JSON POST body's value under a credential's name ({"password": "..."}). */}}
+{{- $hrBody := toString (get $hr "body" | default "") }}
+{{- if regexMatch "(?i)\"[^\"]*(key|token|secret|pass|sig|auth|cred|session)[^\"]*\"\\s*:\\s*\"([^$\"]|[$][^{])" $hrBody }}
+{{- fail "config.hr.body holds a credential: write its value as ${VAR} (with secretEnv) or ${file:/run/secrets/...} (with secretFiles), from a Kubernetes Secret" }}
+{{- end }}
 {{- end }}
