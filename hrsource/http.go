@@ -57,7 +57,7 @@ func newHTTPSource(base reader, opts Options) (*httpSource, error) {
 	client.CheckRedirect = redirectsWithin("hr.url")
 	// An API may take its credentials in the body: a server quoting the
 	// request back must not print them.
-	for _, v := range bodySecrets(base.cfg.Body) {
+	for _, v := range BodySecrets(base.cfg.Body) {
 		base.secrets.Add(v)
 	}
 	s := &httpSource{reader: base, vendor: vendors[base.cfg.Type], client: &client, base: u, req: req}
@@ -67,11 +67,11 @@ func newHTTPSource(base reader, opts Options) (*httpSource, error) {
 	return s, nil
 }
 
-// bodySecrets returns the string values of a JSON hr.body held under a
+// BodySecrets returns the string values of a JSON hr.body held under a
 // name that says it is a secret (password, apiKey, client_secret, ...),
 // at any depth, and the longer ones (8 characters or more) anywhere inside
 // such a name ({"credentials": {"user": ...}}).
-func bodySecrets(body string) []string {
+func BodySecrets(body string) []string {
 	var doc any
 	if json.Unmarshal([]byte(body), &doc) != nil {
 		return nil

@@ -250,12 +250,12 @@ func TestHTTPBodySecretsHidden(t *testing.T) {
 
 func TestBodySecrets(t *testing.T) {
 	t.Parallel()
-	got := bodySecrets(`{"credentials": {"user": "svc", "passPhrase": "abc", "tenant": "long-tenant-name"}, "list": [{"token": "t0k"}], "page": "12345678", "x": "no"}`)
+	got := BodySecrets(`{"credentials": {"user": "svc", "passPhrase": "abc", "tenant": "long-tenant-name"}, "list": [{"token": "t0k"}], "page": "12345678", "x": "no"}`)
 	slices.Sort(got)
 	if want := []string{"abc", "long-tenant-name", "t0k"}; !slices.Equal(got, want) {
-		t.Errorf("bodySecrets = %q, want %q", got, want)
+		t.Errorf("BodySecrets = %q, want %q", got, want)
 	}
-	if got := bodySecrets("not json"); got != nil {
-		t.Errorf("bodySecrets(not json) = %q", got)
+	if got := BodySecrets("not json"); got != nil {
+		t.Errorf("BodySecrets(not json) = %q", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/skillsync/skillsync/hrsource"
 	"github.com/skillsync/skillsync/internal/secret"
 )
 
@@ -34,6 +35,14 @@ func redactNode(n *yaml.Node, found func(string)) {
 				}
 			case secret.Key(k.Value) && v.Kind == yaml.ScalarNode:
 				hideScalar(v, true, found)
+			case k.Value == "body" && v.Kind == yaml.ScalarNode:
+				// hr.body may carry credentials ({"password": "..."}):
+				// the ones the HR source hides from its errors are hidden
+				// here too.
+				for _, s := range hrsource.BodySecrets(v.Value) {
+					found(s)
+					v.Value = strings.ReplaceAll(v.Value, s, secret.Redacted)
+				}
 			default:
 				redactNode(v, found)
 			}

@@ -456,3 +456,27 @@ func TestShortValuesAreNotHuntedFor(t *testing.T) {
 		}
 	}
 }
+
+// TestBodySecretsAreRedacted: hr.body may carry credentials; config check
+// prints it with them hidden, and they are given to the log redactor.
+func TestBodySecretsAreRedacted(t *testing.T) {
+	t.Parallel()
+	const password = "hr-body-pw-7d1e9a"
+	cfg := defaultConfig()
+	cfg.HR.Type, cfg.HR.Format, cfg.HR.HTTPMethod = "http", "json", "POST"
+	cfg.HR.URL = "https://hr.example.com/api/people"
+	cfg.HR.Body = `{"user": "svc", "password": "` + password + `", "report": "staff"}`
+	out, secrets, err := redactedConfig(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), password) {
+		t.Errorf("config check prints hr.body's password:\n%s", out)
+	}
+	if !strings.Contains(string(out), `"report": "staff"`) {
+		t.Errorf("config check hides more of hr.body than its secrets:\n%s", out)
+	}
+	if !slices.Contains(secrets, password) {
+		t.Errorf("hr.body's password is not given to the log redactor: %q", secrets)
+	}
+}
