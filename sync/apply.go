@@ -195,13 +195,18 @@ func (a *applier) takeOver(ctx context.Context, p *Plan) error {
 	if len(p.Takeovers)+len(p.Unconfirmed) == 0 {
 		return nil
 	}
-	settled := make([]store.OpUpdate, len(p.Unconfirmed))
-	for i, r := range p.Unconfirmed {
-		settled[i] = store.OpUpdate{ID: r.OpID, State: store.OpResolved,
+	settled := make([]store.OpUpdate, 0, len(p.Unconfirmed))
+	for _, r := range p.Unconfirmed {
+		if r.Resolution == ResolutionUnseen {
+			// Not settled: a later run looks again, at a later revision.
+			continue
+		}
+		u := store.OpUpdate{ID: r.OpID, State: store.OpResolved,
 			Error: fmt.Sprintf("outcome unknown; resolved by run %d: %s", a.runID, r.Note)}
 		if r.Resolution == ResolutionTakenOver {
-			settled[i].SkillID = ptrTo(r.SkillID)
+			u.SkillID = ptrTo(r.SkillID)
 		}
+		settled = append(settled, u)
 	}
 	if err := a.store.TakeOverSkills(ctx, p.Takeovers, settled); err != nil {
 		return fmt.Errorf("take over skills created by earlier runs: %w", err)
@@ -279,6 +284,9 @@ func (a *applier) journal(ctx context.Context, action string, items []Change, re
 			if bodies != nil {
 				ops[i].Sent = sentState(&bodies[i], c.managed)
 			}
+			// The If-Match the create is sent under: a later run settles
+			// it as not made only from a list read after it.
+			ops[i].Revision = a.skills.Revision()
 		}
 		if c.SkillID != 0 {
 			ops[i].SkillID = ptrTo(c.SkillID)
@@ -532,6 +540,11 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 			return out, a.mark(wctx, left, store.OpFailed, errors.New("not created: run interrupted"), nil)
 		}
 		a.log.Info("skill not found after the re-read; creating it", "skill", bodies[i].Name)
+		// Sent again under the re-read's revision: should it stay sent,
+		// a later run waits for a list read after this one.
+		if err := a.store.JournalSet(wctx, []store.OpUpdate{{ID: jids[i], State: store.OpSent, Revision: a.skills.Revision()}}); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
 		s, err := a.skills.CreateSkills(wctx, bodies[i:i+1])
 		if errors.Is(err, liveperson.ErrStateChanged) && len(s) == 1 {
 			// Created; the account moved otherwise too, and the applier

@@ -311,7 +311,7 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 				current = append(current, *s)
 			}
 		}
-		in.Current = current
+		in.Current, in.Revision = current, rev
 		var users []liveperson.User
 		var usersDenied error
 		if rc.deps.Users != nil && (rc.cfg.Assignments.Enabled || hasDeletes(BuildPlan(*in))) {
