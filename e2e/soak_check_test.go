@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/sync"
 )
 
 // This file holds what the soak expects of LivePerson (the skills made by
@@ -294,6 +295,17 @@ func (s *seedRun) check(ctx context.Context) {
 		}
 	}
 	s.story("final clean syncs: %s", strings.Join(outcomes, ", "))
+	// Skills pending deletion in the last plan: their members keep them
+	// until they are deleted (design §7.7), which waits while anything
+	// skillsync does not manage holds them (keep_unmatched users).
+	pending := map[int64]bool{}
+	if last.res != nil && last.res.Plan != nil {
+		for _, c := range last.res.Plan.Changes {
+			if c.Action == sync.ActionPendingDelete {
+				pending[c.SkillID] = true
+			}
+		}
+	}
 
 	st, err := s.openStore(ctx)
 	if err != nil {
@@ -313,7 +325,7 @@ func (s *seedRun) check(ctx context.Context) {
 		}
 	}
 	s.checkSkills(owned)
-	s.checkUsers(owned)
+	s.checkUsers(owned, pending)
 	s.checkRuns(ctx, st)
 	s.checkWrites(ctx, st)
 }
@@ -419,8 +431,9 @@ func (s *seedRun) checkSkills(owned map[int64]bool) {
 }
 
 // checkUsers: no user lost a field skillsync does not manage, nor a
-// hand-made skill; matched agents hold the skill of their team.
-func (s *seedRun) checkUsers(owned map[int64]bool) {
+// hand-made skill; matched agents hold the skill of their team, and
+// besides it only skills pending deletion (kept until they are deleted).
+func (s *seedRun) checkUsers(owned, pending map[int64]bool) {
 	liveByName := map[string]int64{}
 	for _, sk := range s.f.sim.Skills(false) {
 		liveByName[foldName(sk["name"].(string))] = sk["id"].(int64)
@@ -485,6 +498,7 @@ func (s *seedRun) checkUsers(owned map[int64]bool) {
 				ownedWant = []int64{sid}
 			}
 		}
+		ownedNow = slices.DeleteFunc(ownedNow, func(sid int64) bool { return pending[sid] && !slices.Contains(ownedWant, sid) })
 		if !slices.Equal(ownedNow, ownedWant) {
 			s.violate("assignments", "user %d (%v, HR: %+v) holds skills %v of skillsync's, want %v", id, u["email"], rec, ownedNow, ownedWant)
 		}
