@@ -124,3 +124,37 @@ func TestPlanSettlesAbsentOnlyFromALaterList(t *testing.T) {
 		t.Error("revisionAfter compares as numbers")
 	}
 }
+
+// TestRunResendKeepsTheLaterRevision: a batch refused after LivePerson
+// applied its first item is re-read and its missing item sent again,
+// under the re-read's revision; that create's connection drops, so its
+// row stays sent. The row keeps the later revision: a list read between
+// the two sends could not show what the resend made.
+func TestRunResendKeepsTheLaterRevision(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := setup(t, manyHR(2), teamConfig())
+	var first string
+	e.skills.beforeCreate = func(n int, _ []liveperson.Skill) {
+		if n == 1 {
+			first = e.client.Revision()
+		}
+	}
+	e.sim.InjectFault(lpsim.Fault{Method: "POST", PathPrefix: skillsPath, PartialApply: 1, Status: 400})
+	e.sim.InjectFault(lpsim.Fault{Method: "POST", PathPrefix: skillsPath, Drop: true})
+	res := e.run(e.runner(e.cfg), store.ModeApply)
+	if res.Run.Counts.Failed != 1 || e.sim.Count("POST", skillsPath) != 2 {
+		t.Fatalf("outcome %s counts %+v, %d creates sent", res.Run.Outcome, res.Run.Counts, e.sim.Count("POST", skillsPath))
+	}
+	n, err := strconv.ParseInt(first, 10, 64)
+	if err != nil {
+		t.Fatalf("revision %q: %v", first, err)
+	}
+	unconfirmed, err := e.store.UnconfirmedCreates(ctx)
+	if err != nil || len(unconfirmed) != 1 {
+		t.Fatalf("unconfirmed creates %+v, %v", unconfirmed, err)
+	}
+	if op := unconfirmed[0]; op.SkillName != "Team 0001" || op.Revision != strconv.FormatInt(n+1, 10) {
+		t.Errorf("row %+v: want Team 0001 sent again under revision %d (first sent under %s)", op, n+1, first)
+	}
+}
