@@ -61,6 +61,10 @@ type applier struct {
 	// failedCreates are the lower-cased names of creates that failed in
 	// this run: a re-plan does not try them again (the next run does).
 	failedCreates map[string]bool
+	// unfreed are skills whose rename freeing their name before their
+	// delete failed: their delete waits (LivePerson keeps the names of
+	// deleted skills, and the rules could not create the name again).
+	unfreed map[int64]bool
 }
 
 func newApplier(skills SkillsAPI, st RunStore, log *slog.Logger, runID int64, batch int, counts *applyCounts) *applier {
@@ -815,6 +819,12 @@ func (a *applier) updateItems(ctx context.Context, batch []Change, jids []int64)
 		return a.conflict(ctx, jids, err)
 	}
 	if len(batch) == 1 {
+		if batch[0].freesName {
+			if a.unfreed == nil {
+				a.unfreed = map[int64]bool{}
+			}
+			a.unfreed[batch[0].SkillID] = true
+		}
 		return a.failed(ctx, jids, err)
 	}
 	a.log.Warn("update batch failed; retrying item by item", "items", len(batch), "error", err)
@@ -872,6 +882,16 @@ func (a *applier) registerUpdated(ctx context.Context, batch []Change) error {
 // to delete (still referenced) is recorded and stays pending.
 func (a *applier) deletePhase(ctx context.Context, deletes []Change) error {
 	wctx := context.WithoutCancel(ctx)
+	deletes = slices.DeleteFunc(slices.Clone(deletes), func(c Change) bool {
+		if !a.unfreed[c.SkillID] {
+			return false
+		}
+		// Deleted under its name, the skill would hold that name for
+		// good: it stays pending, and the next run frees the name first.
+		a.log.Warn("delete held: the rename freeing the skill's name failed; kept pending and tried again next run", "skill", c.Skill, "skill_id", c.SkillID)
+		a.counts.FailedDeletes = append(a.counts.FailedDeletes, c.SkillID)
+		return true
+	})
 	for _, batch := range chunks(deletes, a.batch) {
 		if err := ctx.Err(); err != nil {
 			return err
