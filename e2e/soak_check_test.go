@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/sync"
 )
 
 // This file holds what the soak expects of LivePerson (the skills made by
@@ -294,6 +295,17 @@ func (s *seedRun) check(ctx context.Context) {
 		}
 	}
 	s.story("final clean syncs: %s", strings.Join(outcomes, ", "))
+	// Skills pending deletion in the last plan: their members keep them
+	// until they are deleted (design §7.7), which waits while anything
+	// skillsync does not manage holds them (keep_unmatched users).
+	pending := map[int64]bool{}
+	if last.res != nil && last.res.Plan != nil {
+		for _, c := range last.res.Plan.Changes {
+			if c.Action == sync.ActionPendingDelete {
+				pending[c.SkillID] = true
+			}
+		}
+	}
 
 	st, err := s.openStore(ctx)
 	if err != nil {
@@ -312,8 +324,15 @@ func (s *seedRun) check(ctx context.Context) {
 			owned[r.SkillID] = true
 		}
 	}
+	// The owned skills registered for each team, by its rule key.
+	teamSkills := map[string][]int64{}
+	for _, r := range registry {
+		if r.ReleasedAt == nil {
+			teamSkills[teamKey(r.RuleKey)] = append(teamSkills[teamKey(r.RuleKey)], r.SkillID)
+		}
+	}
 	s.checkSkills(owned)
-	s.checkUsers(owned)
+	s.checkUsers(owned, pending, teamSkills)
 	s.checkRuns(ctx, st)
 	s.checkWrites(ctx, st)
 }
@@ -419,8 +438,15 @@ func (s *seedRun) checkSkills(owned map[int64]bool) {
 }
 
 // checkUsers: no user lost a field skillsync does not manage, nor a
-// hand-made skill; matched agents hold the skill of their team.
-func (s *seedRun) checkUsers(owned map[int64]bool) {
+// hand-made skill; matched agents hold the skill of their team, and
+// besides it only skills pending deletion (kept until they are deleted).
+//
+// When someone made by hand a skill under the name HR asks for a team
+// (after a change of the name template, say), skillsync's own skill of the
+// team cannot take that name (an unmanaged conflict): it keeps its old name
+// and stays the team's skill, registered under the team's key: its members
+// may keep it (nobody is given it while the conflict lasts).
+func (s *seedRun) checkUsers(owned, pending map[int64]bool, teamSkills map[string][]int64) {
 	liveByName := map[string]int64{}
 	for _, sk := range s.f.sim.Skills(false) {
 		liveByName[foldName(sk["name"].(string))] = sk["id"].(int64)
@@ -483,12 +509,28 @@ func (s *seedRun) checkUsers(owned map[int64]bool) {
 			sid, ok := liveByName[foldName(skillNameFor(s.world.tmpl, team{rec.Dept, rec.Team}))]
 			if _, hand := s.hand[sid]; ok && owned[sid] && !hand {
 				ownedWant = []int64{sid}
+			} else if ok && hand {
+				ownedWant = slices.Sorted(slices.Values(teamSkills[teamKey("team|"+rec.Dept+"|"+rec.Team)]))
+				if len(ownedWant) > 1 {
+					s.violate("assignments", "team %s/%s has %d skills of skillsync's: %v", rec.Dept, rec.Team, len(ownedWant), ownedWant)
+				}
+				ownedNow = slices.DeleteFunc(ownedNow, func(sid int64) bool { return slices.Contains(ownedWant, sid) })
+				ownedWant = nil
 			}
 		}
+		ownedNow = slices.DeleteFunc(ownedNow, func(sid int64) bool { return pending[sid] && !slices.Contains(ownedWant, sid) })
 		if !slices.Equal(ownedNow, ownedWant) {
 			s.violate("assignments", "user %d (%v, HR: %+v) holds skills %v of skillsync's, want %v", id, u["email"], rec, ownedNow, ownedWant)
 		}
 	}
+}
+
+// teamKey is a team rule's registry key ("team|" and the values its name
+// template reads, in the template's order) without that order or case.
+func teamKey(ruleKey string) string {
+	parts := strings.Split(strings.ToLower(ruleKey), "|")
+	slices.Sort(parts)
+	return strings.Join(parts, "|")
 }
 
 // checkRuns: after a clean sync no run is left running.

@@ -13,13 +13,17 @@ import (
 )
 
 const opColumns = `id, run_id, seq, action, skill_name, skill_id, request, rule_id, rule_key, sent,
-	state, http_status, error, created_at, updated_at`
+	revision, state, http_status, error, created_at, updated_at`
 
 func scanOperation(row pgx.CollectableRow) (Operation, error) {
 	var op Operation
 	var sent []byte
+	var rev *string
 	err := row.Scan(&op.ID, &op.RunID, &op.Seq, &op.Action, &op.SkillName, &op.SkillID,
-		&op.Request, &op.RuleID, &op.RuleKey, &sent, &op.State, &op.HTTPStatus, &op.Error, &op.CreatedAt, &op.UpdatedAt)
+		&op.Request, &op.RuleID, &op.RuleKey, &sent, &rev, &op.State, &op.HTTPStatus, &op.Error, &op.CreatedAt, &op.UpdatedAt)
+	if rev != nil {
+		op.Revision = *rev
+	}
 	if err == nil && sent != nil {
 		if op.Sent, err = decodeState(sent); err != nil {
 			err = fmt.Errorf("operation %d: sent fields: %w", op.ID, err)
@@ -47,6 +51,7 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 		states   = make([]string, len(ops))
 		statuses = make([]*int32, len(ops))
 		errs     = make([]string, len(ops))
+		revs     = make([]*string, len(ops))
 	)
 	for i, op := range ops {
 		if op.Action == "" {
@@ -69,6 +74,9 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 		states[i] = string(cmp.Or(op.State, OpIntended))
 		statuses[i] = int32Ptr(op.HTTPStatus)
 		errs[i] = op.Error
+		if op.Revision != "" {
+			revs[i] = &op.Revision
+		}
 	}
 
 	ctx, cancel := s.timeout(ctx)
@@ -82,14 +90,14 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 			RETURNING last_seq - $2 AS base
 		)
 		INSERT INTO run_operations (run_id, seq, action, skill_name, skill_id, request, rule_id, rule_key,
-			sent, state, http_status, error)
+			sent, revision, state, http_status, error)
 		SELECT $1, r.base + u.ord, u.action, u.skill_name, u.skill_id, u.request, u.rule_id, u.rule_key,
-			u.sent::jsonb, u.state, u.http_status, u.error
+			u.sent::jsonb, u.revision, u.state, u.http_status, u.error
 		FROM r, unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
-				$9::text[], $10::text[], $11::int[], $12::text[])
-			WITH ORDINALITY AS u(action, skill_name, skill_id, request, rule_id, rule_key, sent, state, http_status, error, ord)
+				$9::text[], $10::text[], $11::int[], $12::text[], $13::text[])
+			WITH ORDINALITY AS u(action, skill_name, skill_id, request, rule_id, rule_key, sent, state, http_status, error, revision, ord)
 		RETURNING id, seq`,
-		runID, len(ops), actions, names, skillIDs, requests, ruleIDs, ruleKeys, sents, states, statuses, errs)
+		runID, len(ops), actions, names, skillIDs, requests, ruleIDs, ruleKeys, sents, states, statuses, errs, revs)
 	type idSeq struct{ id, seq int64 }
 	inserted, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (idSeq, error) {
 		var r idSeq
@@ -141,6 +149,7 @@ func journalSet(ctx context.Context, db execer, updates []OpUpdate) error {
 		statuses []*int32
 		errs     []string
 		skillIDs []*int64
+		revs     []*string
 	)
 	for _, u := range updates {
 		if u.State == "" {
@@ -155,11 +164,15 @@ func journalSet(ctx context.Context, db execer, updates []OpUpdate) error {
 			statuses = append(statuses, nil)
 			errs = append(errs, "")
 			skillIDs = append(skillIDs, nil)
+			revs = append(revs, nil)
 		}
 		states[i] = string(u.State)
 		statuses[i] = int32Ptr(u.HTTPStatus)
 		errs[i] = u.Error
 		skillIDs[i] = u.SkillID
+		if u.Revision != "" {
+			revs[i] = &u.Revision
+		}
 	}
 
 	// The redundant id range lets the planner find the rows by primary key
@@ -171,11 +184,14 @@ func journalSet(ctx context.Context, db execer, updates []OpUpdate) error {
 			http_status = COALESCE(u.http_status, o.http_status),
 			error = u.error,
 			skill_id = COALESCE(u.skill_id, o.skill_id),
+			revision = CASE WHEN u.revision IS NULL THEN o.revision
+				WHEN o.revision IS NULL OR o.revision !~ '^[0-9]{1,18}$' OR u.revision !~ '^[0-9]{1,18}$' THEN u.revision
+				ELSE greatest(o.revision::bigint, u.revision::bigint)::text END,
 			updated_at = now()
-		FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::bigint[])
-			AS u(id, state, http_status, error, skill_id)
-		WHERE o.id = u.id AND o.id BETWEEN $6 AND $7`,
-		ids, states, statuses, errs, skillIDs, slices.Min(ids), slices.Max(ids))
+		FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::text[])
+			AS u(id, state, http_status, error, skill_id, revision)
+		WHERE o.id = u.id AND o.id BETWEEN $7 AND $8`,
+		ids, states, statuses, errs, skillIDs, revs, slices.Min(ids), slices.Max(ids))
 	if err != nil {
 		return fmt.Errorf("update %d journal operations: %w", len(ids), err)
 	}

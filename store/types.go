@@ -128,7 +128,12 @@ type Operation struct {
 	// takes over a skill whose create answer was lost only when the skill
 	// has every one of them. nil for other operations, and for creates
 	// journaled before the store kept them.
-	Sent       SkillState
+	Sent SkillState
+	// Revision is the account revision a create was sent under (its
+	// If-Match): a later run settles the create as not made only from a
+	// skill list read at a later revision. "" when unknown (other
+	// operations, creates journaled before the store kept it).
+	Revision   string
 	State      OpState
 	HTTPStatus *int
 	Error      string
@@ -178,4 +183,8 @@ type OpUpdate struct {
 	HTTPStatus *int
 	Error      string
 	SkillID    *int64 // set when a create learns the new skill's id
+	// Revision, when set, is the revision a create was sent again under;
+	// it replaces the stored one only when it is a later one (the row
+	// then waits for a list read after the later send).
+	Revision string
 }

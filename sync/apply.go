@@ -61,6 +61,10 @@ type applier struct {
 	// failedCreates are the lower-cased names of creates that failed in
 	// this run: a re-plan does not try them again (the next run does).
 	failedCreates map[string]bool
+	// unfreed are skills whose rename freeing their name before their
+	// delete failed: their delete waits (LivePerson keeps the names of
+	// deleted skills, and the rules could not create the name again).
+	unfreed map[int64]bool
 }
 
 func newApplier(skills SkillsAPI, st RunStore, log *slog.Logger, runID int64, batch int, counts *applyCounts) *applier {
@@ -195,13 +199,18 @@ func (a *applier) takeOver(ctx context.Context, p *Plan) error {
 	if len(p.Takeovers)+len(p.Unconfirmed) == 0 {
 		return nil
 	}
-	settled := make([]store.OpUpdate, len(p.Unconfirmed))
-	for i, r := range p.Unconfirmed {
-		settled[i] = store.OpUpdate{ID: r.OpID, State: store.OpResolved,
+	settled := make([]store.OpUpdate, 0, len(p.Unconfirmed))
+	for _, r := range p.Unconfirmed {
+		if r.Resolution == ResolutionUnseen {
+			// Not settled: a later run looks again, at a later revision.
+			continue
+		}
+		u := store.OpUpdate{ID: r.OpID, State: store.OpResolved,
 			Error: fmt.Sprintf("outcome unknown; resolved by run %d: %s", a.runID, r.Note)}
 		if r.Resolution == ResolutionTakenOver {
-			settled[i].SkillID = ptrTo(r.SkillID)
+			u.SkillID = ptrTo(r.SkillID)
 		}
+		settled = append(settled, u)
 	}
 	if err := a.store.TakeOverSkills(ctx, p.Takeovers, settled); err != nil {
 		return fmt.Errorf("take over skills created by earlier runs: %w", err)
@@ -279,6 +288,9 @@ func (a *applier) journal(ctx context.Context, action string, items []Change, re
 			if bodies != nil {
 				ops[i].Sent = sentState(&bodies[i], c.managed)
 			}
+			// The If-Match the create is sent under: a later run settles
+			// it as not made only from a list read after it.
+			ops[i].Revision = a.skills.Revision()
 		}
 		if c.SkillID != 0 {
 			ops[i].SkillID = ptrTo(c.SkillID)
@@ -532,6 +544,11 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 			return out, a.mark(wctx, left, store.OpFailed, errors.New("not created: run interrupted"), nil)
 		}
 		a.log.Info("skill not found after the re-read; creating it", "skill", bodies[i].Name)
+		// Sent again under the re-read's revision: should it stay sent,
+		// a later run waits for a list read after this one.
+		if err := a.store.JournalSet(wctx, []store.OpUpdate{{ID: jids[i], State: store.OpSent, Revision: a.skills.Revision()}}); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
 		s, err := a.skills.CreateSkills(wctx, bodies[i:i+1])
 		if errors.Is(err, liveperson.ErrStateChanged) && len(s) == 1 {
 			// Created; the account moved otherwise too, and the applier
@@ -802,6 +819,12 @@ func (a *applier) updateItems(ctx context.Context, batch []Change, jids []int64)
 		return a.conflict(ctx, jids, err)
 	}
 	if len(batch) == 1 {
+		if batch[0].freesName {
+			if a.unfreed == nil {
+				a.unfreed = map[int64]bool{}
+			}
+			a.unfreed[batch[0].SkillID] = true
+		}
 		return a.failed(ctx, jids, err)
 	}
 	a.log.Warn("update batch failed; retrying item by item", "items", len(batch), "error", err)
@@ -859,6 +882,16 @@ func (a *applier) registerUpdated(ctx context.Context, batch []Change) error {
 // to delete (still referenced) is recorded and stays pending.
 func (a *applier) deletePhase(ctx context.Context, deletes []Change) error {
 	wctx := context.WithoutCancel(ctx)
+	deletes = slices.DeleteFunc(slices.Clone(deletes), func(c Change) bool {
+		if !a.unfreed[c.SkillID] {
+			return false
+		}
+		// Deleted under its name, the skill would hold that name for
+		// good: it stays pending, and the next run frees the name first.
+		a.log.Warn("delete held: the rename freeing the skill's name failed; kept pending and tried again next run", "skill", c.Skill, "skill_id", c.SkillID)
+		a.counts.FailedDeletes = append(a.counts.FailedDeletes, c.SkillID)
+		return true
+	})
 	for _, batch := range chunks(deletes, a.batch) {
 		if err := ctx.Err(); err != nil {
 			return err

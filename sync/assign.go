@@ -578,8 +578,14 @@ func (a *AssignmentPlan) keepPending(p *Plan) {
 	keep := func(r SkillRef) bool {
 		return !a.removable[r.SkillID] || !a.carrier(r.SkillID) && !deleting[r.SkillID]
 	}
+	kept := map[string]int{} // skill → members who keep it
 	users := a.Users[:0]
 	for _, u := range a.Users {
+		for _, r := range slices.Concat(u.Unassign, u.HeldUnassign) {
+			if keep(r) {
+				kept[r.Skill]++
+			}
+		}
 		u.Unassign = slices.DeleteFunc(u.Unassign, keep)
 		u.HeldUnassign = slices.DeleteFunc(u.HeldUnassign, keep)
 		if len(u.Assign)+len(u.Unassign)+len(u.HeldUnassign) > 0 {
@@ -587,6 +593,11 @@ func (a *AssignmentPlan) keepPending(p *Plan) {
 		}
 	}
 	a.Users = users
+	// Say so: the plan shows these users matched to a record that no
+	// longer selects the skill, and still holding it.
+	for _, name := range slices.Sorted(maps.Keys(kept)) {
+		a.Notes = append(a.Notes, fmt.Sprintf("%q is a pending delete whose members keep the skill: %d users matched to HR keep it until it is deleted (its delete waits, see its reason)", name, kept[name]))
+	}
 }
 
 func sortRefs(refs []SkillRef) {

@@ -510,7 +510,10 @@ func TestRunLostCreateResponse(t *testing.T) {
 // TestRunLostCreateThatDidNotHappen: the connection drops before the
 // create is handled. The run cannot tell that from a create whose skill
 // the list does not show yet, so it sends nothing again: the rows stay
-// sent, and the next run, finding no such skills, creates them.
+// sent, and the next run, finding no such skills, creates them. Its list,
+// read at the revision the create was sent under, cannot prove the create
+// did not happen (it may lag behind it), so the rows stay sent until the
+// run after it, which finds the skills managed.
 func TestRunLostCreateThatDidNotHappen(t *testing.T) {
 	t.Parallel()
 	e := setup(t, manyHR(3), teamConfig())
@@ -524,8 +527,12 @@ func TestRunLostCreateThatDidNotHappen(t *testing.T) {
 	if res.Run.Outcome != store.OutcomeApplied || len(e.sim.Skills(true)) != 3 || len(e.ownedNames()) != 3 {
 		t.Fatalf("next run: outcome %s %q, %d skills", res.Run.Outcome, res.Run.Error, len(e.sim.Skills(true)))
 	}
-	if got := resolutions(res.Plan); len(got) != 3 || !strings.HasSuffix(got[0], " absent") {
-		t.Errorf("next run's resolutions %v, want the three absent", got)
+	if got := resolutions(res.Plan); len(got) != 3 || !strings.HasSuffix(got[0], " unseen") {
+		t.Errorf("next run's resolutions %v, want the three unseen", got)
+	}
+	res = e.run(r, store.ModeApply)
+	if got := resolutions(res.Plan); len(got) != 3 || !strings.HasSuffix(got[0], " managed") || res.Run.Outcome != store.OutcomeNoChanges {
+		t.Errorf("the run after: %s, resolutions %v, want the three managed", res.Run.Outcome, got)
 	}
 }
 

@@ -181,6 +181,11 @@ const (
 	// create sent (madeBy): someone else's, left unmanaged (an unmanaged
 	// conflict whose reason says why).
 	ResolutionNotOurs = "not_ours"
+	// ResolutionUnseen: no live skill has the name in a skill list that
+	// is not provably later than the create (read at a revision not past
+	// the one the create was sent under): the list may lag behind it. The
+	// journal row stays sent for a later run to settle.
+	ResolutionUnseen = "unseen"
 )
 
 // CreateResolution is what a run decided about a create that an earlier
@@ -229,6 +234,10 @@ type PlanInput struct {
 	// a live, unowned skill under such a name is taken over instead of
 	// being reported as an unmanaged conflict.
 	Unconfirmed []store.Operation
+	// Revision is the account revision Current was read at ("" unknown):
+	// an unconfirmed create is settled as not made only from a list read
+	// after the revision it was sent under.
+	Revision string
 }
 
 // Summary counts the plan's changes.
@@ -379,7 +388,7 @@ func BuildPlan(in PlanInput) *Plan {
 
 	// Skills earlier runs created without learning it join the registry
 	// first: from here on they are owned like any other.
-	takenOver, disowned := takeOver(p, in.Unconfirmed, liveByName, owned, ownedByKey, gone)
+	takenOver, disowned := takeOver(p, in.Unconfirmed, in.Revision, liveByName, owned, ownedByKey, gone)
 
 	// (After takeOver, which adds the skills it takes over.)
 	ownedByKeyID := make(map[string][]store.OwnedSkill, len(ownedByKey))
@@ -678,7 +687,7 @@ func BuildPlan(in PlanInput) *Plan {
 // name is someone else's; a skill whose fields differ from what was sent
 // may have been made by hand meanwhile, and is left alone; and a rule key
 // managed by another live skill is not given to a second one.
-func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *liveperson.Skill,
+func takeOver(p *Plan, unconfirmed []store.Operation, listRev string, liveByName func(string) *liveperson.Skill,
 	owned map[int64]store.OwnedSkill, ownedByKey map[string]store.OwnedSkill, gone func(int64) bool) (map[int64]int64, map[int64]string) {
 	if len(unconfirmed) == 0 {
 		return nil, nil
@@ -708,6 +717,12 @@ func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *l
 		switch {
 		case op.State == store.OpIntended:
 			r.Resolution, r.Note, r.SkillID = ResolutionNotSent, "never sent: the run stopped before the request left", 0
+		case live == nil && !revisionAfter(listRev, op.Revision):
+			// A list that lags behind the create would not show the
+			// skill it made: settled as not made, it would be nobody's
+			// for good.
+			r.Resolution = ResolutionUnseen
+			r.Note = fmt.Sprintf("no skill named %q in a skill list read at revision %s, not later than revision %s the create was sent under (the list may lag behind it): left for a later run to settle", op.SkillName, cmp.Or(listRev, "unknown"), op.Revision)
 		case live == nil:
 			r.Resolution, r.Note = ResolutionAbsent, fmt.Sprintf("no skill named %q in LivePerson: the create did not happen", op.SkillName)
 		case taken[live.ID] != 0:
@@ -749,6 +764,25 @@ func takeOver(p *Plan, unconfirmed []store.Operation, liveByName func(string) *l
 	})
 	slices.SortFunc(p.Takeovers, func(a, b store.OwnedSkill) int { return cmp.Compare(a.SkillID, b.SkillID) })
 	return taken, disowned
+}
+
+// revisionAfter reports whether a list read at account revision list is
+// provably later than revision sent (the If-Match a create was sent
+// under), so that a create it does not show did not happen. LivePerson's
+// revision is one counter per account, incremented by every change: both
+// numbers, list must be greater. A create journaled without a revision
+// (before the journal kept it, or sent with none) and revisions that are
+// not numbers cannot be compared: settled from any list, as before.
+func revisionAfter(list, sent string) bool {
+	s, err := strconv.ParseInt(sent, 10, 64)
+	if sent == "" || err != nil {
+		return true
+	}
+	l, err := strconv.ParseInt(list, 10, 64)
+	if list == "" || err != nil {
+		return true
+	}
+	return l > s
 }
 
 // liveName is the name of a live skill, "" for none or a deleted one.

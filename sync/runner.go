@@ -329,7 +329,7 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 				current = append(current, *s)
 			}
 		}
-		in.Current = current
+		in.Current, in.Revision = current, rev
 		var users []liveperson.User
 		var usersRev string
 		var usersDenied error
