@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -37,14 +38,26 @@ func Sign(secret string, body []byte) string {
 func render(kind string, m Message) ([]byte, error) {
 	switch kind {
 	case TypeWebhook:
-		return json.Marshal(WebhookBody{Event: m.Event, Account: m.Account, RunID: m.RunID, Outcome: string(m.Outcome),
+		return marshal(WebhookBody{Event: m.Event, Account: m.Account, RunID: m.RunID, Outcome: string(m.Outcome),
 			Summary: m.Summary, Reason: m.Reason, URL: m.URL, At: m.At.UTC().Format(time.RFC3339)})
 	case TypeSlack:
-		return json.Marshal(slackMessage(m))
+		return marshal(slackMessage(m))
 	case TypeTeams:
-		return json.Marshal(teamsMessage(m))
+		return marshal(teamsMessage(m))
 	}
 	return nil, fmt.Errorf("unknown sink type %q", kind)
+}
+
+// marshal encodes v without escaping <, > and & (Slack's link syntax and
+// reasons read as written), and without a trailing newline.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // Slack limits: a header's text to 150 characters, a section's to 3000.
