@@ -384,7 +384,9 @@ in order, with the skill, the rule key a create was made for, the HTTP status
 and the error. An operation's state is done or failed once answered; intended
 (never sent) or sent (never answered) when the run stopped first; resolved when
 a later run settled a create whose answer never came, by reading LivePerson
-(the last column then says what it found).`,
+(the last column then says what it found). Below the journal, the run's
+notifications (notify.sinks): sink, event, status (queued, sending, sent,
+failed), attempts and the last error.`,
 		Example: `  skillsync runs show 42
   skillsync runs show 42 --format json | jq .operations`,
 		Args: cobra.ExactArgs(1),
@@ -414,14 +416,22 @@ a later run settled a create whose answer never came, by reading LivePerson
 			for i := range ops {
 				ops[i].Error = c.redact(ops[i].Error)
 			}
+			ds, err := st.RunDeliveries(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			deliveries := newDeliveryViews(ds, c.redact)
 			if format == "json" {
-				v := runDetailView{Run: newRunView(r), Plan: r.Plan, Operations: make([]opView, len(ops))}
+				v := runDetailView{Run: newRunView(r), Plan: r.Plan, Operations: make([]opView, len(ops)), Notifications: deliveries}
 				for i, op := range ops {
 					v.Operations[i] = newOpView(op)
 				}
 				return writeJSON(cmd.OutOrStdout(), v)
 			}
-			return writeRun(cmd.OutOrStdout(), r, ops)
+			if err := writeRun(cmd.OutOrStdout(), r, ops); err != nil {
+				return err
+			}
+			return writeDeliveries(cmd.OutOrStdout(), deliveries)
 		},
 	}
 	cmd.AddCommand(show)
@@ -486,6 +496,8 @@ type runDetailView struct {
 	Run        runView         `json:"run"`
 	Plan       json.RawMessage `json:"plan,omitempty"`
 	Operations []opView        `json:"operations"`
+	// Notifications are the messages the run queued (notify.sinks).
+	Notifications []deliveryView `json:"notifications"`
 }
 
 type opView struct {

@@ -105,6 +105,9 @@ func (d *daemon) serve(ctx context.Context) error {
 
 	d.runCtx, d.cancelRuns = context.WithCancel(context.WithoutCancel(ctx))
 	defer d.cancelRuns()
+	// Notifications go out in the background, those an earlier process
+	// left queued included; stopped (and waited for) on the way out.
+	defer d.app.notify.start(ctx)()
 
 	cl := cronLogger{d.log}
 	d.cron = cron.New(

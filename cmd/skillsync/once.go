@@ -112,7 +112,9 @@ func (c *cli) runOnceFromConfig(ctx context.Context, mode store.Mode) (*sync.Res
 		return nil, err
 	}
 	defer a.close()
-	return a.runOnce(ctx, mode, store.TriggerManual)
+	res, err := a.runOnce(ctx, mode, store.TriggerManual)
+	a.flushNotifications(ctx, res)
+	return res, err
 }
 
 // resultHead is what writeResultJSON puts before the plan's own keys.
