@@ -76,10 +76,11 @@ func (n *notifier) start(ctx context.Context) (stop func()) {
 	}
 }
 
-// flush sends the notifications of a run the CLI just made, for at most
-// notifyFlushTimeout.
+// flushNotifications sends the notifications of an apply run the CLI
+// just made (and any others due), for at most notifyFlushTimeout. A dry
+// run queues none, and sends none.
 func (a *app) flushNotifications(ctx context.Context, res *sync.Result) {
-	if a.notify == nil || res == nil || res.Run.ID == 0 {
+	if a.notify == nil || res == nil || res.Run.ID == 0 || res.Run.Mode != store.ModeApply {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, notifyFlushTimeout)
