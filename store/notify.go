@@ -140,7 +140,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 		WITH due AS (
 			SELECT id FROM notify_deliveries
 			WHERE (status = 'queued' AND next_attempt_at <= now())
-			   OR (status = 'sending' AND lease_until < now())
+			   OR (status = 'sending' AND lease_until < now() AND attempts < $3)
 			ORDER BY next_attempt_at, id
 			LIMIT $1
 			FOR UPDATE SKIP LOCKED)
@@ -148,7 +148,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 		SET status = 'sending', attempts = d.attempts + 1, lease_until = now() + $2::bigint * interval '1 microsecond', updated_at = now()
 		FROM due WHERE d.id = due.id
 		RETURNING d.id, d.run_id, d.account_id, d.sink, d.event, d.payload, d.status, d.attempts, d.last_error,
-			d.created_at, d.updated_at, d.sent_at`, limit, lease.Microseconds())
+			d.created_at, d.updated_at, d.sent_at`, limit, lease.Microseconds(), maxAttempts)
 	ds, err := pgx.CollectRows(rows, scanDelivery)
 	if err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
