@@ -30,7 +30,8 @@ func (c *cli) configCommand() *cobra.Command {
 		Short: "Validate the configuration and print it with secrets redacted",
 		Long: `Validate the configuration file and print the effective configuration (defaults
 filled in, ${VARS} expanded) with every secret redacted: credentials, tokens,
-header values, passwords in URLs and every query-string value of a URL.
+header values, passwords in URLs, every query-string value of a URL, and the
+URLs and secrets of notify.sinks.
 
 Every problem is listed with its file, line and key path, not only the first:
 unknown keys, wrong types, unreadable ${file:PATH} references and unset ${VARS}

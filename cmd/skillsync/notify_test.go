@@ -216,3 +216,38 @@ notify:
 		t.Error("the daemon logged the sink URL")
 	}
 }
+
+// TestConfigCheckNotify: config check names the key of every notify
+// problem, and prints the sink URLs and secrets redacted.
+func TestConfigCheckNotify(t *testing.T) {
+	t.Parallel()
+	f := setup(t, `notify:
+  public_url: https://skillsync.example.com
+  sinks:
+    - {name: chat, type: email, url: "https://hooks.example.com/services/T1/B1/s3cr3tp4th"}
+    - {name: chat, type: webhook, url: "http://hooks.example.com/s3cr3tp4th", events: [refused, exploded]}
+    - {name: ok, type: webhook, url: "https://hooks.example.com/s3cr3tp4th", secret: "webhook-secret-xyz"}
+`)
+	code, stdout, stderr := f.run("config", "check")
+	if code != exitError {
+		t.Fatalf("exit %d, want 1\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		`config.yaml:21: notify.sinks[0].type: "email" is not a sink type`,
+		`config.yaml:22: notify.sinks[1].name: "chat" is also the name of notify.sinks[0]`,
+		`config.yaml:22: notify.sinks[1].url: plain http:// to hooks.example.com`,
+		`notify.sinks[1].events[1]: "exploded" is not an event`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("config check lacks %q:\n%s", want, stderr)
+		}
+	}
+	for _, secret := range []string{"s3cr3tp4th", "webhook-secret-xyz"} {
+		if strings.Contains(stdout+stderr, secret) {
+			t.Errorf("config check shows %q:\n%s%s", secret, stdout, stderr)
+		}
+	}
+	if n := strings.Count(stdout, "url: '[redacted]'"); n != 3 {
+		t.Errorf("%d sink URLs printed redacted, want 3:\n%s", n, stdout)
+	}
+}
