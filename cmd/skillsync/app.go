@@ -191,9 +191,7 @@ func (a *app) runClaimed(ctx context.Context, c *sync.Claim, mode store.Mode, tr
 // metrics, then the gauges that speak for every process are read again.
 func (a *app) runEnded(ctx context.Context, res *sync.Result) {
 	a.metrics.observeRun(res.Run)
-	if f := a.notify.onRunEnd(); f != nil {
-		f(ctx, res)
-	}
+	a.notify.runEnded(ctx, res)
 	if !a.stopping.Load() {
 		a.refreshFromStore(ctx)
 	}

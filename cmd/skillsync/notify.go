@@ -49,12 +49,14 @@ func newNotifier(a *app) *notifier {
 	return &notifier{queue: queue, sender: sender}
 }
 
-// onRunEnd is the runner's end-of-run hook (nil without sinks).
-func (n *notifier) onRunEnd() func(context.Context, *sync.Result) {
+// runEnded is the runner's end-of-run hook (sync.Deps.OnRunEnd): it
+// queues the run's notifications; without sinks (n is nil) it does
+// nothing. Another listener can call it from a hook of its own.
+func (n *notifier) runEnded(ctx context.Context, res *sync.Result) {
 	if n == nil {
-		return nil
+		return
 	}
-	return n.queue.OnRunEnd
+	n.queue.OnRunEnd(ctx, res)
 }
 
 // start runs the sender in the background until the returned stop is
