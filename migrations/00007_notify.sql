@@ -41,7 +41,8 @@ CREATE TABLE notify_attempts (
 );
 
 -- The last announcement of a lasting state (refused, failed, partial) per
--- account, sink and event: the reason's SHA-256 and when.
+-- account, sink and event: the reason's SHA-256, when, and the delivery
+-- that carried it (one that failed does not count as told).
 CREATE TABLE notify_state (
     account_id   text NOT NULL,
     sink         text NOT NULL,
@@ -49,6 +50,7 @@ CREATE TABLE notify_state (
     reason_hash  text NOT NULL,
     announced_at timestamptz NOT NULL,
     run_id       bigint,
+    delivery_id  bigint REFERENCES notify_deliveries (id) ON DELETE SET NULL,
     PRIMARY KEY (account_id, sink, event)
 );
 

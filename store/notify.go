@@ -49,8 +49,9 @@ type NewDelivery struct {
 	Event     string
 	Payload   json.RawMessage
 	// Dedupe queues it only when the sink was not told of the same event
-	// with the same Reason for the account since At - RepeatAfter, and
-	// then records this announcement.
+	// with the same Reason for the account since At - RepeatAfter (a
+	// message given up after its last attempt did not tell it), and then
+	// records this announcement.
 	Dedupe      bool
 	Reason      string
 	RepeatAfter time.Duration
@@ -94,9 +95,12 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, accountID string, clearSt
 					INSERT INTO notify_state (account_id, sink, event, reason_hash, announced_at, run_id)
 					VALUES ($1, $2, $3, $4, $5, $6)
 					ON CONFLICT (account_id, sink, event) DO UPDATE
-						SET reason_hash = EXCLUDED.reason_hash, announced_at = EXCLUDED.announced_at, run_id = EXCLUDED.run_id
+						SET reason_hash = EXCLUDED.reason_hash, announced_at = EXCLUDED.announced_at, run_id = EXCLUDED.run_id,
+							delivery_id = NULL
 						WHERE notify_state.reason_hash <> EXCLUDED.reason_hash
 						   OR notify_state.announced_at <= EXCLUDED.announced_at - $7::bigint * interval '1 microsecond'
+						   OR notify_state.delivery_id IS NULL
+						   OR EXISTS (SELECT 1 FROM notify_deliveries f WHERE f.id = notify_state.delivery_id AND f.status = 'failed')
 					RETURNING true`,
 					d.AccountID, d.Sink, d.Event, reasonHash(d.Reason), d.At, d.RunID, d.RepeatAfter.Microseconds()).Scan(&ok)
 				if errors.Is(err, pgx.ErrNoRows) {
@@ -106,10 +110,17 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, accountID string, clearSt
 					return fmt.Errorf("record announcement of %s to %s: %w", d.Event, d.Sink, err)
 				}
 			}
-			if _, err := tx.Exec(ctx, `
-				INSERT INTO notify_deliveries (run_id, account_id, sink, event, payload) VALUES ($1, $2, $3, $4, $5)`,
-				d.RunID, d.AccountID, d.Sink, d.Event, string(d.Payload)); err != nil {
+			var id int64
+			if err := tx.QueryRow(ctx, `
+				INSERT INTO notify_deliveries (run_id, account_id, sink, event, payload) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+				d.RunID, d.AccountID, d.Sink, d.Event, string(d.Payload)).Scan(&id); err != nil {
 				return fmt.Errorf("queue %s to %s: %w", d.Event, d.Sink, err)
+			}
+			if d.Dedupe {
+				if _, err := tx.Exec(ctx, `UPDATE notify_state SET delivery_id = $4 WHERE account_id = $1 AND sink = $2 AND event = $3`,
+					d.AccountID, d.Sink, d.Event, id); err != nil {
+					return fmt.Errorf("record announcement of %s to %s: %w", d.Event, d.Sink, err)
+				}
 			}
 			queued[i] = true
 		}

@@ -570,3 +570,41 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestGivenUpIsNotTold: a refusal whose message was given up after its
+// last attempt did not tell anybody: the same refusal at the next run is
+// queued again, not suppressed; once one is delivered, the next is.
+func TestGivenUpIsNotTold(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	down := true
+	var mu gosync.Mutex
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		}
+		return down
+	})
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: rc.URL}}}
+	n := notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{})
+	s := fastSender(cfg, e.st, notify.SenderOptions{})
+	want := []int{1, 1, 0} // given up; delivered; suppressed
+	for i, w := range want {
+		if i == 1 {
+			mu.Lock()
+			down = false
+			mu.Unlock()
+		}
+		res := e.run(store.ModeApply, store.OutcomeRefused, refusal, store.Counts{})
+		got, err := n.Enqueue(t.Context(), res)
+		if err != nil || got != w {
+			t.Fatalf("run %d: queued %d, %v; want %d", i, got, err, w)
+		}
+		flush(t, s, res.Run.ID)
+	}
+	if got := len(rc.got()); got != 4 {
+		t.Errorf("receiver got %d requests, want 3 failed attempts and 1 delivery", got)
+	}
+}
