@@ -608,3 +608,31 @@ func TestGivenUpIsNotTold(t *testing.T) {
 		t.Errorf("receiver got %d requests, want 3 failed attempts and 1 delivery", got)
 	}
 }
+
+// TestFlushIsBounded: the CLI's wait for a run's messages ends with its
+// context, saying how many still wait; they stay queued for later.
+func TestFlushIsBounded(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rc := newReceiver(t, func(_ int, _ http.ResponseWriter, r *http.Request) bool {
+		<-r.Context().Done()
+		return true
+	})
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "slow", Type: "teams", URL: rc.URL}}}
+	res := e.run(store.ModeApply, store.OutcomeFailed, "boom", store.Counts{})
+	notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{}).OnRunEnd(t.Context(), res)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	left, err := fastSender(cfg, e.st, notify.SenderOptions{Timeout: time.Minute}).Flush(ctx, res.Run.ID)
+	if err != nil || left != 1 {
+		t.Fatalf("flush: %d left, %v; want 1 left", left, err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("flush took %s", d)
+	}
+	ds := deliveries(t, e.st, res.Run.ID)
+	if len(ds) != 1 || ds[0].Status != store.DeliveryQueued || ds[0].Attempts != 1 {
+		t.Errorf("deliveries %+v: want queued for another attempt", ds)
+	}
+}

@@ -156,8 +156,15 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 // ctx ends (the CLI bounds it): it returns how many are still waiting.
 func (s *Sender) Flush(ctx context.Context, runID int64) (int, error) {
 	for {
-		if _, err := s.SendDue(ctx); err != nil {
+		if _, err := s.SendDue(ctx); err != nil && ctx.Err() == nil {
 			return 0, err
+		}
+		if ctx.Err() != nil {
+			// Out of time: say how many wait, briefly.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			n, _, err := s.store.OpenDeliveries(cctx, runID)
+			cancel()
+			return n, err
 		}
 		n, next, err := s.store.OpenDeliveries(ctx, runID)
 		if err != nil || n == 0 {
