@@ -42,6 +42,15 @@ func newNotifier(a *app) *notifier {
 	observe := func(sink, event, status string) {
 		a.metrics.notifications.WithLabelValues(sink, event, status).Inc()
 	}
+	// Every series a sink can have exists from the start, at 0: increase()
+	// then sees the first failure after a restart.
+	for _, sink := range cfg.WithDefaults().Sinks {
+		for _, event := range sink.Events {
+			for _, status := range []string{notify.StatusSent, notify.StatusRetry, notify.StatusFailed, notify.StatusSuppressed} {
+				a.metrics.notifications.WithLabelValues(sink.Name, event, status)
+			}
+		}
+	}
 	sender := notify.NewSender(cfg, a.store, notify.SenderOptions{Logger: a.log, Observe: observe, Redact: a.redact,
 		UserAgent: "skillsync/" + currentBuild().Version})
 	queue := notify.NewNotifier(cfg, notify.Account{Name: defaultAccount, ID: a.cfg.LivePerson.AccountID}, a.store,

@@ -197,6 +197,10 @@ notify:
 	}
 	// The counter is set once the attempt is recorded, just after the
 	// answer: wait for it.
+	_, metrics, _ := d.do("GET", "/metrics", "")
+	if !strings.Contains(metrics, `skillsync_notifications_total{event="applied",sink="hook",status="failed"} 0`) {
+		t.Errorf("the failed series of the sink does not exist at 0 from the start")
+	}
 	want := regexp.MustCompile(`skillsync_notifications_total\{event="applied",sink="hook",status="sent"\} 1\n`)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
