@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/skillsync/skillsync/internal/secret"
 )
 
 // Sink types.
@@ -73,10 +75,10 @@ type Sink struct {
 	// URL is where messages are posted. It is a secret (a Slack or Teams
 	// incoming-webhook URL is its own credential): never logged, printed
 	// or stored.
-	URL string `yaml:"url"`
+	URL secret.Secret `yaml:"url"`
 	// Secret, for a webhook, signs each body: X-Skillsync-Signature:
 	// sha256=<hex HMAC-SHA256 of the body>.
-	Secret string `yaml:"secret"`
+	Secret secret.Secret `yaml:"secret"`
 	// Events are the events sent to this sink (DefaultEvents when unset).
 	Events []string `yaml:"events"`
 	// RepeatAfter: a refused, failed or partial state whose reason stays
@@ -107,18 +109,18 @@ func (c Config) WithDefaults() Config {
 func (c Config) Secrets() []string {
 	var out []string
 	for _, s := range c.Sinks {
-		if s.URL != "" {
-			out = append(out, s.URL)
-			if u, err := url.Parse(s.URL); err == nil && u.Host != "" {
+		if raw := s.URL.Reveal(); raw != "" {
+			out = append(out, raw)
+			if u, err := url.Parse(raw); err == nil && u.Host != "" {
 				// The part after the host may be printed on its own (an
 				// error naming the path).
-				if rest := strings.TrimPrefix(s.URL, u.Scheme+"://"+u.Host); len(rest) >= 8 {
+				if rest := strings.TrimPrefix(raw, u.Scheme+"://"+u.Host); len(rest) >= 8 {
 					out = append(out, rest)
 				}
 			}
 		}
 		if s.Secret != "" {
-			out = append(out, s.Secret)
+			out = append(out, s.Secret.Reveal())
 		}
 	}
 	return out
@@ -156,7 +158,7 @@ func (c Config) Validate() []error {
 		default:
 			add(key+".type", "%q is not a sink type: want webhook, slack or teams", s.Type)
 		}
-		if msg := checkSinkURL(s.URL); msg != "" {
+		if msg := checkSinkURL(s.URL.Reveal()); msg != "" {
 			add(key+".url", "%s", msg)
 		}
 		if s.Secret != "" && s.Type != TypeWebhook && s.Type != "" {

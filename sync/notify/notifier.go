@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/skillsync/skillsync/internal/secret"
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/sync"
 )
@@ -159,17 +160,14 @@ func (n *Notifier) Enqueue(ctx context.Context, res *sync.Result) (int, error) {
 	return count, nil
 }
 
-// chainRedact hides secrets (literally) after what redact hides.
+// chainRedact hides secrets (literally, whatever their length: a sink's
+// URL and secret) after what redact hides.
 func chainRedact(redact func(string) string, secrets []string) func(string) string {
+	set := secret.NewSet(secrets...)
 	return func(s string) string {
 		if redact != nil {
 			s = redact(s)
 		}
-		for _, sec := range secrets {
-			if sec != "" {
-				s = replaceAll(s, sec)
-			}
-		}
-		return s
+		return set.Replace(s)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/skillsync/skillsync/internal/secret"
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/store/pgtest"
 	"github.com/skillsync/skillsync/sync"
@@ -152,9 +153,9 @@ func TestEverySinkType(t *testing.T) {
 	e := setup(t)
 	hook, slack, teams := newReceiver(t, nil), newReceiver(t, nil), newReceiver(t, nil)
 	cfg := notify.Config{PublicURL: "https://skillsync.example.com/", Sinks: []notify.Sink{
-		{Name: "hook", Type: "webhook", URL: hook.URL + "/in", Secret: "whsec-0123456789"},
-		{Name: "chat", Type: "slack", URL: slack.URL + "/services/T0/B0/x"},
-		{Name: "teams", Type: "teams", URL: teams.URL + "/webhookb2/y"},
+		{Name: "hook", Type: "webhook", URL: secret.Secret(hook.URL + "/in"), Secret: "whsec-0123456789"},
+		{Name: "chat", Type: "slack", URL: secret.Secret(slack.URL + "/services/T0/B0/x")},
+		{Name: "teams", Type: "teams", URL: secret.Secret(teams.URL + "/webhookb2/y")},
 	}}
 	counts := map[string]int{}
 	var mu gosync.Mutex
@@ -282,7 +283,7 @@ func TestRetriesUntilDelivered(t *testing.T) {
 		}
 		return false
 	})
-	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: rc.URL}}}
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL)}}}
 	var statuses []string
 	var mu gosync.Mutex
 	observe := func(_, _, status string) { mu.Lock(); statuses = append(statuses, status); mu.Unlock() }
@@ -318,7 +319,7 @@ func TestHangingReceiverTimesOut(t *testing.T) {
 		<-r.Context().Done()
 		return true
 	})
-	cfg := notify.Config{Sinks: []notify.Sink{{Name: "slow", Type: "slack", URL: rc.URL + "/services/T/B/hangs"}}}
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "slow", Type: "slack", URL: secret.Secret(rc.URL + "/services/T/B/hangs")}}}
 	res := e.run(store.ModeApply, store.OutcomeFailed, "boom", store.Counts{})
 	start := time.Now()
 	notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{}).OnRunEnd(t.Context(), res)
@@ -345,7 +346,7 @@ func TestTwoReplicasSendEachOnce(t *testing.T) {
 	e := setup(t)
 	other := open(t, e.url)
 	rc := newReceiver(t, nil)
-	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: rc.URL}}}
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL)}}}
 	res := e.run(store.ModeApply, store.OutcomeApplied, "", store.Counts{Create: 1})
 	const n = 60
 	ds := make([]store.NewDelivery, n)
@@ -387,7 +388,7 @@ func TestRestartSendsWhatWasQueued(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	rc := newReceiver(t, nil)
-	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: rc.URL, Events: notify.Events()}}}
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL), Events: notify.Events()}}}
 	// The first process: it queues and dies before sending, having
 	// claimed one message (a short lease: it dies mid-attempt).
 	first := open(t, e.url)
@@ -427,7 +428,7 @@ func TestRepeatAfter(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	rc := newReceiver(t, nil)
-	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: rc.URL, RepeatAfter: time.Hour}}}
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL), RepeatAfter: time.Hour}}}
 	now := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
 	var suppressed int
 	n := notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{Now: func() time.Time { return now },
@@ -467,7 +468,7 @@ func TestRecovered(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	rc := newReceiver(t, nil)
-	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: rc.URL}}}
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL)}}}
 	n := notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{})
 	steps := []struct {
 		mode    store.Mode
@@ -507,7 +508,7 @@ func TestRecovered(t *testing.T) {
 func TestNoSecretAnywhere(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	const path, secret = "/hooks/T0SECRET/B0SECRET/xoxo-path-secret", "whsec-do-not-leak-42"
+	const path, signKey = "/hooks/T0SECRET/B0SECRET/xoxo-path-secret", "whsec-do-not-leak-42"
 	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) bool {
 		if n == 1 {
 			http.Error(w, "unknown hook "+r.URL.Path+" signed "+r.Header.Get(notify.SignatureHeader), http.StatusServiceUnavailable)
@@ -516,12 +517,12 @@ func TestNoSecretAnywhere(t *testing.T) {
 		return false
 	})
 	sinkURL := rc.URL + path
-	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: sinkURL, Secret: secret},
-		{Name: "chat", Type: "slack", URL: sinkURL}}}
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(sinkURL), Secret: signKey},
+		{Name: "chat", Type: "slack", URL: secret.Secret(sinkURL)}}}
 	var logs bytes.Buffer
 	var mu gosync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	res := e.run(store.ModeApply, store.OutcomeFailed, "post "+sinkURL+" with "+secret+": refused", store.Counts{})
+	res := e.run(store.ModeApply, store.OutcomeFailed, "post "+sinkURL+" with "+signKey+": refused", store.Counts{})
 	notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{Logger: log}).OnRunEnd(t.Context(), res)
 	flush(t, fastSender(cfg, e.st, notify.SenderOptions{Logger: log}), res.Run.ID)
 
@@ -531,7 +532,7 @@ func TestNoSecretAnywhere(t *testing.T) {
 	}
 	check := func(where, text string) {
 		t.Helper()
-		for _, s := range []string{path, secret, "T0SECRET"} {
+		for _, s := range []string{path, signKey, "T0SECRET"} {
 			if strings.Contains(text, s) {
 				t.Errorf("%s holds a secret (%q):\n%s", where, s, text)
 			}
@@ -587,7 +588,7 @@ func TestGivenUpIsNotTold(t *testing.T) {
 		}
 		return down
 	})
-	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: rc.URL}}}
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL)}}}
 	n := notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{})
 	s := fastSender(cfg, e.st, notify.SenderOptions{})
 	want := []int{1, 1, 0} // given up; delivered; suppressed
@@ -618,7 +619,7 @@ func TestFlushIsBounded(t *testing.T) {
 		<-r.Context().Done()
 		return true
 	})
-	cfg := notify.Config{Sinks: []notify.Sink{{Name: "slow", Type: "teams", URL: rc.URL}}}
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "slow", Type: "teams", URL: secret.Secret(rc.URL)}}}
 	res := e.run(store.ModeApply, store.OutcomeFailed, "boom", store.Counts{})
 	notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{}).OnRunEnd(t.Context(), res)
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)

@@ -250,7 +250,7 @@ func (s *Sender) send(ctx context.Context, d store.Delivery) (int, time.Duration
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sink.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sink.URL.Reveal(), bytes.NewReader(body))
 	if err != nil {
 		return 0, 0, fmt.Errorf("%w: the sink's URL is not valid", errPermanent)
 	}
@@ -260,7 +260,7 @@ func (s *Sender) send(ctx context.Context, d store.Delivery) (int, time.Duration
 		req.Header.Set("X-Skillsync-Event", m.Event)
 		req.Header.Set("X-Skillsync-Delivery", strconv.FormatInt(d.ID, 10))
 		if sink.Secret != "" {
-			req.Header.Set(SignatureHeader, Sign(sink.Secret, body))
+			req.Header.Set(SignatureHeader, Sign(sink.Secret.Reveal(), body))
 		}
 	}
 	resp, err := s.client.Do(req)
@@ -302,9 +302,4 @@ func transportError(ctx context.Context, err error, timeout time.Duration) error
 		return fmt.Errorf("request: %v", ue.Err)
 	}
 	return fmt.Errorf("request: %v", err)
-}
-
-// replaceAll hides secret in s.
-func replaceAll(s, secret string) string {
-	return strings.ReplaceAll(s, secret, "[redacted]")
 }
