@@ -255,3 +255,33 @@ func TestConfigCheckNotify(t *testing.T) {
 		t.Errorf("%d sink URLs printed redacted, want 3:\n%s", n, stdout)
 	}
 }
+
+// TestRunThatPanicsIsAnnounced: a run recorded failed after a panic is
+// announced as failed.
+func TestRunThatPanicsIsAnnounced(t *testing.T) {
+	t.Parallel()
+	hook := newHookReceiver(t)
+	f := setup(t, `notify:
+  sinks:
+    - {name: hook, type: webhook, url: "${HOOK_URL}"}
+`)
+	lookup := f.lookup
+	f.lookup = func(k string) (string, bool) {
+		if k == "HOOK_URL" {
+			return hook.URL + hookPath, true
+		}
+		return lookup(k)
+	}
+	f.httpClient = &http.Client{Transport: &panicOnce{base: f.srv.Client().Transport}}
+	d := f.startDaemon(&env{})
+	if code, body, _ := d.do("POST", "/v1/runs?wait=false", testTriggerToken); code != 202 {
+		t.Fatalf("trigger: %d %s", code, body)
+	}
+	res := d.nextRun()
+	got := hook.next(t)
+	var body notify.WebhookBody
+	if err := json.Unmarshal(got.body, &body); err != nil || body.Event != "failed" || body.RunID != res.Run.ID ||
+		!strings.Contains(body.Reason, "panic: injected bug") {
+		t.Errorf("webhook body %s (%v), want failed for run %d", got.body, err, res.Run.ID)
+	}
+}
