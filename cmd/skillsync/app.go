@@ -27,6 +27,8 @@ type app struct {
 	runner  *sync.Runner
 	metrics *metrics
 	secrets *secret.Set
+	// notify queues and sends notifications (nil without notify.sinks).
+	notify *notifier
 
 	// afterRun, when set, is told of every finished run (tests).
 	afterRun func(*sync.Result, error)
@@ -75,6 +77,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 			return nil, err
 		}
 	}
+	a.notify = newNotifier(a)
 	lpOpts := liveperson.Options{Logger: log, Observe: a.metrics.observeLP}
 	if opts.env != nil {
 		lpOpts.HTTPClient = opts.env.lpHTTPClient
@@ -104,7 +107,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		// What a run stores (its error, the journal, the plan) may quote
 		// a server that repeated a credential back.
 		Redact: a.redact,
-		// Every run recorded feeds the metrics.
+		// Every run recorded feeds the metrics, and the notifications.
 		OnRunEnd:  a.runEnded,
 		Preflight: a.checkSchema,
 	}, sync.Config{
@@ -188,6 +191,7 @@ func (a *app) runClaimed(ctx context.Context, c *sync.Claim, mode store.Mode, tr
 // metrics, then the gauges that speak for every process are read again.
 func (a *app) runEnded(ctx context.Context, res *sync.Result) {
 	a.metrics.observeRun(res.Run)
+	a.notify.runEnded(ctx, res)
 	if !a.stopping.Load() {
 		a.refreshFromStore(ctx)
 	}

@@ -30,7 +30,8 @@ func (c *cli) configCommand() *cobra.Command {
 		Short: "Validate the configuration and print it with secrets redacted",
 		Long: `Validate the configuration file and print the effective configuration (defaults
 filled in, ${VARS} expanded) with every secret redacted: credentials, tokens,
-header values, passwords in URLs and every query-string value of a URL.
+header values, passwords in URLs, every query-string value of a URL, and the
+URLs and secrets of notify.sinks.
 
 Every problem is listed with its file, line and key path, not only the first:
 unknown keys, wrong types, unreadable ${file:PATH} references and unset ${VARS}
@@ -384,7 +385,9 @@ in order, with the skill, the rule key a create was made for, the HTTP status
 and the error. An operation's state is done or failed once answered; intended
 (never sent) or sent (never answered) when the run stopped first; resolved when
 a later run settled a create whose answer never came, by reading LivePerson
-(the last column then says what it found).`,
+(the last column then says what it found). Below the journal, the run's
+notifications (notify.sinks): sink, event, status (queued, sending, sent,
+failed), attempts and the last error.`,
 		Example: `  skillsync runs show 42
   skillsync runs show 42 --format json | jq .operations`,
 		Args: cobra.ExactArgs(1),
@@ -414,14 +417,22 @@ a later run settled a create whose answer never came, by reading LivePerson
 			for i := range ops {
 				ops[i].Error = c.redact(ops[i].Error)
 			}
+			ds, err := st.RunDeliveries(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			deliveries := newDeliveryViews(ds, c.redact)
 			if format == "json" {
-				v := runDetailView{Run: newRunView(r), Plan: r.Plan, Operations: make([]opView, len(ops))}
+				v := runDetailView{Run: newRunView(r), Plan: r.Plan, Operations: make([]opView, len(ops)), Notifications: deliveries}
 				for i, op := range ops {
 					v.Operations[i] = newOpView(op)
 				}
 				return writeJSON(cmd.OutOrStdout(), v)
 			}
-			return writeRun(cmd.OutOrStdout(), r, ops)
+			if err := writeRun(cmd.OutOrStdout(), r, ops); err != nil {
+				return err
+			}
+			return writeDeliveries(cmd.OutOrStdout(), deliveries)
 		},
 	}
 	cmd.AddCommand(show)
@@ -486,6 +497,8 @@ type runDetailView struct {
 	Run        runView         `json:"run"`
 	Plan       json.RawMessage `json:"plan,omitempty"`
 	Operations []opView        `json:"operations"`
+	// Notifications are the messages the run queued (notify.sinks).
+	Notifications []deliveryView `json:"notifications"`
 }
 
 type opView struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/skillsync/skillsync/internal/secret"
 	"github.com/skillsync/skillsync/liveperson"
 	"github.com/skillsync/skillsync/sync"
+	"github.com/skillsync/skillsync/sync/notify"
 )
 
 // Config is the whole configuration file (see config.example.yaml, where
@@ -47,6 +48,9 @@ type Config struct {
 	Skills      sync.SkillsConfig      `yaml:"skills"`
 	Assignments sync.AssignmentsConfig `yaml:"assignments"`
 	Sync        sync.SyncConfig        `yaml:"sync"`
+
+	// Notify is where skillsync tells people about runs (design §7.3).
+	Notify notify.Config `yaml:"notify"`
 }
 
 // DatabaseConfig is the `database:` section.
@@ -363,6 +367,7 @@ func (c *Config) fillDefaults() {
 	c.HR = c.HR.WithDefaults()
 	c.Assignments = c.Assignments.WithDefaults()
 	c.Sync = c.Sync.WithDefaults()
+	c.Notify = c.Notify.WithDefaults()
 }
 
 // envRef matches ${VAR} and ${file:PATH}.
@@ -458,7 +463,7 @@ func literalSecret(path, value string) bool {
 		return false
 	}
 	last := path[strings.LastIndex(path, ".")+1:]
-	return secret.Key(last) || len(secret.OfURL(value)) > 0
+	return secret.Key(last) || len(secret.OfURL(value)) > 0 || notifySinkURL.MatchString(path)
 }
 
 var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
@@ -577,6 +582,7 @@ func (c *Config) Validate() []error {
 	}
 	errs = append(errs, c.Assignments.Validate()...)
 	errs = append(errs, c.Sync.Validate()...)
+	errs = append(errs, c.Notify.Validate()...)
 	return errs
 }
 

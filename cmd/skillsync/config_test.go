@@ -74,7 +74,7 @@ func TestExampleConfigLoadsAndValidates(t *testing.T) {
 	path := writeFile(t, dir, "config.yaml", text)
 	lookup := envMap("SKILLSYNC_DATABASE_URL", "postgres://skillsync:pw-example-1@db.internal/skillsync",
 		"LP_CLIENT_ID", "example-client", "LP_CLIENT_SECRET", "example-secret-1",
-		"SKILLSYNC_TRIGGER_TOKEN", "example-trigger-token")
+		"SKILLSYNC_TRIGGER_TOKEN", "example-trigger-token", "SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/example")
 	cfg, _, err := loadConfig(path, lookup)
 	if err != nil {
 		t.Fatalf("config.example.yaml does not validate: %v", err)

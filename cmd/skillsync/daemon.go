@@ -23,7 +23,9 @@ func (c *cli) runCommand() *cobra.Command {
 		Short: "Run the daemon: migrations, scheduler and HTTP server",
 		Long: `Run skillsync as a service: apply database migrations, then run in apply mode on
 the configured schedule (and once at start-up with run_at_start), and serve
-/livez, /readyz, /status, /metrics and POST /v1/runs on server.listen.
+/livez, /readyz, /status, /metrics and POST /v1/runs on server.listen. With
+notify.sinks, it sends the runs' notifications in the background (those an
+earlier process left queued too; with several replicas, each once).
 
 SIGTERM or SIGINT stops scheduling, lets a running run finish its current
 batch, records its outcome and exits 0, all within shutdown_timeout: a run
@@ -105,6 +107,9 @@ func (d *daemon) serve(ctx context.Context) error {
 
 	d.runCtx, d.cancelRuns = context.WithCancel(context.WithoutCancel(ctx))
 	defer d.cancelRuns()
+	// Notifications go out in the background, those an earlier process
+	// left queued included; stopped (and waited for) on the way out.
+	defer d.app.notify.start(ctx)()
 
 	cl := cronLogger{d.log}
 	d.cron = cron.New(

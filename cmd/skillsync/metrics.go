@@ -29,6 +29,7 @@ type metrics struct {
 	hrReadDuration prometheus.Histogram
 	lastRunRefused prometheus.Gauge
 	buildInfo      *prometheus.GaugeVec
+	notifications  *prometheus.CounterVec
 
 	// busy, set once the runner exists, says whether this process runs a
 	// sync (skillsync_run_in_progress).
@@ -92,6 +93,7 @@ func newMetrics() *metrics {
 			Name: "skillsync_build_info",
 			Help: "Always 1; the labels say which skillsync runs (as 'skillsync version' prints it).",
 		}, []string{"version", "revision", "goversion"}),
+		notifications: newNotificationsCounter(),
 	}
 	m.runInProgress = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "skillsync_run_in_progress",
@@ -103,7 +105,7 @@ func newMetrics() *metrics {
 		return 0
 	})
 	m.registry.MustRegister(m.runs, m.changes, m.runDuration, m.lastSuccess, m.lastRun, m.runInProgress,
-		m.pendingDeletes, m.lpRequests, m.lpDuration, m.hrRecords, m.hrReadDuration, m.lastRunRefused, m.buildInfo,
+		m.pendingDeletes, m.lpRequests, m.lpDuration, m.hrRecords, m.hrReadDuration, m.lastRunRefused, m.buildInfo, m.notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	b := currentBuild()

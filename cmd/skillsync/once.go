@@ -62,6 +62,9 @@ func (c *cli) syncCommand() *cobra.Command {
 to LivePerson, record the run. It takes the same lock as the daemon, so it
 waits for nothing and fails if another run is in progress.
 
+With notify.sinks, the run's notifications are sent before it exits (it waits
+at most 15s for them; what is left, the daemon or the next sync sends).
+
 Exit status: 0 applied (or nothing to do), 1 error or partly applied,
 3 refused by a guard. With --format json, standard output is one JSON
 document whatever happens, as for plan: outcome, refused or error, and the
@@ -112,7 +115,9 @@ func (c *cli) runOnceFromConfig(ctx context.Context, mode store.Mode) (*sync.Res
 		return nil, err
 	}
 	defer a.close()
-	return a.runOnce(ctx, mode, store.TriggerManual)
+	res, err := a.runOnce(ctx, mode, store.TriggerManual)
+	a.flushNotifications(ctx, res)
+	return res, err
 }
 
 // resultHead is what writeResultJSON puts before the plan's own keys.

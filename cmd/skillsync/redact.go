@@ -96,6 +96,7 @@ func redactedConfig(cfg *Config) ([]byte, []string, error) {
 	nilSlices(reflect.ValueOf(cfg).Elem(), "", nils)
 	nullify(&n, "", nils)
 	var secrets []string
+	hideNotifyURLs(&n, func(s string) { secrets = append(secrets, s) })
 	redactNode(&n, func(s string) { secrets = append(secrets, s) })
 	var out bytes.Buffer
 	enc := yaml.NewEncoder(&out)
