@@ -84,6 +84,11 @@ type SkillsAPI interface {
 	// not move the revision sent as If-Match.
 	GetSkill(ctx context.Context, id int64) (liveperson.Skill, error)
 	CreateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error)
+	// Revision is the account revision the next write is sent under
+	// (If-Match). The journal keeps it with each create, so that a create
+	// whose answer was lost is settled as not made only from a list read
+	// after it.
+	Revision() string
 	UpdateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error)
 	DeleteSkills(ctx context.Context, ids []int64) error
 }
