@@ -329,6 +329,9 @@ func TestChartRefusesLiteralSecrets(t *testing.T) {
 		{"grace as a string", map[string]any{"shutdownTimeoutSeconds": "90s"}, "shutdownTimeoutSeconds"},
 		{"password by reference", cfg("database", "url", "postgres://skillsync:${DB_PASSWORD}@db/skillsync"), ""},
 		{"header by reference", cfg("hr", "headers", "Authorization", "Bearer ${HR_TOKEN}"), ""},
+		{"notify sink url", map[string]any{"config": map[string]any{"notify": map[string]any{"sinks": []any{map[string]any{"name": "oncall", "type": "slack", "url": "https://hooks.slack.com/services/T0/B0/x"}}}}}, "config.notify.sinks[0].url holds a literal credential"},
+		{"notify sink secret", map[string]any{"config": map[string]any{"notify": map[string]any{"sinks": []any{map[string]any{"name": "hook", "type": "webhook", "url": "${HOOK_URL}", "secret": "s1gn"}}}}}, "config.notify.sinks[0].secret holds a literal credential"},
+		{"notify sink by reference", map[string]any{"config": map[string]any{"notify": map[string]any{"sinks": []any{map[string]any{"name": "oncall", "type": "slack", "url": "${SLACK_WEBHOOK_URL}"}}}}}, ""},
 		{"database without password", cfg("database", "url", "postgres://skillsync@db/skillsync?sslmode=verify-full"), ""},
 	}
 	for _, tt := range tests {

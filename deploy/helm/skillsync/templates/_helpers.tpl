@@ -80,6 +80,12 @@ of as a ${VAR} or ${file:...} reference: the ConfigMap is no place for it.
 {{- range $name, $value := (get $hr "headers" | default dict) }}
 {{- $_ = set $secrets (printf "hr.headers.%s" $name) $value }}
 {{- end }}
+{{- /* A notify sink's URL is a credential (a Slack or Teams webhook URL is one), and so is its signing secret. */}}
+{{- $notify := get . "notify" | default dict }}
+{{- range $i, $sink := (get $notify "sinks" | default list) }}
+{{- $_ := set $secrets (printf "notify.sinks[%d].url" $i) (get $sink "url") }}
+{{- $_ = set $secrets (printf "notify.sinks[%d].secret" $i) (get $sink "secret") }}
+{{- end }}
 {{- range $key, $value := $secrets }}
 {{- $v := toString ($value | default "") }}
 {{- if and $v (not (contains "${" $v)) }}
