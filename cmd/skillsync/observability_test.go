@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"runtime"
@@ -29,7 +31,11 @@ import (
 // exports (and every skillsync metric is on the dashboard or in an alert).
 func TestMetricsAndDeployQueries(t *testing.T) {
 	t.Parallel()
-	f := setup(t, "run_at_start: true\n")
+	// A notify sink, so that skillsync_notifications_total is exported as
+	// the dashboard and the alerts expect of an installation that uses it.
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(hook.Close)
+	f := setup(t, "run_at_start: true\nnotify:\n  sinks:\n    - name: oncall\n      type: webhook\n      url: "+hook.URL+"/hook\n")
 	full, err := os.ReadFile(f.hrPath)
 	if err != nil {
 		t.Fatal(err)
