@@ -661,8 +661,13 @@ func (s *seedRun) loseLock(inv *invocation) {
 		s.notef("lost lock not injected for %s: no session holds the lock (%v)", inv.name, err)
 		return
 	}
-	inv.lose("its session was terminated", time.Now())
-	if _, err := s.admin.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+	// The hold ends when the session is gone, not when it is asked to
+	// end: pg_terminate_backend only signals the backend, which may answer
+	// the process's lock check meanwhile (seed 410 took the signal for the
+	// end, and a write the process sent after a successful check for a
+	// write outside its hold). With a timeout it waits for the backend to
+	// exit.
+	if _, err := s.admin.Exec(ctx, `SELECT pg_terminate_backend($1, 20000)`, pid); err != nil {
 		s.violate("harness", "pg_terminate_backend(%d): %v", pid, err)
 		return
 	}
@@ -674,6 +679,7 @@ func (s *seedRun) loseLock(inv *invocation) {
 	}) {
 		s.violate("harness", "session %d still alive 30 s after pg_terminate_backend", pid)
 	}
+	inv.lose("its session was terminated", time.Now())
 	s.count(disruptLostLock)
 	s.mu.Lock()
 	standby := s.standby
