@@ -168,7 +168,7 @@ func (c *collector) finish(source string) (*Snapshot, error) {
 			eval = nil
 		}
 	}
-	snap := &Snapshot{Schema: schema, Records: c.recs}
+	snap := &Snapshot{Schema: schema, Records: c.recs, Dated: c.cfg.Dated()}
 	if len(c.recs) == 0 {
 		if err := c.probs.err(source); err != nil {
 			return nil, err
@@ -237,6 +237,7 @@ func (c *collector) finish(source string) (*Snapshot, error) {
 			r.Active = active
 		}
 	}
+	c.readDates(schema)
 	if err := c.probs.err(source); err != nil {
 		return nil, err
 	}

@@ -44,6 +44,8 @@ const (
 	// DefaultMaxRetryWait bounds the wait a 429 or 503 answer may ask for
 	// in Retry-After (SuccessFactors asks for 5 minutes).
 	DefaultMaxRetryWait = 5 * time.Minute
+	// DefaultEventDebounce is hr.event_debounce when unset.
+	DefaultEventDebounce = 10 * time.Second
 )
 
 // DefaultRetryDelays are the waits before retrying an HTTP request that failed
@@ -125,6 +127,19 @@ type Config struct {
 	StatsAttributes []string `yaml:"stats_attributes"`
 	// MaxErrors bounds the problems reported for one bad feed (default 50).
 	MaxErrors int `yaml:"max_errors"`
+
+	// DateFormat is the Go layout of hr.fields.start_date and end_date
+	// (default 2006-01-02); RFC 3339 timestamps are always accepted.
+	DateFormat string `yaml:"date_format"`
+	// EventDebounce is how long after the last of a burst of HR events
+	// (POST /v1/hr-events) the run they ask for starts (default 10s).
+	EventDebounce time.Duration `yaml:"event_debounce"`
+	// WebhookSecret is the HMAC-SHA256 key of X-Skillsync-Signature on
+	// POST /v1/hr-events (empty: only the bearer token is accepted).
+	WebhookSecret string `yaml:"webhook_secret"`
+
+	// loc is the zone dates are read in (Options.Location).
+	loc *time.Location
 }
 
 // FieldsConfig names the columns holding the record fields.
@@ -137,6 +152,10 @@ type FieldsConfig struct {
 	// the user (employeeId): assignments send it back on every user
 	// update, because the Users API masks it on read.
 	EmployeeID string `yaml:"employee_id"`
+	// StartDate and EndDate name the columns of the first and the last
+	// day (inclusive) a record is in force (optional, see hr.date_format).
+	StartDate string `yaml:"start_date"`
+	EndDate   string `yaml:"end_date"`
 }
 
 // Options are the dependencies of a source.
@@ -153,6 +172,9 @@ type Options struct {
 	// where they reach inside a value, see ExprColumns). The bamboohr and
 	// successfactors connectors ask the vendor for these fields too.
 	Columns []string
+	// Location is the zone (config timezone) in which RFC 3339 timestamps
+	// of hr.fields.start_date and end_date are taken to a day (default UTC).
+	Location *time.Location
 }
 
 // WithDefaults returns c with empty settings replaced by their defaults.
@@ -185,6 +207,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxErrors == 0 {
 		c.MaxErrors = DefaultMaxErrors
+	}
+	if c.EventDebounce == 0 {
+		c.EventDebounce = DefaultEventDebounce
 	}
 	return c
 }
@@ -247,6 +272,7 @@ func (c Config) validate() []error {
 		add("filter", "only for type successfactors (an OData $filter)")
 	}
 	c.validatePaths(add)
+	c.validateDates(add)
 	if c.Type == TypeCSV || (c.Type == TypeHTTP && c.Format == "csv") {
 		if r, n := utf8.DecodeRuneInString(c.Delimiter); n == 0 || n != len(c.Delimiter) || r == '"' || r == '\r' || r == '\n' || r == utf8.RuneError {
 			add("delimiter", "must be a single character other than a quote or line break, got %q", c.Delimiter)

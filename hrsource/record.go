@@ -84,6 +84,11 @@ type Record struct {
 	EmployeeID string
 	// Active is the result of the hr.active expression (true when none is set).
 	Active bool
+	// Start and End are hr.fields.start_date and end_date (0: none; End
+	// is the last day in force); DateProblem says why they could not be
+	// read (see InForce).
+	Start, End  Date
+	DateProblem string
 	// Origin says where the record came from, for error messages:
 	// "hr.csv:12", "report.json: Report_Entry[41]", "query row 7".
 	Origin string
@@ -113,6 +118,8 @@ type Snapshot struct {
 	Schema  *Schema
 	Records []Record
 	Stats   Stats
+	// Dated is set when hr.fields maps a start or an end date.
+	Dated bool
 }
 
 // Stats summarise a snapshot for the source-health guard.

@@ -29,7 +29,7 @@ func configSecrets(cfg Config) []string {
 			out = append(out, tok)
 		}
 	}
-	out = append(out, cfg.Password)
+	out = append(out, cfg.Password, cfg.WebhookSecret)
 	if u, err := url.Parse(cfg.URL); err == nil && u.RawQuery != "" {
 		for p := range strings.SplitSeq(u.RawQuery, "&") {
 			rawKey, rawVal, ok := strings.Cut(p, "=")

@@ -24,6 +24,7 @@ func New(cfg Config, opts Options) (Source, error) {
 	if err := joinConfigErrors(errs); err != nil {
 		return nil, err
 	}
+	cfg.loc = opts.Location
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

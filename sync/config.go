@@ -14,6 +14,10 @@ type SkillsConfig struct {
 	Static   []Static `yaml:"static"`
 	// NameMaxLength bounds skill names (default 64; LivePerson documents none).
 	NameMaxLength int `yaml:"name_max_length"`
+	// PrecreateDays creates a skill up to this many days before dated
+	// records (hr.fields.start_date) bring its group to min_members
+	// (default 0: on the day).
+	PrecreateDays int `yaml:"precreate_days"`
 }
 
 // Rule turns records into skills.
@@ -127,4 +131,7 @@ type SyncConfig struct {
 	// run (default 3; 0: none, the run stops at the first conflict and the
 	// next run continues).
 	MaxConflictRetries int `yaml:"max_conflict_retries"`
+	// LookaheadDays is how far ahead a plan lists the upcoming changes
+	// of dated records (default 14; 0: none).
+	LookaheadDays int `yaml:"lookahead_days"`
 }

@@ -37,6 +37,7 @@ func DefaultSyncConfig() SyncConfig {
 		MaxDeletePercent:     DefaultMaxDeletePercent,
 		DeleteAfterRuns:      DefaultDeleteAfterRuns,
 		MaxConflictRetries:   DefaultMaxConflictRetries,
+		LookaheadDays:        DefaultLookaheadDays,
 	}
 }
 

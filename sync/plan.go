@@ -132,6 +132,9 @@ type Plan struct {
 	Forget []int64
 	// Assignments is the users section (issue 7); nil when disabled.
 	Assignments *AssignmentPlan
+	// Dated is the effective dating (as_of, upcoming); nil when hr.fields
+	// maps no date.
+	Dated *Dated
 	// StateFixes are written-state rows to store without any LivePerson
 	// write: unchanged skills whose remembered state is missing or stale.
 	StateFixes map[int64]SkillState

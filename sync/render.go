@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/skillsync/skillsync/hrsource"
 )
 
 // PlanFormatVersion is the format_version of the JSON plan.
@@ -23,6 +25,10 @@ type planJSON struct {
 	// UnconfirmedCreates: creates of earlier runs that never got their
 	// answer, and what this plan does about each.
 	UnconfirmedCreates []CreateResolution `json:"unconfirmed_creates,omitempty"`
+	// AsOf and Upcoming: effective dating (only with dated records).
+	AsOf       hrsource.Date `json:"as_of,omitzero"`
+	Precreated []string      `json:"precreated,omitempty"`
+	Upcoming   *[]Upcoming   `json:"upcoming,omitempty"`
 }
 
 // MarshalJSON renders the plan in its versioned JSON form.
@@ -37,11 +43,15 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 		}
 		changes = append(changes, c)
 	}
-	return json.Marshal(planJSON{
+	out := planJSON{
 		FormatVersion: PlanFormatVersion, RunID: p.RunID, Policy: p.Policy, Summary: p.Summary(),
 		Changes: changes, Assignments: p.Assignments, Problems: p.Problems, Warnings: p.Warnings,
 		UnconfirmedCreates: p.Unconfirmed,
-	})
+	}
+	if d := p.Dated; d != nil {
+		out.AsOf, out.Precreated, out.Upcoming = d.AsOf, d.Precreated, &d.Upcoming
+	}
+	return json.Marshal(out)
 }
 
 // RenderJSON writes the plan as indented JSON (format_version 1).
@@ -176,6 +186,9 @@ func (p *Plan) RenderText(w io.Writer, color bool) error {
 		for _, pr := range p.Problems {
 			fmt.Fprintf(&b, "  %s\n", pr)
 		}
+	}
+	if p.Dated != nil {
+		renderUpcoming(&b, p.Dated, paint, section)
 	}
 	if len(p.Warnings) > 0 {
 		section("Warnings:")

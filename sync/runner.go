@@ -65,6 +65,9 @@ type Config struct {
 	Skills      SkillsConfig
 	Sync        SyncConfig
 	Assignments AssignmentsConfig
+	// Location is the zone of the day records are in force on (the
+	// config's timezone; nil: UTC).
+	Location *time.Location
 }
 
 // Result is what one run did.
@@ -109,6 +112,7 @@ func NewRunner(deps Deps, cfg Config) (*Runner, error) {
 	var errs []error
 	errs = append(errs, cfg.Sync.Validate()...)
 	errs = append(errs, cfg.Assignments.Validate()...)
+	errs = append(errs, validateDated(cfg)...)
 	if cfg.Assignments.Enabled && deps.Users == nil {
 		errs = append(errs, errors.New("assignments.enabled: needs the LivePerson Users API"))
 	}
@@ -189,6 +193,8 @@ type runContext struct {
 	start  time.Time
 	log    *slog.Logger
 	counts applyCounts
+	// datedRun is the effective dating of the run (see dated.go).
+	datedRun *datedRun
 }
 
 func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, error) {
@@ -196,6 +202,9 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 	snap, err := rc.deps.Source.Read(ctx)
 	if err != nil {
 		return rc.fail(ctx, res, nil, fmt.Errorf("read HR source: %w", err))
+	}
+	if snap, err = rc.dated(ctx, mode, snap); err != nil {
+		return rc.fail(ctx, res, nil, err)
 	}
 	last, err := rc.deps.Store.LastAcceptedSnapshot(ctx)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -222,6 +231,7 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 	if err != nil {
 		return rc.fail(ctx, res, nil, err)
 	}
+	rc.datedRun.complete(desired)
 	for _, p := range desired.Problems {
 		rc.log.Warn("record skipped by a rule; deletes of the rule's skills are held", "record", p.RecordID, "origin", p.Origin, "rule", p.RuleID, "problem", p.Msg)
 	}
@@ -675,6 +685,7 @@ func (rc *runContext) finish(ctx context.Context, res *Result, outcome store.Out
 	run.Outcome = outcome
 	run.FinishedAt = &now
 	run.Error = rc.deps.Redact(run.Error)
+	rc.datedRun.finishDated(res.Plan)
 	if res.Plan != nil {
 		// The plan stored, and the one returned, carry no secret quoted
 		// in a problem or warning.

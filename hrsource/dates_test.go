@@ -1,0 +1,199 @@
+package hrsource
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// readDated writes content to a file of the given name and reads it with
+// hr.fields.start_date and end_date set, in loc.
+func readDated(t *testing.T, name, content string, cfg Config, loc *time.Location) (*Snapshot, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Path = path
+	if cfg.Type == "" {
+		cfg.Type = TypeCSV
+	}
+	cfg.Fields.ID = "id"
+	cfg.Fields.StartDate, cfg.Fields.EndDate = "start", "end"
+	src, err := New(cfg, Options{Location: loc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src.Read(context.Background())
+}
+
+func TestDates(t *testing.T) {
+	t.Parallel()
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newYork, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		layout     string
+		loc        *time.Location
+		content    string
+		start, end []Date
+		problems   []string // per record, a substring of DateProblem ("" none)
+	}{
+		{
+			name:    "default layout, empty dates open",
+			content: "id,start,end\n1,2026-12-07,\n2,,2026-12-31\n3,,\n",
+			start:   []Date{20261207, 0, 0},
+			end:     []Date{0, 20261231, 0},
+		},
+		{
+			name:    "custom layout",
+			layout:  "02/01/2006",
+			content: "id,start,end\n1,07/12/2026,31/01/2027\n",
+			start:   []Date{20261207},
+			end:     []Date{20270131},
+		},
+		{
+			name:    "RFC 3339 is taken to the day of the timezone",
+			loc:     paris,
+			content: "id,start,end\n1,2026-12-06T23:30:00Z,2026-12-31T22:59:59-01:00\n",
+			start:   []Date{20261207},
+			end:     []Date{20270101},
+		},
+		{
+			name:    "RFC 3339 west of UTC",
+			loc:     newYork,
+			content: "id,start,end\n1,2026-12-07T03:00:00Z,\n",
+			start:   []Date{20261206},
+			end:     []Date{0},
+		},
+		{
+			name:     "bad dates are the record's problem, named with their column",
+			content:  "id,start,end\n1,2026-13-01,\n2,2026-12-07,tomorrow\n3,2026-12-07,2026-12-01\n4,2026-12-07,2026-12-07\n",
+			start:    []Date{0, 0, 0, 20261207},
+			end:      []Date{0, 0, 0, 20261207},
+			problems: []string{`hr.fields.start_date (column "start"): "2026-13-01" is not a date`, `hr.fields.end_date (column "end"): "tomorrow"`, "is before start date 2026-12-07", ""},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			loc := tt.loc
+			if loc == nil {
+				loc = time.UTC
+			}
+			snap, err := readDated(t, "hr.csv", tt.content, Config{DateFormat: tt.layout}, loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !snap.Dated {
+				t.Error("snapshot not marked dated")
+			}
+			for i, r := range snap.Records {
+				if r.Start != tt.start[i] || r.End != tt.end[i] {
+					t.Errorf("record %s: start %s end %s, want %s and %s", r.ID, r.Start, r.End, tt.start[i], tt.end[i])
+				}
+				want := ""
+				if tt.problems != nil {
+					want = tt.problems[i]
+				}
+				if want == "" && r.DateProblem != "" || want != "" && !strings.Contains(r.DateProblem, want) {
+					t.Errorf("record %s: problem %q, want one with %q", r.ID, r.DateProblem, want)
+				}
+			}
+		})
+	}
+}
+
+func TestInForce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		start, end Date
+		problem    string
+		day        Date
+		want       bool
+	}{
+		{0, 0, "", 20261207, true},
+		{20261207, 0, "", 20261206, false},
+		{20261207, 0, "", 20261207, true},
+		{0, 20261231, "", 20261231, true}, // the end date is inclusive
+		{0, 20261231, "", 20270101, false},
+		{0, 0, "bad", 20261207, false},
+	}
+	for _, tt := range tests {
+		r := Record{Start: tt.start, End: tt.end, DateProblem: tt.problem}
+		if got := r.InForce(tt.day); got != tt.want {
+			t.Errorf("start %s end %s problem %q on %s: %v, want %v", tt.start, tt.end, tt.problem, tt.day, got, tt.want)
+		}
+	}
+}
+
+func TestDatesConfig(t *testing.T) {
+	t.Parallel()
+	// A date column missing from the data is a configuration mistake: the
+	// read fails and names the key.
+	_, err := readDated(t, "hr.csv", "id,start\n1,2026-12-07\n", Config{}, time.UTC)
+	var verr *ValidationError
+	if !errors.As(err, &verr) || !strings.Contains(err.Error(), `hr.fields.end_date: names column "end"`) {
+		t.Errorf("missing end column: %v", err)
+	}
+	base := Config{Type: TypeCSV, Path: "x.csv", Fields: FieldsConfig{ID: "id", StartDate: "s"}}
+	for _, tt := range []struct {
+		mutate func(*Config)
+		want   string
+	}{
+		{func(c *Config) { c.DateFormat = "15:04" }, "hr.date_format"},
+		{func(c *Config) { c.DateFormat = "2006-01" }, "hr.date_format"},
+		{func(c *Config) { c.EventDebounce = -time.Second }, "hr.event_debounce"},
+		{func(c *Config) { c.Fields.EndDate = "s" }, "hr.fields.end_date"},
+	} {
+		c := base
+		tt.mutate(&c)
+		errs := c.WithDefaults().Validate()
+		if len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.want) {
+			t.Errorf("%s: %v", tt.want, errs)
+		}
+	}
+	if errs := base.WithDefaults().Validate(); len(errs) != 0 {
+		t.Errorf("valid config: %v", errs)
+	}
+	if d := base.WithDefaults().EventDebounce; d != DefaultEventDebounce {
+		t.Errorf("default event_debounce %s", d)
+	}
+}
+
+func TestDateArithmetic(t *testing.T) {
+	t.Parallel()
+	d, err := ParseDay("2026-12-31")
+	if err != nil || d != 20261231 || d.AddDays(1) != 20270101 || d.AddDays(-31) != 20261130 || d.String() != "2026-12-31" {
+		t.Errorf("ParseDay: %d %v, +1 %s", d, err, d.AddDays(1))
+	}
+	if _, err := ParseDay("31.12.2026"); err == nil {
+		t.Error("ParseDay accepted 31.12.2026")
+	}
+}
+
+func FuzzDateParse(f *testing.F) {
+	for _, s := range []string{"2026-12-07", "2026-13-01", "2026-12-06T23:30:00Z", "", "tomorrow", "07/12/2026"} {
+		f.Add(s)
+	}
+	p := dateParser{layout: DefaultDateFormat, loc: time.UTC}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, ok := p.parse(s)
+		if !ok {
+			return
+		}
+		if d != 0 && d.Time(time.UTC).Format(time.DateOnly) != d.String() {
+			t.Errorf("%q: day %d does not round-trip", s, d)
+		}
+	})
+}

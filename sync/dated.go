@@ -1,0 +1,350 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/store"
+)
+
+// Effective dating (design §7.5): on day D (in the configured time zone) a
+// record is in force when its start date is empty or ≤ D and its end date
+// is empty or ≥ D, and hr.active holds. A run plans with the records in
+// force today (or on the day of plan --as-of), creates a skill up to
+// skills.precreate_days before its group reaches min_members, and lists
+// what dated records change within sync.lookahead_days.
+
+// DefaultLookaheadDays is sync.lookahead_days when unset.
+const DefaultLookaheadDays = 14
+
+// maxDatedDays bounds sync.lookahead_days and skills.precreate_days: a
+// plan evaluates the rules once per day on which a record starts or ends
+// within them.
+const maxDatedDays = 366
+
+// Upcoming actions.
+const (
+	UpcomingCreate        = "create"
+	UpcomingPendingDelete = "pending_delete"
+)
+
+// Upcoming is a change dated records make on a day within
+// sync.lookahead_days: a skill to be created, or one that leaves the
+// desired state and becomes pending deletion (deleted after the delete
+// grace, as any other).
+type Upcoming struct {
+	Date    hrsource.Date `json:"date"`
+	Action  string        `json:"action"`
+	Skill   string        `json:"skill"`
+	Rule    string        `json:"rule,omitempty"`
+	Members int           `json:"members"`
+}
+
+// Dated is the effective-dating part of a plan: the day it was made as of
+// and the upcoming changes (nil when hr.fields maps no date).
+type Dated struct {
+	AsOf          hrsource.Date `json:"as_of"`
+	LookaheadDays int           `json:"lookahead_days"`
+	// Precreated are the skills in the plan's desired state only because
+	// their group reaches min_members within skills.precreate_days.
+	Precreated []string   `json:"precreated,omitempty"`
+	Upcoming   []Upcoming `json:"upcoming"`
+}
+
+type asOfKey struct{}
+
+// WithAsOf makes the runs of ctx plan as of day d (plan --as-of). Such a
+// run must be a dry run: RunOnce refuses to apply as of another day.
+func WithAsOf(ctx context.Context, d hrsource.Date) context.Context {
+	return context.WithValue(ctx, asOfKey{}, d)
+}
+
+// AsOf returns the day WithAsOf set on ctx.
+func AsOf(ctx context.Context) (hrsource.Date, bool) {
+	d, ok := ctx.Value(asOfKey{}).(hrsource.Date)
+	return d, ok && d != 0
+}
+
+// errAsOfApply is returned for an apply run asked to run as of a day.
+var errAsOfApply = errors.New("a run as of another day (--as-of) is a dry run only: nothing is applied")
+
+// validateDated checks sync.lookahead_days and skills.precreate_days.
+func validateDated(cfg Config) []error {
+	var errs []error
+	for _, v := range []struct {
+		key string
+		n   int
+	}{{"sync.lookahead_days", cfg.Sync.LookaheadDays}, {"skills.precreate_days", cfg.Skills.PrecreateDays}} {
+		if v.n < 0 || v.n > maxDatedDays {
+			errs = append(errs, fmt.Errorf("%s: %d; it must be between 0 and %d days", v.key, v.n, maxDatedDays))
+		}
+	}
+	return errs
+}
+
+// datedRun is what effective dating decides for one run.
+type datedRun struct {
+	rules    *Rules
+	cfg      Config
+	day      hrsource.Date
+	snap     *hrsource.Snapshot // as read
+	plan     *Dated
+	warnings []string
+}
+
+// today returns the run's day: the --as-of day, else today in the
+// configured zone.
+func (rc *runContext) today(ctx context.Context) hrsource.Date {
+	if d, ok := AsOf(ctx); ok {
+		return d
+	}
+	loc := rc.cfg.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return hrsource.DateOf(rc.deps.Now().In(loc))
+}
+
+// inForce returns the snapshot the run plans with: the records as read
+// with Active set only on those in force on day. Without dates it is snap.
+func inForce(snap *hrsource.Snapshot, day hrsource.Date, buf []hrsource.Record) *hrsource.Snapshot {
+	if !snap.Dated {
+		return snap
+	}
+	view := *snap
+	view.Records = append(buf[:0], snap.Records...)
+	view.Stats.Active = 0
+	for i := range view.Records {
+		r := &view.Records[i]
+		r.Active = r.Active && r.InForce(day)
+		if r.Active {
+			view.Stats.Active++
+		}
+	}
+	return &view
+}
+
+// dated starts the effective dating of a run: it returns the snapshot of
+// the records in force on the run's day.
+func (rc *runContext) dated(ctx context.Context, mode store.Mode, snap *hrsource.Snapshot) (*hrsource.Snapshot, error) {
+	if _, ok := AsOf(ctx); ok && mode != store.ModePlan {
+		return nil, errAsOfApply
+	}
+	rc.datedRun = &datedRun{rules: rc.rules, cfg: rc.cfg, day: rc.today(ctx), snap: snap}
+	return inForce(snap, rc.datedRun.day, nil), nil
+}
+
+// complete adds to the desired state of the run's day what dating decides:
+// records whose dates could not be read are problems of every rule (so
+// the deletes they could cause are held and their users keep the rules'
+// skills); skills whose group reaches min_members within
+// skills.precreate_days are created now, with the members in force today;
+// and the upcoming changes are listed.
+func (d *datedRun) complete(desired *DesiredState) {
+	if d == nil || !d.snap.Dated {
+		return
+	}
+	d.addDateProblems(desired)
+	lookahead, pre := d.cfg.Sync.LookaheadDays, d.cfg.Skills.PrecreateDays
+	d.plan = &Dated{AsOf: d.day, LookaheadDays: lookahead, Upcoming: []Upcoming{}}
+
+	// The desired state only changes on the days a record starts or the
+	// day after one ends: evaluate the rules on those days alone.
+	horizon := d.day.AddDays(lookahead + pre)
+	changeDays := map[hrsource.Date]bool{}
+	for i := range d.snap.Records {
+		r := &d.snap.Records[i]
+		if !r.Active || r.DateProblem != "" {
+			continue
+		}
+		if r.Start > d.day && r.Start <= horizon {
+			changeDays[r.Start] = true
+		}
+		if r.End != 0 && r.End >= d.day && r.End.AddDays(1) <= horizon {
+			changeDays[r.End.AddDays(1)] = true
+		}
+	}
+	days := slices.Sorted(maps.Keys(changeDays))
+	plain := map[hrsource.Date]map[string]DesiredSkill{d.day: skillsByKey(desired.Skills)}
+	var buf []hrsource.Record
+	for _, day := range days {
+		view := inForce(d.snap, day, buf)
+		buf = view.Records
+		ds, err := d.rules.Desired(view)
+		if err != nil {
+			d.warnings = append(d.warnings, fmt.Sprintf("upcoming: the rules fail on the records in force on %s, so that day's changes are not listed: %s", day, oneLine(err.Error())))
+			plain[day] = plain[d.lastDay(days, day.AddDays(-1))]
+			continue
+		}
+		plain[day] = skillsByKey(ds.Skills)
+	}
+	// effective is the desired state on a day with precreation: the
+	// skills desired on any day up to precreate_days later.
+	effective := func(day hrsource.Date) map[string]DesiredSkill {
+		out := maps.Clone(plain[d.lastDay(days, day)])
+		for _, c := range days {
+			if c > day && c <= day.AddDays(pre) {
+				for k, s := range plain[c] {
+					if _, ok := out[k]; !ok {
+						out[k] = s
+					}
+				}
+			}
+		}
+		return out
+	}
+	today := effective(d.day)
+	d.precreate(desired, today)
+
+	// The upcoming changes: the first day within the lookahead on which
+	// each skill enters or leaves the desired state.
+	evalDays := map[hrsource.Date]bool{}
+	end := d.day.AddDays(lookahead)
+	for _, c := range days {
+		for _, e := range []hrsource.Date{c, c.AddDays(-pre)} {
+			if e > d.day && e <= end {
+				evalDays[e] = true
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, day := range slices.Sorted(maps.Keys(evalDays)) {
+		eff := effective(day)
+		for _, k := range slices.Sorted(maps.Keys(eff)) {
+			if _, now := today[k]; !now && !seen["+"+k] {
+				seen["+"+k] = true
+				s := eff[k]
+				d.plan.Upcoming = append(d.plan.Upcoming, Upcoming{Date: day, Action: UpcomingCreate, Skill: s.Name, Rule: s.RuleID, Members: len(s.Members)})
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(today)) {
+			if _, then := eff[k]; !then && !seen["-"+k] {
+				seen["-"+k] = true
+				s := today[k]
+				d.plan.Upcoming = append(d.plan.Upcoming, Upcoming{Date: day, Action: UpcomingPendingDelete, Skill: s.Name, Rule: s.RuleID})
+			}
+		}
+	}
+}
+
+// lastDay returns the last of the change days on or before day (the
+// run's day when none is).
+func (d *datedRun) lastDay(days []hrsource.Date, day hrsource.Date) hrsource.Date {
+	last := d.day
+	for _, c := range days {
+		if c <= day {
+			last = c
+		}
+	}
+	return last
+}
+
+// precreate adds to desired the skills of want (the desired state with
+// precreation) that the records in force today do not yet make: their
+// members are those in force today, so that assignments follow who is in
+// force.
+func (d *datedRun) precreate(desired *DesiredState, want map[string]DesiredSkill) {
+	have := skillsByKey(desired.Skills)
+	inForceToday := map[string]bool{}
+	for i := range d.snap.Records {
+		if r := &d.snap.Records[i]; r.Active && r.InForce(d.day) {
+			inForceToday[r.ID] = true
+		}
+	}
+	added := false
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if _, ok := have[k]; ok {
+			continue
+		}
+		s := want[k]
+		s.Members = slices.DeleteFunc(slices.Clone(s.Members), func(id string) bool { return !inForceToday[id] })
+		desired.Skills = append(desired.Skills, s)
+		d.plan.Precreated = append(d.plan.Precreated, s.Name)
+		added = true
+	}
+	if added {
+		slices.SortFunc(desired.Skills, func(a, b DesiredSkill) int { return strings.Compare(a.Name, b.Name) })
+	}
+}
+
+// addDateProblems makes every active record whose dates could not be read
+// a problem of every rule: whether it is in force is unknown, so no rule
+// may delete a skill or take a skill from a user because of it.
+func (d *datedRun) addDateProblems(desired *DesiredState) {
+	var bad []*hrsource.Record
+	for i := range d.snap.Records {
+		if r := &d.snap.Records[i]; r.Active && r.DateProblem != "" {
+			bad = append(bad, r)
+		}
+	}
+	if len(bad) == 0 || len(d.rules.rules) == 0 {
+		return
+	}
+	slices.SortFunc(bad, func(a, b *hrsource.Record) int { return compareIDs(a.ID, b.ID) })
+	if desired.Skipped == nil {
+		desired.Skipped = map[string][]string{}
+	}
+	for _, r := range d.rules.rules {
+		id := r.cfg.ID
+		for i, rec := range bad {
+			if i == maxProblemsPerRule {
+				desired.Problems = append(desired.Problems, RecordProblem{RuleID: id, Msg: fmt.Sprintf("%d more records whose dates could not be read", len(bad)-i)})
+				break
+			}
+			desired.Problems = append(desired.Problems, RecordProblem{RecordID: rec.ID, Origin: rec.Origin, RuleID: id, Msg: rec.DateProblem})
+		}
+		ids := desired.Skipped[id]
+		for _, rec := range bad {
+			ids = append(ids, rec.ID)
+		}
+		slices.SortFunc(ids, compareIDs)
+		desired.Skipped[id] = slices.Compact(ids)
+	}
+}
+
+// skillsByKey indexes skills by name key.
+func skillsByKey(skills []DesiredSkill) map[string]DesiredSkill {
+	out := make(map[string]DesiredSkill, len(skills))
+	for _, s := range skills {
+		out[nameKey(s.Name)] = s
+	}
+	return out
+}
+
+// finishDated puts the dating of the run into its plan.
+func (d *datedRun) finishDated(p *Plan) {
+	if d == nil || d.plan == nil || p == nil {
+		return
+	}
+	p.Dated = d.plan
+	for _, w := range d.warnings {
+		if !slices.Contains(p.Warnings, w) {
+			p.Warnings = append(p.Warnings, w)
+		}
+	}
+}
+
+// renderUpcoming writes the upcoming section of a text plan.
+func renderUpcoming(b *strings.Builder, d *Dated, paint func(code, s string) string, section func(string)) {
+	section(fmt.Sprintf("Upcoming (as of %s, next %d days):", d.AsOf, d.LookaheadDays))
+	for _, name := range d.Precreated {
+		fmt.Fprintf(b, "  %s  %s\n", paint(ansiGreen, "+ "+name), paint(ansiDim, "created ahead of its start (skills.precreate_days)"))
+	}
+	if len(d.Upcoming) == 0 {
+		fmt.Fprintf(b, "  %s\n", paint(ansiDim, "no changes from dated records"))
+	}
+	for _, u := range d.Upcoming {
+		switch u.Action {
+		case UpcomingCreate:
+			fmt.Fprintf(b, "  %s  %s  %s\n", u.Date, paint(ansiGreen, "+ "+u.Skill), paint(ansiDim, fmt.Sprintf("to be created (rule %s, %d %s)", u.Rule, u.Members, plural(u.Members, "member", "members"))))
+		default:
+			fmt.Fprintf(b, "  %s  %s  %s\n", u.Date, paint(ansiYellow, "- "+u.Skill), paint(ansiDim, fmt.Sprintf("to become pending deletion (rule %s)", u.Rule)))
+		}
+	}
+}
