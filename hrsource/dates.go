@@ -9,6 +9,9 @@ import (
 // DefaultDateFormat is hr.date_format when unset: ISO 8601 calendar dates.
 const DefaultDateFormat = time.DateOnly
 
+// minWebhookSecretLength is the shortest hr.webhook_secret accepted.
+const minWebhookSecretLength = 16
+
 // Date is a calendar day as YYYYMMDD (20261207), 0 for none. Days compare
 // with < and ==, and a record holds two of them for a few bytes.
 type Date int32
@@ -76,6 +79,9 @@ func (c Config) validateDates(add func(key, format string, args ...any)) {
 	}
 	if c.EventDebounce < 0 {
 		add("event_debounce", "must not be negative")
+	}
+	if n := len(c.WebhookSecret); n > 0 && n < minWebhookSecretLength {
+		add("webhook_secret", "%d characters; it must be at least %d (a long random value, e.g. from `openssl rand -hex 32`), or empty to accept only the bearer token on POST /v1/hr-events", n, minWebhookSecretLength)
 	}
 	if c.Fields.StartDate != "" && c.Fields.StartDate == c.Fields.EndDate {
 		add("fields.end_date", "is the column of hr.fields.start_date too (%q): name the column of the last day in force", c.Fields.EndDate)

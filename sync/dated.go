@@ -203,7 +203,9 @@ func (d *datedRun) complete(desired *DesiredState) {
 	d.precreate(desired, today)
 
 	// The upcoming changes: the first day within the lookahead on which
-	// each skill enters or leaves the desired state.
+	// each skill enters the desired state, and the first on which it
+	// leaves it (a skill created on one day and left on a later one has
+	// both).
 	evalDays := map[hrsource.Date]bool{}
 	end := d.day.AddDays(lookahead)
 	for _, c := range days {
@@ -214,22 +216,24 @@ func (d *datedRun) complete(desired *DesiredState) {
 		}
 	}
 	seen := map[string]bool{}
+	prev := today
 	for _, day := range slices.Sorted(maps.Keys(evalDays)) {
 		eff := effective(day)
 		for _, k := range slices.Sorted(maps.Keys(eff)) {
-			if _, now := today[k]; !now && !seen["+"+k] {
+			if _, before := prev[k]; !before && !seen["+"+k] {
 				seen["+"+k] = true
 				s := eff[k]
 				d.plan.Upcoming = append(d.plan.Upcoming, Upcoming{Date: day, Action: UpcomingCreate, Skill: s.Name, Rule: s.RuleID, Members: len(s.Members)})
 			}
 		}
-		for _, k := range slices.Sorted(maps.Keys(today)) {
+		for _, k := range slices.Sorted(maps.Keys(prev)) {
 			if _, then := eff[k]; !then && !seen["-"+k] {
 				seen["-"+k] = true
-				s := today[k]
+				s := prev[k]
 				d.plan.Upcoming = append(d.plan.Upcoming, Upcoming{Date: day, Action: UpcomingPendingDelete, Skill: s.Name, Rule: s.RuleID})
 			}
 		}
+		prev = eff
 	}
 }
 

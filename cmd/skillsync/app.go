@@ -93,7 +93,8 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 	if rules, err := sync.CompileRules(cfg.Skills); err == nil {
 		ruleColumns = rules.Columns()
 	}
-	src, err := hrsource.New(cfg.HR, hrsource.Options{Logger: log, Columns: ruleColumns})
+	loc, _ := time.LoadLocation(cfg.Timezone) // checked by validate; "" is UTC
+	src, err := hrsource.New(cfg.HR, hrsource.Options{Logger: log, Columns: ruleColumns, Location: loc})
 	if err != nil {
 		return nil, fmt.Errorf("hr source: %w", err)
 	}
@@ -114,6 +115,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		Skills:      cfg.Skills,
 		Assignments: cfg.Assignments,
 		Sync:        cfg.Sync,
+		Location:    loc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)

@@ -23,9 +23,13 @@ func (c *cli) runCommand() *cobra.Command {
 		Short: "Run the daemon: migrations, scheduler and HTTP server",
 		Long: `Run skillsync as a service: apply database migrations, then run in apply mode on
 the configured schedule (and once at start-up with run_at_start), and serve
-/livez, /readyz, /status, /metrics and POST /v1/runs on server.listen. With
-notify.sinks, it sends the runs' notifications in the background (those an
-earlier process left queued too; with several replicas, each once).
+/livez, /readyz, /status, /metrics, POST /v1/runs and POST /v1/hr-events on
+server.listen. POST /v1/hr-events (the bearer trigger token, or an
+X-Skillsync-Signature: sha256=<hex HMAC-SHA256 of the body> keyed with
+hr.webhook_secret) asks for a run hr.event_debounce after the last event of a
+burst; it answers 202 with the time the run starts. With notify.sinks, it sends
+the runs' notifications in the background (those an earlier process left queued
+too; with several replicas, each once).
 
 SIGTERM or SIGINT stops scheduling, lets a running run finish its current
 batch, records its outcome and exits 0, all within shutdown_timeout: a run
@@ -72,6 +76,8 @@ type daemon struct {
 	shutdown chan struct{}
 	// runs tracks the goroutines of runs started outside cron.
 	runs gosync.WaitGroup
+	// hrEvents debounces POST /v1/hr-events into runs (hrevents.go).
+	hrEvents *hrEvents
 }
 
 func newDaemon(a *app, e *env) *daemon {
@@ -217,6 +223,9 @@ func (d *daemon) stop(srv *http.Server) {
 	d.app.stopping.Store(true)
 	d.log.Info("shutting down: no new runs will start", "run_in_progress", d.app.busy(), "shutdown_timeout", timeout)
 	close(d.shutdown)
+	if d.hrEvents != nil {
+		d.hrEvents.stop()
+	}
 	cronDone := d.cron.Stop().Done()
 	// The running run is asked to stop now: the runner finishes the batch
 	// it is sending, records the run as interrupted and returns. The

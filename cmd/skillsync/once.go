@@ -16,7 +16,7 @@ import (
 )
 
 func (c *cli) planCommand() *cobra.Command {
-	var format string
+	var format, asOf string
 	var detailed bool
 	cmd := &cobra.Command{
 		Use:   "plan",
@@ -36,19 +36,31 @@ With --format json, standard output is one JSON document whatever happens:
 format_version, run_id, mode, outcome, refused (a guard's reason) or error,
 then the plan (summary, changes, ...) when there is one. outcome is the run's
 (planned, no_changes, refused, failed, ...), or error / run_in_progress when
-no run was recorded.`,
+no run was recorded.
+
+With --as-of YYYY-MM-DD the plan is made as of that day: the records in force
+then (hr.fields.start_date and end_date, in the configured timezone). It is a
+dry run like any plan: it never writes to LivePerson and never moves the
+headcount baseline. Every plan with dated records lists the upcoming changes
+within sync.lookahead_days (JSON key upcoming).`,
 		Example: `  skillsync plan
   skillsync plan --format json | jq '.summary'
-  skillsync plan --detailed-exitcode || echo "exit $?: 2 means changes are pending"`,
+  skillsync plan --detailed-exitcode || echo "exit $?: 2 means changes are pending"
+  skillsync plan --as-of 2026-12-14`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := formatFlag(format); err != nil {
 				return err
 			}
-			return c.once(cmd.Context(), cmd.OutOrStdout(), store.ModePlan, format, detailed)
+			ctx, err := asOfContext(cmd.Context(), asOf)
+			if err != nil {
+				return err
+			}
+			return c.once(ctx, cmd.OutOrStdout(), store.ModePlan, format, detailed)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "plan as of this day (YYYY-MM-DD, in the configured timezone): a dry run over the records in force then")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when changes to LivePerson are pending (0 none, 1 error, 3 refused)")
 	return cmd
 }

@@ -25,6 +25,8 @@ func (d *daemon) handler() http.Handler {
 	mux.HandleFunc("GET /status", d.status)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.app.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /v1/runs", d.trigger)
+	d.hrEvents = newHREvents(d)
+	mux.HandleFunc("POST /v1/hr-events", d.hrEvents.serve)
 	return mux
 }
 

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/sync"
+)
+
+// asOfContext carries the day of plan --as-of ("" leaves ctx as it is).
+func asOfContext(ctx context.Context, asOf string) (context.Context, error) {
+	if asOf == "" {
+		return ctx, nil
+	}
+	d, err := hrsource.ParseDay(asOf)
+	if err != nil {
+		return nil, fmt.Errorf("--as-of: %w", err)
+	}
+	return sync.WithAsOf(ctx, d), nil
+}
+
+// POST /v1/hr-events: an HR system (a Workday business-process
+// notification, a BambooHR webhook) says something changed; skillsync
+// runs hr.event_debounce after the last event of a burst, instead of at
+// the next scheduled run. The schedule keeps running as the safety net.
+const (
+	// maxHREventBody caps a request body: the event is only a nudge, its
+	// content is never read beyond the signature.
+	maxHREventBody = 64 << 10
+	// signatureHeader carries sha256=<hex HMAC-SHA256 of the body> keyed
+	// with hr.webhook_secret.
+	signatureHeader = "X-Skillsync-Signature"
+	// busyRetry is how soon a debounced run is tried again when another
+	// run (scheduled, or POST /v1/runs) holds the run slot.
+	busyRetry = 500 * time.Millisecond
+)
+
+// hrEvents debounces HR events into runs. It owns one timer; the runs it
+// starts are tracked by the daemon's WaitGroup, so shutdown waits for them.
+type hrEvents struct {
+	d        *daemon
+	debounce time.Duration
+	latency  prometheus.Histogram
+
+	mu    gosync.Mutex
+	timer *time.Timer
+	due   time.Time
+	// waiting are the times of the events no run has started for yet;
+	// inRun those of the events the running run covers.
+	waiting []time.Time
+	running bool
+}
+
+// newHREvents makes the debouncer and registers its histogram.
+func newHREvents(d *daemon) *hrEvents {
+	h := &hrEvents{d: d, debounce: cmp.Or(d.app.cfg.HR.EventDebounce, hrsource.DefaultEventDebounce)}
+	h.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "skillsync_hr_event_to_applied_seconds",
+		Help:    "Time from an HR event (POST /v1/hr-events) to the end of the apply run that covered it, for runs that applied (or found nothing to do).",
+		Buckets: []float64{0.5, 1, 2, 3, 5, 10, 15, 30, 60, 120, 300, 900, 3600},
+	})
+	if err := d.app.metrics.registry.Register(h.latency); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			h.latency = are.ExistingCollector.(prometheus.Histogram)
+		}
+	}
+	return h
+}
+
+// hrEventView is the answer of POST /v1/hr-events.
+type hrEventView struct {
+	Status string     `json:"status"`
+	RunAt  *time.Time `json:"run_at,omitempty"`
+	// AfterRun is set when a run is under way: the run asked for follows it.
+	AfterRun bool   `json:"after_run,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// serve is POST /v1/hr-events.
+func (h *hrEvents) serve(w http.ResponseWriter, r *http.Request) {
+	token, secret := h.d.app.cfg.Server.TriggerToken, h.d.app.cfg.HR.WebhookSecret
+	if token == "" && secret == "" {
+		http.NotFound(w, r) // disabled, like POST /v1/runs
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHREventBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			respond(w, http.StatusRequestEntityTooLarge, hrEventView{Status: "too_large", Error: fmt.Sprintf("the body is over %d bytes", maxHREventBody)})
+			return
+		}
+		respond(w, http.StatusBadRequest, hrEventView{Status: "bad_request", Error: "the body could not be read"})
+		return
+	}
+	if !authenticHREvent(r.Header, body, token, secret) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="skillsync"`)
+		respond(w, http.StatusUnauthorized, hrEventView{Status: "unauthorized",
+			Error: "send Authorization: Bearer <server.trigger_token>, or " + signatureHeader + ": sha256=<hex HMAC-SHA256 of the body with hr.webhook_secret>"})
+		return
+	}
+	select {
+	case <-h.d.shutdown:
+		respond(w, http.StatusServiceUnavailable, hrEventView{Status: "shutting_down", Error: "the daemon is shutting down"})
+		return
+	default:
+	}
+	at, afterRun := h.event(time.Now())
+	respond(w, http.StatusAccepted, hrEventView{Status: "scheduled", RunAt: &at, AfterRun: afterRun})
+}
+
+// authenticHREvent accepts the bearer trigger token or a valid signature
+// of body, both compared in constant time.
+func authenticHREvent(hdr http.Header, body []byte, token, secret string) bool {
+	if given, ok := strings.CutPrefix(hdr.Get("Authorization"), "Bearer "); ok && token != "" &&
+		subtle.ConstantTimeCompare([]byte(given), []byte(token)) == 1 {
+		return true
+	}
+	sig, ok := strings.CutPrefix(hdr.Get(signatureHeader), "sha256=")
+	if !ok || secret == "" {
+		return false
+	}
+	given, err := hex.DecodeString(strings.TrimSpace(sig))
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return hmac.Equal(given, mac.Sum(nil))
+}
+
+// event records an HR event at now and returns when its run starts, and
+// whether it waits for a run under way.
+func (h *hrEvents) event(now time.Time) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.waiting = append(h.waiting, now)
+	h.due = now.Add(h.debounce)
+	if h.running {
+		// The run under way may have read HR before this event: one
+		// follow-up run, planned when it ends.
+		return h.due, true
+	}
+	h.arm(h.debounce)
+	return h.due, false
+}
+
+// arm (re)starts the timer; h.mu is held.
+func (h *hrEvents) arm(after time.Duration) {
+	if h.timer == nil {
+		h.timer = time.AfterFunc(after, h.fire)
+		return
+	}
+	h.timer.Reset(after)
+}
+
+// fire starts the debounced run.
+func (h *hrEvents) fire() {
+	select {
+	case <-h.d.shutdown:
+		return
+	default:
+	}
+	h.mu.Lock()
+	if h.running || len(h.waiting) == 0 {
+		h.mu.Unlock()
+		return
+	}
+	if wait := time.Until(h.due); wait > 0 {
+		h.arm(wait) // an event came in as the timer fired
+		h.mu.Unlock()
+		return
+	}
+	if !h.d.app.claim() {
+		// Another run holds the slot; it may have read HR before the
+		// events: try again once it is done.
+		h.arm(busyRetry)
+		h.mu.Unlock()
+		return
+	}
+	events := h.waiting
+	h.waiting, h.running = nil, true
+	h.mu.Unlock()
+	h.d.runs.Go(func() { h.run(events) })
+}
+
+// run is one apply run for events; the slot is claimed.
+func (h *hrEvents) run(events []time.Time) {
+	h.d.log.Info("run for HR events", "events", len(events), "first_event", events[0])
+	res, err := h.d.app.runClaimed(h.d.runCtx, store.ModeApply, store.TriggerAPI)
+	if err == nil && res != nil && (res.Run.Outcome == store.OutcomeApplied || res.Run.Outcome == store.OutcomeNoChanges) {
+		end := time.Now()
+		for _, t := range events {
+			h.latency.Observe(end.Sub(t).Seconds())
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.running = false
+	if len(h.waiting) > 0 {
+		// Events came in during the run: exactly one follow-up run, a
+		// debounce after the last of them.
+		h.arm(max(time.Until(h.due), 0))
+	}
+}
+
+// stop stops the timer (shutdown); a run already started is the daemon's
+// to wait for.
+func (h *hrEvents) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+}
