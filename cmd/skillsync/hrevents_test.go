@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/skillsync/skillsync/sync"
+)
+
+func TestAuthenticHREvent(t *testing.T) {
+	t.Parallel()
+	const token, secret = "trigger-token-0123456789", "webhook-secret-0123456789"
+	body := []byte(`{"event":"worker.hired"}`)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	good := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	for _, tt := range []struct {
+		name          string
+		header        []string
+		token, secret string
+		want          bool
+	}{
+		{"bearer", []string{"Authorization", "Bearer " + token}, token, secret, true},
+		{"signature", []string{signatureHeader, good}, token, secret, true},
+		{"signature, no token configured", []string{signatureHeader, good}, "", secret, true},
+		{"nothing", nil, token, secret, false},
+		{"wrong bearer", []string{"Authorization", "Bearer " + token + "x"}, token, secret, false},
+		{"empty bearer, no token configured", []string{"Authorization", "Bearer "}, "", secret, false},
+		{"signature without its scheme", []string{signatureHeader, strings.TrimPrefix(good, "sha256=")}, token, secret, false},
+		{"signature of another key", []string{signatureHeader, good}, token, secret + "x", false},
+		{"signature, no secret configured", []string{signatureHeader, good}, token, "", false},
+		{"signature truncated", []string{signatureHeader, good[:len(good)-2]}, token, secret, false},
+	} {
+		h := http.Header{}
+		for i := 0; i+1 < len(tt.header); i += 2 {
+			h.Set(tt.header[i], tt.header[i+1])
+		}
+		if got := authenticHREvent(h, body, tt.token, tt.secret); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestRedactedConfigHidesWebhookSecret(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	cfg.HR.WebhookSecret = "hr-webhook-secret-42"
+	out, secrets, err := redactedConfig(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "hr-webhook-secret-42") || !slices.Contains(secrets, "hr-webhook-secret-42") {
+		t.Errorf("webhook_secret printed or not collected:\n%s", out)
+	}
+}
+
+func TestAsOfContext(t *testing.T) {
+	t.Parallel()
+	ctx, err := asOfContext(context.Background(), "2026-12-14")
+	if d, ok := sync.AsOf(ctx); err != nil || !ok || d.String() != "2026-12-14" {
+		t.Errorf("as of %v %v %v", d, ok, err)
+	}
+	if _, err := asOfContext(context.Background(), "14.12.2026"); err == nil || !strings.Contains(err.Error(), "--as-of") {
+		t.Errorf("bad day: %v", err)
+	}
+	if ctx, err := asOfContext(context.Background(), ""); err != nil || ctx != context.Background() {
+		t.Errorf("no day: %v", err)
+	}
+}
