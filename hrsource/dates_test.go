@@ -155,6 +155,7 @@ func TestDatesConfig(t *testing.T) {
 		{func(c *Config) { c.DateFormat = "2006-01" }, "hr.date_format"},
 		{func(c *Config) { c.EventDebounce = -time.Second }, "hr.event_debounce"},
 		{func(c *Config) { c.Fields.EndDate = "s" }, "hr.fields.end_date"},
+		{func(c *Config) { c.WebhookSecret = "short" }, "hr.webhook_secret"},
 	} {
 		c := base
 		tt.mutate(&c)

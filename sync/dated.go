@@ -134,7 +134,7 @@ func inForce(snap *hrsource.Snapshot, day hrsource.Date, buf []hrsource.Record) 
 // the records in force on the run's day.
 func (rc *runContext) dated(ctx context.Context, mode store.Mode, snap *hrsource.Snapshot) (*hrsource.Snapshot, error) {
 	if _, ok := AsOf(ctx); ok && mode != store.ModePlan {
-		return nil, errAsOfApply
+		return nil, errAsOfApply // RunOnce refuses it first
 	}
 	rc.datedRun = &datedRun{rules: rc.rules, cfg: rc.cfg, day: rc.today(ctx), snap: snap}
 	return inForce(snap, rc.datedRun.day, nil), nil

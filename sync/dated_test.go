@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -156,9 +157,16 @@ func TestDatedPlanAndUpcoming(t *testing.T) {
 	if after, err := e.store.LastAcceptedSnapshot(context.Background()); err != nil || after.ID != before.ID {
 		t.Errorf("the dry run moved the baseline: %d → %d (%v)", before.ID, after.ID, err)
 	}
-	// An apply run as of another day is refused before it writes.
-	if _, err := r.RunOnce(WithAsOf(context.Background(), 20261214), store.ModeApply, store.TriggerManual); err == nil || e.writes() != writes {
+	// An apply run as of another day is refused before it begins.
+	last, err := e.store.LastRun(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunOnce(WithAsOf(context.Background(), 20261214), store.ModeApply, store.TriggerManual); !errors.Is(err, errAsOfApply) || e.writes() != writes {
 		t.Errorf("apply as of 12-14: %v, %d writes", err, e.writes()-writes)
+	}
+	if now, err := e.store.LastRun(context.Background()); err != nil || now.ID != last.ID {
+		t.Errorf("the refused apply was recorded as run %d (%v)", now.ID, err)
 	}
 }
 

@@ -145,6 +145,9 @@ func NewRunner(deps Deps, cfg Config) (*Runner, error) {
 // may end refused, failed or interrupted. A refused, partial or interrupted
 // run returns a nil error: its outcome says what happened.
 func (r *Runner) run(ctx context.Context, mode store.Mode, trigger store.Trigger) (*Result, error) {
+	if _, ok := AsOf(ctx); ok && mode != store.ModePlan {
+		return nil, errAsOfApply
+	}
 	lock, err := r.deps.Store.AcquireRunLock(ctx)
 	if err != nil {
 		if errors.Is(err, store.ErrRunInProgress) {
