@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 )
@@ -235,6 +236,9 @@ func TestHREvents(t *testing.T) {
 	// Events during a run: the run is held inside LivePerson while three
 	// events arrive; exactly one follow-up run comes after it.
 	hold, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce gosync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free) // a failing test must not leave lpsim's handler held
 	f.lp.Intercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/skills") {
 			select {
@@ -256,7 +260,7 @@ func TestHREvents(t *testing.T) {
 		}
 	}
 	f.lp.Intercept(nil)
-	close(release)
+	free()
 	f.waitUntil(30*time.Second, "the follow-up run", func() bool { return f.apiRuns() == 3 })
 	metrics := httpGet(t, "http://"+d.addr()+"/metrics")
 	if !strings.Contains(metrics, "skillsync_hr_event_to_applied_seconds_count") {
@@ -337,4 +341,52 @@ func BenchmarkHREventToSkill(b *testing.B) {
 	b.Logf("HR event → skill in LivePerson, 10,000 records, debounce 2s, %d events: p50 %s, p95 %s, max %s",
 		len(lat), pct(0.50).Round(time.Millisecond), pct(0.95).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 	d.stop(30 * time.Second)
+}
+
+// TestHREventWaitsForAnotherProcess: an event arriving while another
+// process (a manual sync, another replica) holds the run lock is not
+// lost: the daemon's run tries again and covers it once the lock is free.
+func TestHREventWaitsForAnotherProcess(t *testing.T) {
+	t.Parallel()
+	people := staff(3, 2, 1)
+	f := setup(t, options{people: people})
+	f.setHR("  event_debounce: 100ms\n")
+	d := f.start("run")
+	c := hrEventClient{t: t, base: "http://" + d.addr()}
+
+	// A manual sync, held in its read of the skills, holds the lock.
+	held, release := make(chan struct{}), make(chan struct{})
+	var once gosync.Once
+	f.lp.Intercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method == http.MethodGet && r.URL.Path == skillsPath {
+			hold := false
+			once.Do(func() { hold = true })
+			if hold {
+				close(held)
+				<-release
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+	var releaseOnce gosync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free) // a failing test must not leave lpsim's handler held
+	manual := f.start("sync")
+	<-held
+	people = append(people, person{ID: "900", Email: "p900@example.com", Dept: "Dept 99", Team: "Team 0900", Status: "active"})
+	f.writeHR(people)
+	if code, v := c.post("{}", "Authorization", "Bearer "+triggerToken); code != http.StatusAccepted {
+		t.Fatalf("event: %d %v", code, v)
+	}
+	f.waitUntil(30*time.Second, "the daemon finds the lock taken", func() bool {
+		return len(d.logged("run for HR events waits: another process holds the run lock")) > 0
+	})
+	free()
+	f.waitUntil(time.Minute, "the manual sync ends", manual.exited)
+	if manual.code != 0 {
+		t.Fatalf("the manual sync exited %d:\n%s", manual.code, manual.stderr.String())
+	}
+	f.waitUntil(30*time.Second, "the event's run brings the new team", func() bool {
+		return liveSkills(f.sim)["Dept 99 / Team 0900"] != nil && f.apiRuns() == 1
+	})
 }

@@ -213,6 +213,14 @@ func (h *hrEvents) run(events []time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.running = false
+	if errors.Is(err, sync.ErrRunInProgress) {
+		// Another replica holds the run lock: its run may have read HR
+		// before the events. They wait for the next try.
+		h.d.log.Info("run for HR events waits: another process holds the run lock", "events", len(events)+len(h.waiting))
+		h.waiting = append(events, h.waiting...)
+		h.arm(busyRetry)
+		return
+	}
 	if len(h.waiting) > 0 {
 		// Events came in during the run: exactly one follow-up run, a
 		// debounce after the last of them.
