@@ -187,7 +187,8 @@ func (h *hrEvents) fire() {
 		h.mu.Unlock()
 		return
 	}
-	if !h.d.app.claim() {
+	claim, ok := h.d.app.runner.TryClaim()
+	if !ok {
 		// Another run holds the slot; it may have read HR before the
 		// events: try again once it is done.
 		h.arm(busyRetry)
@@ -197,13 +198,13 @@ func (h *hrEvents) fire() {
 	events := h.waiting
 	h.waiting, h.running = nil, true
 	h.mu.Unlock()
-	h.d.runs.Go(func() { h.run(events) })
+	h.d.runs.Go(func() { h.run(claim, events) })
 }
 
 // run is one apply run for events; the slot is claimed.
-func (h *hrEvents) run(events []time.Time) {
+func (h *hrEvents) run(claim *sync.Claim, events []time.Time) {
 	h.d.log.Info("run for HR events", "events", len(events), "first_event", events[0])
-	res, err := h.d.app.runClaimed(h.d.runCtx, store.ModeApply, store.TriggerAPI)
+	res, err := h.d.app.runClaimed(h.d.runCtx, claim, store.ModeApply, store.TriggerAPI)
 	if err == nil && res != nil && (res.Run.Outcome == store.OutcomeApplied || res.Run.Outcome == store.OutcomeNoChanges) {
 		end := time.Now()
 		for _, t := range events {
