@@ -153,10 +153,15 @@ func (d *datedRun) complete(desired *DesiredState) {
 	d.addDateProblems(desired)
 	lookahead, pre := d.cfg.Sync.LookaheadDays, d.cfg.Skills.PrecreateDays
 	d.plan = &Dated{AsOf: d.day, LookaheadDays: lookahead, Upcoming: []Upcoming{}}
+	horizon := d.day.AddDays(lookahead + pre)
+	groups, err := d.window(horizon)
+	if err != nil {
+		d.warnings = append(d.warnings, fmt.Sprintf("upcoming: the rules fail on the records in force within the next %d days, so no upcoming change is listed: %s", lookahead+pre, oneLine(err.Error())))
+		return
+	}
 
 	// The desired state only changes on the days a record starts or the
-	// day after one ends: evaluate the rules on those days alone.
-	horizon := d.day.AddDays(lookahead + pre)
+	// day after one ends.
 	changeDays := map[hrsource.Date]bool{}
 	for i := range d.snap.Records {
 		r := &d.snap.Records[i]
@@ -171,18 +176,9 @@ func (d *datedRun) complete(desired *DesiredState) {
 		}
 	}
 	days := slices.Sorted(maps.Keys(changeDays))
-	plain := map[hrsource.Date]map[string]DesiredSkill{d.day: skillsByKey(desired.Skills)}
-	var buf []hrsource.Record
+	plain := map[hrsource.Date]map[string]DesiredSkill{d.day: groups.on(d.day)}
 	for _, day := range days {
-		view := inForce(d.snap, day, buf)
-		buf = view.Records
-		ds, err := d.rules.Desired(view)
-		if err != nil {
-			d.warnings = append(d.warnings, fmt.Sprintf("upcoming: the rules fail on the records in force on %s, so that day's changes are not listed: %s", day, oneLine(err.Error())))
-			plain[day] = plain[d.lastDay(days, day.AddDays(-1))]
-			continue
-		}
-		plain[day] = skillsByKey(ds.Skills)
+		plain[day] = groups.on(day)
 	}
 	// effective is the desired state on a day with precreation: the
 	// skills desired on any day up to precreate_days later.
@@ -200,7 +196,7 @@ func (d *datedRun) complete(desired *DesiredState) {
 		return out
 	}
 	today := effective(d.day)
-	d.precreate(desired, today)
+	d.precreate(desired, today, groups)
 
 	// The upcoming changes: the first day within the lookahead on which
 	// each skill enters the desired state, and the first on which it
@@ -237,6 +233,85 @@ func (d *datedRun) complete(desired *DesiredState) {
 	}
 }
 
+// datedGroups are the skills the rules make of every record in force on
+// some day of a window, whatever their size, with their members: on each
+// day, a skill is desired when enough of its members are in force then.
+// The rules run once over the window, not once per day.
+type datedGroups struct {
+	skills []DesiredSkill
+	// members are the records of each skill's Members, in their order.
+	members [][]*hrsource.Record
+	min     map[string]int // rule id → min_members
+	byID   map[string]*hrsource.Record
+}
+
+// window evaluates the rules, min_members aside, over the records in force
+// on some day from the run's day to horizon.
+func (d *datedRun) window(horizon hrsource.Date) (*datedGroups, error) {
+	skills := d.cfg.Skills
+	skills.Rules = slices.Clone(skills.Rules)
+	g := &datedGroups{min: map[string]int{}, byID: map[string]*hrsource.Record{}}
+	for i := range skills.Rules {
+		g.min[skills.Rules[i].ID] = max(skills.Rules[i].MinMembers, 1)
+		skills.Rules[i].MinMembers = 0
+	}
+	skills.Static = nil // always desired: never upcoming
+	rules, err := CompileRules(skills)
+	if err != nil {
+		return nil, err
+	}
+	view := *d.snap
+	view.Records = slices.Clone(d.snap.Records)
+	for i := range view.Records {
+		r := &view.Records[i]
+		r.Active = r.Active && r.DateProblem == "" && (r.Start == 0 || r.Start <= horizon) && (r.End == 0 || r.End >= d.day)
+		if r.Active {
+			g.byID[r.ID] = &d.snap.Records[i]
+		}
+	}
+	ds, err := rules.Desired(&view)
+	if err != nil {
+		return nil, err
+	}
+	g.skills = ds.Skills
+	g.members = make([][]*hrsource.Record, len(ds.Skills))
+	for i, s := range ds.Skills {
+		g.members[i] = make([]*hrsource.Record, len(s.Members))
+		for j, id := range s.Members {
+			g.members[i][j] = g.byID[id]
+		}
+	}
+	return g, nil
+}
+
+// on returns the skills desired on day, by name key, each with the
+// members in force then.
+func (g *datedGroups) on(day hrsource.Date) map[string]DesiredSkill {
+	out := map[string]DesiredSkill{}
+	for i, s := range g.skills {
+		n := 0
+		for _, r := range g.members[i] {
+			if r.InForce(day) {
+				n++
+			}
+		}
+		if n < g.min[s.RuleID] {
+			continue
+		}
+		if n < len(s.Members) {
+			in := make([]string, 0, n)
+			for j, r := range g.members[i] {
+				if r.InForce(day) {
+					in = append(in, s.Members[j])
+				}
+			}
+			s.Members = in
+		}
+		out[nameKey(s.Name)] = s
+	}
+	return out
+}
+
 // lastDay returns the last of the change days on or before day (the
 // run's day when none is).
 func (d *datedRun) lastDay(days []hrsource.Date, day hrsource.Date) hrsource.Date {
@@ -251,23 +326,18 @@ func (d *datedRun) lastDay(days []hrsource.Date, day hrsource.Date) hrsource.Dat
 
 // precreate adds to desired the skills of want (the desired state with
 // precreation) that the records in force today do not yet make: their
-// members are those in force today, so that assignments follow who is in
-// force.
-func (d *datedRun) precreate(desired *DesiredState, want map[string]DesiredSkill) {
+// members are those of the window in force today, so that assignments
+// follow who is in force.
+func (d *datedRun) precreate(desired *DesiredState, want map[string]DesiredSkill, groups *datedGroups) {
 	have := skillsByKey(desired.Skills)
-	inForceToday := map[string]bool{}
-	for i := range d.snap.Records {
-		if r := &d.snap.Records[i]; r.Active && r.InForce(d.day) {
-			inForceToday[r.ID] = true
-		}
-	}
+	all := skillsByKey(groups.skills)
 	added := false
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if _, ok := have[k]; ok {
 			continue
 		}
-		s := want[k]
-		s.Members = slices.DeleteFunc(slices.Clone(s.Members), func(id string) bool { return !inForceToday[id] })
+		s := all[k]
+		s.Members = slices.DeleteFunc(slices.Clone(s.Members), func(id string) bool { return !groups.byID[id].InForce(d.day) })
 		desired.Skills = append(desired.Skills, s)
 		d.plan.Precreated = append(d.plan.Precreated, s.Name)
 		added = true
