@@ -242,7 +242,7 @@ type datedGroups struct {
 	// members are the records of each skill's Members, in their order.
 	members [][]*hrsource.Record
 	min     map[string]int // rule id → min_members
-	byID   map[string]*hrsource.Record
+	byID    map[string]*hrsource.Record
 }
 
 // window evaluates the rules, min_members aside, over the records in force
