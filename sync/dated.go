@@ -113,12 +113,12 @@ func (rc *runContext) today(ctx context.Context) hrsource.Date {
 
 // inForce returns the snapshot the run plans with: the records as read
 // with Active set only on those in force on day. Without dates it is snap.
-func inForce(snap *hrsource.Snapshot, day hrsource.Date, buf []hrsource.Record) *hrsource.Snapshot {
+func inForce(snap *hrsource.Snapshot, day hrsource.Date) *hrsource.Snapshot {
 	if !snap.Dated {
 		return snap
 	}
 	view := *snap
-	view.Records = append(buf[:0], snap.Records...)
+	view.Records = slices.Clone(snap.Records)
 	view.Stats.Active = 0
 	for i := range view.Records {
 		r := &view.Records[i]
@@ -137,7 +137,7 @@ func (rc *runContext) dated(ctx context.Context, mode store.Mode, snap *hrsource
 		return nil, errAsOfApply // RunOnce refuses it first
 	}
 	rc.datedRun = &datedRun{rules: rc.rules, cfg: rc.cfg, day: rc.today(ctx), snap: snap}
-	return inForce(snap, rc.datedRun.day, nil), nil
+	return inForce(snap, rc.datedRun.day), nil
 }
 
 // complete adds to the desired state of the run's day what dating decides:

@@ -257,7 +257,7 @@ func BenchmarkDated100k(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		d := &datedRun{rules: rules, cfg: cfg, day: today, snap: snap}
-		view := inForce(snap, today, nil)
+		view := inForce(snap, today)
 		desired, err := rules.Desired(view)
 		if err != nil {
 			b.Fatal(err)
