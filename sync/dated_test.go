@@ -268,3 +268,28 @@ func BenchmarkDated100k(b *testing.B) {
 		}
 	}
 }
+
+// TestDatedDayInTimezone: the day is the configured zone's. At 23:30 UTC
+// on 12-13 it is already 12-14 in Paris, and Cid, who starts on 12-14,
+// is in force there.
+func TestDatedDayInTimezone(t *testing.T) {
+	t.Parallel()
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := setup(t, datedTeam, Config{})
+	now := time.Date(2026, 12, 13, 23, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		loc     *time.Location
+		day     hrsource.Date
+		billing bool
+	}{{nil, 20261213, false}, {paris, 20261214, true}} {
+		r := e.datedRunner(datedConfig(func(c *Config) { c.Location = tc.loc }), &now)
+		res := e.run(r, store.ModePlan)
+		creates := slices.ContainsFunc(res.Plan.Changes, func(c Change) bool { return c.Skill == "Billing" && c.Action == ActionCreate })
+		if res.Plan.Dated.AsOf != tc.day || creates != tc.billing {
+			t.Errorf("zone %v: as of %s, Billing created %v", tc.loc, res.Plan.Dated.AsOf, creates)
+		}
+	}
+}
