@@ -2,6 +2,7 @@ package hrsource
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -106,7 +107,43 @@ func (p dateParser) parse(v string) (Date, bool) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return DateOf(t.In(p.loc)), true
 	}
+	if d, ok := odataDate(v); ok {
+		return d, true
+	}
 	return 0, false
+}
+
+// odataDate reads OData v2's JSON dates, as SAP SuccessFactors sends them:
+// "/Date(1420070400000)/" (Edm.DateTime: milliseconds since the epoch; a
+// date-only field such as hireDate is midnight UTC, so its day is the UTC
+// day, whatever hr's timezone) and "/Date(1420070400000+0060)/"
+// (Edm.DateTimeOffset: the same instant, and the offset in minutes of the
+// local time whose day it is).
+func odataDate(v string) (Date, bool) {
+	inner, ok := strings.CutPrefix(v, "/Date(")
+	if !ok {
+		return 0, false
+	}
+	if inner, ok = strings.CutSuffix(inner, ")/"); !ok {
+		return 0, false
+	}
+	offset := 0
+	if i := strings.LastIndexAny(inner, "+-"); i > 0 {
+		m, err := strconv.Atoi(inner[i+1:])
+		if err != nil || len(inner[i+1:]) != 4 || m > 18*60 {
+			return 0, false
+		}
+		if inner[i] == '-' {
+			m = -m
+		}
+		offset, inner = m, inner[:i]
+	}
+	ms, err := strconv.ParseInt(inner, 10, 64)
+	if err != nil || ms < -62135596800000 || ms > 253402300799999 { // years 1 to 9999
+		return 0, false
+	}
+	t := time.UnixMilli(ms).UTC().Add(time.Duration(offset) * time.Minute)
+	return DateOf(t), true
 }
 
 // readDates fills Start, End and DateProblem of every record from the

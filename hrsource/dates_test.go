@@ -198,3 +198,40 @@ func FuzzDateParse(f *testing.F) {
 		}
 	})
 }
+
+// TestODataDates: SuccessFactors (OData v2) sends dates as /Date(ms)/, a
+// date-only field at midnight UTC: its day is the UTC day even in a time
+// zone west of UTC; /Date(ms+offset)/ is the day at that offset.
+func TestODataDates(t *testing.T) {
+	t.Parallel()
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no time zone data:", err)
+	}
+	p := dateParser{layout: DefaultDateFormat, loc: ny}
+	tests := []struct {
+		in   string
+		want string // "" = not a date
+	}{
+		{"/Date(1420070400000)/", "2015-01-01"},
+		{"/Date(1420070400000+0000)/", "2015-01-01"},
+		{"/Date(1420070400000-0300)/", "2014-12-31"},
+		{"/Date(1420066800000+0060)/", "2015-01-01"},
+		{"/Date(-86400000)/", "1969-12-31"},
+		{"/Date(253402300799999)/", "9999-12-31"},
+		{"/Date(253402300800000)/", ""},
+		{"/Date()/", ""},
+		{"/Date(14200704x)/", ""},
+		{"/Date(1420070400000+60)/", ""},
+		{"Date(1420070400000)", ""},
+	}
+	for _, tt := range tests {
+		d, ok := p.parse(tt.in)
+		switch {
+		case tt.want == "" && ok:
+			t.Errorf("parse(%q) = %s, want not a date", tt.in, d)
+		case tt.want != "" && (!ok || d.String() != tt.want):
+			t.Errorf("parse(%q) = %s, %v; want %s", tt.in, d, ok, tt.want)
+		}
+	}
+}
