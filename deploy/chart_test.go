@@ -332,6 +332,7 @@ func TestChartRefusesLiteralSecrets(t *testing.T) {
 		{"notify sink url", map[string]any{"config": map[string]any{"notify": map[string]any{"sinks": []any{map[string]any{"name": "oncall", "type": "slack", "url": "https://hooks.slack.com/services/T0/B0/x"}}}}}, "config.notify.sinks[0].url holds a literal credential"},
 		{"notify sink secret", map[string]any{"config": map[string]any{"notify": map[string]any{"sinks": []any{map[string]any{"name": "hook", "type": "webhook", "url": "${HOOK_URL}", "secret": "s1gn"}}}}}, "config.notify.sinks[0].secret holds a literal credential"},
 		{"notify sink by reference", map[string]any{"config": map[string]any{"notify": map[string]any{"sinks": []any{map[string]any{"name": "oncall", "type": "slack", "url": "${SLACK_WEBHOOK_URL}"}}}}}, ""},
+		{"hr webhook secret", cfg("hr", "webhook_secret", "0123456789abcdef0123"), "config.hr.webhook_secret holds a literal credential"},
 		{"database without password", cfg("database", "url", "postgres://skillsync@db/skillsync?sslmode=verify-full"), ""},
 	}
 	for _, tt := range tests {

@@ -73,6 +73,7 @@ of as a ${VAR} or ${file:...} reference: the ConfigMap is no place for it.
 {{- $_ := set $secrets "server.trigger_token" (get $server "trigger_token") }}
 {{- $hr := get . "hr" | default dict }}
 {{- $_ = set $secrets "hr.password" (get $hr "password") }}
+{{- $_ = set $secrets "hr.webhook_secret" (get $hr "webhook_secret") }}
 {{- $hrAuth := get $hr "auth" | default dict }}
 {{- range $key := list "password" "token" "client_secret" "refresh_token" }}
 {{- $_ = set $secrets (printf "hr.auth.%s" $key) (get $hrAuth $key) }}
