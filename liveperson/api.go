@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 )
 
 // Skills and Users API calls. Each write is exactly one HTTP request with
-// the items given (chunking by BatchSize is the caller's job) and sends
-// If-Match with the write base (Revision).
+// the items given (chunking by BatchSize is the caller's job), sends the
+// revision it is given as If-Match, and returns the revision the next
+// write sends (see the package documentation).
 
 func (c *Client) skillsQuery() url.Values { return url.Values{"v": {c.cfg.SkillsVersion}} }
 func (c *Client) usersQuery() url.Values  { return url.Values{"v": {c.cfg.UsersVersion}} }
@@ -26,28 +26,21 @@ func (c *Client) ListSkills(ctx context.Context, includeDeleted bool) ([]Skill, 
 
 // ListSkillsAt returns every skill with all fields (select=$all), deleted
 // ones too when includeDeleted, and the revision the list was read at (""
-// if LivePerson sent none). The list's revision becomes the write base
-// (Revision): the bodies of later writes must come from this read, or
-// from one at the same revision.
+// if LivePerson sent none). Writes that send this revision must take
+// their bodies from this read, or from one at the same revision.
 //
 // It reads from accountConfigReadWrite, not ReadOnly: the engine writes
 // right after this read, and the revision it returns feeds If-Match; a
 // read replica that lags would hand out a stale revision (whether
 // ReadOnly lags is undocumented).
 func (c *Client) ListSkillsAt(ctx context.Context, includeDeleted bool) ([]Skill, string, error) {
-	return c.listSkills(ctx, includeDeleted, false)
-}
-
-// listSkills lists skills; keepRevision leaves the write base alone (a
-// read the client makes on its own, which the caller did not plan from).
-func (c *Client) listSkills(ctx context.Context, includeDeleted, keepRevision bool) ([]Skill, string, error) {
 	q := c.skillsQuery()
 	q.Set("select", "$all")
 	if includeDeleted {
 		q.Set("include_deleted", "true")
 	}
 	res, err := c.do(ctx, call{method: http.MethodGet, service: svcWrite, endpoint: "skills", path: "skills",
-		query: q, conditional: true, keepRevision: keepRevision})
+		query: q, conditional: true})
 	if err != nil {
 		return nil, "", fmt.Errorf("list skills: %w", err)
 	}
@@ -66,93 +59,71 @@ func (c *Client) listSkills(ctx context.Context, includeDeleted, keepRevision bo
 // as done only when this says the skill is gone), and a read replica that
 // lags would still show a skill just deleted, or not yet show one just
 // created (liveperson-api.md §1: reads that feed writes go to ReadWrite).
-// It still does not move the write base (Revision): one skill is not a
-// read the caller's other write bodies come from.
+// It returns no revision: one skill is not a read the caller's other write
+// bodies come from.
 func (c *Client) GetSkill(ctx context.Context, id int64) (Skill, error) {
 	res, err := c.do(ctx, call{method: http.MethodGet, service: svcWrite, endpoint: "skills/{id}",
-		path: "skills/" + strconv.FormatInt(id, 10), query: c.skillsQuery(), keepRevision: true})
+		path: "skills/" + strconv.FormatInt(id, 10), query: c.skillsQuery()})
 	if err != nil {
 		return Skill{}, fmt.Errorf("get skill %d: %w", id, err)
 	}
 	return decodeOne(res.body, decodeSkills, fmt.Sprintf("get skill %d", id))
 }
 
-// CreateSkills creates the skills in one POST and returns them as created,
-// with their ids, in the order given. The skills must not have ids.
+// CreateSkills creates the skills in one POST, sending rev (the revision
+// the caller read, "" for none) as If-Match, and returns them as created,
+// with their ids, in the order given, and the revision the caller's next
+// write sends. The skills must not have ids.
 //
 // Its results (see also the package documentation):
-//   - the skills and nil: all created; the write base moved past the
-//     create, which provably was the only change since the caller's read;
-//   - the skills and an error matching ErrStateChanged (and
+//   - the skills, the create's revision and nil: all created; the
+//     revision moved past the create, which provably was the only change
+//     since the caller's read;
+//   - the skills, rev and an error matching ErrStateChanged (and
 //     ErrOutcomeUnknown): all created, but the account may also have
-//     changed otherwise; the write base stays at the caller's read, so
-//     re-read and re-plan before updating or deleting;
-//   - nil and an error matching ErrOutcomeUnknown: none, some or all may
-//     exist (lost or 5xx answer, a refused batch of several items, or a
-//     2xx whose skills the client could not all identify); re-read and
-//     match by name, never re-send blindly;
-//   - nil and any other error: nothing was created.
-//
-// The body of a batch create's answer is undocumented: when it lacks the
-// skills or their ids, the client lists the skills and finds them by name
-// (names are unique). That read does not move the write base.
-func (c *Client) CreateSkills(ctx context.Context, skills []Skill) ([]Skill, error) {
+//     changed otherwise; re-read and re-plan before updating or deleting
+//     (a write sent at rev gets a conflict);
+//   - nil, rev and an error matching ErrOutcomeUnknown: none, some or all
+//     may exist (lost or 5xx answer, a refused batch of several items, or
+//     a 2xx whose skills or ids the answer lacks, a body LivePerson does
+//     not document for batches); re-read and match by name, never re-send
+//     blindly (the sync engine's applier does);
+//   - nil, rev and any other error: nothing was created.
+func (c *Client) CreateSkills(ctx context.Context, rev string, skills []Skill) ([]Skill, string, error) {
 	if len(skills) == 0 {
-		return nil, nil
+		return nil, rev, nil
 	}
 	for i := range skills {
 		if skills[i].ID != 0 {
-			return nil, fmt.Errorf("create skills: item %d (%q) already has id %d", i, skills[i].Name, skills[i].ID)
+			return nil, rev, fmt.Errorf("create skills: item %d (%q) already has id %d", i, skills[i].Name, skills[i].ID)
 		}
 	}
 	// If-Match is sent when a revision is known: LivePerson documents none
 	// on create, and may ignore it, but a server that checks it refuses a
-	// create based on a stale read. The answer's revision is adopted only
-	// if it provably follows (adoptCreateRevision).
+	// create based on a stale read. The answer's revision is taken only
+	// if it provably follows (createFollows).
 	res, err := c.do(ctx, call{method: http.MethodPost, service: svcWrite, endpoint: "skills", path: "skills",
-		query: c.skillsQuery(), body: encodeSkills(skills), ifMatch: c.Revision() != "",
-		keepRevision: true, items: len(skills)})
+		query: c.skillsQuery(), body: encodeSkills(skills), ifMatch: rev, items: len(skills)})
 	if err != nil {
-		return nil, fmt.Errorf("create %d skills: %w", len(skills), err)
+		return nil, rev, fmt.Errorf("create %d skills: %w", len(skills), err)
 	}
-	chained := res.ifMatch != "" && c.adoptCreateRevision(res.ifMatch, res.revision)
+	chained := rev != "" && createFollows(rev, res.revision)
+	next := rev
+	if chained {
+		next = res.revision
+	}
 	created, derr := decodeSkills(res.body, true)
 	if derr != nil || len(created) != len(skills) || !allHaveIDs(created) {
-		if created, err = c.findCreated(ctx, skills); err != nil {
-			return nil, fmt.Errorf("create %d skills: LivePerson answered HTTP %d without every skill's id, and %v: %w",
-				len(skills), res.status, err, ErrOutcomeUnknown)
-		}
+		return nil, next, fmt.Errorf("create %d skills: LivePerson answered HTTP %d without every skill's id: %w",
+			len(skills), res.status, ErrOutcomeUnknown)
 	}
-	if res.ifMatch != "" && !chained {
-		return created, &stateChangedError{msg: fmt.Sprintf(
+	if rev != "" && !chained {
+		return created, rev, &stateChangedError{msg: fmt.Sprintf(
 			"create %d skills: created, but LivePerson answered revision %s to a create sent at revision %s, "+
 				"so the account may also have changed otherwise: %s",
-			len(skills), cmp.Or(res.revision, "(none)"), res.ifMatch, ErrStateChanged)}
+			len(skills), cmp.Or(res.revision, "(none)"), rev, ErrStateChanged)}
 	}
-	return created, nil
-}
-
-// findCreated finds just-created skills by name in a fresh list, in the
-// order given. The list does not move the write base: the caller planned
-// from an earlier read.
-func (c *Client) findCreated(ctx context.Context, skills []Skill) ([]Skill, error) {
-	all, _, err := c.listSkills(ctx, false, true)
-	if err != nil {
-		return nil, fmt.Errorf("reading them back failed: %v", err)
-	}
-	byName := make(map[string]Skill, len(all))
-	for _, sk := range all {
-		byName[strings.ToLower(strings.TrimSpace(sk.Name))] = sk
-	}
-	out := make([]Skill, 0, len(skills))
-	for _, sk := range skills {
-		got, ok := byName[strings.ToLower(strings.TrimSpace(sk.Name))]
-		if !ok {
-			return nil, fmt.Errorf("%q is not in the skill list read back", sk.Name)
-		}
-		out = append(out, got)
-	}
-	return out, nil
+	return created, next, nil
 }
 
 func allHaveIDs(skills []Skill) bool {
@@ -165,38 +136,42 @@ func allHaveIDs(skills []Skill) bool {
 }
 
 // UpdateSkills replaces the skills (full objects, as read with select=$all
-// and edited) in one PUT, and returns them as LivePerson answered, or as
-// sent when the answer holds no skills. A stale revision is an error
-// matching ErrConflict.
-func (c *Client) UpdateSkills(ctx context.Context, skills []Skill) ([]Skill, error) {
+// and edited) in one PUT sent at revision rev, and returns them as
+// LivePerson answered, or as sent when the answer holds no skills, and the
+// revision the next write sends. A stale revision is an error matching
+// ErrConflict.
+func (c *Client) UpdateSkills(ctx context.Context, rev string, skills []Skill) ([]Skill, string, error) {
 	if len(skills) == 0 {
-		return nil, nil
+		return nil, rev, nil
 	}
 	for i := range skills {
 		if skills[i].ID == 0 {
-			return nil, fmt.Errorf("update skills: item %d (%q) has no id", i, skills[i].Name)
+			return nil, rev, fmt.Errorf("update skills: item %d (%q) has no id", i, skills[i].Name)
 		}
 	}
-	if err := c.ensureRevision(ctx); err != nil {
-		return nil, fmt.Errorf("update %d skills: %w", len(skills), err)
+	sent, err := c.ensureRevision(ctx, rev)
+	if err != nil {
+		return nil, rev, fmt.Errorf("update %d skills: %w", len(skills), err)
 	}
 	res, err := c.do(ctx, call{method: http.MethodPut, service: svcWrite, endpoint: "skills", path: "skills",
-		query: c.skillsQuery(), body: encodeSkills(skills), ifMatch: true, items: len(skills)})
+		query: c.skillsQuery(), body: encodeSkills(skills), ifMatch: sent, items: len(skills)})
 	if err != nil {
-		return nil, fmt.Errorf("update %d skills: %w", len(skills), err)
+		return nil, rev, fmt.Errorf("update %d skills: %w", len(skills), err)
 	}
+	next := cmp.Or(res.revision, sent)
 	if updated, err := decodeSkills(res.body, true); err == nil && len(updated) == len(skills) && allHaveIDs(updated) {
-		return updated, nil
+		return updated, next, nil
 	}
-	return skills, nil
+	return skills, next, nil
 }
 
-// DeleteSkills deletes the skills in one DELETE whose body lists the ids as
-// strings, as LivePerson documents. A skill still referenced is refused
-// with an error matching ErrSkillDependencies.
-func (c *Client) DeleteSkills(ctx context.Context, ids []int64) error {
+// DeleteSkills deletes the skills in one DELETE sent at revision rev whose
+// body lists the ids as strings, as LivePerson documents, and returns the
+// revision the next write sends. A skill still referenced is refused with
+// an error matching ErrSkillDependencies.
+func (c *Client) DeleteSkills(ctx context.Context, rev string, ids []int64) (string, error) {
 	if len(ids) == 0 {
-		return nil
+		return rev, nil
 	}
 	body := make([]byte, 0, 16*len(ids))
 	body = append(body, '[')
@@ -209,15 +184,16 @@ func (c *Client) DeleteSkills(ctx context.Context, ids []int64) error {
 		body = append(body, '"')
 	}
 	body = append(body, ']')
-	if err := c.ensureRevision(ctx); err != nil {
-		return fmt.Errorf("delete %d skills: %w", len(ids), err)
-	}
-	_, err := c.do(ctx, call{method: http.MethodDelete, service: svcWrite, endpoint: "skills", path: "skills",
-		query: c.skillsQuery(), body: body, ifMatch: true, items: len(ids)})
+	sent, err := c.ensureRevision(ctx, rev)
 	if err != nil {
-		return fmt.Errorf("delete %d skills: %w", len(ids), err)
+		return rev, fmt.Errorf("delete %d skills: %w", len(ids), err)
 	}
-	return nil
+	res, err := c.do(ctx, call{method: http.MethodDelete, service: svcWrite, endpoint: "skills", path: "skills",
+		query: c.skillsQuery(), body: body, ifMatch: sent, items: len(ids)})
+	if err != nil {
+		return rev, fmt.Errorf("delete %d skills: %w", len(ids), err)
+	}
+	return cmp.Or(res.revision, sent), nil
 }
 
 // ListUsers returns every user with all fields. It is ListUsersAt
@@ -228,8 +204,7 @@ func (c *Client) ListUsers(ctx context.Context) ([]User, error) {
 }
 
 // ListUsersAt returns every user with all fields and the revision the list
-// was read at ("" if LivePerson sent none), which becomes the write base
-// like ListSkillsAt's. Skills and users share the account's revision
+// was read at ("" if LivePerson sent none), like ListSkillsAt. Skills and users share the account's revision
 // counter, so a caller reading both can compare the two revisions: equal
 // means both lists show the account at one moment.
 //
@@ -265,46 +240,49 @@ func (c *Client) GetUser(ctx context.Context, id int64) (User, error) {
 	return decodeOne(res.body, decodeUsers, fmt.Sprintf("get user %d", id))
 }
 
-// UpdateUsers replaces the users in one PUT. Each is sent whole (Raw with
-// the typed fields over it) with passwordSh null, since the Users API
+// UpdateUsers replaces the users in one PUT sent at revision rev, and
+// returns the revision the next write sends. Each user is sent whole (Raw
+// with the typed fields over it) with passwordSh null, since the Users API
 // clears what a body leaves out and wants passwordSh null unless the
 // password changes.
-func (c *Client) UpdateUsers(ctx context.Context, users []User) error {
+func (c *Client) UpdateUsers(ctx context.Context, rev string, users []User) (string, error) {
 	if len(users) == 0 {
-		return nil
+		return rev, nil
 	}
 	for i := range users {
 		if users[i].ID == 0 {
-			return fmt.Errorf("update users: item %d (%q) has no id", i, users[i].LoginName)
+			return rev, fmt.Errorf("update users: item %d (%q) has no id", i, users[i].LoginName)
 		}
 	}
-	if err := c.ensureRevision(ctx); err != nil {
-		return fmt.Errorf("update %d users: %w", len(users), err)
-	}
-	_, err := c.do(ctx, call{method: http.MethodPut, service: svcWrite, endpoint: "users", path: "users",
-		query: c.usersQuery(), body: encodeUsers(users, true), ifMatch: true, items: len(users)})
+	sent, err := c.ensureRevision(ctx, rev)
 	if err != nil {
-		return fmt.Errorf("update %d users: %w", len(users), err)
+		return rev, fmt.Errorf("update %d users: %w", len(users), err)
 	}
-	return nil
+	res, err := c.do(ctx, call{method: http.MethodPut, service: svcWrite, endpoint: "users", path: "users",
+		query: c.usersQuery(), body: encodeUsers(users, true), ifMatch: sent, items: len(users)})
+	if err != nil {
+		return rev, fmt.Errorf("update %d users: %w", len(users), err)
+	}
+	return cmp.Or(res.revision, sent), nil
 }
 
-// ensureRevision reads the revision when none is known yet, so a write
-// never goes out with If-Match -1 or *. The cheapest read is the skills
-// list with its default fields; skills and users share the counter.
-func (c *Client) ensureRevision(ctx context.Context) error {
-	if c.Revision() != "" {
-		return nil
+// ensureRevision returns rev, or when the caller knows none reads the
+// current one, so a write never goes out without If-Match (nor with -1 or
+// *). The cheapest read is the skills list with its default fields;
+// skills and users share the counter.
+func (c *Client) ensureRevision(ctx context.Context, rev string) (string, error) {
+	if rev != "" {
+		return rev, nil
 	}
-	_, err := c.do(ctx, call{method: http.MethodGet, service: svcWrite, endpoint: "skills", path: "skills",
+	res, err := c.do(ctx, call{method: http.MethodGet, service: svcWrite, endpoint: "skills", path: "skills",
 		query: c.skillsQuery()})
 	if err != nil {
-		return fmt.Errorf("read revision: %w", err)
+		return "", fmt.Errorf("read revision: %w", err)
 	}
-	if c.Revision() == "" {
-		return fmt.Errorf("read revision: LivePerson sent neither ac-revision nor ETag")
+	if res.revision == "" {
+		return "", fmt.Errorf("read revision: LivePerson sent neither ac-revision nor ETag")
 	}
-	return nil
+	return res.revision, nil
 }
 
 // decodeOne decodes a single-object response.

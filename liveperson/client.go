@@ -109,9 +109,6 @@ type Client struct {
 	disc      discovery
 
 	mu sync.Mutex
-	// revision is the write base: what the next PUT or DELETE sends as
-	// If-Match (see Revision).
-	revision string
 	// lists is the conditional-GET cache: the last body of each list URL
 	// and the revision it was read at.
 	lists  map[string]cachedList
@@ -216,21 +213,6 @@ func (c *Client) Close(ctx context.Context) error {
 	return err
 }
 
-// Revision returns the revision the next write sends as If-Match (read
-// from ac-revision, else ETag): that of the latest read (a list, or
-// GetUser, answered 2xx or 304) or of the latest write LivePerson checked
-// against If-Match (PUT, DELETE), or "" before either. Right after ListSkills or
-// ListUsers, with no other call running on the client, it is the revision
-// that list was read at (ListSkillsAt and ListUsersAt return it without
-// that proviso). A create moves it only when its answer proves nothing
-// else changed in between, and the reads CreateSkills makes on its own
-// never move it; see the package documentation.
-func (c *Client) Revision() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.revision
-}
-
 // BatchSize is the configured number of items per write request.
 func (c *Client) BatchSize() int { return c.cfg.BatchSize }
 
@@ -261,15 +243,11 @@ type call struct {
 	path     string // below .../configuration/le-users/
 	query    url.Values
 	body     []byte
-	// ifMatch sends the latest revision as If-Match (writes).
-	ifMatch bool
+	// ifMatch is the revision a write sends as If-Match ("": none).
+	ifMatch string
 	// conditional sends the cached copy's revision as If-Match and serves
 	// a 304 from the cache.
 	conditional bool
-	// keepRevision leaves the write base alone: the answer's revision is
-	// returned in the result only (creates, and reads the client makes
-	// on its own).
-	keepRevision bool
 	// items is the number of objects in a batch body (0: not a batch).
 	items int
 }
@@ -375,14 +353,12 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 		// sending the real verb too keeps proxies and lpsim honest.
 		req.Header.Set("X-HTTP-Method-Override", cl.method)
 	}
-	sentIfMatch := ""
-	if cl.ifMatch {
-		rev := c.Revision()
-		if rev == "" || rev == "-1" || rev == "*" {
-			return nil, fmt.Errorf("%s %s: no revision known to send as If-Match (read first)", cl.method, path)
+	sentIfMatch := cl.ifMatch
+	if sentIfMatch != "" {
+		if sentIfMatch == "-1" || sentIfMatch == "*" {
+			return nil, fmt.Errorf("%s %s: If-Match %s would overwrite any change: send the revision read", cl.method, path, sentIfMatch)
 		}
-		req.Header.Set("If-Match", rev)
-		sentIfMatch = rev
+		req.Header.Set("If-Match", sentIfMatch)
 	}
 	var cached *cachedList
 	if cl.conditional {
@@ -439,16 +415,9 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 		if rev == "" {
 			rev = cached.revision
 		}
-		if !cl.keepRevision {
-			c.setRevision(rev)
-		}
 		return &result{status: s, header: resp.Header, body: bytes.Clone(cached.body), url: u, revision: rev, ifMatch: sentIfMatch}, nil
 	case s >= 200 && s < 300:
-		rev := revisionOf(resp.Header)
-		if !cl.keepRevision {
-			c.setRevision(rev)
-		}
-		return &result{status: s, header: resp.Header, body: respBody, url: u, revision: rev, ifMatch: sentIfMatch}, nil
+		return &result{status: s, header: resp.Header, body: respBody, url: u, revision: revisionOf(resp.Header), ifMatch: sentIfMatch}, nil
 	}
 
 	apiErr := c.apiError(cl.method, path, resp, respBody)
@@ -646,44 +615,19 @@ func revisionOf(h http.Header) string {
 	return strings.Trim(v, `"`)
 }
 
-// adoptCreateRevision moves the write base to a create's revision got when
-// it provably follows the If-Match sent: LivePerson documents no If-Match
-// check on create, so the create succeeds whatever else changed since the
-// caller's read, and its revision may include those changes. The counter
-// is incremented by every change, so got == sent+1 means the create was
-// the only one; anything else (someone else's edit, a counter that counts
-// each created item, a revision that is not a number) leaves the base at
-// the caller's read, and the next PUT or DELETE gets a conflict instead of
-// overwriting a change the caller never saw. It also leaves the base alone
-// if another call on this client moved it meanwhile.
-func (c *Client) adoptCreateRevision(sent, got string) bool {
+// createFollows reports whether a create's revision got provably follows
+// the If-Match sent: LivePerson documents no If-Match check on create, so
+// the create succeeds whatever else changed since the caller's read, and
+// its revision may include those changes. The counter is incremented by
+// every change, so got == sent+1 means the create was the only one;
+// anything else (someone else's edit, a counter that counts each created
+// item, a revision that is not a number) keeps the caller at its read, and
+// its next PUT or DELETE gets a conflict instead of overwriting a change
+// it never saw.
+func createFollows(sent, got string) bool {
 	s, err1 := strconv.ParseInt(sent, 10, 64)
 	g, err2 := strconv.ParseInt(got, 10, 64)
-	if err1 != nil || err2 != nil || g != s+1 {
-		return false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.revision != sent {
-		return false
-	}
-	c.revision = got
-	return true
-}
-
-// setRevision records the revision of a successful (2xx or 304) response
-// as the write base (calls with keepRevision excepted).
-// Error responses do not count: a revision taken from a 409 would let a
-// blind retry overwrite someone else's change without the re-read that
-// the conflict calls for. GetSkill, a single skill, does not count either
-// (keepRevision).
-func (c *Client) setRevision(rev string) {
-	if rev == "" {
-		return
-	}
-	c.mu.Lock()
-	c.revision = rev
-	c.mu.Unlock()
+	return err1 == nil && err2 == nil && g == s+1
 }
 
 // storeList remembers a list body for conditional GETs. Called only after

@@ -250,22 +250,25 @@ func listOp(ctx context.Context, c *Client) error {
 
 // updateOp reads first (request 0) so a revision is known, then updates.
 func updateOp(ctx context.Context, c *Client) error {
-	if _, err := c.ListSkills(ctx, false); err != nil {
+	_, rev, err := c.ListSkillsAt(ctx, false)
+	if err != nil {
 		return err
 	}
-	_, err := c.UpdateSkills(ctx, []Skill{{ID: 1, Name: "a"}})
+	_, _, err = c.UpdateSkills(ctx, rev, []Skill{{ID: 1, Name: "a"}})
 	return err
 }
 
 func deleteOp(ctx context.Context, c *Client) error {
-	if _, err := c.ListSkills(ctx, false); err != nil {
+	_, rev, err := c.ListSkillsAt(ctx, false)
+	if err != nil {
 		return err
 	}
-	return c.DeleteSkills(ctx, []int64{1, 2})
+	_, err = c.DeleteSkills(ctx, rev, []int64{1, 2})
+	return err
 }
 
 func createOp(ctx context.Context, c *Client) error {
-	_, err := c.CreateSkills(ctx, []Skill{{Name: "a"}})
+	_, _, err := c.CreateSkills(ctx, "", []Skill{{Name: "a"}})
 	return err
 }
 
@@ -634,12 +637,12 @@ func TestConditionalGet(t *testing.T) {
 	mu.Lock()
 	rev = "11"
 	mu.Unlock()
-	third, err := c.ListSkills(t.Context(), false)
+	third, thirdRev, err := c.ListSkillsAt(t.Context(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if third[0].Name != "rev 11" || c.Revision() != "11" {
-		t.Fatalf("after a change got %q at revision %s", third[0].Name, c.Revision())
+	if third[0].Name != "rev 11" || thirdRev != "11" {
+		t.Fatalf("after a change got %q at revision %s", third[0].Name, thirdRev)
 	}
 }
 
@@ -659,25 +662,26 @@ func TestRequestShape(t *testing.T) {
 	})
 	c, _ := setup(t, f, func(c *Config, _ *Options) { c.SkillsVersion = "4.1"; c.UsersVersion = "6.0" })
 	ctx := t.Context()
-	if _, err := c.ListSkills(ctx, true); err != nil {
+	_, rev, err := c.ListSkillsAt(ctx, true)
+	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := c.CreateSkills(ctx, []Skill{{Name: "new"}})
+	created, rev, err := c.CreateSkills(ctx, rev, []Skill{{Name: "new"}})
 	if err != nil || created[0].ID != 900 {
 		t.Fatalf("create: %v %+v", err, created)
 	}
-	updated, err := c.UpdateSkills(ctx, []Skill{{ID: 900, Name: "new2"}})
+	updated, rev, err := c.UpdateSkills(ctx, rev, []Skill{{ID: 900, Name: "new2"}})
 	if err != nil || updated[0].Name != "new2" {
 		t.Fatalf("update: %v %+v", err, updated)
 	}
-	if err := c.DeleteSkills(ctx, []int64{900, 901}); err != nil {
+	if rev, err = c.DeleteSkills(ctx, rev, []int64{900, 901}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.UpdateUsers(ctx, []User{{ID: 5, LoginName: "ann", SkillIDs: []int64{900}}}); err != nil {
+	if rev, err = c.UpdateUsers(ctx, rev, []User{{ID: 5, LoginName: "ann", SkillIDs: []int64{900}}}); err != nil {
 		t.Fatal(err)
 	}
-	if c.Revision() != "44" {
-		t.Fatalf("revision %q, want 44 (the last ETag, unquoted)", c.Revision())
+	if rev != "44" {
+		t.Fatalf("revision %q, want 44 (the last ETag, unquoted)", rev)
 	}
 	reqs := f.requests()
 	f.mu.Lock()
@@ -719,7 +723,7 @@ func TestWriteWithoutRevisionReadsFirst(t *testing.T) {
 	t.Parallel()
 	f := newFake(t, statuses())
 	c, _ := setup(t, f, nil)
-	if err := c.DeleteSkills(t.Context(), []int64{1}); err != nil {
+	if _, err := c.DeleteSkills(t.Context(), "", []int64{1}); err != nil {
 		t.Fatal(err)
 	}
 	reqs := f.requests()
@@ -945,9 +949,9 @@ func TestHostRouting(t *testing.T) {
 		"GetSkill":     func() error { _, err := c.GetSkill(ctx, 5); return err },
 		"GetUser":      func() error { _, err := c.GetUser(ctx, 5); return err },
 		"CreateSkills": func() error { return createOp(ctx, c) },
-		"UpdateSkills": func() error { _, err := c.UpdateSkills(ctx, []Skill{{ID: 5, Name: "a"}}); return err },
-		"DeleteSkills": func() error { return c.DeleteSkills(ctx, []int64{5}) },
-		"UpdateUsers":  func() error { return c.UpdateUsers(ctx, []User{{ID: 5}}) },
+		"UpdateSkills": func() error { _, _, err := c.UpdateSkills(ctx, "", []Skill{{ID: 5, Name: "a"}}); return err },
+		"DeleteSkills": func() error { _, err := c.DeleteSkills(ctx, "", []int64{5}); return err },
+		"UpdateUsers":  func() error { _, err := c.UpdateUsers(ctx, "", []User{{ID: 5}}); return err },
 	}
 	for name, op := range ops {
 		// This fake's revision never moves, so a create's answer cannot

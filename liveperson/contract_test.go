@@ -169,7 +169,7 @@ func TestContractEndpoints(t *testing.T) {
 				map[string]any{"name": "Other", "skillTransferList": []any{}},
 			)
 
-			skills, err := c.ListSkills(ctx, false)
+			skills, rev, err := c.ListSkillsAt(ctx, false)
 			if err != nil {
 				t.Fatalf("ListSkills: %v", err)
 			}
@@ -182,8 +182,8 @@ func TestContractEndpoints(t *testing.T) {
 			if string(skills[0].Extra["pid"]) != `"p-1"` {
 				t.Fatalf("unknown field lost: %s", skills[0].Extra)
 			}
-			if got := c.Revision(); got != fmt.Sprint(sim.Revision()) {
-				t.Fatalf("Revision %q, lpsim at %d", got, sim.Revision())
+			if rev != fmt.Sprint(sim.Revision()) {
+				t.Fatalf("revision %q, lpsim at %d", rev, sim.Revision())
 			}
 
 			// A second read is served by 304 from the client's cache.
@@ -204,7 +204,7 @@ func TestContractEndpoints(t *testing.T) {
 				t.Fatalf("GetSkill(missing) error %v, want ErrNotFound", err)
 			}
 
-			created, err := c.CreateSkills(ctx, []liveperson.Skill{
+			created, _, err := c.CreateSkills(ctx, rev, []liveperson.Skill{
 				{Name: "Payroll", Description: "HR queue", MaxWaitTime: ptr(120), SkillTransferList: []int64{seeded[0]}},
 				{Name: "Benefits"},
 			})
@@ -216,13 +216,13 @@ func TestContractEndpoints(t *testing.T) {
 			}
 
 			// Update: change the description, keep everything else as read.
-			skills, err = c.ListSkills(ctx, false)
+			skills, rev, err = c.ListSkillsAt(ctx, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			upd := skills[0]
 			upd.Description = "edited"
-			updated, err := c.UpdateSkills(ctx, []liveperson.Skill{upd})
+			updated, _, err := c.UpdateSkills(ctx, rev, []liveperson.Skill{upd})
 			if err != nil {
 				t.Fatalf("UpdateSkills: %v", err)
 			}
@@ -237,7 +237,7 @@ func TestContractEndpoints(t *testing.T) {
 			// Users: read-modify-write of skillIds only.
 			uids := sim.SeedUsers(map[string]any{"loginName": "ann", "email": "ann@example.com", "profileIds": []any{1},
 				"skillIds": []any{}, "maxChats": "4", "customField": map[string]any{"x": 1}})
-			users, err := c.ListUsers(ctx)
+			users, rev, err := c.ListUsersAt(ctx)
 			if err != nil || len(users) != 1 || users[0].ID != uids[0] {
 				t.Fatalf("ListUsers = %+v, %v", users, err)
 			}
@@ -249,7 +249,7 @@ func TestContractEndpoints(t *testing.T) {
 				t.Fatalf("GetUser = %+v, %v", u, err)
 			}
 			u.SkillIDs = []int64{created[0].ID}
-			if err := c.UpdateUsers(ctx, []liveperson.User{u}); err != nil {
+			if rev, err = c.UpdateUsers(ctx, rev, []liveperson.User{u}); err != nil {
 				t.Fatalf("UpdateUsers: %v", err)
 			}
 			su := sim.Users()[0]
@@ -258,10 +258,10 @@ func TestContractEndpoints(t *testing.T) {
 			}
 
 			// A skill a user holds cannot be deleted.
-			if err := c.DeleteSkills(ctx, []int64{created[0].ID}); !errors.Is(err, liveperson.ErrSkillDependencies) {
+			if _, err := c.DeleteSkills(ctx, rev, []int64{created[0].ID}); !errors.Is(err, liveperson.ErrSkillDependencies) {
 				t.Fatalf("DeleteSkills(held) error %v, want ErrSkillDependencies", err)
 			}
-			if err := c.DeleteSkills(ctx, []int64{created[1].ID}); err != nil {
+			if _, err := c.DeleteSkills(ctx, rev, []int64{created[1].ID}); err != nil {
 				t.Fatalf("DeleteSkills: %v", err)
 			}
 			all, err := c.ListSkills(ctx, true)
@@ -312,13 +312,13 @@ func TestContractConflict(t *testing.T) {
 			e := newEnv(t, envOpts{sim: func(o *lpsim.Options) { o.ConflictStatus = status }})
 			ctx := t.Context()
 			ids := e.sim.SeedSkills(map[string]any{"name": "A"})
-			skills, err := e.c.ListSkills(ctx, false)
+			skills, rev, err := e.c.ListSkillsAt(ctx, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			e.sim.EditSkill(ids[0], func(m map[string]any) { m["description"] = "by hand" })
 			skills[0].Description = "by skillsync"
-			_, err = e.c.UpdateSkills(ctx, skills)
+			_, _, err = e.c.UpdateSkills(ctx, rev, skills)
 			if !errors.Is(err, liveperson.ErrConflict) {
 				t.Fatalf("error %v, want ErrConflict", err)
 			}
@@ -330,9 +330,9 @@ func TestContractConflict(t *testing.T) {
 				t.Fatalf("a conflict was retried")
 			}
 			// Re-read and retry succeeds.
-			skills, _ = e.c.ListSkills(ctx, false)
+			skills, rev, _ = e.c.ListSkillsAt(ctx, false)
 			skills[0].Description = "by skillsync"
-			if _, err := e.c.UpdateSkills(ctx, skills); err != nil {
+			if _, _, err := e.c.UpdateSkills(ctx, rev, skills); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -404,7 +404,7 @@ func TestContractFaults(t *testing.T) {
 			name:  "lost create response: ErrOutcomeUnknown, applied once, no duplicate",
 			fault: lpsim.Fault{Method: "POST", PathPrefix: skillsAPI, LoseResponse: true, Times: 1},
 			run: func(t *testing.T, e *env) {
-				_, err := e.c.CreateSkills(t.Context(), []liveperson.Skill{{Name: "New"}})
+				_, _, err := e.c.CreateSkills(t.Context(), "", []liveperson.Skill{{Name: "New"}})
 				if !errors.Is(err, liveperson.ErrOutcomeUnknown) {
 					t.Fatalf("error %v, want ErrOutcomeUnknown", err)
 				}
@@ -425,7 +425,7 @@ func TestContractFaults(t *testing.T) {
 			name:  "dropped create: ErrOutcomeUnknown, nothing created",
 			fault: lpsim.Fault{Method: "POST", PathPrefix: skillsAPI, Drop: true, Times: 1},
 			run: func(t *testing.T, e *env) {
-				_, err := e.c.CreateSkills(t.Context(), []liveperson.Skill{{Name: "New"}})
+				_, _, err := e.c.CreateSkills(t.Context(), "", []liveperson.Skill{{Name: "New"}})
 				if !errors.Is(err, liveperson.ErrOutcomeUnknown) {
 					t.Fatalf("error %v, want ErrOutcomeUnknown", err)
 				}
@@ -441,7 +441,7 @@ func TestContractFaults(t *testing.T) {
 			name:  "5xx on create is not retried",
 			fault: lpsim.Fault{Method: "POST", PathPrefix: skillsAPI, Status: 502, Times: 1},
 			run: func(t *testing.T, e *env) {
-				_, err := e.c.CreateSkills(t.Context(), []liveperson.Skill{{Name: "New"}})
+				_, _, err := e.c.CreateSkills(t.Context(), "", []liveperson.Skill{{Name: "New"}})
 				if !errors.Is(err, liveperson.ErrOutcomeUnknown) {
 					t.Fatalf("error %v, want an error matching ErrOutcomeUnknown", err)
 				}
@@ -454,12 +454,12 @@ func TestContractFaults(t *testing.T) {
 			name:  "lost PUT response: the replay meets a conflict the caller handles",
 			fault: lpsim.Fault{Method: "PUT", PathPrefix: skillsAPI, LoseResponse: true, Times: 1},
 			run: func(t *testing.T, e *env) {
-				skills, err := e.c.ListSkills(t.Context(), false)
+				skills, rev, err := e.c.ListSkillsAt(t.Context(), false)
 				if err != nil {
 					t.Fatal(err)
 				}
 				skills[0].Description = "x"
-				_, err = e.c.UpdateSkills(t.Context(), skills[:1])
+				_, _, err = e.c.UpdateSkills(t.Context(), rev, skills[:1])
 				if !errors.Is(err, liveperson.ErrConflict) {
 					t.Fatalf("error %v, want ErrConflict from the replay", err)
 				}
@@ -475,11 +475,11 @@ func TestContractFaults(t *testing.T) {
 			name:  "concurrent edit surfaces as a conflict",
 			fault: lpsim.Fault{Method: "DELETE", PathPrefix: skillsAPI, ConcurrentEdit: true, Times: 1},
 			run: func(t *testing.T, e *env) {
-				skills, err := e.c.ListSkills(t.Context(), false)
+				skills, rev, err := e.c.ListSkillsAt(t.Context(), false)
 				if err != nil {
 					t.Fatal(err)
 				}
-				err = e.c.DeleteSkills(t.Context(), []int64{skills[0].ID})
+				_, err = e.c.DeleteSkills(t.Context(), rev, []int64{skills[0].ID})
 				if !errors.Is(err, liveperson.ErrConflict) {
 					t.Fatalf("error %v, want ErrConflict", err)
 				}
@@ -710,7 +710,7 @@ func TestContractObserve(t *testing.T) {
 // engine does.
 func createChunked(ctx context.Context, c *liveperson.Client, skills []liveperson.Skill) error {
 	for chunk := range slices.Chunk(skills, c.BatchSize()) {
-		if _, err := c.CreateSkills(ctx, chunk); err != nil {
+		if _, _, err := c.CreateSkills(ctx, "", chunk); err != nil {
 			return err
 		}
 	}

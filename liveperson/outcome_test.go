@@ -17,14 +17,15 @@ import (
 // look like a plain failure when something may exist, and no read or
 // create may let a later PUT pass with bodies from an older read.
 
-// readAll lists the skills and fails the test on error.
-func readAll(t *testing.T, e *env) []liveperson.Skill {
+// readAll lists the skills and fails the test on error; it returns them
+// and the revision they were read at.
+func readAll(t *testing.T, e *env) ([]liveperson.Skill, string) {
 	t.Helper()
-	skills, err := e.c.ListSkills(t.Context(), true)
+	skills, rev, err := e.c.ListSkillsAt(t.Context(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return skills
+	return skills, rev
 }
 
 func named(skills []liveperson.Skill, name string) (liveperson.Skill, bool) {
@@ -36,85 +37,34 @@ func named(skills []liveperson.Skill, name string) (liveperson.Skill, bool) {
 	return liveperson.Skill{}, false
 }
 
-// TestCreateFallback: LivePerson documents no body for a batch create.
-// When the answer has no skills or no ids, the client finds them by name
-// in a list that does not move the write base.
-func TestCreateFallback(t *testing.T) {
+// TestCreateAnswerWithoutIDs: LivePerson documents no body for a batch
+// create. When the answer has no skills or no ids, the client says the
+// outcome is unknown and reads nothing on its own: finding the skills by
+// name (and proving they are the ones sent) is the caller's, the sync
+// engine's applier. The revision it returns is the create's when that
+// provably follows the one sent, as for any create.
+func TestCreateAnswerWithoutIDs(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{lpsim.CreateResponseEmpty, lpsim.CreateResponseNoIDs} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			t.Run("found by name", func(t *testing.T) {
-				t.Parallel()
-				e := newEnv(t, envOpts{sim: func(o *lpsim.Options) { o.CreateResponse = mode }})
-				e.sim.SeedSkills(map[string]any{"name": "Old"})
-				readAll(t, e)
-				created, err := e.c.CreateSkills(t.Context(), []liveperson.Skill{{Name: "B"}, {Name: "A", Description: "d"}})
-				if err != nil {
-					t.Fatalf("CreateSkills: %v", err)
-				}
-				stored := e.sim.Skills(false)
-				if len(created) != 2 || created[0].Name != "B" || created[1].Name != "A" || created[1].Description != "d" ||
-					created[0].ID != stored[1]["id"] || created[1].ID != stored[2]["id"] {
-					t.Fatalf("created %+v; lpsim holds %v", created, stored)
-				}
-				if e.sim.Count("POST", skillsAPI) != 1 {
-					t.Fatal("create re-sent")
-				}
-				if got := e.c.Revision(); got != fmt.Sprint(e.sim.Revision()) {
-					t.Fatalf("Revision %s, lpsim at %d", got, e.sim.Revision())
-				}
-			})
-			t.Run("read back after another edit does not move the write base", func(t *testing.T) {
-				t.Parallel()
-				e := newEnv(t, envOpts{sim: func(o *lpsim.Options) { o.CreateResponse = mode }})
-				e.sim.SeedSkills(map[string]any{"name": "Old", "description": "as read"})
-				before := readAll(t, e)
-				// Someone edits the account between the create and the
-				// client's read-back.
-				e.sim.InjectFault(lpsim.Fault{Method: "GET", PathPrefix: skillsAPI, ConcurrentEdit: true})
-				if _, err := e.c.CreateSkills(t.Context(), []liveperson.Skill{{Name: "New"}}); err != nil {
-					t.Fatalf("CreateSkills: %v", err)
-				}
-				if got, want := e.c.Revision(), fmt.Sprint(e.sim.Revision()-1); got != want {
-					t.Fatalf("Revision %s, want %s (the create's, not the read-back's)", got, want)
-				}
-				old, _ := named(before, "Old")
-				old.Description = "from the old read"
-				if _, err := e.c.UpdateSkills(t.Context(), []liveperson.Skill{old}); !errors.Is(err, liveperson.ErrConflict) {
-					t.Fatalf("PUT with a body from before the edit: %v, want ErrConflict", err)
-				}
-			})
-			t.Run("read back fails: outcome unknown, no re-send", func(t *testing.T) {
-				t.Parallel()
-				e := newEnv(t, envOpts{sim: func(o *lpsim.Options) { o.CreateResponse = mode }})
-				readAll(t, e)
-				e.sim.InjectFault(lpsim.Fault{Method: "GET", PathPrefix: skillsAPI, Status: 500, Times: 10})
-				created, err := e.c.CreateSkills(t.Context(), []liveperson.Skill{{Name: "New"}})
-				if !errors.Is(err, liveperson.ErrOutcomeUnknown) || errors.Is(err, liveperson.ErrStateChanged) || created != nil {
-					t.Fatalf("CreateSkills = %v, %v; want nil and ErrOutcomeUnknown", created, err)
-				}
-				if e.sim.Count("POST", skillsAPI) != 1 || countNamed(e.sim.Skills(true), "New") != 1 {
-					t.Fatal("want exactly one POST and one skill")
-				}
-			})
-			t.Run("skill gone before the read back: outcome unknown", func(t *testing.T) {
-				t.Parallel()
-				e := newEnv(t, envOpts{sim: func(o *lpsim.Options) { o.CreateResponse = mode }})
-				readAll(t, e)
-				// Renamed by hand right after its creation: the name is
-				// not found, so the client cannot say what was created.
-				e.srv.Intercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-					next.ServeHTTP(w, r)
-					if r.Method == "POST" {
-						e.sim.EditSkill(e.sim.Skills(false)[0]["id"].(int64), func(m map[string]any) { m["name"] = "Renamed" })
-					}
-				})
-				created, err := e.c.CreateSkills(t.Context(), []liveperson.Skill{{Name: "New"}})
-				if !errors.Is(err, liveperson.ErrOutcomeUnknown) || created != nil {
-					t.Fatalf("CreateSkills = %v, %v; want nil and ErrOutcomeUnknown", created, err)
-				}
-			})
+			e := newEnv(t, envOpts{sim: func(o *lpsim.Options) { o.CreateResponse = mode }})
+			e.sim.SeedSkills(map[string]any{"name": "Old"})
+			_, rev := readAll(t, e)
+			gets := e.sim.Count("GET", skillsAPI)
+			created, next, err := e.c.CreateSkills(t.Context(), rev, []liveperson.Skill{{Name: "B"}, {Name: "A", Description: "d"}})
+			if !errors.Is(err, liveperson.ErrOutcomeUnknown) || errors.Is(err, liveperson.ErrStateChanged) || created != nil {
+				t.Fatalf("CreateSkills = %v, %v; want nil and ErrOutcomeUnknown", created, err)
+			}
+			if e.sim.Count("POST", skillsAPI) != 1 || countNamed(e.sim.Skills(true), "B") != 1 || countNamed(e.sim.Skills(true), "A") != 1 {
+				t.Fatal("want exactly one POST and one skill of each name")
+			}
+			if n := e.sim.Count("GET", skillsAPI); n != gets {
+				t.Fatalf("%d reads after the create: the client must not read back on its own", n-gets)
+			}
+			if next != fmt.Sprint(e.sim.Revision()) {
+				t.Fatalf("revision %s, lpsim at %d: the create was the only change", next, e.sim.Revision())
+			}
 		})
 	}
 }
@@ -130,17 +80,17 @@ func TestCreateRevision(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, envOpts{})
 		e.sim.SeedSkills(map[string]any{"name": "Old"})
-		before := readAll(t, e)
-		created, err := e.c.CreateSkills(t.Context(), []liveperson.Skill{{Name: "New"}, {Name: "Newer"}})
+		before, rev := readAll(t, e)
+		created, rev, err := e.c.CreateSkills(t.Context(), rev, []liveperson.Skill{{Name: "New"}, {Name: "Newer"}})
 		if err != nil || len(created) != 2 {
 			t.Fatalf("CreateSkills = %v, %v", created, err)
 		}
-		if got := e.c.Revision(); got != fmt.Sprint(e.sim.Revision()) {
-			t.Fatalf("Revision %s, lpsim at %d", got, e.sim.Revision())
+		if rev != fmt.Sprint(e.sim.Revision()) {
+			t.Fatalf("revision %s, lpsim at %d", rev, e.sim.Revision())
 		}
 		old, _ := named(before, "Old")
 		old.Description = "updated"
-		if _, err := e.c.UpdateSkills(t.Context(), []liveperson.Skill{old}); err != nil {
+		if _, _, err := e.c.UpdateSkills(t.Context(), rev, []liveperson.Skill{old}); err != nil {
 			t.Fatalf("PUT after an unshared create: %v", err)
 		}
 	})
@@ -148,36 +98,35 @@ func TestCreateRevision(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, envOpts{})
 		ids := e.sim.SeedSkills(map[string]any{"name": "Old", "description": "as read"})
-		before := readAll(t, e)
-		read := e.c.Revision()
+		before, read := readAll(t, e)
 		e.sim.EditSkill(ids[0], func(m map[string]any) { m["description"] = "by hand"; m["skillOrder"] = 3 })
-		created, err := e.c.CreateSkills(t.Context(), []liveperson.Skill{{Name: "New"}})
+		created, rev, err := e.c.CreateSkills(t.Context(), read, []liveperson.Skill{{Name: "New"}})
 		if !errors.Is(err, liveperson.ErrStateChanged) || !errors.Is(err, liveperson.ErrOutcomeUnknown) {
 			t.Fatalf("error %v, want ErrStateChanged (matching ErrOutcomeUnknown too)", err)
 		}
 		if len(created) != 1 || created[0].ID == 0 || created[0].Name != "New" || countNamed(e.sim.Skills(true), "New") != 1 {
 			t.Fatalf("created %+v: want the skill with its id", created)
 		}
-		if e.c.Revision() != read {
-			t.Fatalf("Revision %s, want %s: the write base must stay at the read", e.c.Revision(), read)
+		if rev != read {
+			t.Fatalf("revision %s, want %s: the next write must still send the read's", rev, read)
 		}
 		old, _ := named(before, "Old")
 		old.Description = "from the old read"
-		if _, err := e.c.UpdateSkills(t.Context(), []liveperson.Skill{old}); !errors.Is(err, liveperson.ErrConflict) {
+		if _, _, err := e.c.UpdateSkills(t.Context(), rev, []liveperson.Skill{old}); !errors.Is(err, liveperson.ErrConflict) {
 			t.Fatalf("PUT with a body from before the hand edit: %v, want ErrConflict", err)
 		}
 		if got := e.sim.Skills(false)[0]; got["description"] != "by hand" {
 			t.Fatalf("hand edit overwritten: %v", got)
 		}
 		// Further creates before a re-read say the same.
-		if _, err := e.c.CreateSkills(t.Context(), []liveperson.Skill{{Name: "Third"}}); !errors.Is(err, liveperson.ErrStateChanged) {
+		if _, _, err := e.c.CreateSkills(t.Context(), rev, []liveperson.Skill{{Name: "Third"}}); !errors.Is(err, liveperson.ErrStateChanged) {
 			t.Fatalf("second create: %v, want ErrStateChanged", err)
 		}
 		// A re-read makes writes possible again.
-		after := readAll(t, e)
+		after, rev := readAll(t, e)
 		old, _ = named(after, "Old")
 		old.Description = "re-planned"
-		if _, err := e.c.UpdateSkills(t.Context(), []liveperson.Skill{old}); err != nil {
+		if _, _, err := e.c.UpdateSkills(t.Context(), rev, []liveperson.Skill{old}); err != nil {
 			t.Fatalf("PUT after a re-read: %v", err)
 		}
 	})
@@ -185,9 +134,9 @@ func TestCreateRevision(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, envOpts{sim: func(o *lpsim.Options) { o.EnforceIfMatchOnCreate = true }})
 		ids := e.sim.SeedSkills(map[string]any{"name": "Old"})
-		readAll(t, e)
+		_, rev := readAll(t, e)
 		e.sim.EditSkill(ids[0], func(m map[string]any) { m["description"] = "by hand" })
-		_, err := e.c.CreateSkills(t.Context(), []liveperson.Skill{{Name: "New"}, {Name: "Newer"}})
+		_, _, err := e.c.CreateSkills(t.Context(), rev, []liveperson.Skill{{Name: "New"}, {Name: "Newer"}})
 		if !errors.Is(err, liveperson.ErrConflict) || errors.Is(err, liveperson.ErrOutcomeUnknown) {
 			t.Fatalf("error %v, want ErrConflict only", err)
 		}
@@ -225,13 +174,13 @@ func TestCreateRefusals(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOpts{})
 			e.sim.SeedSkills(map[string]any{"name": "Old"})
-			readAll(t, e)
+			_, rev := readAll(t, e)
 			if tt.fault != nil {
 				f := *tt.fault
 				f.PathPrefix = skillsAPI
 				e.sim.InjectFault(f)
 			}
-			created, err := e.c.CreateSkills(t.Context(), tt.skills)
+			created, _, err := e.c.CreateSkills(t.Context(), rev, tt.skills)
 			var apiErr *liveperson.APIError
 			if created != nil || !errors.As(err, &apiErr) || apiErr.Status != tt.wantStatus {
 				t.Fatalf("CreateSkills = %v, %v; want HTTP %d", created, err, tt.wantStatus)
@@ -262,12 +211,12 @@ func TestUpdateAppliedInPart(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
 	e.sim.SeedSkills(map[string]any{"name": "A"}, map[string]any{"name": "B"})
-	skills := readAll(t, e)
+	skills, rev := readAll(t, e)
 	for i := range skills {
 		skills[i].Description = "new"
 	}
 	e.sim.InjectFault(lpsim.Fault{Method: "PUT", PathPrefix: skillsAPI, PartialApply: 1})
-	if _, err := e.c.UpdateSkills(t.Context(), skills); !errors.Is(err, liveperson.ErrConflict) {
+	if _, _, err := e.c.UpdateSkills(t.Context(), rev, skills); !errors.Is(err, liveperson.ErrConflict) {
 		t.Fatalf("error %v, want ErrConflict", err)
 	}
 	got := e.sim.Skills(false)
@@ -292,15 +241,15 @@ func TestListAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r1 != r2 || r1 != fmt.Sprint(e.sim.Revision()) || e.c.Revision() != r1 {
-		t.Fatalf("revisions %s, %s, client %s; lpsim at %d", r1, r2, e.c.Revision(), e.sim.Revision())
+	if r1 != r2 || r1 != fmt.Sprint(e.sim.Revision()) {
+		t.Fatalf("revisions %s, %s; lpsim at %d", r1, r2, e.sim.Revision())
 	}
 	// A hand edit between the two reads shows as different revisions.
 	_, r1, _ = e.c.ListSkillsAt(ctx, true)
 	e.sim.EditSkill(ids[0], func(m map[string]any) { m["description"] = "by hand" })
 	_, r2, _ = e.c.ListUsersAt(ctx)
-	if r1 == r2 || e.c.Revision() != r2 {
-		t.Fatalf("revisions %s and %s around an edit; client %s", r1, r2, e.c.Revision())
+	if r1 == r2 || r2 != fmt.Sprint(e.sim.Revision()) {
+		t.Fatalf("revisions %s and %s around an edit; lpsim at %d", r1, r2, e.sim.Revision())
 	}
 	// Re-reading the skills gets them at the users' revision (a 304 from
 	// the cache when nothing changed, still with its revision).
@@ -319,7 +268,7 @@ func TestListAt(t *testing.T) {
 func TestCreateCancelledWhileWaiting(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
-	readAll(t, e)
+	_, rev := readAll(t, e)
 	ctx, cancel := context.WithCancel(t.Context())
 	e.srv.Intercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if r.Method != "POST" || r.URL.Path != skillsAPI {
@@ -330,7 +279,7 @@ func TestCreateCancelledWhileWaiting(t *testing.T) {
 		cancel()
 		<-r.Context().Done()
 	})
-	_, err := e.c.CreateSkills(ctx, []liveperson.Skill{{Name: "New"}})
+	_, _, err := e.c.CreateSkills(ctx, rev, []liveperson.Skill{{Name: "New"}})
 	if !errors.Is(err, liveperson.ErrOutcomeUnknown) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want ErrOutcomeUnknown and context.Canceled", err)
 	}
@@ -341,23 +290,23 @@ func TestCreateCancelledWhileWaiting(t *testing.T) {
 
 // TestGetSkillKeepsWriteBase: a single skill read (from ReadWrite), e.g.
 // to check a skill is gone, is not a read the caller's other bodies come
-// from, so it leaves the write base alone.
+// from: a write after it still sends the list's revision, and a hand edit
+// since that list conflicts.
 func TestGetSkillKeepsWriteBase(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
 	ids := e.sim.SeedSkills(map[string]any{"name": "A"}, map[string]any{"name": "B"})
-	before := readAll(t, e)
-	read := e.c.Revision()
+	before, read := readAll(t, e)
 	e.sim.EditSkill(ids[1], func(m map[string]any) { m["description"] = "by hand" })
 	if _, err := e.c.GetSkill(t.Context(), ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if e.c.Revision() != read {
-		t.Fatalf("Revision %s after GetSkill, want %s", e.c.Revision(), read)
-	}
 	b, _ := named(before, "B")
 	b.Description = "from the old read"
-	if _, err := e.c.UpdateSkills(t.Context(), []liveperson.Skill{b}); !errors.Is(err, liveperson.ErrConflict) {
+	if _, _, err := e.c.UpdateSkills(t.Context(), read, []liveperson.Skill{b}); !errors.Is(err, liveperson.ErrConflict) {
 		t.Fatalf("PUT after GetSkill: %v, want ErrConflict", err)
+	}
+	if got := lastRequest(e.sim, "PUT", skillsAPI); got.IfMatch != read {
+		t.Fatalf("PUT sent If-Match %q, want the list's %s", got.IfMatch, read)
 	}
 }

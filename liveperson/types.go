@@ -5,27 +5,27 @@
 // # Revisions and If-Match
 //
 // LivePerson keeps one revision counter per account, shared by skills and
-// users. Every PUT and DELETE sends the client's write base (Revision) as
-// If-Match: the revision of the latest read (ListSkills, ListUsers, their
-// At variants, GetUser; not GetSkill, a single skill) or of
-// the latest write LivePerson checked against If-Match. The bodies a caller writes must therefore come from
-// that read: bodies from an older read sent with a newer revision would
-// overwrite whatever changed in between, unseen. A caller that reads
-// skills and then users uses ListSkillsAt and ListUsersAt and plans only
-// from lists read at the same revision (re-reading until they agree), and
-// plans again after any later read.
+// users. The revision is a value the caller holds, never state inside the
+// client: the list reads (ListSkillsAt, ListUsersAt) return the revision
+// they were read at, every write takes the revision to send as If-Match
+// and returns the revision the caller's next write sends (the answer's,
+// or the one sent when the answer carries none). The bodies a caller
+// writes must come from the read whose revision it sends: bodies from an
+// older read sent with a newer revision would overwrite whatever changed
+// in between, unseen. A caller that reads skills and then users plans
+// only from lists read at the same revision (re-reading until they
+// agree), and plans again after any later read. A write given no revision
+// ("") reads the current one first, so nothing goes out without If-Match.
 //
 // Creates are different: LivePerson documents no If-Match on create, so a
 // POST succeeds whatever changed since the caller's read, and its answer's
 // revision may include someone else's edit. The client still sends
-// If-Match (a server that checks it refuses a stale create), but moves the
-// write base to the create's revision only when that is exactly one more
-// than the If-Match sent, i.e. the create was the only change. Otherwise
+// If-Match (a server that checks it refuses a stale create), but returns
+// the create's revision only when that is exactly one more than the
+// If-Match sent, i.e. the create was the only change. Otherwise
 // CreateSkills returns the created skills with an error matching
-// ErrStateChanged and leaves the write base at the caller's read, so a PUT
-// or DELETE without a re-read gets ErrConflict instead of overwriting. The
-// list CreateSkills reads when a create's answer lacks ids never moves the
-// write base either.
+// ErrStateChanged and the revision sent, so a PUT or DELETE without a
+// re-read gets ErrConflict instead of overwriting.
 //
 // # Outcomes of a create
 //
@@ -35,9 +35,11 @@
 // re-plan before other writes), or an error matching ErrOutcomeUnknown when
 // anything may have been created that the client cannot name (a lost or
 // 5xx answer, a 4xx refusing a batch of several items, a 2xx whose skills
-// it could not all find), or another error when nothing was created. After
-// ErrOutcomeUnknown the caller re-reads with include_deleted, matches by
-// name and creates only what is missing.
+// it could not all identify), or another error when nothing was created.
+// After ErrOutcomeUnknown the caller re-reads with include_deleted, matches
+// by name and creates only what is missing; the client never re-reads on
+// its own (lost-create reconciliation has one home: the sync engine's
+// applier).
 //
 // # Skill fields
 //

@@ -30,13 +30,14 @@ func TestWriteCheckBeforeEveryAttempt(t *testing.T) {
 		}
 		return nil
 	})
-	if _, err := c.ListSkills(ctx, false); err != nil {
+	_, rev, err := c.ListSkillsAt(ctx, false)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if n := checks.Load(); n != 0 {
 		t.Errorf("a read asked the check %d times", n)
 	}
-	_, err := c.UpdateSkills(ctx, []Skill{{ID: 1, Name: "a"}})
+	_, _, err = c.UpdateSkills(ctx, rev, []Skill{{ID: 1, Name: "a"}})
 	if !errors.Is(err, refused) {
 		t.Errorf("update = %v, want the check's error", err)
 	}

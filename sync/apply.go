@@ -56,6 +56,9 @@ type applier struct {
 	// checked, for tests of the applier alone).
 	lock lockChecker
 
+	// rev is the revision the next write sends as If-Match: the plan's,
+	// then whatever each write (or the applier's own re-read) returns.
+	rev string
 	// stale is set when the applier re-read the account.
 	stale bool
 	// failedCreates are the lower-cased names of creates that failed in
@@ -87,8 +90,10 @@ func (a *applier) dropFailedCreates(p *Plan) {
 	})
 }
 
-// reset points the applier at a fresh read of the account.
-func (a *applier) reset(current []liveperson.Skill, registry []store.OwnedSkill) {
+// reset points the applier at a fresh read of the account, made at
+// revision rev.
+func (a *applier) reset(rev string, current []liveperson.Skill, registry []store.OwnedSkill) {
+	a.rev = rev
 	clear(a.registry)
 	clear(a.idByName)
 	for _, r := range registry {
@@ -100,6 +105,14 @@ func (a *applier) reset(current []liveperson.Skill, registry []store.OwnedSkill)
 		if !s.Deleted {
 			a.idByName[nameKey(s.Name)] = s.ID
 		}
+	}
+}
+
+// advance takes the revision a write or a re-read returned as the one
+// the next write sends ("" from a write that learned none: unchanged).
+func (a *applier) advance(rev string) {
+	if rev != "" {
+		a.rev = rev
 	}
 }
 
@@ -290,7 +303,7 @@ func (a *applier) journal(ctx context.Context, action string, items []Change, re
 			}
 			// The If-Match the create is sent under: a later run settles
 			// it as not made only from a list read after it.
-			ops[i].Revision = a.skills.Revision()
+			ops[i].Revision = a.rev
 		}
 		if c.SkillID != 0 {
 			ops[i].SkillID = ptrTo(c.SkillID)
@@ -414,7 +427,8 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 	if err := a.mark(wctx, jids, store.OpSent, nil, nil); err != nil {
 		return nil, err
 	}
-	created, err := a.skills.CreateSkills(wctx, bodies)
+	created, rev, err := a.skills.CreateSkills(wctx, a.rev, bodies)
+	a.advance(rev)
 	if unconfirmedLock(err) {
 		return nil, a.unsent(wctx, jids, err)
 	}
@@ -437,7 +451,8 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 			}
 		}
 		if slices.Contains(out, nil) {
-			// The API answered but did not echo every skill: find them.
+			// The API answered but did not echo every skill under its
+			// name: find them.
 			return a.resolveUnknownCreates(ctx, batch, bodies, jids, out, errors.New("create response lacks some skills"))
 		}
 		return out, a.created(wctx, batch, out, jids, bodies)
@@ -446,9 +461,10 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 		// Refused on the revision before anything was applied.
 		return nil, a.conflict(wctx, jids, err)
 	}
-	// Lost answer, an answer that says the skills exist but not which, or
-	// a refusal of a batch that may have applied its first items: find
-	// out what exists.
+	// Lost answer, an answer that says the skills exist but not which
+	// (the client does not look them up: that is done here, once), or a
+	// refusal of a batch that may have applied its first items: find out
+	// what exists.
 	return a.resolveUnknownCreates(ctx, batch, bodies, jids, out, err)
 }
 
@@ -472,11 +488,12 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bodies []liveperson.Skill, jids []int64, out []*liveperson.Skill, cause error) ([]*liveperson.Skill, error) {
 	wctx := context.WithoutCancel(ctx)
 	a.log.Warn("create outcome unknown; re-reading skills to match by name", "items", len(batch), "error", cause)
-	current, _, err := a.skills.ListSkillsAt(wctx, true)
+	current, rev, err := a.skills.ListSkillsAt(wctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("re-read skills after a create whose outcome is unknown: %w", err)
 	}
 	a.stale = true
+	a.advance(rev)
 	var apiErr *liveperson.APIError
 	answered := errors.As(cause, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500
 	// A single create LivePerson refused with an answer (a 4xx) did not
@@ -546,10 +563,11 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 		a.log.Info("skill not found after the re-read; creating it", "skill", bodies[i].Name)
 		// Sent again under the re-read's revision: should it stay sent,
 		// a later run waits for a list read after this one.
-		if err := a.store.JournalSet(wctx, []store.OpUpdate{{ID: jids[i], State: store.OpSent, Revision: a.skills.Revision()}}); err != nil {
+		if err := a.store.JournalSet(wctx, []store.OpUpdate{{ID: jids[i], State: store.OpSent, Revision: a.rev}}); err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
-		s, err := a.skills.CreateSkills(wctx, bodies[i:i+1])
+		s, rev, err := a.skills.CreateSkills(wctx, a.rev, bodies[i:i+1])
+		a.advance(rev)
 		if errors.Is(err, liveperson.ErrStateChanged) && len(s) == 1 {
 			// Created; the account moved otherwise too, and the applier
 			// re-plans after the creates anyway.
@@ -624,11 +642,12 @@ func refusedByLivePerson(err error) bool {
 // of body (which sent sent) made, or nil: the skill under its name, if
 // madeBy says so (otherwise someone else made it).
 func (a *applier) findCreated(ctx context.Context, body liveperson.Skill, sent SkillState) (*liveperson.Skill, error) {
-	current, _, err := a.skills.ListSkillsAt(ctx, true)
+	current, rev, err := a.skills.ListSkillsAt(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("re-read skills after a create whose outcome is unknown: %w", err)
 	}
 	a.stale = true
+	a.advance(rev)
 	for i := range current {
 		s := &current[i]
 		if !s.Deleted && nameKey(s.Name) == nameKey(body.Name) && madeBy(s, sent) == "" {
@@ -785,7 +804,8 @@ func (a *applier) updateItems(ctx context.Context, batch []Change, jids []int64)
 	for i, c := range batch {
 		bodies[i] = *c.After
 	}
-	_, err := a.skills.UpdateSkills(ctx, bodies)
+	_, rev, err := a.skills.UpdateSkills(ctx, a.rev, bodies)
+	a.advance(rev)
 	if unconfirmedLock(err) {
 		return a.unsent(ctx, jids, err)
 	}
@@ -918,14 +938,15 @@ func (a *applier) deleteItems(ctx context.Context, batch []Change, jids []int64)
 	for i, c := range batch {
 		ids[i] = c.SkillID
 	}
-	err := a.skills.DeleteSkills(ctx, ids)
+	rev, err := a.skills.DeleteSkills(ctx, a.rev, ids)
+	a.advance(rev)
 	if unconfirmedLock(err) {
 		return a.unsent(ctx, jids, err)
 	}
 	if len(batch) == 1 && errors.Is(err, liveperson.ErrNotFound) {
 		// A 404 may mean the skill is gone already, or a wrong path:
 		// only LivePerson saying so about this skill settles it.
-		// GetSkill leaves the write base alone, and nothing else was
+		// GetSkill returns no revision, and nothing else was
 		// read: the rest of the plan still holds.
 		s, gerr := a.skills.GetSkill(ctx, ids[0])
 		switch {

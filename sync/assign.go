@@ -807,7 +807,8 @@ func (ap *applier) writeUsers(ctx context.Context, api UsersAPI, batch []userWri
 	for i, w := range batch {
 		users[i] = w.user
 	}
-	err := api.UpdateUsers(ctx, users)
+	rev, err := api.UpdateUsers(ctx, ap.rev, users)
+	ap.advance(rev)
 	if err == nil {
 		for _, w := range batch {
 			ap.counts.Assigned += w.assigned

@@ -355,13 +355,13 @@ type hookUsers struct {
 	after func(n int)
 }
 
-func (h *hookUsers) UpdateUsers(ctx context.Context, users []liveperson.User) error {
+func (h *hookUsers) UpdateUsers(ctx context.Context, rev string, users []liveperson.User) (string, error) {
 	h.n++
-	err := h.UsersAPI.UpdateUsers(ctx, users)
+	rev, err := h.UsersAPI.UpdateUsers(ctx, rev, users)
 	if h.after != nil {
 		h.after(h.n)
 	}
-	return err
+	return rev, err
 }
 
 func TestAssignmentsFailingUserDoesNotBlockOthers(t *testing.T) {

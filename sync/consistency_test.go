@@ -125,15 +125,15 @@ type partialCreates struct {
 	done   bool
 }
 
-func (p *partialCreates) CreateSkills(ctx context.Context, s []liveperson.Skill) ([]liveperson.Skill, error) {
+func (p *partialCreates) CreateSkills(ctx context.Context, rev string, s []liveperson.Skill) ([]liveperson.Skill, string, error) {
 	if len(s) > 1 && !p.done {
 		p.done = true
-		if _, err := p.SkillsAPI.CreateSkills(ctx, s[:1]); err != nil {
-			return nil, err
+		if _, _, err := p.SkillsAPI.CreateSkills(ctx, rev, s[:1]); err != nil {
+			return nil, rev, err
 		}
-		return nil, fmt.Errorf("create %d skills: %w", len(s), &liveperson.APIError{Method: "POST", Path: "/skills", Status: p.status, Body: "item 1: bad"})
+		return nil, rev, fmt.Errorf("create %d skills: %w", len(s), &liveperson.APIError{Method: "POST", Path: "/skills", Status: p.status, Body: "item 1: bad"})
 	}
-	return p.SkillsAPI.CreateSkills(ctx, s)
+	return p.SkillsAPI.CreateSkills(ctx, rev, s)
 }
 
 // A failed create batch is never re-sent item by item blindly: what it
@@ -325,13 +325,14 @@ type notFoundDelete struct {
 	gone bool
 }
 
-func (n notFoundDelete) DeleteSkills(ctx context.Context, ids []int64) error {
+func (n notFoundDelete) DeleteSkills(ctx context.Context, rev string, ids []int64) (string, error) {
 	if n.gone {
-		if err := n.SkillsAPI.DeleteSkills(ctx, ids); err != nil {
-			return err
+		var err error
+		if rev, err = n.SkillsAPI.DeleteSkills(ctx, rev, ids); err != nil {
+			return rev, err
 		}
 	}
-	return fmt.Errorf("delete: %w", &liveperson.APIError{Method: "DELETE", Path: "/skills", Status: 404})
+	return rev, fmt.Errorf("delete: %w", &liveperson.APIError{Method: "DELETE", Path: "/skills", Status: 404})
 }
 
 // A 404 to a delete counts as done only when LivePerson confirms the skill

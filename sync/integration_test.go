@@ -37,21 +37,31 @@ type hookSkills struct {
 	creates      int
 	beforeCreate func(n int, skills []liveperson.Skill)
 	afterCreate  func(n int)
+	// revs are the revisions the creates were sent under, in order.
+	revs []string
 }
 
-func (h *hookSkills) CreateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error) {
+// sentRev is the revision create n (from 1) was sent under.
+func (h *hookSkills) sentRev(n int) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.revs[n-1]
+}
+
+func (h *hookSkills) CreateSkills(ctx context.Context, rev string, skills []liveperson.Skill) ([]liveperson.Skill, string, error) {
 	h.mu.Lock()
 	h.creates++
+	h.revs = append(h.revs, rev)
 	n, before, after := h.creates, h.beforeCreate, h.afterCreate
 	h.mu.Unlock()
 	if before != nil {
 		before(n, skills)
 	}
-	out, err := h.SkillsAPI.CreateSkills(ctx, skills)
+	out, next, err := h.SkillsAPI.CreateSkills(ctx, rev, skills)
 	if after != nil {
 		after(n)
 	}
-	return out, err
+	return out, next, err
 }
 
 type testEnv struct {
@@ -67,6 +77,8 @@ type testEnv struct {
 	cfg    Config
 	batch  int
 	logger *slog.Logger // for the client and runners; nil: warnings to the test log
+	// simOptions adjusts lpsim's options before it starts (nil: defaults).
+	simOptions func(*lpsim.Options)
 }
 
 type envOption func(*testEnv)
@@ -75,17 +87,24 @@ func withBatch(n int) envOption { return func(e *testEnv) { e.batch = n } }
 
 func withLogger(l *slog.Logger) envOption { return func(e *testEnv) { e.logger = l } }
 
+func withSim(f func(*lpsim.Options)) envOption { return func(e *testEnv) { e.simOptions = f } }
+
 // setup starts lpsim, a fresh migrated database and an HR CSV file.
 func setup(t testing.TB, csv string, cfg Config, opts ...envOption) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	sim := lpsim.New(lpsim.Options{AccountID: testAccount, ClientID: "skillsync", ClientSecret: "s3cret"})
-	srv := lpsim.Serve(sim)
-	t.Cleanup(srv.Close)
-	e := &testEnv{t: t, sim: sim, srv: srv, cfg: cfg, batch: 50}
+	e := &testEnv{t: t, cfg: cfg, batch: 50}
 	for _, o := range opts {
 		o(e)
 	}
+	simOpts := lpsim.Options{AccountID: testAccount, ClientID: "skillsync", ClientSecret: "s3cret"}
+	if e.simOptions != nil {
+		e.simOptions(&simOpts)
+	}
+	sim := lpsim.New(simOpts)
+	srv := lpsim.Serve(sim)
+	t.Cleanup(srv.Close)
+	e.sim, e.srv = sim, srv
 	client, err := liveperson.New(liveperson.Config{
 		AccountID: testAccount, DomainAPIURL: srv.URL(), BatchSize: e.batch,
 		Auth: liveperson.AuthConfig{Method: "oauth2", ClientID: "skillsync", ClientSecret: "s3cret"},
@@ -507,6 +526,48 @@ func TestRunLostCreateResponse(t *testing.T) {
 	}
 }
 
+// TestRunCreateAnswerWithoutIDs: LivePerson documents no body for a batch
+// create, and the client does not look the skills up when the answer
+// lacks them or their ids: the applier does (resolveUnknownCreates), by
+// name and only for skills with every field the create sent (madeBy). The
+// skills are registered once, nothing is sent twice, and the next run
+// finds nothing to do (the written state is what was sent).
+func TestRunCreateAnswerWithoutIDs(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{lpsim.CreateResponseEmpty, lpsim.CreateResponseNoIDs} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			cfg := teamConfig()
+			cfg.Skills.Defaults.MaxWaitTime = ptr(60)
+			e := setup(t, manyHR(4), cfg, withSim(func(o *lpsim.Options) { o.CreateResponse = mode }))
+			r := e.runner(e.cfg)
+			res := e.run(r, store.ModeApply)
+			if res.Run.Outcome != store.OutcomeApplied || res.Run.Counts.Create != 4 || res.Run.Counts.Failed != 0 {
+				t.Fatalf("outcome %s counts %+v error %q", res.Run.Outcome, res.Run.Counts, res.Run.Error)
+			}
+			if n := e.sim.Count("POST", skillsPath); n != 1 || len(e.sim.Skills(true)) != 4 {
+				t.Fatalf("%d creates sent, %d skills; want 1 and 4", n, len(e.sim.Skills(true)))
+			}
+			if got := e.ownedNames(); len(got) != 4 {
+				t.Fatalf("registry %v", got)
+			}
+			_, ops, err := e.store.GetRun(context.Background(), res.Run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, op := range ops {
+				if op.State != store.OpDone || op.SkillID == nil {
+					t.Errorf("journal row %+v, want done with the skill's id", op)
+				}
+			}
+			res = e.run(r, store.ModeApply)
+			if res.Run.Outcome != store.OutcomeNoChanges || e.writes() != 1 {
+				t.Fatalf("next run: outcome %s counts %+v, %d writes", res.Run.Outcome, res.Run.Counts, e.writes())
+			}
+		})
+	}
+}
+
 // TestRunLostCreateThatDidNotHappen: the connection drops before the
 // create is handled. The run cannot tell that from a create whose skill
 // the list does not show yet, so it sends nothing again: the rows stay
@@ -549,9 +610,6 @@ func TestRunInvalidItemDoesNotBlockBatch(t *testing.T) {
 	e.skills.beforeCreate = func(n int, _ []liveperson.Skill) {
 		if n == 1 {
 			e.sim.SeedSkills(map[string]any{"name": "team 0002", "description": "made by hand"})
-			if _, err := e.client.ListSkills(context.Background(), false); err != nil {
-				t.Error(err)
-			}
 		}
 	}
 	res := e.run(e.runner(e.cfg), store.ModeApply)

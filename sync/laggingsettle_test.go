@@ -26,7 +26,7 @@ func TestRunLeavesALostCreateSentWhileTheListLags(t *testing.T) {
 	var sentUnder string
 	e.skills.beforeCreate = func(n int, _ []liveperson.Skill) {
 		if n == 1 {
-			sentUnder = e.client.Revision()
+			sentUnder = e.skills.sentRev(n)
 			e.sim.InjectFault(lpsim.Fault{Method: "POST", PathPrefix: skillsPath, LoseResponse: true, Times: 1})
 		}
 	}
@@ -137,7 +137,7 @@ func TestRunResendKeepsTheLaterRevision(t *testing.T) {
 	var first string
 	e.skills.beforeCreate = func(n int, _ []liveperson.Skill) {
 		if n == 1 {
-			first = e.client.Revision()
+			first = e.skills.sentRev(n)
 		}
 	}
 	e.sim.InjectFault(lpsim.Fault{Method: "POST", PathPrefix: skillsPath, PartialApply: 1, Status: 400})

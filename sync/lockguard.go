@@ -26,28 +26,28 @@ type guardedSkills struct {
 	lock lockChecker
 }
 
-func (g guardedSkills) CreateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error) {
+func (g guardedSkills) CreateSkills(ctx context.Context, rev string, skills []liveperson.Skill) ([]liveperson.Skill, string, error) {
 	ctx, err := checked(ctx, g.lock)
 	if err != nil {
-		return nil, err
+		return nil, rev, err
 	}
-	return g.SkillsAPI.CreateSkills(ctx, skills)
+	return g.SkillsAPI.CreateSkills(ctx, rev, skills)
 }
 
-func (g guardedSkills) UpdateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error) {
+func (g guardedSkills) UpdateSkills(ctx context.Context, rev string, skills []liveperson.Skill) ([]liveperson.Skill, string, error) {
 	ctx, err := checked(ctx, g.lock)
 	if err != nil {
-		return nil, err
+		return nil, rev, err
 	}
-	return g.SkillsAPI.UpdateSkills(ctx, skills)
+	return g.SkillsAPI.UpdateSkills(ctx, rev, skills)
 }
 
-func (g guardedSkills) DeleteSkills(ctx context.Context, ids []int64) error {
+func (g guardedSkills) DeleteSkills(ctx context.Context, rev string, ids []int64) (string, error) {
 	ctx, err := checked(ctx, g.lock)
 	if err != nil {
-		return err
+		return rev, err
 	}
-	return g.SkillsAPI.DeleteSkills(ctx, ids)
+	return g.SkillsAPI.DeleteSkills(ctx, rev, ids)
 }
 
 // checked confirms lock, and returns ctx under which the LivePerson client
@@ -72,12 +72,12 @@ type guardedUsers struct {
 	lock lockChecker
 }
 
-func (g guardedUsers) UpdateUsers(ctx context.Context, users []liveperson.User) error {
+func (g guardedUsers) UpdateUsers(ctx context.Context, rev string, users []liveperson.User) (string, error) {
 	ctx, err := checked(ctx, g.lock)
 	if err != nil {
-		return err
+		return rev, err
 	}
-	return g.UsersAPI.UpdateUsers(ctx, users)
+	return g.UsersAPI.UpdateUsers(ctx, rev, users)
 }
 
 // guardWrites returns deps whose LivePerson writes confirm lock first.

@@ -24,19 +24,19 @@ type laggingList struct {
 	lag   bool
 }
 
-func (l *laggingList) CreateSkills(ctx context.Context, s []liveperson.Skill) ([]liveperson.Skill, error) {
+func (l *laggingList) CreateSkills(ctx context.Context, rev string, s []liveperson.Skill) ([]liveperson.Skill, string, error) {
 	l.mu.Lock()
 	l.calls++
 	first := l.calls == 1
 	l.mu.Unlock()
-	out, err := l.SkillsAPI.CreateSkills(ctx, s)
+	out, next, err := l.SkillsAPI.CreateSkills(ctx, rev, s)
 	if first && err == nil {
 		l.mu.Lock()
 		l.lag = true
 		l.mu.Unlock()
-		return nil, fmt.Errorf("POST skills: %w", liveperson.ErrOutcomeUnknown)
+		return nil, next, fmt.Errorf("POST skills: %w", liveperson.ErrOutcomeUnknown)
 	}
-	return out, err
+	return out, next, err
 }
 
 func (l *laggingList) ListSkillsAt(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, string, error) {
@@ -132,7 +132,7 @@ type normalising struct {
 	calls int
 }
 
-func (n *normalising) CreateSkills(ctx context.Context, s []liveperson.Skill) ([]liveperson.Skill, error) {
+func (n *normalising) CreateSkills(ctx context.Context, rev string, s []liveperson.Skill) ([]liveperson.Skill, string, error) {
 	n.mu.Lock()
 	n.calls++
 	first := n.calls == 1
@@ -141,11 +141,11 @@ func (n *normalising) CreateSkills(ctx context.Context, s []liveperson.Skill) ([
 	for i := range sent {
 		sent[i].MaxWaitTime = ptr(600)
 	}
-	out, err := n.SkillsAPI.CreateSkills(ctx, sent)
+	out, next, err := n.SkillsAPI.CreateSkills(ctx, rev, sent)
 	if first && err == nil {
-		return nil, fmt.Errorf("POST skills: %w", liveperson.ErrOutcomeUnknown)
+		return nil, next, fmt.Errorf("POST skills: %w", liveperson.ErrOutcomeUnknown)
 	}
-	return out, err
+	return out, next, err
 }
 
 // TestRunLostCreateNotWhatWasSentIsNotOurs: a create whose answer is lost

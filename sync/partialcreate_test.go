@@ -22,12 +22,12 @@ type lagAfterFirstCreate struct {
 	hidden []string
 }
 
-func (l *lagAfterFirstCreate) CreateSkills(ctx context.Context, s []liveperson.Skill) ([]liveperson.Skill, error) {
+func (l *lagAfterFirstCreate) CreateSkills(ctx context.Context, rev string, s []liveperson.Skill) ([]liveperson.Skill, string, error) {
 	l.mu.Lock()
 	l.calls++
 	first := l.calls == 1
 	l.mu.Unlock()
-	out, err := l.SkillsAPI.CreateSkills(ctx, s)
+	out, next, err := l.SkillsAPI.CreateSkills(ctx, rev, s)
 	if first {
 		l.mu.Lock()
 		for _, sk := range l.sim.Skills(false) {
@@ -35,7 +35,7 @@ func (l *lagAfterFirstCreate) CreateSkills(ctx context.Context, s []liveperson.S
 		}
 		l.mu.Unlock()
 	}
-	return out, err
+	return out, next, err
 }
 
 func (l *lagAfterFirstCreate) ListSkillsAt(ctx context.Context, includeDeleted bool) ([]liveperson.Skill, string, error) {

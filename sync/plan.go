@@ -146,14 +146,24 @@ type Plan struct {
 	// Unconfirmed says what became of each create of an earlier run that
 	// never got its answer (PlanInput.Unconfirmed), in journal order.
 	Unconfirmed []CreateResolution
-	// Revision is the account revision the plan was made from (the skills
-	// list's, and the users list's when users were read); "" when
-	// LivePerson sent none. Not part of the plan's JSON (yet).
+	// Revision is the account revision the skills list the plan was made
+	// from was read at; "" when LivePerson sent none. Not part of the
+	// plan's JSON (yet).
 	Revision string
+	// UsersRevision is the revision of the users list the plan was made
+	// from, "" when users were not read (or LivePerson sent none). When
+	// both are known they are equal: the runner reads until they agree.
+	UsersRevision string
 
 	// carriers maps the NameKey of each desired skill to the skill that
 	// carries it after the run (assignments hand out that skill).
 	carriers map[string]carrier
+}
+
+// writeRevision is the revision the plan's first write sends as If-Match:
+// that of the lists it was made from (equal when both are known).
+func (p *Plan) writeRevision() string {
+	return cmp.Or(p.Revision, p.UsersRevision)
 }
 
 // carrier is the skill that serves a desired skill after the run: an

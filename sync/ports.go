@@ -67,8 +67,10 @@ type RecordSource interface {
 }
 
 // SkillsAPI is the part of LivePerson's Skills API the engine uses
-// (implemented by *liveperson.Client). Each write call is one request; the
-// client sends If-Match with the latest revision it has seen.
+// (implemented by *liveperson.Client). Each write call is one request that
+// sends the revision it is given as If-Match and returns the revision the
+// next write sends (the applier carries it from write to write; see
+// liveperson's package documentation).
 type SkillsAPI interface {
 	// ListSkillsAt reads every skill, deleted ones too when
 	// includeDeleted, and returns the account revision the list was read
@@ -83,14 +85,13 @@ type SkillsAPI interface {
 	// (accountConfigReadWrite), not a replica that may lag; and it must
 	// not move the revision sent as If-Match.
 	GetSkill(ctx context.Context, id int64) (liveperson.Skill, error)
-	CreateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error)
-	// Revision is the account revision the next write is sent under
-	// (If-Match). The journal keeps it with each create, so that a create
-	// whose answer was lost is settled as not made only from a list read
-	// after it.
-	Revision() string
-	UpdateSkills(ctx context.Context, skills []liveperson.Skill) ([]liveperson.Skill, error)
-	DeleteSkills(ctx context.Context, ids []int64) error
+	// CreateSkills creates skills at revision rev. An answer that does not
+	// name every skill with its id is an error matching
+	// liveperson.ErrOutcomeUnknown: the applier finds them by name
+	// (resolveUnknownCreates), the client never does.
+	CreateSkills(ctx context.Context, rev string, skills []liveperson.Skill) ([]liveperson.Skill, string, error)
+	UpdateSkills(ctx context.Context, rev string, skills []liveperson.Skill) ([]liveperson.Skill, string, error)
+	DeleteSkills(ctx context.Context, rev string, ids []int64) (string, error)
 }
 
 // UsersAPI is the part of LivePerson's Users API the engine uses. In
@@ -100,7 +101,9 @@ type UsersAPI interface {
 	// ListUsersAt reads every user and returns the account revision the
 	// list was read at ("" when unknown).
 	ListUsersAt(ctx context.Context) ([]liveperson.User, string, error)
-	UpdateUsers(ctx context.Context, users []liveperson.User) error
+	// UpdateUsers writes users at revision rev and returns the revision
+	// the next write sends.
+	UpdateUsers(ctx context.Context, rev string, users []liveperson.User) (string, error)
 }
 
 // RunStore is the run-state store (implemented by *store.Store).

@@ -19,8 +19,8 @@ type refusingCreates struct {
 	body string
 }
 
-func (s refusingCreates) CreateSkills(context.Context, []liveperson.Skill) ([]liveperson.Skill, error) {
-	return nil, &liveperson.APIError{Method: "POST", Path: "/skills", Status: 400, Body: s.body}
+func (s refusingCreates) CreateSkills(_ context.Context, rev string, _ []liveperson.Skill) ([]liveperson.Skill, string, error) {
+	return nil, rev, &liveperson.APIError{Method: "POST", Path: "/skills", Status: 400, Body: s.body}
 }
 
 // TestRunRedactsWhatItStores: with Deps.Redact set, a secret quoted in a

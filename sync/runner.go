@@ -302,10 +302,10 @@ const (
 // readAndPlan reads the account's skills (deleted ones included) and,
 // when the plan needs them (assignments, or deletes that users may still
 // hold), its users, and plans against them. Both reads must carry the same
-// account revision: the client sends the latest revision it saw as
-// If-Match, so a skill edited by hand between the two reads would
-// otherwise be written back from the older read under the newer revision,
-// and the edit lost. On a mismatch it reads again (bounded): a list
+// account revision: the plan carries it (Plan.Revision, UsersRevision) and
+// the applier sends it as If-Match, so a skill edited by hand between the
+// two reads would otherwise be written back from the older read under the
+// newer revision, and the edit lost. On a mismatch it reads again (bounded): a list
 // unchanged since is answered 304 from the client's cache.
 //
 // Owned skills missing from the list are checked one by one (GET
@@ -325,8 +325,8 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 			if probed, err = rc.probe(ctx, missing); err != nil {
 				return nil, err
 			}
-			// The single reads may move the client's revision: list
-			// again (a conditional GET) so the plan rests on one read.
+			// List again (a conditional GET), so that the plan rests on
+			// one read taken after the single ones.
 			continue
 		}
 		in.Gone = nil
@@ -363,7 +363,7 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 		// have nothing to compare.
 		if rev == "" || usersRev == "" || usersRev == rev {
 			p := rc.plan(*in, budget, snap, users)
-			p.Revision = rev
+			p.Revision, p.UsersRevision = rev, usersRev
 			if usersDenied != nil {
 				rc.holdDeletes(p, usersDenied)
 			}
@@ -525,7 +525,7 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 	plan := res.Plan
 	ap := newApplier(rc.deps.Skills, rc.deps.Store, rc.log, rc.run.ID, rc.deps.BatchSize, &rc.counts)
 	ap.lock = rc.lock
-	ap.reset(in.Current, in.Registry)
+	ap.reset(plan.writeRevision(), in.Current, in.Registry)
 	var err error
 	conflicts, stale := 0, 0
 	for {
@@ -574,7 +574,7 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 			break
 		}
 		ap.dropFailedCreates(plan)
-		ap.reset(in.Current, in.Registry)
+		ap.reset(plan.writeRevision(), in.Current, in.Registry)
 	}
 	switch {
 	case err != nil && unconfirmedLock(err):
