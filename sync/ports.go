@@ -15,8 +15,8 @@
 // the rules (CompileRules, Rules.Desired); read the account's skills once
 // (deleted ones included) and, with assignments or deletes, its users
 // once, both at one account revision (read again when they differ), and
-// the creates earlier runs never saw answered; plan (BuildPlan, then the delete
-// budget, PlanAssignments and HoldReferencedDeletes); and in apply mode
+// the creates earlier runs never saw answered; plan (BuildPlan,
+// PlanAssignments, then the delete guard, GuardDeletes); and in apply mode
 // write the plan: skills taken over, creates, updates, user assignments,
 // deletes, in batches, journaled item by item.
 //

@@ -469,7 +469,7 @@ func (w *propWorld) plan(r *Runner, in planInputs) *Plan {
 	}
 	pin := PlanInput{Desired: ds.Skills, Current: in.current, Registry: in.registry, Pending: in.pending, Written: in.written,
 		Policy: r.cfg.Sync.Policy, DeleteAfterRuns: r.cfg.Sync.DeleteAfterRuns, RunID: 1000, Problems: ds.Problems, Skipped: ds.Skipped}
-	p, _, _ := planAccount(r.cfg, pin, DeleteBudget(r.cfg.Sync, activeOwned(in.registry)), in.snap.Records, in.users)
+	p, _ := planAccount(r.cfg, pin, DeleteBudget(r.cfg.Sync, activeOwned(in.registry)), in.snap.Records, in.users, nil)
 	finishPlan(p, in.current)
 	return p
 }

@@ -312,7 +312,8 @@ const (
 // /skills/{id}): only a 404 lets the planner forget or recreate them.
 //
 // Users read only for the deletes (assignments off) and refused with 401
-// or 403 do not fail the run: the deletes are held (holdDeletes).
+// or 403 do not fail the run: the deletes are held (GuardDeletes,
+// HoldUsersUnreadable).
 func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int, snap *hrsource.Snapshot) (*Plan, error) {
 	var probed map[int64]*liveperson.Skill // id → skill, nil value: 404
 	for attempt := 1; ; {
@@ -353,7 +354,7 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 			switch {
 			case err != nil && !rc.cfg.Assignments.Enabled && accessDenied(err):
 				// Skills-only credentials: everything but the deletes
-				// can go ahead; the deletes wait (see holdDeletes).
+				// can go ahead; the deletes wait (HoldUsersUnreadable).
 				usersDenied, users = err, nil
 			case err != nil:
 				return nil, fmt.Errorf("read LivePerson users: %w", err)
@@ -362,11 +363,8 @@ func (rc *runContext) readAndPlan(ctx context.Context, in *PlanInput, budget int
 		// Users not read (or refused) and users sent without a revision
 		// have nothing to compare.
 		if rev == "" || usersRev == "" || usersRev == rev {
-			p := rc.plan(*in, budget, snap, users)
+			p := rc.plan(*in, budget, snap, users, usersDenied)
 			p.Revision, p.UsersRevision = rev, usersRev
-			if usersDenied != nil {
-				rc.holdDeletes(p, usersDenied)
-			}
 			finishPlan(p, in.Current)
 			return p, nil
 		}
@@ -428,64 +426,38 @@ func accessDenied(err error) bool {
 	return errors.As(err, &apiErr) && (apiErr.Status == 401 || apiErr.Status == 403)
 }
 
-// holdDeletes turns the plan's deletes into pending deletes whose grace
-// count this run does not advance, because the users could not be read
-// (the credentials lack Users read): without them skillsync cannot tell
-// whether an agent still holds a skill, and deleting a held skill is what
-// the users read is there to prevent. The plan says why and what to grant.
-func (rc *runContext) holdDeletes(p *Plan, cause error) {
-	n := 0
-	for i := range p.Changes {
-		c := &p.Changes[i]
-		if c.Action != ActionDelete {
-			continue
-		}
-		c.Action, c.graceHeld = ActionPendingDelete, true
-		// Back to the count before this run: 0 when it was not pending,
-		// and then NextPending does not start its grace.
-		c.MissingRuns = max(c.MissingRuns-1, 0)
-		c.Reason = "due for deletion, but held (grace count not advanced): LivePerson refused to list users, so whether an agent still holds the skill is unknown; " + c.Reason
-		n++
-	}
-	if n == 0 {
-		return
-	}
-	status := 403
-	var apiErr *liveperson.APIError
-	if errors.As(cause, &apiErr) {
-		status = apiErr.Status
-	}
-	p.Warnings = append(p.Warnings, fmt.Sprintf(
-		"%d deletes held as pending (grace not advanced): LivePerson answered %d to GET users, so the credentials lack Users read, "+
-			"which skillsync needs before deleting a skill (it does not delete a skill an agent still holds). "+
-			"Grant Users read: for an OAuth 1.0 API key the Administration → Users (Read) permission, for OAuth 2.0 the users.read scope "+
-			"(or users.external), for a login user a profile that may view users. Nothing else in the run is affected.", n, status))
-	rc.log.Warn("deletes held: the credentials cannot list users", "held", n, "status", status, "error", cause)
-}
-
 func hasDeletes(p *Plan) bool {
 	return slices.ContainsFunc(p.Changes, func(c Change) bool { return c.Action == ActionDelete })
 }
 
 // plan builds the plan for in, with the assignments section when enabled,
-// and holds back deletes of referenced skills and beyond the budget.
-func (rc *runContext) plan(in PlanInput, budget int, snap *hrsource.Snapshot, users []liveperson.User) *Plan {
-	p, referenced, deferred := planAccount(rc.cfg, in, budget, snap.Records, users)
-	if referenced > 0 {
-		rc.log.Warn("deletes held back: skills still referenced", "held_back", referenced)
+// and the delete guard's holds (GuardDeletes), and logs what the guard held.
+func (rc *runContext) plan(in PlanInput, budget int, snap *hrsource.Snapshot, users []liveperson.User, usersUnreadable error) *Plan {
+	p, held := planAccount(rc.cfg, in, budget, snap.Records, users, usersUnreadable)
+	counts := map[DeleteHold]int{}
+	for _, h := range held {
+		counts[h.Hold]++
 	}
-	if deferred > 0 {
-		rc.log.Warn("delete budget reached; deletes held back", "held_back", deferred, "budget", budget)
+	if n := counts[HoldReferenced]; n > 0 {
+		rc.log.Warn("deletes held back: skills still referenced", "held_back", n)
+	}
+	if n := counts[HoldBudget]; n > 0 {
+		rc.log.Warn("delete budget reached; deletes held back", "held_back", n, "budget", budget)
+	}
+	if n := counts[HoldUsersUnreadable]; n > 0 {
+		rc.log.Warn("deletes held: the credentials cannot list users", "held", n, "status", deniedStatus(usersUnreadable), "error", usersUnreadable)
 	}
 	return p
 }
 
 // planAccount is the planning of a run without its I/O: the skills plan,
-// the assignments (when enabled), then the deletes held because something
-// still references the skill and beyond the budget. finishPlan completes
-// it once every guard has spoken.
-func planAccount(cfg Config, in PlanInput, budget int, records []hrsource.Record, users []liveperson.User) (p *Plan, referenced, deferred int) {
-	p = BuildPlan(in)
+// the assignments (when enabled), then the delete guard (GuardDeletes:
+// deletes held because something still references the skill, beyond the
+// budget, or because LivePerson refused to list users, usersUnreadable).
+// It returns the plan and the deletes the guard held. finishPlan completes
+// the plan once every guard has spoken.
+func planAccount(cfg Config, in PlanInput, budget int, records []hrsource.Record, users []liveperson.User, usersUnreadable error) (*Plan, []HeldDelete) {
+	p := BuildPlan(in)
 	if cfg.Assignments.Enabled {
 		// Skills taken over by this plan are owned from its first write on.
 		registry := append(slices.Clip(in.Registry), p.Takeovers...)
@@ -495,10 +467,8 @@ func planAccount(cfg Config, in PlanInput, budget int, records []hrsource.Record
 			AgentProfileIDs: cfg.Assignments.AgentProfileIDs,
 		})
 	}
-	// Referenced skills wait first, so that they do not use up the budget.
-	referenced = HoldReferencedDeletes(p, in.Current, users)
-	deferred = ApplyDeleteBudget(p, budget)
-	return p, referenced, deferred
+	held := GuardDeletes(p, GuardInput{Current: in.Current, Users: users, Budget: budget, UsersUnreadable: usersUnreadable})
+	return p, held
 }
 
 // finishPlan is the last step of planning, once every guard has decided
