@@ -239,25 +239,80 @@ func ApplyDeleteBudget(p *Plan, budget int) (deferred int) {
 
 // The delete guard.
 //
-// BuildPlan decides which owned skills are due for deletion: the grace
-// count (sync.delete_after_runs), a rule that skipped records holding its
-// skills' deletes (grace not advanced), and the policy, which drops every
-// delete but under sync. GuardDeletes then applies the holds that need more
-// than the rules, in this order, each to the deletes the ones before left:
+// A skill skillsync manages is deleted only once every step below lets it,
+// in this order, each deciding about the deletes the ones before left. The
+// first three are the rules' (BuildPlan calls dueDeletes: they decide
+// which skills are due at all, before the assignments are planned, which
+// hand out only what stays); the last three need the account (GuardDeletes,
+// after the assignments, whose users they look at):
 //
-//  1. HoldReferenced: a user or another skill (a field that names skills)
+//  1. The policy: under upsert-only and create-only nothing is deleted and
+//     no grace is counted.
+//  2. Held by the rule's problems: while the rule that produced the skill
+//     skips records with problems, the skill may look unwanted only because
+//     its records failed to evaluate; pending, grace count not advanced.
+//  3. The grace count: deleted after sync.delete_after_runs consecutive
+//     apply runs without it; pending until then.
+//  4. HoldReferenced: a user or another skill (a field that names skills)
 //     still holds the skill. First, so that such skills do not use up the
 //     budget. The grace count advances.
-//  2. HoldBudget: beyond sync.max_deletes and sync.max_delete_percent; the
+//  5. HoldBudget: beyond sync.max_deletes and sync.max_delete_percent; the
 //     skills missing longest are deleted first. The grace count advances.
-//  3. HoldUsersUnreadable: LivePerson refused to list users, so whether an
+//  6. HoldUsersUnreadable: LivePerson refused to list users, so whether an
 //     agent holds a skill is unknown and every delete left waits; the grace
 //     count does not advance.
+
+// dueDeletes is the rules' part of the delete guard (steps 1 to 3 above)
+// for the owned skills no desired skill claims, live in current (by id),
+// in the order given: the changes that delete them or keep them pending.
+func dueDeletes(in PlanInput, unclaimed []store.OwnedSkill, current map[int64]*liveperson.Skill) []Change {
+	if cmp.Or(in.Policy, PolicySync) != PolicySync || len(unclaimed) == 0 {
+		return nil // 1: the policy deletes nothing, and counts no grace
+	}
+	problems := map[string]int{}
+	for _, pr := range in.Problems {
+		problems[pr.RuleID]++
+	}
+	pending := make(map[int64]store.PendingDelete, len(in.Pending))
+	for _, pd := range in.Pending {
+		pending[pd.SkillID] = pd
+	}
+	threshold := max(in.DeleteAfterRuns, 1)
+	out := make([]Change, 0, len(unclaimed))
+	for _, row := range unclaimed {
+		cur := current[row.SkillID]
+		runs, first := 1, in.RunID
+		pd, wasPending := pending[row.SkillID]
+		if wasPending {
+			runs, first = pd.ConsecutiveMissingRuns+1, pd.FirstMissingRun
+		}
+		c := Change{Skill: cur.Name, SkillID: row.SkillID, Rule: row.RuleID, Key: row.RuleKey, Before: cur,
+			FirstMissingRun: first, MissingRuns: runs}
+		switch n := problems[row.RuleID]; {
+		case n > 0 && row.RuleID != "":
+			// 2: bad input must never lead to a write. The skill waits,
+			// and its grace count stays where it was.
+			c.Action, c.graceHeld = ActionPendingDelete, true
+			c.MissingRuns = pd.ConsecutiveMissingRuns // 0 when it was not pending
+			c.Reason = fmt.Sprintf("no rule has produced it since run %d, but rule %s skipped %d records with problems this run; not deleted, and its grace count not advanced, until the rule evaluates every record", first, row.RuleID, n)
+		case runs >= threshold:
+			// 3: its grace is over.
+			c.Action = ActionDelete
+			c.Reason = fmt.Sprintf("no rule has produced it since run %d (missing in %d consecutive apply runs, delete_after_runs %d)", first, runs, threshold)
+		default:
+			c.Action = ActionPendingDelete
+			c.Reason = fmt.Sprintf("no rule has produced it since run %d; deleted after %d consecutive apply runs without it (%d so far)", first, threshold, runs)
+		}
+		out = append(out, c)
+	}
+	return out
+}
 
 // DeleteHold names a hold of the delete guard.
 type DeleteHold string
 
-// Holds of the delete guard, in the order GuardDeletes applies them.
+// Holds of the delete guard that GuardDeletes applies, in its order (steps
+// 4 to 6 above).
 const (
 	HoldReferenced      DeleteHold = "referenced"
 	HoldBudget          DeleteHold = "budget"
@@ -285,8 +340,8 @@ type HeldDelete struct {
 	Reason  string
 }
 
-// GuardDeletes applies every hold of the delete guard to p's deletes, in
-// the order above, and returns the deletes held, in hold order then plan
+// GuardDeletes applies the account's holds of the delete guard (steps 4
+// to 6 above) to p's deletes, in that order, and returns the deletes held, in hold order then plan
 // order. It is pure: it changes p and nothing else.
 func GuardDeletes(p *Plan, in GuardInput) []HeldDelete {
 	var held []HeldDelete

@@ -379,10 +379,6 @@ func BuildPlan(in PlanInput) *Plan {
 			desiredKeys[keyIdentity(k)] = true
 		}
 	}
-	pending := make(map[int64]store.PendingDelete, len(in.Pending))
-	for _, pd := range in.Pending {
-		pending[pd.SkillID] = pd
-	}
 
 	// gone: LivePerson says the skill no longer exists (deleted:true, or a
 	// 404 to GET). missing: absent from the list without that proof.
@@ -393,10 +389,6 @@ func BuildPlan(in PlanInput) *Plan {
 	missing := func(id int64) bool { return byID[id] == nil && !in.Gone[id] }
 	reportMissing := func(row store.OwnedSkill) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("skill %d %q, which skillsync manages, is missing from LivePerson's skill list but was not confirmed deleted; left as it is this run", row.SkillID, row.Name))
-	}
-	problemRules := map[string]int{}
-	for _, pr := range in.Problems {
-		problemRules[pr.RuleID]++
 	}
 
 	// Skills earlier runs created without learning it join the registry
@@ -617,13 +609,12 @@ func BuildPlan(in PlanInput) *Plan {
 	}
 
 	// Owned skills no desired skill claimed: gone from the HR data.
-	threshold := max(in.DeleteAfterRuns, 1)
+	var unclaimed []store.OwnedSkill
 	for _, id := range slices.Sorted(maps.Keys(owned)) {
 		if claimed[id] {
 			continue
 		}
 		row := owned[id]
-		cur := byID[id]
 		if missing(id) {
 			reportMissing(row)
 			continue
@@ -632,32 +623,9 @@ func BuildPlan(in PlanInput) *Plan {
 			p.Forget = append(p.Forget, id)
 			continue
 		}
-		runs, first := 1, in.RunID
-		pd, wasPending := pending[id]
-		if wasPending {
-			runs, first = pd.ConsecutiveMissingRuns+1, pd.FirstMissingRun
-		}
-		c := Change{Skill: cur.Name, SkillID: id, Rule: row.RuleID, Key: row.RuleKey, Before: cur,
-			FirstMissingRun: first, MissingRuns: runs}
-		if n := problemRules[row.RuleID]; n > 0 && row.RuleID != "" {
-			// Bad input must never lead to a write: the skill may be
-			// missing only because its records failed to evaluate. It
-			// waits, and its grace count stays where it was.
-			c.Action, c.graceHeld = ActionPendingDelete, true
-			c.MissingRuns = pd.ConsecutiveMissingRuns // 0 when it was not pending
-			c.Reason = fmt.Sprintf("no rule has produced it since run %d, but rule %s skipped %d records with problems this run; not deleted, and its grace count not advanced, until the rule evaluates every record", first, row.RuleID, n)
-			p.Changes = append(p.Changes, c)
-			continue
-		}
-		if runs >= threshold {
-			c.Action = ActionDelete
-			c.Reason = fmt.Sprintf("no rule has produced it since run %d (missing in %d consecutive apply runs, delete_after_runs %d)", first, runs, threshold)
-		} else {
-			c.Action = ActionPendingDelete
-			c.Reason = fmt.Sprintf("no rule has produced it since run %d; deleted after %d consecutive apply runs without it (%d so far)", first, threshold, runs)
-		}
-		p.Changes = append(p.Changes, c)
+		unclaimed = append(unclaimed, row)
 	}
+	p.Changes = append(p.Changes, dueDeletes(in, unclaimed, byID)...)
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		if why, ok := disowned[c.SkillID]; ok && c.SkillID != 0 && c.Action == ActionUnmanagedConflict {
@@ -914,7 +882,8 @@ func sortChanges(cs []Change) {
 	})
 }
 
-// applyPolicy filters the plan down to what the policy allows.
+// applyPolicy filters the plan's creates and updates down to what the
+// policy allows (deletes: dueDeletes, step 1 of the delete guard).
 func applyPolicy(p *Plan) {
 	if p.Policy == PolicySync {
 		return
@@ -922,8 +891,6 @@ func applyPolicy(p *Plan) {
 	out := p.Changes[:0]
 	for _, c := range p.Changes {
 		switch c.Action {
-		case ActionDelete, ActionPendingDelete:
-			continue
 		case ActionUpdate:
 			if p.Policy == PolicyCreateOnly {
 				if c.CreatedByRun != 0 {
