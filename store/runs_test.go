@@ -33,8 +33,8 @@ func TestRunLifecycle(t *testing.T) {
 	}
 
 	run.Outcome = store.OutcomeApplied
-	run.Counts = store.Counts{Create: 1, Update: 2, Delete: 3, PendingDelete: 4, Unchanged: 5,
-		UnmanagedConflict: 6, Assign: 7, Unassign: 8, Failed: 9}
+	run.Counts = store.Counts{Summary: store.Summary{Create: 1, Update: 2, Delete: 3, PendingDelete: 4, Unchanged: 5,
+		UnmanagedConflict: 6, Assign: 7, Unassign: 8}, Failed: 9}
 	run.Error = "two items failed"
 	run.Plan = json.RawMessage(`{"format_version": 1, "changes": []}`)
 	if err := st.FinishRun(ctx, run); err != nil {

@@ -67,9 +67,9 @@ func (m Mode) Outcomes() []Outcome {
 // Modes lists the run modes.
 func Modes() []Mode { return []Mode{ModePlan, ModeApply} }
 
-// Counts are the per-action counts of a run (planned in plan mode, done in
-// apply mode; Failed counts operations that failed).
-type Counts struct {
+// Summary counts a plan's changes per action: the plan's "summary" (the
+// JSON contract; sync.Summary is this type) and the counts a run records.
+type Summary struct {
 	Create            int `json:"create"`
 	Update            int `json:"update"`
 	Delete            int `json:"delete"`
@@ -78,7 +78,14 @@ type Counts struct {
 	UnmanagedConflict int `json:"unmanaged_conflict"`
 	Assign            int `json:"assign"`
 	Unassign          int `json:"unassign"`
-	Failed            int `json:"failed"`
+}
+
+// Counts are the per-action counts of a run: its plan's Summary (planned
+// in plan mode, done in apply mode), and Failed, the operations that
+// failed. Its JSON is the summary's keys and "failed".
+type Counts struct {
+	Summary
+	Failed int `json:"failed"`
 }
 
 // Run is one row of the run history.

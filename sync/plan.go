@@ -98,17 +98,10 @@ type Change struct {
 	afterRenames bool
 }
 
-// Summary counts a plan's changes (the JSON contract's "summary").
-type Summary struct {
-	Create            int `json:"create"`
-	Update            int `json:"update"`
-	Delete            int `json:"delete"`
-	PendingDelete     int `json:"pending_delete"`
-	Unchanged         int `json:"unchanged"`
-	UnmanagedConflict int `json:"unmanaged_conflict"`
-	Assign            int `json:"assign"`
-	Unassign          int `json:"unassign"`
-}
+// Summary counts a plan's changes (the JSON contract's "summary"). It is
+// the store's type, which a run's counts (store.Counts) extend with the
+// operations that failed: one set of counts from plan to run history.
+type Summary = store.Summary
 
 // Plan is the explained difference between the desired and the current
 // skills of the account. It is a value: building it does no I/O.

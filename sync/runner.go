@@ -663,11 +663,7 @@ func (rc *runContext) finish(ctx context.Context, res *Result, outcome store.Out
 		// The plan stored, and the one returned, carry no secret quoted
 		// in a problem or warning.
 		res.Plan = res.Plan.redacted(rc.deps.Redact)
-		sum := res.Plan.Summary()
-		run.Counts = store.Counts{
-			Create: sum.Create, Update: sum.Update, Delete: sum.Delete, PendingDelete: sum.PendingDelete,
-			Unchanged: sum.Unchanged, UnmanagedConflict: sum.UnmanagedConflict, Assign: sum.Assign, Unassign: sum.Unassign,
-		}
+		run.Counts = store.Counts{Summary: res.Plan.Summary()}
 		if run.Mode == store.ModeApply {
 			c := rc.counts
 			// An adoption without field changes is an update in the

@@ -82,9 +82,9 @@ func TestBuildMessages(t *testing.T) {
 	}{
 		{"dry run", notify.RunFacts{Run: run(store.ModePlan, store.OutcomeRefused, store.Counts{}), Refusal: refusal}, nil},
 		{"refused", notify.RunFacts{Run: run(store.ModeApply, store.OutcomeRefused, store.Counts{}), Refusal: refusal}, []string{"refused"}},
-		{"partial with deletes", notify.RunFacts{Run: run(store.ModeApply, store.OutcomePartial, store.Counts{Delete: 1, Failed: 3}), Deleted: []string{"Sales"}},
+		{"partial with deletes", notify.RunFacts{Run: run(store.ModeApply, store.OutcomePartial, store.Counts{Summary: store.Summary{Delete: 1}, Failed: 3}), Deleted: []string{"Sales"}},
 			[]string{"partial", "deleted"}},
-		{"recovered and applied", notify.RunFacts{Run: run(store.ModeApply, store.OutcomeApplied, store.Counts{Create: 2}), Previous: store.OutcomeFailed},
+		{"recovered and applied", notify.RunFacts{Run: run(store.ModeApply, store.OutcomeApplied, store.Counts{Summary: store.Summary{Create: 2}}), Previous: store.OutcomeFailed},
 			[]string{"recovered", "applied"}},
 		{"no changes after good", notify.RunFacts{Run: run(store.ModeApply, store.OutcomeNoChanges, store.Counts{}), Previous: store.OutcomeApplied}, nil},
 		{"interrupted", notify.RunFacts{Run: run(store.ModeApply, store.OutcomeInterrupted, store.Counts{}), Previous: store.OutcomeFailed}, nil},

@@ -347,7 +347,7 @@ func TestTwoReplicasSendEachOnce(t *testing.T) {
 	other := open(t, e.url)
 	rc := newReceiver(t, nil)
 	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL)}}}
-	res := e.run(store.ModeApply, store.OutcomeApplied, "", store.Counts{Create: 1})
+	res := e.run(store.ModeApply, store.OutcomeApplied, "", store.Counts{Summary: store.Summary{Create: 1}})
 	const n = 60
 	ds := make([]store.NewDelivery, n)
 	for i := range ds {
@@ -392,7 +392,7 @@ func TestRestartSendsWhatWasQueued(t *testing.T) {
 	// The first process: it queues and dies before sending, having
 	// claimed one message (a short lease: it dies mid-attempt).
 	first := open(t, e.url)
-	res := e.run(store.ModeApply, store.OutcomeApplied, "", store.Counts{Delete: 2}, "Sales", "Support")
+	res := e.run(store.ModeApply, store.OutcomeApplied, "", store.Counts{Summary: store.Summary{Delete: 2}}, "Sales", "Support")
 	if n, err := notify.NewNotifier(cfg, acct, first, notify.NotifierOptions{}).Enqueue(t.Context(), res); err != nil || n != 2 {
 		t.Fatalf("queued %d, %v; want deleted and applied", n, err)
 	}
@@ -490,7 +490,7 @@ func TestRecovered(t *testing.T) {
 		if s.outcome == store.OutcomeRefused {
 			errText = refusal
 		}
-		res := e.run(s.mode, s.outcome, errText, store.Counts{Create: 1})
+		res := e.run(s.mode, s.outcome, errText, store.Counts{Summary: store.Summary{Create: 1}})
 		n.OnRunEnd(t.Context(), res)
 		var got []string
 		for _, d := range deliveries(t, e.st, res.Run.ID) {

@@ -18,7 +18,7 @@ func FuzzRender(f *testing.F) {
 	f.Add("", "", int64(1))
 	f.Add(strings.Repeat("é", 4000), "a\x00b\xff", int64(-1))
 	f.Fuzz(func(t *testing.T, reason, skill string, id int64) {
-		run := store.Run{ID: id, Mode: store.ModeApply, Outcome: store.OutcomeRefused, Error: reason, Counts: store.Counts{Delete: 1}}
+		run := store.Run{ID: id, Mode: store.ModeApply, Outcome: store.OutcomeRefused, Error: reason, Counts: store.Counts{Summary: store.Summary{Delete: 1}}}
 		msgs := BuildMessages(RunFacts{Run: run, Refusal: reason, Deleted: []string{skill}}, Account{Name: "default", ID: "1"},
 			"https://s.example.com", time.Unix(0, 0))
 		for _, m := range msgs {
