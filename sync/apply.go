@@ -47,7 +47,7 @@ type applier struct {
 	batch  int
 
 	registry map[int64]store.OwnedSkill // by skill id, kept current
-	idByName map[string]int64           // lower-cased live name → id
+	idByName map[string]int64           // NameKey of a live name → id
 	counts   *applyCounts
 
 	// assign runs the assignments phase between updates and deletes.
@@ -61,7 +61,7 @@ type applier struct {
 	rev string
 	// stale is set when the applier re-read the account.
 	stale bool
-	// failedCreates are the lower-cased names of creates that failed in
+	// failedCreates are the NameKeys of creates that failed in
 	// this run: a re-plan does not try them again (the next run does).
 	failedCreates map[string]bool
 	// unfreed are skills whose rename freeing their name before their
