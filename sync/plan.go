@@ -320,312 +320,427 @@ func (p *Plan) NextPending() []store.PendingDelete {
 
 // BuildPlan compares desired skills with the account. It is pure and
 // deterministic: the same input gives the same plan, sorted by skill name.
+// Its steps: index the account and the registry, take over the skills of
+// earlier runs' lost creates, pick the owned skill each desired skill
+// keeps, decide each desired skill (update, create, adopt, conflict),
+// decide the owned skills nothing claims (forget, keep, or the rules'
+// part of the delete guard), then explain takeovers and apply the policy.
 func BuildPlan(in PlanInput) *Plan {
-	p := &Plan{RunID: in.RunID, Policy: cmp.Or(in.Policy, PolicySync), Problems: in.Problems}
+	pl := newPlanner(in)
+	pl.takenOver, pl.disowned = takeOver(pl.p, in.Unconfirmed, in.Revision, pl.liveByName, pl.owned, pl.ownedByKey, pl.gone)
+	pl.indexOwnedKeys()
+	pl.resolver = newTransferResolver(in.Current, in.Desired)
+	pl.pickKept()
+	for i := range in.Desired {
+		pl.planDesired(i)
+	}
+	pl.planUnclaimed()
+	pl.explainTakeovers()
+	p := pl.p
+	p.Warnings = append(p.Warnings, pl.resolver.warnings()...)
+	applyPolicy(p)
+	sortChanges(p.Changes)
+	return p
+}
 
-	p.carriers = map[string]carrier{}
-	byID := make(map[int64]*liveperson.Skill, len(in.Current))
-	byName := make(map[string][]*liveperson.Skill, len(in.Current))
+// planner is the state of one BuildPlan: the plan being built and the
+// indexes of its input.
+type planner struct {
+	in PlanInput
+	p  *Plan
+
+	byID   map[int64]*liveperson.Skill
+	byName map[string][]*liveperson.Skill // by NameKey, lowest id first
+	// owned and ownedByKey are the registry's active rows (plus the skills
+	// taken over), by skill id and by rule key; ownedByKeyID groups them
+	// by the key's identity (keyIdentity).
+	owned        map[int64]store.OwnedSkill
+	ownedByKey   map[string]store.OwnedSkill
+	ownedByKeyID map[string][]store.OwnedSkill
+	// desiredKeys are the identities of every key the rules produce.
+	desiredKeys map[string]bool
+	resolver    *transferResolver
+	// takenOver are the skills taken over (id → the run that created
+	// them); disowned the skills under a lost create's name that are not
+	// provably ours, with why.
+	takenOver map[int64]int64
+	disowned  map[int64]string
+
+	// kept is the owned skill each desired skill keeps (nil: none), and
+	// rekey whether it moves to the desired skill's key (pickKept).
+	kept  []*store.OwnedSkill
+	rekey []bool
+	// renamedAway are the owned skills this run renames, by the NameKey
+	// they give up.
+	renamedAway map[string]int64
+	claimed     map[int64]bool
+}
+
+// newPlanner indexes the account and the registry.
+func newPlanner(in PlanInput) *planner {
+	pl := &planner{in: in,
+		p: &Plan{RunID: in.RunID, Policy: cmp.Or(in.Policy, PolicySync), Problems: in.Problems, carriers: map[string]carrier{}}}
+	pl.byID = make(map[int64]*liveperson.Skill, len(in.Current))
+	pl.byName = make(map[string][]*liveperson.Skill, len(in.Current))
 	for i := range in.Current {
 		s := &in.Current[i]
-		byID[s.ID] = s
+		pl.byID[s.ID] = s
 		nk := nameKey(s.Name)
-		byName[nk] = append(byName[nk], s)
+		pl.byName[nk] = append(pl.byName[nk], s)
 	}
 	// Several skills may share a name identity (LivePerson compares names
 	// less strictly): the lowest id answers, whatever the list's order.
-	for _, ss := range byName {
+	for _, ss := range pl.byName {
 		slices.SortFunc(ss, func(a, b *liveperson.Skill) int { return cmp.Compare(a.ID, b.ID) })
 	}
-	liveByName := func(name string) *liveperson.Skill {
-		for _, s := range byName[nameKey(name)] {
-			if !s.Deleted {
-				return s
-			}
-		}
-		return nil
-	}
-
-	deletedByName := func(name string) *liveperson.Skill {
-		for _, s := range byName[nameKey(name)] {
-			if s.Deleted {
-				return s
-			}
-		}
-		return nil
-	}
-
-	owned := make(map[int64]store.OwnedSkill, len(in.Registry))
-	ownedByKey := make(map[string]store.OwnedSkill, len(in.Registry))
+	pl.owned = make(map[int64]store.OwnedSkill, len(in.Registry))
+	pl.ownedByKey = make(map[string]store.OwnedSkill, len(in.Registry))
 	for _, r := range in.Registry {
 		if r.ReleasedAt != nil {
 			continue
 		}
-		owned[r.SkillID] = r
-		ownedByKey[r.RuleKey] = r
+		pl.owned[r.SkillID] = r
+		pl.ownedByKey[r.RuleKey] = r
 	}
 	// Keys compare by their values' name identity: "Café" typed in two
 	// Unicode forms, or "Sales" and "sales", are one group's keys.
-	desiredKeys := make(map[string]bool, len(in.Desired))
+	pl.desiredKeys = make(map[string]bool, len(in.Desired))
 	for _, d := range in.Desired {
 		for _, k := range keysOf(&d) {
-			desiredKeys[keyIdentity(k)] = true
+			pl.desiredKeys[keyIdentity(k)] = true
 		}
 	}
+	pl.claimed = make(map[int64]bool, len(in.Registry))
+	pl.renamedAway = map[string]int64{}
+	return pl
+}
 
-	// gone: LivePerson says the skill no longer exists (deleted:true, or a
-	// 404 to GET). missing: absent from the list without that proof.
-	gone := func(id int64) bool {
-		cur := byID[id]
-		return cur != nil && cur.Deleted || cur == nil && in.Gone[id]
+// liveByName is the live skill of a name (by NameKey), or nil.
+func (pl *planner) liveByName(name string) *liveperson.Skill {
+	for _, s := range pl.byName[nameKey(name)] {
+		if !s.Deleted {
+			return s
+		}
 	}
-	missing := func(id int64) bool { return byID[id] == nil && !in.Gone[id] }
-	reportMissing := func(row store.OwnedSkill) {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("skill %d %q, which skillsync manages, is missing from LivePerson's skill list but was not confirmed deleted; left as it is this run", row.SkillID, row.Name))
+	return nil
+}
+
+// deletedByName is a deleted skill of a name (by NameKey), or nil.
+func (pl *planner) deletedByName(name string) *liveperson.Skill {
+	for _, s := range pl.byName[nameKey(name)] {
+		if s.Deleted {
+			return s
+		}
 	}
+	return nil
+}
 
-	// Skills earlier runs created without learning it join the registry
-	// first: from here on they are owned like any other.
-	takenOver, disowned := takeOver(p, in.Unconfirmed, in.Revision, liveByName, owned, ownedByKey, gone)
+// gone reports whether LivePerson says the skill no longer exists
+// (deleted:true, or a 404 to GET).
+func (pl *planner) gone(id int64) bool {
+	cur := pl.byID[id]
+	return cur != nil && cur.Deleted || cur == nil && pl.in.Gone[id]
+}
 
-	// (After takeOver, which adds the skills it takes over.)
-	ownedByKeyID := make(map[string][]store.OwnedSkill, len(ownedByKey))
-	for _, k := range slices.Sorted(maps.Keys(ownedByKey)) {
+// missing reports whether the skill is absent from the list without
+// proof that it is gone.
+func (pl *planner) missing(id int64) bool { return pl.byID[id] == nil && !pl.in.Gone[id] }
+
+func (pl *planner) reportMissing(row store.OwnedSkill) {
+	pl.p.Warnings = append(pl.p.Warnings, fmt.Sprintf("skill %d %q, which skillsync manages, is missing from LivePerson's skill list but was not confirmed deleted; left as it is this run", row.SkillID, row.Name))
+}
+
+// indexOwnedKeys groups the owned rows by their key's identity (after
+// takeOver, which adds the skills it takes over).
+func (pl *planner) indexOwnedKeys() {
+	pl.ownedByKeyID = make(map[string][]store.OwnedSkill, len(pl.ownedByKey))
+	for _, k := range slices.Sorted(maps.Keys(pl.ownedByKey)) {
 		id := keyIdentity(k)
-		ownedByKeyID[id] = append(ownedByKeyID[id], ownedByKey[k])
+		pl.ownedByKeyID[id] = append(pl.ownedByKeyID[id], pl.ownedByKey[k])
 	}
-	resolver := newTransferResolver(in.Current, in.Desired)
-	claimed := make(map[int64]bool, len(in.Registry))
-	// The skill each desired skill keeps (defect 21.1: of the keys that
-	// produce a name, the owned skill already carrying it wins).
-	rows := make([]*store.OwnedSkill, len(in.Desired))
-	rekeys := make([]bool, len(in.Desired))
-	renamedAway := map[string]int64{} // NameKey → owned skill this run renames
-	for i := range in.Desired {
-		d := &in.Desired[i]
-		rows[i] = pickOwned(d, ownedByKeyID, byID)
-		if r := rows[i]; r == nil || !sameName(liveName(byID[r.SkillID]), d.Name) {
+}
+
+// pickKept picks the owned skill each desired skill keeps (defect 21.1:
+// of the keys that produce a name, the owned skill already carrying it
+// wins), and points transfer_to names at the skills carrying them after
+// the run.
+func (pl *planner) pickKept() {
+	pl.kept = make([]*store.OwnedSkill, len(pl.in.Desired))
+	pl.rekey = make([]bool, len(pl.in.Desired))
+	for i := range pl.in.Desired {
+		d := &pl.in.Desired[i]
+		pl.kept[i] = pickOwned(d, pl.ownedByKeyID, pl.byID)
+		if r := pl.kept[i]; r == nil || !sameName(liveName(pl.byID[r.SkillID]), d.Name) {
 			// An owned skill already carrying the name under a key no rule
 			// produces any more beats renaming another one onto it.
-			if s := liveByName(d.Name); s != nil {
-				if r, own := owned[s.ID]; own && !desiredKeys[keyIdentity(r.RuleKey)] {
+			if s := pl.liveByName(d.Name); s != nil {
+				if r, own := pl.owned[s.ID]; own && !pl.desiredKeys[keyIdentity(r.RuleKey)] {
 					// It moves to d's key, unless another skill (the one
 					// merged away, until its delete) still holds that key.
-					taken := slices.ContainsFunc(ownedByKeyID[keyIdentity(d.Key)], func(o store.OwnedSkill) bool { return o.SkillID != r.SkillID })
-					rows[i], rekeys[i] = &r, !taken
+					taken := slices.ContainsFunc(pl.ownedByKeyID[keyIdentity(d.Key)], func(o store.OwnedSkill) bool { return o.SkillID != r.SkillID })
+					pl.kept[i], pl.rekey[i] = &r, !taken
 				}
 			}
 		}
-		r := rows[i]
-		if r == nil {
-			continue
+		if r := pl.kept[i]; r != nil {
+			pl.resolveRename(r, d.Name)
 		}
-		// transfer_to resolves a name to the skill carrying it after the
-		// run: a skill this run renames answers to its new name only.
-		cur, name := byID[r.SkillID], in.Desired[i].Name
-		if cur == nil || cur.Deleted || sameName(cur.Name, name) {
-			continue
-		}
-		if other := liveByName(name); other != nil && other.ID != cur.ID {
-			continue // the rename is blocked
-		}
-		if gone := deletedByName(name); gone != nil && gone.ID != cur.ID {
-			continue
-		}
-		resolver.idByName[nameKey(name)] = cur.ID
-		if resolver.idByName[nameKey(cur.Name)] == cur.ID {
-			delete(resolver.idByName, nameKey(cur.Name))
-		}
-		renamedAway[nameKey(cur.Name)] = cur.ID
 	}
+}
 
-	for i := range in.Desired {
-		d := &in.Desired[i]
-		var row store.OwnedSkill
-		ok, rekey := rows[i] != nil, rekeys[i]
-		if ok {
-			row = *rows[i]
-			if row.RuleKey != d.Key && !rekey {
-				// The group keeps the key of the skill it keeps.
-				dd := *d
-				dd.Key = row.RuleKey
-				d = &dd
-			}
-		}
-		prov := provenance(d)
-		if !ok {
-			// The key changed (rule id or name attributes edited) but a
-			// skill we own still carries the desired name: keep that skill
-			// rather than delete and recreate it.
-			if s := liveByName(d.Name); s != nil {
-				if r, own := owned[s.ID]; own && !desiredKeys[keyIdentity(r.RuleKey)] && !claimed[s.ID] {
-					row, ok, rekey = r, true, true
-				}
-			}
-		}
-		if ok {
-			claimed[row.SkillID] = true
-			cur := byID[row.SkillID]
-			if missing(row.SkillID) {
-				reportMissing(row)
-				continue
-			}
-			if cur == nil || cur.Deleted {
-				if other := liveByName(d.Name); other != nil {
-					p.Changes = append(p.Changes, conflict(d, prov, other,
-						fmt.Sprintf("skill %d that skillsync created for this rule was deleted in LivePerson, and the name is now held by skill %d, which skillsync does not manage", row.SkillID, other.ID)))
-					continue
-				}
-				if gone := deletedByName(d.Name); gone != nil {
-					// LivePerson keeps the names of deleted skills (lpsim takes
-					// the strict reading of "unique"): a create would fail.
-					p.Changes = append(p.Changes, conflict(d, prov, gone,
-						fmt.Sprintf("skill %d that skillsync created for this rule was deleted in LivePerson outside skillsync; LivePerson keeps the names of deleted skills, so it cannot be created again as %q: change the rule's name or restore the skill in LivePerson", row.SkillID, d.Name)))
-					continue
-				}
-				after := desiredSkill(liveperson.Skill{}, d, resolver)
-				reason := fmt.Sprintf("skill %d was deleted in LivePerson outside skillsync; creating it again", row.SkillID)
-				if cur == nil {
-					reason = fmt.Sprintf("skill %d no longer exists in LivePerson; creating it again", row.SkillID)
-				}
-				c := prov
-				c.Action, c.Skill, c.After, c.Recreate, c.Reason, c.ReplacesID = ActionCreate, d.Name, after, true, reason, row.SkillID
-				p.carriers[nameKey(d.Name)] = carrier{create: true}
-				c.managed = managedFields(d)
-				c.Fields, c.Diff = createFields(d, after, resolver)
-				p.Changes = append(p.Changes, c)
-				continue
-			}
-			// From here on the skill is ours and live: it carries d, even
-			// when a rename is blocked (its team keeps it meanwhile).
-			p.carriers[nameKey(d.Name)] = carrier{id: cur.ID}
-			if !sameName(cur.Name, d.Name) {
-				if other := liveByName(d.Name); other != nil && other.ID != cur.ID {
-					p.Changes = append(p.Changes, conflict(d, prov, other,
-						fmt.Sprintf("cannot rename skill %d %q: the name is held by skill %d; skill %d keeps its name and its members meanwhile", cur.ID, cur.Name, other.ID, cur.ID)))
-					continue
-				}
-				if gone := deletedByName(d.Name); gone != nil && gone.ID != cur.ID {
-					p.Changes = append(p.Changes, conflict(d, prov, gone,
-						fmt.Sprintf("cannot rename skill %d %q: deleted skill %d still holds the name in LivePerson, which keeps the names of deleted skills; skill %d keeps its name and its members meanwhile: change the rule's name", cur.ID, cur.Name, gone.ID, cur.ID)))
-					continue
-				}
-			}
-			after := desiredSkill(*cur, d, resolver)
-			diff := resolver.pendingTransfers(diffSkill(cur, after, d, resolver), cur, d)
-			managed := managedFields(d)
-			if _, ok := takenOver[cur.ID]; ok && len(diff) == 0 {
-				// Nothing to write, but registering it is a change the
-				// plan shows (as an adoption, below).
-				c := prov
-				c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Rekey = ActionUpdate, d.Name, cur.ID, cur, after, rekey
-				c.Fields, c.managed = []string{}, managed
-				p.Changes = append(p.Changes, c)
-				continue
-			}
-			if len(diff) == 0 {
-				if in.Written != nil {
-					if st := stateOf(cur, managed); !sameState(st, in.Written[cur.ID]) {
-						if p.StateFixes == nil {
-							p.StateFixes = map[int64]SkillState{}
-						}
-						p.StateFixes[cur.ID] = st
-					}
-				}
-				p.Unchanged++
-				if rekey || row.Name != d.Name {
-					fix := row
-					fix.Name, fix.RuleID, fix.RuleKey = d.Name, d.RuleID, d.Key
-					p.RegistryFixes = append(p.RegistryFixes, fix)
-				}
-				continue
-			}
-			c := prov
-			c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Rekey = ActionUpdate, d.Name, cur.ID, cur, after, diff, rekey
-			c.Fields = diffFields(diff)
-			c.managed = managed
-			var edited []string
-			if w, ok := in.Written[cur.ID]; ok {
-				edited = editedFields(cur, w, managed)
-			} else if cur.Name != row.Name {
-				// LivePerson's name is not the one we gave it.
-				edited = []string{"name"}
-			}
-			if len(edited) > 0 {
-				c.Drift = true
-				c.Reason = "edited outside skillsync: " + strings.Join(edited, ", ")
-			} else if row.Name != d.Name {
-				c.RenamedFrom = cur.Name
-			}
-			p.Changes = append(p.Changes, c)
-			continue
-		}
+// resolveRename makes transfer_to resolve name to the skill of row when
+// this run renames it to name: a skill this run renames answers to its
+// new name only.
+func (pl *planner) resolveRename(row *store.OwnedSkill, name string) {
+	cur := pl.byID[row.SkillID]
+	if cur == nil || cur.Deleted || sameName(cur.Name, name) {
+		return
+	}
+	if other := pl.liveByName(name); other != nil && other.ID != cur.ID {
+		return // the rename is blocked
+	}
+	if gone := pl.deletedByName(name); gone != nil && gone.ID != cur.ID {
+		return
+	}
+	pl.resolver.idByName[nameKey(name)] = cur.ID
+	if pl.resolver.idByName[nameKey(cur.Name)] == cur.ID {
+		delete(pl.resolver.idByName, nameKey(cur.Name))
+	}
+	pl.renamedAway[nameKey(cur.Name)] = cur.ID
+}
 
-		afterRenames := false
-		if other := liveByName(d.Name); other != nil && renamedAway[nameKey(d.Name)] == other.ID {
-			// Another group's skill gives the name up in this run.
-			afterRenames = true
-		} else if other != nil {
-			if r, own := owned[other.ID]; own {
-				p.Changes = append(p.Changes, conflict(d, prov, other,
-					fmt.Sprintf("the name is held by skill %d, which skillsync manages for rule %s (key %s)", other.ID, r.RuleID, r.RuleKey)))
-				continue
-			}
-			if !in.AdoptExisting {
-				p.Changes = append(p.Changes, conflict(d, prov, other,
-					fmt.Sprintf("skill %d %q exists and is not managed by skillsync; left untouched (set skills.adopt_existing: true to take it over)", other.ID, other.Name)))
-				continue
-			}
-			after := desiredSkill(*other, d, resolver)
-			diff := resolver.pendingTransfers(diffSkill(other, after, d, resolver), other, d)
-			c := prov
-			c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Adopt = ActionUpdate, d.Name, other.ID, other, after, diff, true
-			c.Fields = diffFields(diff)
-			c.managed = managedFields(d)
-			c.Reason = "adopting an existing skill (skills.adopt_existing)"
-			p.carriers[nameKey(d.Name)] = carrier{id: other.ID}
-			p.Changes = append(p.Changes, c)
-			continue
+// planDesired decides desired skill i: through the owned skill it keeps,
+// if any, else as a skill skillsync does not own yet.
+func (pl *planner) planDesired(i int) {
+	d := &pl.in.Desired[i]
+	var row store.OwnedSkill
+	ok, rekey := pl.kept[i] != nil, pl.rekey[i]
+	if ok {
+		row = *pl.kept[i]
+		if row.RuleKey != d.Key && !rekey {
+			// The group keeps the key of the skill it keeps.
+			dd := *d
+			dd.Key = row.RuleKey
+			d = &dd
 		}
-		if gone := deletedByName(d.Name); gone != nil {
+	}
+	if !ok {
+		// The key changed (rule id or name attributes edited) but a
+		// skill we own still carries the desired name: keep that skill
+		// rather than delete and recreate it.
+		if s := pl.liveByName(d.Name); s != nil {
+			if r, own := pl.owned[s.ID]; own && !pl.desiredKeys[keyIdentity(r.RuleKey)] && !pl.claimed[s.ID] {
+				row, ok, rekey = r, true, true
+			}
+		}
+	}
+	if !ok {
+		pl.planUnowned(d, provenance(d))
+		return
+	}
+	pl.claimed[row.SkillID] = true
+	cur := pl.byID[row.SkillID]
+	switch {
+	case pl.missing(row.SkillID):
+		pl.reportMissing(row)
+	case cur == nil || cur.Deleted:
+		pl.planRecreate(d, provenance(d), row, cur)
+	default:
+		pl.planOwned(d, provenance(d), row, cur, rekey)
+	}
+}
+
+// planRecreate decides a desired skill whose owned skill LivePerson no
+// longer has (cur nil: a 404; else deleted): create it again, unless its
+// name is taken.
+func (pl *planner) planRecreate(d *DesiredSkill, prov Change, row store.OwnedSkill, cur *liveperson.Skill) {
+	p := pl.p
+	if other := pl.liveByName(d.Name); other != nil {
+		p.Changes = append(p.Changes, conflict(d, prov, other,
+			fmt.Sprintf("skill %d that skillsync created for this rule was deleted in LivePerson, and the name is now held by skill %d, which skillsync does not manage", row.SkillID, other.ID)))
+		return
+	}
+	if gone := pl.deletedByName(d.Name); gone != nil {
+		// LivePerson keeps the names of deleted skills (lpsim takes
+		// the strict reading of "unique"): a create would fail.
+		p.Changes = append(p.Changes, conflict(d, prov, gone,
+			fmt.Sprintf("skill %d that skillsync created for this rule was deleted in LivePerson outside skillsync; LivePerson keeps the names of deleted skills, so it cannot be created again as %q: change the rule's name or restore the skill in LivePerson", row.SkillID, d.Name)))
+		return
+	}
+	after := desiredSkill(liveperson.Skill{}, d, pl.resolver)
+	reason := fmt.Sprintf("skill %d was deleted in LivePerson outside skillsync; creating it again", row.SkillID)
+	if cur == nil {
+		reason = fmt.Sprintf("skill %d no longer exists in LivePerson; creating it again", row.SkillID)
+	}
+	c := prov
+	c.Action, c.Skill, c.After, c.Recreate, c.Reason, c.ReplacesID = ActionCreate, d.Name, after, true, reason, row.SkillID
+	p.carriers[nameKey(d.Name)] = carrier{create: true}
+	c.managed = managedFields(d)
+	c.Fields, c.Diff = createFields(d, after, pl.resolver)
+	p.Changes = append(p.Changes, c)
+}
+
+// planOwned decides a desired skill whose owned skill cur is live: it
+// carries d (even when a rename is blocked: its team keeps it
+// meanwhile), unchanged, or updated (a rename, drift, new settings).
+func (pl *planner) planOwned(d *DesiredSkill, prov Change, row store.OwnedSkill, cur *liveperson.Skill, rekey bool) {
+	p := pl.p
+	p.carriers[nameKey(d.Name)] = carrier{id: cur.ID}
+	if !sameName(cur.Name, d.Name) {
+		if other := pl.liveByName(d.Name); other != nil && other.ID != cur.ID {
+			p.Changes = append(p.Changes, conflict(d, prov, other,
+				fmt.Sprintf("cannot rename skill %d %q: the name is held by skill %d; skill %d keeps its name and its members meanwhile", cur.ID, cur.Name, other.ID, cur.ID)))
+			return
+		}
+		if gone := pl.deletedByName(d.Name); gone != nil && gone.ID != cur.ID {
 			p.Changes = append(p.Changes, conflict(d, prov, gone,
-				fmt.Sprintf("deleted skill %d %q still holds the name in LivePerson, which keeps the names of deleted skills; change the rule's name", gone.ID, gone.Name)))
-			continue
+				fmt.Sprintf("cannot rename skill %d %q: deleted skill %d still holds the name in LivePerson, which keeps the names of deleted skills; skill %d keeps its name and its members meanwhile: change the rule's name", cur.ID, cur.Name, gone.ID, cur.ID)))
+			return
 		}
-		after := desiredSkill(liveperson.Skill{}, d, resolver)
-		c := prov
-		c.Action, c.Skill, c.After, c.afterRenames = ActionCreate, d.Name, after, afterRenames
-		p.carriers[nameKey(d.Name)] = carrier{create: true}
-		c.Fields, c.Diff = createFields(d, after, resolver)
-		c.managed = managedFields(d)
-		p.Changes = append(p.Changes, c)
 	}
+	after := desiredSkill(*cur, d, pl.resolver)
+	diff := pl.resolver.pendingTransfers(diffSkill(cur, after, d, pl.resolver), cur, d)
+	managed := managedFields(d)
+	if _, ok := pl.takenOver[cur.ID]; ok && len(diff) == 0 {
+		// Nothing to write, but registering it is a change the
+		// plan shows (as an adoption, explainTakeovers).
+		c := prov
+		c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Rekey = ActionUpdate, d.Name, cur.ID, cur, after, rekey
+		c.Fields, c.managed = []string{}, managed
+		p.Changes = append(p.Changes, c)
+		return
+	}
+	if len(diff) == 0 {
+		pl.unchanged(d, row, cur, managed, rekey)
+		return
+	}
+	c := prov
+	c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Rekey = ActionUpdate, d.Name, cur.ID, cur, after, diff, rekey
+	c.Fields = diffFields(diff)
+	c.managed = managed
+	var edited []string
+	if w, ok := pl.in.Written[cur.ID]; ok {
+		edited = editedFields(cur, w, managed)
+	} else if cur.Name != row.Name {
+		// LivePerson's name is not the one we gave it.
+		edited = []string{"name"}
+	}
+	if len(edited) > 0 {
+		c.Drift = true
+		c.Reason = "edited outside skillsync: " + strings.Join(edited, ", ")
+	} else if row.Name != d.Name {
+		c.RenamedFrom = cur.Name
+	}
+	p.Changes = append(p.Changes, c)
+}
 
-	// Owned skills no desired skill claimed: gone from the HR data.
+// unchanged counts an owned skill that needs no write, and fixes what
+// skillsync remembers of it: its written state and its registry row.
+func (pl *planner) unchanged(d *DesiredSkill, row store.OwnedSkill, cur *liveperson.Skill, managed []string, rekey bool) {
+	p := pl.p
+	if pl.in.Written != nil {
+		if st := stateOf(cur, managed); !sameState(st, pl.in.Written[cur.ID]) {
+			if p.StateFixes == nil {
+				p.StateFixes = map[int64]SkillState{}
+			}
+			p.StateFixes[cur.ID] = st
+		}
+	}
+	p.Unchanged++
+	if rekey || row.Name != d.Name {
+		fix := row
+		fix.Name, fix.RuleID, fix.RuleKey = d.Name, d.RuleID, d.Key
+		p.RegistryFixes = append(p.RegistryFixes, fix)
+	}
+}
+
+// planUnowned decides a desired skill skillsync owns no skill for:
+// create it, adopt the skill of its name (skills.adopt_existing), or
+// report the name taken.
+func (pl *planner) planUnowned(d *DesiredSkill, prov Change) {
+	p := pl.p
+	afterRenames := false
+	if other := pl.liveByName(d.Name); other != nil && pl.renamedAway[nameKey(d.Name)] == other.ID {
+		// Another group's skill gives the name up in this run.
+		afterRenames = true
+	} else if other != nil {
+		pl.planTaken(d, prov, other)
+		return
+	}
+	if gone := pl.deletedByName(d.Name); gone != nil {
+		p.Changes = append(p.Changes, conflict(d, prov, gone,
+			fmt.Sprintf("deleted skill %d %q still holds the name in LivePerson, which keeps the names of deleted skills; change the rule's name", gone.ID, gone.Name)))
+		return
+	}
+	after := desiredSkill(liveperson.Skill{}, d, pl.resolver)
+	c := prov
+	c.Action, c.Skill, c.After, c.afterRenames = ActionCreate, d.Name, after, afterRenames
+	p.carriers[nameKey(d.Name)] = carrier{create: true}
+	c.Fields, c.Diff = createFields(d, after, pl.resolver)
+	c.managed = managedFields(d)
+	p.Changes = append(p.Changes, c)
+}
+
+// planTaken decides a desired skill whose name a live skill other holds
+// that this desired skill does not own: a conflict, or an adoption.
+func (pl *planner) planTaken(d *DesiredSkill, prov Change, other *liveperson.Skill) {
+	p := pl.p
+	if r, own := pl.owned[other.ID]; own {
+		p.Changes = append(p.Changes, conflict(d, prov, other,
+			fmt.Sprintf("the name is held by skill %d, which skillsync manages for rule %s (key %s)", other.ID, r.RuleID, r.RuleKey)))
+		return
+	}
+	if !pl.in.AdoptExisting {
+		p.Changes = append(p.Changes, conflict(d, prov, other,
+			fmt.Sprintf("skill %d %q exists and is not managed by skillsync; left untouched (set skills.adopt_existing: true to take it over)", other.ID, other.Name)))
+		return
+	}
+	after := desiredSkill(*other, d, pl.resolver)
+	diff := pl.resolver.pendingTransfers(diffSkill(other, after, d, pl.resolver), other, d)
+	c := prov
+	c.Action, c.Skill, c.SkillID, c.Before, c.After, c.Diff, c.Adopt = ActionUpdate, d.Name, other.ID, other, after, diff, true
+	c.Fields = diffFields(diff)
+	c.managed = managedFields(d)
+	c.Reason = "adopting an existing skill (skills.adopt_existing)"
+	p.carriers[nameKey(d.Name)] = carrier{id: other.ID}
+	p.Changes = append(p.Changes, c)
+}
+
+// planUnclaimed decides the owned skills no desired skill claimed: gone
+// from the HR data. Missing from the list: kept and reported; gone from
+// LivePerson: forgotten; else the rules' part of the delete guard
+// (dueDeletes).
+func (pl *planner) planUnclaimed() {
+	p := pl.p
 	var unclaimed []store.OwnedSkill
-	for _, id := range slices.Sorted(maps.Keys(owned)) {
-		if claimed[id] {
+	for _, id := range slices.Sorted(maps.Keys(pl.owned)) {
+		if pl.claimed[id] {
 			continue
 		}
-		row := owned[id]
-		if missing(id) {
-			reportMissing(row)
+		row := pl.owned[id]
+		if pl.missing(id) {
+			pl.reportMissing(row)
 			continue
 		}
-		if gone(id) {
+		if pl.gone(id) {
 			p.Forget = append(p.Forget, id)
 			continue
 		}
 		unclaimed = append(unclaimed, row)
 	}
-	p.Changes = append(p.Changes, dueDeletes(in, unclaimed, byID)...)
+	p.Changes = append(p.Changes, dueDeletes(pl.in, unclaimed, pl.byID)...)
+}
+
+// explainTakeovers says in the plan why a skill with the name of a lost
+// create is not ours, and marks the changes of the skills taken over.
+func (pl *planner) explainTakeovers() {
+	p := pl.p
 	for i := range p.Changes {
 		c := &p.Changes[i]
-		if why, ok := disowned[c.SkillID]; ok && c.SkillID != 0 && c.Action == ActionUnmanagedConflict {
-			// Say why a skill with the name of a lost create is not ours.
+		if why, ok := pl.disowned[c.SkillID]; ok && c.SkillID != 0 && c.Action == ActionUnmanagedConflict {
 			c.Reason += "; " + why
 		}
-		runID, ok := takenOver[c.SkillID]
+		runID, ok := pl.takenOver[c.SkillID]
 		if !ok || c.SkillID == 0 {
 			continue
 		}
@@ -637,10 +752,6 @@ func BuildPlan(in PlanInput) *Plan {
 			c.CreatedByRun, c.Reason = runID, why+"; "+c.Reason
 		}
 	}
-	p.Warnings = append(p.Warnings, resolver.warnings()...)
-	applyPolicy(p)
-	sortChanges(p.Changes)
-	return p
 }
 
 // takeOver decides about the creates earlier runs sent without learning
