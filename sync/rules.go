@@ -534,144 +534,195 @@ type DesiredState struct {
 // its records produce), rule (the first in the configuration), key and
 // description (rendered from its member with the smallest id) are chosen
 // by rules that ignore the feed's order.
+//
+// Its steps: check the feed's columns, evaluate every rule over every
+// record into groups of one name identity, list the records skipped,
+// check the groups against each other and the static skills, then turn
+// each group (and each static skill) into a desired skill.
 func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 	if problems := rs.checkColumns(snap); len(problems) > 0 {
 		return nil, &ConfigError{Problems: problems}
 	}
-	var (
-		out      DesiredState
-		groups   = map[string]*group{} // by NameKey
-		skipped  = make([][]RecordProblem, len(rs.rules))
-		problems []string
-	)
-	report := func(r *compiledRule, rec *hrsource.Record, format string, args ...any) {
-		p := RecordProblem{RuleID: r.cfg.ID, Msg: fmt.Sprintf(format, args...)}
-		if rec != nil {
-			p.RecordID, p.Origin = rec.ID, rec.Origin
-		}
-		skipped[r.index] = append(skipped[r.index], p)
+	ev := rs.newEvaluation(snap)
+	ev.evaluate()
+	rs.listProblems(&ev.out, ev.skipped)
+	// Groups in name order, so that errors and the result are stable.
+	nks := slices.Sorted(maps.Keys(ev.groups))
+	if problems := rs.checkGroups(ev.groups, nks); len(problems) > 0 {
+		return nil, &ConfigError{Problems: problems}
 	}
+	for _, nk := range nks {
+		ev.addSkill(ev.groups[nk])
+	}
+	ev.out.Skills = append(ev.out.Skills, rs.staticSkills()...)
+	slices.SortFunc(ev.out.Skills, func(a, b DesiredSkill) int { return strings.Compare(a.Name, b.Name) })
+	return &ev.out, nil
+}
 
-	// entry caches, per rule, what one combination of name attributes
-	// yields: evaluating 100,000 records then costs a map lookup each.
-	type entry struct {
-		key, name, problem string
-		group              *group
-	}
-	type evalState struct {
-		entries map[string]*entry
-		vm      vm.VM
-		buf     []byte
-	}
-	states := make([]*evalState, len(rs.rules))
-	for i := range states {
-		states[i] = &evalState{entries: map[string]*entry{}}
-	}
-	groupFor := func(name string) *group {
-		nk := nameKey(name)
-		g, ok := groups[nk]
-		if !ok {
-			g = &group{name: name, via: map[int]*groupRule{}}
-			groups[nk] = g
-		} else if name < g.name {
-			g.name = name
-		}
-		return g
-	}
-	resolve := func(r *compiledRule, env map[string]any, key string) *entry {
-		var sb strings.Builder
-		if err := r.name.Execute(&sb, env); err != nil {
-			return &entry{key: key, problem: "name: " + oneLine(err.Error())}
-		}
-		name := normalizeName(sb.String())
-		if !r.nameCacheable {
-			key = r.cfg.ID + "|" + name
-		}
-		for _, a := range r.namePrinted {
-			if f, empty := a.emptyAttribute(env); empty {
-				return &entry{key: key, problem: fmt.Sprintf("name: attribute %s is empty, which would make the skill %q; fix the record, or write the template to leave the attribute out when it is empty ({{ if .%s }}...{{ end }})", f, name, f)}
-			}
-		}
-		return &entry{key: key, name: name, problem: validateName(name, rs.nameMaxLength)}
-	}
+// evaluation is the state of one Desired: the groups the records make and
+// what each rule skipped.
+type evaluation struct {
+	rs     *Rules
+	snap   *hrsource.Snapshot
+	out    DesiredState
+	groups map[string]*group // by NameKey
+	// skipped are the problems each rule reported, by rule index.
+	skipped [][]RecordProblem
+	states  []*evalState // by rule index
+}
 
-	// Records outer, rules inner: each record's environment is built once
-	// (into one reused map) and shared by every rule.
+// ruleEntry is what one combination of a rule's name attributes yields;
+// evalState caches them per rule, so that evaluating 100,000 records costs
+// a map lookup each.
+type ruleEntry struct {
+	key, name, problem string
+	group              *group
+}
+
+type evalState struct {
+	entries map[string]*ruleEntry
+	vm      vm.VM
+	buf     []byte
+}
+
+func (rs *Rules) newEvaluation(snap *hrsource.Snapshot) *evaluation {
+	ev := &evaluation{rs: rs, snap: snap, groups: map[string]*group{},
+		skipped: make([][]RecordProblem, len(rs.rules)), states: make([]*evalState, len(rs.rules))}
+	for i := range ev.states {
+		ev.states[i] = &evalState{entries: map[string]*ruleEntry{}}
+	}
+	return ev
+}
+
+// report records that rule r skipped rec (nil: no record).
+func (ev *evaluation) report(r *compiledRule, rec *hrsource.Record, format string, args ...any) {
+	p := RecordProblem{RuleID: r.cfg.ID, Msg: fmt.Sprintf(format, args...)}
+	if rec != nil {
+		p.RecordID, p.Origin = rec.ID, rec.Origin
+	}
+	ev.skipped[r.index] = append(ev.skipped[r.index], p)
+}
+
+// groupFor is the group of a name's identity, keeping its smallest
+// spelling.
+func (ev *evaluation) groupFor(name string) *group {
+	nk := nameKey(name)
+	g, ok := ev.groups[nk]
+	if !ok {
+		g = &group{name: name, via: map[int]*groupRule{}}
+		ev.groups[nk] = g
+	} else if name < g.name {
+		g.name = name
+	}
+	return g
+}
+
+// resolve renders the name rule r gives env, and says what is wrong with
+// it, if anything.
+func (ev *evaluation) resolve(r *compiledRule, env map[string]any, key string) *ruleEntry {
+	var sb strings.Builder
+	if err := r.name.Execute(&sb, env); err != nil {
+		return &ruleEntry{key: key, problem: "name: " + oneLine(err.Error())}
+	}
+	name := normalizeName(sb.String())
+	if !r.nameCacheable {
+		key = r.cfg.ID + "|" + name
+	}
+	for _, a := range r.namePrinted {
+		if f, empty := a.emptyAttribute(env); empty {
+			return &ruleEntry{key: key, problem: fmt.Sprintf("name: attribute %s is empty, which would make the skill %q; fix the record, or write the template to leave the attribute out when it is empty ({{ if .%s }}...{{ end }})", f, name, f)}
+		}
+	}
+	return &ruleEntry{key: key, name: name, problem: validateName(name, ev.rs.nameMaxLength)}
+}
+
+// evaluate runs every rule over every active record. Records outer, rules
+// inner: each record's environment is built once (into one reused map)
+// and shared by every rule.
+func (ev *evaluation) evaluate() {
 	var envBuf map[string]any
-	for i := range snap.Records {
-		rec := &snap.Records[i]
+	for i := range ev.snap.Records {
+		rec := &ev.snap.Records[i]
 		if !rec.Active {
 			continue
 		}
 		envBuf = rec.EnvInto(envBuf)
-		env := envBuf
-		for _, r := range rs.rules {
-			if r.name == nil {
-				continue
-			}
-			st := states[r.index]
-			envs := []map[string]any{env}
-			var forValues []string
-			if r.cfg.ForEach != "" {
-				envs = envs[:0]
-				switch v := env[r.cfg.ForEach].(type) {
-				case []string:
-					forValues = v
-				case string:
-					if v != "" {
-						forValues = []string{v}
-					}
-				}
-				forValues = dedupeValues(forValues)
-				for _, v := range forValues {
-					envs = append(envs, withValue(env, r.cfg.ForEach, v))
-				}
-			}
-			for ei, e := range envs {
-				if r.when != nil {
-					res, err := st.vm.Run(r.when, e)
-					if err != nil {
-						report(r, rec, "when: %s", oneLine(err.Error()))
-						continue
-					}
-					if b, _ := res.(bool); !b {
-						continue
-					}
-				}
-				var forValue string
-				if forValues != nil {
-					forValue = forValues[ei]
-				}
-				st.buf = appendKey(st.buf[:0], r, e, forValue)
-				var ent *entry
-				if r.nameCacheable {
-					ent = st.entries[string(st.buf)]
-					if ent == nil {
-						ent = resolve(r, e, string(st.buf))
-						st.entries[ent.key] = ent
-					}
-				} else {
-					ent = resolve(r, e, "")
-				}
-				if ent.problem != "" {
-					report(r, rec, "%s", ent.problem)
-					continue
-				}
-				g := ent.group
-				if g == nil {
-					g = groupFor(ent.name)
-					if r.nameCacheable {
-						ent.group = g
-					}
-				}
-				g.add(r, ent.key, int32(i), rec.ID, forValue)
+		for _, r := range ev.rs.rules {
+			if r.name != nil {
+				ev.evalRule(r, int32(i), rec, envBuf)
 			}
 		}
 	}
-	rs.listProblems(&out, skipped)
+}
 
-	// Groups in name order, so that errors and the result are stable.
-	nks := slices.Sorted(maps.Keys(groups))
+// evalRule runs rule r over record rec (index i, environment env): once,
+// or once per value of its for_each attribute, adding the record to the
+// group of each name it produces.
+func (ev *evaluation) evalRule(r *compiledRule, i int32, rec *hrsource.Record, env map[string]any) {
+	st := ev.states[r.index]
+	envs := []map[string]any{env}
+	var forValues []string
+	if r.cfg.ForEach != "" {
+		envs = envs[:0]
+		switch v := env[r.cfg.ForEach].(type) {
+		case []string:
+			forValues = v
+		case string:
+			if v != "" {
+				forValues = []string{v}
+			}
+		}
+		forValues = dedupeValues(forValues)
+		for _, v := range forValues {
+			envs = append(envs, withValue(env, r.cfg.ForEach, v))
+		}
+	}
+	for ei, e := range envs {
+		if r.when != nil {
+			res, err := st.vm.Run(r.when, e)
+			if err != nil {
+				ev.report(r, rec, "when: %s", oneLine(err.Error()))
+				continue
+			}
+			if b, _ := res.(bool); !b {
+				continue
+			}
+		}
+		var forValue string
+		if forValues != nil {
+			forValue = forValues[ei]
+		}
+		st.buf = appendKey(st.buf[:0], r, e, forValue)
+		var ent *ruleEntry
+		if r.nameCacheable {
+			ent = st.entries[string(st.buf)]
+			if ent == nil {
+				ent = ev.resolve(r, e, string(st.buf))
+				st.entries[ent.key] = ent
+			}
+		} else {
+			ent = ev.resolve(r, e, "")
+		}
+		if ent.problem != "" {
+			ev.report(r, rec, "%s", ent.problem)
+			continue
+		}
+		g := ent.group
+		if g == nil {
+			g = ev.groupFor(ent.name)
+			if r.nameCacheable {
+				ent.group = g
+			}
+		}
+		g.add(r, ent.key, i, rec.ID, forValue)
+	}
+}
+
+// checkGroups reports the configuration mistakes the groups reveal: two
+// rules producing one name with different settings, and a rule producing
+// the name of a static skill.
+func (rs *Rules) checkGroups(groups map[string]*group, nks []string) []string {
+	var problems []string
 	staticByKey := map[string]int{}
 	for i, s := range rs.static {
 		staticByKey[nameKey(s.Name)] = i
@@ -691,62 +742,67 @@ func (rs *Rules) Desired(snap *hrsource.Snapshot) (*DesiredState, error) {
 				first.cfg.ID, first.path, g.name, i, normalizeName(rs.static[i].Name)))
 		}
 	}
-	if len(problems) > 0 {
-		return nil, &ConfigError{Problems: problems}
-	}
+	return problems
+}
 
-	for _, nk := range nks {
-		g := groups[nk]
-		members := slices.Clone(g.members)
-		slices.SortFunc(members, compareIDs)
-		members = slices.Compact(members)
-		rules := slices.Sorted(maps.Keys(g.via))
-		r := rs.rules[rules[0]]
-		// min_members counts people: one person reaching the name by two
-		// values or rules is one member.
-		if len(members) < r.cfg.MinMembers {
-			out.Suppressed++
-			continue
-		}
-		via := g.via[r.index]
-		var desc string
-		if r.description != nil {
-			rec := &snap.Records[via.descRecord]
-			env := rec.Env()
-			if r.cfg.ForEach != "" {
-				env = withValue(env, r.cfg.ForEach, via.descFor)
-			}
-			var sb strings.Builder
-			if err := r.description.Execute(&sb, env); err != nil {
-				report(r, rec, "description: %s", oneLine(err.Error()))
-				rs.listProblems(&out, skipped)
-				continue
-			}
-			desc = normalizeName(sb.String())
-		}
-		var keys []string
-		for _, ri := range rules {
-			keys = append(keys, g.via[ri].keys...)
-		}
-		slices.Sort(keys)
-		keys = slices.Compact(keys)
-		out.Skills = append(out.Skills, DesiredSkill{
-			Name: g.name, Description: desc, Settings: r.settings, RuleID: r.cfg.ID,
-			Key: slices.Min(via.keys), Keys: keys, Members: members,
-			ManageDescription: r.description != nil,
-		})
+// addSkill turns group g into a desired skill of its first rule, unless
+// it has fewer members than the rule's min_members or its description
+// cannot be rendered (then the record is skipped).
+func (ev *evaluation) addSkill(g *group) {
+	rs := ev.rs
+	members := slices.Clone(g.members)
+	slices.SortFunc(members, compareIDs)
+	members = slices.Compact(members)
+	rules := slices.Sorted(maps.Keys(g.via))
+	r := rs.rules[rules[0]]
+	// min_members counts people: one person reaching the name by two
+	// values or rules is one member.
+	if len(members) < r.cfg.MinMembers {
+		ev.out.Suppressed++
+		return
 	}
+	via := g.via[r.index]
+	var desc string
+	if r.description != nil {
+		rec := &ev.snap.Records[via.descRecord]
+		env := rec.Env()
+		if r.cfg.ForEach != "" {
+			env = withValue(env, r.cfg.ForEach, via.descFor)
+		}
+		var sb strings.Builder
+		if err := r.description.Execute(&sb, env); err != nil {
+			ev.report(r, rec, "description: %s", oneLine(err.Error()))
+			rs.listProblems(&ev.out, ev.skipped)
+			return
+		}
+		desc = normalizeName(sb.String())
+	}
+	var keys []string
+	for _, ri := range rules {
+		keys = append(keys, g.via[ri].keys...)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	ev.out.Skills = append(ev.out.Skills, DesiredSkill{
+		Name: g.name, Description: desc, Settings: r.settings, RuleID: r.cfg.ID,
+		Key: slices.Min(via.keys), Keys: keys, Members: members,
+		ManageDescription: r.description != nil,
+	})
+}
+
+// staticSkills are the desired skills of skills.static.
+func (rs *Rules) staticSkills() []DesiredSkill {
+	out := make([]DesiredSkill, 0, len(rs.static))
 	for _, s := range rs.static {
 		name := normalizeName(s.Name)
-		out.Skills = append(out.Skills, DesiredSkill{
+		out = append(out, DesiredSkill{
 			Name: name, Description: strings.TrimSpace(s.Description),
 			Settings: mergeSettings(rs.defaults, s.Settings),
 			RuleID:   staticRulePrefix + name, Key: staticRulePrefix + name, Static: true,
 			ManageDescription: strings.TrimSpace(s.Description) != "",
 		})
 	}
-	slices.SortFunc(out.Skills, func(a, b DesiredSkill) int { return strings.Compare(a.Name, b.Name) })
-	return &out, nil
+	return out
 }
 
 // group collects what the records say about one skill name.
