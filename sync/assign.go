@@ -263,16 +263,68 @@ func fillMasked(u liveperson.User, rec *hrsource.Record) (liveperson.User, strin
 // upsert-only and create-only remove nothing. p is the skills plan (it says
 // which skill carries each desired skill after the run).
 func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkill, current []liveperson.Skill, in AssignInput) *AssignmentPlan {
-	a := &AssignmentPlan{Match: cmp.Or(in.Match, "email"), managed: map[int64]bool{}, removable: map[int64]bool{}, carriers: map[int64]bool{}, skippedUsers: map[int64]bool{}}
-	removals := p.Policy == "" || p.Policy == PolicySync
+	as := newAssigner(p, in)
+	as.ownedAfterRun(registry, current)
+	as.wantedSkills(p, desired)
+	as.indexRecords()
+	as.indexUsers()
+	as.countUnmatched()
+	as.problemHolds()
+	for _, i := range as.holders {
+		as.planUser(&as.in.Users[i])
+	}
+	return as.finish()
+}
 
-	// Owned skills after the run: id → name and rule.
+// assigner is the state of one PlanAssignments.
+type assigner struct {
+	a        *AssignmentPlan
+	in       AssignInput
+	removals bool // the policy removes skills from users
+
+	// owned are the owned skills after the run (static ones excepted).
+	owned map[int64]ownedInfo
+	// wants are the desired skills skillsync carries after the run, and
+	// memberOf, by record id, the indexes of those whose rule selected
+	// the record.
+	wants    []want
+	memberOf map[string][]int
+
+	recordsByKey map[string][]int32 // match key → records
+	usersByKey   map[string][]int   // match key → users who can hold skills
+	holders      []int              // users who can hold skills
+
+	// problemRule are rules every record of which is held; problemRec,
+	// by record id, the rules that skipped the record.
+	problemRule map[string]bool
+	problemRec  map[string]map[string]bool
+
+	ambiguous []string // match keys left alone
+	skipped   []string // users not written, as the note names them
+}
+
+// ownedInfo is an owned skill's name and rule after the run.
+type ownedInfo struct{ name, rule string }
+
+// want is a desired skill and the skill that carries it (id 0: created
+// by this run).
+type want struct {
+	ref SkillRef
+	id  int64
+}
+
+func newAssigner(p *Plan, in AssignInput) *assigner {
+	return &assigner{in: in, removals: p.Policy == "" || p.Policy == PolicySync,
+		a: &AssignmentPlan{Match: cmp.Or(in.Match, "email"), managed: map[int64]bool{}, removable: map[int64]bool{}, carriers: map[int64]bool{}, skippedUsers: map[int64]bool{}}}
+}
+
+// ownedAfterRun lists the owned skills after the run: id → name and rule.
+func (as *assigner) ownedAfterRun(registry []store.OwnedSkill, current []liveperson.Skill) {
 	curByID := make(map[int64]*liveperson.Skill, len(current))
 	for i := range current {
 		curByID[current[i].ID] = &current[i]
 	}
-	type ownedInfo struct{ name, rule string }
-	owned := map[int64]ownedInfo{}
+	as.owned = map[int64]ownedInfo{}
 	for _, r := range registry {
 		if r.ReleasedAt != nil || strings.HasPrefix(r.RuleID, staticRulePrefix) {
 			// Static skills exist regardless of HR records: who holds
@@ -286,17 +338,16 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 			}
 			name = s.Name
 		}
-		owned[r.SkillID] = ownedInfo{name: name, rule: r.RuleID}
+		as.owned[r.SkillID] = ownedInfo{name: name, rule: r.RuleID}
 	}
-	// What each desired skill is carried by, and which owned skills a
-	// user may lose: those that carry a desired skill (the user is not a
-	// member) and those this run deletes. Any other owned skill (pending
-	// deletion, missing from the list) stays where it is.
-	type want struct {
-		ref SkillRef
-		id  int64 // 0: created by this run
-	}
-	var wants []want
+}
+
+// wantedSkills finds what each desired skill is carried by, and which
+// owned skills a user may lose: those that carry a desired skill (the
+// user is not a member) and those this run deletes. Any other owned skill
+// (pending deletion, missing from the list) stays where it is.
+func (as *assigner) wantedSkills(p *Plan, desired []DesiredSkill) {
+	a := as.a
 	wantIdx := map[string]int{} // NameKey of desired name → index in wants
 	for _, d := range desired {
 		if d.Static {
@@ -307,70 +358,97 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 			continue // not (going to be) ours: a conflict
 		}
 		if !c.create {
-			owned[c.id] = ownedInfo{name: d.Name, rule: d.RuleID}
+			as.owned[c.id] = ownedInfo{name: d.Name, rule: d.RuleID}
 			a.removable[c.id], a.carriers[c.id] = true, true
 		}
-		wantIdx[nameKey(d.Name)] = len(wants)
-		wants = append(wants, want{ref: SkillRef{Skill: d.Name, SkillID: c.id, Rule: d.RuleID}, id: c.id})
+		wantIdx[nameKey(d.Name)] = len(as.wants)
+		as.wants = append(as.wants, want{ref: SkillRef{Skill: d.Name, SkillID: c.id, Rule: d.RuleID}, id: c.id})
 	}
 	for _, c := range p.Changes {
 		if c.Action == ActionDelete {
 			a.removable[c.SkillID] = true
 		}
 	}
-
-	// Records by match key: an inactive record (an old contract, a
-	// rehire's former one) never makes a match ambiguous.
-	recordsByKey := make(map[string][]int32, len(in.Records))
-	for i := range in.Records {
-		r := &in.Records[i]
-		if k := matchKey(a.Match, r.Email, r.LoginName); k != "" {
-			recordsByKey[k] = append(recordsByKey[k], int32(i))
-		}
-	}
-	recordFor := func(k string) (rec *hrsource.Record, n int) {
-		var act []int32
-		for _, i := range recordsByKey[k] {
-			if in.Records[i].Active {
-				act = append(act, i)
-			}
-		}
-		switch {
-		case len(act) == 1:
-			return &in.Records[act[0]], 1
-		case len(act) > 1:
-			return nil, len(act)
-		}
-		for _, i := range recordsByKey[k] { // all inactive: the smallest id
-			if rec == nil || compareIDs(in.Records[i].ID, rec.ID) < 0 {
-				rec = &in.Records[i]
-			}
-		}
-		return rec, len(recordsByKey[k])
-	}
-	holders := make([]int, 0, len(in.Users)) // users who can hold skills
-	usersByKey := make(map[string][]int, len(in.Users))
-	for i := range in.Users {
-		u := &in.Users[i]
-		if !CanHoldSkills(u, in.AgentProfileIDs) {
+	as.memberOf = map[string][]int{}
+	for _, d := range desired {
+		wi, ok := wantIdx[nameKey(d.Name)]
+		if !ok || d.Static {
 			continue
 		}
-		holders = append(holders, i)
-		if enabled(u) {
-			a.Considered++
-		}
-		if k := matchKey(a.Match, u.Email, u.LoginName); k != "" {
-			usersByKey[k] = append(usersByKey[k], i)
+		for _, m := range d.Members {
+			as.memberOf[m] = append(as.memberOf[m], wi)
 		}
 	}
-	// Active records no user matches.
+}
+
+// indexRecords indexes the records by match key: an inactive record (an
+// old contract, a rehire's former one) never makes a match ambiguous.
+func (as *assigner) indexRecords() {
+	as.recordsByKey = make(map[string][]int32, len(as.in.Records))
+	for i := range as.in.Records {
+		r := &as.in.Records[i]
+		if k := matchKey(as.a.Match, r.Email, r.LoginName); k != "" {
+			as.recordsByKey[k] = append(as.recordsByKey[k], int32(i))
+		}
+	}
+}
+
+// recordFor is the record of match key k and how many records have it:
+// the one active record, nil when several are active, else the inactive
+// one with the smallest id.
+func (as *assigner) recordFor(k string) (rec *hrsource.Record, n int) {
+	records := as.in.Records
+	var act []int32
+	for _, i := range as.recordsByKey[k] {
+		if records[i].Active {
+			act = append(act, i)
+		}
+	}
+	switch {
+	case len(act) == 1:
+		return &records[act[0]], 1
+	case len(act) > 1:
+		return nil, len(act)
+	}
+	for _, i := range as.recordsByKey[k] { // all inactive: the smallest id
+		if rec == nil || compareIDs(records[i].ID, rec.ID) < 0 {
+			rec = &records[i]
+		}
+	}
+	return rec, len(as.recordsByKey[k])
+}
+
+// indexUsers lists the users who can hold skills, and indexes them by
+// match key.
+func (as *assigner) indexUsers() {
+	as.holders = make([]int, 0, len(as.in.Users))
+	as.usersByKey = make(map[string][]int, len(as.in.Users))
+	for i := range as.in.Users {
+		u := &as.in.Users[i]
+		if !CanHoldSkills(u, as.in.AgentProfileIDs) {
+			continue
+		}
+		as.holders = append(as.holders, i)
+		if enabled(u) {
+			as.a.Considered++
+		}
+		if k := matchKey(as.a.Match, u.Email, u.LoginName); k != "" {
+			as.usersByKey[k] = append(as.usersByKey[k], i)
+		}
+	}
+}
+
+// countUnmatched counts the active records no user matches, with
+// examples.
+func (as *assigner) countUnmatched() {
+	a := as.a
 	var unmatched []*hrsource.Record
-	for i := range in.Records {
-		r := &in.Records[i]
+	for i := range as.in.Records {
+		r := &as.in.Records[i]
 		if !r.Active {
 			continue
 		}
-		if k := matchKey(a.Match, r.Email, r.LoginName); k != "" && len(usersByKey[k]) > 0 {
+		if k := matchKey(a.Match, r.Email, r.LoginName); k != "" && len(as.usersByKey[k]) > 0 {
 			continue
 		}
 		unmatched = append(unmatched, r)
@@ -380,127 +458,128 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 	for _, r := range unmatched[:min(len(unmatched), maxExamples)] {
 		a.UnmatchedExample = append(a.UnmatchedExample, fmt.Sprintf("record %s (%s)", r.ID, cmp.Or(matchKey(a.Match, r.Email, r.LoginName), "no "+a.Match)))
 	}
+}
 
-	problemRule := map[string]bool{}           // every record held
-	problemRec := map[string]map[string]bool{} // record id → rules
+// problemHolds notes the records each rule skipped: a user does not lose
+// a skill whose rule could not evaluate the user's record.
+func (as *assigner) problemHolds() {
+	as.problemRule = map[string]bool{}
+	as.problemRec = map[string]map[string]bool{}
 	hold := func(rec, rule string) {
-		if problemRec[rec] == nil {
-			problemRec[rec] = map[string]bool{}
+		if as.problemRec[rec] == nil {
+			as.problemRec[rec] = map[string]bool{}
 		}
-		problemRec[rec][rule] = true
+		as.problemRec[rec][rule] = true
 	}
-	for rule, ids := range in.Skipped {
+	for rule, ids := range as.in.Skipped {
 		for _, id := range ids {
 			hold(id, rule)
 		}
 	}
-	for _, pr := range in.Problems {
+	for _, pr := range as.in.Problems {
 		switch {
 		case pr.RecordID != "":
 			hold(pr.RecordID, pr.RuleID)
-		case in.Skipped == nil:
-			problemRule[pr.RuleID] = true
+		case as.in.Skipped == nil:
+			as.problemRule[pr.RuleID] = true
 		}
 	}
-	memberOf := map[string][]int{} // record id → indexes in wants
-	for _, d := range desired {
-		wi, ok := wantIdx[nameKey(d.Name)]
-		if !ok || d.Static {
-			continue
-		}
-		for _, m := range d.Members {
-			memberOf[m] = append(memberOf[m], wi)
-		}
-	}
+}
 
-	var ambiguous []string
-	var skipped []string
-	for _, i := range holders {
-		u := &in.Users[i]
-		k := matchKey(a.Match, u.Email, u.LoginName)
-		var rec *hrsource.Record
-		if k != "" {
-			var n int
-			rec, n = recordFor(k)
-			if n > 1 && rec == nil || len(usersByKey[k]) > 1 {
-				if !slices.Contains(ambiguous, k) {
-					ambiguous = append(ambiguous, k)
-					a.AmbiguousExample = append(a.AmbiguousExample, fmt.Sprintf("%s: %d records, %d users", k, len(recordsByKey[k]), len(usersByKey[k])))
-				}
-				continue
+// planUser plans the skills of user u: matched to one record, the owned
+// skills to add and remove; a match key several records or users share
+// is left alone.
+func (as *assigner) planUser(u *liveperson.User) {
+	a := as.a
+	k := matchKey(a.Match, u.Email, u.LoginName)
+	var rec *hrsource.Record
+	if k != "" {
+		var n int
+		rec, n = as.recordFor(k)
+		if n > 1 && rec == nil || len(as.usersByKey[k]) > 1 {
+			if !slices.Contains(as.ambiguous, k) {
+				as.ambiguous = append(as.ambiguous, k)
+				a.AmbiguousExample = append(a.AmbiguousExample, fmt.Sprintf("%s: %d records, %d users", k, len(as.recordsByKey[k]), len(as.usersByKey[k])))
 			}
+			return
 		}
-		uc := UserChange{UserID: u.ID, Login: u.LoginName, Email: u.Email, user: *u}
-		var wanted []want
-		if rec == nil {
-			// No HR record: someone who left and is gone from the feed.
-			// They lose the owned skills they hold (others stay), unless
-			// assignments.keep_unmatched says such users are not managed.
-			if in.KeepUnmatched {
-				continue
-			}
-		} else {
-			uc.RecordID, uc.Active = rec.ID, rec.Active
-			a.Matched++
-			if rec.Active {
-				for _, wi := range memberOf[rec.ID] {
-					wanted = append(wanted, wants[wi])
-				}
-			}
-		}
-		a.managed[u.ID] = true
-		for _, id := range u.SkillIDs {
-			o, ok := owned[id]
-			if !ok || !a.removable[id] || !removals {
-				continue // not ours, pending deletion, or a policy without removals
-			}
-			if slices.ContainsFunc(wanted, func(w want) bool { return w.id == id }) {
-				continue
-			}
-			if rec != nil && (problemRule[o.rule] || problemRec[rec.ID][o.rule]) {
-				a.KeptForProblems++
-				continue
-			}
-			uc.Unassign = append(uc.Unassign, SkillRef{Skill: o.name, SkillID: id, Rule: o.rule})
-		}
-		for _, w := range wanted {
-			if w.id == 0 || !slices.Contains(u.SkillIDs, w.id) {
-				uc.Assign = append(uc.Assign, w.ref)
-			}
-		}
-		if len(uc.Assign)+len(uc.Unassign) == 0 {
-			continue
-		}
-		// The write replaces the whole user: the fields the read masked
-		// are filled from HR, or the user is not written at all.
-		filled, missing := fillMasked(uc.user, rec)
-		if missing != "" {
-			a.Skipped++
-			who := fmt.Sprintf("user %d %s", u.ID, cmp.Or(u.LoginName, u.Email))
-			if rec == nil {
-				skipped = append(skipped, who+" (no HR record)")
-			} else {
-				skipped = append(skipped, fmt.Sprintf("%s (record %s lacks %s)", who, rec.ID, missing))
-			}
-			a.managed[u.ID] = false
-			a.skippedUsers[u.ID] = true
-			continue
-		}
-		uc.user = filled
-		if rec == nil {
-			a.Departed++
-		}
-		sortRefs(uc.Assign)
-		sortRefs(uc.Unassign)
-		a.Users = append(a.Users, uc)
 	}
+	uc := UserChange{UserID: u.ID, Login: u.LoginName, Email: u.Email, user: *u}
+	var wanted []want
+	if rec == nil {
+		// No HR record: someone who left and is gone from the feed.
+		// They lose the owned skills they hold (others stay), unless
+		// assignments.keep_unmatched says such users are not managed.
+		if as.in.KeepUnmatched {
+			return
+		}
+	} else {
+		uc.RecordID, uc.Active = rec.ID, rec.Active
+		a.Matched++
+		if rec.Active {
+			for _, wi := range as.memberOf[rec.ID] {
+				wanted = append(wanted, as.wants[wi])
+			}
+		}
+	}
+	a.managed[u.ID] = true
+	for _, id := range u.SkillIDs {
+		o, ok := as.owned[id]
+		if !ok || !a.removable[id] || !as.removals {
+			continue // not ours, pending deletion, or a policy without removals
+		}
+		if slices.ContainsFunc(wanted, func(w want) bool { return w.id == id }) {
+			continue
+		}
+		if rec != nil && (as.problemRule[o.rule] || as.problemRec[rec.ID][o.rule]) {
+			a.KeptForProblems++
+			continue
+		}
+		uc.Unassign = append(uc.Unassign, SkillRef{Skill: o.name, SkillID: id, Rule: o.rule})
+	}
+	for _, w := range wanted {
+		if w.id == 0 || !slices.Contains(u.SkillIDs, w.id) {
+			uc.Assign = append(uc.Assign, w.ref)
+		}
+	}
+	if len(uc.Assign)+len(uc.Unassign) == 0 {
+		return
+	}
+	// The write replaces the whole user: the fields the read masked
+	// are filled from HR, or the user is not written at all.
+	filled, missing := fillMasked(uc.user, rec)
+	if missing != "" {
+		a.Skipped++
+		who := fmt.Sprintf("user %d %s", u.ID, cmp.Or(u.LoginName, u.Email))
+		if rec == nil {
+			as.skipped = append(as.skipped, who+" (no HR record)")
+		} else {
+			as.skipped = append(as.skipped, fmt.Sprintf("%s (record %s lacks %s)", who, rec.ID, missing))
+		}
+		a.managed[u.ID] = false
+		a.skippedUsers[u.ID] = true
+		return
+	}
+	uc.user = filled
+	if rec == nil {
+		a.Departed++
+	}
+	sortRefs(uc.Assign)
+	sortRefs(uc.Unassign)
+	a.Users = append(a.Users, uc)
+}
+
+// finish sorts the plan, applies the removal cap and writes its notes.
+func (as *assigner) finish() *AssignmentPlan {
+	a := as.a
 	slices.SortFunc(a.Users, func(x, y UserChange) int { return cmp.Compare(x.UserID, y.UserID) })
-	slices.Sort(ambiguous)
-	a.Ambiguous = len(ambiguous)
+	slices.Sort(as.ambiguous)
+	a.Ambiguous = len(as.ambiguous)
 	slices.Sort(a.AmbiguousExample)
 	a.AmbiguousExample = a.AmbiguousExample[:min(len(a.AmbiguousExample), maxExamples)]
 
-	a.capRemovals(in.MaxChangesPercent)
+	a.capRemovals(as.in.MaxChangesPercent)
+	skipped := as.skipped
 	slices.Sort(skipped) // by user id, whatever the order of the list
 	skipped = skipped[:min(len(skipped), maxExamples)]
 	if a.Skipped > 0 {
