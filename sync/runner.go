@@ -58,6 +58,11 @@ type Deps struct {
 	// nowhere (cmd/skillsync refuses a database a newer skillsync has
 	// migrated).
 	Preflight func(ctx context.Context, mode store.Mode, trigger store.Trigger) error
+	// Rules, when set, are the configuration's rules as Config.Check
+	// compiled them, so that a caller that needed them first (for the HR
+	// columns they read) does not compile them twice; nil: NewRunner
+	// compiles them.
+	Rules *Rules
 }
 
 // Config is the part of the configuration the engine reads.
@@ -68,6 +73,36 @@ type Config struct {
 	// Location is the zone of the day records are in force on (the
 	// config's timezone; nil: UTC).
 	Location *time.Location
+}
+
+// Check is the one place the engine's configuration is defaulted and
+// validated and its rules compiled: it fills what has no meaning when
+// empty (sync.policy, assignments.match; numbers have their defaults
+// before decoding, see DefaultSyncConfig), checks the sync and
+// assignments sections and the dated keys (validateDated) and compiles
+// the rules. It returns the
+// configuration as the engine runs it, the compiled rules (nil when they
+// do not compile) and every problem, each naming its key (the rules'
+// problems as one *ConfigError).
+func (c Config) Check() (Config, *Rules, []error) {
+	return c.check(true)
+}
+
+func (c Config) check(compile bool) (Config, *Rules, []error) {
+	c.Sync = c.Sync.WithDefaults()
+	c.Assignments = c.Assignments.WithDefaults()
+	var errs []error
+	errs = append(errs, c.Sync.Validate()...)
+	errs = append(errs, c.Assignments.Validate()...)
+	errs = append(errs, validateDated(c)...)
+	var rules *Rules
+	if compile {
+		var err error
+		if rules, err = CompileRules(c.Skills); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return c, rules, errs
 }
 
 // Result is what one run did.
@@ -102,23 +137,18 @@ type Runner struct {
 	closed  int64
 }
 
-// NewRunner checks the configuration and compiles the rules.
+// NewRunner checks the configuration (Config.Check) and compiles the rules
+// unless deps.Rules has them.
 func NewRunner(deps Deps, cfg Config) (*Runner, error) {
 	if deps.Source == nil || deps.Skills == nil || deps.Store == nil {
 		return nil, errors.New("sync: Source, Skills and Store are required")
 	}
-	cfg.Sync = cfg.Sync.WithDefaults()
-	cfg.Assignments = cfg.Assignments.WithDefaults()
-	var errs []error
-	errs = append(errs, cfg.Sync.Validate()...)
-	errs = append(errs, cfg.Assignments.Validate()...)
-	errs = append(errs, validateDated(cfg)...)
+	cfg, rules, errs := cfg.check(deps.Rules == nil)
+	if deps.Rules != nil {
+		rules = deps.Rules
+	}
 	if cfg.Assignments.Enabled && deps.Users == nil {
 		errs = append(errs, errors.New("assignments.enabled: needs the LivePerson Users API"))
-	}
-	rules, err := CompileRules(cfg.Skills)
-	if err != nil {
-		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -87,14 +87,15 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		return nil, fmt.Errorf("liveperson client: %w", err)
 	}
 	// The connectors that name the fields they ask for (BambooHR,
-	// SuccessFactors) ask for the rules' columns too. Rules that do not
-	// compile fail NewRunner below.
+	// SuccessFactors) ask for the rules' columns too. The runner gets the
+	// rules compiled here; rules that do not compile fail NewRunner below.
 	var ruleColumns []string
-	if rules, err := sync.CompileRules(cfg.Skills); err == nil {
+	rules, err := sync.CompileRules(cfg.Skills)
+	if err == nil {
 		ruleColumns = rules.Columns()
 	}
-	loc, _ := time.LoadLocation(cfg.Timezone) // checked by validate; "" is UTC
-	src, err := hrsource.New(cfg.HR, hrsource.Options{Logger: log, Columns: ruleColumns, Location: loc})
+	engine := cfg.engine()
+	src, err := hrsource.New(cfg.HR, hrsource.Options{Logger: log, Columns: ruleColumns, Location: engine.Location})
 	if err != nil {
 		return nil, fmt.Errorf("hr source: %w", err)
 	}
@@ -111,12 +112,8 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		// Every run recorded feeds the metrics, and the notifications.
 		OnRunEnd:  a.runEnded,
 		Preflight: a.checkSchema,
-	}, sync.Config{
-		Skills:      cfg.Skills,
-		Assignments: cfg.Assignments,
-		Sync:        cfg.Sync,
-		Location:    loc,
-	})
+		Rules:     rules,
+	}, engine)
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}

@@ -566,7 +566,7 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.LivePerson.Validate()...)
 	errs = append(errs, c.HR.Validate()...)
 	errs = append(errs, c.validateHRFiles()...)
-	errs = append(errs, c.validateRules()...)
+	errs = append(errs, c.validateEngine()...)
 
 	if c.Assignments.Enabled {
 		switch c.Assignments.Match {
@@ -580,8 +580,6 @@ func (c *Config) Validate() []error {
 			}
 		}
 	}
-	errs = append(errs, c.Assignments.Validate()...)
-	errs = append(errs, c.Sync.Validate()...)
 	errs = append(errs, c.Notify.Validate()...)
 	return errs
 }
@@ -607,20 +605,27 @@ func (c *Config) validateHRFiles() []error {
 	return nil
 }
 
-// validateRules compiles the skills rules (templates and expressions) the
-// way each run will, so that a typo fails `config check`, not the 3 a.m. run.
-func (c *Config) validateRules() []error {
-	_, err := sync.CompileRules(c.Skills)
-	if err == nil {
-		return nil
-	}
-	var ce *sync.ConfigError
-	if !errors.As(err, &ce) {
-		return []error{fmt.Errorf("skills: %w", err)}
-	}
-	errs := make([]error, len(ce.Problems))
-	for i, p := range ce.Problems {
-		errs[i] = errors.New(p)
+// validateEngine checks the skills, sync and assignments sections as the
+// engine will (sync.Config.Check, which compiles the rules' templates and
+// expressions), so that a typo fails `config check`, not the 3 a.m. run.
+func (c *Config) validateEngine() []error {
+	_, _, problems := c.engine().Check()
+	var errs []error
+	for _, err := range problems {
+		var ce *sync.ConfigError
+		if !errors.As(err, &ce) {
+			errs = append(errs, err)
+			continue
+		}
+		for _, p := range ce.Problems {
+			errs = append(errs, errors.New(p))
+		}
 	}
 	return errs
+}
+
+// engine is the part of the configuration the sync engine reads.
+func (c *Config) engine() sync.Config {
+	loc, _ := time.LoadLocation(c.Timezone) // checked by Validate; "" is UTC
+	return sync.Config{Skills: c.Skills, Assignments: c.Assignments, Sync: c.Sync, Location: loc}
 }
