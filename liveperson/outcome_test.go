@@ -71,8 +71,8 @@ func TestCreateAnswerWithoutIDs(t *testing.T) {
 
 // TestCreateRevision: LivePerson documents no If-Match on create, so a
 // create goes through whatever changed since the caller's read. Its answer's
-// revision becomes the write base only when it proves the create was the
-// only change; otherwise the caller hears ErrStateChanged and a PUT from
+// revision is the one CreateSkills returns for the next write only when it
+// proves the create was the only change; otherwise the caller hears ErrStateChanged and a PUT from
 // the old read conflicts instead of wiping the other change.
 func TestCreateRevision(t *testing.T) {
 	t.Parallel()

@@ -82,8 +82,8 @@ type SkillsAPI interface {
 	// matching liveperson.ErrNotFound. The engine uses it to confirm that
 	// an owned skill is gone before forgetting it (or counting a DELETE
 	// answered 404 as done), so it must read from the primary
-	// (accountConfigReadWrite), not a replica that may lag; and it must
-	// not move the revision sent as If-Match.
+	// (accountConfigReadWrite), not a replica that may lag. It returns no
+	// revision: the applier goes on sending the one it carries.
 	GetSkill(ctx context.Context, id int64) (liveperson.Skill, error)
 	// CreateSkills creates skills at revision rev. An answer that does not
 	// name every skill with its id is an error matching
