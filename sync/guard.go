@@ -380,6 +380,111 @@ func GuardDeletes(p *Plan, in GuardInput) []HeldDelete {
 	return held
 }
 
+// HoldReferencedDeletes (step 4 of the delete guard) keeps a skill from
+// being deleted while something skillsync does not change in this run
+// still holds it: a user (any user when users are known: managed ones
+// after this run's assignments), or another skill's transfer list or
+// fallback (the skill fields that refer to skills,
+// liveperson.SkillField.SkillRefs). The change becomes a pending delete
+// that says what holds the skill.
+func HoldReferencedDeletes(p *Plan, current []liveperson.Skill, users []liveperson.User) int {
+	deleting := map[int64]bool{}
+	for _, c := range p.Changes {
+		if c.Action == ActionDelete {
+			deleting[c.SkillID] = true
+		}
+	}
+	if len(deleting) == 0 {
+		return 0
+	}
+	holders := map[int64][]string{}
+	add := func(id int64, who string) {
+		if deleting[id] {
+			holders[id] = append(holders[id], who)
+		}
+	}
+	// Post-run state of skills we update.
+	after := map[int64]*liveperson.Skill{}
+	for _, c := range p.Changes {
+		if c.Action == ActionUpdate && c.After != nil {
+			after[c.SkillID] = c.After
+		}
+	}
+	// The skill fields that name other skills (transfer list, fallback).
+	var refFields []*liveperson.SkillField
+	fields := liveperson.SkillFields()
+	for i := range fields {
+		if fields[i].SkillRefs {
+			refFields = append(refFields, &fields[i])
+		}
+	}
+	// In id order, so that the reasons do not depend on LivePerson's lists.
+	current = slices.SortedFunc(slices.Values(current), func(a, b liveperson.Skill) int { return cmp.Compare(a.ID, b.ID) })
+	users = slices.SortedFunc(slices.Values(users), func(a, b liveperson.User) int { return cmp.Compare(a.ID, b.ID) })
+	for i := range current {
+		s := &current[i]
+		if s.Deleted || deleting[s.ID] {
+			continue
+		}
+		if a, ok := after[s.ID]; ok {
+			s = a
+		}
+		for _, f := range refFields {
+			for _, id := range f.Refs(s) {
+				add(id, fmt.Sprintf("skill %d %q (%s)", s.ID, s.Name, f.RefLabel))
+			}
+		}
+	}
+	var unassigned map[int64]map[int64]bool
+	if p.Assignments != nil {
+		unassigned = map[int64]map[int64]bool{}
+		for _, u := range p.Assignments.Users {
+			for _, r := range u.Unassign {
+				if unassigned[u.UserID] == nil {
+					unassigned[u.UserID] = map[int64]bool{}
+				}
+				unassigned[u.UserID][r.SkillID] = true
+			}
+		}
+	}
+	for _, u := range users {
+		if u.Deleted {
+			continue
+		}
+		managed := p.Assignments != nil && p.Assignments.managed[u.ID]
+		for _, id := range u.SkillIDs {
+			if managed && unassigned[u.ID][id] {
+				continue
+			}
+			who := fmt.Sprintf("user %d %s", u.ID, cmp.Or(u.LoginName, u.Email))
+			switch {
+			case p.Assignments != nil && p.Assignments.skippedUsers[u.ID]:
+				who += " (not written: HR cannot fill the fields LivePerson masks)"
+			case !managed:
+				who += " (not managed by skillsync)"
+			}
+			add(id, who)
+		}
+	}
+	held := 0
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action != ActionDelete || len(holders[c.SkillID]) == 0 {
+			continue
+		}
+		h := holders[c.SkillID]
+		more := ""
+		if len(h) > maxExamples {
+			more = fmt.Sprintf(" and %d more", len(h)-maxExamples)
+			h = h[:maxExamples]
+		}
+		c.Action = ActionPendingDelete
+		c.Reason = fmt.Sprintf("due for deletion but still held by %s%s; deleted once nothing holds it", strings.Join(h, ", "), more)
+		held++
+	}
+	return held
+}
+
 // holdUnreadableUsers turns the plan's deletes into pending deletes whose
 // grace count this run does not advance, because the users could not be
 // read (the credentials lack Users read): without them skillsync cannot
