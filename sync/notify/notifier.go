@@ -97,9 +97,9 @@ func (n *Notifier) OnRunEnd(ctx context.Context, res *sync.Result) {
 
 // Enqueue queues the messages of a finished run for every sink that wants
 // them and returns how many it queued. Lasting states (refused, failed,
-// partial) are queued for a sink only when their reason changed or
-// repeat_after has passed since the sink was told; an apply run that went
-// well ends them all.
+// partial) are queued for a sink only when their reason changed (beyond
+// its numbers and examples: reasonKey) or repeat_after has passed since
+// the sink was told; an apply run that went well ends them all.
 func (n *Notifier) Enqueue(ctx context.Context, res *sync.Result) (int, error) {
 	run := res.Run
 	if run.Mode != store.ModeApply || run.Outcome == store.OutcomeInterrupted || run.Outcome == store.OutcomeRunning {
@@ -129,7 +129,7 @@ func (n *Notifier) Enqueue(ctx context.Context, res *sync.Result) (int, error) {
 				continue
 			}
 			ds = append(ds, store.NewDelivery{RunID: run.ID, AccountID: n.account.ID, Sink: s.Name, Event: m.Event, Payload: payload,
-				Dedupe: lasting[m.Event], Reason: m.Reason, RepeatAfter: s.RepeatAfter, At: now})
+				Dedupe: lasting[m.Event], Reason: reasonKey(m.Reason), RepeatAfter: s.RepeatAfter, At: now})
 		}
 	}
 	clear := good(run.Outcome)

@@ -1,0 +1,102 @@
+package notify_test
+
+import (
+	"fmt"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/skillsync/skillsync/internal/secret"
+	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/sync/notify"
+)
+
+// TestDriftingReasonStaysQuiet: a refusal that persists run after run
+// with numbers that move (the headcount falls one more person, another
+// record is the first example of a missing field) is the same state:
+// announced once per repeat_after, not at every run. Another guard, or
+// another missing field, is news.
+func TestDriftingReasonStaysQuiet(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rc := newReceiver(t, nil)
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL)}}}
+	n := notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{})
+	const drop = "source health: active headcount fell from %d to %d (%s%%), more than sync.max_active_drop_percent (20%%) against the last accepted snapshot; fix the feed or the setting, then run again"
+	const field = "source health: %d of %d records lack required field %q (sync.required_fields), e.g. record %s (hr.csv:%d); fix the feed or the setting, then run again"
+	steps := []struct {
+		reason string
+		want   int
+	}{
+		{sprintf(drop, 1200, 900, "25.0"), 1},
+		{sprintf(drop, 1200, 899, "25.1"), 0}, // one more person gone: the same state
+		{sprintf(drop, 1210, 850, "29.8"), 0},
+		{sprintf(field, 12, 900, "email", "E1001", 4), 1}, // another guard
+		{sprintf(field, 13, 901, "email", "E0417", 2), 0}, // other numbers, another example
+		{sprintf(field, 13, 901, "team", "E0417", 2), 1},  // another field
+		{"assignments: 40 of 100 users would lose skills (40.0%), more than assignments.max_changes_percent (10%)", 1},
+		{"assignments: 41 of 100 users would lose skills (41.0%), more than assignments.max_changes_percent (10%)", 0},
+	}
+	for i, s := range steps {
+		res := e.run(store.ModeApply, store.OutcomeRefused, s.reason, store.Counts{})
+		got, err := n.Enqueue(t.Context(), res)
+		if err != nil || got != s.want {
+			t.Errorf("step %d: queued %d, %v; want %d (%s)", i, got, err, s.want, s.reason)
+		}
+	}
+}
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// TestEchoedURLPartsAreRedacted: a receiver that quotes the sink's URL
+// back the way JSON encoders of some languages write it (slashes escaped),
+// or only the token part of its path or query, leaves no secret in the
+// recorded error.
+func TestEchoedURLPartsAreRedacted(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	const token, sig = "xoxoPathToken0123456789", "Zm9vYmFyc2lnbmF0dXJlc2VjcmV0dmFsdWU"
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) bool {
+		escaped := strings.ReplaceAll(r.URL.Path, "/", `\/`)
+		switch n {
+		case 1:
+			http.Error(w, `{"error":"no such hook \/`+strings.TrimPrefix(escaped, `\/`)+`"}`, http.StatusNotFound)
+		case 2:
+			http.Error(w, `{"error":"invalid token `+token+`, sig `+r.URL.Query().Get("sig")+`"}`, http.StatusNotFound)
+		}
+		return true
+	})
+	url := rc.URL + "/services/T0AB12/B0CD34/" + token + "?api-version=2016-06-01&sig=" + sig
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "a", Type: "webhook", URL: secret.Secret(url)}}}
+	res := e.run(store.ModeApply, store.OutcomeFailed, "boom", store.Counts{})
+	notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{}).OnRunEnd(t.Context(), res)
+	res2 := e.run(store.ModeApply, store.OutcomeFailed, "another boom", store.Counts{})
+	notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{}).OnRunEnd(t.Context(), res2)
+	s := fastSender(cfg, e.st, notify.SenderOptions{})
+	for _, id := range []int64{res.Run.ID, res2.Run.ID} {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		_, _ = s.Flush(ctx, id)
+		cancel()
+	}
+	conn, err := pgx.Connect(t.Context(), e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var dump string
+	if err := conn.QueryRow(t.Context(), `SELECT string_agg(error, E'\n') FROM notify_attempts`).Scan(&dump); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dump, "HTTP 404") {
+		t.Fatalf("attempts not recorded: %q", dump)
+	}
+	for _, s := range []string{token, sig} {
+		if strings.Contains(dump, s) {
+			t.Errorf("a recorded error holds a part of the sink URL (%q):\n%s", s, dump)
+		}
+	}
+}
