@@ -104,6 +104,11 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+// urlTokenMin is the length from which a sink URL's path segment or query
+// value is taken for a token, hidden on its own: long enough that no word
+// of an answer ("services", "IncomingWebhook", "2016-06-01") is.
+const urlTokenMin = 16
+
 // Secrets lists the values that must never be shown: every sink's URL
 // (its path and query are its credential) and secret.
 func (c Config) Secrets() []string {
@@ -115,7 +120,26 @@ func (c Config) Secrets() []string {
 				// The part after the host may be printed on its own (an
 				// error naming the path).
 				if rest := strings.TrimPrefix(raw, u.Scheme+"://"+u.Host); len(rest) >= 8 {
-					out = append(out, rest)
+					// As written, and as JSON encoders that escape
+					// slashes quote it back.
+					out = append(out, rest, strings.ReplaceAll(rest, "/", `\/`))
+				}
+				// A receiver may quote only the token: a long path segment
+				// (Slack's, Teams') or query value (a Workflows URL's sig).
+				for _, seg := range strings.Split(u.EscapedPath(), "/") {
+					if len(seg) >= urlTokenMin {
+						out = append(out, seg)
+						if v, err := url.PathUnescape(seg); err == nil && v != seg {
+							out = append(out, v)
+						}
+					}
+				}
+				for _, vs := range u.Query() {
+					for _, v := range vs {
+						if len(v) >= urlTokenMin {
+							out = append(out, v, url.QueryEscape(v))
+						}
+					}
 				}
 			}
 		}
