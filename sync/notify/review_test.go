@@ -1,8 +1,8 @@
 package notify_test
 
 import (
-	"fmt"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
