@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/skillsync/skillsync/internal/secret"
 	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/sync"
 	"github.com/skillsync/skillsync/sync/notify"
 )
 
@@ -97,6 +99,48 @@ func TestEchoedURLPartsAreRedacted(t *testing.T) {
 	for _, s := range []string{token, sig} {
 		if strings.Contains(dump, s) {
 			t.Errorf("a recorded error holds a part of the sink URL (%q):\n%s", s, dump)
+		}
+	}
+}
+
+// TestReplicasAnnounceOnce: replicas ending runs with the same refusal at
+// the same moment (each with its own connection pool) queue it once.
+func TestReplicasAnnounceOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rc := newReceiver(t, nil)
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL)},
+		{Name: "chat", Type: "slack", URL: secret.Secret(rc.URL)}}}
+	for round := range 5 {
+		const replicas = 6
+		var results [replicas]*sync.Result
+		for i := range replicas {
+			results[i] = e.run(store.ModeApply, store.OutcomeRefused, fmt.Sprintf("source health: round %c", 'a'+round), store.Counts{})
+		}
+		start := make(chan struct{})
+		counts := make(chan int, replicas)
+		var wg gosync.WaitGroup
+		for i := range replicas {
+			st := open(t, e.url)
+			n := notify.NewNotifier(cfg, acct, st, notify.NotifierOptions{})
+			wg.Go(func() {
+				<-start
+				got, err := n.Enqueue(t.Context(), results[i])
+				if err != nil {
+					t.Error(err)
+				}
+				counts <- got
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(counts)
+		total := 0
+		for c := range counts {
+			total += c
+		}
+		if total != 2 {
+			t.Errorf("round %d: %d messages queued by %d replicas, want 2 (one per sink)", round, total, replicas)
 		}
 	}
 }
