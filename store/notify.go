@@ -132,21 +132,41 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, accountID string, clearSt
 	return queued, nil
 }
 
+// GiveUpAbandoned fails the deliveries whose sender stopped during their
+// last attempt (maxAttempts made, the lease ran out), records that attempt
+// with the reason, and returns them (for the caller to count: nobody was
+// told). Call it before ClaimDeliveries, which leaves them alone.
+func (s *Store) GiveUpAbandoned(ctx context.Context, maxAttempts int) ([]Delivery, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, _ := s.pool.Query(ctx, `
+		WITH gone AS (
+			UPDATE notify_deliveries SET status = 'failed', lease_until = NULL, updated_at = now(),
+				last_error = 'the process sending it stopped during the last attempt'
+			WHERE status = 'sending' AND lease_until < now() AND attempts >= $1
+			RETURNING `+deliveryColumns+`),
+		recorded AS (
+			INSERT INTO notify_attempts (delivery_id, attempt, error)
+			SELECT id, attempts, last_error FROM gone
+			ON CONFLICT (delivery_id, attempt) DO NOTHING)
+		SELECT `+deliveryColumns+` FROM gone ORDER BY id`, maxAttempts)
+	ds, err := pgx.CollectRows(rows, scanDelivery)
+	if err != nil {
+		return nil, fmt.Errorf("give up abandoned notifications: %w", err)
+	}
+	return ds, nil
+}
+
 // ClaimDeliveries takes up to limit deliveries that are due, for this
 // caller alone: queued ones whose next attempt has come, and ones whose
-// sender stopped mid-attempt (their lease ran out). Each is counted as one
-// more attempt and leased for lease; rows other senders hold are skipped,
-// so several replicas send each delivery once. Deliveries left mid-attempt
-// that already had maxAttempts are given up (failed).
+// sender stopped mid-attempt (their lease ran out) with attempts left.
+// Each is counted as one more attempt and leased for lease; rows other
+// senders hold are skipped, so several replicas send each delivery once.
+// Deliveries left mid-attempt that already had maxAttempts wait for
+// GiveUpAbandoned.
 func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration, maxAttempts int) ([]Delivery, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	if _, err := s.pool.Exec(ctx, `
-		UPDATE notify_deliveries SET status = 'failed', lease_until = NULL, updated_at = now(),
-			last_error = 'the process sending it stopped during the last attempt'
-		WHERE status = 'sending' AND lease_until < now() AND attempts >= $1`, maxAttempts); err != nil {
-		return nil, fmt.Errorf("give up abandoned notifications: %w", err)
-	}
 	rows, _ := s.pool.Query(ctx, `
 		WITH due AS (
 			SELECT id FROM notify_deliveries

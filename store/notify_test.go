@@ -120,13 +120,23 @@ func TestClaimGivesUpAbandonedLastAttempt(t *testing.T) {
 		if err != nil || len(ds) != 0 {
 			t.Fatalf("claimed again: %+v %v", ds, err)
 		}
-		if n, _, _ := st.OpenDeliveries(t.Context(), run.ID); n == 0 {
+		gone, err := st.GiveUpAbandoned(t.Context(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(gone) == 1 {
 			break
 		}
 	}
 	ds, err := st.RunDeliveries(t.Context(), run.ID)
 	if err != nil || ds[0].Status != store.DeliveryFailed || ds[0].LastError == "" {
 		t.Errorf("%+v %v", ds, err)
+	}
+	if as, err := st.DeliveryAttempts(t.Context(), ds[0].ID); err != nil || len(as) != 1 || as[0].Attempt != 1 || as[0].Error != ds[0].LastError {
+		t.Errorf("the abandoned attempt is recorded: %+v %v", as, err)
+	}
+	if gone, err := st.GiveUpAbandoned(t.Context(), 1); err != nil || len(gone) != 0 {
+		t.Errorf("given up twice: %+v %v", gone, err)
 	}
 }
 

@@ -17,6 +17,7 @@ type Store interface {
 	EnqueueDeliveries(ctx context.Context, accountID string, clearState bool, ds []store.NewDelivery) ([]bool, error)
 	DeletedSkillNames(ctx context.Context, runID int64) ([]string, error)
 	PreviousApplyOutcome(ctx context.Context, runID int64) (store.Outcome, error)
+	GiveUpAbandoned(ctx context.Context, maxAttempts int) ([]store.Delivery, error)
 	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration, maxAttempts int) ([]store.Delivery, error)
 	FinishAttempt(ctx context.Context, a store.Attempt) (store.DeliveryStatus, error)
 	OpenDeliveries(ctx context.Context, runID int64) (int, time.Time, error)

@@ -144,3 +144,55 @@ func TestReplicasAnnounceOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestAbandonedLastAttemptIsCounted: a message whose sender died during its
+// last attempt is given up, and counted failed (the
+// SkillsyncNotificationsFailing alert watches that count) with the attempt
+// recorded, as a message whose last attempt failed is.
+func TestAbandonedLastAttemptIsCounted(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rc := newReceiver(t, nil)
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL)}}}
+	res := e.run(store.ModeApply, store.OutcomeFailed, "boom", store.Counts{})
+	notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{}).OnRunEnd(t.Context(), res)
+	// Three senders died mid-attempt, one after the other.
+	for range notify.MaxAttempts {
+		for {
+			ds, err := e.st.ClaimDeliveries(t.Context(), 1, time.Millisecond, notify.MaxAttempts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ds) == 1 {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var mu gosync.Mutex
+	var seen []string
+	s := fastSender(cfg, e.st, notify.SenderOptions{Observe: func(sink, event, status string) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, sink+"/"+event+"/"+status)
+	}})
+	if _, err := s.SendDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ds := deliveries(t, e.st, res.Run.ID)
+	if len(ds) != 1 || ds[0].Status != store.DeliveryFailed {
+		t.Fatalf("deliveries %+v", ds)
+	}
+	if len(rc.got()) != 0 {
+		t.Errorf("sent a fourth time")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(seen, ",") != "hook/failed/failed" {
+		t.Errorf("observed %v, want the given-up message counted failed", seen)
+	}
+	as, err := e.st.DeliveryAttempts(t.Context(), ds[0].ID)
+	if err != nil || len(as) != 1 || as[0].Attempt != notify.MaxAttempts || as[0].Error == "" {
+		t.Errorf("attempts %+v %v: want the last one recorded", as, err)
+	}
+}

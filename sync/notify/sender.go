@@ -140,6 +140,15 @@ func (s *Sender) Run(ctx context.Context) {
 // SendDue claims the messages that are due (up to Batch), sends them at
 // once, records each attempt and returns how many it tried.
 func (s *Sender) SendDue(ctx context.Context) (int, error) {
+	gone, err := s.store.GiveUpAbandoned(ctx, MaxAttempts)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range gone {
+		s.opts.Observe(d.Sink, d.Event, StatusFailed)
+		s.log.Error("notification not delivered; given up", "sink", d.Sink, "event", d.Event, "run_id", d.RunID,
+			"attempts", d.Attempts, "error", d.LastError)
+	}
 	ds, err := s.store.ClaimDeliveries(ctx, s.opts.Batch, s.opts.Lease, MaxAttempts)
 	if err != nil {
 		return 0, err
