@@ -50,8 +50,9 @@ type NewDelivery struct {
 	Payload   json.RawMessage
 	// Dedupe queues it only when the sink was not told of the same event
 	// with the same Reason for the account since At - RepeatAfter (a
-	// message given up after its last attempt did not tell it), and then
-	// records this announcement.
+	// message given up after its last attempt did not tell it, and an
+	// apply run that went well since ended the state), and then records
+	// this announcement.
 	Dedupe      bool
 	Reason      string
 	RepeatAfter time.Duration
@@ -89,7 +90,10 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, accountID string, clearSt
 		for i, d := range ds {
 			if d.Dedupe {
 				// One statement decides and records, under the row's lock:
-				// two replicas ending runs at once announce it once.
+				// two replicas ending runs at once announce it once. An
+				// apply run that went well since the last announcement
+				// ended that state even if its own clearState never came
+				// (its process died after recording it, or it had no sink).
 				var ok bool
 				err := tx.QueryRow(ctx, `
 					INSERT INTO notify_state (account_id, sink, event, reason_hash, announced_at, run_id)
@@ -101,6 +105,8 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, accountID string, clearSt
 						   OR notify_state.announced_at <= EXCLUDED.announced_at - $7::bigint * interval '1 microsecond'
 						   OR notify_state.delivery_id IS NULL
 						   OR EXISTS (SELECT 1 FROM notify_deliveries f WHERE f.id = notify_state.delivery_id AND f.status = 'failed')
+						   OR EXISTS (SELECT 1 FROM runs g WHERE g.id > notify_state.run_id AND g.id < EXCLUDED.run_id
+						              AND g.mode = 'apply' AND g.outcome IN ('applied', 'no_changes'))
 					RETURNING true`,
 					d.AccountID, d.Sink, d.Event, reasonHash(d.Reason), d.At, d.RunID, d.RepeatAfter.Microseconds()).Scan(&ok)
 				if errors.Is(err, pgx.ErrNoRows) {

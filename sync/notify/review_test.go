@@ -196,3 +196,28 @@ func TestAbandonedLastAttemptIsCounted(t *testing.T) {
 		t.Errorf("attempts %+v %v: want the last one recorded", as, err)
 	}
 }
+
+// TestGoodRunEndsStateEvenUnheard: a run that went well ends a lasting
+// state even when its own end-of-run hook queued nothing (the process was
+// killed right after recording it, or it was made by a `skillsync sync`
+// whose configuration has no sink): the next refusal is news.
+func TestGoodRunEndsStateEvenUnheard(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rc := newReceiver(t, nil)
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL)}}}
+	n := notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{})
+	if got, err := n.Enqueue(t.Context(), e.run(store.ModeApply, store.OutcomeRefused, refusal, store.Counts{})); err != nil || got != 1 {
+		t.Fatalf("first refusal: %d %v", got, err)
+	}
+	e.run(store.ModeApply, store.OutcomeApplied, "", store.Counts{Create: 1}) // never reaches Enqueue
+	if got, err := n.Enqueue(t.Context(), e.run(store.ModeApply, store.OutcomeRefused, refusal, store.Counts{})); err != nil || got != 1 {
+		t.Errorf("the refusal after a good run: queued %d, %v; want 1", got, err)
+	}
+	// A dry run, or a bad one, in between does not end it.
+	e.run(store.ModePlan, store.OutcomeNoChanges, "", store.Counts{})
+	e.run(store.ModeApply, store.OutcomeInterrupted, "", store.Counts{})
+	if got, err := n.Enqueue(t.Context(), e.run(store.ModeApply, store.OutcomeRefused, refusal, store.Counts{})); err != nil || got != 0 {
+		t.Errorf("the same refusal after a dry run: queued %d, %v; want 0", got, err)
+	}
+}
