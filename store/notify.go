@@ -49,14 +49,14 @@ type NewDelivery struct {
 	Event     string
 	Payload   json.RawMessage
 	// Dedupe queues it only when the sink was not told of the same event
-	// with the same Reason for the account since At - RepeatAfter (a
+	// with the same Reason for the account in the last RepeatAfter, on the
+	// database's clock (replicas' clocks may differ) (a
 	// message given up after its last attempt did not tell it, and an
 	// apply run that went well since ended the state), and then records
 	// this announcement.
 	Dedupe      bool
 	Reason      string
 	RepeatAfter time.Duration
-	At          time.Time
 }
 
 const deliveryColumns = `id, run_id, account_id, sink, event, payload, status, attempts, last_error, created_at, updated_at, sent_at`
@@ -97,18 +97,18 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, accountID string, clearSt
 				var ok bool
 				err := tx.QueryRow(ctx, `
 					INSERT INTO notify_state (account_id, sink, event, reason_hash, announced_at, run_id)
-					VALUES ($1, $2, $3, $4, $5, $6)
+					VALUES ($1, $2, $3, $4, now(), $5)
 					ON CONFLICT (account_id, sink, event) DO UPDATE
 						SET reason_hash = EXCLUDED.reason_hash, announced_at = EXCLUDED.announced_at, run_id = EXCLUDED.run_id,
 							delivery_id = NULL
 						WHERE notify_state.reason_hash <> EXCLUDED.reason_hash
-						   OR notify_state.announced_at <= EXCLUDED.announced_at - $7::bigint * interval '1 microsecond'
+						   OR notify_state.announced_at <= now() - $6::bigint * interval '1 microsecond'
 						   OR notify_state.delivery_id IS NULL
 						   OR EXISTS (SELECT 1 FROM notify_deliveries f WHERE f.id = notify_state.delivery_id AND f.status = 'failed')
 						   OR EXISTS (SELECT 1 FROM runs g WHERE g.id > notify_state.run_id AND g.id < EXCLUDED.run_id
 						              AND g.mode = 'apply' AND g.outcome IN ('applied', 'no_changes'))
 					RETURNING true`,
-					d.AccountID, d.Sink, d.Event, reasonHash(d.Reason), d.At, d.RunID, d.RepeatAfter.Microseconds()).Scan(&ok)
+					d.AccountID, d.Sink, d.Event, reasonHash(d.Reason), d.RunID, d.RepeatAfter.Microseconds()).Scan(&ok)
 				if errors.Is(err, pgx.ErrNoRows) {
 					continue
 				}

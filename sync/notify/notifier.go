@@ -56,7 +56,9 @@ type Notifier struct {
 // NotifierOptions are a Notifier's optional parts.
 type NotifierOptions struct {
 	Logger *slog.Logger
-	Now    func() time.Time
+	// Now is the time messages carry (at); repeat_after is measured on
+	// the database's clock, which every replica shares.
+	Now func() time.Time
 	// Redact hides secrets in the texts of a message (a run's error may
 	// quote a server that repeated a credential back).
 	Redact  func(string) string
@@ -130,7 +132,7 @@ func (n *Notifier) Enqueue(ctx context.Context, res *sync.Result) (int, error) {
 				continue
 			}
 			ds = append(ds, store.NewDelivery{RunID: run.ID, AccountID: n.account.ID, Sink: s.Name, Event: m.Event, Payload: payload,
-				Dedupe: lasting[m.Event], Reason: reasonKey(m.Reason), RepeatAfter: s.RepeatAfter, At: now})
+				Dedupe: lasting[m.Event], Reason: reasonKey(m.Reason), RepeatAfter: s.RepeatAfter})
 		}
 	}
 	clear := good(run.Outcome)

@@ -429,9 +429,21 @@ func TestRepeatAfter(t *testing.T) {
 	e := setup(t)
 	rc := newReceiver(t, nil)
 	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL), RepeatAfter: time.Hour}}}
-	now := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	conn, err := pgx.Connect(t.Context(), e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// Time passes on the database's clock: what was announced moves back.
+	pass := func(d time.Duration) {
+		t.Helper()
+		if _, err := conn.Exec(t.Context(), `UPDATE notify_state SET announced_at = announced_at - $1::bigint * interval '1 microsecond'`,
+			d.Microseconds()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var suppressed int
-	n := notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{Now: func() time.Time { return now },
+	n := notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{
 		Observe: func(_, _, status string) {
 			if status == notify.StatusSuppressed {
 				suppressed++
@@ -450,7 +462,7 @@ func TestRepeatAfter(t *testing.T) {
 		{time.Minute, refusal, 1},                         // the first reason again: its state was replaced
 	}
 	for i, s := range steps {
-		now = now.Add(s.after)
+		pass(s.after)
 		res := e.run(store.ModeApply, store.OutcomeRefused, s.reason, store.Counts{})
 		got, err := n.Enqueue(t.Context(), res)
 		if err != nil || got != s.want {

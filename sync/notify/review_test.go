@@ -221,3 +221,22 @@ func TestGoodRunEndsStateEvenUnheard(t *testing.T) {
 		t.Errorf("the same refusal after a dry run: queued %d, %v; want 0", got, err)
 	}
 }
+
+// TestRepeatAfterUsesTheDatabaseClock: repeat_after is measured on the
+// database's clock, not each replica's: a replica whose clock runs an hour
+// ahead does not silence the others for that hour more.
+func TestRepeatAfterUsesTheDatabaseClock(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rc := newReceiver(t, nil)
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL), RepeatAfter: time.Second}}}
+	ahead := notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	onTime := notify.NewNotifier(cfg, acct, open(t, e.url), notify.NotifierOptions{})
+	if got, err := ahead.Enqueue(t.Context(), e.run(store.ModeApply, store.OutcomeRefused, refusal, store.Counts{})); err != nil || got != 1 {
+		t.Fatalf("first: %d %v", got, err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got, err := onTime.Enqueue(t.Context(), e.run(store.ModeApply, store.OutcomeRefused, refusal, store.Counts{})); err != nil || got != 1 {
+		t.Errorf("repeat_after (1s) after the first: queued %d, %v; want 1", got, err)
+	}
+}
