@@ -240,3 +240,33 @@ func TestRepeatAfterUsesTheDatabaseClock(t *testing.T) {
 		t.Errorf("repeat_after (1s) after the first: queued %d, %v; want 1", got, err)
 	}
 }
+
+// TestFlushDoesNotWaitPastItsDeadline: when the next attempt of a run's
+// message comes after the flush's deadline (the sink failed, the back-off
+// is longer than what is left), skillsync sync exits at once instead of
+// idling until the deadline.
+func TestFlushDoesNotWaitPastItsDeadline(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "down", Type: "webhook", URL: secret.Secret(rc.URL)}}}
+	res := e.run(store.ModeApply, store.OutcomeFailed, "boom", store.Counts{})
+	notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{}).OnRunEnd(t.Context(), res)
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Second)
+	defer cancel()
+	start := time.Now()
+	s := fastSender(cfg, e.st, notify.SenderOptions{Backoff: []time.Duration{100 * time.Millisecond, 30 * time.Second}})
+	left, err := s.Flush(ctx, res.Run.ID)
+	if err != nil || left != 1 {
+		t.Fatalf("flush: %d left, %v; want 1 left", left, err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("flush took %s, though the third attempt is 30 s away", d)
+	}
+	if n := len(rc.got()); n != 2 {
+		t.Errorf("%d attempts, want 2", n)
+	}
+}

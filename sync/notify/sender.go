@@ -161,8 +161,9 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 	return len(ds), nil
 }
 
-// Flush sends what is due until no message of run runID waits any more or
-// ctx ends (the CLI bounds it): it returns how many are still waiting.
+// Flush sends what is due until no message of run runID waits any more,
+// ctx ends (the CLI bounds it) or the next attempt comes after ctx's
+// deadline: it returns how many are still waiting.
 func (s *Sender) Flush(ctx context.Context, runID int64) (int, error) {
 	for {
 		if _, err := s.SendDue(ctx); err != nil && ctx.Err() == nil {
@@ -178,6 +179,11 @@ func (s *Sender) Flush(ctx context.Context, runID int64) (int, error) {
 		n, next, err := s.store.OpenDeliveries(ctx, runID)
 		if err != nil || n == 0 {
 			return n, err
+		}
+		if dl, ok := ctx.Deadline(); ok && next.After(dl) {
+			// The next attempt comes after the deadline: waiting for
+			// it would only delay the caller.
+			return n, nil
 		}
 		wait := max(time.Until(next), 50*time.Millisecond)
 		select {
