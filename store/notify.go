@@ -249,14 +249,17 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt) (DeliveryStatus, e
 }
 
 // OpenDeliveries counts the deliveries of run runID not yet sent or given
-// up, and says when the next of them is due (zero when none waits).
+// up, and says when the next of them is due (zero when none waits): a
+// queued one at its next attempt; one being sent within a second (its
+// sender records it soon), or when its claim lapses if that is sooner.
 func (s *Store) OpenDeliveries(ctx context.Context, runID int64) (int, time.Time, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	var n int
 	var next *time.Time
 	err := s.pool.QueryRow(ctx, `
-		SELECT count(*), min(CASE WHEN status = 'queued' THEN next_attempt_at ELSE lease_until END)
+		SELECT count(*), min(CASE WHEN status = 'queued' THEN next_attempt_at
+			ELSE least(lease_until, clock_timestamp() + interval '1 second') END)
 		FROM notify_deliveries WHERE run_id = $1 AND status IN ('queued', 'sending')`, runID).Scan(&n, &next)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("count open notifications of run %d: %w", runID, err)
