@@ -50,6 +50,24 @@ func TestDriftingReasonStaysQuiet(t *testing.T) {
 			t.Errorf("step %d: queued %d, %v; want %d (%s)", i, got, err, s.want, s.reason)
 		}
 	}
+	// A failure that persists, quoting the server's request id and time.
+	const failure = `read skills: GET /api/account/123/configuration/le-users/skills: HTTP 503: {"requestId":"%s","time":"%s"}`
+	failed := []struct {
+		reason string
+		want   int
+	}{
+		{sprintf(failure, "9f1c2e3a-77d0-4b9e-a1f2-0c3d4e5f6a7b", "2026-12-02T03:00:00Z"), 1},
+		{sprintf(failure, "b04a7c1d-e2f3-4a5b-8c6d-7e8f9a0b1c2d", "2026-12-02T04:00:01Z"), 0},
+		{sprintf(failure, "ab12cd34ef", "2026-12-02T05:00:00Z"), 0},
+		{"read skills: GET /api/account/123/configuration/le-users/skills: HTTP 401: unauthorized", 1},
+	}
+	for i, s := range failed {
+		res := e.run(store.ModeApply, store.OutcomeFailed, s.reason, store.Counts{})
+		got, err := n.Enqueue(t.Context(), res)
+		if err != nil || got != s.want {
+			t.Errorf("step %d: queued %d, %v; want %d (%s)", i, got, err, s.want, s.reason)
+		}
+	}
 }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
