@@ -288,3 +288,27 @@ func TestFlushDoesNotWaitPastItsDeadline(t *testing.T) {
 		t.Errorf("%d attempts, want 2", n)
 	}
 }
+
+// TestLeaseOutlastsTheRequest: a claim never lapses while its request may
+// still be in flight, whatever Lease a caller asks for: a slow receiver is
+// not sent the message a second time by another replica.
+func TestLeaseOutlastsTheRequest(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+		time.Sleep(700 * time.Millisecond)
+		return false
+	})
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "slow", Type: "webhook", URL: secret.Secret(rc.URL)}}}
+	res := e.run(store.ModeApply, store.OutcomeFailed, "boom", store.Counts{})
+	notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{}).OnRunEnd(t.Context(), res)
+	var wg gosync.WaitGroup
+	for _, st := range []*store.Store{e.st, open(t, e.url)} {
+		s := fastSender(cfg, st, notify.SenderOptions{Timeout: 2 * time.Second, Lease: 100 * time.Millisecond})
+		wg.Go(func() { flush(t, s, res.Run.ID) })
+	}
+	wg.Wait()
+	if n := len(rc.got()); n != 1 {
+		t.Errorf("the slow receiver got the message %d times", n)
+	}
+}

@@ -29,6 +29,8 @@ const (
 	BatchDefault   = 20
 	// maxRetryAfter caps a sink's Retry-After.
 	maxRetryAfter = 10 * time.Minute
+	// recordTimeout bounds the recording of an attempt.
+	recordTimeout = 5 * time.Second
 )
 
 // BackoffDefault are the waits before the second and the third attempt.
@@ -50,7 +52,8 @@ type SenderOptions struct {
 	Poll time.Duration
 	// Lease is how long a claimed message is this sender's before another
 	// may take it, should this process die mid-attempt (default: Timeout
-	// plus 30s).
+	// plus 30s; never less than Timeout plus the 5s its recording may
+	// take).
 	Lease time.Duration
 	// Batch is how many messages are claimed, and sent at once, per pass.
 	Batch   int
@@ -79,7 +82,9 @@ func NewSender(cfg Config, st Store, opts SenderOptions) *Sender {
 	cfg = cfg.WithDefaults()
 	opts.Timeout = cmp.Or(opts.Timeout, TimeoutDefault)
 	opts.Poll = cmp.Or(opts.Poll, PollDefault)
-	opts.Lease = cmp.Or(opts.Lease, opts.Timeout+30*time.Second)
+	// A claim outlasts the request and its recording, or another
+	// replica would send the message again while it is in flight.
+	opts.Lease = max(cmp.Or(opts.Lease, opts.Timeout+30*time.Second), opts.Timeout+recordTimeout+time.Second)
 	opts.Batch = cmp.Or(opts.Batch, BatchDefault)
 	opts.UserAgent = cmp.Or(opts.UserAgent, "skillsync")
 	if opts.Backoff == nil {
@@ -216,7 +221,7 @@ func (s *Sender) deliver(ctx context.Context, d store.Delivery) {
 		}
 	}
 	// Recorded even when ctx ended (shutdown): the attempt happened.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	if _, ferr := s.store.FinishAttempt(rctx, a); ferr != nil {
 		s.log.Warn("notifications: the attempt could not be recorded; the message is tried again once its claim lapses",
