@@ -312,3 +312,44 @@ func TestLeaseOutlastsTheRequest(t *testing.T) {
 		t.Errorf("the slow receiver got the message %d times", n)
 	}
 }
+
+// flakyStore is the real store whose first recordings of an attempt fail,
+// as when the database blinks right after a message went out.
+type flakyStore struct {
+	*store.Store
+	mu    gosync.Mutex
+	fails int
+}
+
+func (f *flakyStore) FinishAttempt(ctx context.Context, a store.Attempt) (store.DeliveryStatus, error) {
+	f.mu.Lock()
+	fail := f.fails > 0
+	f.fails--
+	f.mu.Unlock()
+	if fail {
+		return "", fmt.Errorf("notification %d attempt %d: record attempt: connection reset by peer", a.DeliveryID, a.Attempt)
+	}
+	return f.Store.FinishAttempt(ctx, a)
+}
+
+// TestDeliveredIsRecordedThroughABlip: a message the sink took is recorded
+// sent even if the database fails the first recordings; it is not left
+// claimed, to be sent again once its claim lapses.
+func TestDeliveredIsRecordedThroughABlip(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rc := newReceiver(t, nil)
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL)}}}
+	res := e.run(store.ModeApply, store.OutcomeFailed, "boom", store.Counts{})
+	notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{}).OnRunEnd(t.Context(), res)
+	s := fastSender(cfg, &flakyStore{Store: e.st, fails: 2}, notify.SenderOptions{})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if left, err := s.Flush(ctx, res.Run.ID); err != nil || left != 0 {
+		t.Errorf("flush: %d left, %v", left, err)
+	}
+	ds := deliveries(t, e.st, res.Run.ID)
+	if len(ds) != 1 || ds[0].Status != store.DeliverySent || len(rc.got()) != 1 {
+		t.Errorf("delivery %d: %s after %d attempts, %d received; want sent once", ds[0].ID, ds[0].Status, ds[0].Attempts, len(rc.got()))
+	}
+}

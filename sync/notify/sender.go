@@ -221,9 +221,7 @@ func (s *Sender) deliver(ctx context.Context, d store.Delivery) {
 		}
 	}
 	// Recorded even when ctx ended (shutdown): the attempt happened.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	if _, ferr := s.store.FinishAttempt(rctx, a); ferr != nil {
+	if ferr := s.record(ctx, a); ferr != nil {
 		s.log.Warn("notifications: the attempt could not be recorded; the message is tried again once its claim lapses",
 			"sink", d.Sink, "event", d.Event, "run_id", d.RunID, "error", s.redact(ferr.Error()))
 		return
@@ -238,6 +236,25 @@ func (s *Sender) deliver(ctx context.Context, d store.Delivery) {
 	default:
 		s.log.Error("notification not delivered; given up", "sink", d.Sink, "event", d.Event, "run_id", d.RunID,
 			"attempts", d.Attempts, "error", a.Error)
+	}
+}
+
+// record records attempt a, trying again for up to recordTimeout: a
+// message the sink took and left claimed would be sent again once its
+// claim lapsed. The lease covers this time (NewSender).
+func (s *Sender) record(ctx context.Context, a store.Attempt) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	for {
+		_, err := s.store.FinishAttempt(rctx, a)
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		select {
+		case <-rctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 
