@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -217,6 +218,9 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt) (DeliveryStatus, e
 	case a.Error != "":
 		status = DeliveryFailed
 	}
+	// PostgreSQL's text takes no NUL byte: an error quoting a binary
+	// answer would leave the attempt unrecorded, its message claimed.
+	a.Error = strings.ReplaceAll(a.Error, "\x00", "")
 	var retry int64
 	if a.RetryIn != nil {
 		retry = a.RetryIn.Microseconds()

@@ -154,3 +154,22 @@ func TestPreviousApplyOutcome(t *testing.T) {
 		t.Errorf("got %q %v, want refused (plan and interrupted runs passed over)", o, err)
 	}
 }
+
+// TestFinishAttemptTakesANUL: an error holding a NUL byte (PostgreSQL's
+// text refuses it) is recorded without it, not refused.
+func TestFinishAttemptTakesANUL(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	run := finishedRun(t, st, store.ModeApply, store.OutcomeFailed)
+	queue(t, st, run.ID, 1)
+	ds, err := st.ClaimDeliveries(t.Context(), 1, time.Minute, 3)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("claim %v %v", ds, err)
+	}
+	if _, err := st.FinishAttempt(t.Context(), store.Attempt{DeliveryID: ds[0].ID, Attempt: 1, Error: "HTTP 400: a\x00b"}); err != nil {
+		t.Fatal(err)
+	}
+	if as, err := st.DeliveryAttempts(t.Context(), ds[0].ID); err != nil || len(as) != 1 || as[0].Error != "HTTP 400: ab" {
+		t.Errorf("attempts %+v %v", as, err)
+	}
+}

@@ -353,3 +353,28 @@ func TestDeliveredIsRecordedThroughABlip(t *testing.T) {
 		t.Errorf("delivery %d: %s after %d attempts, %d received; want sent once", ds[0].ID, ds[0].Status, ds[0].Attempts, len(rc.got()))
 	}
 }
+
+// TestBinaryAnswerIsRecorded: a receiver whose error answer holds a NUL
+// byte (PostgreSQL's text refuses it) has its attempt recorded, not left
+// claimed to be sent again when the claim lapses.
+func TestBinaryAnswerIsRecorded(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte("bad\x00request\x01"))
+		return true
+	})
+	cfg := notify.Config{Sinks: []notify.Sink{{Name: "hook", Type: "webhook", URL: secret.Secret(rc.URL)}}}
+	res := e.run(store.ModeApply, store.OutcomeFailed, "boom", store.Counts{})
+	notify.NewNotifier(cfg, acct, e.st, notify.NotifierOptions{}).OnRunEnd(t.Context(), res)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if left, err := fastSender(cfg, e.st, notify.SenderOptions{}).Flush(ctx, res.Run.ID); err != nil || left != 0 {
+		t.Errorf("flush: %d left, %v", left, err)
+	}
+	ds := deliveries(t, e.st, res.Run.ID)
+	if len(ds) != 1 || ds[0].Status != store.DeliveryFailed || !strings.HasPrefix(ds[0].LastError, "HTTP 400: bad") {
+		t.Errorf("delivery %s after %d attempts, last error %q; want failed (a 400), recorded", ds[0].Status, ds[0].Attempts, ds[0].LastError)
+	}
+}

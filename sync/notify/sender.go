@@ -15,6 +15,7 @@ import (
 	"strings"
 	gosync "sync"
 	"time"
+	"unicode"
 
 	"github.com/skillsync/skillsync/store"
 )
@@ -316,7 +317,14 @@ func (s *Sender) send(ctx context.Context, d store.Delivery) (int, time.Duration
 		retryAfter = time.Duration(secs) * time.Second
 	}
 	msg := fmt.Sprintf("HTTP %d", resp.StatusCode)
-	if t := strings.TrimSpace(strings.ToValidUTF8(string(text), "")); t != "" {
+	// Control characters (a NUL, which PostgreSQL's text refuses) are
+	// spaces: the answer is recorded as text.
+	if t := strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(string(text), ""))); t != "" {
 		msg += ": " + clip(strings.Join(strings.Fields(t), " "), 200)
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
