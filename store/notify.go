@@ -170,15 +170,20 @@ func (s *Store) GiveUpAbandoned(ctx context.Context, maxAttempts int) ([]Deliver
 // Each is counted as one more attempt and leased for lease; rows other
 // senders hold are skipped, so several replicas send each delivery once.
 // Deliveries left mid-attempt that already had maxAttempts wait for
-// GiveUpAbandoned.
-func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration, maxAttempts int) ([]Delivery, error) {
+// GiveUpAbandoned. With sinks set, only deliveries to those sinks are
+// taken, and deliveries to others once they are orphanAfter old (a
+// replica on an older configuration leaves a new sink's messages to the
+// replicas that know it; one no replica knows any more is taken at last,
+// to be given up).
+func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration, maxAttempts int, sinks []string, orphanAfter time.Duration) ([]Delivery, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	rows, _ := s.pool.Query(ctx, `
 		WITH due AS (
 			SELECT id FROM notify_deliveries
-			WHERE (status = 'queued' AND next_attempt_at <= now())
-			   OR (status = 'sending' AND lease_until < now() AND attempts < $3)
+			WHERE ((status = 'queued' AND next_attempt_at <= now())
+			       OR (status = 'sending' AND lease_until < now() AND attempts < $3))
+			  AND ($4::text[] IS NULL OR sink = ANY($4::text[]) OR created_at <= now() - $5::bigint * interval '1 microsecond')
 			ORDER BY next_attempt_at, id
 			LIMIT $1
 			FOR UPDATE SKIP LOCKED)
@@ -186,7 +191,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 		SET status = 'sending', attempts = d.attempts + 1, lease_until = now() + $2::bigint * interval '1 microsecond', updated_at = now()
 		FROM due WHERE d.id = due.id
 		RETURNING d.id, d.run_id, d.account_id, d.sink, d.event, d.payload, d.status, d.attempts, d.last_error,
-			d.created_at, d.updated_at, d.sent_at`, limit, lease.Microseconds(), maxAttempts)
+			d.created_at, d.updated_at, d.sent_at`, limit, lease.Microseconds(), maxAttempts, sinks, orphanAfter.Microseconds())
 	ds, err := pgx.CollectRows(rows, scanDelivery)
 	if err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)

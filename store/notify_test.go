@@ -44,11 +44,11 @@ func TestClaimDeliveries(t *testing.T) {
 	run := finishedRun(t, st, store.ModeApply, store.OutcomeApplied)
 	queue(t, st, run.ID, 3)
 
-	a, err := st.ClaimDeliveries(t.Context(), 2, time.Hour, 3)
+	a, err := st.ClaimDeliveries(t.Context(), 2, time.Hour, 3, nil, 0)
 	if err != nil || len(a) != 2 || a[0].Attempts != 1 || a[0].Status != store.DeliverySending {
 		t.Fatalf("first claim: %+v %v", a, err)
 	}
-	b, err := other.ClaimDeliveries(t.Context(), 10, 10*time.Millisecond, 3)
+	b, err := other.ClaimDeliveries(t.Context(), 10, 10*time.Millisecond, 3, nil, 0)
 	if err != nil || len(b) != 1 || b[0].ID == a[0].ID || b[0].ID == a[1].ID {
 		t.Fatalf("second claim took %+v (%v), want only the third", b, err)
 	}
@@ -59,7 +59,7 @@ func TestClaimDeliveries(t *testing.T) {
 	// no longer record its attempt.
 	var again []store.Delivery
 	for len(again) == 0 {
-		if again, err = st.ClaimDeliveries(t.Context(), 10, time.Hour, 3); err != nil {
+		if again, err = st.ClaimDeliveries(t.Context(), 10, time.Hour, 3, nil, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -112,11 +112,11 @@ func TestClaimGivesUpAbandonedLastAttempt(t *testing.T) {
 	st, _ := setup(t)
 	run := finishedRun(t, st, store.ModeApply, store.OutcomeFailed)
 	queue(t, st, run.ID, 1)
-	if ds, err := st.ClaimDeliveries(t.Context(), 1, time.Millisecond, 1); err != nil || len(ds) != 1 {
+	if ds, err := st.ClaimDeliveries(t.Context(), 1, time.Millisecond, 1, nil, 0); err != nil || len(ds) != 1 {
 		t.Fatalf("claim %v %v", ds, err)
 	}
 	for {
-		ds, err := st.ClaimDeliveries(t.Context(), 1, time.Hour, 1)
+		ds, err := st.ClaimDeliveries(t.Context(), 1, time.Hour, 1, nil, 0)
 		if err != nil || len(ds) != 0 {
 			t.Fatalf("claimed again: %+v %v", ds, err)
 		}
@@ -162,7 +162,7 @@ func TestFinishAttemptTakesANUL(t *testing.T) {
 	st, _ := setup(t)
 	run := finishedRun(t, st, store.ModeApply, store.OutcomeFailed)
 	queue(t, st, run.ID, 1)
-	ds, err := st.ClaimDeliveries(t.Context(), 1, time.Minute, 3)
+	ds, err := st.ClaimDeliveries(t.Context(), 1, time.Minute, 3, nil, 0)
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("claim %v %v", ds, err)
 	}
@@ -171,5 +171,27 @@ func TestFinishAttemptTakesANUL(t *testing.T) {
 	}
 	if as, err := st.DeliveryAttempts(t.Context(), ds[0].ID); err != nil || len(as) != 1 || as[0].Error != "HTTP 400: ab" {
 		t.Errorf("attempts %+v %v", as, err)
+	}
+}
+
+// TestClaimOnlyKnownSinks: a sender takes the deliveries of the sinks it
+// names, and those of others once they are orphanAfter old.
+func TestClaimOnlyKnownSinks(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	run := finishedRun(t, st, store.ModeApply, store.OutcomeApplied)
+	queue(t, st, run.ID, 1) // to sink "hook"
+	if ds, err := st.ClaimDeliveries(t.Context(), 5, time.Minute, 3, []string{"other"}, time.Hour); err != nil || len(ds) != 0 {
+		t.Fatalf("claimed another sink's delivery: %+v %v", ds, err)
+	}
+	if ds, err := st.ClaimDeliveries(t.Context(), 5, time.Minute, 3, []string{}, time.Hour); err != nil || len(ds) != 0 {
+		t.Fatalf("a sender of no sink claimed: %+v %v", ds, err)
+	}
+	if ds, err := st.ClaimDeliveries(t.Context(), 5, time.Minute, 3, []string{"other"}, time.Nanosecond); err != nil || len(ds) != 1 {
+		t.Fatalf("an orphan is not taken at last: %+v %v", ds, err)
+	}
+	queue(t, st, run.ID, 1)
+	if ds, err := st.ClaimDeliveries(t.Context(), 5, time.Minute, 3, []string{"other", "hook"}, time.Hour); err != nil || len(ds) != 1 {
+		t.Fatalf("its own sink's delivery: %+v %v", ds, err)
 	}
 }

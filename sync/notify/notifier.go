@@ -18,7 +18,7 @@ type Store interface {
 	DeletedSkillNames(ctx context.Context, runID int64) ([]string, error)
 	PreviousApplyOutcome(ctx context.Context, runID int64) (store.Outcome, error)
 	GiveUpAbandoned(ctx context.Context, maxAttempts int) ([]store.Delivery, error)
-	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration, maxAttempts int) ([]store.Delivery, error)
+	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration, maxAttempts int, sinks []string, orphanAfter time.Duration) ([]store.Delivery, error)
 	FinishAttempt(ctx context.Context, a store.Attempt) (store.DeliveryStatus, error)
 	OpenDeliveries(ctx context.Context, runID int64) (int, time.Time, error)
 }

@@ -396,7 +396,7 @@ func TestRestartSendsWhatWasQueued(t *testing.T) {
 	if n, err := notify.NewNotifier(cfg, acct, first, notify.NotifierOptions{}).Enqueue(t.Context(), res); err != nil || n != 2 {
 		t.Fatalf("queued %d, %v; want deleted and applied", n, err)
 	}
-	claimed, err := first.ClaimDeliveries(t.Context(), 1, 50*time.Millisecond, notify.MaxAttempts)
+	claimed, err := first.ClaimDeliveries(t.Context(), 1, 50*time.Millisecond, notify.MaxAttempts, nil, 0)
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("claim: %v %v", claimed, err)
 	}

@@ -177,7 +177,7 @@ func TestAbandonedLastAttemptIsCounted(t *testing.T) {
 	// Three senders died mid-attempt, one after the other.
 	for range notify.MaxAttempts {
 		for {
-			ds, err := e.st.ClaimDeliveries(t.Context(), 1, time.Millisecond, notify.MaxAttempts)
+			ds, err := e.st.ClaimDeliveries(t.Context(), 1, time.Millisecond, notify.MaxAttempts, nil, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -376,5 +376,35 @@ func TestBinaryAnswerIsRecorded(t *testing.T) {
 	ds := deliveries(t, e.st, res.Run.ID)
 	if len(ds) != 1 || ds[0].Status != store.DeliveryFailed || !strings.HasPrefix(ds[0].LastError, "HTTP 400: bad") {
 		t.Errorf("delivery %s after %d attempts, last error %q; want failed (a 400), recorded", ds[0].Status, ds[0].Attempts, ds[0].LastError)
+	}
+}
+
+// TestSinkUnknownToASenderIsLeftToOthers: during a rolling deploy that
+// adds a sink, a replica still on the old configuration leaves the new
+// sink's messages to the replicas that know it, instead of giving them up
+// as "no longer configured"; a message of a sink that no sender knows any
+// more is given up once it is old.
+func TestSinkUnknownToASenderIsLeftToOthers(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	rc := newReceiver(t, nil)
+	oldCfg := notify.Config{Sinks: []notify.Sink{{Name: "chat", Type: "webhook", URL: secret.Secret(rc.URL), Events: []string{"applied"}}}}
+	newCfg := notify.Config{Sinks: append(oldCfg.Sinks, notify.Sink{Name: "pager", Type: "webhook", URL: secret.Secret(rc.URL), Events: []string{"applied"}})}
+	res := e.run(store.ModeApply, store.OutcomeApplied, "", store.Counts{Create: 1})
+	if got, err := notify.NewNotifier(newCfg, acct, e.st, notify.NotifierOptions{}).Enqueue(t.Context(), res); err != nil || got != 2 {
+		t.Fatalf("queued %d, %v", got, err)
+	}
+	if _, err := fastSender(oldCfg, e.st, notify.SenderOptions{}).SendDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deliveries(t, e.st, res.Run.ID) {
+		want := map[string]store.DeliveryStatus{"chat": store.DeliverySent, "pager": store.DeliveryQueued}[d.Sink]
+		if d.Status != want || (d.Sink == "pager" && d.Attempts != 0) {
+			t.Errorf("%s: %s after %d attempts (%s); want %s", d.Sink, d.Status, d.Attempts, d.LastError, want)
+		}
+	}
+	flush(t, fastSender(newCfg, open(t, e.url), notify.SenderOptions{}), res.Run.ID)
+	if n := len(rc.got()); n != 2 {
+		t.Errorf("%d messages arrived, want 2", n)
 	}
 }

@@ -32,6 +32,10 @@ const (
 	maxRetryAfter = 10 * time.Minute
 	// recordTimeout bounds the recording of an attempt.
 	recordTimeout = 5 * time.Second
+	// orphanAfter is how long a message to a sink this sender does not
+	// know is left to replicas that may (a rolling deploy adding it);
+	// after that it is given up as no longer configured.
+	orphanAfter = time.Hour
 )
 
 // BackoffDefault are the waits before the second and the third attempt.
@@ -71,6 +75,7 @@ type SenderOptions struct {
 type Sender struct {
 	store  Store
 	sinks  map[string]Sink
+	names  []string // of sinks
 	opts   SenderOptions
 	client *http.Client
 	log    *slog.Logger
@@ -94,10 +99,11 @@ func NewSender(cfg Config, st Store, opts SenderOptions) *Sender {
 	if opts.Observe == nil {
 		opts.Observe = func(string, string, string) {}
 	}
-	s := &Sender{store: st, sinks: map[string]Sink{}, opts: opts, client: opts.HTTPClient, log: opts.Logger,
+	s := &Sender{store: st, sinks: map[string]Sink{}, names: []string{}, opts: opts, client: opts.HTTPClient, log: opts.Logger,
 		redact: chainRedact(opts.Redact, cfg.Secrets()), wake: make(chan struct{}, 1)}
 	for _, sk := range cfg.Sinks {
 		s.sinks[sk.Name] = sk
+		s.names = append(s.names, sk.Name)
 	}
 	if s.client == nil {
 		s.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -155,7 +161,7 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 		s.log.Error("notification not delivered; given up", "sink", d.Sink, "event", d.Event, "run_id", d.RunID,
 			"attempts", d.Attempts, "error", d.LastError)
 	}
-	ds, err := s.store.ClaimDeliveries(ctx, s.opts.Batch, s.opts.Lease, MaxAttempts)
+	ds, err := s.store.ClaimDeliveries(ctx, s.opts.Batch, s.opts.Lease, MaxAttempts, s.names, orphanAfter)
 	if err != nil {
 		return 0, err
 	}
