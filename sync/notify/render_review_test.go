@@ -17,7 +17,7 @@ var hostile = []string{"<!channel>", "<!here|here>", "<https://evil.example|Rese
 
 func hostileMessage() Message {
 	run := store.Run{ID: 7, Mode: store.ModeApply, Outcome: store.OutcomePartial, Error: "operation on <!everyone> [x](https://evil.example) failed",
-		Counts: store.Counts{Delete: len(hostile), Failed: 1}}
+		Counts: store.Counts{Summary: store.Summary{Delete: len(hostile)}, Failed: 1}}
 	return BuildMessages(RunFacts{Run: run, Deleted: hostile}, Account{Name: "default", ID: "1"}, "https://s.example.com", time.Unix(0, 0))[0]
 }
 
@@ -109,7 +109,7 @@ func TestBodiesWithinLimits(t *testing.T) {
 		names = append(names, fmt.Sprintf("%s-%03d", strings.Repeat("Skill name ", 20), i))
 	}
 	run := store.Run{ID: 9, Mode: store.ModeApply, Outcome: store.OutcomePartial, Error: strings.Repeat("the server said: no. ", 5000),
-		Counts: store.Counts{Delete: 500, Failed: 3}}
+		Counts: store.Counts{Summary: store.Summary{Delete: 500}, Failed: 3}}
 	for _, m := range BuildMessages(RunFacts{Run: run, Deleted: names}, Account{Name: "default", ID: "1"}, "https://s.example.com", time.Unix(0, 0)) {
 		b, err := render(TypeTeams, m)
 		if err != nil {

@@ -228,7 +228,7 @@ func TestGoodRunEndsStateEvenUnheard(t *testing.T) {
 	if got, err := n.Enqueue(t.Context(), e.run(store.ModeApply, store.OutcomeRefused, refusal, store.Counts{})); err != nil || got != 1 {
 		t.Fatalf("first refusal: %d %v", got, err)
 	}
-	e.run(store.ModeApply, store.OutcomeApplied, "", store.Counts{Create: 1}) // never reaches Enqueue
+	e.run(store.ModeApply, store.OutcomeApplied, "", store.Counts{Summary: store.Summary{Create: 1}}) // never reaches Enqueue
 	if got, err := n.Enqueue(t.Context(), e.run(store.ModeApply, store.OutcomeRefused, refusal, store.Counts{})); err != nil || got != 1 {
 		t.Errorf("the refusal after a good run: queued %d, %v; want 1", got, err)
 	}
@@ -390,7 +390,7 @@ func TestSinkUnknownToASenderIsLeftToOthers(t *testing.T) {
 	rc := newReceiver(t, nil)
 	oldCfg := notify.Config{Sinks: []notify.Sink{{Name: "chat", Type: "webhook", URL: secret.Secret(rc.URL), Events: []string{"applied"}}}}
 	newCfg := notify.Config{Sinks: append(oldCfg.Sinks, notify.Sink{Name: "pager", Type: "webhook", URL: secret.Secret(rc.URL), Events: []string{"applied"}})}
-	res := e.run(store.ModeApply, store.OutcomeApplied, "", store.Counts{Create: 1})
+	res := e.run(store.ModeApply, store.OutcomeApplied, "", store.Counts{Summary: store.Summary{Create: 1}})
 	if got, err := notify.NewNotifier(newCfg, acct, e.st, notify.NotifierOptions{}).Enqueue(t.Context(), res); err != nil || got != 2 {
 		t.Fatalf("queued %d, %v", got, err)
 	}
