@@ -96,7 +96,10 @@ type dateParser struct {
 }
 
 // parse reads one value: the layout first (the day as written), then an
-// RFC 3339 timestamp (the day it falls on in loc).
+// RFC 3339 timestamp: at midnight, a date serialised as a timestamp
+// ("2026-12-31T00:00:00.000Z", as JavaScript's toISOString and many HR
+// APIs write dates), the day as written; at any other time an instant,
+// the day it falls on in loc.
 func (p dateParser) parse(v string) (Date, bool) {
 	if v == "" {
 		return 0, true
@@ -105,6 +108,9 @@ func (p dateParser) parse(v string) (Date, bool) {
 		return DateOf(t), true
 	}
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		if h, m, s := t.Clock(); h == 0 && m == 0 && s == 0 && t.Nanosecond() == 0 {
+			return DateOf(t), true
+		}
 		return DateOf(t.In(p.loc)), true
 	}
 	if d, ok := odataDate(v); ok {

@@ -77,6 +77,18 @@ func TestDates(t *testing.T) {
 			end:     []Date{0},
 		},
 		{
+			// A date serialised as a timestamp (JavaScript's toISOString,
+			// many HR APIs) is midnight of that day in its own offset: in
+			// New York, midnight UTC is the evening before, and a
+			// termination "2026-12-31T00:00:00.000Z" would take the skills
+			// on the last day itself.
+			name:    "RFC 3339 at midnight is the day as written",
+			loc:     newYork,
+			content: "id,start,end\n1,2026-12-07T00:00:00.000Z,2026-12-31T00:00:00+01:00\n",
+			start:   []Date{20261207},
+			end:     []Date{20261231},
+		},
+		{
 			name:     "bad dates are the record's problem, named with their column",
 			content:  "id,start,end\n1,2026-13-01,\n2,2026-12-07,tomorrow\n3,2026-12-07,2026-12-01\n4,2026-12-07,2026-12-07\n",
 			start:    []Date{0, 0, 0, 20261207},
