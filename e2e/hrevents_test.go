@@ -381,6 +381,14 @@ func TestHREventWaitsForAnotherProcess(t *testing.T) {
 	f.waitUntil(30*time.Second, "the daemon finds the lock taken", func() bool {
 		return len(d.logged("run for HR events waits: another process holds the run lock")) > 0
 	})
+	// While the lock stays taken, the daemon tries again less and less
+	// often, and says so once: not two tries (each reading the database)
+	// and two log lines a second for as long as another replica's run
+	// lasts.
+	time.Sleep(4 * time.Second)
+	if n, m := len(d.logged("run for HR events waits: another process holds the run lock")), len(d.logged("run for HR events")); n != 1 || m != 1 {
+		t.Errorf("while the lock was held 4 s: %d \"waits\" lines and %d \"run for HR events\" lines, want 1 of each", n, m)
+	}
 	free()
 	f.waitUntil(time.Minute, "the manual sync ends", manual.exited)
 	if manual.code != 0 {

@@ -46,9 +46,28 @@ const (
 	// with hr.webhook_secret.
 	signatureHeader = "X-Skillsync-Signature"
 	// busyRetry is how soon a debounced run is tried again when another
-	// run (scheduled, or POST /v1/runs) holds the run slot.
-	busyRetry = 500 * time.Millisecond
+	// run (scheduled, or POST /v1/runs) holds the run slot, and the first
+	// wait when another process holds the run lock; that wait doubles up
+	// to lockedRetryMax, so that a long run of another replica costs a
+	// few tries (each reads the database), not two a second.
+	busyRetry      = 500 * time.Millisecond
+	lockedRetryMax = 5 * time.Second
+	// maxEventDelay bounds the debounce under a steady stream of events
+	// (a busy HR day, a bulk import posting one event per worker): a run
+	// starts at the latest this many debounces after the first event no
+	// run has covered yet.
+	maxEventDelay = 10
+	// maxWaitingEvents bounds the event times kept for the histogram; in
+	// a flood, later events are counted with the last time kept (their
+	// latency is then overstated, never understated).
+	maxWaitingEvents = 1024
 )
+
+// eventTimes are n events, the first of them at at.
+type eventTimes struct {
+	at time.Time
+	n  int
+}
 
 // hrEvents debounces HR events into runs. It owns one timer; the runs it
 // starts are tracked by the daemon's WaitGroup, so shutdown waits for them.
@@ -60,10 +79,15 @@ type hrEvents struct {
 	mu    gosync.Mutex
 	timer *time.Timer
 	due   time.Time
-	// waiting are the times of the events no run has started for yet;
-	// inRun those of the events the running run covers.
-	waiting []time.Time
+	// waiting are the times of the events no run has started for yet
+	// (at most maxWaitingEvents entries).
+	waiting []eventTimes
 	running bool
+	// retry is the wait before the next try while another process holds
+	// the run lock (0: not waiting for it).
+	retry time.Duration
+	// stopped is set by stop: no run starts after it.
+	stopped bool
 }
 
 // newHREvents makes the debouncer and registers its histogram.
@@ -150,14 +174,21 @@ func authenticHREvent(hdr http.Header, body []byte, token, secret string) bool {
 func (h *hrEvents) event(now time.Time) (time.Time, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.waiting = append(h.waiting, now)
+	if n := len(h.waiting); n >= maxWaitingEvents {
+		h.waiting[n-1].n++
+	} else {
+		h.waiting = append(h.waiting, eventTimes{at: now, n: 1})
+	}
 	h.due = now.Add(h.debounce)
+	if latest := h.waiting[0].at.Add(maxEventDelay * h.debounce); h.due.After(latest) {
+		h.due = latest
+	}
 	if h.running {
 		// The run under way may have read HR before this event: one
 		// follow-up run, planned when it ends.
 		return h.due, true
 	}
-	h.arm(h.debounce)
+	h.arm(max(h.due.Sub(now), 0))
 	return h.due, false
 }
 
@@ -178,13 +209,12 @@ func (h *hrEvents) fire() {
 	default:
 	}
 	h.mu.Lock()
-	if h.running || len(h.waiting) == 0 {
-		h.mu.Unlock()
+	defer h.mu.Unlock()
+	if h.stopped || h.running || len(h.waiting) == 0 {
 		return
 	}
-	if wait := time.Until(h.due); wait > 0 {
+	if wait := time.Until(h.due); wait > 0 && h.retry == 0 {
 		h.arm(wait) // an event came in as the timer fired
-		h.mu.Unlock()
 		return
 	}
 	claim, ok := h.d.app.runner.TryClaim()
@@ -192,23 +222,34 @@ func (h *hrEvents) fire() {
 		// Another run holds the slot; it may have read HR before the
 		// events: try again once it is done.
 		h.arm(busyRetry)
-		h.mu.Unlock()
 		return
 	}
 	events := h.waiting
 	h.waiting, h.running = nil, true
-	h.mu.Unlock()
+	// Under h.mu: stop, which the daemon calls before it waits for its
+	// runs, cannot come between the check of stopped and this.
 	h.d.runs.Go(func() { h.run(claim, events) })
 }
 
 // run is one apply run for events; the slot is claimed.
-func (h *hrEvents) run(claim *sync.Claim, events []time.Time) {
-	h.d.log.Info("run for HR events", "events", len(events), "first_event", events[0])
+func (h *hrEvents) run(claim *sync.Claim, events []eventTimes) {
+	n := 0
+	for _, e := range events {
+		n += e.n
+	}
+	h.mu.Lock()
+	retrying := h.retry > 0
+	h.mu.Unlock()
+	if !retrying {
+		h.d.log.Info("run for HR events", "events", n, "first_event", events[0].at)
+	}
 	res, err := h.d.app.runClaimed(h.d.runCtx, claim, store.ModeApply, store.TriggerAPI)
 	if err == nil && res != nil && (res.Run.Outcome == store.OutcomeApplied || res.Run.Outcome == store.OutcomeNoChanges) {
 		end := time.Now()
-		for _, t := range events {
-			h.latency.Observe(end.Sub(t).Seconds())
+		for _, e := range events {
+			for range e.n {
+				h.latency.Observe(end.Sub(e.at).Seconds())
+			}
 		}
 	}
 	h.mu.Lock()
@@ -216,12 +257,23 @@ func (h *hrEvents) run(claim *sync.Claim, events []time.Time) {
 	h.running = false
 	if errors.Is(err, sync.ErrRunInProgress) {
 		// Another replica holds the run lock: its run may have read HR
-		// before the events. They wait for the next try.
-		h.d.log.Info("run for HR events waits: another process holds the run lock", "events", len(events)+len(h.waiting))
+		// before the events. They wait for the next try, sooner at
+		// first, then less often.
+		if !retrying {
+			h.d.log.Info("run for HR events waits: another process holds the run lock", "events", n)
+		}
+		h.retry = min(max(2*h.retry, busyRetry), lockedRetryMax)
 		h.waiting = append(events, h.waiting...)
-		h.arm(busyRetry)
+		if len(h.waiting) > maxWaitingEvents {
+			for _, e := range h.waiting[maxWaitingEvents:] {
+				h.waiting[maxWaitingEvents-1].n += e.n
+			}
+			h.waiting = h.waiting[:maxWaitingEvents]
+		}
+		h.arm(h.retry)
 		return
 	}
+	h.retry = 0
 	if len(h.waiting) > 0 {
 		// Events came in during the run: exactly one follow-up run, a
 		// debounce after the last of them.
@@ -234,6 +286,7 @@ func (h *hrEvents) run(claim *sync.Claim, events []time.Time) {
 func (h *hrEvents) stop() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.stopped = true
 	if h.timer != nil {
 		h.timer.Stop()
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skillsync/skillsync/sync"
 )
@@ -71,5 +72,48 @@ func TestAsOfContext(t *testing.T) {
 	}
 	if ctx, err := asOfContext(context.Background(), ""); err != nil || ctx != context.Background() {
 		t.Errorf("no day: %v", err)
+	}
+}
+
+// TestHREventFloodIsBounded: a flood of events (a bulk HR import posting
+// one per worker, or a client in a loop) while a run goes keeps a bounded
+// record of their times, and counts every one of them.
+func TestHREventFloodIsBounded(t *testing.T) {
+	t.Parallel()
+	h := &hrEvents{debounce: time.Second, running: true}
+	t0 := time.Now()
+	const n = 200_000
+	for i := range n {
+		h.event(t0.Add(time.Duration(i) * time.Millisecond))
+	}
+	if len(h.waiting) > maxWaitingEvents {
+		t.Errorf("%d event times kept for %d events, want at most %d", len(h.waiting), n, maxWaitingEvents)
+	}
+	total := 0
+	for _, e := range h.waiting {
+		total += e.n
+	}
+	if total != n {
+		t.Errorf("%d events counted, want %d", total, n)
+	}
+	if !h.waiting[0].at.Equal(t0) {
+		t.Errorf("first event at %v, want %v (the oldest is the one the histogram must not lose)", h.waiting[0].at, t0)
+	}
+}
+
+// TestHREventStreamStillRuns: events that keep coming closer together
+// than hr.event_debounce (a busy HR day) still bring a run: at most
+// maxEventDelay debounces after the first event no run covers.
+func TestHREventStreamStillRuns(t *testing.T) {
+	t.Parallel()
+	h := &hrEvents{debounce: time.Hour}
+	defer h.stop()
+	t0 := time.Now()
+	var due time.Time
+	for i := range 100 {
+		due, _ = h.event(t0.Add(time.Duration(i) * 30 * time.Minute))
+	}
+	if limit := t0.Add(maxEventDelay * time.Hour); due.After(limit) {
+		t.Errorf("after 50 hours of events every 30 minutes the run is due at %v, more than %d debounces after the first event (%v)", due, maxEventDelay, limit)
 	}
 }
