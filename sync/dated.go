@@ -153,6 +153,7 @@ func (d *datedRun) complete(desired *DesiredState) {
 	d.addDateProblems(desired)
 	lookahead, pre := d.cfg.Sync.LookaheadDays, d.cfg.Skills.PrecreateDays
 	d.plan = &Dated{AsOf: d.day, LookaheadDays: lookahead, Upcoming: []Upcoming{}}
+	d.headcountDrops(d.day.AddDays(lookahead))
 	horizon := d.day.AddDays(lookahead + pre)
 	groups, err := d.window(horizon)
 	if err != nil {
@@ -230,6 +231,55 @@ func (d *datedRun) complete(desired *DesiredState) {
 			}
 		}
 		prev = eff
+	}
+}
+
+// maxDropWarnings bounds the warnings of headcountDrops.
+const maxDropWarnings = 3
+
+// headcountDrops warns of the days up to end on which the records in
+// force fall, from one day to the next, by more than
+// sync.max_active_drop_percent: the first apply run of such a day (a
+// wave of terminations at a month's end) is refused by the headcount
+// guard, which counts only records in force, unless a person reruns it
+// with a higher limit.
+func (d *datedRun) headcountDrops(end hrsource.Date) {
+	limit := d.cfg.Sync.MaxActiveDropPercent
+	if limit < 0 {
+		return
+	}
+	count := 0
+	delta := map[hrsource.Date]int{}
+	for i := range d.snap.Records {
+		r := &d.snap.Records[i]
+		if !r.Active || r.DateProblem != "" {
+			continue
+		}
+		if r.InForce(d.day) {
+			count++
+		}
+		if r.Start > d.day && r.Start <= end {
+			delta[r.Start]++
+		}
+		if r.End != 0 && r.End >= d.day && r.End < end && r.End >= r.Start {
+			delta[r.End.AddDays(1)]--
+		}
+	}
+	warned := 0
+	for _, day := range slices.Sorted(maps.Keys(delta)) {
+		prev := count
+		count += delta[day]
+		if prev == 0 || delta[day] >= 0 {
+			continue
+		}
+		if drop := float64(prev-count) * 100 / float64(prev); drop > limit {
+			if warned == maxDropWarnings {
+				d.warnings = append(d.warnings, "upcoming: more days on which the headcount guard will refuse the first run follow")
+				return
+			}
+			warned++
+			d.warnings = append(d.warnings, fmt.Sprintf("upcoming: on %s the records in force fall from %d to %d (%.1f%%), more than sync.max_active_drop_percent (%v%%): the headcount guard will refuse the first apply run that day; if the drop is expected, rerun it once with a higher limit", day, prev, count, drop, limit))
+		}
 	}
 }
 

@@ -293,3 +293,41 @@ func TestDatedDayInTimezone(t *testing.T) {
 		}
 	}
 }
+
+// TestDatedUpcomingHeadcountDrop: a wave of terminations on one day (a
+// seasonal contract ending at the month's end) makes the first run after
+// it fall by more than sync.max_active_drop_percent, and the guard
+// refuses it. The plans before say so, with the day and the numbers,
+// while there is time to act.
+func TestDatedUpcomingHeadcountDrop(t *testing.T) {
+	t.Parallel()
+	e := setup(t, datedHR(
+		"1,ann@example.com,Sales,active,,",
+		"2,bob@example.com,Sales,active,,2026-12-31",
+		"3,cid@example.com,Sales,active,,2026-12-31",
+		"4,dee@example.com,Sales,active,,",
+		"5,eve@example.com,Sales,active,,",
+		"6,fay@example.com,Sales,active,2026-12-20,",
+	), Config{})
+	now := day("2026-12-18")
+	cfg := datedConfig(func(c *Config) { c.Sync.MaxActiveDropPercent = 20 })
+	r := e.datedRunner(cfg, &now)
+	res := e.run(r, store.ModePlan)
+	var got []string
+	for _, w := range res.Plan.Warnings {
+		if strings.Contains(w, "max_active_drop_percent") {
+			got = append(got, w)
+		}
+	}
+	if len(got) != 1 || !strings.Contains(got[0], "2027-01-01") || !strings.Contains(got[0], "from 6 to 4 (33.3%)") {
+		t.Errorf("warnings %q, want one about 2027-01-01, from 6 to 4 (33.3%%)", res.Plan.Warnings)
+	}
+	// Off (-1): no warning.
+	cfg.Sync.MaxActiveDropPercent = -1
+	r = e.datedRunner(cfg, &now)
+	for _, w := range e.run(r, store.ModePlan).Plan.Warnings {
+		if strings.Contains(w, "max_active_drop_percent") {
+			t.Errorf("guard off, yet: %s", w)
+		}
+	}
+}
