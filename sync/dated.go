@@ -104,6 +104,11 @@ func (rc *runContext) today(ctx context.Context) hrsource.Date {
 	if d, ok := AsOf(ctx); ok {
 		return d
 	}
+	return rc.realToday()
+}
+
+// realToday returns today in the configured zone, whatever --as-of says.
+func (rc *runContext) realToday() hrsource.Date {
 	loc := rc.cfg.Location
 	if loc == nil {
 		loc = time.UTC
@@ -128,6 +133,19 @@ func inForce(snap *hrsource.Snapshot, day hrsource.Date) *hrsource.Snapshot {
 		}
 	}
 	return &view
+}
+
+// healthView returns the snapshot the source-health guard judges: the
+// records in force today. For a run as of another day it is not the one
+// planned with: the guard tells a broken feed from a healthy one against
+// the baseline of the last apply run, and a drop between today and the
+// day planned (the terminations at a month's end the operator wants to
+// preview) is no sign of a broken feed.
+func (rc *runContext) healthView(ctx context.Context, planned *hrsource.Snapshot) *hrsource.Snapshot {
+	if _, ok := AsOf(ctx); !ok || rc.datedRun == nil {
+		return planned
+	}
+	return inForce(rc.datedRun.snap, rc.realToday())
 }
 
 // dated starts the effective dating of a run: it returns the snapshot of

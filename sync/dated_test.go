@@ -331,3 +331,31 @@ func TestDatedUpcomingHeadcountDrop(t *testing.T) {
 		}
 	}
 }
+
+// TestDatedAsOfIsNotRefusedByTodaysBaseline: plan --as-of the day after a
+// wave of terminations, to preview it, shows the plan: the headcount
+// guard's baseline is today's, and a drop against it says nothing of the
+// day planned (the plans before it warn of the drop instead).
+func TestDatedAsOfIsNotRefusedByTodaysBaseline(t *testing.T) {
+	t.Parallel()
+	e := setup(t, datedHR(
+		"1,ann@example.com,Sales,active,,",
+		"2,bob@example.com,Sales,active,,2026-12-31",
+		"3,cid@example.com,Sales,active,,2026-12-31",
+		"4,dee@example.com,Support,active,,",
+		"5,eve@example.com,Support,active,,",
+	), Config{})
+	now := day("2026-12-18")
+	r := e.datedRunner(datedConfig(func(c *Config) { c.Sync.MaxActiveDropPercent = 20 }), &now)
+	e.run(r, store.ModeApply)
+	res, err := r.RunOnce(WithAsOf(context.Background(), 20270101), store.ModePlan, store.TriggerManual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Refusal != "" || res.Plan == nil {
+		t.Fatalf("plan as of 2027-01-01 refused: %s", res.Refusal)
+	}
+	if got := upcomingText(res.Plan); len(res.Plan.Changes) == 0 {
+		t.Errorf("as of 2027-01-01: no changes (upcoming %q), want Sales to go", got)
+	}
+}

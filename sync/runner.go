@@ -243,7 +243,7 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return rc.fail(ctx, res, nil, fmt.Errorf("read last accepted snapshot: %w", err))
 	}
-	health := CheckHealth(snap, last, rc.cfg.Sync)
+	health := CheckHealth(rc.healthView(ctx, snap), last, rc.cfg.Sync)
 	snapID, err := rc.deps.Store.RecordSnapshot(ctx, store.Snapshot{
 		RunID: rc.run.ID, Records: health.Records, Active: health.Active, ValueCounts: snap.Stats.ValueCounts,
 		HeaderHash: snap.Stats.HeaderHash, Accepted: health.Refusal == "", Reason: health.Refusal,
