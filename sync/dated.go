@@ -155,6 +155,9 @@ func (rc *runContext) dated(ctx context.Context, mode store.Mode, snap *hrsource
 		return nil, errAsOfApply // RunOnce refuses it first
 	}
 	rc.datedRun = &datedRun{rules: rc.rules, cfg: rc.cfg, day: rc.today(ctx), snap: snap}
+	if d, ok := AsOf(ctx); ok && !snap.Dated {
+		rc.datedRun.warnings = append(rc.datedRun.warnings, fmt.Sprintf("--as-of %s changes nothing: hr.fields maps no start_date or end_date, so every record is in force on every day; this is today's plan", d))
+	}
 	return inForce(snap, rc.datedRun.day), nil
 }
 
@@ -461,10 +464,12 @@ func skillsByKey(skills []DesiredSkill) map[string]DesiredSkill {
 
 // finishDated puts the dating of the run into its plan.
 func (d *datedRun) finishDated(p *Plan) {
-	if d == nil || d.plan == nil || p == nil {
+	if d == nil || p == nil {
 		return
 	}
-	p.Dated = d.plan
+	if d.plan != nil {
+		p.Dated = d.plan
+	}
 	for _, w := range d.warnings {
 		if !slices.Contains(p.Warnings, w) {
 			p.Warnings = append(p.Warnings, w)

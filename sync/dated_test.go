@@ -359,3 +359,18 @@ func TestDatedAsOfIsNotRefusedByTodaysBaseline(t *testing.T) {
 		t.Errorf("as of 2027-01-01: no changes (upcoming %q), want Sales to go", got)
 	}
 }
+
+// TestDatedAsOfWithoutDates: plan --as-of with no date mapped plans as of
+// today, and says so rather than pass today's plan off as that day's.
+func TestDatedAsOfWithoutDates(t *testing.T) {
+	t.Parallel()
+	e := setup(t, baseHR, Config{})
+	r := e.runner(datedConfig(nil))
+	res, err := r.RunOnce(WithAsOf(context.Background(), 20270101), store.ModePlan, store.TriggerManual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(res.Plan.Warnings, func(w string) bool { return strings.Contains(w, "--as-of") && strings.Contains(w, "start_date") }) {
+		t.Errorf("warnings %q: none says --as-of changed nothing", res.Plan.Warnings)
+	}
+}
