@@ -88,6 +88,9 @@ type hrEvents struct {
 	retry time.Duration
 	// stopped is set by stop: no run starts after it.
 	stopped bool
+	// lastEvent is the time of the last event; lastEnd the end of the
+	// last run for events.
+	lastEvent, lastEnd time.Time
 }
 
 // newHREvents makes the debouncer and registers its histogram.
@@ -179,10 +182,8 @@ func (h *hrEvents) event(now time.Time) (time.Time, bool) {
 	} else {
 		h.waiting = append(h.waiting, eventTimes{at: now, n: 1})
 	}
-	h.due = now.Add(h.debounce)
-	if latest := h.waiting[0].at.Add(maxEventDelay * h.debounce); h.due.After(latest) {
-		h.due = latest
-	}
+	h.lastEvent = now
+	h.setDue()
 	if h.running {
 		// The run under way may have read HR before this event: one
 		// follow-up run, planned when it ends.
@@ -190,6 +191,22 @@ func (h *hrEvents) event(now time.Time) (time.Time, bool) {
 	}
 	h.arm(max(h.due.Sub(now), 0))
 	return h.due, false
+}
+
+// setDue sets when the run for the waiting events starts: a debounce
+// after the last event, and at the latest maxEventDelay debounces after
+// the first of them, or after the end of the last run if that is later
+// (so that a flood of events, a replayed signed request say, makes runs
+// at least that far apart). h.mu is held; h.waiting is not empty.
+func (h *hrEvents) setDue() {
+	h.due = h.lastEvent.Add(h.debounce)
+	anchor := h.waiting[0].at
+	if h.lastEnd.After(anchor) {
+		anchor = h.lastEnd
+	}
+	if latest := anchor.Add(maxEventDelay * h.debounce); h.due.After(latest) {
+		h.due = latest
+	}
 }
 
 // arm (re)starts the timer; h.mu is held.
@@ -252,6 +269,12 @@ func (h *hrEvents) run(claim *sync.Claim, events []eventTimes) {
 			}
 		}
 	}
+	h.ended(err, retrying, events, n)
+}
+
+// ended settles a run for events (n events in all) that ended with err;
+// retrying says it was a retry while another process held the run lock.
+func (h *hrEvents) ended(err error, retrying bool, events []eventTimes, n int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.running = false
@@ -274,9 +297,11 @@ func (h *hrEvents) run(claim *sync.Claim, events []eventTimes) {
 		return
 	}
 	h.retry = 0
+	h.lastEnd = time.Now()
 	if len(h.waiting) > 0 {
 		// Events came in during the run: exactly one follow-up run, a
 		// debounce after the last of them.
+		h.setDue()
 		h.arm(max(time.Until(h.due), 0))
 	}
 }

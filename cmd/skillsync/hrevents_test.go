@@ -117,3 +117,31 @@ func TestHREventStreamStillRuns(t *testing.T) {
 		t.Errorf("after 50 hours of events every 30 minutes the run is due at %v, more than %d debounces after the first event (%v)", due, maxEventDelay, limit)
 	}
 }
+
+// TestHREventFloodSpacesRuns: events that never stop (a replayed signed
+// request in a loop) during a run that lasts longer than maxEventDelay
+// debounces do not make the follow-up run start right away, run after
+// run: it waits for the flood to pause, maxEventDelay debounces at most
+// after the run ended.
+func TestHREventFloodSpacesRuns(t *testing.T) {
+	t.Parallel()
+	h := &hrEvents{debounce: time.Minute, running: true}
+	defer h.stop()
+	start := time.Now().Add(-time.Hour) // the run began an hour ago
+	for i := range 3600 {
+		h.event(start.Add(time.Duration(i) * time.Second))
+	}
+	h.ended(nil, false, nil, 0)
+	if wait := time.Until(h.due); wait < 50*time.Second {
+		t.Errorf("the follow-up run of a flood starts %v after the run, want a debounce after the last event", wait.Round(time.Second))
+	}
+	// The flood goes on: the follow-up run is due maxEventDelay
+	// debounces after the run ended, no later.
+	end := h.lastEnd
+	for i := range 1200 {
+		h.event(end.Add(time.Duration(i) * time.Second))
+	}
+	if want := end.Add(maxEventDelay * time.Minute); !h.due.Equal(want) {
+		t.Errorf("under a flood the follow-up run is due %v after the run, want %d debounces", h.due.Sub(end), maxEventDelay)
+	}
+}
