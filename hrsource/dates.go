@@ -101,7 +101,7 @@ type dateParser struct {
 // APIs write dates), the day as written; at any other time an instant,
 // the day it falls on in loc.
 func (p dateParser) parse(v string) (Date, bool) {
-	if v == "" {
+	if v == "" || zeroDate(v) {
 		return 0, true
 	}
 	if t, err := time.ParseInLocation(p.layout, v, p.loc); err == nil {
@@ -117,6 +117,13 @@ func (p dateParser) parse(v string) (Date, bool) {
 		return d, true
 	}
 	return 0, false
+}
+
+// zeroDate says whether v is a zero date, which some systems write for
+// none: BambooHR's 0000-00-00 (MySQL's zero date, with or without a zero
+// time), 00/00/0000 and the like: zeros and separators only.
+func zeroDate(v string) bool {
+	return strings.Contains(v, "0000") && strings.Trim(v, "0-/.: T") == ""
 }
 
 // odataDate reads OData v2's JSON dates, as SAP SuccessFactors sends them:

@@ -89,6 +89,15 @@ func TestDates(t *testing.T) {
 			end:     []Date{20261231},
 		},
 		{
+			// BambooHR writes an empty date as 0000-00-00 (MySQL's zero
+			// date); as a problem, every active employee without a
+			// termination would hold the deletes of every rule.
+			name:    "a zero date is no date",
+			content: "id,start,end\n1,2024-01-15,0000-00-00\n2,0000-00-00,0000-00-00 00:00:00\n3,2024-01-15,00/00/0000\n",
+			start:   []Date{20240115, 0, 20240115},
+			end:     []Date{0, 0, 0},
+		},
+		{
 			name:     "bad dates are the record's problem, named with their column",
 			content:  "id,start,end\n1,2026-13-01,\n2,2026-12-07,tomorrow\n3,2026-12-07,2026-12-01\n4,2026-12-07,2026-12-07\n",
 			start:    []Date{0, 0, 0, 20261207},
