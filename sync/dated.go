@@ -299,7 +299,7 @@ func (d *datedRun) headcountDrops(end hrsource.Date) {
 				return
 			}
 			warned++
-			d.warnings = append(d.warnings, fmt.Sprintf("upcoming: on %s the records in force fall from %d to %d (%.1f%%), more than sync.max_active_drop_percent (%v%%): the headcount guard will refuse the first apply run that day; if the drop is expected, rerun it once with a higher limit", day, prev, count, drop, limit))
+			d.warnings = append(d.warnings, fmt.Sprintf("upcoming: on %s the records in force fall from %d to %d (%.1f%%), more than sync.max_active_drop_percent (%v%%): the headcount guard will refuse the apply runs from that day on; if the drop is expected, run one once with a higher limit", day, prev, count, drop, limit))
 		}
 	}
 }
