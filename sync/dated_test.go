@@ -374,3 +374,40 @@ func TestDatedAsOfWithoutDates(t *testing.T) {
 		t.Errorf("warnings %q: none says --as-of changed nothing", res.Plan.Warnings)
 	}
 }
+
+// TestDatedRehire: a rehire has two records with one email, the old
+// contract ended and the new one not yet started (or started): neither
+// out of force record makes the match ambiguous, and the person holds
+// the skills of the contract in force.
+func TestDatedRehire(t *testing.T) {
+	t.Parallel()
+	e := setup(t, datedHR(
+		"1,ann@example.com,Sales,active,,",
+		"2,bob@example.com,Sales,active,,2026-11-30",
+		"3,cid@example.com,Support,active,,",
+		"4,dee@example.com,Support,active,,",
+		"9,bob@example.com,Support,active,2026-12-14,",
+	), Config{})
+	seedUsers(e, "ann@example.com", "bob@example.com", "cid@example.com", "dee@example.com")
+	now := day("2026-12-07")
+	cfg := datedConfig(func(c *Config) {
+		c.Skills.Rules[0].MinMembers = 1
+		c.Assignments = AssignmentsConfig{Enabled: true, Match: "email", MaxChangesPercent: -1}
+	})
+	r := e.datedRunner(cfg, &now)
+	res := e.run(r, store.ModeApply)
+	if a := res.Plan.Assignments; a == nil || a.Ambiguous != 0 {
+		t.Fatalf("between contracts: assignments %+v", a)
+	}
+	if held := e.userSkills(); len(held["bob@example.com"]) != 0 || !slices.Equal(held["ann@example.com"], []string{"Sales"}) {
+		t.Errorf("between contracts: held %v", held)
+	}
+	now = day("2026-12-14")
+	res = e.run(r, store.ModeApply)
+	if a := res.Plan.Assignments; a == nil || a.Ambiguous != 0 {
+		t.Fatalf("on the new contract's first day: assignments %+v", a)
+	}
+	if held := e.userSkills(); !slices.Equal(held["bob@example.com"], []string{"Support"}) {
+		t.Errorf("on the new contract's first day: held %v", held)
+	}
+}
