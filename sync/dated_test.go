@@ -411,3 +411,32 @@ func TestDatedRehire(t *testing.T) {
 		t.Errorf("on the new contract's first day: held %v", held)
 	}
 }
+
+// TestDatedPrecreatedHireCancelled: a skill created ahead of a hire is
+// an owned skill like any other: when the hire is cancelled it becomes
+// pending deletion and goes after the delete grace; a start date moved
+// within skills.precreate_days keeps it.
+func TestDatedPrecreatedHireCancelled(t *testing.T) {
+	t.Parallel()
+	e := setup(t, datedTeam, Config{})
+	now := day("2026-12-07")
+	r := e.datedRunner(datedConfig(func(c *Config) { c.Skills.PrecreateDays = 7 }), &now)
+	e.run(r, store.ModeApply)
+	if e.liveSkills()["Billing"] == nil {
+		t.Fatal("Billing not created ahead of Cid's start")
+	}
+	// Cid now starts on 12-15, still within 7 days of 12-08: kept.
+	now = day("2026-12-08")
+	e.writeHR(strings.Replace(datedTeam, "3,cid@example.com,Billing,active,2026-12-14,", "3,cid@example.com,Billing,active,2026-12-15,", 1))
+	if res := e.run(r, store.ModeApply); e.liveSkills()["Billing"] == nil || res.Plan.HasChanges() {
+		t.Fatalf("start moved within the window: Billing gone or changed: %+v", res.Plan.Changes)
+	}
+	// The hire is cancelled: the record is gone.
+	e.writeHR(strings.Replace(datedTeam, "3,cid@example.com,Billing,active,2026-12-14,\n", "", 1))
+	for range 3 {
+		e.run(r, store.ModeApply)
+	}
+	if e.liveSkills()["Billing"] != nil {
+		t.Errorf("Billing still there after the hire was cancelled (delete_after_runs 1)")
+	}
+}
