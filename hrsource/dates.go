@@ -95,8 +95,9 @@ type dateParser struct {
 	loc    *time.Location
 }
 
-// parse reads one value: the layout first (the day as written), then an
-// RFC 3339 timestamp: at midnight, a date serialised as a timestamp
+// parse reads one value: the layout first (the day as written), then a
+// date with its offset (XML Schema's xs:date, 2026-12-31-08:00: the day as
+// written), then an RFC 3339 timestamp: at midnight, a date serialised as a timestamp
 // ("2026-12-31T00:00:00.000Z", as JavaScript's toISOString and many HR
 // APIs write dates), the day as written; at any other time an instant,
 // the day it falls on in loc.
@@ -112,6 +113,9 @@ func (p dateParser) parse(v string) (Date, bool) {
 			return DateOf(t), true
 		}
 		return DateOf(t.In(p.loc)), true
+	}
+	if t, err := time.Parse("2006-01-02Z07:00", v); err == nil {
+		return DateOf(t), true // xs:date with its offset (Workday's XML)
 	}
 	if d, ok := odataDate(v); ok {
 		return d, true

@@ -89,6 +89,16 @@ func TestDates(t *testing.T) {
 			end:     []Date{20261231},
 		},
 		{
+			// XML Schema's xs:date with its offset, as Workday writes
+			// dates in XML (and in its own URL parameters): the day as
+			// written, whatever the timezone.
+			name:    "a date with an offset is the day as written",
+			loc:     paris,
+			content: "id,start,end\n1,2026-12-07-08:00,2026-12-31Z\n",
+			start:   []Date{20261207},
+			end:     []Date{20261231},
+		},
+		{
 			// BambooHR writes an empty date as 0000-00-00 (MySQL's zero
 			// date); as a problem, every active employee without a
 			// termination would hold the deletes of every rule.
