@@ -97,7 +97,7 @@ type dateParser struct {
 
 // parse reads one value: the layout first (the day as written), then a
 // date with its offset (XML Schema's xs:date, 2026-12-31-08:00: the day as
-// written), then an RFC 3339 timestamp: at midnight, a date serialised as a timestamp
+// written), then an RFC 3339 (or PostgreSQL) timestamp: at midnight, a date serialised as a timestamp
 // ("2026-12-31T00:00:00.000Z", as JavaScript's toISOString and many HR
 // APIs write dates), the day as written; at any other time an instant,
 // the day it falls on in loc.
@@ -108,7 +108,11 @@ func (p dateParser) parse(v string) (Date, bool) {
 	if t, err := time.ParseInLocation(p.layout, v, p.loc); err == nil {
 		return DateOf(t), true
 	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
+	for _, layout := range timestampLayouts {
+		t, err := time.Parse(layout, v)
+		if err != nil {
+			continue
+		}
 		if h, m, s := t.Clock(); h == 0 && m == 0 && s == 0 && t.Nanosecond() == 0 {
 			return DateOf(t), true
 		}
@@ -122,6 +126,11 @@ func (p dateParser) parse(v string) (Date, bool) {
 	}
 	return 0, false
 }
+
+// timestampLayouts are the timestamps always accepted: RFC 3339, and
+// PostgreSQL's text for timestamptz (a space for the T, and an offset of
+// hours only when it has no minutes), which the postgres source reads.
+var timestampLayouts = []string{time.RFC3339, "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05Z07"}
 
 // zeroDate says whether v is a zero date, which some systems write for
 // none: BambooHR's 0000-00-00 (MySQL's zero date, with or without a zero

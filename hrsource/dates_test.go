@@ -89,6 +89,15 @@ func TestDates(t *testing.T) {
 			end:     []Date{20261231},
 		},
 		{
+			// PostgreSQL's text for a timestamptz column (the postgres
+			// source reads values as text): a timestamp like RFC 3339's.
+			name:    "PostgreSQL timestamps",
+			loc:     newYork,
+			content: "id,start,end\n1,2026-12-07 00:00:00+00,2026-12-31 03:00:00.5+05:30\n",
+			start:   []Date{20261207},
+			end:     []Date{20261230},
+		},
+		{
 			// XML Schema's xs:date with its offset, as Workday writes
 			// dates in XML (and in its own URL parameters): the day as
 			// written, whatever the timezone.
