@@ -97,10 +97,10 @@ type dateParser struct {
 
 // parse reads one value: the layout first (the day as written), then a
 // date with its offset (XML Schema's xs:date, 2026-12-31-08:00: the day as
-// written), then an RFC 3339 (or PostgreSQL) timestamp: at midnight, a date serialised as a timestamp
-// ("2026-12-31T00:00:00.000Z", as JavaScript's toISOString and many HR
-// APIs write dates), the day as written; at any other time an instant,
-// the day it falls on in loc.
+// written), then an RFC 3339 (or PostgreSQL) timestamp: at midnight, a
+// date serialised as a timestamp ("2026-12-31T00:00:00.000Z", as
+// JavaScript's toISOString and many HR APIs write dates), the day as
+// written; at any other time an instant, the day it falls on in loc.
 func (p dateParser) parse(v string) (Date, bool) {
 	if v == "" || zeroDate(v) {
 		return 0, true
