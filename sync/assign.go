@@ -298,6 +298,7 @@ type assigner struct {
 	// by record id, the rules that skipped the record.
 	problemRule map[string]bool
 	problemRec  map[string]map[string]bool
+	skillHeld   map[string]map[string]bool // record id → name keys (problemSkillHolds)
 
 	ambiguous []string // match keys left alone
 	skipped   []string // users not written, as the note names them
@@ -476,8 +477,10 @@ func (as *assigner) problemHolds() {
 			hold(id, rule)
 		}
 	}
+	as.skillHeld = problemSkillHolds(as.in.Problems)
 	for _, pr := range as.in.Problems {
 		switch {
+		case pr.holds != nil: // only the skills in skillHeld
 		case pr.RecordID != "":
 			hold(pr.RecordID, pr.RuleID)
 		case as.in.Skipped == nil:
@@ -531,7 +534,7 @@ func (as *assigner) planUser(u *liveperson.User) {
 		if slices.ContainsFunc(wanted, func(w want) bool { return w.id == id }) {
 			continue
 		}
-		if rec != nil && (as.problemRule[o.rule] || as.problemRec[rec.ID][o.rule]) {
+		if rec != nil && (as.problemRule[o.rule] || as.problemRec[rec.ID][o.rule] || as.skillHeld[rec.ID][nameKey(o.name)]) {
 			a.KeptForProblems++
 			continue
 		}

@@ -319,18 +319,11 @@ type datedGroups struct {
 // window evaluates the rules, min_members aside, over the records in force
 // on some day from the run's day to horizon.
 func (d *datedRun) window(horizon hrsource.Date) (*datedGroups, error) {
-	skills := d.cfg.Skills
-	skills.Rules = slices.Clone(skills.Rules)
-	g := &datedGroups{min: map[string]int{}, byID: map[string]*hrsource.Record{}}
-	for i := range skills.Rules {
-		g.min[skills.Rules[i].ID] = max(skills.Rules[i].MinMembers, 1)
-		skills.Rules[i].MinMembers = 0
-	}
-	skills.Static = nil // always desired: never upcoming
-	rules, err := CompileRules(skills)
+	rules, min, err := d.rulesOfAnySize()
 	if err != nil {
 		return nil, err
 	}
+	g := &datedGroups{min: min, byID: map[string]*hrsource.Record{}}
 	view := *d.snap
 	view.Records = slices.Clone(d.snap.Records)
 	for i := range view.Records {
@@ -353,6 +346,25 @@ func (d *datedRun) window(horizon hrsource.Date) (*datedGroups, error) {
 		}
 	}
 	return g, nil
+}
+
+// rulesOfAnySize compiles the rules with min_members 0 and no static
+// skills (always desired: never upcoming, and held by no record), and
+// returns each rule's min_members (at least 1) by rule id.
+func (d *datedRun) rulesOfAnySize() (*Rules, map[string]int, error) {
+	skills := d.cfg.Skills
+	skills.Rules = slices.Clone(skills.Rules)
+	min := map[string]int{}
+	for i := range skills.Rules {
+		min[skills.Rules[i].ID] = max(skills.Rules[i].MinMembers, 1)
+		skills.Rules[i].MinMembers = 0
+	}
+	skills.Static = nil
+	rules, err := CompileRules(skills)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rules, min, nil
 }
 
 // on returns the skills desired on day, by name key, each with the
@@ -418,9 +430,13 @@ func (d *datedRun) precreate(desired *DesiredState, want map[string]DesiredSkill
 	}
 }
 
-// addDateProblems makes every active record whose dates could not be read
-// a problem of every rule: whether it is in force is unknown, so no rule
-// may delete a skill or take a skill from a user because of it.
+// addDateProblems reports every active record whose dates could not be
+// read. Whether it is in force is unknown, but its attributes are known:
+// the rules are evaluated for it as if it were in force, and it holds
+// only the deletes, and its user's removals, of the skills it would
+// belong to (issue 21: hold only what the bad records touch). A rule
+// whose evaluation fails for it holds all its skills, as for any record
+// a rule skips.
 func (d *datedRun) addDateProblems(desired *DesiredState) {
 	var bad []*hrsource.Record
 	for i := range d.snap.Records {
@@ -435,22 +451,202 @@ func (d *datedRun) addDateProblems(desired *DesiredState) {
 	if desired.Skipped == nil {
 		desired.Skipped = map[string][]string{}
 	}
+	touched, failed, err := d.badDateSkills()
+	if err != nil {
+		d.warnings = append(d.warnings, fmt.Sprintf("records whose dates could not be read hold the deletes of every rule's skills: the rules fail on them as if they were in force: %s", oneLine(err.Error())))
+	}
+	reported := map[string]bool{}
 	for _, r := range d.rules.rules {
 		id := r.cfg.ID
-		for i, rec := range bad {
-			if i == maxProblemsPerRule {
-				desired.Problems = append(desired.Problems, RecordProblem{RuleID: id, Msg: fmt.Sprintf("%d more records whose dates could not be read", len(bad)-i)})
-				break
-			}
-			desired.Problems = append(desired.Problems, RecordProblem{RecordID: rec.ID, Origin: rec.Origin, RuleID: id, Msg: rec.DateProblem})
-		}
-		ids := desired.Skipped[id]
+		var listed int
+		var more []*hrsource.Record
+		var moreHolds *dateHolds // nil once an elided record holds the whole rule
 		for _, rec := range bad {
-			ids = append(ids, rec.ID)
+			p := RecordProblem{RecordID: rec.ID, Origin: rec.Origin, RuleID: id, Msg: rec.DateProblem}
+			switch skills := touched[id][rec.ID]; {
+			case err != nil || failed[id][rec.ID]:
+				// The rule could not evaluate it: it holds the rule.
+				desired.Skipped[id] = append(desired.Skipped[id], rec.ID)
+			case len(skills) > 0:
+				p.holds = &dateHolds{skills: skills}
+				p.Msg += "; until then the deletes of " + heldNames(skills) + ", and their removal from its user, wait"
+			default:
+				continue // it would belong to no skill of this rule
+			}
+			reported[rec.ID] = true
+			if listed == maxProblemsPerRule {
+				if len(more) == 0 {
+					moreHolds = &dateHolds{}
+				}
+				more = append(more, rec)
+				if p.holds == nil {
+					moreHolds = nil
+				} else if moreHolds != nil {
+					moreHolds.skills = append(moreHolds.skills, p.holds.skills...)
+				}
+				continue
+			}
+			listed++
+			desired.Problems = append(desired.Problems, p)
 		}
-		slices.SortFunc(ids, compareIDs)
-		desired.Skipped[id] = slices.Compact(ids)
+		if len(more) > 0 {
+			desired.Problems = append(desired.Problems, RecordProblem{RuleID: id, Msg: fmt.Sprintf("%d more records whose dates could not be read", len(more)), holds: moreHolds})
+		}
+		if ids := desired.Skipped[id]; ids != nil {
+			slices.SortFunc(ids, compareIDs)
+			desired.Skipped[id] = slices.Compact(ids)
+		}
 	}
+	// A record no rule would give a skill holds nothing, and is reported
+	// all the same.
+	first := d.rules.rules[0].cfg.ID
+	n := 0
+	for _, rec := range bad {
+		if reported[rec.ID] {
+			continue
+		}
+		if n == maxProblemsPerRule {
+			desired.Problems = append(desired.Problems, RecordProblem{RuleID: first, Msg: "more records whose dates could not be read and that no rule would give a skill", holds: &dateHolds{}})
+			break
+		}
+		n++
+		desired.Problems = append(desired.Problems, RecordProblem{RecordID: rec.ID, Origin: rec.Origin, RuleID: first,
+			Msg: rec.DateProblem + "; no rule would give it a skill, so it holds nothing", holds: &dateHolds{}})
+	}
+	if len(desired.Skipped) == 0 {
+		desired.Skipped = nil
+	}
+}
+
+// dateHolds are the skills a problem of a record whose dates could not be
+// read holds (RecordProblem.holds): those the record would belong to if
+// it were in force.
+type dateHolds struct {
+	skills []heldSkill
+}
+
+// heldSkill is a skill a record whose dates could not be read would
+// belong to.
+type heldSkill struct {
+	record string   // the record's id
+	name   string   // the skill's name
+	keys   []string // its registry keys (DesiredSkill.Key and Keys)
+}
+
+// heldNames lists the names of skills for a message.
+func heldNames(skills []heldSkill) string {
+	names := make([]string, len(skills))
+	for i, s := range skills {
+		names[i] = fmt.Sprintf("%q", s.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// badDateSkills evaluates the rules, min_members aside, over the records
+// in force on the run's day and those whose dates could not be read, as
+// if they were in force. It returns, per rule id and record id, the
+// skills each record whose dates could not be read would belong to, and
+// those the rule could not evaluate.
+func (d *datedRun) badDateSkills() (touched map[string]map[string][]heldSkill, failed map[string]map[string]bool, err error) {
+	rules, _, err := d.rulesOfAnySize()
+	if err != nil {
+		return nil, nil, err
+	}
+	view := *d.snap
+	view.Records = slices.Clone(d.snap.Records)
+	for i := range view.Records {
+		r := &view.Records[i]
+		r.Active = r.Active && (r.DateProblem != "" || r.InForce(d.day))
+		r.DateProblem = ""
+	}
+	ds, err := rules.Desired(&view)
+	if err != nil {
+		return nil, nil, err
+	}
+	bad := map[string]bool{}
+	for i := range d.snap.Records {
+		if r := &d.snap.Records[i]; r.Active && r.DateProblem != "" {
+			bad[r.ID] = true
+		}
+	}
+	touched = map[string]map[string][]heldSkill{}
+	for _, s := range ds.Skills {
+		if s.Static {
+			continue
+		}
+		keys := append([]string{s.Key}, s.Keys...)
+		for _, id := range s.Members {
+			if !bad[id] {
+				continue
+			}
+			if touched[s.RuleID] == nil {
+				touched[s.RuleID] = map[string][]heldSkill{}
+			}
+			touched[s.RuleID][id] = append(touched[s.RuleID][id], heldSkill{record: id, name: s.Name, keys: keys})
+		}
+	}
+	failed = map[string]map[string]bool{}
+	for rule, ids := range ds.Skipped {
+		for _, id := range ids {
+			if bad[id] {
+				if failed[rule] == nil {
+					failed[rule] = map[string]bool{}
+				}
+				failed[rule][id] = true
+			}
+		}
+	}
+	return touched, failed, nil
+}
+
+// problemCounter returns how many of problems hold the delete of an owned
+// skill of rule with registry key key and name: the problems of its rule,
+// except those of records whose dates could not be read, which hold only
+// the skills they would belong to.
+func problemCounter(problems []RecordProblem) func(rule, key, name string) int {
+	byRule := map[string]int{}
+	held := map[string][]*dateHolds{}
+	for _, p := range problems {
+		if p.holds == nil {
+			byRule[p.RuleID]++
+		} else {
+			held[p.RuleID] = append(held[p.RuleID], p.holds)
+		}
+	}
+	return func(rule, key, name string) int {
+		if rule == "" {
+			return 0
+		}
+		n := byRule[rule]
+		nk := nameKey(name)
+		for _, h := range held[rule] {
+			if slices.ContainsFunc(h.skills, func(s heldSkill) bool {
+				return key != "" && slices.Contains(s.keys, key) || nameKey(s.name) == nk
+			}) {
+				n++
+			}
+		}
+		return n
+	}
+}
+
+// problemSkillHolds returns, by record id, the name keys of the skills
+// whose removal from the record's user the problems of records whose
+// dates could not be read hold.
+func problemSkillHolds(problems []RecordProblem) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, p := range problems {
+		if p.holds == nil {
+			continue
+		}
+		for _, h := range p.holds.skills {
+			if out[h.record] == nil {
+				out[h.record] = map[string]bool{}
+			}
+			out[h.record][nameKey(h.name)] = true
+		}
+	}
+	return out
 }
 
 // skillsByKey indexes skills by name key.

@@ -440,3 +440,58 @@ func TestDatedPrecreatedHireCancelled(t *testing.T) {
 		t.Errorf("Billing still there after the hire was cancelled (delete_after_runs 1)")
 	}
 }
+
+// TestDatedBadDateHoldsOnlyItsSkills: a record whose dates cannot be read
+// holds the deletes and removals of the skills it would belong to if it
+// were in force, not those of every skill of the organisation (issue 21
+// defect 4: hold only what the bad records touch).
+func TestDatedBadDateHoldsOnlyItsSkills(t *testing.T) {
+	t.Parallel()
+	team := datedHR(
+		"1,ann@example.com,Sales,active,,",
+		"3,cid@example.com,Support,active,,",
+		"4,dee@example.com,Support,active,,",
+		"7,gus@example.com,Billing,active,,",
+	)
+	e := setup(t, team, Config{})
+	users := seedUsers(e, "ann@example.com", "gus@example.com")
+	now := day("2026-12-07")
+	cfg := datedConfig(func(c *Config) {
+		c.Skills.Rules[0].MinMembers = 1
+		c.Assignments = AssignmentsConfig{Enabled: true, Match: "email", MaxChangesPercent: -1}
+	})
+	r := e.datedRunner(cfg, &now)
+	e.run(r, store.ModeApply)
+	live := e.liveSkills()
+	if live["Sales"] == nil || live["Support"] == nil || live["Billing"] == nil {
+		t.Fatalf("skills %v", live)
+	}
+	// Ann also holds Billing, which her record does not make hers.
+	billing := live["Billing"]["id"]
+	e.sim.EditUser(users["ann@example.com"], func(u map[string]any) {
+		u["skillIds"] = append(u["skillIds"].([]any), billing)
+	})
+
+	// Ann's end date turns to garbage and team Support empties.
+	e.writeHR(datedHR(
+		"1,ann@example.com,Sales,active,,31.12.2026",
+		"7,gus@example.com,Billing,active,,",
+	))
+	res := e.run(r, store.ModeApply)
+	if len(res.Plan.Problems) != 1 {
+		t.Fatalf("problems %v", res.Plan.Problems)
+	}
+	if p := res.Plan.Problems[0]; p.RecordID != "1" || p.Origin != "hr.csv:2" || !strings.Contains(p.Msg, `hr.fields.end_date (column "end"): "31.12.2026"`) {
+		t.Errorf("problem %+v", p)
+	}
+	live = e.liveSkills()
+	if live["Support"] != nil {
+		t.Errorf("Support not deleted on schedule (delete_after_runs 1): a bad date of a Sales record held it; changes %+v", res.Plan.Changes)
+	}
+	if live["Sales"] == nil {
+		t.Error("Sales deleted because of a record whose end date could not be read")
+	}
+	if held := e.userSkills(); !slices.Equal(held["ann@example.com"], []string{"Sales"}) {
+		t.Errorf("ann holds %v, want Sales only (kept for her unreadable dates; Billing is not hers)", held["ann@example.com"])
+	}
+}

@@ -269,10 +269,7 @@ func dueDeletes(in PlanInput, unclaimed []store.OwnedSkill, current map[int64]*l
 	if cmp.Or(in.Policy, PolicySync) != PolicySync || len(unclaimed) == 0 {
 		return nil // 1: the policy deletes nothing, and counts no grace
 	}
-	problems := map[string]int{}
-	for _, pr := range in.Problems {
-		problems[pr.RuleID]++
-	}
+	problems := problemCounter(in.Problems)
 	pending := make(map[int64]store.PendingDelete, len(in.Pending))
 	for _, pd := range in.Pending {
 		pending[pd.SkillID] = pd
@@ -288,7 +285,7 @@ func dueDeletes(in PlanInput, unclaimed []store.OwnedSkill, current map[int64]*l
 		}
 		c := Change{Skill: cur.Name, SkillID: row.SkillID, Rule: row.RuleID, Key: row.RuleKey, Before: cur,
 			FirstMissingRun: first, MissingRuns: runs}
-		switch n := problems[row.RuleID]; {
+		switch n := problems(row.RuleID, row.RuleKey, cur.Name); {
 		case n > 0 && row.RuleID != "":
 			// 2: bad input must never lead to a write. The skill waits,
 			// and its grace count stays where it was.

@@ -494,6 +494,9 @@ type RecordProblem struct {
 	Origin   string `json:"origin,omitempty"`
 	RuleID   string `json:"rule"`
 	Msg      string `json:"message"`
+	// holds, for a record whose dates could not be read, are the skills
+	// whose deletes and removals it holds (nil: every skill of the rule).
+	holds *dateHolds
 }
 
 func (p RecordProblem) String() string {
