@@ -176,7 +176,9 @@ func odataDate(v string) (Date, bool) {
 // columns hr.fields.start_date and end_date. A column missing from the data
 // is a problem of the feed (a configuration mistake); a value that is not a
 // date is a problem of its record only, which the planner reports and
-// which holds the deletes that record could cause.
+// which holds the deletes that record could cause. An end date before the
+// start date belongs to an earlier employment (a rehire): it is ignored
+// (kept in StaleEnd, which the planner warns of).
 func (c *collector) readDates(s *Schema) {
 	f := c.cfg.Fields
 	if f.StartDate == "" && f.EndDate == "" {
@@ -222,7 +224,11 @@ func (c *collector) readDates(s *Schema) {
 			}
 		}
 		if len(bad) == 0 && r.Start != 0 && r.End != 0 && r.End < r.Start {
-			bad = append(bad, fmt.Sprintf("end date %s (%s %q) is before start date %s (%s %q): the record would never be in force", r.End, word, f.EndDate, r.Start, word, f.StartDate))
+			// A rehire whose record still carries the previous
+			// employment's termination: the end date belongs to an
+			// earlier employment, and the record is in force from its
+			// start date. The planner warns of it.
+			r.StaleEnd, r.End = r.End, 0
 		}
 		if len(bad) > 0 {
 			r.DateProblem = strings.Join(bad, "; ") + "; fix the record"

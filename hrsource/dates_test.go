@@ -47,6 +47,7 @@ func TestDates(t *testing.T) {
 		loc        *time.Location
 		content    string
 		start, end []Date
+		stale      []Date   // per record, StaleEnd (nil: none)
 		problems   []string // per record, a substring of DateProblem ("" none)
 	}{
 		{
@@ -118,10 +119,20 @@ func TestDates(t *testing.T) {
 		},
 		{
 			name:     "bad dates are the record's problem, named with their column",
-			content:  "id,start,end\n1,2026-13-01,\n2,2026-12-07,tomorrow\n3,2026-12-07,2026-12-01\n4,2026-12-07,2026-12-07\n",
-			start:    []Date{0, 0, 0, 20261207},
-			end:      []Date{0, 0, 0, 20261207},
-			problems: []string{`hr.fields.start_date (column "start"): "2026-13-01" is not a date`, `hr.fields.end_date (column "end"): "tomorrow"`, "is before start date 2026-12-07", ""},
+			content:  "id,start,end\n1,2026-13-01,\n2,2026-12-07,tomorrow\n3,2026-12-07,2026-12-07\n",
+			start:    []Date{0, 0, 20261207},
+			end:      []Date{0, 0, 20261207},
+			problems: []string{`hr.fields.start_date (column "start"): "2026-13-01" is not a date`, `hr.fields.end_date (column "end"): "tomorrow"`, ""},
+		},
+		{
+			// A rehire whose record still carries the previous
+			// employment's termination: in force from its start date,
+			// the end date kept aside for the plan's warning.
+			name:    "an end date before the start date is an earlier employment's",
+			content: "id,start,end\n1,2026-03-01,2025-06-30\n2,2026-03-01,2026-02-28\n",
+			start:   []Date{20260301, 20260301},
+			end:     []Date{0, 0},
+			stale:   []Date{20250630, 20260228},
 		},
 	}
 	for _, tt := range tests {
@@ -141,6 +152,9 @@ func TestDates(t *testing.T) {
 			for i, r := range snap.Records {
 				if r.Start != tt.start[i] || r.End != tt.end[i] {
 					t.Errorf("record %s: start %s end %s, want %s and %s", r.ID, r.Start, r.End, tt.start[i], tt.end[i])
+				}
+				if want := Date(0); tt.stale != nil && r.StaleEnd != tt.stale[i] || tt.stale == nil && r.StaleEnd != want {
+					t.Errorf("record %s: stale end %s", r.ID, r.StaleEnd)
 				}
 				want := ""
 				if tt.problems != nil {

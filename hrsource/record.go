@@ -89,6 +89,9 @@ type Record struct {
 	// read (see InForce).
 	Start, End  Date
 	DateProblem string
+	// StaleEnd is an end date before the start date, ignored (End is 0):
+	// a rehire's record left with the previous employment's termination.
+	StaleEnd Date
 	// Origin says where the record came from, for error messages:
 	// "hr.csv:12", "report.json: Report_Entry[41]", "query row 7".
 	Origin string

@@ -38,6 +38,9 @@ const (
 // sync.lookahead_days: a skill to be created, or one that leaves the
 // desired state and becomes pending deletion (deleted after the delete
 // grace, as any other).
+// Members are the members in force on its date of a skill to be
+// created, and those a skill to become pending deletion had on the day
+// before its date.
 type Upcoming struct {
 	Date    hrsource.Date `json:"date"`
 	Action  string        `json:"action"`
@@ -158,7 +161,36 @@ func (rc *runContext) dated(ctx context.Context, mode store.Mode, snap *hrsource
 	if d, ok := AsOf(ctx); ok && !snap.Dated {
 		rc.datedRun.warnings = append(rc.datedRun.warnings, fmt.Sprintf("--as-of %s changes nothing: hr.fields maps no start_date or end_date, so every record is in force on every day; this is today's plan", d))
 	}
+	rc.datedRun.staleEnds()
 	return inForce(snap, rc.datedRun.day), nil
+}
+
+// maxStaleEndWarnings bounds the warnings of staleEnds.
+const maxStaleEndWarnings = 5
+
+// staleEnds warns of the active records whose end date is before their
+// start date: a rehire whose record still carries the previous
+// employment's termination. The end date is ignored (hrsource), and the
+// record is in force from its start date.
+func (d *datedRun) staleEnds() {
+	var stale []*hrsource.Record
+	for i := range d.snap.Records {
+		if r := &d.snap.Records[i]; r.Active && r.StaleEnd != 0 {
+			stale = append(stale, r)
+		}
+	}
+	slices.SortFunc(stale, func(a, b *hrsource.Record) int { return compareIDs(a.ID, b.ID) })
+	for i, r := range stale {
+		if i == maxStaleEndWarnings {
+			d.warnings = append(d.warnings, fmt.Sprintf("%d more records have an end date before their start date, ignored the same way", len(stale)-i))
+			return
+		}
+		where := "record " + r.ID
+		if r.Origin != "" {
+			where += " (" + r.Origin + ")"
+		}
+		d.warnings = append(d.warnings, fmt.Sprintf("%s: end date %s is before start date %s: taken for an earlier employment's (a rehire) and ignored; the record is in force from %s", where, r.StaleEnd, r.Start, r.Start))
+	}
 }
 
 // complete adds to the desired state of the run's day what dating decides:
@@ -248,7 +280,7 @@ func (d *datedRun) complete(desired *DesiredState) {
 			if _, then := eff[k]; !then && !seen["-"+k] {
 				seen["-"+k] = true
 				s := prev[k]
-				d.plan.Upcoming = append(d.plan.Upcoming, Upcoming{Date: day, Action: UpcomingPendingDelete, Skill: s.Name, Rule: s.RuleID})
+				d.plan.Upcoming = append(d.plan.Upcoming, Upcoming{Date: day, Action: UpcomingPendingDelete, Skill: s.Name, Rule: s.RuleID, Members: len(s.Members)})
 			}
 		}
 		prev = eff
@@ -687,7 +719,7 @@ func renderUpcoming(b *strings.Builder, d *Dated, paint func(code, s string) str
 		case UpcomingCreate:
 			fmt.Fprintf(b, "  %s  %s  %s\n", u.Date, paint(ansiGreen, "+ "+u.Skill), paint(ansiDim, fmt.Sprintf("to be created (rule %s, %d %s)", u.Rule, u.Members, plural(u.Members, "member", "members"))))
 		default:
-			fmt.Fprintf(b, "  %s  %s  %s\n", u.Date, paint(ansiYellow, "- "+u.Skill), paint(ansiDim, fmt.Sprintf("to become pending deletion (rule %s)", u.Rule)))
+			fmt.Fprintf(b, "  %s  %s  %s\n", u.Date, paint(ansiYellow, "- "+u.Skill), paint(ansiDim, fmt.Sprintf("to become pending deletion (rule %s, had %d %s)", u.Rule, u.Members, plural(u.Members, "member", "members"))))
 		}
 	}
 }

@@ -106,7 +106,7 @@ func TestDatedPlanAndUpcoming(t *testing.T) {
 	if err := res.Plan.RenderText(&buf, false); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"Upcoming (as of 2026-12-07, next 14 days):", "2026-12-14  + Billing  to be created (rule dept, 2 members)", "2026-12-11  - Sales  to become pending deletion"} {
+	for _, s := range []string{"Upcoming (as of 2026-12-07, next 14 days):", "2026-12-14  + Billing  to be created (rule dept, 2 members)", "2026-12-11  - Sales  to become pending deletion (rule dept, had 2 members)"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("text plan lacks %q:\n%s", s, buf.String())
 		}
@@ -122,7 +122,7 @@ func TestDatedPlanAndUpcoming(t *testing.T) {
 			Members             int
 		} `json:"upcoming"`
 	}
-	if err := json.Unmarshal(js, &doc); err != nil || doc.AsOf != "2026-12-07" || len(doc.Upcoming) != 2 || doc.Upcoming[1].Date != "2026-12-14" || doc.Upcoming[1].Members != 2 {
+	if err := json.Unmarshal(js, &doc); err != nil || doc.AsOf != "2026-12-07" || len(doc.Upcoming) != 2 || doc.Upcoming[1].Date != "2026-12-14" || doc.Upcoming[1].Members != 2 || doc.Upcoming[0].Members != 2 {
 		t.Errorf("JSON plan: %s (%v)", js, err)
 	}
 
@@ -493,5 +493,37 @@ func TestDatedBadDateHoldsOnlyItsSkills(t *testing.T) {
 	}
 	if held := e.userSkills(); !slices.Equal(held["ann@example.com"], []string{"Sales"}) {
 		t.Errorf("ann holds %v, want Sales only (kept for her unreadable dates; Billing is not hers)", held["ann@example.com"])
+	}
+}
+
+// TestDatedStaleEndDate: a rehire's record that still carries the
+// previous employment's termination (end before start) is in force from
+// its start date, with a warning naming it; it is no record problem.
+func TestDatedStaleEndDate(t *testing.T) {
+	t.Parallel()
+	e := setup(t, datedHR(
+		"1,ann@example.com,Sales,active,,",
+		"2,bob@example.com,Sales,active,2026-12-09,2025-06-30",
+	), Config{})
+	now := day("2026-12-07")
+	r := e.datedRunner(datedConfig(nil), &now)
+	res := e.run(r, store.ModeApply)
+	if len(res.Plan.Problems) != 0 {
+		t.Errorf("problems %v", res.Plan.Problems)
+	}
+	want := "record 2 (hr.csv:3): end date 2025-06-30 is before start date 2026-12-09: taken for an earlier employment's (a rehire) and ignored; the record is in force from 2026-12-09"
+	if !slices.Contains(res.Plan.Warnings, want) {
+		t.Errorf("warnings %q lack %q", res.Plan.Warnings, want)
+	}
+	if e.liveSkills()["Sales"] != nil {
+		t.Error("Sales created before Bob's start (min_members 2)")
+	}
+	if got := upcomingText(res.Plan); !slices.Equal(got, []string{"2026-12-09 create Sales"}) {
+		t.Errorf("upcoming %q", got)
+	}
+	now = day("2026-12-09")
+	e.run(r, store.ModeApply)
+	if e.liveSkills()["Sales"] == nil {
+		t.Error("Sales not created on Bob's start date: the ignored end date kept him out of force")
 	}
 }
