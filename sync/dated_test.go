@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -525,5 +526,44 @@ func TestDatedStaleEndDate(t *testing.T) {
 	e.run(r, store.ModeApply)
 	if e.liveSkills()["Sales"] == nil {
 		t.Error("Sales not created on Bob's start date: the ignored end date kept him out of force")
+	}
+}
+
+// TestDatedBadDatesBeyondTheCap: more records with unreadable dates than
+// a rule lists still hold only their skills; one the rule cannot evaluate
+// (an empty attribute its name reads) holds every skill of the rule.
+func TestDatedBadDatesBeyondTheCap(t *testing.T) {
+	t.Parallel()
+	rows := []string{"3,cid@example.com,Support,active,,", "7,gus@example.com,Billing,active,,"}
+	bad := []string{"7,gus@example.com,Billing,active,,"}
+	for i := range maxProblemsPerRule + 5 {
+		rows = append(rows, fmt.Sprintf("%d,s%d@example.com,Sales,active,,", 100+i, i))
+		bad = append(bad, fmt.Sprintf("%d,s%d@example.com,Sales,active,,31.12.2026", 100+i, i))
+	}
+	e := setup(t, datedHR(rows...), Config{})
+	now := day("2026-12-07")
+	r := e.datedRunner(datedConfig(func(c *Config) { c.Skills.Rules[0].MinMembers = 1 }), &now)
+	e.run(r, store.ModeApply)
+	if live := e.liveSkills(); live["Sales"] == nil || live["Support"] == nil {
+		t.Fatalf("skills %v", live)
+	}
+
+	// Support empties; a record with an unreadable date and no team
+	// makes rule dept fail: every skill of the rule is held.
+	e.writeHR(datedHR(append(slices.Clone(bad), "9,ida@example.com,,active,,tomorrow")...))
+	res := e.run(r, store.ModeApply)
+	if e.liveSkills()["Support"] == nil {
+		t.Fatalf("Support deleted although rule dept could not evaluate record 9: changes %+v", res.Plan.Changes)
+	}
+	if !slices.ContainsFunc(res.Plan.Problems, func(p RecordProblem) bool { return p.RecordID == "" && strings.HasPrefix(p.Msg, "6 more records") }) {
+		t.Errorf("no count of the records beyond the cap: %v", res.Plan.Problems)
+	}
+
+	// Without it, the 25 bad Sales records hold Sales only.
+	e.writeHR(datedHR(bad...))
+	res = e.run(r, store.ModeApply)
+	live := e.liveSkills()
+	if live["Support"] != nil || live["Sales"] == nil {
+		t.Errorf("Support kept or Sales deleted: changes %+v", res.Plan.Changes)
 	}
 }
