@@ -637,24 +637,31 @@ func (d *datedRun) badDateSkills() (touched map[string]map[string][]heldSkill, f
 // the skills they would belong to.
 func problemCounter(problems []RecordProblem) func(rule, key, name string) int {
 	byRule := map[string]int{}
-	held := map[string][]*dateHolds{}
+	// held are, per rule, the skills each problem of a record whose
+	// dates could not be read holds: registry keys and "\x00" + name key.
+	held := map[string][]map[string]bool{}
 	for _, p := range problems {
 		if p.holds == nil {
 			byRule[p.RuleID]++
-		} else {
-			held[p.RuleID] = append(held[p.RuleID], p.holds)
+			continue
 		}
+		set := map[string]bool{}
+		for _, h := range p.holds.skills {
+			set["\x00"+nameKey(h.name)] = true
+			for _, k := range h.keys {
+				set[k] = true
+			}
+		}
+		held[p.RuleID] = append(held[p.RuleID], set)
 	}
 	return func(rule, key, name string) int {
 		if rule == "" {
 			return 0
 		}
 		n := byRule[rule]
-		nk := nameKey(name)
-		for _, h := range held[rule] {
-			if slices.ContainsFunc(h.skills, func(s heldSkill) bool {
-				return key != "" && slices.Contains(s.keys, key) || nameKey(s.name) == nk
-			}) {
+		nk := "\x00" + nameKey(name)
+		for _, set := range held[rule] {
+			if key != "" && set[key] || set[nk] {
 				n++
 			}
 		}
