@@ -40,6 +40,9 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 	if len(ops) == 0 {
 		return nil, nil
 	}
+	if err := s.scoped(); err != nil {
+		return nil, err
+	}
 	var (
 		actions  = make([]string, len(ops))
 		names    = make([]string, len(ops))
@@ -86,7 +89,7 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 	// even with concurrent writers (the row lock orders them).
 	rows, _ := s.pool.Query(ctx, `
 		WITH r AS (
-			UPDATE runs SET last_seq = last_seq + $2 WHERE id = $1
+			UPDATE runs SET last_seq = last_seq + $2 WHERE id = $1 AND account_id = $14
 			RETURNING last_seq - $2 AS base
 		)
 		INSERT INTO run_operations (run_id, seq, action, skill_name, skill_id, request, rule_id, rule_key,
@@ -97,7 +100,7 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 				$9::text[], $10::text[], $11::int[], $12::text[], $13::text[])
 			WITH ORDINALITY AS u(action, skill_name, skill_id, request, rule_id, rule_key, sent, state, http_status, error, revision, ord)
 		RETURNING id, seq`,
-		runID, len(ops), actions, names, skillIDs, requests, ruleIDs, ruleKeys, sents, states, statuses, errs, revs)
+		runID, len(ops), actions, names, skillIDs, requests, ruleIDs, ruleKeys, sents, states, statuses, errs, revs, s.account)
 	type idSeq struct{ id, seq int64 }
 	inserted, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (idSeq, error) {
 		var r idSeq
@@ -128,9 +131,12 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 // returns an error wrapping ErrNotFound if an operation does not exist (the
 // others are still updated).
 func (s *Store) JournalSet(ctx context.Context, updates []OpUpdate) error {
+	if err := s.scoped(); err != nil {
+		return err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	return journalSet(ctx, s.pool, updates)
+	return journalSet(ctx, s.pool, s.account, updates)
 }
 
 // execer is what the pool and a transaction share.
@@ -138,7 +144,9 @@ type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-func journalSet(ctx context.Context, db execer, updates []OpUpdate) error {
+// journalSet updates operations of account's runs only: an id of another
+// account's operation is not found.
+func journalSet(ctx context.Context, db execer, account string, updates []OpUpdate) error {
 	if len(updates) == 0 {
 		return nil
 	}
@@ -190,8 +198,9 @@ func journalSet(ctx context.Context, db execer, updates []OpUpdate) error {
 			updated_at = now()
 		FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::text[])
 			AS u(id, state, http_status, error, skill_id, revision)
-		WHERE o.id = u.id AND o.id BETWEEN $7 AND $8`,
-		ids, states, statuses, errs, skillIDs, revs, slices.Min(ids), slices.Max(ids))
+		WHERE o.id = u.id AND o.id BETWEEN $7 AND $8
+			AND EXISTS (SELECT 1 FROM runs r WHERE r.id = o.run_id AND r.account_id = $9)`,
+		ids, states, statuses, errs, skillIDs, revs, slices.Min(ids), slices.Max(ids), account)
 	if err != nil {
 		return fmt.Errorf("update %d journal operations: %w", len(ids), err)
 	}
@@ -209,12 +218,16 @@ func journalSet(ctx context.Context, db execer, updates []OpUpdate) error {
 // LivePerson has been read, with TakeOverSkills (or JournalSet when there
 // is nothing to register), so that it is not taken up again.
 func (s *Store) UnconfirmedCreates(ctx context.Context) ([]Operation, error) {
+	if err := s.scoped(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	rows, _ := s.pool.Query(ctx, `SELECT `+prefixed("o.", opColumns)+`
 		FROM run_operations o JOIN runs r ON r.id = o.run_id
 		WHERE o.action = 'create' AND o.state IN ('intended', 'sent') AND r.outcome <> 'running'
-		ORDER BY o.run_id, o.seq`)
+			AND r.account_id = $1
+		ORDER BY o.run_id, o.seq`, s.account)
 	ops, err := pgx.CollectRows(rows, scanOperation)
 	if err != nil {
 		return nil, fmt.Errorf("read unconfirmed creates: %w", err)

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	gosync "sync"
 	"time"
 
@@ -11,10 +13,30 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// DefaultRunLockKey is the session advisory lock key that allows one run
-// at a time per database (advisory locks are scoped to the current
-// database). Options.LockKey replaces it.
+// DefaultRunLockKey is the base of the session advisory lock keys that
+// allow one run at a time per account and database (advisory locks are
+// scoped to the current database). Options.LockKey replaces it; each
+// account's key is derived from it (AccountLockKey).
 const DefaultRunLockKey int64 = 0x5ea1_0002
+
+// AccountLockKey is the run lock key of LivePerson account id under the
+// base key: a 64-bit FNV-1a hash of both, so that each account has its own
+// lock (replicas run different accounts at once) and a different base
+// (the demo's) keeps every account apart from production's. A key that
+// would be the migration lock's is moved off it.
+func AccountLockKey(base int64, account string) int64 {
+	if account == "" {
+		return base
+	}
+	h := fnv.New64a()
+	_ = binary.Write(h, binary.BigEndian, base)
+	h.Write([]byte(account))
+	key := int64(h.Sum64())
+	if key == migrateLockID {
+		key++
+	}
+	return key
+}
 
 // LockKeepAliveDefault is how often a held run lock's connection is used
 // while the run does not use it (Options.LockKeepAlive).
@@ -48,10 +70,14 @@ type RunLock struct {
 	done chan struct{} // closed when the keep-alive has ended
 }
 
-// AcquireRunLock takes the run lock without waiting. It returns
-// ErrRunInProgress when another session (another process, or another
-// Store of this one) holds it. The caller must Release it.
+// AcquireRunLock takes the run lock of the Store's account without
+// waiting. It returns ErrRunInProgress when another session (another
+// process, or another Store of this one) holds it. The caller must
+// Release it.
 func (s *Store) AcquireRunLock(ctx context.Context) (*RunLock, error) {
+	if err := s.scoped(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	conn, err := s.pool.Acquire(ctx)
@@ -59,7 +85,7 @@ func (s *Store) AcquireRunLock(ctx context.Context) (*RunLock, error) {
 		return nil, fmt.Errorf("take run lock: connect to postgres at %s: %w", s.where, err)
 	}
 	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, s.opts.LockKey).Scan(&locked); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, s.lockKey).Scan(&locked); err != nil {
 		// We cannot tell whether the server took the lock before the
 		// error: end the session so that it cannot outlive us.
 		closeConn(conn, s.queryTimeout)
@@ -69,7 +95,7 @@ func (s *Store) AcquireRunLock(ctx context.Context) (*RunLock, error) {
 		conn.Release()
 		return nil, ErrRunInProgress
 	}
-	l := &RunLock{conn: conn, key: s.opts.LockKey, timeout: s.queryTimeout,
+	l := &RunLock{conn: conn, key: s.lockKey, timeout: s.queryTimeout,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go l.keepAlive(s.opts.LockKeepAlive)
 	return l, nil

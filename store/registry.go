@@ -22,10 +22,13 @@ func scanOwned(row pgx.CollectableRow) (OwnedSkill, error) {
 // OwnedSkills returns the skills skillsync manages (released ones excluded),
 // sorted by name.
 func (s *Store) OwnedSkills(ctx context.Context) ([]OwnedSkill, error) {
+	if err := s.scoped(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	rows, _ := s.pool.Query(ctx, `SELECT `+ownedColumns+` FROM owned_skills
-		WHERE released_at IS NULL ORDER BY name, skill_id`)
+		WHERE released_at IS NULL AND account_id = $1 ORDER BY name, skill_id`, s.account)
 	skills, err := pgx.CollectRows(rows, scanOwned)
 	if err != nil {
 		return nil, fmt.Errorf("read ownership registry: %w", err)
@@ -41,9 +44,12 @@ func (s *Store) OwnedSkills(ctx context.Context) ([]OwnedSkill, error) {
 // managed skill is an error and changes nothing. Releasing a skill, or
 // managing a released one again, forgets its written state (SkillStates).
 func (s *Store) UpsertOwnedSkills(ctx context.Context, skills []OwnedSkill) error {
+	if err := s.scoped(); err != nil {
+		return err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	return upsertOwned(ctx, s.pool, skills)
+	return upsertOwned(ctx, s.pool, s.account, skills)
 }
 
 // TakeOverSkills registers skills that earlier runs created without
@@ -53,15 +59,18 @@ func (s *Store) UpsertOwnedSkills(ctx context.Context, skills []OwnedSkill) erro
 // skill, a skill registered with its row unsettled could be taken over
 // again after a release.
 func (s *Store) TakeOverSkills(ctx context.Context, skills []OwnedSkill, settled []OpUpdate) error {
+	if err := s.scoped(); err != nil {
+		return err
+	}
 	return s.withTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		if err := upsertOwned(ctx, tx, skills); err != nil {
+		if err := upsertOwned(ctx, tx, s.account, skills); err != nil {
 			return err
 		}
-		return journalSet(ctx, tx, settled)
+		return journalSet(ctx, tx, s.account, settled)
 	})
 }
 
-func upsertOwned(ctx context.Context, db execer, skills []OwnedSkill) error {
+func upsertOwned(ctx context.Context, db execer, account string, skills []OwnedSkill) error {
 	if len(skills) == 0 {
 		return nil
 	}
@@ -90,9 +99,9 @@ func upsertOwned(ctx context.Context, db execer, skills []OwnedSkill) error {
 	}
 
 	_, err := db.Exec(ctx, `
-		INSERT INTO owned_skills (skill_id, name, rule_id, rule_key, created_by_run, adopted, released_at)
-		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bool[], $7::timestamptz[])
-		ON CONFLICT (skill_id) DO UPDATE SET
+		INSERT INTO owned_skills (account_id, skill_id, name, rule_id, rule_key, created_by_run, adopted, released_at)
+		SELECT $8, * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bool[], $7::timestamptz[])
+		ON CONFLICT (account_id, skill_id) DO UPDATE SET
 			name = excluded.name,
 			rule_id = excluded.rule_id,
 			rule_key = excluded.rule_key,
@@ -104,7 +113,7 @@ func upsertOwned(ctx context.Context, db execer, skills []OwnedSkill) error {
 			written_state = CASE WHEN owned_skills.released_at IS NULL AND excluded.released_at IS NULL
 				THEN owned_skills.written_state END,
 			updated_at = now()`,
-		ids, names, ruleIDs, ruleKeys, runs, adopted, released)
+		ids, names, ruleIDs, ruleKeys, runs, adopted, released, account)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.ConstraintName == "owned_skills_rule_key_idx" {
 		return fmt.Errorf("record %d owned skills: a rule key is already used by another managed skill (%s)",
 			len(uniq), pgErr.Detail)
@@ -121,11 +130,15 @@ func (s *Store) DeleteOwnedSkills(ctx context.Context, skillIDs []int64) error {
 	if len(skillIDs) == 0 {
 		return nil
 	}
+	if err := s.scoped(); err != nil {
+		return err
+	}
 	err := s.withTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM owned_skills WHERE skill_id = ANY($1)`, skillIDs); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM owned_skills WHERE account_id = $2 AND skill_id = ANY($1)`,
+			skillIDs, s.account); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM pending_deletes WHERE skill_id = ANY($1)`, skillIDs)
+		_, err := tx.Exec(ctx, `DELETE FROM pending_deletes WHERE account_id = $2 AND skill_id = ANY($1)`, skillIDs, s.account)
 		return err
 	})
 	if err != nil {
@@ -139,7 +152,7 @@ func (s *Store) DeleteOwnedSkills(ctx context.Context, skillIDs []int64) error {
 func (s *Store) ownedNamed(ctx context.Context, tx pgx.Tx, name string) ([]int64, error) {
 	if s.opts.NameKey == nil {
 		rows, _ := tx.Query(ctx, `SELECT skill_id FROM owned_skills
-			WHERE name = $1 AND released_at IS NULL ORDER BY skill_id FOR UPDATE`, name)
+			WHERE account_id = $2 AND name = $1 AND released_at IS NULL ORDER BY skill_id FOR UPDATE`, name, s.account)
 		return pgx.CollectRows(rows, pgx.RowTo[int64])
 	}
 	type row struct {
@@ -147,7 +160,7 @@ func (s *Store) ownedNamed(ctx context.Context, tx pgx.Tx, name string) ([]int64
 		Name string
 	}
 	rows, _ := tx.Query(ctx, `SELECT skill_id, name FROM owned_skills
-		WHERE released_at IS NULL ORDER BY skill_id FOR UPDATE`)
+		WHERE account_id = $1 AND released_at IS NULL ORDER BY skill_id FOR UPDATE`, s.account)
 	all, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
 	if err != nil {
 		return nil, err
@@ -169,12 +182,15 @@ func (s *Store) ownedNamed(ctx context.Context, tx pgx.Tx, name string) ([]int64
 // holds the run lock: that run has read the registry and would manage the
 // skill again.
 func (s *Store) ReleaseSkill(ctx context.Context, name string) (OwnedSkill, error) {
+	if err := s.scoped(); err != nil {
+		return OwnedSkill{}, err
+	}
 	var released OwnedSkill
 	err := s.withTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		// The transaction-level lock conflicts with a run's session lock
 		// and ends with the transaction.
 		var free bool
-		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, s.opts.LockKey).Scan(&free); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, s.lockKey).Scan(&free); err != nil {
 			return err
 		}
 		if !free {
@@ -193,12 +209,12 @@ func (s *Store) ReleaseSkill(ctx context.Context, name string) (OwnedSkill, erro
 				len(ids), name, ids)
 		}
 		rows, _ := tx.Query(ctx, `UPDATE owned_skills SET released_at = now(), written_state = NULL, updated_at = now()
-			WHERE skill_id = $1 RETURNING `+ownedColumns, ids[0])
+			WHERE account_id = $2 AND skill_id = $1 RETURNING `+ownedColumns, ids[0], s.account)
 		released, err = pgx.CollectExactlyOneRow(rows, scanOwned)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM pending_deletes WHERE skill_id = $1`, ids[0])
+		_, err = tx.Exec(ctx, `DELETE FROM pending_deletes WHERE account_id = $2 AND skill_id = $1`, ids[0], s.account)
 		return err
 	})
 	if err != nil {

@@ -38,11 +38,14 @@ func scanRun(row pgx.CollectableRow) (Run, error) {
 // BeginRun records the start of a run; its outcome is running until
 // FinishRun (or MarkInterrupted, should the process die).
 func (s *Store) BeginRun(ctx context.Context, trigger Trigger, mode Mode) (Run, error) {
+	if err := s.scoped(); err != nil {
+		return Run{}, err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	rows, _ := s.pool.Query(ctx,
-		`INSERT INTO runs (trigger, mode) VALUES ($1, $2) RETURNING `+runColumns,
-		string(trigger), string(mode))
+		`INSERT INTO runs (account_id, trigger, mode) VALUES ($3, $1, $2) RETURNING `+runColumns,
+		string(trigger), string(mode), s.account)
 	run, err := pgx.CollectExactlyOneRow(rows, scanRun)
 	if err != nil {
 		return Run{}, fmt.Errorf("begin %s run (trigger %s): %w", mode, trigger, err)
@@ -57,6 +60,9 @@ func (s *Store) FinishRun(ctx context.Context, run Run) error {
 	if run.Outcome == "" || run.Outcome == OutcomeRunning {
 		return fmt.Errorf("finish run %d: outcome %q is not final", run.ID, run.Outcome)
 	}
+	if err := s.scoped(); err != nil {
+		return err
+	}
 	var plan any // nil: SQL NULL
 	if len(run.Plan) > 0 {
 		plan = string(run.Plan)
@@ -70,11 +76,11 @@ func (s *Store) FinishRun(ctx context.Context, run Run) error {
 			creates = $4, updates = $5, deletes = $6, pending_deletes = $7, unchanged = $8,
 			unmanaged_conflicts = $9, assigns = $10, unassigns = $11, failed = $12,
 			error = $13, plan = $14::jsonb, snapshot_id = COALESCE($15, snapshot_id)
-		WHERE id = $1`,
+		WHERE id = $1 AND account_id = $16`,
 		run.ID, run.FinishedAt, string(run.Outcome),
 		c.Create, c.Update, c.Delete, c.PendingDelete, c.Unchanged,
 		c.UnmanagedConflict, c.Assign, c.Unassign, c.Failed,
-		run.Error, plan, run.SnapshotID)
+		run.Error, plan, run.SnapshotID, s.account)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.ConstraintName == "runs_outcome_mode_check" {
 		return fmt.Errorf("finish run %d: outcome %s does not fit the run's mode (planned is for plan runs, applied and partial for apply runs)",
 			run.ID, run.Outcome)
@@ -91,17 +97,22 @@ func (s *Store) FinishRun(ctx context.Context, run Run) error {
 // interruptedError is the error recorded on runs found running at start-up.
 const interruptedError = "the process running it stopped before the run finished"
 
-// MarkInterrupted marks every run still running as interrupted and returns
-// how many it marked. A run can only be left running by a process that died,
-// provided no live process is running one: call it while holding the run
-// lock (or at start-up, before any run of this process begins).
+// MarkInterrupted marks every run of the account still running as
+// interrupted and returns how many it marked. A run can only be left
+// running by a process that died, provided no live process is running one
+// of the account: call it while holding the account's run lock (or at
+// start-up, before any run of this process begins). Other accounts' runs
+// are left alone: other replicas may be running them.
 func (s *Store) MarkInterrupted(ctx context.Context) (int, error) {
+	if err := s.scoped(); err != nil {
+		return 0, err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE runs SET outcome = 'interrupted', finished_at = now(),
 			error = CASE WHEN error = '' THEN $1 ELSE error END
-		WHERE outcome = 'running'`, interruptedError)
+		WHERE outcome = 'running' AND account_id = $2`, interruptedError, s.account)
 	if err != nil {
 		return 0, fmt.Errorf("mark interrupted runs: %w", err)
 	}
@@ -114,9 +125,13 @@ func (s *Store) ListRuns(ctx context.Context, limit int) ([]Run, error) {
 	if limit <= 0 {
 		limit = ListRunsDefault
 	}
+	if err := s.scoped(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	rows, _ := s.pool.Query(ctx, `SELECT `+runSummaryColumns+` FROM runs ORDER BY id DESC LIMIT $1`, limit)
+	rows, _ := s.pool.Query(ctx, `SELECT `+runSummaryColumns+` FROM runs WHERE account_id = $2 ORDER BY id DESC LIMIT $1`,
+		limit, s.account)
 	runs, err := pgx.CollectRows(rows, scanRun)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -124,11 +139,15 @@ func (s *Store) ListRuns(ctx context.Context, limit int) ([]Run, error) {
 	return runs, nil
 }
 
-// GetRun returns one run and its journal in sequence order, or ErrNotFound.
+// GetRun returns one run of the account and its journal in sequence order,
+// or ErrNotFound (a run of another account is not found).
 func (s *Store) GetRun(ctx context.Context, id int64) (Run, []Operation, error) {
+	if err := s.scoped(); err != nil {
+		return Run{}, nil, err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	rows, _ := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, id)
+	rows, _ := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1 AND account_id = $2`, id, s.account)
 	run, err := pgx.CollectExactlyOneRow(rows, scanRun)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Run{}, nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
@@ -147,7 +166,7 @@ func (s *Store) GetRun(ctx context.Context, id int64) (Run, []Operation, error) 
 // LastRun returns the latest run of any mode and outcome, without its plan,
 // or nil if there has been none.
 func (s *Store) LastRun(ctx context.Context) (*Run, error) {
-	return s.lastRun(ctx, "last run", `SELECT `+runSummaryColumns+` FROM runs ORDER BY id DESC LIMIT 1`)
+	return s.lastRun(ctx, "last run", `SELECT `+runSummaryColumns+` FROM runs WHERE account_id = $1 ORDER BY id DESC LIMIT 1`)
 }
 
 // LastSuccess returns the latest apply run that ended applied or with no
@@ -156,14 +175,17 @@ func (s *Store) LastRun(ctx context.Context) (*Run, error) {
 // nothing about whether LivePerson is in line.
 func (s *Store) LastSuccess(ctx context.Context) (*Run, error) {
 	return s.lastRun(ctx, "last successful run", `SELECT `+runSummaryColumns+` FROM runs
-		WHERE outcome IN ('applied', 'no_changes') AND mode = 'apply'
+		WHERE outcome IN ('applied', 'no_changes') AND mode = 'apply' AND account_id = $1
 		ORDER BY id DESC LIMIT 1`)
 }
 
 func (s *Store) lastRun(ctx context.Context, what, query string) (*Run, error) {
+	if err := s.scoped(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	rows, _ := s.pool.Query(ctx, query)
+	rows, _ := s.pool.Query(ctx, query, s.account)
 	run, err := pgx.CollectExactlyOneRow(rows, scanRun)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil

@@ -22,10 +22,13 @@ type SkillState map[string]json.RawMessage
 // otherwise as PostgreSQL's jsonb keeps it: compare values as JSON, not as
 // bytes.
 func (s *Store) SkillStates(ctx context.Context) (map[int64]SkillState, error) {
+	if err := s.scoped(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	rows, _ := s.pool.Query(ctx, `SELECT skill_id, written_state FROM owned_skills
-		WHERE released_at IS NULL AND written_state IS NOT NULL`)
+		WHERE released_at IS NULL AND written_state IS NOT NULL AND account_id = $1`, s.account)
 	out := map[int64]SkillState{}
 	var (
 		id  int64
@@ -72,6 +75,9 @@ func (s *Store) SetSkillStates(ctx context.Context, states map[int64]SkillState)
 	if len(states) == 0 {
 		return nil
 	}
+	if err := s.scoped(); err != nil {
+		return err
+	}
 	// Sorted ids: concurrent writers lock rows in the same order.
 	ids := slices.Sorted(maps.Keys(states))
 	docs := make([]*string, len(ids))
@@ -92,8 +98,8 @@ func (s *Store) SetSkillStates(ctx context.Context, states map[int64]SkillState)
 	_, err := s.pool.Exec(ctx, `
 		UPDATE owned_skills o SET written_state = u.state::jsonb
 		FROM unnest($1::bigint[], $2::text[]) AS u(skill_id, state)
-		WHERE o.skill_id = u.skill_id AND (o.released_at IS NULL OR u.state IS NULL)`,
-		ids, docs)
+		WHERE o.account_id = $3 AND o.skill_id = u.skill_id AND (o.released_at IS NULL OR u.state IS NULL)`,
+		ids, docs, s.account)
 	if err != nil {
 		return fmt.Errorf("record written state of %d skills: %w", len(ids), err)
 	}

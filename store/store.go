@@ -64,20 +64,58 @@ type Options struct {
 	// idle sessions (idle_session_timeout) would otherwise end the
 	// session, and the lock with it, while the run reads.
 	LockKeepAlive time.Duration
+	// Account is the LivePerson account id whose state the Store reads
+	// and writes (Store.Account gives views of other accounts on the same
+	// pool). Empty: the Store can migrate, check the schema and hand over
+	// legacy state, but every method that reads or writes an account's
+	// state returns ErrNoAccount.
+	Account string
 	// NameKey is the identity of skill names (sync.NameKey: NFC, trimmed,
 	// whitespace collapsed, case-folded): ReleaseSkill finds a skill by it,
 	// as the planner and the applier compare names. nil: exact names.
 	NameKey func(string) string
 }
 
-// Store is skillsync's run-state store on one PostgreSQL database. It is safe
-// for concurrent use; one Store (one pool) per process.
+// Store is skillsync's run-state store on one PostgreSQL database, seen
+// through one LivePerson account: every query it makes names the account,
+// so one account's runs, registry, snapshots and pending deletes are never
+// another's. It is safe for concurrent use; one pool per process (Open),
+// with a view per account (Account).
 type Store struct {
 	pool         *pgxpool.Pool
 	queryTimeout time.Duration
 	opts         Options
 	logger       *slog.Logger
 	where        string // host, port, database and user for error messages; never the password
+	// account is the LivePerson account id of this view (opts.Account
+	// for the Store Open returned); lockKey is its run lock's key.
+	account string
+	lockKey int64
+}
+
+// ErrNoAccount is returned by the methods that read or write an account's
+// state when the Store was opened without one (Options.Account).
+var ErrNoAccount = errors.New("store: no LivePerson account chosen (Options.Account or Store.Account)")
+
+// Account returns a view of the same database (the same pool) that reads
+// and writes the state of LivePerson account id, with that account's run
+// lock. Closing any view closes the pool of them all.
+func (s *Store) Account(id string) *Store {
+	v := *s
+	v.account = id
+	v.lockKey = AccountLockKey(s.opts.LockKey, id)
+	return &v
+}
+
+// AccountID is the LivePerson account id of this view (empty: none).
+func (s *Store) AccountID() string { return s.account }
+
+// scoped returns ErrNoAccount unless the Store reads one account's state.
+func (s *Store) scoped() error {
+	if s.account == "" {
+		return ErrNoAccount
+	}
+	return nil
 }
 
 // Open connects to the database at dbURL (a postgres:// URL or a key=value
@@ -120,6 +158,7 @@ func Open(ctx context.Context, dbURL string, opts Options) (*Store, error) {
 		return nil, secret.Wrap(err, fmt.Sprintf("connect to postgres at %s: %s", where, scrubPassword(err.Error(), dbURL)))
 	}
 	s := &Store{pool: pool, queryTimeout: opts.QueryTimeout, opts: opts, logger: logger, where: where}
+	s = s.Account(opts.Account)
 
 	pctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,8 +28,13 @@ func setup(t testing.TB) (*store.Store, string) {
 	return open(t, url, store.Options{}), url
 }
 
+// testAccount is the LivePerson account of the stores tests open unless
+// they name another.
+const testAccount = "1000"
+
 func open(t testing.TB, url string, opts store.Options) *store.Store {
 	t.Helper()
+	opts.Account = cmp.Or(opts.Account, testAccount)
 	st, err := store.Open(context.Background(), url, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -267,6 +273,13 @@ func TestMigrationsDownAndUp(t *testing.T) {
 	}
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatalf("migrate again: %v", err)
+	}
+	// Rows from before accounts belong to none until one takes them.
+	if got, _, err := st.GetRun(ctx, run.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a run from before accounts, before it is claimed = %+v, %v; want not found", got, err)
+	}
+	if moved, err := st.ClaimLegacyState(ctx, testAccount); err != nil || moved.Runs != 1 || moved.OwnedSkills != 1 {
+		t.Errorf("ClaimLegacyState = %+v, %v; want the run and the skill", moved, err)
 	}
 	if got, _, err := st.GetRun(ctx, run.ID); err != nil || got.Outcome != store.OutcomePlanned {
 		t.Errorf("dry run after migrating up = %s, %v; want planned", got.Outcome, err)
