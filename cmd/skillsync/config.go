@@ -51,6 +51,11 @@ type Config struct {
 
 	// Notify is where skillsync tells people about runs (design §7.3).
 	Notify notify.Config `yaml:"notify"`
+
+	// Accounts, when set, are the LivePerson accounts served (accounts.go);
+	// without it the blocks above are one account named default.
+	Accounts []AccountConfig `yaml:"accounts,omitempty"`
+	Daemon   DaemonConfig    `yaml:"daemon"`
 }
 
 // DatabaseConfig is the `database:` section.
@@ -101,6 +106,7 @@ func defaultConfig() Config {
 		Skills:          sync.SkillsConfig{NameMaxLength: sync.DefaultNameMaxLength},
 		Assignments:     sync.DefaultAssignmentsConfig(),
 		Sync:            sync.DefaultSyncConfig(),
+		Daemon:          DaemonConfig{Concurrency: defaultConcurrency},
 	}
 }
 
@@ -295,6 +301,7 @@ func parseConfig(path string, raw []byte, lookup func(string) (string, bool)) (*
 			problems = append(problems, file.yamlProblem(msg, byLine))
 		}
 	}
+	cfg.decodeAccountBlocks(root.Content[0])
 	file.failed = len(problems) > 0
 	file.expansion = file.expansionProblems()
 	for _, p := range file.expansion {
@@ -563,44 +570,37 @@ func (c *Config) Validate() []error {
 			n, minTriggerTokenLength)
 	}
 
+	errs = append(errs, c.validateAccounts()...)
+	errs = append(errs, c.Notify.Validate()...)
+	if c.accountsLive() {
+		// Each account's blocks, and the top-level ones it inherits.
+		return errs
+	}
 	errs = append(errs, c.LivePerson.Validate()...)
 	errs = append(errs, c.HR.Validate()...)
-	errs = append(errs, c.validateHRFiles()...)
-	errs = append(errs, c.validateEngine()...)
-
-	if c.Assignments.Enabled {
-		switch c.Assignments.Match {
-		case "email":
-			if c.HR.Fields.Email == "" {
-				add("hr.fields.email", "required when assignments.match is email: name the column holding the e-mail address")
-			}
-		case "login_name":
-			if c.HR.Fields.LoginName == "" {
-				add("hr.fields.login_name", "required when assignments.match is login_name: name the column holding the LivePerson login name")
-			}
-		}
-	}
-	errs = append(errs, c.Notify.Validate()...)
+	errs = append(errs, validateHRFile(c.HR)...)
+	errs = append(errs, validateEngine(c.engine())...)
+	errs = append(errs, c.AccountList()[0].matchFieldErrors()...)
 	return errs
 }
 
-// validateHRFiles reports a file-based HR source whose file is missing now,
+// validateHRFile reports a file-based HR source whose file is missing now,
 // rather than at the first scheduled run an hour later.
-func (c *Config) validateHRFiles() []error {
-	switch c.HR.Type {
+func validateHRFile(hr hrsource.Config) []error {
+	switch hr.Type {
 	case "csv", "json", "jsonl":
 	default:
 		return nil
 	}
-	if c.HR.Path == "" {
+	if hr.Path == "" {
 		return nil // hrsource.Validate reports it
 	}
-	st, err := os.Stat(c.HR.Path)
+	st, err := os.Stat(hr.Path)
 	switch {
 	case err != nil:
-		return []error{fmt.Errorf("hr.path: %s cannot be read (relative paths start from the working directory): %w", c.HR.Path, err)}
+		return []error{fmt.Errorf("hr.path: %s cannot be read (relative paths start from the working directory): %w", hr.Path, err)}
 	case st.IsDir():
-		return []error{fmt.Errorf("hr.path: %s is a directory, not a %s file", c.HR.Path, c.HR.Type)}
+		return []error{fmt.Errorf("hr.path: %s is a directory, not a %s file", hr.Path, hr.Type)}
 	}
 	return nil
 }
@@ -608,8 +608,8 @@ func (c *Config) validateHRFiles() []error {
 // validateEngine checks the skills, sync and assignments sections as the
 // engine will (sync.Config.Check, which compiles the rules' templates and
 // expressions), so that a typo fails `config check`, not the 3 a.m. run.
-func (c *Config) validateEngine() []error {
-	_, _, problems := c.engine().Check()
+func validateEngine(engine sync.Config) []error {
+	_, _, problems := engine.Check()
 	var errs []error
 	for _, err := range problems {
 		var ce *sync.ConfigError
@@ -628,4 +628,11 @@ func (c *Config) validateEngine() []error {
 func (c *Config) engine() sync.Config {
 	loc, _ := time.LoadLocation(c.Timezone) // checked by Validate; "" is UTC
 	return sync.Config{Skills: c.Skills, Assignments: c.Assignments, Sync: c.Sync, Location: loc}
+}
+
+// engineFor is the engine's configuration of account a.
+func (c *Config) engineFor(a Account) sync.Config {
+	e := c.engine()
+	e.Skills, e.Assignments, e.Sync = a.Skills, a.Assignments, a.Sync
+	return e
 }

@@ -91,6 +91,7 @@ func TestExampleConfigLoadsAndValidates(t *testing.T) {
 // yaml key of every config struct must appear in it, at its place.
 func TestExampleDocumentsEveryKey(t *testing.T) {
 	t.Parallel()
+	tt := t
 	raw, err := os.ReadFile("../../config.example.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +119,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		}
 	}
 	walk(&root, "")
+	present["accounts"] = regexp.MustCompile(`(?m)^# accounts:`).Match(raw)
 
 	// A struct type used at several places (sync.Settings) needs each key
 	// at one of them only.
@@ -135,6 +137,18 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 			t = t.Elem()
 		}
 		if t.Kind() != reflect.Struct || t == reflect.TypeFor[time.Time]() {
+			return
+		}
+		if t == reflect.TypeFor[AccountConfig]() {
+			// Documented in a comment (an active example would make
+			// the example several accounts); its blocks are the
+			// top-level ones, checked there.
+			for f := range t.Fields() {
+				name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+				if !regexp.MustCompile(`(?m)^#\s+(- )?` + name + `:`).Match(raw) {
+					tt.Errorf("config.example.yaml's commented accounts: lacks %q", name)
+				}
+			}
 			return
 		}
 		tk := byType[t]
