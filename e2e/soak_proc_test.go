@@ -325,7 +325,7 @@ func (s *seedRun) newProcess() (*inproc, error) {
 	p := &inproc{proxy: proxy, config: string(text)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if p.st, err = store.Open(ctx, u.String(), store.Options{}); err != nil {
+	if p.st, err = store.Open(ctx, u.String(), store.Options{Account: account}); err != nil {
 		proxy.kill()
 		return nil, err
 	}

@@ -480,7 +480,7 @@ func (s *seedRun) chaosRun(plan runPlan) {
 // openStore opens the seed's database as skillsync does, for the checks
 // (anew each time: a PostgreSQL restart ends the sessions of a store).
 func (s *seedRun) openStore(ctx context.Context) (*store.Store, error) {
-	return store.Open(ctx, s.f.dbURL, store.Options{})
+	return store.Open(ctx, s.f.dbURL, store.Options{Account: account})
 }
 
 // lastRunID is the latest run's id (0: none).

@@ -116,7 +116,7 @@ func setup(t testing.TB, csv string, cfg Config, opts ...envOption) *testEnv {
 	e.skills = &hookSkills{SkillsAPI: client}
 	e.users = client
 	e.dbURL = pgtest.DB(t)
-	st, err := store.Open(ctx, e.dbURL, store.Options{})
+	st, err := store.Open(ctx, e.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}

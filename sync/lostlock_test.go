@@ -33,7 +33,7 @@ func (h *journalHook) JournalSet(ctx context.Context, updates []store.OpUpdate) 
 // its own pool, its own LivePerson client, the same HR file.
 func (e *testEnv) replica(cfg Config) *Runner {
 	e.t.Helper()
-	st, err := store.Open(context.Background(), e.dbURL, store.Options{})
+	st, err := store.Open(context.Background(), e.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		e.t.Fatal(err)
 	}

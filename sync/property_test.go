@@ -562,7 +562,7 @@ type propDB struct {
 
 func newPropDB(t *testing.T) *propDB {
 	url := pgtest.DB(t)
-	st, err := store.Open(context.Background(), url, store.Options{})
+	st, err := store.Open(context.Background(), url, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,10 +38,6 @@ type DaemonConfig struct {
 // defaultConcurrency is daemon.concurrency's default.
 const defaultConcurrency = 4
 
-// defaultAccountName names the one account of a configuration without
-// `accounts:`.
-const defaultAccountName = "default"
-
 // accountName is what an account's name may be: it appears in metric
 // labels, log lines, URLs and file names.
 var accountName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
@@ -69,7 +65,7 @@ func (a *Account) ID() string { return a.LivePerson.AccountID }
 // the top-level blocks.
 func (c *Config) AccountList() []Account {
 	if len(c.Accounts) == 0 {
-		return []Account{{Name: defaultAccountName, Schedule: c.Schedule, LivePerson: c.LivePerson, HR: c.HR,
+		return []Account{{Name: defaultAccount, Schedule: c.Schedule, LivePerson: c.LivePerson, HR: c.HR,
 			Skills: c.Skills, Assignments: c.Assignments, Sync: c.Sync}}
 	}
 	out := make([]Account, len(c.Accounts))

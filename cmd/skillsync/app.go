@@ -20,7 +20,10 @@ import (
 // runner's OnRunEnd). plan, sync, run and demo all build one. The runner
 // owns the run lifecycle: its slot, lock, recording and abandonment.
 type app struct {
-	cfg     *Config
+	cfg *Config
+	// acct is the account this app serves: its LivePerson client, HR
+	// source, rules and guards, and its view of the store.
+	acct    Account
 	log     *slog.Logger
 	store   *store.Store
 	lp      *liveperson.Client
@@ -29,6 +32,9 @@ type app struct {
 	secrets *secret.Set
 	// notify queues and sends notifications (nil without notify.sinks).
 	notify *notifier
+
+	// sharedStore: the store's pool is the caller's to close.
+	sharedStore bool
 
 	// afterRun, when set, is told of every finished run (tests).
 	afterRun func(*sync.Result, error)
@@ -54,6 +60,13 @@ type appOptions struct {
 	// default one (the demo's, so that it never excludes a real skillsync
 	// on the same database, nor is excluded by one).
 	lockKey int64
+	// account, when set, is the account to serve; else the first (the
+	// only one without `accounts:`).
+	account *Account
+	// metrics, when set, are shared with the apps of the other accounts.
+	metrics *metrics
+	// sharedStore: the store belongs to the caller, close leaves it open.
+	sharedStore bool
 }
 
 func newApp(ctx context.Context, cfg *Config, log *slog.Logger, e *env) (*app, error) {
@@ -61,21 +74,40 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, e *env) (*app, e
 }
 
 func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOptions) (_ *app, err error) {
-	a := &app{cfg: cfg, metrics: newMetrics(), secrets: secret.NewSet(configSecrets(cfg)...)}
+	a := &app{cfg: cfg, metrics: opts.metrics, secrets: secret.NewSet(configSecrets(cfg)...), sharedStore: opts.sharedStore}
+	if a.metrics == nil {
+		a.metrics = newMetrics()
+	}
+	if opts.account != nil {
+		a.acct = *opts.account
+	} else {
+		a.acct = cfg.AccountList()[0]
+	}
 	// Lines logged with a run's context carry its run_id (the runner puts
-	// it there; the LivePerson client logs with the context it is given).
+	// it there; the LivePerson client logs with the context it is given);
+	// with several accounts, every line names its account.
 	log = slog.New(sync.LogHandler(log.Handler()))
+	if cfg.accountsLive() {
+		log = log.With("account", a.acct.Name)
+	}
 	a.log = log
 	defer func() {
 		if err != nil {
 			a.close()
 		}
 	}()
-	a.store = opts.store
-	if a.store == nil {
-		if a.store, err = openStore(ctx, cfg.Database.URL, store.Options{Logger: log, LockKey: opts.lockKey}); err != nil {
+	if opts.store != nil {
+		a.store = opts.store.Account(a.acct.ID())
+	} else {
+		root, err := openStore(ctx, cfg.Database.URL, store.Options{Logger: log, LockKey: opts.lockKey, NameKey: sync.NameKey})
+		if err != nil {
 			return nil, err
 		}
+		if err := claimLegacy(ctx, root, cfg, "", log); err != nil {
+			root.Close()
+			return nil, err
+		}
+		a.store = root.Account(a.acct.ID())
 	}
 	a.notify = newNotifier(a)
 	lpOpts := liveperson.Options{Logger: log, Observe: a.metrics.observeLP}
@@ -83,19 +115,19 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		lpOpts.HTTPClient = opts.env.lpHTTPClient
 		a.afterRun = opts.env.afterRun
 	}
-	if a.lp, err = liveperson.New(cfg.LivePerson, lpOpts); err != nil {
+	if a.lp, err = liveperson.New(a.acct.LivePerson, lpOpts); err != nil {
 		return nil, fmt.Errorf("liveperson client: %w", err)
 	}
 	// The connectors that name the fields they ask for (BambooHR,
 	// SuccessFactors) ask for the rules' columns too. The runner gets the
 	// rules compiled here; rules that do not compile fail NewRunner below.
 	var ruleColumns []string
-	rules, err := sync.CompileRules(cfg.Skills)
+	rules, err := sync.CompileRules(a.acct.Skills)
 	if err == nil {
 		ruleColumns = rules.Columns()
 	}
-	engine := cfg.engine()
-	src, err := hrsource.New(cfg.HR, hrsource.Options{Logger: log, Columns: ruleColumns, Location: engine.Location})
+	engine := cfg.engineFor(a.acct)
+	src, err := hrsource.New(a.acct.HR, hrsource.Options{Logger: log, Columns: ruleColumns, Location: engine.Location})
 	if err != nil {
 		return nil, fmt.Errorf("hr source: %w", err)
 	}
@@ -105,7 +137,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		Users:     a.lp,
 		Store:     a.store,
 		Logger:    log,
-		BatchSize: cfg.LivePerson.BatchSize,
+		BatchSize: a.acct.LivePerson.BatchSize,
 		// What a run stores (its error, the journal, the plan) may quote
 		// a server that repeated a credential back.
 		Redact: a.redact,
@@ -139,7 +171,7 @@ func (a *app) close() {
 			a.log.Warn("close liveperson client", "err", err)
 		}
 	}
-	if a.store == nil {
+	if a.store == nil || a.sharedStore {
 		return
 	}
 	if !a.abandoned.Load() {

@@ -140,7 +140,7 @@ server: {listen: "127.0.0.1:0"}
 func TestDemoInExistingDatabase(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.DB(t)
-	prod, err := store.Open(context.Background(), dbURL, store.Options{})
+	prod, err := store.Open(context.Background(), dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ const (
 	exitError   = 1 // config, network, API or database error
 	exitChanges = 2 // plan --detailed-exitcode: changes pending
 	exitRefused = 3 // a guard refused the run
+	exitStale   = 4 // a saved plan is stale, nothing applied
 )
 
 // exitCodeError carries an exit code other than 1 out of a command. A nil
@@ -96,7 +97,14 @@ func runEnv(ctx context.Context, args []string, e *env) int {
 
 // cli holds the global flags and the environment shared by every command.
 type cli struct {
-	env        *env
+	env *env
+	// account is --account: the one account a command works on (empty:
+	// plan and sync run every account, the others want the only one).
+	account string
+	// legacyAccount is migrate --legacy-account.
+	legacyAccount string
+	// cfg is the configuration loadForStore read.
+	cfg        *Config
 	configPath string
 	logFormat  string
 	logLevel   string

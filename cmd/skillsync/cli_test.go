@@ -254,7 +254,7 @@ func TestRunInProgressExitsOne(t *testing.T) {
 	t.Parallel()
 	f := setup(t, "")
 	ctx := context.Background()
-	st, err := store.Open(ctx, f.dbURL, store.Options{})
+	st, err := store.Open(ctx, f.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestRunsLeftRunningAreMarkedInterrupted(t *testing.T) {
 	t.Parallel()
 	f := setup(t, "")
 	ctx := context.Background()
-	st, err := store.Open(ctx, f.dbURL, store.Options{})
+	st, err := store.Open(ctx, f.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func TestRunFailingBeforeItIsRecordedIsLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, f.dbURL, store.Options{})
+	st, err := store.Open(ctx, f.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}

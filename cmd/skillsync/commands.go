@@ -98,6 +98,8 @@ schema, and neither it nor any other command works on one it does not know.
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&c.legacyAccount, "legacy-account", "",
+		"the account (accounts[].name) that state written before skillsync kept state per account belongs to; needed once, when several accounts are configured")
 	cmd.AddCommand(c.migrateStatusCommand())
 	return cmd
 }
@@ -265,6 +267,7 @@ func (c *cli) loadForStore() (*Config, *slog.Logger, error) {
 		log.Warn("the configuration has problems this command does not depend on; 'skillsync config check' lists them",
 			"problems", len(ce.Problems))
 	}
+	c.cfg = cfg
 	return cfg, log, nil
 }
 
@@ -278,7 +281,27 @@ func (c *cli) openStore(ctx context.Context) (*store.Store, *slog.Logger, error)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := claimLegacy(ctx, st, cfg, c.legacyAccount, log); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
 	return st, log, nil
+}
+
+// accountStore is the store of the account the command works on (--account,
+// or the only one configured), opened by open (openStore or
+// openStoreReadOnly).
+func (c *cli) accountStore(ctx context.Context, open func(context.Context) (*store.Store, *slog.Logger, error)) (*store.Store, *slog.Logger, error) {
+	st, log, err := open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	acct, err := c.cfg.oneAccount(c.account)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st.Account(acct.ID()), log, nil
 }
 
 // openStoreReadOnly opens the database named by the configuration for
@@ -292,6 +315,10 @@ func (c *cli) openStoreReadOnly(ctx context.Context) (*store.Store, *slog.Logger
 	if err := st.CheckSchema(ctx); err != nil {
 		st.Close()
 		return nil, nil, schemaError(err)
+	}
+	if err := claimLegacy(ctx, st, c.cfg, "", log); err != nil {
+		st.Close()
+		return nil, nil, err
 	}
 	return st, log, nil
 }
@@ -352,7 +379,7 @@ do) when its schema is not the one this skillsync knows.`,
 			if limit < 1 {
 				return fmt.Errorf("--limit %d: want at least 1", limit)
 			}
-			st, _, err := c.openStoreReadOnly(cmd.Context())
+			st, _, err := c.accountStore(cmd.Context(), c.openStoreReadOnly)
 			if err != nil {
 				return err
 			}
@@ -375,6 +402,7 @@ do) when its schema is not the one this skillsync knows.`,
 		},
 	}
 	cmd.PersistentFlags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.PersistentFlags().StringVar(&c.account, "account", "", "the account (accounts[].name) whose runs to show; required with several accounts")
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs to list")
 
 	show := &cobra.Command{
@@ -399,7 +427,7 @@ failed), attempts and the last error.`,
 			if err != nil || id < 1 {
 				return fmt.Errorf("run id %q: want a positive number, as listed by 'skillsync runs'", args[0])
 			}
-			st, _, err := c.openStoreReadOnly(cmd.Context())
+			st, _, err := c.accountStore(cmd.Context(), c.openStoreReadOnly)
 			if err != nil {
 				return err
 			}
@@ -440,7 +468,7 @@ failed), attempts and the last error.`,
 }
 
 func (c *cli) releaseCommand() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "release SKILL_NAME",
 		Short: "Stop managing a skill without deleting it",
 		Long: `Remove a skill from skillsync's ownership registry. The skill stays in LivePerson
@@ -450,7 +478,7 @@ skills.adopt_existing to take it back).`,
 		Example: `  skillsync release "Sales / Sales Representative"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, log, err := c.openStore(cmd.Context())
+			st, log, err := c.accountStore(cmd.Context(), c.openStore)
 			if err != nil {
 				return err
 			}
@@ -467,6 +495,8 @@ skills.adopt_existing to take it back).`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&c.account, "account", "", "the account (accounts[].name) that owns the skill; required with several accounts")
+	return cmd
 }
 
 // runView is the JSON shape of a run (snake_case, stable).

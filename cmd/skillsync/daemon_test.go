@@ -324,7 +324,7 @@ func TestDaemonShutdownMidRun(t *testing.T) {
 		t.Fatalf("exit %d after SIGTERM mid-run, want 0; logs:\n%s", code, d.stderr.String())
 	}
 
-	st, err := store.Open(context.Background(), f.dbURL, store.Options{})
+	st, err := store.Open(context.Background(), f.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TestTriggeredRunThatPanics(t *testing.T) {
 	if code, body, _ := d.do("GET", "/livez", ""); code != 200 {
 		t.Fatalf("/livez after the panic: %d %s", code, body)
 	}
-	st, err := store.Open(context.Background(), f.dbURL, store.Options{})
+	st, err := store.Open(context.Background(), f.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestTriggeredRunThatPanics(t *testing.T) {
 func TestReadyzHidesTheDatabase(t *testing.T) {
 	t.Parallel()
 	f := setup(t, "")
-	st, err := store.Open(context.Background(), f.dbURL, store.Options{})
+	st, err := store.Open(context.Background(), f.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func newNotifier(a *app) *notifier {
 	}
 	sender := notify.NewSender(cfg, a.store, notify.SenderOptions{Logger: a.log, Observe: observe, Redact: a.redact,
 		UserAgent: "skillsync/" + currentBuild().Version})
-	queue := notify.NewNotifier(cfg, notify.Account{Name: defaultAccount, ID: a.cfg.LivePerson.AccountID}, a.store,
+	queue := notify.NewNotifier(cfg, notify.Account{Name: a.acct.Name, ID: a.acct.ID()}, a.store,
 		notify.NotifierOptions{Logger: a.log, Redact: a.redact, Observe: observe, Wake: sender.Wake})
 	return &notifier{queue: queue, sender: sender}
 }

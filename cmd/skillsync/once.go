@@ -62,6 +62,7 @@ within sync.lookahead_days (JSON key upcoming).`,
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
 	cmd.Flags().StringVar(&asOf, "as-of", "", "plan as of this day (YYYY-MM-DD, in the configured timezone): a dry run over the records in force then")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when changes to LivePerson are pending (0 none, 1 error, 3 refused)")
+	cmd.Flags().StringVar(&c.account, "account", "", "run only this account (accounts[].name); without it every account runs in turn")
 	return cmd
 }
 
@@ -92,6 +93,7 @@ plan when there is one.`,
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().StringVar(&c.account, "account", "", "run only this account (accounts[].name); without it every account runs in turn")
 	return cmd
 }
 
@@ -99,42 +101,66 @@ plan when there is one.`,
 // exit status. With --format json, stdout gets exactly one JSON document
 // whatever happens (see writeResultJSON), so that `| jq` never reads
 // nothing.
+//
+// With several accounts (and no --account) each account runs in turn:
+// text has a header per account, JSON is one compact document per account
+// per line, each naming its account; each account's error goes to
+// standard error, and the exit status is the first of 1, 3, 4, 2, 0 that
+// any account produced.
 func (c *cli) once(ctx context.Context, stdout io.Writer, mode store.Mode, format string, detailed bool) error {
-	res, runErr := c.runOnceFromConfig(ctx, mode)
-	exitErr := outcomeError(res, runErr, detailed)
-	if format == "json" {
-		if err := writeResultJSON(stdout, res, exitErr, c.redact); err != nil {
-			return fmt.Errorf("print result: %w", err)
+	results := c.runAccounts(ctx, mode)
+	several := len(results) > 1
+	errs := make([]error, len(results))
+	for i, r := range results {
+		exitErr := outcomeError(r.res, r.err, detailed)
+		errs[i] = exitErr
+		name := ""
+		if r.acct != nil {
+			name = r.acct.Name
 		}
-		return exitErr
-	}
-	if res != nil && res.Plan != nil {
-		if err := writePlan(stdout, res, format, colorOn(stdout, c.env.lookupEnv)); err != nil {
-			return fmt.Errorf("print plan: %w", err)
+		if format == "json" {
+			if err := writeResultJSON(stdout, res(r), exitErr, c.redact, name, several); err != nil {
+				return fmt.Errorf("print result: %w", err)
+			}
+		} else {
+			if several {
+				if i > 0 {
+					fmt.Fprintln(stdout)
+				}
+				fmt.Fprintf(stdout, "== account %s (LivePerson account %s) ==\n\n", name, r.acct.ID())
+			}
+			if r.res != nil && r.res.Plan != nil {
+				if err := writePlan(stdout, r.res, format, colorOn(stdout, c.env.lookupEnv)); err != nil {
+					return fmt.Errorf("print plan: %w", err)
+				}
+			}
+		}
+		if several && exitErr != nil && !isSilent(exitErr) {
+			fmt.Fprintf(c.env.stderr, "skillsync: account %s: %s\n", name, c.redact(exitErr.Error()))
 		}
 	}
-	return exitErr
+	worst := worstExit(errs)
+	if several && worst != nil {
+		// Each account's error is printed above.
+		return &exitCodeError{code: exitCode(worst)}
+	}
+	return worst
 }
 
-// runOnceFromConfig loads the configuration, wires an app and runs once.
-func (c *cli) runOnceFromConfig(ctx context.Context, mode store.Mode) (*sync.Result, error) {
-	cfg, log, err := c.load()
-	if err != nil {
-		return nil, err
-	}
-	a, err := newApp(ctx, cfg, log, c.env)
-	if err != nil {
-		return nil, err
-	}
-	defer a.close()
-	res, err := a.runOnce(ctx, mode, store.TriggerManual)
-	a.flushNotifications(ctx, res)
-	return res, err
+// res is the result of an account's run (nil when none was made).
+func res(r accountResult) *sync.Result { return r.res }
+
+// isSilent reports an exit status that carries no message of its own
+// (plan --detailed-exitcode's 2).
+func isSilent(err error) bool {
+	var ec *exitCodeError
+	return errors.As(err, &ec) && ec.err == nil
 }
 
 // resultHead is what writeResultJSON puts before the plan's own keys.
 type resultHead struct {
 	FormatVersion int    `json:"format_version"`
+	Account       string `json:"account,omitempty"`
 	RunID         int64  `json:"run_id,omitempty"`
 	Mode          string `json:"mode,omitempty"`
 	Outcome       string `json:"outcome"`
@@ -155,8 +181,11 @@ const (
 // the plan's keys (policy, summary, changes, ...) when a plan exists. A
 // successful run's document is the plan of earlier versions with run_id,
 // mode and outcome added.
-func writeResultJSON(w io.Writer, res *sync.Result, exitErr error, redact func(string) string) error {
-	head := resultHead{FormatVersion: sync.PlanFormatVersion, Outcome: resultError}
+//
+// account names the account the run was for; compact writes the document
+// on one line (one line per account when plan or sync run several).
+func writeResultJSON(w io.Writer, res *sync.Result, exitErr error, redact func(string) string, account string, compact bool) error {
+	head := resultHead{FormatVersion: sync.PlanFormatVersion, Account: account, Outcome: resultError}
 	if errors.Is(exitErr, sync.ErrRunInProgress) {
 		head.Outcome = resultRunInProgress
 	}
@@ -188,7 +217,12 @@ func writeResultJSON(w io.Writer, res *sync.Result, exitErr error, redact func(s
 		}
 	}
 	var out bytes.Buffer
-	if err := json.Indent(&out, b, "", "  "); err != nil {
+	if compact {
+		err = json.Compact(&out, b)
+	} else {
+		err = json.Indent(&out, b, "", "  ")
+	}
+	if err != nil {
 		return err
 	}
 	out.WriteByte('\n')

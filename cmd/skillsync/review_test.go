@@ -94,7 +94,7 @@ func TestJSONOutputOnEveryOutcome(t *testing.T) {
 
 	// No run at all: another process holds the lock, or the config is bad.
 	ctx := context.Background()
-	st, err := store.Open(ctx, f.dbURL, store.Options{})
+	st, err := store.Open(ctx, f.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestLastSuccessMetricComesFromTheDatabase(t *testing.T) {
 	f := setup(t, "")
 	f.mustRun(exitOK, "sync") // a run of an earlier process
 	ctx := context.Background()
-	st, err := store.Open(ctx, f.dbURL, store.Options{})
+	st, err := store.Open(ctx, f.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestShutdownTimeoutRecordsTheRun(t *testing.T) {
 		t.Fatalf("exit %d, want 0; logs:\n%s", code, d.stderr.String())
 	}
 
-	st, err := store.Open(context.Background(), f.dbURL, store.Options{})
+	st, err := store.Open(context.Background(), f.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestRunsShowExplainsTheJournal(t *testing.T) {
 	t.Parallel()
 	f := setup(t, "")
 	ctx := context.Background()
-	st, err := store.Open(ctx, f.dbURL, store.Options{})
+	st, err := store.Open(ctx, f.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}

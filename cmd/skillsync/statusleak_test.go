@@ -23,7 +23,7 @@ func TestStatusHidesTheDatabase(t *testing.T) {
 	t.Parallel()
 	f := setup(t, "")
 	ctx := context.Background()
-	st, err := store.Open(ctx, f.dbURL, store.Options{})
+	st, err := store.Open(ctx, f.dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}

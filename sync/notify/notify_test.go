@@ -42,7 +42,7 @@ func setup(t *testing.T) *env {
 
 func open(t *testing.T, url string) *store.Store {
 	t.Helper()
-	st, err := store.Open(t.Context(), url, store.Options{})
+	st, err := store.Open(t.Context(), url, store.Options{Account: acct.ID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/skillsync/skillsync/liveperson/lpsim"
+	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/store/pgtest"
+)
+
+// twoAccounts is a fixture with accounts emea (LivePerson 111) and apac
+// (222), each on a simulator of its own; apacExtra is appended to apac's
+// entry (indented as its keys), extra to the file.
+type twoAccounts struct {
+	*fixture
+	emea, apac *lpsim.Sim
+}
+
+func setupTwoAccounts(t *testing.T, dbURL, apacSecret, apacExtra, extra string) *twoAccounts {
+	t.Helper()
+	emea := lpsim.New(lpsim.Options{AccountID: "111", ClientID: testClientID, ClientSecret: testClientSecret})
+	apac := lpsim.New(lpsim.Options{AccountID: "222", ClientID: testClientID, ClientSecret: testClientSecret})
+	es, as := lpsim.Serve(emea), lpsim.Serve(apac)
+	t.Cleanup(es.Close)
+	t.Cleanup(as.Close)
+	f := &fixture{t: t, sim: emea, srv: es, dbURL: dbURL, httpClient: es.Client()}
+	dir := t.TempDir()
+	f.hrPath = writeFile(t, dir, "hr.csv", string(demoCSV))
+	f.configPath = writeFile(t, dir, "config.yaml", fmt.Sprintf(`database: {url: "${DB_URL}"}
+hr:
+  type: csv
+  path: %s
+  fields: {id: EmployeeNumber}
+  active: 'Attrition == "No"'
+skills:
+  rules:
+    - {id: department, name: "{{ .Department }}", description: "{{ .Department }} staff"}
+accounts:
+  - name: emea
+    liveperson:
+      account_id: "111"
+      domain_api_url: %s
+      retry_delays: []
+      auth: {method: oauth2, client_id: %s, client_secret: "${LP_CLIENT_SECRET}"}
+  - name: apac
+    liveperson:
+      account_id: "222"
+      domain_api_url: %s
+      retry_delays: []
+      auth: {method: oauth2, client_id: %s, client_secret: %q}
+%s%s`, f.hrPath, es.URL(), testClientID, as.URL(), testClientID, apacSecret, apacExtra, extra))
+	f.lookup = envMap("DB_URL", f.dbURL, "LP_CLIENT_SECRET", testClientSecret)
+	return &twoAccounts{fixture: f, emea: emea, apac: apac}
+}
+
+// resultLines decodes plan/sync --format json with several accounts: one
+// JSON document per line.
+func resultLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var docs []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		var d map[string]any
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatalf("line is not a JSON document (%v): %s\nstdout:\n%s", err, line, out)
+		}
+		docs = append(docs, d)
+	}
+	return docs
+}
+
+const accountSkillsPath = "/configuration/le-users/skills"
+
+// TestAccountsOneFailsOtherApplies: apac's credentials are refused (401)
+// while emea applies; the exit status is 1, each account has its JSON
+// line, and --account runs one account alone.
+func TestAccountsOneFailsOtherApplies(t *testing.T) {
+	t.Parallel()
+	f := setupTwoAccounts(t, pgtest.DB(t), "wrong-secret-0123456789", "", "")
+
+	out, errOut := f.mustRun(exitError, "sync", "--format", "json")
+	docs := resultLines(t, out)
+	if len(docs) != 2 || docs[0]["account"] != "emea" || docs[1]["account"] != "apac" {
+		t.Fatalf("documents: %v", docs)
+	}
+	if docs[0]["outcome"] != "applied" || docs[1]["outcome"] != "failed" {
+		t.Errorf("outcomes: emea %v, apac %v (%v)", docs[0]["outcome"], docs[1]["outcome"], docs[1]["error"])
+	}
+	if n := f.emea.Count("POST", "/api/account/111"+accountSkillsPath); n == 0 {
+		t.Error("emea's skills were not created")
+	}
+	if n := f.apac.Count("POST", "/api/account/222"+accountSkillsPath); n != 0 {
+		t.Errorf("apac: %d skill POSTs", n)
+	}
+	if !strings.Contains(errOut, "account apac:") || strings.Contains(errOut, "wrong-secret-0123456789") {
+		t.Errorf("stderr names apac's error without its secret:\n%s", errOut)
+	}
+
+	// Each account's runs are its own.
+	out, _ = f.mustRun(exitOK, "runs", "--account", "emea", "--format", "json")
+	var runs []map[string]any
+	if err := json.Unmarshal([]byte(out), &runs); err != nil || len(runs) != 1 || runs[0]["outcome"] != "applied" {
+		t.Errorf("emea's runs: %s (%v)", out, err)
+	}
+	out, _ = f.mustRun(exitOK, "runs", "--account", "apac", "--format", "json")
+	if err := json.Unmarshal([]byte(out), &runs); err != nil || len(runs) != 1 || runs[0]["outcome"] != "failed" {
+		t.Errorf("apac's runs: %s (%v)", out, err)
+	}
+	_, errOut = f.mustRun(exitError, "runs")
+	if !strings.Contains(errOut, "--account") || !strings.Contains(errOut, "emea, apac") {
+		t.Errorf("runs without --account: %s", errOut)
+	}
+	_, errOut = f.mustRun(exitError, "plan", "--account", "nope")
+	if !strings.Contains(errOut, "emea, apac") {
+		t.Errorf("unknown account: %s", errOut)
+	}
+
+	// emea alone: one document, as with one account (indented), naming it.
+	out, _ = f.mustRun(exitOK, "plan", "--account", "emea", "--format", "json")
+	var one map[string]any
+	if err := json.Unmarshal([]byte(out), &one); err != nil || one["account"] != "emea" || one["outcome"] != "no_changes" {
+		t.Errorf("plan --account emea: %s (%v)", out, err)
+	}
+	// Text: a header per account.
+	out, _ = f.mustRun(exitError, "plan")
+	if !strings.Contains(out, "== account emea (LivePerson account 111) ==") || !strings.Contains(out, "== account apac (LivePerson account 222) ==") {
+		t.Errorf("text plan headers:\n%s", out)
+	}
+	// emea's release does not reach apac's state, and the other way round.
+	if _, errOut := f.mustRun(exitError, "release", "--account", "apac", "Sales"); !strings.Contains(errOut, "not managed") {
+		t.Errorf("release in apac: %s", errOut)
+	}
+	f.mustRun(exitOK, "release", "--account", "emea", "Sales")
+}
+
+// TestAccountsExitPrecedence: refused (3) comes before changes pending
+// (2), whatever the order of the accounts.
+func TestAccountsExitPrecedence(t *testing.T) {
+	t.Parallel()
+	f := setupTwoAccounts(t, pgtest.DB(t), testClientSecret, "    sync: {min_records: 100000}\n", "")
+	out, _ := f.mustRun(exitRefused, "plan", "--detailed-exitcode", "--format", "json")
+	docs := resultLines(t, out)
+	if len(docs) != 2 || docs[0]["outcome"] != "planned" || docs[1]["outcome"] != "refused" {
+		t.Fatalf("documents: %v", docs)
+	}
+	f.mustRun(exitChanges, "plan", "--detailed-exitcode", "--account", "emea")
+}
+
+func TestWorstExit(t *testing.T) {
+	t.Parallel()
+	code := func(c int) error { return &exitCodeError{code: c} }
+	tests := []struct {
+		codes []int
+		want  int
+	}{
+		{[]int{0, 0}, 0},
+		{[]int{2, 0}, 2},
+		{[]int{2, 4}, 4},
+		{[]int{4, 3, 2}, 3},
+		{[]int{3, 1, 4}, 1},
+		{[]int{2, 3}, 3},
+	}
+	for _, tt := range tests {
+		errs := make([]error, len(tt.codes))
+		for i, c := range tt.codes {
+			if c == exitError {
+				errs[i] = fmt.Errorf("plain error")
+			} else if c != 0 {
+				errs[i] = code(c)
+			}
+		}
+		if got := exitCode(worstExit(errs)); got != tt.want {
+			t.Errorf("%v: exit %d, want %d", tt.codes, got, tt.want)
+		}
+	}
+}
+
+// TestLegacyStateWithSeveralAccounts: a database written before accounts,
+// with several accounts configured, is refused by every command until
+// migrate --legacy-account names its account; then that account has it.
+func TestLegacyStateWithSeveralAccounts(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.EmptyDB(t)
+	pgtest.MigrateTo(t, dbURL, 7, 0)
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `
+		INSERT INTO runs (trigger, mode, outcome, finished_at) VALUES ('schedule', 'apply', 'applied', now());
+		INSERT INTO owned_skills (skill_id, name, rule_id, rule_key, created_by_run) VALUES (7, 'Legacy', 'department', 'department|Legacy', 1);`); err != nil {
+		t.Fatal(err)
+	}
+	f := setupTwoAccounts(t, dbURL, testClientSecret, "", "")
+	for _, args := range [][]string{{"plan"}, {"sync", "--account", "emea"}, {"runs", "--account", "emea"}, {"release", "--account", "emea", "Legacy"}, {"migrate"}} {
+		_, errOut := f.mustRun(exitError, args...)
+		if !strings.Contains(errOut, "skillsync migrate --legacy-account NAME") || !strings.Contains(errOut, "emea, apac") {
+			t.Errorf("%v: %s", args, errOut)
+		}
+	}
+	if n := f.emea.Count("GET", "/api/account/111"); n != 0 {
+		t.Errorf("LivePerson was read %d times before the legacy state had an account", n)
+	}
+	f.mustRun(exitOK, "migrate", "--legacy-account", "emea")
+	st, err := store.Open(context.Background(), dbURL, store.Options{Account: "111"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	owned, err := st.OwnedSkills(context.Background())
+	if err != nil || len(owned) != 1 || owned[0].Name != "Legacy" {
+		t.Errorf("emea owns %+v, %v", owned, err)
+	}
+	if owned, err := st.Account("222").OwnedSkills(context.Background()); err != nil || len(owned) != 0 {
+		t.Errorf("apac owns %+v, %v", owned, err)
+	}
+	f.mustRun(exitOK, "runs", "--account", "emea")
+}
+
+// TestLegacyStateWithOneAccount: with one account (no accounts:), the state
+// of a database written before accounts becomes its own at the first
+// start.
+func TestLegacyStateWithOneAccount(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "")
+	f.dbURL = pgtest.EmptyDB(t)
+	pgtest.MigrateTo(t, f.dbURL, 7, 0)
+	f.lookup = envMap("DB_URL", f.dbURL, "LP_CLIENT_SECRET", testClientSecret, "TRIGGER_TOKEN", testTriggerToken)
+	conn, err := pgx.Connect(context.Background(), f.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `
+		INSERT INTO runs (trigger, mode, outcome, finished_at) VALUES ('schedule', 'apply', 'applied', now());
+		INSERT INTO owned_skills (skill_id, name, rule_id, rule_key) VALUES (7, 'Legacy', 'x', 'x|Legacy');`); err != nil {
+		t.Fatal(err)
+	}
+	f.mustRun(exitOK, "migrate")
+	out, _ := f.mustRun(exitOK, "runs", "--format", "json")
+	var runs []map[string]any
+	if err := json.Unmarshal([]byte(out), &runs); err != nil || len(runs) != 1 {
+		t.Errorf("runs after the upgrade: %s (%v)", out, err)
+	}
+	f.mustRun(exitOK, "release", "Legacy")
+}
