@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -95,4 +96,23 @@ func (s *Store) ClaimLegacyState(ctx context.Context, account string) (LegacySta
 		return LegacyState{}, fmt.Errorf("give the state older than accounts to account %s: %w", account, err)
 	}
 	return moved, nil
+}
+
+// LastStarted returns when the account's latest run started by trigger
+// began, nil when there has been none. The daemon uses it, holding the
+// account's lock, to skip an account that another replica has already run
+// for the same tick.
+func (s *Store) LastStarted(ctx context.Context, trigger Trigger) (*time.Time, error) {
+	if err := s.scoped(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var at *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT max(started_at) FROM runs WHERE account_id = $1 AND trigger = $2`,
+		s.account, string(trigger)).Scan(&at)
+	if err != nil {
+		return nil, fmt.Errorf("read the start of the last %s run: %w", trigger, err)
+	}
+	return at, nil
 }

@@ -110,7 +110,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		a.store = root.Account(a.acct.ID())
 	}
 	a.notify = newNotifier(a)
-	lpOpts := liveperson.Options{Logger: log, Observe: a.metrics.observeLP}
+	lpOpts := liveperson.Options{Logger: log, Observe: a.metrics.observeLP(a.acct.Name)}
 	if opts.env != nil {
 		lpOpts.HTTPClient = opts.env.lpHTTPClient
 		a.afterRun = opts.env.afterRun
@@ -132,10 +132,12 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		return nil, fmt.Errorf("hr source: %w", err)
 	}
 	a.runner, err = sync.NewRunner(sync.Deps{
-		Source:    countingSource{src: src, m: a.metrics},
+		Source:    countingSource{src: src, m: a.metrics, acct: a.acct.Name},
 		Skills:    a.lp,
 		Users:     a.lp,
-		Store:     a.store,
+		// A scheduled tick's run is skipped when another replica ran
+		// the account for the same tick (tickStore).
+		Store:     tickStore{Store: a.store},
 		Logger:    log,
 		BatchSize: a.acct.LivePerson.BatchSize,
 		// What a run stores (its error, the journal, the plan) may quote
@@ -149,7 +151,9 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
-	a.metrics.busy = a.runner.Busy
+	if opts.metrics == nil {
+		a.metrics.busy = a.runner.Busy
+	}
 	return a, nil
 }
 
@@ -221,7 +225,7 @@ func (a *app) runClaimed(ctx context.Context, c *sync.Claim, mode store.Mode, tr
 // runEnded is the runner's OnRunEnd: every run it records feeds the
 // metrics, then the gauges that speak for every process are read again.
 func (a *app) runEnded(ctx context.Context, res *sync.Result) {
-	a.metrics.observeRun(res.Run)
+	a.metrics.observeRun(a.acct.Name, res.Run)
 	a.notify.runEnded(ctx, res)
 	if !a.stopping.Load() {
 		a.refreshFromStore(ctx)
@@ -249,17 +253,18 @@ func (a *app) checkSchema(ctx context.Context, mode store.Mode, trigger store.Tr
 // countingSource reports the size and duration of every feed read to the
 // metrics.
 type countingSource struct {
-	src hrsource.Source
-	m   *metrics
+	src  hrsource.Source
+	m    *metrics
+	acct string
 }
 
 func (s countingSource) Read(ctx context.Context) (*hrsource.Snapshot, error) {
 	start := time.Now()
 	snap, err := s.src.Read(ctx)
-	s.m.hrReadDuration.Observe(time.Since(start).Seconds())
 	if err == nil {
-		s.m.hrRecords.WithLabelValues("all").Set(float64(snap.Stats.Records))
-		s.m.hrRecords.WithLabelValues("active").Set(float64(snap.Stats.Active))
+		s.m.observeHR(s.acct, time.Since(start), snap.Stats.Records, snap.Stats.Active, true)
+	} else {
+		s.m.observeHR(s.acct, time.Since(start), 0, 0, false)
 	}
 	return snap, err
 }
@@ -280,7 +285,7 @@ func (a *app) refreshFromStore(ctx context.Context) {
 		return
 	}
 	if r != nil && r.FinishedAt != nil {
-		a.metrics.lastSuccess.Set(float64(r.FinishedAt.Unix()))
+		a.metrics.setLastSuccess(a.acct.Name, r.FinishedAt.Unix())
 	}
 	last, err := a.store.LastRun(ctx)
 	if err != nil {
@@ -288,6 +293,6 @@ func (a *app) refreshFromStore(ctx context.Context) {
 		return
 	}
 	if last != nil {
-		a.metrics.observeLastRun(*last)
+		a.metrics.observeLastRun(a.acct.Name, *last)
 	}
 }

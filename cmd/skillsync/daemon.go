@@ -48,24 +48,32 @@ settles the batch it left in flight.`,
 			if err != nil {
 				return err
 			}
-			a, err := newApp(cmd.Context(), cfg, log, c.env)
+			apps, closeApps, err := newApps(cmd.Context(), cfg, log, c.env)
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			return newDaemon(a, c.env).serve(cmd.Context())
+			defer closeApps()
+			return newDaemonFor(apps, c.env).serve(cmd.Context())
 		},
 	}
 }
 
-// daemon is `skillsync run`: the scheduler and the HTTP server over one app.
+// daemon is `skillsync run`: the scheduler and the HTTP server over the
+// apps of the accounts (one without accounts:).
 type daemon struct {
-	app *app
-	log *slog.Logger
-	env *env
+	// app is the first account's: its configuration, store pool, metrics
+	// and logger serve the whole daemon.
+	app  *app
+	apps []*app
+	log  *slog.Logger
+	env  *env
 
 	cron  *cron.Cron
 	entry cron.EntryID
+	// entries are the cron entries of the accounts' schedules.
+	entries map[*app]cron.EntryID
+	// slots bound the runs of scheduled ticks (daemon.concurrency).
+	slots chan struct{}
 
 	// runCtx is the context of every run this daemon starts. It outlives
 	// the shutdown signal so that a running run can finish its batch; it is
@@ -81,8 +89,22 @@ type daemon struct {
 }
 
 func newDaemon(a *app, e *env) *daemon {
-	return &daemon{app: a, log: a.log, env: e, shutdown: make(chan struct{})}
+	return newDaemonFor([]*app{a}, e)
 }
+
+// newDaemonFor is the daemon of the accounts' apps.
+func newDaemonFor(apps []*app, e *env) *daemon {
+	a := apps[0]
+	concurrency := 1
+	if a.cfg != nil {
+		concurrency = max(1, a.cfg.Daemon.Concurrency)
+	}
+	return &daemon{app: a, apps: apps, log: a.log, env: e, shutdown: make(chan struct{}),
+		entries: map[*app]cron.EntryID{}, slots: make(chan struct{}, concurrency)}
+}
+
+// accountApps are the apps of every account, the first one's first.
+func (d *daemon) accountApps() []*app { return d.apps }
 
 // cronLogger adapts slog to cron's logger: cron reports recovered panics
 // through it. A scheduled run that finds another going is skipped by the
@@ -104,12 +126,15 @@ func (d *daemon) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("timezone: %w", err)
 	}
-	// Runs a dead process left `running` show as such on /status until
-	// the first run; close them now.
-	d.app.runner.CloseInterrupted(ctx)
-	// The last success of any process so far, not 0 until this one has a
-	// run of its own (a restart, a standby replica).
-	d.app.refreshFromStore(ctx)
+	for _, a := range d.apps {
+		// Runs a dead process left `running` show as such on /status
+		// until the first run; close them now (the runner does so only
+		// holding the account's lock).
+		a.runner.CloseInterrupted(ctx)
+		// The last success of any process so far, not 0 until this one
+		// has a run of its own (a restart, a standby replica).
+		a.refreshFromStore(ctx)
+	}
 
 	d.runCtx, d.cancelRuns = context.WithCancel(context.WithoutCancel(ctx))
 	defer d.cancelRuns()
@@ -127,13 +152,25 @@ func (d *daemon) serve(ctx context.Context) error {
 		// need no guard here: the runner's slot skips them.
 		cron.WithChain(cron.Recover(cl)),
 	)
-	d.entry, err = d.cron.AddFunc(cfg.Schedule, func() {
-		d.runAndLog(store.ModeApply, store.TriggerSchedule)
-		d.log.Info("next run scheduled", "next_run", d.nextRun())
-	})
-	if err != nil {
-		return fmt.Errorf("schedule %q: %w", cfg.Schedule, err)
+	var ticks []cron.EntryID
+	for _, group := range bySchedule(d.apps) {
+		spec := group[0].acct.Schedule
+		if spec == "" {
+			spec = cfg.Schedule
+		}
+		id, err := d.cron.AddFunc(spec, func() {
+			d.tick(group, spec)
+			d.log.Info("next run scheduled", "next_run", d.nextRunOf(group[0]))
+		})
+		if err != nil {
+			return fmt.Errorf("schedule %q: %w", spec, err)
+		}
+		ticks = append(ticks, id)
+		for _, a := range group {
+			d.entries[a] = id
+		}
 	}
+	d.entry = d.entries[d.app]
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -159,10 +196,11 @@ func (d *daemon) serve(ctx context.Context) error {
 		d.env.onListen(ln.Addr().String())
 	}
 	if cfg.RunAtStart {
-		// Through the wrapped job, so the start-up run is the same job
+		// Through the wrapped jobs, so the start-up run is the same job
 		// as the scheduled ones.
-		job := d.cron.Entry(d.entry).WrappedJob
-		d.runs.Go(job.Run)
+		for _, id := range ticks {
+			d.runs.Go(d.cron.Entry(id).WrappedJob.Run)
+		}
 	}
 
 	var serveErr error
@@ -219,9 +257,13 @@ func (d *daemon) stop(srv *http.Server) {
 	deadline := time.Now().Add(timeout)
 	reserve := shutdownReserve(timeout)
 	// close, which follows, logs out of LivePerson within what is left.
-	d.app.closeBy = deadline
-	d.app.stopping.Store(true)
-	d.log.Info("shutting down: no new runs will start", "run_in_progress", d.app.busy(), "shutdown_timeout", timeout)
+	busy := false
+	for _, a := range d.apps {
+		a.closeBy = deadline
+		a.stopping.Store(true)
+		busy = busy || a.busy()
+	}
+	d.log.Info("shutting down: no new runs will start", "run_in_progress", busy, "shutdown_timeout", timeout)
 	close(d.shutdown)
 	if d.hrEvents != nil {
 		d.hrEvents.stop()
@@ -235,7 +277,7 @@ func (d *daemon) stop(srv *http.Server) {
 	if d.env.onStopping != nil {
 		d.env.onStopping()
 	}
-	if !d.abandonRun(timeout, deadline, reserve) {
+	if !d.abandonRuns(timeout, deadline, reserve) {
 		// Nothing can run now; let cron's and the trigger's goroutines end.
 		<-cronDone
 		d.runs.Wait()
@@ -253,23 +295,42 @@ func (d *daemon) stop(srv *http.Server) {
 	d.log.Info("skillsync stopped")
 }
 
+// abandonRuns is abandonRun for every account at once; it reports
+// whether any run was abandoned.
+func (d *daemon) abandonRuns(timeout time.Duration, deadline time.Time, reserve time.Duration) bool {
+	var wg gosync.WaitGroup
+	var mu gosync.Mutex
+	abandoned := false
+	for _, a := range d.apps {
+		wg.Go(func() {
+			if d.abandonRun(a, timeout, deadline, reserve) {
+				mu.Lock()
+				abandoned = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return abandoned
+}
+
 // abandonRun waits for the running run (the runner's Shutdown) until
 // timeout-reserve; a run still going then is recorded as interrupted by the
 // runner, and abandoned: the process exits without it (see
 // sync.Runner.Shutdown). Recording it must be done by deadline, the end of
 // shutdown_timeout: the orchestrator kills the process then. It reports
 // whether a run was abandoned.
-func (d *daemon) abandonRun(timeout time.Duration, deadline time.Time, reserve time.Duration) bool {
+func (d *daemon) abandonRun(a *app, timeout time.Duration, deadline time.Time, reserve time.Duration) bool {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	reason := fmt.Sprintf("interrupted: shutdown_timeout (%s) expired while a LivePerson request was in flight; "+
 		"the journal shows it as sent, and the next run settles it", timeout)
-	abandoned, run, err := d.app.runner.Shutdown(ctx, timeout-reserve, reason)
+	abandoned, run, err := a.runner.Shutdown(ctx, timeout-reserve, reason)
 	if !abandoned {
 		return false
 	}
 	// close must not wait for the database connection the run holds.
-	d.app.abandoned.Store(true)
+	a.abandoned.Store(true)
 	switch {
 	case err != nil:
 		d.log.Error("the run did not stop within shutdown_timeout and could not be recorded; the next start marks it interrupted",
@@ -286,19 +347,28 @@ func (d *daemon) abandonRun(timeout time.Duration, deadline time.Time, reserve t
 
 // nextRun is the next scheduled run time, zero when stopped.
 func (d *daemon) nextRun() time.Time {
-	return d.cron.Entry(d.entry).Next
+	return d.nextRunOf(d.app)
 }
 
-// runAndLog runs once for cron; the outcome is already logged and counted
-// by the app, so only a skip is worth a line here.
-func (d *daemon) runAndLog(mode store.Mode, trigger store.Trigger) {
+// nextRunOf is the next scheduled run of a's account, zero when stopped.
+func (d *daemon) nextRunOf(a *app) time.Time {
+	id, ok := d.entries[a]
+	if d.cron == nil || !ok {
+		return time.Time{}
+	}
+	return d.cron.Entry(id).Next
+}
+
+// runAndLog runs a's account once for cron; the outcome is already logged
+// and counted by the app, so only a skip is worth a line here.
+func (d *daemon) runAndLog(ctx context.Context, a *app, mode store.Mode, trigger store.Trigger) {
 	select {
 	case <-d.shutdown:
 		return
 	default:
 	}
-	_, err := d.app.runOnce(d.runCtx, mode, trigger)
+	_, err := a.runOnce(ctx, mode, trigger)
 	if errors.Is(err, sync.ErrRunInProgress) {
-		d.log.Info("run skipped: another run is in progress", "trigger", trigger)
+		a.log.Info("run skipped: another run is in progress", "trigger", trigger)
 	}
 }

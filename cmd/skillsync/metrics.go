@@ -18,77 +18,95 @@ type metrics struct {
 
 	runs           *prometheus.CounterVec
 	changes        *prometheus.CounterVec
-	runDuration    prometheus.Histogram
-	lastSuccess    prometheus.Gauge
-	lastRun        prometheus.Gauge
+	runDuration    *prometheus.HistogramVec
+	lastSuccess    *prometheus.GaugeVec
+	lastRun        *prometheus.GaugeVec
 	runInProgress  prometheus.GaugeFunc
-	pendingDeletes prometheus.Gauge
+	pendingDeletes *prometheus.GaugeVec
 	lpRequests     *prometheus.CounterVec
 	lpDuration     *prometheus.HistogramVec
 	hrRecords      *prometheus.GaugeVec
-	hrReadDuration prometheus.Histogram
-	lastRunRefused prometheus.Gauge
+	hrReadDuration *prometheus.HistogramVec
+	lastRunRefused *prometheus.GaugeVec
 	buildInfo      *prometheus.GaugeVec
 	notifications  *prometheus.CounterVec
+
+	// labelled: every series of a run carries the label account (a
+	// configuration with accounts:); without accounts: the series are
+	// those of one account, as before accounts.
+	labelled bool
 
 	// busy, set once the runner exists, says whether this process runs a
 	// sync (skillsync_run_in_progress).
 	busy func() bool
 }
 
-func newMetrics() *metrics {
+func newMetrics() *metrics { return newMetricsFor(nil) }
+
+// newMetricsFor makes the metrics of accounts: with names (a
+// configuration with accounts:), each run's series carry the label
+// account, and every account's outcome series exist from the start.
+func newMetricsFor(accounts []string) *metrics {
+	labelled := len(accounts) > 0
+	l := func(names ...string) []string {
+		if labelled {
+			return append(names, "account")
+		}
+		return names
+	}
 	m := &metrics{
+		labelled: labelled,
 		registry: prometheus.NewRegistry(),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "skillsync_runs_total",
 			Help: "Runs by mode and outcome (no_changes, planned, applied, partial, refused, failed, interrupted).",
-		}, []string{"mode", "outcome"}),
+		}, l("mode", "outcome")),
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "skillsync_changes_total",
 			Help: "Changes by action (create, update, delete, pending_delete, assign, unassign, failed) and phase (planned in plan runs, applied in apply runs).",
-		}, []string{"action", "phase"}),
-		runDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+		}, l("action", "phase")),
+		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "skillsync_run_duration_seconds",
 			Help:    "Duration of finished runs.",
 			Buckets: prometheus.ExponentialBuckets(0.25, 2, 12),
-		}),
-		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+		}, l()),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "skillsync_last_success_timestamp_seconds",
 			Help: "Unix time at which the last apply run ended applied or no_changes.",
-		}),
-		lastRun: prometheus.NewGauge(prometheus.GaugeOpts{
+		}, l()),
+		lastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "skillsync_last_run_timestamp_seconds",
 			Help: "Unix time at which the last run of this process ended, whatever its outcome.",
-		}),
+		}, l()),
 		// runInProgress is set below: it reads m.busy.
-		pendingDeletes: prometheus.NewGauge(prometheus.GaugeOpts{
+		pendingDeletes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "skillsync_pending_deletes",
 			Help: "Owned skills waiting out the delete grace after the last run.",
-		}),
+		}, l()),
 		lpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "skillsync_liveperson_requests_total",
 			Help: "LivePerson API requests by endpoint template, method and status (0: transport error).",
-		}, []string{"endpoint", "method", "status"}),
+		}, l("endpoint", "method", "status")),
 		lpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "skillsync_liveperson_request_duration_seconds",
 			Help: "Duration of LivePerson API requests (each attempt, whatever its status) by endpoint template and method.",
 			// 5 ms to 41 s: liveperson.timeout defaults to 30s.
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
-		}, []string{"endpoint", "method"}),
+		}, l("endpoint", "method")),
 		hrRecords: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "skillsync_hr_records",
 			Help: "Records read from the HR feed by the last run (state: all or active).",
-		}, []string{"state"}),
-		hrReadDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+		}, l("state")),
+		hrReadDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "skillsync_hr_read_duration_seconds",
 			Help: "Duration of HR feed reads (fetch, parse, map and validate), successful or not.",
 			// 10 ms to 82 s: a local file is fast, an HR API may not be.
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
-		}),
-		lastRunRefused: prometheus.NewGauge(prometheus.GaugeOpts{
+		}, l()),
+		lastRunRefused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "skillsync_last_run_refused",
 			Help: "1 when the last finished run (of any process, as recorded in the database) was refused by a guard, else 0.",
-		}),
+		}, l()),
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "skillsync_build_info",
 			Help: "Always 1; the labels say which skillsync runs (as 'skillsync version' prints it).",
@@ -113,24 +131,55 @@ func newMetrics() *metrics {
 	// Every outcome series exists from the start, at 0: increase() sees
 	// the first refusal (or failure) after a restart, which it would miss
 	// if the series only appeared with its first sample, at 1.
-	for _, mode := range store.Modes() {
-		for _, outcome := range mode.Outcomes() {
-			m.runs.WithLabelValues(string(mode), string(outcome))
+	if !labelled {
+		accounts = []string{""}
+	}
+	for _, acct := range accounts {
+		for _, mode := range store.Modes() {
+			for _, outcome := range mode.Outcomes() {
+				m.runs.WithLabelValues(m.lv(acct, string(mode), string(outcome))...)
+			}
 		}
 	}
 	return m
 }
 
-// observeLP is the LivePerson client's Options.Observe hook.
-func (m *metrics) observeLP(endpoint, method string, status int, elapsed time.Duration) {
-	m.lpRequests.WithLabelValues(endpoint, method, strconv.Itoa(status)).Inc()
-	m.lpDuration.WithLabelValues(endpoint, method).Observe(elapsed.Seconds())
+// lv is the label values of a series of account acct: values, then the
+// account when the series carry it.
+func (m *metrics) lv(acct string, values ...string) []string {
+	if m.labelled {
+		return append(values, acct)
+	}
+	return values
 }
 
-// observeRun records a finished run.
-func (m *metrics) observeRun(r store.Run) {
-	m.runs.WithLabelValues(string(r.Mode), string(r.Outcome)).Inc()
-	m.observeLastRun(r)
+// observeLP returns the LivePerson client's Options.Observe hook for the
+// client of account acct.
+func (m *metrics) observeLP(acct string) func(endpoint, method string, status int, elapsed time.Duration) {
+	return func(endpoint, method string, status int, elapsed time.Duration) {
+		m.lpRequests.WithLabelValues(m.lv(acct, endpoint, method, strconv.Itoa(status))...).Inc()
+		m.lpDuration.WithLabelValues(m.lv(acct, endpoint, method)...).Observe(elapsed.Seconds())
+	}
+}
+
+// observeHR records one HR feed read of account acct (snap nil: it failed).
+func (m *metrics) observeHR(acct string, elapsed time.Duration, records, active int, ok bool) {
+	m.hrReadDuration.WithLabelValues(m.lv(acct)...).Observe(elapsed.Seconds())
+	if ok {
+		m.hrRecords.WithLabelValues(m.lv(acct, "all")...).Set(float64(records))
+		m.hrRecords.WithLabelValues(m.lv(acct, "active")...).Set(float64(active))
+	}
+}
+
+// setLastSuccess sets account acct's last success time (Unix seconds).
+func (m *metrics) setLastSuccess(acct string, unix int64) {
+	m.lastSuccess.WithLabelValues(m.lv(acct)...).Set(float64(unix))
+}
+
+// observeRun records a finished run of account acct.
+func (m *metrics) observeRun(acct string, r store.Run) {
+	m.runs.WithLabelValues(m.lv(acct, string(r.Mode), string(r.Outcome))...).Inc()
+	m.observeLastRun(acct, r)
 	phase := "planned"
 	if r.Mode == store.ModeApply {
 		phase = "applied"
@@ -141,22 +190,22 @@ func (m *metrics) observeRun(r store.Run) {
 		"assign": k.Assign, "unassign": k.Unassign, "failed": k.Failed,
 	} {
 		if n > 0 {
-			m.changes.WithLabelValues(action, phase).Add(float64(n))
+			m.changes.WithLabelValues(m.lv(acct, action, phase)...).Add(float64(n))
 		}
 	}
-	m.pendingDeletes.Set(float64(k.PendingDelete))
+	m.pendingDeletes.WithLabelValues(m.lv(acct)...).Set(float64(k.PendingDelete))
 	if r.FinishedAt != nil {
-		m.runDuration.Observe(r.FinishedAt.Sub(r.StartedAt).Seconds())
-		m.lastRun.Set(float64(r.FinishedAt.Unix()))
+		m.runDuration.WithLabelValues(m.lv(acct)...).Observe(r.FinishedAt.Sub(r.StartedAt).Seconds())
+		m.lastRun.WithLabelValues(m.lv(acct)...).Set(float64(r.FinishedAt.Unix()))
 		if r.Mode == store.ModeApply && (r.Outcome == store.OutcomeApplied || r.Outcome == store.OutcomeNoChanges) {
-			m.lastSuccess.Set(float64(r.FinishedAt.Unix()))
+			m.setLastSuccess(acct, r.FinishedAt.Unix())
 		}
 	}
 }
 
 // observeLastRun sets skillsync_last_run_refused from the last finished
 // run; a run still going changes nothing.
-func (m *metrics) observeLastRun(r store.Run) {
+func (m *metrics) observeLastRun(acct string, r store.Run) {
 	if r.Outcome == store.OutcomeRunning {
 		return
 	}
@@ -164,5 +213,5 @@ func (m *metrics) observeLastRun(r store.Run) {
 	if r.Outcome == store.OutcomeRefused {
 		refused = 1
 	}
-	m.lastRunRefused.Set(refused)
+	m.lastRunRefused.WithLabelValues(m.lv(acct)...).Set(refused)
 }

@@ -65,6 +65,23 @@ type statusView struct {
 	LastSuccessRun *int64        `json:"last_success_run,omitempty"`
 	Guard          *guardView    `json:"guard,omitempty"`
 	PendingDeletes []pendingView `json:"pending_deletes"`
+	// Accounts is the state of every account (design §7.1); the keys
+	// above are the first account's (the only one without accounts:).
+	Accounts []accountStatusView `json:"accounts"`
+}
+
+// accountStatusView is one account in GET /status.
+type accountStatusView struct {
+	Name           string        `json:"name"`
+	AccountID      string        `json:"account_id"`
+	LastRun        *runView      `json:"last_run"`
+	LastSuccess    *time.Time    `json:"last_success"`
+	NextRun        *time.Time    `json:"next_run"`
+	Guard          *guardView    `json:"guard"`
+	PendingDeletes []pendingView `json:"pending_deletes"`
+
+	runInProgress  bool
+	lastSuccessRun *int64
 }
 
 // guardView explains the last run's refusal by a guard.
@@ -85,49 +102,65 @@ type pendingView struct {
 func (d *daemon) status(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := statusView{
-		RunInProgress:  d.app.busy(),
-		Schedule:       d.app.cfg.Schedule,
-		Timezone:       d.app.cfg.Timezone,
-		PendingDeletes: []pendingView{},
+		Schedule: d.app.cfg.Schedule,
+		Timezone: d.app.cfg.Timezone,
+		Accounts: []accountStatusView{},
 	}
-	if next := d.nextRun(); !next.IsZero() {
+	for i, a := range d.accountApps() {
+		av, what, err := d.accountStatus(ctx, a)
+		if err != nil {
+			d.serverError(w, what, err)
+			return
+		}
+		v.Accounts = append(v.Accounts, av)
+		v.RunInProgress = v.RunInProgress || av.runInProgress
+		if i == 0 {
+			v.NextRun, v.LastRun, v.LastSuccess, v.LastSuccessRun, v.Guard, v.PendingDeletes =
+				av.NextRun, av.LastRun, av.LastSuccess, av.lastSuccessRun, av.Guard, av.PendingDeletes
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = writeJSON(w, v)
+}
+
+// accountStatus reads one account's part of /status; on error it says
+// what it was reading.
+func (d *daemon) accountStatus(ctx context.Context, a *app) (accountStatusView, string, error) {
+	v := accountStatusView{Name: a.acct.Name, AccountID: a.acct.ID(), PendingDeletes: []pendingView{}, runInProgress: a.busy()}
+	if next := d.nextRunOf(a); !next.IsZero() {
 		v.NextRun = &next
 	}
-	last, err := d.app.store.LastRun(ctx)
+	last, err := a.store.LastRun(ctx)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		d.serverError(w, "read last run", err)
-		return
+		return v, "read last run", err
 	}
 	if err == nil && last != nil {
-		last.Error = d.app.redact(last.Error)
+		last.Error = a.redact(last.Error)
 		rv := newRunView(*last)
 		v.LastRun = &rv
 		if last.Outcome == store.OutcomeRunning {
-			v.RunInProgress = true
+			v.runInProgress = true
 		}
 		if last.Outcome == store.OutcomeRefused {
 			v.Guard = &guardView{Refused: true, Reason: last.Error, RunID: last.ID}
 		}
 	}
-	ok, err := d.app.store.LastSuccess(ctx)
+	ok, err := a.store.LastSuccess(ctx)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		d.serverError(w, "read last success", err)
-		return
+		return v, "read last success", err
 	}
 	if err == nil && ok != nil {
-		v.LastSuccess, v.LastSuccessRun = ok.FinishedAt, &ok.ID
+		v.LastSuccess, v.lastSuccessRun = ok.FinishedAt, &ok.ID
 	}
-	pending, err := d.app.store.PendingDeletes(ctx)
+	pending, err := a.store.PendingDeletes(ctx)
 	if err != nil {
-		d.serverError(w, "read pending deletes", err)
-		return
+		return v, "read pending deletes", err
 	}
 	for _, p := range pending {
 		v.PendingDeletes = append(v.PendingDeletes, pendingView{SkillID: p.SkillID, Skill: p.SkillName,
 			MissingRuns: p.ConsecutiveMissingRuns, FirstMissingRun: p.FirstMissingRun, Since: p.UpdatedAt})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = writeJSON(w, v)
+	return v, "", nil
 }
 
 // serverError answers 500 for /status. Like /readyz's, the answer goes to
@@ -145,8 +178,9 @@ type triggerView struct {
 	Error  string   `json:"error,omitempty"`
 }
 
-// trigger is POST /v1/runs[?mode=plan|apply][&wait=false]: one run through
-// the same runner (and so the same guard and lock) as the scheduled ones.
+// trigger is POST /v1/runs[?mode=plan|apply][&wait=false][&account=NAME]:
+// one run through the same runner (and so the same guard and lock) as the
+// scheduled ones. With several accounts, account is required.
 func (d *daemon) trigger(w http.ResponseWriter, r *http.Request) {
 	token := d.app.cfg.Server.TriggerToken
 	if token == "" {
@@ -172,19 +206,24 @@ func (d *daemon) trigger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wait := r.URL.Query().Get("wait") != "false"
+	a, problem := d.appNamed(r.URL.Query().Get("account"))
+	if a == nil {
+		respond(w, http.StatusBadRequest, triggerView{Status: "bad_request", Error: problem})
+		return
+	}
 	select {
 	case <-d.shutdown:
 		respond(w, http.StatusServiceUnavailable, triggerView{Status: "shutting_down", Error: "the daemon is shutting down"})
 		return
 	default:
 	}
-	claim, ok := d.app.runner.TryClaim()
+	claim, ok := a.runner.TryClaim()
 	if !ok {
 		respond(w, http.StatusConflict, triggerView{Status: "run_in_progress", Error: sync.ErrRunInProgress.Error()})
 		return
 	}
 	if !wait {
-		d.runs.Go(func() { _, _ = d.app.runClaimed(d.runCtx, claim, mode, store.TriggerAPI) })
+		d.runs.Go(func() { _, _ = a.runClaimed(d.runCtx, claim, mode, store.TriggerAPI) })
 		respond(w, http.StatusAccepted, triggerView{Status: "started"})
 		return
 	}
@@ -197,7 +236,7 @@ func (d *daemon) trigger(w http.ResponseWriter, r *http.Request) {
 	if err := errors.Join(rc.SetReadDeadline(time.Time{}), rc.SetWriteDeadline(time.Time{})); err != nil {
 		d.log.Warn("POST /v1/runs: could not lift the server's deadlines; a long run may cut the answer", "err", err)
 	}
-	res, err := d.app.runClaimed(d.runCtx, claim, mode, store.TriggerAPI)
+	res, err := a.runClaimed(d.runCtx, claim, mode, store.TriggerAPI)
 	var rv *runView
 	if res != nil {
 		v := newRunView(res.Run)
