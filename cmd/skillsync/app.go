@@ -132,9 +132,9 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		return nil, fmt.Errorf("hr source: %w", err)
 	}
 	a.runner, err = sync.NewRunner(sync.Deps{
-		Source:    countingSource{src: src, m: a.metrics, acct: a.acct.Name},
-		Skills:    a.lp,
-		Users:     a.lp,
+		Source: countingSource{src: src, m: a.metrics, acct: a.acct.Name},
+		Skills: a.lp,
+		Users:  a.lp,
 		// A scheduled tick's run is skipped when another replica ran
 		// the account for the same tick (tickStore).
 		Store:     tickStore{Store: a.store},
