@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
+	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -249,4 +252,128 @@ func TestLegacyStateWithOneAccount(t *testing.T) {
 		t.Errorf("runs after the upgrade: %s (%v)", out, err)
 	}
 	f.mustRun(exitOK, "release", "Legacy")
+}
+
+// TestDaemonAccounts: the daemon runs every account at start, one failing
+// (401) while the other applies; /status lists both, the metrics carry
+// the account, and POST /v1/runs needs ?account= with several accounts.
+func TestDaemonAccounts(t *testing.T) {
+	t.Parallel()
+	f := setupTwoAccounts(t, pgtest.DB(t), "wrong-secret-0123456789", "    schedule: \"@every 2h\"\n",
+		"run_at_start: true\nserver: {listen: \"127.0.0.1:0\", trigger_token: \""+testTriggerToken+"\"}\n")
+	d := f.startDaemon(&env{})
+	outcomes := map[string]store.Outcome{}
+	for range 2 {
+		res := d.nextRun()
+		outcomes[string(res.Run.Outcome)] = res.Run.Outcome
+	}
+	if len(outcomes) != 2 || outcomes["applied"] == "" || outcomes["failed"] == "" {
+		t.Fatalf("start-up runs: %v", outcomes)
+	}
+	code, body, _ := d.do("GET", "/status", "")
+	var st struct {
+		Accounts []struct {
+			Name      string `json:"name"`
+			AccountID string `json:"account_id"`
+			LastRun   *struct {
+				Outcome string `json:"outcome"`
+			} `json:"last_run"`
+			LastSuccess    *string `json:"last_success"`
+			NextRun        *string `json:"next_run"`
+			PendingDeletes []any   `json:"pending_deletes"`
+		} `json:"accounts"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil || code != 200 || len(st.Accounts) != 2 {
+		t.Fatalf("/status %d: %s (%v)", code, body, err)
+	}
+	emea, apac := st.Accounts[0], st.Accounts[1]
+	if emea.Name != "emea" || emea.AccountID != "111" || emea.LastRun == nil || emea.LastRun.Outcome != "applied" || emea.LastSuccess == nil || emea.NextRun == nil {
+		t.Errorf("emea's status: %+v", emea)
+	}
+	if apac.Name != "apac" || apac.LastRun == nil || apac.LastRun.Outcome != "failed" || apac.LastSuccess != nil || apac.NextRun == nil || *apac.NextRun == *emea.NextRun {
+		t.Errorf("apac's status (its own schedule): %+v", apac)
+	}
+	_, metrics, _ := d.do("GET", "/metrics", "")
+	for _, want := range []string{`skillsync_runs_total{account="emea",mode="apply",outcome="applied"} 1`,
+		`skillsync_runs_total{account="apac",mode="apply",outcome="failed"} 1`,
+		`skillsync_last_success_timestamp_seconds{account="emea"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	code, body, _ = d.do("POST", "/v1/runs", testTriggerToken)
+	if code != 400 || !strings.Contains(body, "emea, apac") {
+		t.Errorf("POST /v1/runs without account: %d %s", code, body)
+	}
+	code, body, _ = d.do("POST", "/v1/runs?account=emea&mode=plan", testTriggerToken)
+	if code != 200 || !strings.Contains(body, `"outcome": "no_changes"`) {
+		t.Errorf("POST /v1/runs?account=emea: %d %s", code, body)
+	}
+	if logs := d.stderr.String(); !strings.Contains(logs, `"account":"apac"`) {
+		t.Errorf("apac's log lines do not name it")
+	}
+	if code := d.stop(); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
+
+// TestTickSharedByReplicas: three replicas (three pools) ticking at once
+// run each account once, whoever takes it; a tick again at once runs none
+// (another replica ran them for this tick); once the interval has passed
+// each runs once more.
+func TestTickSharedByReplicas(t *testing.T) {
+	t.Parallel()
+	f := setupTwoAccounts(t, pgtest.DB(t), testClientSecret, "", "")
+	f.emea.SetLatency(20 * time.Millisecond)
+	f.apac.SetLatency(20 * time.Millisecond)
+	cfg, _, err := loadConfig(f.configPath, f.lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var replicas []*daemon
+	for range 3 {
+		apps, closeAll, err := newApps(ctx, cfg, slog.New(slog.DiscardHandler), &env{lpHTTPClient: f.httpClient})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(closeAll)
+		d := newDaemonFor(apps, &env{})
+		d.runCtx = ctx
+		replicas = append(replicas, d)
+	}
+	tickAll := func() {
+		var wg gosync.WaitGroup
+		for _, d := range replicas {
+			wg.Go(func() { d.tick(d.apps, "@every 1h") })
+		}
+		wg.Wait()
+	}
+	conn, err := pgx.Connect(ctx, f.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	runsOf := func() map[string]int {
+		rows, _ := conn.Query(ctx, `SELECT account_id, count(*) FROM runs GROUP BY account_id`)
+		out := map[string]int{}
+		var id string
+		var n int
+		if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error { out[id] = n; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	tickAll()
+	tickAll()
+	if got := runsOf(); got["111"] != 1 || got["222"] != 1 || len(got) != 2 {
+		t.Errorf("after two ticks at once: runs %v, want one per account", got)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE runs SET started_at = started_at - interval '1 hour', finished_at = finished_at - interval '1 hour'`); err != nil {
+		t.Fatal(err)
+	}
+	tickAll()
+	if got := runsOf(); got["111"] != 2 || got["222"] != 2 {
+		t.Errorf("a tick an interval later: runs %v, want two per account", got)
+	}
 }
