@@ -33,6 +33,8 @@ type app struct {
 	// notify queues and sends notifications (nil without notify.sinks).
 	notify *notifier
 
+	// daemonLog is log without the account: for the daemon's own lines.
+	daemonLog *slog.Logger
 	// sharedStore: the store's pool is the caller's to close.
 	sharedStore bool
 
@@ -87,6 +89,7 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 	// it there; the LivePerson client logs with the context it is given);
 	// with several accounts, every line names its account.
 	log = slog.New(sync.LogHandler(log.Handler()))
+	a.daemonLog = log
 	if cfg.accountsLive() {
 		log = log.With("account", a.acct.Name)
 	}

@@ -84,6 +84,10 @@ deployment pipelines that migrate first. Concurrent migrations from several
 replicas wait for each other. A database that a newer skillsync has migrated is
 refused (exit 1, naming both schema versions): this build never downgrades a
 schema, and neither it nor any other command works on one it does not know.
+
+State written before skillsync kept state per account goes to the one account
+configured; with several, every command refuses until --legacy-account NAME
+says whose it is (once).
 'skillsync migrate status' shows where the database stands.`,
 		Example: `  SKILLSYNC_DATABASE_URL=postgres://skillsync@db/skillsync skillsync migrate
   skillsync migrate status`,

@@ -31,6 +31,10 @@ burst; it answers 202 with the time the run starts. With notify.sinks, it sends
 the runs' notifications in the background (those an earlier process left queued
 too; with several replicas, each once).
 
+With several accounts (accounts:), each tick of a schedule runs the accounts due
+in a random order, daemon.concurrency at a time, skipping those another replica
+is running or has run for the tick; POST /v1/runs then needs ?account=NAME.
+
 SIGTERM or SIGINT stops scheduling, lets a running run finish its current
 batch, records its outcome and exits 0, all within shutdown_timeout: a run
 still going 5 s before the end (a batch being retried, say; for a
@@ -99,7 +103,11 @@ func newDaemonFor(apps []*app, e *env) *daemon {
 	if a.cfg != nil {
 		concurrency = max(1, a.cfg.Daemon.Concurrency)
 	}
-	return &daemon{app: a, apps: apps, log: a.log, env: e, shutdown: make(chan struct{}),
+	log := a.daemonLog
+	if log == nil {
+		log = a.log
+	}
+	return &daemon{app: a, apps: apps, log: log, env: e, shutdown: make(chan struct{}),
 		entries: map[*app]cron.EntryID{}, slots: make(chan struct{}, concurrency)}
 }
 

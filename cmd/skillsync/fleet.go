@@ -25,7 +25,11 @@ func newApps(ctx context.Context, cfg *Config, log *slog.Logger, e *env) ([]*app
 		}
 		return []*app{a}, a.close, nil
 	}
-	root, err := openStore(ctx, cfg.Database.URL, store.Options{Logger: log, NameKey: sync.NameKey})
+	// Each running account pins a connection for its lock and needs
+	// others for its queries: a pool the locks fill would starve every
+	// run until its queries time out.
+	root, err := openStore(ctx, cfg.Database.URL, store.Options{Logger: log, NameKey: sync.NameKey,
+		MaxConns: poolSize(cfg.Daemon.Concurrency)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -170,4 +174,11 @@ func appNames(apps []*app) string {
 		accounts[i] = a.acct
 	}
 	return accountNames(accounts)
+}
+
+// poolSize is the database pool of a daemon running concurrency accounts
+// at once: a pinned lock connection and two for queries per run, plus
+// room for /status and the HTTP trigger.
+func poolSize(concurrency int) int32 {
+	return int32(3*max(1, concurrency) + 4)
 }

@@ -42,7 +42,12 @@ With --as-of YYYY-MM-DD the plan is made as of that day: the records in force
 then (hr.fields.start_date and end_date, in the configured timezone). It is a
 dry run like any plan: it never writes to LivePerson and never moves the
 headcount baseline. Every plan with dated records lists the upcoming changes
-within sync.lookahead_days (JSON key upcoming).`,
+within sync.lookahead_days (JSON key upcoming).
+
+With several accounts (accounts:), every account runs in turn unless --account
+names one: text has a header per account, --format json prints one compact
+document per account per line, each with "account", and the exit status is the
+first of 1, 3, 4, 2, 0 that any account produced.`,
 		Example: `  skillsync plan
   skillsync plan --format json | jq '.summary'
   skillsync plan --detailed-exitcode || echo "exit $?: 2 means changes are pending"
@@ -81,7 +86,8 @@ at most 15s for them; what is left, the daemon or the next sync sends).
 Exit status: 0 applied (or nothing to do), 1 error or partly applied,
 3 refused by a guard. With --format json, standard output is one JSON
 document whatever happens, as for plan: outcome, refused or error, and the
-plan when there is one.`,
+plan when there is one. With several accounts, every account runs in turn
+unless --account names one, as for plan.`,
 		Example: `  skillsync sync
   skillsync sync --format json > last-sync.json`,
 		Args: cobra.NoArgs,
