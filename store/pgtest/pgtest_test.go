@@ -82,7 +82,7 @@ func TestDB(t *testing.T) {
 				t.Fatalf("runs has %d rows, want an empty database", n)
 			}
 			// Writes stay in this test's database.
-			if _, err := conn.Exec(t.Context(), "INSERT INTO runs (trigger, mode) VALUES ('manual', 'plan')"); err != nil {
+			if _, err := conn.Exec(t.Context(), "INSERT INTO runs (account_id, trigger, mode) VALUES ('1', 'manual', 'plan')"); err != nil {
 				t.Fatal(err)
 			}
 		})
