@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -375,5 +376,36 @@ func TestTickSharedByReplicas(t *testing.T) {
 	tickAll()
 	if got := runsOf(); got["111"] != 2 || got["222"] != 2 {
 		t.Errorf("a tick an interval later: runs %v, want two per account", got)
+	}
+}
+
+// TestHREventsRunEveryAccount: with several accounts an HR event starts a
+// run of each (each account debounces on its own).
+func TestHREventsRunEveryAccount(t *testing.T) {
+	t.Parallel()
+	f := setupTwoAccounts(t, pgtest.DB(t), testClientSecret, "",
+		"server: {listen: \"127.0.0.1:0\", trigger_token: \""+testTriggerToken+"\"}\n")
+	raw, err := os.ReadFile(f.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = []byte(strings.Replace(string(raw), "  active: 'Attrition == \"No\"'\n", "  active: 'Attrition == \"No\"'\n  event_debounce: 50ms\n", 1))
+	if err := os.WriteFile(f.configPath, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := f.startDaemon(&env{})
+	if code, body, _ := d.do("POST", "/v1/hr-events", testTriggerToken); code != 202 {
+		t.Fatalf("POST /v1/hr-events: %d %s", code, body)
+	}
+	for range 2 {
+		if res := d.nextRun(); res.Run.Outcome != store.OutcomeApplied {
+			t.Errorf("run %d: %s %s", res.Run.ID, res.Run.Outcome, res.Run.Error)
+		}
+	}
+	if n := f.emea.Count("POST", "/api/account/111"+accountSkillsPath); n == 0 {
+		t.Error("emea did not run for the event")
+	}
+	if n := f.apac.Count("POST", "/api/account/222"+accountSkillsPath); n == 0 {
+		t.Error("apac did not run for the event")
 	}
 }

@@ -72,7 +72,11 @@ type eventTimes struct {
 // hrEvents debounces HR events into runs. It owns one timer; the runs it
 // starts are tracked by the daemon's WaitGroup, so shutdown waits for them.
 type hrEvents struct {
-	d        *daemon
+	d *daemon
+	// app is the account whose runs the events start; with several
+	// accounts each has its debouncer (others), all told of every event.
+	app      *app
+	others   []*hrEvents
 	debounce time.Duration
 	latency  prometheus.Histogram
 
@@ -93,9 +97,19 @@ type hrEvents struct {
 	lastEvent, lastEnd time.Time
 }
 
-// newHREvents makes the debouncer and registers its histogram.
+// newHREvents makes the debouncer of the first account, with one for each
+// other account (others), and registers the histogram.
 func newHREvents(d *daemon) *hrEvents {
-	h := &hrEvents{d: d, debounce: cmp.Or(d.app.cfg.HR.EventDebounce, hrsource.DefaultEventDebounce)}
+	h := newHREventsFor(d, d.app)
+	for _, a := range d.accountApps()[1:] {
+		h.others = append(h.others, newHREventsFor(d, a))
+	}
+	return h
+}
+
+// newHREventsFor makes the debouncer of a's account.
+func newHREventsFor(d *daemon, a *app) *hrEvents {
+	h := &hrEvents{d: d, app: a, debounce: cmp.Or(a.acct.HR.EventDebounce, d.app.cfg.HR.EventDebounce, hrsource.DefaultEventDebounce)}
 	h.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "skillsync_hr_event_to_applied_seconds",
 		Help:    "Time from an HR event (POST /v1/hr-events) to the end of the apply run that covered it, for runs that applied (or found nothing to do).",
@@ -148,7 +162,13 @@ func (h *hrEvents) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 	}
-	at, afterRun := h.event(time.Now())
+	now := time.Now()
+	at, afterRun := h.event(now)
+	// Every account hears of it (they may all read this feed); the
+	// answer is the first account's.
+	for _, o := range h.others {
+		o.event(now)
+	}
 	respond(w, http.StatusAccepted, hrEventView{Status: "scheduled", RunAt: &at, AfterRun: afterRun})
 }
 
@@ -234,7 +254,7 @@ func (h *hrEvents) fire() {
 		h.arm(wait) // an event came in as the timer fired
 		return
 	}
-	claim, ok := h.d.app.runner.TryClaim()
+	claim, ok := h.app.runner.TryClaim()
 	if !ok {
 		// Another run holds the slot; it may have read HR before the
 		// events: try again once it is done.
@@ -258,9 +278,9 @@ func (h *hrEvents) run(claim *sync.Claim, events []eventTimes) {
 	retrying := h.retry > 0
 	h.mu.Unlock()
 	if !retrying {
-		h.d.log.Info("run for HR events", "events", n, "first_event", events[0].at)
+		h.app.log.Info("run for HR events", "events", n, "first_event", events[0].at)
 	}
-	res, err := h.d.app.runClaimed(h.d.runCtx, claim, store.ModeApply, store.TriggerAPI)
+	res, err := h.app.runClaimed(h.d.runCtx, claim, store.ModeApply, store.TriggerAPI)
 	if err == nil && res != nil && (res.Run.Outcome == store.OutcomeApplied || res.Run.Outcome == store.OutcomeNoChanges) {
 		end := time.Now()
 		for _, e := range events {
@@ -283,7 +303,7 @@ func (h *hrEvents) ended(err error, retrying bool, events []eventTimes, n int) {
 		// before the events. They wait for the next try, sooner at
 		// first, then less often.
 		if !retrying {
-			h.d.log.Info("run for HR events waits: another process holds the run lock", "events", n)
+			h.app.log.Info("run for HR events waits: another process holds the run lock", "events", n)
 		}
 		h.retry = min(max(2*h.retry, busyRetry), lockedRetryMax)
 		h.waiting = append(events, h.waiting...)
@@ -309,6 +329,9 @@ func (h *hrEvents) ended(err error, retrying bool, events []eventTimes, n int) {
 // stop stops the timer (shutdown); a run already started is the daemon's
 // to wait for.
 func (h *hrEvents) stop() {
+	for _, o := range h.others {
+		o.stop()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stopped = true
