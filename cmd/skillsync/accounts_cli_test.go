@@ -297,7 +297,8 @@ func TestDaemonAccounts(t *testing.T) {
 	_, metrics, _ := d.do("GET", "/metrics", "")
 	for _, want := range []string{`skillsync_runs_total{account="emea",mode="apply",outcome="applied"} 1`,
 		`skillsync_runs_total{account="apac",mode="apply",outcome="failed"} 1`,
-		`skillsync_last_success_timestamp_seconds{account="emea"}`} {
+		`skillsync_last_success_timestamp_seconds{account="emea"}`,
+		`skillsync_run_in_progress{account="apac"} 0`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

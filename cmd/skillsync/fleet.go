@@ -67,6 +67,13 @@ func newApps(ctx context.Context, cfg *Config, log *slog.Logger, e *env) ([]*app
 		apps = append(apps, a)
 	}
 	m.busy = func() bool { return slices.ContainsFunc(apps, (*app).busy) }
+	m.busyAccounts = func() map[string]bool {
+		out := make(map[string]bool, len(apps))
+		for _, a := range apps {
+			out[a.acct.Name] = a.busy()
+		}
+		return out
+	}
 	return apps, closeAll, nil
 }
 

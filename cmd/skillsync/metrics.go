@@ -21,7 +21,7 @@ type metrics struct {
 	runDuration    *prometheus.HistogramVec
 	lastSuccess    *prometheus.GaugeVec
 	lastRun        *prometheus.GaugeVec
-	runInProgress  prometheus.GaugeFunc
+	runInProgress  prometheus.Collector
 	pendingDeletes *prometheus.GaugeVec
 	lpRequests     *prometheus.CounterVec
 	lpDuration     *prometheus.HistogramVec
@@ -39,6 +39,9 @@ type metrics struct {
 	// busy, set once the runner exists, says whether this process runs a
 	// sync (skillsync_run_in_progress).
 	busy func() bool
+	// busyAccounts, with accounts:, says which accounts this process
+	// runs (skillsync_run_in_progress{account}).
+	busyAccounts func() map[string]bool
 }
 
 func newMetrics() *metrics { return newMetricsFor(nil) }
@@ -122,6 +125,10 @@ func newMetricsFor(accounts []string) *metrics {
 		}
 		return 0
 	})
+	if labelled {
+		m.runInProgress = runInProgressVec{m: m, desc: prometheus.NewDesc("skillsync_run_in_progress",
+			"1 while this process runs a sync of the account.", []string{"account"}, nil)}
+	}
 	m.registry.MustRegister(m.runs, m.changes, m.runDuration, m.lastSuccess, m.lastRun, m.runInProgress,
 		m.pendingDeletes, m.lpRequests, m.lpDuration, m.hrRecords, m.hrReadDuration, m.lastRunRefused, m.buildInfo, m.notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -214,4 +221,26 @@ func (m *metrics) observeLastRun(acct string, r store.Run) {
 		refused = 1
 	}
 	m.lastRunRefused.WithLabelValues(m.lv(acct)...).Set(refused)
+}
+
+// runInProgressVec is skillsync_run_in_progress{account} with accounts:,
+// read from the runners when scraped.
+type runInProgressVec struct {
+	m    *metrics
+	desc *prometheus.Desc
+}
+
+func (v runInProgressVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
+
+func (v runInProgressVec) Collect(ch chan<- prometheus.Metric) {
+	if v.m.busyAccounts == nil {
+		return
+	}
+	for acct, busy := range v.m.busyAccounts() {
+		val := 0.0
+		if busy {
+			val = 1
+		}
+		ch <- prometheus.MustNewConstMetric(v.desc, prometheus.GaugeValue, val, acct)
+	}
 }
