@@ -378,6 +378,20 @@ func TestTickSharedByReplicas(t *testing.T) {
 	if got := runsOf(); got["111"] != 2 || got["222"] != 2 {
 		t.Errorf("a tick an interval later: runs %v, want two per account", got)
 	}
+
+	// A replica died running emea's last tick (its session, and so the
+	// lock, is gone; its run is left running): the others take emea at
+	// their next tick and close the dead run.
+	if _, err := conn.Exec(ctx, `UPDATE runs SET started_at = started_at - interval '1 hour', finished_at = finished_at - interval '1 hour';
+		INSERT INTO runs (account_id, trigger, mode, started_at) VALUES ('111', 'schedule', 'apply', now() - interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	tickAll()
+	var interrupted, applied int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE outcome = 'interrupted'), count(*) FILTER (WHERE outcome IN ('applied', 'no_changes'))
+		FROM runs WHERE account_id = '111'`).Scan(&interrupted, &applied); err != nil || interrupted != 1 || applied != 3 {
+		t.Errorf("after a dead replica's run: %d interrupted, %d applied (%v); want 1 and 3", interrupted, applied, err)
+	}
 }
 
 // TestHREventsRunEveryAccount: with several accounts an HR event starts a
