@@ -116,3 +116,20 @@ func (s *Store) LastStarted(ctx context.Context, trigger Trigger) (*time.Time, e
 	}
 	return at, nil
 }
+
+// RunAccount returns the LivePerson account id of run id ("" for a run
+// from before accounts not yet given to one), or ErrNotFound. It needs no
+// account: `runs show ID` finds whose run it is.
+func (s *Store) RunAccount(ctx context.Context, id int64) (string, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var account string
+	err := s.pool.QueryRow(ctx, `SELECT account_id FROM runs WHERE id = $1`, id).Scan(&account)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the account of run %d: %w", id, err)
+	}
+	return account, nil
+}

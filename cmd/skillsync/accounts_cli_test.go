@@ -115,6 +115,14 @@ func TestAccountsOneFailsOtherApplies(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &runs); err != nil || len(runs) != 1 || runs[0]["outcome"] != "failed" {
 		t.Errorf("apac's runs: %s (%v)", out, err)
 	}
+	// A run id names one run: runs show finds its account.
+	out, _ = f.mustRun(exitOK, "runs", "show", fmt.Sprint(int64(runs[0]["id"].(float64))), "--format", "json")
+	if !strings.Contains(out, `"outcome": "failed"`) {
+		t.Errorf("runs show of apac's run without --account: %s", out)
+	}
+	if _, errOut := f.mustRun(exitError, "runs", "show", fmt.Sprint(int64(runs[0]["id"].(float64))), "--account", "emea"); !strings.Contains(errOut, "does not exist") {
+		t.Errorf("runs show of apac's run in emea: %s", errOut)
+	}
 	_, errOut = f.mustRun(exitError, "runs")
 	if !strings.Contains(errOut, "--account") || !strings.Contains(errOut, "emea, apac") {
 		t.Errorf("runs without --account: %s", errOut)

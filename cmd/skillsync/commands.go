@@ -308,6 +308,38 @@ func (c *cli) accountStore(ctx context.Context, open func(context.Context) (*sto
 	return st.Account(acct.ID()), log, nil
 }
 
+// runAccountStore is accountStore for `runs show ID`: without --account
+// and with several accounts, the store of the account run id belongs to
+// (a run id names one run whatever its account).
+func (c *cli) runAccountStore(ctx context.Context, id int64) (*store.Store, *slog.Logger, error) {
+	st, log, err := c.openStoreReadOnly(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.account != "" || len(c.cfg.AccountList()) == 1 {
+		acct, err := c.cfg.oneAccount(c.account)
+		if err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+		return st.Account(acct.ID()), log, nil
+	}
+	owner, err := st.RunAccount(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		err = fmt.Errorf("run %d does not exist: 'skillsync runs --account NAME' lists the recent ones", id)
+	case err == nil:
+		for _, a := range c.cfg.AccountList() {
+			if a.ID() == owner {
+				return st.Account(owner), log, nil
+			}
+		}
+		err = fmt.Errorf("run %d belongs to LivePerson account %q, which this configuration does not have", id, owner)
+	}
+	st.Close()
+	return nil, nil, err
+}
+
 // openStoreReadOnly opens the database named by the configuration for
 // the commands that only read it (runs, runs show): they never migrate,
 // and work only on the schema this build knows.
@@ -431,7 +463,7 @@ failed), attempts and the last error.`,
 			if err != nil || id < 1 {
 				return fmt.Errorf("run id %q: want a positive number, as listed by 'skillsync runs'", args[0])
 			}
-			st, _, err := c.accountStore(cmd.Context(), c.openStoreReadOnly)
+			st, _, err := c.runAccountStore(cmd.Context(), id)
 			if err != nil {
 				return err
 			}
