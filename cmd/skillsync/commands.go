@@ -438,7 +438,7 @@ do) when its schema is not the one this skillsync knows.`,
 		},
 	}
 	cmd.PersistentFlags().StringVar(&format, "format", "text", "output format: text or json")
-	cmd.PersistentFlags().StringVar(&c.account, "account", "", "the account (accounts[].name) whose runs to show; required with several accounts")
+	cmd.PersistentFlags().StringVar(&c.account, "account", "", "the account (accounts[].name) whose runs to list; required by runs with several accounts (runs show finds the run's account)")
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs to list")
 
 	show := &cobra.Command{
