@@ -107,7 +107,7 @@ func (s *Store) EnqueueDeliveries(ctx context.Context, accountID string, clearSt
 						   OR notify_state.delivery_id IS NULL
 						   OR EXISTS (SELECT 1 FROM notify_deliveries f WHERE f.id = notify_state.delivery_id AND f.status = 'failed')
 						   OR EXISTS (SELECT 1 FROM runs g WHERE g.id > notify_state.run_id AND g.id < EXCLUDED.run_id
-						              AND g.mode = 'apply' AND g.outcome IN ('applied', 'no_changes'))
+						              AND g.account_id = notify_state.account_id AND g.mode = 'apply' AND g.outcome IN ('applied', 'no_changes'))
 					RETURNING true`,
 					d.AccountID, d.Sink, d.Event, reasonHash(d.Reason), d.RunID, d.RepeatAfter.Microseconds()).Scan(&ok)
 				if errors.Is(err, pgx.ErrNoRows) {
@@ -334,16 +334,16 @@ func (s *Store) DeletedSkillNames(ctx context.Context, runID int64) ([]string, e
 	return names, nil
 }
 
-// PreviousApplyOutcome is the outcome of the last apply run before run
-// runID that ended (interrupted runs say nothing of the account and are
+// PreviousApplyOutcome is the outcome of the store's account's last apply
+// run before run runID that ended (interrupted runs say nothing of the account and are
 // passed over); "" when there is none.
 func (s *Store) PreviousApplyOutcome(ctx context.Context, runID int64) (Outcome, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	var o Outcome
 	err := s.pool.QueryRow(ctx, `SELECT outcome FROM runs
-		WHERE id < $1 AND mode = 'apply' AND outcome NOT IN ('running', 'interrupted')
-		ORDER BY id DESC LIMIT 1`, runID).Scan(&o)
+		WHERE id < $1 AND account_id = $2 AND mode = 'apply' AND outcome NOT IN ('running', 'interrupted')
+		ORDER BY id DESC LIMIT 1`, runID, s.account).Scan(&o)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}

@@ -149,9 +149,11 @@ func TestPreviousApplyOutcome(t *testing.T) {
 	}
 	finishedRun(t, st, store.ModePlan, store.OutcomeNoChanges)
 	finishedRun(t, st, store.ModeApply, store.OutcomeInterrupted)
+	// Another account's runs on the same database say nothing of this one.
+	finishedRun(t, st.Account("other-account"), store.ModeApply, store.OutcomeApplied)
 	last := finishedRun(t, st, store.ModeApply, store.OutcomeApplied)
 	if o, err := st.PreviousApplyOutcome(t.Context(), last.ID); err != nil || o != store.OutcomeRefused {
-		t.Errorf("got %q %v, want refused (plan and interrupted runs passed over)", o, err)
+		t.Errorf("got %q %v, want refused (plan and interrupted runs, and another account's, passed over)", o, err)
 	}
 }
 
