@@ -14,13 +14,13 @@ const ListRunsDefault = 20
 
 const runColumns = `id, trigger, mode, started_at, finished_at, outcome,
 	creates, updates, deletes, pending_deletes, unchanged, unmanaged_conflicts,
-	assigns, unassigns, failed, error, plan, snapshot_id`
+	assigns, unassigns, failed, error, plan, snapshot_id, approved_run, approved_by`
 
 // runSummaryColumns are runColumns without the plan, which can be large:
 // lists and status checks do not need it.
 const runSummaryColumns = `id, trigger, mode, started_at, finished_at, outcome,
 	creates, updates, deletes, pending_deletes, unchanged, unmanaged_conflicts,
-	assigns, unassigns, failed, error, NULL::jsonb, snapshot_id`
+	assigns, unassigns, failed, error, NULL::jsonb, snapshot_id, approved_run, approved_by`
 
 func scanRun(row pgx.CollectableRow) (Run, error) {
 	var r Run
@@ -28,7 +28,7 @@ func scanRun(row pgx.CollectableRow) (Run, error) {
 	err := row.Scan(&r.ID, &r.Trigger, &r.Mode, &r.StartedAt, &r.FinishedAt, &r.Outcome,
 		&r.Counts.Create, &r.Counts.Update, &r.Counts.Delete, &r.Counts.PendingDelete,
 		&r.Counts.Unchanged, &r.Counts.UnmanagedConflict, &r.Counts.Assign, &r.Counts.Unassign,
-		&r.Counts.Failed, &r.Error, &plan, &r.SnapshotID)
+		&r.Counts.Failed, &r.Error, &plan, &r.SnapshotID, &r.ApprovedRun, &r.ApprovedBy)
 	if len(plan) > 0 {
 		r.Plan = plan
 	}
@@ -54,8 +54,9 @@ func (s *Store) BeginRun(ctx context.Context, trigger Trigger, mode Mode) (Run, 
 }
 
 // FinishRun records how run ended: its outcome (which must not be running),
-// counts, error, plan and snapshot. FinishedAt defaults to now; a nil
-// SnapshotID keeps the one RecordSnapshot linked.
+// counts, error, plan, snapshot and approval. FinishedAt defaults to now; a
+// nil SnapshotID keeps the one RecordSnapshot linked, a nil ApprovedRun the
+// one ClaimPlan recorded.
 func (s *Store) FinishRun(ctx context.Context, run Run) error {
 	if run.Outcome == "" || run.Outcome == OutcomeRunning {
 		return fmt.Errorf("finish run %d: outcome %q is not final", run.ID, run.Outcome)
@@ -75,12 +76,13 @@ func (s *Store) FinishRun(ctx context.Context, run Run) error {
 			finished_at = COALESCE($2, now()), outcome = $3,
 			creates = $4, updates = $5, deletes = $6, pending_deletes = $7, unchanged = $8,
 			unmanaged_conflicts = $9, assigns = $10, unassigns = $11, failed = $12,
-			error = $13, plan = $14::jsonb, snapshot_id = COALESCE($15, snapshot_id)
+			error = $13, plan = $14::jsonb, snapshot_id = COALESCE($15, snapshot_id),
+			approved_run = COALESCE($17, approved_run), approved_by = COALESCE(NULLIF($18, ''), approved_by)
 		WHERE id = $1 AND account_id = $16`,
 		run.ID, run.FinishedAt, string(run.Outcome),
 		c.Create, c.Update, c.Delete, c.PendingDelete, c.Unchanged,
 		c.UnmanagedConflict, c.Assign, c.Unassign, c.Failed,
-		run.Error, plan, run.SnapshotID, s.account)
+		run.Error, plan, run.SnapshotID, s.account, run.ApprovedRun, run.ApprovedBy)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.ConstraintName == "runs_outcome_mode_check" {
 		return fmt.Errorf("finish run %d: outcome %s does not fit the run's mode (planned is for plan runs, applied and partial for apply runs)",
 			run.ID, run.Outcome)

@@ -25,6 +25,9 @@ const (
 	TriggerManual   Trigger = "manual"
 	TriggerAPI      Trigger = "api"
 	TriggerDemo     Trigger = "demo"
+	// TriggerApproval: a person approved a stored plan (skillsync apply,
+	// POST /v1/runs/{id}/apply); the run applies exactly that plan.
+	TriggerApproval Trigger = "approval"
 )
 
 // Mode is plan (dry run) or apply.
@@ -100,6 +103,11 @@ type Run struct {
 	Error      string
 	Plan       json.RawMessage // the plan as JSON (nil until finished)
 	SnapshotID *int64
+	// ApprovedRun is, on an approval run, the run whose stored plan it
+	// applies; ApprovedBy who approved it (an OS user, a proxy's user
+	// header, or "token").
+	ApprovedRun *int64
+	ApprovedBy  string
 }
 
 // OpState is the state of a journaled operation.

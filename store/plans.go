@@ -1,0 +1,129 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// StoredPlan is what a dry run or a refused run planned from: with it,
+// `skillsync apply RUN_ID` applies exactly that plan (the run's Plan), or
+// refuses it as stale when the world moved.
+type StoredPlan struct {
+	RunID int64
+	// SkillsRevision and UsersRevision are the LivePerson account
+	// revisions the plan read (UsersRevision "" when it read no users).
+	SkillsRevision string
+	UsersRevision  string
+	// HRFingerprint is the SHA-256 (hex) of the HR records, independent
+	// of their order in the feed.
+	HRFingerprint string
+	// Refusal is why a guard refused the run, RefusedBy which guard
+	// (source_health, assignments); both "" for a dry run.
+	Refusal   string
+	RefusedBy string
+	// DeleteBudget and DeleteAfterRuns are the delete budget and grace the
+	// plan was made with: an approval applies what the person saw.
+	DeleteBudget    int
+	DeleteAfterRuns int
+	CreatedAt       time.Time
+	// AppliedByRun is the approval run that applied it, nil until then.
+	AppliedByRun *int64
+	AppliedAt    *time.Time
+}
+
+// ErrPlanApplied is returned by ClaimPlan when another approval run
+// claimed the plan first.
+var ErrPlanApplied = errors.New("the plan was applied already")
+
+const planColumns = `run_id, skills_revision, users_revision, hr_fingerprint, refusal, refused_by,
+	delete_budget, delete_after_runs, created_at, applied_by_run, applied_at`
+
+func scanPlan(row pgx.CollectableRow) (StoredPlan, error) {
+	var p StoredPlan
+	err := row.Scan(&p.RunID, &p.SkillsRevision, &p.UsersRevision, &p.HRFingerprint, &p.Refusal, &p.RefusedBy,
+		&p.DeleteBudget, &p.DeleteAfterRuns, &p.CreatedAt, &p.AppliedByRun, &p.AppliedAt)
+	return p, err
+}
+
+// SavePlan stores what run p.RunID planned from; CreatedAt zero is now.
+// The run keeps the plan itself (FinishRun).
+func (s *Store) SavePlan(ctx context.Context, p StoredPlan) error {
+	var at *time.Time
+	if !p.CreatedAt.IsZero() {
+		at = &p.CreatedAt
+	}
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO plans (run_id, skills_revision, users_revision, hr_fingerprint, refusal, refused_by,
+			delete_budget, delete_after_runs, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, now()))`,
+		p.RunID, p.SkillsRevision, p.UsersRevision, p.HRFingerprint, p.Refusal, p.RefusedBy,
+		p.DeleteBudget, p.DeleteAfterRuns, at)
+	if err != nil {
+		return fmt.Errorf("store the plan of run %d: %w", p.RunID, err)
+	}
+	return nil
+}
+
+// GetPlan returns what run id planned from, or ErrNotFound (the run does
+// not exist, or stored no plan: only dry runs and refused runs do).
+func (s *Store) GetPlan(ctx context.Context, runID int64) (StoredPlan, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, _ := s.pool.Query(ctx, `SELECT `+planColumns+` FROM plans WHERE run_id = $1`, runID)
+	p, err := pgx.CollectExactlyOneRow(rows, scanPlan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return StoredPlan{}, fmt.Errorf("stored plan of run %d: %w", runID, ErrNotFound)
+	}
+	if err != nil {
+		return StoredPlan{}, fmt.Errorf("read the stored plan of run %d: %w", runID, err)
+	}
+	return p, nil
+}
+
+// ClaimPlan marks plan planRun applied by approval run applyRun, and
+// records on applyRun which run it applies and who approved it, in one
+// transaction. Only one claim of a plan ever succeeds, whatever the
+// replicas: the UPDATE is conditional on no earlier claim, and a second
+// one gets ErrPlanApplied (wrapped with the run that applied it). The
+// approval run claims before its first write.
+func (s *Store) ClaimPlan(ctx context.Context, planRun, applyRun int64, approvedBy string) error {
+	return s.withTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var by *int64
+		err := tx.QueryRow(ctx, `
+			WITH claim AS (
+				UPDATE plans SET applied_by_run = $2, applied_at = now()
+				WHERE run_id = $1 AND applied_by_run IS NULL
+				RETURNING applied_by_run
+			)
+			SELECT applied_by_run FROM claim
+			UNION ALL
+			SELECT applied_by_run FROM plans WHERE run_id = $1 AND NOT EXISTS (SELECT 1 FROM claim)`,
+			planRun, applyRun).Scan(&by)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("claim the plan of run %d: %w", planRun, ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("claim the plan of run %d: %w", planRun, err)
+		case by == nil || *by != applyRun:
+			return fmt.Errorf("%w by run %d", ErrPlanApplied, deref(by))
+		}
+		if _, err := tx.Exec(ctx, `UPDATE runs SET approved_run = $2, approved_by = $3 WHERE id = $1`,
+			applyRun, planRun, approvedBy); err != nil {
+			return fmt.Errorf("record the approval on run %d: %w", applyRun, err)
+		}
+		return nil
+	})
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
