@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -33,19 +34,21 @@ type StoredPlan struct {
 	// AppliedByRun is the approval run that applied it, nil until then.
 	AppliedByRun *int64
 	AppliedAt    *time.Time
+	// Plan is the plan itself, as the run stored it (GetPlan only).
+	Plan json.RawMessage
 }
 
 // ErrPlanApplied is returned by ClaimPlan when another approval run
 // claimed the plan first.
 var ErrPlanApplied = errors.New("the plan was applied already")
 
-const planColumns = `run_id, skills_revision, users_revision, hr_fingerprint, refusal, refused_by,
-	delete_budget, delete_after_runs, created_at, applied_by_run, applied_at`
+const planColumns = `p.run_id, p.skills_revision, p.users_revision, p.hr_fingerprint, p.refusal, p.refused_by,
+	p.delete_budget, p.delete_after_runs, p.created_at, p.applied_by_run, p.applied_at, r.plan`
 
 func scanPlan(row pgx.CollectableRow) (StoredPlan, error) {
 	var p StoredPlan
 	err := row.Scan(&p.RunID, &p.SkillsRevision, &p.UsersRevision, &p.HRFingerprint, &p.Refusal, &p.RefusedBy,
-		&p.DeleteBudget, &p.DeleteAfterRuns, &p.CreatedAt, &p.AppliedByRun, &p.AppliedAt)
+		&p.DeleteBudget, &p.DeleteAfterRuns, &p.CreatedAt, &p.AppliedByRun, &p.AppliedAt, &p.Plan)
 	return p, err
 }
 
@@ -75,7 +78,7 @@ func (s *Store) SavePlan(ctx context.Context, p StoredPlan) error {
 func (s *Store) GetPlan(ctx context.Context, runID int64) (StoredPlan, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	rows, _ := s.pool.Query(ctx, `SELECT `+planColumns+` FROM plans WHERE run_id = $1`, runID)
+	rows, _ := s.pool.Query(ctx, `SELECT `+planColumns+` FROM plans p JOIN runs r ON r.id = p.run_id WHERE p.run_id = $1`, runID)
 	p, err := pgx.CollectExactlyOneRow(rows, scanPlan)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return StoredPlan{}, fmt.Errorf("stored plan of run %d: %w", runID, ErrNotFound)
@@ -119,6 +122,24 @@ func (s *Store) ClaimPlan(ctx context.Context, planRun, applyRun int64, approved
 		}
 		return nil
 	})
+}
+
+// DiscardRun removes run id, provided it is still running and journaled
+// nothing: an approval run refused as stale before its first write did
+// not happen, and leaves no row (its snapshot goes with it).
+func (s *Store) DiscardRun(ctx context.Context, runID int64) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `
+		DELETE FROM runs WHERE id = $1 AND outcome = 'running'
+			AND NOT EXISTS (SELECT 1 FROM run_operations WHERE run_id = $1)`, runID)
+	if err != nil {
+		return fmt.Errorf("discard run %d: %w", runID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("discard run %d: not a running run without operations", runID)
+	}
+	return nil
 }
 
 func deref(p *int64) int64 {

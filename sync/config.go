@@ -1,6 +1,10 @@
 package sync
 
-import "github.com/skillsync/skillsync/liveperson"
+import (
+	"time"
+
+	"github.com/skillsync/skillsync/liveperson"
+)
 
 // SkillsConfig is the `skills:` section of the configuration: the rules that
 // turn HR records into desired skills.
@@ -134,4 +138,7 @@ type SyncConfig struct {
 	// LookaheadDays is how far ahead a plan lists the upcoming changes
 	// of dated records (default 14; 0: none).
 	LookaheadDays int `yaml:"lookahead_days"`
+	// PlanMaxAge is how old a stored plan may be and still be applied by
+	// `skillsync apply` (default 24h); an older one is stale.
+	PlanMaxAge time.Duration `yaml:"plan_max_age"`
 }

@@ -38,6 +38,7 @@ func DefaultSyncConfig() SyncConfig {
 		DeleteAfterRuns:      DefaultDeleteAfterRuns,
 		MaxConflictRetries:   DefaultMaxConflictRetries,
 		LookaheadDays:        DefaultLookaheadDays,
+		PlanMaxAge:           DefaultPlanMaxAge,
 	}
 }
 
@@ -74,6 +75,9 @@ func (c SyncConfig) Validate() []error {
 	}
 	if c.MinRecords < 0 {
 		errs = append(errs, fmt.Errorf("sync.min_records: %d is negative; 0 means no minimum", c.MinRecords))
+	}
+	if c.PlanMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("sync.plan_max_age: %s is negative", c.PlanMaxAge))
 	}
 	if c.MaxConflictRetries < 0 {
 		errs = append(errs, fmt.Errorf("sync.max_conflict_retries: %d is negative; 0 means none", c.MaxConflictRetries))

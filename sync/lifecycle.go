@@ -74,6 +74,11 @@ func (r *Runner) RunOnce(ctx context.Context, mode store.Mode, trigger store.Tri
 // stay recorded as running: it is recorded failed, and the panic is
 // returned as an error with that run.
 func (c *Claim) Run(ctx context.Context, mode store.Mode, trigger store.Trigger) (res *Result, err error) {
+	return c.run(ctx, mode, trigger, nil)
+}
+
+// run is Run, or with appr an approval run (approve.go).
+func (c *Claim) run(ctx context.Context, mode store.Mode, trigger store.Trigger, appr *Approval) (res *Result, err error) {
 	r := c.r
 	if c.used {
 		return nil, errors.New("sync: a run claim used twice")
@@ -90,8 +95,8 @@ func (c *Claim) Run(ctx context.Context, mode store.Mode, trigger store.Trigger)
 			return nil, err
 		}
 	}
-	res, err = r.run(ctx, mode, trigger)
-	if err != nil && res == nil && !errors.Is(err, ErrRunInProgress) {
+	res, err = r.run(ctx, mode, trigger, appr)
+	if err != nil && res == nil && !errors.Is(err, ErrRunInProgress) && !refusedApproval(err) {
 		// The run logs the runs it records; this one never got that far
 		// (the database is down, say), and must not fail silently.
 		r.deps.Logger.ErrorContext(ctx, "run failed before it could be recorded", "mode", mode, "trigger", trigger, "err", err)

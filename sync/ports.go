@@ -141,4 +141,13 @@ type RunStore interface {
 	SkillStates(ctx context.Context) (map[int64]SkillState, error)
 	// SetSkillStates upserts states; a nil state removes the skill's.
 	SetSkillStates(ctx context.Context, states map[int64]SkillState) error
+
+	// SavePlan keeps what a dry or refused run planned from; GetPlan
+	// reads it back (store.ErrNotFound: no such plan), ClaimPlan marks it
+	// applied by an approval run, once (store.ErrPlanApplied after), and
+	// DiscardRun removes an approval run refused before it wrote anything.
+	SavePlan(ctx context.Context, p store.StoredPlan) error
+	GetPlan(ctx context.Context, runID int64) (store.StoredPlan, error)
+	ClaimPlan(ctx context.Context, planRun, applyRun int64, approvedBy string) error
+	DiscardRun(ctx context.Context, runID int64) error
 }

@@ -244,6 +244,12 @@ func valueText(v any) string {
 		return "[" + strings.Join(q, ", ") + "]"
 	case []int64:
 		return fmt.Sprint(v)
+	case []any: // a list read back from a stored plan (ParsePlan)
+		q := make([]string, len(v))
+		for i, x := range v {
+			q[i] = valueText(x)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
 	}
 	return fmt.Sprint(v)
 }

@@ -174,7 +174,7 @@ func NewRunner(deps Deps, cfg Config) (*Runner, error) {
 // planned or no_changes, an apply run applied, partial or no_changes; either
 // may end refused, failed or interrupted. A refused, partial or interrupted
 // run returns a nil error: its outcome says what happened.
-func (r *Runner) run(ctx context.Context, mode store.Mode, trigger store.Trigger) (*Result, error) {
+func (r *Runner) run(ctx context.Context, mode store.Mode, trigger store.Trigger, appr *Approval) (*Result, error) {
 	if _, ok := AsOf(ctx); ok && mode != store.ModePlan {
 		return nil, errAsOfApply
 	}
@@ -196,10 +196,20 @@ func (r *Runner) run(ctx context.Context, mode store.Mode, trigger store.Trigger
 	if err := r.markInterrupted(ctx); err != nil {
 		return nil, fmt.Errorf("close runs left running: %w", err)
 	}
+	if appr != nil {
+		// A plan unknown, applied already or too old is refused before
+		// any run begins.
+		if err := r.loadApproval(ctx, appr); err != nil {
+			return nil, err
+		}
+	}
 	start := r.deps.Now()
 	run, err := r.deps.Store.BeginRun(ctx, trigger, mode)
 	if err != nil {
 		return nil, fmt.Errorf("begin run: %w", err)
+	}
+	if appr != nil {
+		run.ApprovedRun, run.ApprovedBy = &appr.RunID, appr.By
 	}
 	r.begin(run)
 	// The run id goes on every line of the run: on the engine's through
@@ -210,7 +220,7 @@ func (r *Runner) run(ctx context.Context, mode store.Mode, trigger store.Trigger
 	// holds the lock: a lost session (a failover, an idle timeout) frees
 	// it for another replica, and two runs must never write at once.
 	rc := &runContext{Runner: r, deps: guardWrites(r.deps, lock), lock: lock, run: run, start: start,
-		log: r.deps.Logger.With(runIDAttr, run.ID)}
+		log: r.deps.Logger.With(runIDAttr, run.ID), approval: appr}
 	rc.log.InfoContext(ctx, "run started", "mode", mode, "trigger", trigger)
 	return rc.execute(ctx, mode)
 }
@@ -228,6 +238,10 @@ type runContext struct {
 	counts applyCounts
 	// datedRun is the effective dating of the run (see dated.go).
 	datedRun *datedRun
+	// approval is set on an approval run (approve.go); stored records
+	// what the plan of a dry or refused run was made from (SavePlan).
+	approval *Approval
+	stored   store.StoredPlan
 }
 
 func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, error) {
@@ -235,6 +249,12 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 	snap, err := rc.deps.Source.Read(ctx)
 	if err != nil {
 		return rc.fail(ctx, res, nil, fmt.Errorf("read HR source: %w", err))
+	}
+	// The fingerprint is of the records as read: the day they are planned
+	// for shows in the plan, which an approval makes again and compares.
+	rc.stored.HRFingerprint = Fingerprint(snap)
+	if stale := rc.approval.checkHR(rc.stored.HRFingerprint); stale != nil {
+		return rc.discard(ctx, stale)
 	}
 	if snap, err = rc.dated(ctx, mode, snap); err != nil {
 		return rc.fail(ctx, res, nil, err)
@@ -244,6 +264,12 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 		return rc.fail(ctx, res, nil, fmt.Errorf("read last accepted snapshot: %w", err))
 	}
 	health := CheckHealth(rc.healthView(ctx, snap), last, rc.cfg.Sync)
+	if health.Refusal != "" && rc.approval.overrides(guardSourceHealth) {
+		// The person approved this very feed: it becomes the baseline.
+		rc.log.Warn("source-health guard overridden once by the approval of the refused run", "approved_run", rc.approval.RunID,
+			"records", health.Records, "active", health.Active, "previous_active", health.PreviousActive, "refusal", rc.deps.Redact(health.Refusal))
+		health.Refusal = ""
+	}
 	snapID, err := rc.deps.Store.RecordSnapshot(ctx, store.Snapshot{
 		RunID: rc.run.ID, Records: health.Records, Active: health.Active, ValueCounts: snap.Stats.ValueCounts,
 		HeaderHash: snap.Stats.HeaderHash, Accepted: health.Refusal == "", Reason: health.Refusal,
@@ -257,46 +283,17 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 		rc.log.Warn("run refused by the source-health guard", "records", health.Records, "active", health.Active,
 			"previous_active", health.PreviousActive, "drop_percent", health.DropPercent, "reason", res.Refusal)
 		rc.run.Error = res.Refusal
+		rc.stored.RefusedBy = guardSourceHealth
+		// The plan the run would have applied, for a person to review
+		// and approve (skillsync apply); nothing is written.
+		if _, _, plan, err := rc.planRun(ctx, snap); err != nil {
+			rc.log.Warn("the refused run could not plan what it would have applied", "error", err)
+		} else {
+			res.Plan = plan
+		}
 		return rc.finish(ctx, res, store.OutcomeRefused, nil)
 	}
-
-	desired, err := rc.rules.Desired(snap)
-	if err != nil {
-		return rc.fail(ctx, res, nil, err)
-	}
-	rc.datedRun.complete(desired)
-	for _, p := range desired.Problems {
-		rc.log.Warn("record skipped by a rule; deletes of the rule's skills are held", "record", p.RecordID, "origin", p.Origin, "rule", p.RuleID, "problem", p.Msg)
-	}
-	registry, err := rc.deps.Store.OwnedSkills(ctx)
-	if err != nil {
-		return rc.fail(ctx, res, nil, fmt.Errorf("read ownership registry: %w", err))
-	}
-	pending, err := rc.deps.Store.PendingDeletes(ctx)
-	if err != nil {
-		return rc.fail(ctx, res, nil, fmt.Errorf("read pending deletes: %w", err))
-	}
-	unconfirmed, err := rc.deps.Store.UnconfirmedCreates(ctx)
-	if err != nil {
-		return rc.fail(ctx, res, nil, fmt.Errorf("read unanswered creates of earlier runs: %w", err))
-	}
-	written, err := rc.deps.Store.SkillStates(ctx)
-	if err != nil {
-		return rc.fail(ctx, res, nil, fmt.Errorf("read written skill state: %w", err))
-	}
-	if written == nil {
-		// nil tells the planner the state is unknown; an empty map says
-		// nothing was written yet.
-		written = map[int64]SkillState{}
-	}
-	in := PlanInput{
-		Desired: desired.Skills, Registry: registry, Pending: pending, Written: written,
-		Policy: rc.cfg.Sync.Policy, AdoptExisting: rc.cfg.Skills.AdoptExisting,
-		DeleteAfterRuns: rc.cfg.Sync.DeleteAfterRuns, RunID: rc.run.ID, Problems: desired.Problems,
-		Skipped: desired.Skipped, Unconfirmed: unconfirmed,
-	}
-	budget := DeleteBudget(rc.cfg.Sync, activeOwned(registry))
-	plan, err := rc.readAndPlan(ctx, &in, budget, snap)
+	in, budget, plan, err := rc.planRun(ctx, snap)
 	if err != nil {
 		return rc.fail(ctx, res, nil, err)
 	}
@@ -313,7 +310,73 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 		}
 		return rc.finish(ctx, res, outcome, nil)
 	}
+	if rc.approval != nil {
+		if stale := rc.checkPlan(plan); stale != nil {
+			return rc.discard(ctx, stale)
+		}
+		if err := rc.claim(ctx); err != nil {
+			if refusedApproval(err) {
+				return rc.discard(ctx, err)
+			}
+			return rc.fail(ctx, res, plan, err)
+		}
+	}
 	return rc.apply(ctx, res, in, budget, snap)
+}
+
+// planRun evaluates the rules over snap, reads the state and the account,
+// and plans: the run's input, its delete budget and its plan. An approval
+// run plans with the delete budget and grace of the plan it applies.
+func (rc *runContext) planRun(ctx context.Context, snap *hrsource.Snapshot) (PlanInput, int, *Plan, error) {
+	desired, err := rc.rules.Desired(snap)
+	if err != nil {
+		return PlanInput{}, 0, nil, err
+	}
+	rc.datedRun.complete(desired)
+	for _, p := range desired.Problems {
+		rc.log.Warn("record skipped by a rule; deletes of the rule's skills are held", "record", p.RecordID, "origin", p.Origin, "rule", p.RuleID, "problem", p.Msg)
+	}
+	registry, err := rc.deps.Store.OwnedSkills(ctx)
+	if err != nil {
+		return PlanInput{}, 0, nil, fmt.Errorf("read ownership registry: %w", err)
+	}
+	pending, err := rc.deps.Store.PendingDeletes(ctx)
+	if err != nil {
+		return PlanInput{}, 0, nil, fmt.Errorf("read pending deletes: %w", err)
+	}
+	unconfirmed, err := rc.deps.Store.UnconfirmedCreates(ctx)
+	if err != nil {
+		return PlanInput{}, 0, nil, fmt.Errorf("read unanswered creates of earlier runs: %w", err)
+	}
+	written, err := rc.deps.Store.SkillStates(ctx)
+	if err != nil {
+		return PlanInput{}, 0, nil, fmt.Errorf("read written skill state: %w", err)
+	}
+	if written == nil {
+		// nil tells the planner the state is unknown; an empty map says
+		// nothing was written yet.
+		written = map[int64]SkillState{}
+	}
+	in := PlanInput{
+		Desired: desired.Skills, Registry: registry, Pending: pending, Written: written,
+		Policy: rc.cfg.Sync.Policy, AdoptExisting: rc.cfg.Skills.AdoptExisting,
+		DeleteAfterRuns: rc.cfg.Sync.DeleteAfterRuns, RunID: rc.run.ID, Problems: desired.Problems,
+		Skipped: desired.Skipped, Unconfirmed: unconfirmed,
+	}
+	budget := DeleteBudget(rc.cfg.Sync, activeOwned(registry))
+	if rc.approval != nil {
+		// What the person saw: the stored plan's budget and grace, and
+		// its run id (the first run that missed a skill, in the plan's
+		// reasons), so that the plan made now can be compared with it.
+		ap := rc.approval.plan
+		budget, in.DeleteAfterRuns, in.RunID = ap.DeleteBudget, ap.DeleteAfterRuns, ap.RunID
+	}
+	rc.stored.DeleteBudget, rc.stored.DeleteAfterRuns = budget, in.DeleteAfterRuns
+	plan, err := rc.readAndPlan(ctx, &in, budget, snap)
+	if err != nil {
+		return PlanInput{}, 0, nil, err
+	}
+	return in, budget, plan, nil
 }
 
 // Bounds of reading the account.
@@ -536,6 +599,11 @@ func (rc *runContext) apply(ctx context.Context, res *Result, in PlanInput, budg
 		if !errors.Is(err, errReplan) && !errors.Is(err, errStale) {
 			break
 		}
+		if rc.approval != nil {
+			// What the person approved is not re-planned: the rest waits
+			// for a new plan.
+			return rc.movedDuringApproval(ctx, res, err)
+		}
 		// The first pass settled the earlier runs' creates; the registry
 		// read below has what it took over.
 		in.Unconfirmed = nil
@@ -622,6 +690,7 @@ func assignmentRefusal(p *Plan) string {
 // its plan was applied (in apply mode), the removals were not. It is
 // recorded refused, with the numbers, and alerts like any refusal.
 func (rc *runContext) refuseAssignments(ctx context.Context, res *Result, refusal string) (*Result, error) {
+	rc.stored.RefusedBy = guardAssignments
 	res.Refusal = rc.deps.Redact(refusal)
 	rc.run.Error = res.Refusal
 	rc.log.Warn("run refused by the assignments removal cap", "reason", res.Refusal)
@@ -717,6 +786,7 @@ func (rc *runContext) finish(ctx context.Context, res *Result, outcome store.Out
 		"pending", run.Counts.PendingDelete, "conflicts", run.Counts.UnmanagedConflict,
 		"assigned", run.Counts.Assign, "unassigned", run.Counts.Unassign, "failed", run.Counts.Failed,
 		"duration", rc.deps.Now().Sub(rc.start))
+	rc.storePlan(ctx, res)
 	if !reported {
 		rc.ended(ctx, res)
 	}

@@ -1,0 +1,72 @@
+package sync
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"slices"
+	"strconv"
+
+	"github.com/skillsync/skillsync/hrsource"
+)
+
+// Fingerprint is the SHA-256 (hex) of the HR records of snap, as a stored
+// plan keeps it: an approval is refused when the feed's fingerprint now
+// differs. It is canonical where the plan is: records in any order, and
+// columns in any order, give the same fingerprint (the plan is sorted by
+// skill name and depends on neither), while any value of any record
+// (its id, email, login name, name, employee id, active flag or an
+// attribute) changes it. Where a record came from (file line, row) is
+// not part of it: reordering the feed moves every record's line.
+func Fingerprint(snap *hrsource.Snapshot) string {
+	if snap == nil {
+		return ""
+	}
+	type col struct {
+		name string
+		i    int
+	}
+	var cols []col
+	if snap.Schema != nil {
+		for i, c := range snap.Schema.Columns {
+			if snap.Schema.Index(c) == i { // a repeated column counts once
+				cols = append(cols, col{c, i})
+			}
+		}
+	}
+	slices.SortFunc(cols, func(a, b col) int { return cmp.Compare(a.name, b.name) })
+	recs := make([][]byte, len(snap.Records))
+	for n, r := range snap.Records {
+		var b bytes.Buffer
+		field := func(s string) {
+			// Length-prefixed: no value can be mistaken for two.
+			b.Write(binary.AppendUvarint(nil, uint64(len(s))))
+			b.WriteString(s)
+		}
+		field(r.ID)
+		field(r.Email)
+		field(r.LoginName)
+		field(r.Name)
+		field(r.EmployeeID)
+		field(strconv.FormatBool(r.Active))
+		for _, c := range cols {
+			if c.i < len(r.Values) {
+				field(c.name)
+				field(r.Values[c.i])
+			}
+		}
+		recs[n] = b.Bytes()
+	}
+	// Ids are unique in a snapshot; sorting the encodings orders by id
+	// first and settles any tie on the rest.
+	slices.SortFunc(recs, bytes.Compare)
+	h := sha256.New()
+	h.Write(binary.AppendUvarint(nil, uint64(len(recs))))
+	for _, r := range recs {
+		h.Write(binary.AppendUvarint(nil, uint64(len(r))))
+		h.Write(r)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
