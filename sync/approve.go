@@ -114,8 +114,12 @@ func (r *Runner) loadApproval(ctx context.Context, a *Approval) error {
 		maxAge = DefaultPlanMaxAge
 	}
 	if age := r.deps.Now().Sub(p.CreatedAt); age > maxAge {
+		round := time.Second
+		if age < time.Minute {
+			round = time.Millisecond
+		}
 		return &StaleError{RunID: a.RunID, Reason: fmt.Sprintf("it was made %s ago (%s), more than sync.plan_max_age (%s)",
-			age.Round(time.Second), p.CreatedAt.UTC().Format(time.RFC3339), maxAge)}
+			age.Round(round), p.CreatedAt.UTC().Format(time.RFC3339), maxAge)}
 	}
 	return nil
 }

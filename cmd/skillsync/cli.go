@@ -63,6 +63,9 @@ type env struct {
 	// serverLimits, when set, replaces the daemon's HTTP timeouts and
 	// header limit (tests shorten them).
 	serverLimits *serverLimits
+	// terminal, when set, makes apply treat standard input as a terminal
+	// (tests answer its prompt).
+	terminal bool
 }
 
 // run is the whole program: it parses args, runs the command and returns
@@ -147,7 +150,7 @@ records every run in PostgreSQL.
 
 Plans, tables and JSON go to standard output; logs go to standard error.
 Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode),
-3 refused by a guard.`,
+3 refused by a guard, 4 a stored plan is stale (apply: nothing applied).`,
 		Example: `  # See it work end to end, with nothing to set up:
   skillsync demo
 
@@ -170,6 +173,7 @@ Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode),
 	root.AddCommand(
 		c.planCommand(),
 		c.syncCommand(),
+		c.applyCommand(),
 		c.runCommand(),
 		c.migrateCommand(),
 		c.runsCommand(),

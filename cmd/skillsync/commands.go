@@ -437,14 +437,16 @@ do) when its schema is not the one this skillsync knows.`,
 			return writeRunsTable(cmd.OutOrStdout(), runs)
 		},
 	}
-	cmd.PersistentFlags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.PersistentFlags().StringVar(&format, "format", "text", "output format: text or json (runs show: also markdown)")
 	cmd.PersistentFlags().StringVar(&c.account, "account", "", "the account (accounts[].name) whose runs to list; required by runs with several accounts (runs show finds the run's account)")
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs to list")
 
 	show := &cobra.Command{
 		Use:   "show ID",
-		Short: "Show one run with its operations",
-		Long: `Show one run: its outcome, counts and error, then every operation it journaled,
+		Short: "Show one run with its plan and operations",
+		Long: `Show one run: its outcome, counts and error, the plan it made (printed as
+'skillsync plan' prints it; for a dry or refused run, also what it was made from
+and whether 'skillsync apply ID' applied it), then every operation it journaled,
 in order, with the skill, the rule key a create was made for, the HTTP status
 and the error. An operation's state is done or failed once answered; intended
 (never sent) or sent (never answered) when the run stopped first; resolved when
@@ -453,10 +455,11 @@ a later run settled a create whose answer never came, by reading LivePerson
 notifications (notify.sinks): sink, event, status (queued, sending, sent,
 failed), attempts and the last error.`,
 		Example: `  skillsync runs show 42
-  skillsync runs show 42 --format json | jq .operations`,
+  skillsync runs show 42 --format json | jq .operations
+  skillsync runs show 42 --format markdown > run-42.md`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := formatFlag(format); err != nil {
+			if err := formatFlagMarkdown(format); err != nil {
 				return err
 			}
 			id, err := strconv.ParseInt(args[0], 10, 64)
@@ -486,14 +489,24 @@ failed), attempts and the last error.`,
 				return err
 			}
 			deliveries := newDeliveryViews(ds, c.redact)
-			if format == "json" {
-				v := runDetailView{Run: newRunView(r), Plan: r.Plan, Operations: make([]opView, len(ops)), Notifications: deliveries}
+			sp, err := storedPlanOf(cmd.Context(), st, id)
+			if err != nil {
+				return err
+			}
+			if sp != nil {
+				sp.Refusal = c.redact(sp.Refusal)
+			}
+			switch format {
+			case "json":
+				v := runDetailView{Run: newRunView(r), Plan: r.Plan, StoredPlan: newStoredPlanView(sp), Operations: make([]opView, len(ops)), Notifications: deliveries}
 				for i, op := range ops {
 					v.Operations[i] = newOpView(op)
 				}
 				return writeJSON(cmd.OutOrStdout(), v)
+			case "markdown":
+				return writeRunMarkdown(cmd.OutOrStdout(), r, sp, ops)
 			}
-			if err := writeRun(cmd.OutOrStdout(), r, ops); err != nil {
+			if err := writeRun(cmd.OutOrStdout(), r, sp, ops); err != nil {
 				return err
 			}
 			return writeDeliveries(cmd.OutOrStdout(), deliveries)
@@ -547,11 +560,16 @@ type runView struct {
 	Counts     store.Counts  `json:"counts"`
 	Error      string        `json:"error,omitempty"`
 	SnapshotID *int64        `json:"snapshot_id,omitempty"`
+	// ApprovedRun and ApprovedBy are set on an approval run (trigger
+	// approval): the run whose stored plan it applied, and who approved.
+	ApprovedRun *int64 `json:"approved_run,omitempty"`
+	ApprovedBy  string `json:"approved_by,omitempty"`
 }
 
 func newRunView(r store.Run) runView {
 	v := runView{ID: r.ID, Trigger: r.Trigger, Mode: r.Mode, Outcome: r.Outcome, StartedAt: r.StartedAt,
-		FinishedAt: r.FinishedAt, Counts: r.Counts, Error: r.Error, SnapshotID: r.SnapshotID}
+		FinishedAt: r.FinishedAt, Counts: r.Counts, Error: r.Error, SnapshotID: r.SnapshotID,
+		ApprovedRun: r.ApprovedRun, ApprovedBy: r.ApprovedBy}
 	if r.FinishedAt != nil {
 		ms := r.FinishedAt.Sub(r.StartedAt).Milliseconds()
 		v.DurationMS = &ms
@@ -562,6 +580,7 @@ func newRunView(r store.Run) runView {
 type runDetailView struct {
 	Run        runView         `json:"run"`
 	Plan       json.RawMessage `json:"plan,omitempty"`
+	StoredPlan *storedPlanView `json:"stored_plan,omitempty"`
 	Operations []opView        `json:"operations"`
 	// Notifications are the messages the run queued (notify.sinks).
 	Notifications []deliveryView `json:"notifications"`
@@ -614,7 +633,7 @@ func writeRunsTable(w io.Writer, runs []store.Run) error {
 	return tw.Flush()
 }
 
-func writeRun(w io.Writer, r store.Run, ops []store.Operation) error {
+func writeRun(w io.Writer, r store.Run, sp *store.StoredPlan, ops []store.Operation) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "run\t%d (%s, %s)\n", r.ID, r.Mode, r.Trigger)
 	fmt.Fprintf(tw, "outcome\t%s\n", r.Outcome)
@@ -628,7 +647,11 @@ func writeRun(w io.Writer, r store.Run, ops []store.Operation) error {
 	if r.Error != "" {
 		fmt.Fprintf(tw, "error\t%s\n", r.Error)
 	}
+	writeApproval(tw, r, sp)
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := writeStoredPlan(w, r); err != nil {
 		return err
 	}
 	if len(ops) == 0 {

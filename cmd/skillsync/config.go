@@ -77,6 +77,11 @@ type ServerConfig struct {
 	// TriggerToken enables POST /v1/runs for callers that send it as a
 	// bearer token; empty disables the endpoint.
 	TriggerToken string `yaml:"trigger_token"`
+	// UserHeader names the request header that carries the signed-in user
+	// when an authenticating proxy (oauth2-proxy, say) fronts the daemon:
+	// an approval over HTTP is recorded as approved by its value (else
+	// "token"). Empty: not read.
+	UserHeader string `yaml:"user_header"`
 }
 
 // Defaults of the settings this package owns.
@@ -563,6 +568,9 @@ func (c *Config) Validate() []error {
 	}
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		add("server.listen", "%q is not host:port (e.g. 127.0.0.1:9090, :9090): %v", c.Server.Listen, err)
+	}
+	if h := c.Server.UserHeader; h != "" && !headerName(h) {
+		add("server.user_header", "%q is not an HTTP header name (e.g. X-Forwarded-User, X-Auth-Request-User)", h)
 	}
 	if n := utf8.RuneCountInString(c.Server.TriggerToken); n > 0 && n < minTriggerTokenLength {
 		// Whoever has the token can start runs: it must not be guessable.

@@ -47,14 +47,22 @@ within sync.lookahead_days (JSON key upcoming).
 With several accounts (accounts:), every account runs in turn unless --account
 names one: text has a header per account, --format json prints one compact
 document per account per line, each with "account", and the exit status is the
-first of 1, 3, 4, 2, 0 that any account produced.`,
+first of 1, 3, 4, 2, 0 that any account produced.
+
+Every dry run stores its plan with the LivePerson revision and a fingerprint
+of the HR records it was made from: once reviewed, 'skillsync apply RUN_ID'
+applies exactly that plan (or refuses it as stale). A run refused by a guard
+stores, and prints under the refusal, the plan it would have applied.
+--format markdown prints GitHub-flavoured Markdown for a pull-request comment
+or a chat message (a counts table, the changes by action, provenance folded).`,
 		Example: `  skillsync plan
+  skillsync plan --format markdown > plan.md   # for a pull-request comment
   skillsync plan --format json | jq '.summary'
   skillsync plan --detailed-exitcode || echo "exit $?: 2 means changes are pending"
   skillsync plan --as-of 2026-12-14`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := formatFlag(format); err != nil {
+			if err := formatFlagMarkdown(format); err != nil {
 				return err
 			}
 			ctx, err := asOfContext(cmd.Context(), asOf)
@@ -64,7 +72,7 @@ first of 1, 3, 4, 2, 0 that any account produced.`,
 			return c.once(ctx, cmd.OutOrStdout(), store.ModePlan, format, detailed)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text, json or markdown")
 	cmd.Flags().StringVar(&asOf, "as-of", "", "plan as of this day (YYYY-MM-DD, in the configured timezone): a dry run over the records in force then")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when changes to LivePerson are pending (0 none, 1 error, 3 refused)")
 	cmd.Flags().StringVar(&c.account, "account", "", "run only this account (accounts[].name); without it every account runs in turn")
@@ -87,18 +95,21 @@ Exit status: 0 applied (or nothing to do), 1 error or partly applied,
 3 refused by a guard. With --format json, standard output is one JSON
 document whatever happens, as for plan: outcome, refused or error, and the
 plan when there is one. With several accounts, every account runs in turn
-unless --account names one, as for plan.`,
+unless --account names one, as for plan.
+plan when there is one. A refused run prints the plan it would have applied
+under the refusal; 'skillsync apply RUN_ID' applies it once reviewed.
+--format markdown prints the run and its plan as GitHub-flavoured Markdown.`,
 		Example: `  skillsync sync
   skillsync sync --format json > last-sync.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := formatFlag(format); err != nil {
+			if err := formatFlagMarkdown(format); err != nil {
 				return err
 			}
 			return c.once(cmd.Context(), cmd.OutOrStdout(), store.ModeApply, format, false)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text, json or markdown")
 	cmd.Flags().StringVar(&c.account, "account", "", "run only this account (accounts[].name); without it every account runs in turn")
 	return cmd
 }
@@ -172,12 +183,16 @@ type resultHead struct {
 	Outcome       string `json:"outcome"`
 	Refused       string `json:"refused,omitempty"`
 	Error         string `json:"error,omitempty"`
+	// ApprovedRun and ApprovedBy: an approval run (skillsync apply).
+	ApprovedRun *int64 `json:"approved_run,omitempty"`
+	ApprovedBy  string `json:"approved_by,omitempty"`
 }
 
 // Outcomes of writeResultJSON for runs that were never recorded.
 const (
 	resultError         = "error"           // config, database, ... before the run began
 	resultRunInProgress = "run_in_progress" // another run holds the lock
+	resultStale         = "stale"           // apply: the stored plan is stale, nothing applied
 )
 
 // writeResultJSON writes the one JSON document of plan and sync
@@ -192,13 +207,18 @@ const (
 // on one line (one line per account when plan or sync run several).
 func writeResultJSON(w io.Writer, res *sync.Result, exitErr error, redact func(string) string, account string, compact bool) error {
 	head := resultHead{FormatVersion: sync.PlanFormatVersion, Account: account, Outcome: resultError}
-	if errors.Is(exitErr, sync.ErrRunInProgress) {
+	var stale *sync.StaleError
+	switch {
+	case errors.Is(exitErr, sync.ErrRunInProgress):
 		head.Outcome = resultRunInProgress
+	case errors.As(exitErr, &stale):
+		head.Outcome = resultStale
 	}
 	var plan []byte
 	if res != nil {
 		r := res.Run
 		head.RunID, head.Mode, head.Outcome = r.ID, string(r.Mode), string(r.Outcome)
+		head.ApprovedRun, head.ApprovedBy = r.ApprovedRun, r.ApprovedBy
 		if r.Outcome == store.OutcomeRefused {
 			head.Refused = redact(cmp.Or(res.Refusal, r.Error))
 		}
@@ -276,8 +296,16 @@ func mergeObjects(head, tail []byte) ([]byte, error) {
 
 // writePlan prints a run's plan and, for text, a line on what was done.
 func writePlan(w io.Writer, res *sync.Result, format string, color bool) error {
-	if format == "json" {
+	switch format {
+	case "json":
 		return res.Plan.RenderJSON(w)
+	case "markdown":
+		return writeMarkdown(w, res)
+	}
+	if res.Run.Outcome == store.OutcomeRefused {
+		if err := refusalHeader(w, res); err != nil {
+			return err
+		}
 	}
 	if err := res.Plan.RenderText(w, color); err != nil {
 		return err
@@ -311,11 +339,15 @@ func outcomeError(res *sync.Result, err error, detailed bool) error {
 	switch r.Outcome {
 	case store.OutcomeRefused:
 		what := "nothing was changed"
-		if k := r.Counts; k.Create+k.Update+k.Delete+k.Assign+k.Unassign > 0 {
+		if k := r.Counts; r.Mode == store.ModeApply && k.Create+k.Update+k.Delete+k.Assign+k.Unassign > 0 {
 			// The assignments removal cap holds only the removals.
 			what = "what the guard holds was not changed"
 		}
-		return &exitCodeError{code: exitRefused, err: fmt.Errorf("run %d refused by a guard, %s: %s", r.ID, what, r.Error)}
+		err := fmt.Errorf("run %d refused by a guard, %s: %s", r.ID, what, r.Error)
+		if res.Plan != nil {
+			err = fmt.Errorf("%w; to go ahead anyway, review the plan it would have applied (skillsync runs show %d) and approve it: skillsync apply %d", err, r.ID, r.ID)
+		}
+		return &exitCodeError{code: exitRefused, err: err}
 	case store.OutcomePartial:
 		return fmt.Errorf("run %d applied only part of the plan (%d operations failed): 'skillsync runs show %d' lists them; the next run retries", r.ID, r.Counts.Failed, r.ID)
 	case store.OutcomeFailed, store.OutcomeInterrupted:

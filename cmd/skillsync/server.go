@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -27,6 +25,7 @@ func (d *daemon) handler() http.Handler {
 	mux.HandleFunc("POST /v1/runs", d.trigger)
 	d.hrEvents = newHREvents(d)
 	mux.HandleFunc("POST /v1/hr-events", d.hrEvents.serve)
+	mux.HandleFunc("POST /v1/runs/{id}/apply", d.applyPlan)
 	return mux
 }
 
@@ -182,17 +181,7 @@ type triggerView struct {
 // one run through the same runner (and so the same guard and lock) as the
 // scheduled ones. With several accounts, account is required.
 func (d *daemon) trigger(w http.ResponseWriter, r *http.Request) {
-	token := d.app.cfg.Server.TriggerToken
-	if token == "" {
-		// Disabled: indistinguishable from an endpoint that does not exist.
-		http.NotFound(w, r)
-		return
-	}
-	auth := r.Header.Get("Authorization")
-	given, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="skillsync"`)
-		respond(w, http.StatusUnauthorized, triggerView{Status: "unauthorized", Error: "send Authorization: Bearer <server.trigger_token>"})
+	if !d.authorized(w, r) {
 		return
 	}
 	var mode store.Mode
