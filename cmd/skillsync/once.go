@@ -311,7 +311,11 @@ func writePlan(w io.Writer, res *sync.Result, format string, color bool) error {
 		return err
 	}
 	if res.Run.Mode == store.ModeApply {
-		_, err := fmt.Fprintf(w, "\n%s\n", runSummary(res.Run))
+		line := runSummary(res.Run)
+		if r := res.Run; r.ApprovedRun != nil {
+			line += fmt.Sprintf(" It applied the plan of run %d, approved by %s.", *r.ApprovedRun, r.ApprovedBy)
+		}
+		_, err := fmt.Fprintf(w, "\n%s\n", line)
 		return err
 	}
 	return nil
