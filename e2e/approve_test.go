@@ -256,3 +256,45 @@ func TestPlanMarkdown(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyTwiceAtOnce: two applies of one plan started at once (two
+// replicas' operators): exactly one applies it; the other is refused
+// (another run holds the lock, exit 1, or the plan is used up, exit 4)
+// and writes nothing.
+func TestApplyTwiceAtOnce(t *testing.T) {
+	t.Parallel()
+	people := staff(10, 2, 1)
+	f := setup(t, options{people: people})
+	id := planned(t, f, people)
+	f.sim.ResetLog()
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() { codes <- f.run("apply", fmt.Sprint(id), "--yes").code }()
+	}
+	got := []int{<-codes, <-codes}
+	ok := 0
+	for _, c := range got {
+		switch c {
+		case exitOK:
+			ok++
+		case exitError, exitStale:
+		default:
+			t.Errorf("exit codes %v", got)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("exit codes %v: want exactly one apply to succeed", got)
+	}
+	if w := writes(f.sim); len(w) != 2 { // the rename that frees the name, then the delete
+		t.Errorf("%d writes, want the plan's once: %+v", len(w), w)
+	}
+	approvals := 0
+	for _, r := range f.runs() {
+		if r.Trigger == "approval" {
+			approvals++
+		}
+	}
+	if approvals != 1 {
+		t.Errorf("%d approval runs recorded, want 1", approvals)
+	}
+}

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -257,5 +258,47 @@ func TestApproveLivePersonMovesMidApply(t *testing.T) {
 	// The rest waits for a new plan; this one is used up.
 	if _, err := approve(r, dry.Run.ID); !isStale(err, "applied already") {
 		t.Fatalf("second approval: %v", err)
+	}
+}
+
+// TestApproveRemovalCapRefusal: approving a dry run the assignments
+// removal cap refused makes the removals it held, once; the stored plan
+// carries the users revision it read.
+func TestApproveRemovalCapRefusal(t *testing.T) {
+	t.Parallel()
+	cfg := roleConfig("{{ .dept }}")
+	cfg.Assignments.MaxChangesPercent = 30
+	cfg.Assignments.KeepUnmatched = false
+	hr := roleHR("1,a@example.com,A,Sales,Agent,active", "2,b@example.com,B,Sales,Agent,active",
+		"3,c@example.com,C,Sales,Agent,active", "4,d@example.com,D,Sales,Agent,active")
+	e := setup(t, hr, cfg)
+	seedUsers(e, "a@example.com", "b@example.com", "c@example.com", "d@example.com")
+	r := e.runnerHR(cfg, roleFields)
+	if res := e.run(r, store.ModeApply); res.Run.Counts.Assign != 4 {
+		t.Fatalf("first run %+v", res.Run.Counts)
+	}
+	// Every agent leaves Sales for Billing, at once: a real reorganisation
+	// (Sales stays, with a newcomer who has no LivePerson user yet).
+	e.writeHR(roleHR("1,a@example.com,A,Billing,Agent,active", "2,b@example.com,B,Billing,Agent,active",
+		"3,c@example.com,C,Billing,Agent,active", "4,d@example.com,D,Billing,Agent,active", "5,e@example.com,E,Sales,Agent,active"))
+	dry := e.run(r, store.ModePlan)
+	if dry.Run.Outcome != store.OutcomeRefused || dry.Plan == nil || dry.Plan.Assignments.HeldBack != 4 {
+		t.Fatalf("dry run: %s %q", dry.Run.Outcome, dry.Refusal)
+	}
+	sp, err := e.store.GetPlan(context.Background(), dry.Run.ID)
+	if err != nil || sp.RefusedBy != guardAssignments || sp.UsersRevision == "" || sp.UsersRevision != sp.SkillsRevision {
+		t.Fatalf("stored plan %+v %v", sp, err)
+	}
+	res, err := approve(r, dry.Run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Run.Outcome != store.OutcomeApplied || res.Run.Counts.Unassign != 4 || res.Run.Counts.Assign != 4 {
+		t.Fatalf("approval: %s %+v %q", res.Run.Outcome, res.Run.Counts, res.Run.Error)
+	}
+	for em, held := range e.userSkills() {
+		if !slices.Equal(held, []string{"Billing"}) {
+			t.Errorf("%s holds %v, want [Billing]", em, held)
+		}
 	}
 }

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// runWithInput runs skillsync in-process with stdin as a terminal that
+// answers input.
+func (f *fixture) runWithInput(input string, args ...string) (code int, stdout, stderr string) {
+	f.t.Helper()
+	var out, errOut bytes.Buffer
+	e := f.env(&out, &errOut)
+	e.stdin, e.terminal = strings.NewReader(input), true
+	code = runEnv(context.Background(), append(args, "--config", f.configPath), e)
+	return code, out.String(), errOut.String()
+}
+
+// TestApplyAsksOnATerminal: on a terminal without --yes, apply shows the
+// stored plan and applies it only after the answer "yes".
+func TestApplyAsksOnATerminal(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "")
+	out, _ := f.mustRun(exitOK, "plan", "--format", "json")
+	var head struct {
+		RunID int64 `json:"run_id"`
+	}
+	if err := json.Unmarshal([]byte(out), &head); err != nil || head.RunID == 0 {
+		t.Fatalf("plan: %v %s", err, out)
+	}
+	id := strconv.FormatInt(head.RunID, 10)
+	for _, answer := range []string{"no\n", "", "y\n", "YES\n"} {
+		code, stdout, stderr := f.runWithInput(answer, "apply", id)
+		if code != exitError || !strings.Contains(stdout, "Only 'yes' will be accepted") || !strings.Contains(stdout, "Plan: 14 to create") ||
+			!strings.Contains(stderr, "apply cancelled") {
+			t.Fatalf("answer %q: exit %d\nstdout:\n%s\nstderr:\n%s", answer, code, stdout, stderr)
+		}
+	}
+	if n := len(f.sim.Skills(false)); n != 0 {
+		t.Fatalf("%d skills made without a yes", n)
+	}
+	code, stdout, stderr := f.runWithInput("yes\n", "apply", id)
+	if code != exitOK || !strings.Contains(stdout, "applied: 14 created") || !strings.Contains(stdout, "It applied the plan of run "+id+", approved by ") {
+		t.Fatalf("answer yes: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if n := len(f.sim.Skills(false)); n != departmentsAndRol {
+		t.Fatalf("%d skills after the approval, want %d", n, departmentsAndRol)
+	}
+	// Used up: asked again, a yes gets exit 4.
+	if code, _, stderr := f.runWithInput("yes\n", "apply", id); code != exitStale || !strings.Contains(stderr, "applied already") {
+		t.Fatalf("second apply: exit %d: %s", code, stderr)
+	}
+	// Markdown of the apply run, for a chat message.
+	out, _ = f.mustRun(exitOK, "runs", "show", strconv.FormatInt(head.RunID+1, 10), "--format", "markdown")
+	if !strings.Contains(out, "Applies the plan of run "+id+", approved by ") || !strings.Contains(out, "### Journal") {
+		t.Errorf("runs show --format markdown of the approval run:\n%s", out)
+	}
+}
+
+// TestUserHeaderMustBeAHeaderName: server.user_header is checked.
+func TestUserHeaderMustBeAHeaderName(t *testing.T) {
+	t.Parallel()
+	for _, h := range []string{"X-Forwarded-User", "X-Auth-Request-Email"} {
+		if !headerName(h) {
+			t.Errorf("%q refused", h)
+		}
+	}
+	for _, h := range []string{"X Forwarded", "X-User:", "Ünicode", ""} {
+		if headerName(h) {
+			t.Errorf("%q accepted", h)
+		}
+	}
+}
