@@ -348,7 +348,7 @@ func outcomeError(res *sync.Result, err error, detailed bool) error {
 			what = "what the guard holds was not changed"
 		}
 		err := fmt.Errorf("run %d refused by a guard, %s: %s", r.ID, what, r.Error)
-		if res.Plan != nil {
+		if res.Plan != nil && r.Trigger != store.TriggerApproval {
 			err = fmt.Errorf("%w; to go ahead anyway, review the plan it would have applied (skillsync runs show %d) and approve it: skillsync apply %d", err, r.ID, r.ID)
 		}
 		return &exitCodeError{code: exitRefused, err: err}
