@@ -222,10 +222,13 @@ func writeMarkdown(w io.Writer, res *sync.Result) error {
 	if r.ApprovedRun != nil {
 		fmt.Fprintf(w, "Applies the plan of run %d, approved by %s.\n\n", *r.ApprovedRun, mdText(r.ApprovedBy))
 	}
-	if r.Outcome == store.OutcomeRefused {
+	switch {
+	case r.Outcome == store.OutcomeRefused && r.ApprovedRun == nil:
 		fmt.Fprintf(w, "> **Refused by a guard:** %s\n>\n> Below is the plan it would have applied. Once reviewed, `skillsync apply %d` applies it (overriding the guard once).\n\n",
 			mdText(cmp.Or(res.Refusal, r.Error)), r.ID)
-	} else if r.Error != "" {
+	case r.Outcome == store.OutcomeRefused:
+		fmt.Fprintf(w, "> **Refused by a guard:** %s\n\n", mdText(cmp.Or(res.Refusal, r.Error)))
+	case r.Error != "":
 		fmt.Fprintf(w, "> %s\n\n", mdText(r.Error))
 	}
 	if r.Mode == store.ModePlan && r.Outcome == store.OutcomePlanned {
@@ -242,8 +245,11 @@ func mdText(s string) string { return sync.EscapeMarkdown(s) }
 
 // refusalHeader is printed above the plan of a refused run (text).
 func refusalHeader(w io.Writer, res *sync.Result) error {
-	_, err := fmt.Fprintf(w, "Refused by a guard: %s\n\nThe plan it would have applied (once reviewed, 'skillsync apply %d' applies it, overriding the guard once):\n\n",
-		cmp.Or(res.Refusal, res.Run.Error), res.Run.ID)
+	how := fmt.Sprintf(" (once reviewed, 'skillsync apply %d' applies it, overriding the guard once)", res.Run.ID)
+	if res.Run.ApprovedRun != nil {
+		how = "" // an approval run stores no plan to approve
+	}
+	_, err := fmt.Fprintf(w, "Refused by a guard: %s\n\nThe plan it would have applied%s:\n\n", cmp.Or(res.Refusal, res.Run.Error), how)
 	return err
 }
 
