@@ -11,9 +11,10 @@ import (
 // request comment or a chat message: a table of the counts, then the
 // changes grouped by action (create, update, delete, pending delete,
 // unmanaged conflict), each change's provenance (rule, registry key,
-// members, reason) folded in a <details> block, then the assignments,
-// skipped records and warnings. Every text from HR or LivePerson is
-// escaped: a skill name cannot inject Markdown or HTML.
+// members, reason) folded in a <details> block, then the upcoming changes
+// of dated records, the assignments, skipped records and warnings. Every
+// text from HR or LivePerson is escaped: a skill name cannot inject
+// Markdown or HTML.
 func (p *Plan) RenderMarkdown(w io.Writer) error {
 	var b strings.Builder
 	sum := p.Summary()
@@ -50,6 +51,19 @@ func (p *Plan) RenderMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "\n### %s (%d)\n\n", g.title, len(in))
 		for _, c := range in {
 			markdownChange(&b, c)
+		}
+	}
+	if d := p.Dated; d != nil && len(d.Upcoming)+len(d.Precreated) > 0 {
+		fmt.Fprintf(&b, "\n### Upcoming (as of %s)\n\n| date | change | skill | rule |\n|---|---|---|---|\n", d.AsOf)
+		for _, name := range d.Precreated {
+			fmt.Fprintf(&b, "| %s | created ahead of its start | %s | |\n", d.AsOf, md(name))
+		}
+		for _, u := range d.Upcoming {
+			what := "to become pending deletion"
+			if u.Action == UpcomingCreate {
+				what = fmt.Sprintf("to be created (%d %s)", u.Members, plural(u.Members, "member", "members"))
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", u.Date, what, md(u.Skill), md(u.Rule))
 		}
 	}
 	if a := p.Assignments; a != nil && len(a.Users) > 0 {
