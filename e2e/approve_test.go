@@ -8,7 +8,10 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	gosync "sync"
 	"testing"
+
+	"github.com/skillsync/skillsync/liveperson/lpsim"
 )
 
 // exitStale: a stored plan is stale, nothing applied (design §7.2).
@@ -255,6 +258,12 @@ func TestPlanMarkdown(t *testing.T) {
 			t.Errorf("plan --format markdown lacks %q:\n%s", want, res.stdout)
 		}
 	}
+	res = f.mustRun(exitOK, "sync", "--format", "markdown")
+	for _, want := range []string{"## skillsync: Run ", "(apply, applied)", "applied: 3 created", "### Create (3)"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("sync --format markdown lacks %q:\n%s", want, res.stdout)
+		}
+	}
 }
 
 // TestApplyTwiceAtOnce: two applies of one plan started at once (two
@@ -297,4 +306,58 @@ func TestApplyTwiceAtOnce(t *testing.T) {
 	if approvals != 1 {
 		t.Errorf("%d approval runs recorded, want 1", approvals)
 	}
+}
+
+// TestApplyLivePersonMovesMidway: someone changes the account while an
+// approved plan is being written: the rest is not planned again, the run
+// ends partial (exit 1) and says to plan again.
+func TestApplyLivePersonMovesMidway(t *testing.T) {
+	t.Parallel()
+	people := staff(10, 2, 1)
+	f := setup(t, options{people: people, batch: 2, sync: "{max_deletes: 1000, max_delete_percent: 100, delete_after_runs: 1, max_active_drop_percent: -1}"})
+	f.mustRun(exitOK, "sync")
+	f.writeHR(people[:8]) // six teams go: six deletes, in batches of two
+	h := decodeHead(t, f.mustRun(exitOK, "plan", "--format", "json"))
+	if h.Summary["delete"] != 6 {
+		t.Fatalf("dry run: %+v", h)
+	}
+	var mu gosync.Mutex
+	seen := 0
+	f.lp.Intercept(func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if r.Method != http.MethodGet && strings.HasPrefix(r.URL.Path, skillsPath) {
+			mu.Lock()
+			seen++
+			if seen == 2 { // after the first batch: a hand edit lands
+				f.sim.InjectFault(lpsim.Fault{PathPrefix: skillsPath, Method: r.Method, ConcurrentEdit: true})
+			}
+			mu.Unlock()
+		}
+		next.ServeHTTP(w, r)
+	})
+	f.sim.ResetLog()
+	res := f.mustRun(exitError, "apply", fmt.Sprint(h.RunID), "--yes")
+	if !strings.Contains(res.stderr, "partial") || !strings.Contains(res.stderr, "run skillsync plan again") {
+		t.Errorf("apply: %s", res)
+	}
+	f.lp.Intercept(nil)
+	last := f.runs()[len(f.runs())-1]
+	if last.Trigger != "approval" || last.Outcome != "partial" {
+		t.Errorf("approval run recorded as %+v", last)
+	}
+	conflicts, after := 0, 0
+	for _, r := range f.sim.Requests() {
+		if isWrite(r) {
+			after++
+			if r.Status == http.StatusConflict || r.Status == http.StatusPreconditionFailed {
+				conflicts++
+			}
+		}
+	}
+	if conflicts != 1 || after != 2 {
+		t.Errorf("%d writes, %d refused on the revision: want the first batch, then one refused and nothing re-planned", after, conflicts)
+	}
+	// The plan is used up; the next run finishes the work.
+	f.mustRun(exitStale, "apply", fmt.Sprint(h.RunID), "--yes")
+	f.mustRun(exitOK, "sync")
+	f.checkConverged(people[:8], nil)
 }
