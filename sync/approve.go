@@ -32,6 +32,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/skillsync/skillsync/hrsource"
 	"github.com/skillsync/skillsync/store"
 )
 
@@ -140,6 +141,37 @@ func (a *Approval) checkHR(fingerprint string) *StaleError {
 }
 
 func short(fp string) string { return fp[:min(len(fp), 12)] }
+
+// refusedPlan is the plan a run the source-health guard refused would have
+// applied, for a person to review and approve (skillsync apply); nil when
+// it could not be made (the refusal stands alone). Nothing is written.
+func (rc *runContext) refusedPlan(ctx context.Context, snap *hrsource.Snapshot) *Plan {
+	_, _, p, err := rc.planRun(ctx, snap)
+	if err != nil {
+		rc.log.Warn("the refused run could not plan what it would have applied", "error", err)
+		return nil
+	}
+	return p
+}
+
+// approved readies the plan p of an approval run to be written: the same
+// as the stored plan (checkPlan), and claimed for this run (claim).
+func (rc *runContext) approved(ctx context.Context, p *Plan) error {
+	if stale := rc.checkPlan(p); stale != nil {
+		return stale
+	}
+	return rc.claim(ctx)
+}
+
+// stopApproval ends an approval run that may not write: refused before
+// anything was written (stale), it did not happen (discard); any other
+// error fails it.
+func (rc *runContext) stopApproval(ctx context.Context, res *Result, p *Plan, err error) (*Result, error) {
+	if refusedApproval(err) {
+		return rc.discard(ctx, err)
+	}
+	return rc.fail(ctx, res, p, err)
+}
 
 // checkPlan refuses the approval when the plan made now (with the stored
 // budget, grace and run id) was made from another account revision than

@@ -284,13 +284,7 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 			"previous_active", health.PreviousActive, "drop_percent", health.DropPercent, "reason", res.Refusal)
 		rc.run.Error = res.Refusal
 		rc.stored.RefusedBy = guardSourceHealth
-		// The plan the run would have applied, for a person to review
-		// and approve (skillsync apply); nothing is written.
-		if _, _, plan, err := rc.planRun(ctx, snap); err != nil {
-			rc.log.Warn("the refused run could not plan what it would have applied", "error", err)
-		} else {
-			res.Plan = plan
-		}
+		res.Plan = rc.refusedPlan(ctx, snap)
 		return rc.finish(ctx, res, store.OutcomeRefused, nil)
 	}
 	in, budget, plan, err := rc.planRun(ctx, snap)
@@ -311,14 +305,8 @@ func (rc *runContext) execute(ctx context.Context, mode store.Mode) (*Result, er
 		return rc.finish(ctx, res, outcome, nil)
 	}
 	if rc.approval != nil {
-		if stale := rc.checkPlan(plan); stale != nil {
-			return rc.discard(ctx, stale)
-		}
-		if err := rc.claim(ctx); err != nil {
-			if refusedApproval(err) {
-				return rc.discard(ctx, err)
-			}
-			return rc.fail(ctx, res, plan, err)
+		if err := rc.approved(ctx, plan); err != nil {
+			return rc.stopApproval(ctx, res, plan, err)
 		}
 	}
 	return rc.apply(ctx, res, in, budget, snap)
