@@ -75,3 +75,14 @@ func TestUserHeaderMustBeAHeaderName(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanSaysHowToApplyIt: a dry run with changes names the command that
+// applies exactly its plan.
+func TestPlanSaysHowToApplyIt(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "")
+	out, _ := f.mustRun(exitOK, "plan")
+	if !strings.Contains(out, "Run 1 stored this plan: once reviewed, 'skillsync apply 1' applies exactly it") {
+		t.Errorf("plan:\n%s", out)
+	}
+}

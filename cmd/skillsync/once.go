@@ -310,6 +310,12 @@ func writePlan(w io.Writer, res *sync.Result, format string, color bool) error {
 	if err := res.Plan.RenderText(w, color); err != nil {
 		return err
 	}
+	if r := res.Run; r.Mode == store.ModePlan && r.Outcome == store.OutcomePlanned {
+		// As terraform says where it saved a plan: this one can be applied
+		// as it is.
+		_, err := fmt.Fprintf(w, "\nRun %d stored this plan: once reviewed, 'skillsync apply %d' applies exactly it (refused as stale if LivePerson or HR change first).\n", r.ID, r.ID)
+		return err
+	}
 	if res.Run.Mode == store.ModeApply {
 		line := runSummary(res.Run)
 		if r := res.Run; r.ApprovedRun != nil {
