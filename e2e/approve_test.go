@@ -70,6 +70,18 @@ func TestApplyStale(t *testing.T) {
 		}, "the HR records changed since the plan was made"},
 		{"too old", "{max_deletes: 1000, max_delete_percent: 100, delete_after_runs: 1, plan_max_age: 1ms}", func(*fixture, int64) {},
 			"more than sync.plan_max_age (1ms)"},
+		{"plan differs", "", func(f *fixture, _ int64) {
+			// The configuration changed: the same records and revision
+			// make another plan than the one reviewed.
+			cfg, err := os.ReadFile(f.cfgPath)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			cfg = []byte(strings.Replace(string(cfg), `description: "{{ .team }} of {{ .dept }}"`, `description: "{{ .team }}"`, 1))
+			if err := os.WriteFile(f.cfgPath, cfg, 0o600); err != nil {
+				f.t.Fatal(err)
+			}
+		}, "the plan made now differs from the stored one"},
 		{"applied already", "", func(f *fixture, id int64) {
 			f.mustRun(exitOK, "apply", fmt.Sprint(id), "--yes")
 		}, "it was applied already, by run"},
