@@ -244,6 +244,13 @@ func TestApplyOverHTTP(t *testing.T) {
 	if code, body = post(id, ""); code != http.StatusConflict || body["status"] != "stale" || !strings.Contains(fmt.Sprint(body["error"]), "applied already") {
 		t.Errorf("POST apply again: %d %v", code, body)
 	}
+	// Without the header, the approver is the token.
+	f.writeHR(people)
+	again := decodeHead(t, f.mustRun(exitOK, "plan", "--format", "json"))
+	code, body = post(again.RunID, "")
+	if run, _ = body["run"].(map[string]any); code != http.StatusOK || run["approved_by"] != "token" {
+		t.Errorf("POST apply without the user header: %d %v", code, body)
+	}
 	if code, body = post(9999, ""); code != http.StatusNotFound {
 		t.Errorf("POST apply of an unknown run: %d %v", code, body)
 	}
