@@ -126,6 +126,10 @@ func (c *cli) confirm(ctx context.Context, stdout io.Writer, st *store.Store, id
 	if err != nil {
 		return err
 	}
+	if sp.AppliedByRun != nil {
+		// Nobody need be asked about a plan that cannot be applied.
+		return &exitCodeError{code: exitStale, err: &sync.StaleError{RunID: id, Reason: fmt.Sprintf("it was applied already, by run %d", *sp.AppliedByRun)}}
+	}
 	p, err := sync.ParsePlan(sp.Plan)
 	if err != nil {
 		return err

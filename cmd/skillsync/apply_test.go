@@ -50,9 +50,9 @@ func TestApplyAsksOnATerminal(t *testing.T) {
 	if n := len(f.sim.Skills(false)); n != departmentsAndRol {
 		t.Fatalf("%d skills after the approval, want %d", n, departmentsAndRol)
 	}
-	// Used up: asked again, a yes gets exit 4.
-	if code, _, stderr := f.runWithInput("yes\n", "apply", id); code != exitStale || !strings.Contains(stderr, "applied already") {
-		t.Fatalf("second apply: exit %d: %s", code, stderr)
+	// Used up: exit 4 without asking.
+	if code, stdout, stderr := f.runWithInput("yes\n", "apply", id); code != exitStale || !strings.Contains(stderr, "applied already") || strings.Contains(stdout, "Only 'yes'") {
+		t.Fatalf("second apply: exit %d: %s%s", code, stdout, stderr)
 	}
 	// Markdown of the apply run, for a chat message.
 	out, _ = f.mustRun(exitOK, "runs", "show", strconv.FormatInt(head.RunID+1, 10), "--format", "markdown")
