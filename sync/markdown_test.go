@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/skillsync/skillsync/hrsource"
 	"github.com/skillsync/skillsync/store"
 )
 
@@ -85,5 +86,29 @@ func TestParsePlanRendersAsStored(t *testing.T) {
 	}
 	if !strings.Contains(want.String(), "max_wait_time: 120 → 60") || !strings.Contains(want.String(), "pending") {
 		t.Errorf("the test's plan lacks an update or a pending delete:\n%s", want.String())
+	}
+}
+
+// TestRenderMarkdownUpcoming: the upcoming changes of dated records are a
+// table, with the skills created ahead of their start.
+func TestRenderMarkdownUpcoming(t *testing.T) {
+	t.Parallel()
+	day, err := hrsource.ParseDay("2026-12-02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Plan{Dated: &Dated{AsOf: day, Precreated: []string{"New | team"}, Upcoming: []Upcoming{
+		{Date: day.AddDays(3), Action: UpcomingCreate, Skill: "Sales", Rule: "dept", Members: 2},
+		{Date: day.AddDays(5), Action: UpcomingPendingDelete, Skill: "Old", Rule: "dept"},
+	}}}
+	var b strings.Builder
+	if err := p.RenderMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"### Upcoming (as of 2026-12-02)", "| 2026-12-02 | created ahead of its start | New \\| team | |",
+		"| 2026-12-05 | to be created (2 members) | Sales | dept |", "| 2026-12-07 | to become pending deletion | Old | dept |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, b.String())
+		}
 	}
 }
