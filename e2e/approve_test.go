@@ -154,6 +154,20 @@ func TestApplyRefusedRun(t *testing.T) {
 		!strings.Contains(show.stdout, "- Dept 09 / Team 0009") {
 		t.Errorf("runs show does not print the stored plan: %s", show)
 	}
+	var stored struct {
+		StoredPlan struct {
+			SkillsRevision string `json:"skills_revision"`
+			HRFingerprint  string `json:"hr_fingerprint"`
+			Refused        string `json:"refused"`
+			AppliedByRun   *int64 `json:"applied_by_run"`
+		} `json:"stored_plan"`
+	}
+	if err := json.Unmarshal([]byte(f.mustRun(exitOK, "runs", "show", fmt.Sprint(id), "--format", "json").stdout), &stored); err != nil {
+		t.Fatal(err)
+	}
+	if sp := stored.StoredPlan; sp.SkillsRevision == "" || len(sp.HRFingerprint) != 64 || !strings.Contains(sp.Refused, "headcount") || sp.AppliedByRun != nil {
+		t.Errorf("runs show --format json: stored_plan %+v", sp)
+	}
 	md := f.mustRun(exitOK, "runs", "show", fmt.Sprint(id), "--format", "markdown")
 	if !strings.Contains(md.stdout, "| create | update | delete |") || !strings.Contains(md.stdout, "### Delete (5)") ||
 		!strings.Contains(md.stdout, "<details><summary>provenance</summary>") {
