@@ -52,33 +52,44 @@ func scanPlan(row pgx.CollectableRow) (StoredPlan, error) {
 	return p, err
 }
 
-// SavePlan stores what run p.RunID planned from; CreatedAt zero is now.
-// The run keeps the plan itself (FinishRun).
+// SavePlan stores what run p.RunID (of the account) planned from;
+// CreatedAt zero is now. The run keeps the plan itself (FinishRun).
 func (s *Store) SavePlan(ctx context.Context, p StoredPlan) error {
+	if err := s.scoped(); err != nil {
+		return err
+	}
 	var at *time.Time
 	if !p.CreatedAt.IsZero() {
 		at = &p.CreatedAt
 	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	_, err := s.pool.Exec(ctx, `
+	tag, err := s.pool.Exec(ctx, `
 		INSERT INTO plans (run_id, skills_revision, users_revision, hr_fingerprint, refusal, refused_by,
 			delete_budget, delete_after_runs, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, now()))`,
+		SELECT id, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, now()) FROM runs WHERE id = $1 AND account_id = $10`,
 		p.RunID, p.SkillsRevision, p.UsersRevision, p.HRFingerprint, p.Refusal, p.RefusedBy,
-		p.DeleteBudget, p.DeleteAfterRuns, at)
+		p.DeleteBudget, p.DeleteAfterRuns, at, s.account)
 	if err != nil {
 		return fmt.Errorf("store the plan of run %d: %w", p.RunID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store the plan of run %d: %w", p.RunID, ErrNotFound)
 	}
 	return nil
 }
 
 // GetPlan returns what run id planned from, or ErrNotFound (the run does
-// not exist, or stored no plan: only dry runs and refused runs do).
+// not exist, is another account's, or stored no plan: only dry runs and
+// refused runs do).
 func (s *Store) GetPlan(ctx context.Context, runID int64) (StoredPlan, error) {
+	if err := s.scoped(); err != nil {
+		return StoredPlan{}, err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	rows, _ := s.pool.Query(ctx, `SELECT `+planColumns+` FROM plans p JOIN runs r ON r.id = p.run_id WHERE p.run_id = $1`, runID)
+	rows, _ := s.pool.Query(ctx, `SELECT `+planColumns+` FROM plans p JOIN runs r ON r.id = p.run_id
+		WHERE p.run_id = $1 AND r.account_id = $2`, runID, s.account)
 	p, err := pgx.CollectExactlyOneRow(rows, scanPlan)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return StoredPlan{}, fmt.Errorf("stored plan of run %d: %w", runID, ErrNotFound)
@@ -96,18 +107,23 @@ func (s *Store) GetPlan(ctx context.Context, runID int64) (StoredPlan, error) {
 // one gets ErrPlanApplied (wrapped with the run that applied it). The
 // approval run claims before its first write.
 func (s *Store) ClaimPlan(ctx context.Context, planRun, applyRun int64, approvedBy string) error {
+	if err := s.scoped(); err != nil {
+		return err
+	}
 	return s.withTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var by *int64
 		err := tx.QueryRow(ctx, `
-			WITH claim AS (
+			WITH mine AS (
+				SELECT p.run_id FROM plans p JOIN runs r ON r.id = p.run_id WHERE p.run_id = $1 AND r.account_id = $3
+			), claim AS (
 				UPDATE plans SET applied_by_run = $2, applied_at = now()
-				WHERE run_id = $1 AND applied_by_run IS NULL
+				WHERE run_id IN (SELECT run_id FROM mine) AND applied_by_run IS NULL
 				RETURNING applied_by_run
 			)
 			SELECT applied_by_run FROM claim
 			UNION ALL
-			SELECT applied_by_run FROM plans WHERE run_id = $1 AND NOT EXISTS (SELECT 1 FROM claim)`,
-			planRun, applyRun).Scan(&by)
+			SELECT applied_by_run FROM plans WHERE run_id IN (SELECT run_id FROM mine) AND NOT EXISTS (SELECT 1 FROM claim)`,
+			planRun, applyRun, s.account).Scan(&by)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("claim the plan of run %d: %w", planRun, ErrNotFound)
@@ -116,8 +132,8 @@ func (s *Store) ClaimPlan(ctx context.Context, planRun, applyRun int64, approved
 		case by == nil || *by != applyRun:
 			return fmt.Errorf("%w by run %d", ErrPlanApplied, deref(by))
 		}
-		if _, err := tx.Exec(ctx, `UPDATE runs SET approved_run = $2, approved_by = $3 WHERE id = $1`,
-			applyRun, planRun, approvedBy); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE runs SET approved_run = $2, approved_by = $3 WHERE id = $1 AND account_id = $4`,
+			applyRun, planRun, approvedBy, s.account); err != nil {
 			return fmt.Errorf("record the approval on run %d: %w", applyRun, err)
 		}
 		return nil
@@ -128,11 +144,14 @@ func (s *Store) ClaimPlan(ctx context.Context, planRun, applyRun int64, approved
 // nothing: an approval run refused as stale before its first write did
 // not happen, and leaves no row (its snapshot goes with it).
 func (s *Store) DiscardRun(ctx context.Context, runID int64) error {
+	if err := s.scoped(); err != nil {
+		return err
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	tag, err := s.pool.Exec(ctx, `
-		DELETE FROM runs WHERE id = $1 AND outcome = 'running'
-			AND NOT EXISTS (SELECT 1 FROM run_operations WHERE run_id = $1)`, runID)
+		DELETE FROM runs WHERE id = $1 AND account_id = $2 AND outcome = 'running'
+			AND NOT EXISTS (SELECT 1 FROM run_operations WHERE run_id = $1)`, runID, s.account)
 	if err != nil {
 		return fmt.Errorf("discard run %d: %w", runID, err)
 	}

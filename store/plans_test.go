@@ -88,3 +88,35 @@ func TestPlanClaimedOnce(t *testing.T) {
 		t.Fatalf("claim of an unknown plan: %v", err)
 	}
 }
+
+// TestPlanBelongsToItsAccount: another account neither reads nor claims a
+// plan, nor stores one for a run that is not its own.
+func TestPlanBelongsToItsAccount(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx := t.Context()
+	other := st.Account("2000")
+	dry, err := st.BeginRun(ctx, store.TriggerManual, store.ModePlan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.SavePlan(ctx, store.StoredPlan{RunID: dry.ID, HRFingerprint: "x"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another account stored a plan for the run: %v", err)
+	}
+	if err := st.SavePlan(ctx, store.StoredPlan{RunID: dry.ID, HRFingerprint: "x", DeleteBudget: 1, DeleteAfterRuns: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.GetPlan(ctx, dry.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another account read the plan: %v", err)
+	}
+	theirs, err := other.BeginRun(ctx, store.TriggerApproval, store.ModeApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.ClaimPlan(ctx, dry.ID, theirs.ID, "mallory"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another account claimed the plan: %v", err)
+	}
+	if p, err := st.GetPlan(ctx, dry.ID); err != nil || p.AppliedByRun != nil {
+		t.Fatalf("the plan after another account's claim: %+v %v", p, err)
+	}
+}
