@@ -56,6 +56,9 @@ status is 1 and nothing is done. The run is recorded with trigger approval,
 the run it applied (approved_run) and who approved it (approved_by: the
 operating-system user).
 
+With several accounts (accounts:), the run's own account is used; --account
+NAME names it explicitly.
+
 Exit status: 0 applied (or nothing to do), 1 error, cancelled, or partly
 applied, 3 refused by a guard that the plan's approval does not cover,
 4 the plan is stale.`,
@@ -76,7 +79,30 @@ applied, 3 refused by a guard that the plan's approval does not cover,
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text, json or markdown")
 	cmd.Flags().BoolVar(&yes, "yes", false, "apply without asking (required when standard input is not a terminal)")
+	cmd.Flags().StringVar(&c.account, "account", "", "the account (accounts[].name) the run belongs to; without it, the run's own account")
 	return cmd
+}
+
+// accountOfRun is the account whose state run id is read from: the one
+// named, else the only one, else the run's own (a run id names one run
+// whatever its account).
+func (c *Config) accountOfRun(ctx context.Context, st *store.Store, name string, id int64) (Account, error) {
+	if name != "" || len(c.AccountList()) == 1 {
+		return c.oneAccount(name)
+	}
+	owner, err := st.RunAccount(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Account{}, fmt.Errorf("run %d does not exist: 'skillsync runs --account NAME' lists the recent ones", id)
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	for _, a := range c.AccountList() {
+		if a.ID() == owner {
+			return a, nil
+		}
+	}
+	return Account{}, fmt.Errorf("run %d belongs to LivePerson account %q, which this configuration does not have", id, owner)
 }
 
 // apply is the apply command: confirm, then apply the stored plan of run id.
@@ -85,7 +111,19 @@ func (c *cli) apply(ctx context.Context, stdout io.Writer, id int64, format stri
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, cfg, log, c.env)
+	root, err := openStore(ctx, cfg.Database.URL, store.Options{Logger: log, NameKey: sync.NameKey})
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := claimLegacy(ctx, root, cfg, "", log); err != nil {
+		return err
+	}
+	acct, err := cfg.accountOfRun(ctx, root, c.account, id)
+	if err != nil {
+		return err
+	}
+	a, err := newAppWith(ctx, cfg, log, appOptions{env: c.env, store: root, account: &acct, sharedStore: true})
 	if err != nil {
 		return err
 	}
@@ -99,7 +137,7 @@ func (c *cli) apply(ctx context.Context, stdout io.Writer, id int64, format stri
 	exitErr := approvalError(res, runErr)
 	switch format {
 	case "json":
-		if err := writeResultJSON(stdout, res, exitErr, c.redact, "", false); err != nil {
+		if err := writeResultJSON(stdout, res, exitErr, c.redact, acct.Name, false); err != nil {
 			return fmt.Errorf("print result: %w", err)
 		}
 	default:
@@ -271,6 +309,11 @@ func (d *daemon) applyPlan(w http.ResponseWriter, r *http.Request) {
 		respond(w, http.StatusNotFound, triggerView{Status: "not_found", Error: "no run " + strconv.Quote(r.PathValue("id"))})
 		return
 	}
+	a, status, problem := d.appOfRun(r.Context(), id, r.URL.Query().Get("account"))
+	if a == nil {
+		respond(w, status, triggerView{Status: map[int]string{http.StatusBadRequest: "bad_request", http.StatusNotFound: "not_found"}[status], Error: problem})
+		return
+	}
 	by := "token"
 	if h := d.app.cfg.Server.UserHeader; h != "" {
 		if v := strings.TrimSpace(r.Header.Get(h)); v != "" {
@@ -287,22 +330,48 @@ func (d *daemon) applyPlan(w http.ResponseWriter, r *http.Request) {
 	if err := errors.Join(rc.SetReadDeadline(time.Time{}), rc.SetWriteDeadline(time.Time{})); err != nil {
 		d.log.Warn("POST /v1/runs/{id}/apply: could not lift the server's deadlines; a long run may cut the answer", "err", err)
 	}
-	res, err := d.app.approve(d.runCtx, id, by)
+	res, err := a.approve(d.runCtx, id, by)
 	var stale *sync.StaleError
 	switch {
 	case errors.As(err, &stale):
-		respond(w, http.StatusConflict, triggerView{Status: "stale", Error: d.app.redact(err.Error())})
+		respond(w, http.StatusConflict, triggerView{Status: "stale", Error: a.redact(err.Error())})
 	case errors.Is(err, sync.ErrNoPlan):
-		respond(w, http.StatusNotFound, triggerView{Status: "not_found", Error: d.app.redact(err.Error())})
+		respond(w, http.StatusNotFound, triggerView{Status: "not_found", Error: a.redact(err.Error())})
 	case errors.Is(err, sync.ErrRunInProgress):
 		respond(w, http.StatusConflict, triggerView{Status: "run_in_progress", Error: err.Error()})
 	case err != nil && res == nil:
-		respond(w, http.StatusInternalServerError, triggerView{Status: "error", Error: d.app.redact(err.Error())})
+		respond(w, http.StatusInternalServerError, triggerView{Status: "error", Error: a.redact(err.Error())})
 	default:
 		v := newRunView(res.Run)
-		v.Error = d.app.redact(v.Error)
+		v.Error = a.redact(v.Error)
 		respond(w, http.StatusOK, triggerView{Status: "finished", Run: &v})
 	}
+}
+
+// appOfRun is the app of the account run id belongs to, or of the account
+// named (?account=NAME); nil with the HTTP status and what is wrong.
+func (d *daemon) appOfRun(ctx context.Context, id int64, name string) (*app, int, string) {
+	if name != "" || len(d.apps) == 1 {
+		a, problem := d.appNamed(name)
+		if a == nil {
+			return nil, http.StatusBadRequest, problem
+		}
+		return a, 0, ""
+	}
+	owner, err := d.app.store.RunAccount(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, http.StatusNotFound, fmt.Sprintf("run %d does not exist", id)
+	}
+	if err != nil {
+		d.log.Error("POST /v1/runs/{id}/apply: read the run's account", "err", err)
+		return nil, http.StatusInternalServerError, "the database did not answer (the log says why)"
+	}
+	for _, a := range d.apps {
+		if a.acct.ID() == owner {
+			return a, 0, ""
+		}
+	}
+	return nil, http.StatusNotFound, fmt.Sprintf("run %d belongs to an account this daemon does not serve", id)
 }
 
 // authorized checks the bearer token of the trigger endpoints, answering

@@ -316,28 +316,12 @@ func (c *cli) runAccountStore(ctx context.Context, id int64) (*store.Store, *slo
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.account != "" || len(c.cfg.AccountList()) == 1 {
-		acct, err := c.cfg.oneAccount(c.account)
-		if err != nil {
-			st.Close()
-			return nil, nil, err
-		}
-		return st.Account(acct.ID()), log, nil
+	acct, err := c.cfg.accountOfRun(ctx, st, c.account, id)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
 	}
-	owner, err := st.RunAccount(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		err = fmt.Errorf("run %d does not exist: 'skillsync runs --account NAME' lists the recent ones", id)
-	case err == nil:
-		for _, a := range c.cfg.AccountList() {
-			if a.ID() == owner {
-				return st.Account(owner), log, nil
-			}
-		}
-		err = fmt.Errorf("run %d belongs to LivePerson account %q, which this configuration does not have", id, owner)
-	}
-	st.Close()
-	return nil, nil, err
+	return st.Account(acct.ID()), log, nil
 }
 
 // openStoreReadOnly opens the database named by the configuration for
