@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/skillsync/skillsync/store/pgtest"
 )
 
 // runWithInput runs skillsync in-process with stdin as a terminal that
@@ -84,5 +86,35 @@ func TestPlanSaysHowToApplyIt(t *testing.T) {
 	out, _ := f.mustRun(exitOK, "plan")
 	if !strings.Contains(out, "Run 1 stored this plan: once reviewed, 'skillsync apply 1' applies exactly it") {
 		t.Errorf("plan:\n%s", out)
+	}
+}
+
+// TestApplyInTheRunsAccount: with several accounts, apply RUN_ID applies
+// the plan in the account the run belongs to; --account naming another
+// account finds no plan there.
+func TestApplyInTheRunsAccount(t *testing.T) {
+	t.Parallel()
+	f := setupTwoAccounts(t, pgtest.DB(t), testClientSecret, "", "")
+	out, _ := f.mustRun(exitOK, "plan", "--account", "apac", "--format", "json")
+	var head struct {
+		RunID   int64  `json:"run_id"`
+		Account string `json:"account"`
+	}
+	if err := json.Unmarshal([]byte(out), &head); err != nil || head.RunID == 0 || head.Account != "apac" {
+		t.Fatalf("plan: %v %s", err, out)
+	}
+	id := strconv.FormatInt(head.RunID, 10)
+	if _, errOut := f.mustRun(exitError, "apply", id, "--yes", "--account", "emea"); !strings.Contains(errOut, "no stored plan") {
+		t.Errorf("apply in another account: %s", errOut)
+	}
+	out, _ = f.mustRun(exitOK, "apply", id, "--yes", "--format", "json")
+	if err := json.Unmarshal([]byte(out), &head); err != nil || head.Account != "apac" {
+		t.Fatalf("apply: %v %s", err, out)
+	}
+	if n := f.apac.Count("POST", "/api/account/222"+accountSkillsPath); n == 0 {
+		t.Error("apac's skills were not created")
+	}
+	if n := f.emea.Count("POST", "/api/account/111"+accountSkillsPath); n != 0 {
+		t.Errorf("emea got %d creates from apac's plan", n)
 	}
 }
