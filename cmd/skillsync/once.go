@@ -96,8 +96,9 @@ Exit status: 0 applied (or nothing to do), 1 error or partly applied,
 document whatever happens, as for plan: outcome, refused or error, and the
 plan when there is one. With several accounts, every account runs in turn
 unless --account names one, as for plan.
-plan when there is one. A refused run prints the plan it would have applied
-under the refusal; 'skillsync apply RUN_ID' applies it once reviewed.
+
+A refused run prints the plan it would have applied under the refusal;
+'skillsync apply RUN_ID' applies it once reviewed.
 --format markdown prints the run and its plan as GitHub-flavoured Markdown.`,
 		Example: `  skillsync sync
   skillsync sync --format json > last-sync.json`,
