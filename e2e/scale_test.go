@@ -234,14 +234,20 @@ func (w *scaleWorld) measure(b *testing.B, profile string, args ...string) (resu
 }
 
 // profileBase is where the files of a measured phase go, without their
-// extension: "" unless $E2E_SCALE_PROFILE_DIR is set and the phase is named.
+// extension: "" unless $E2E_SCALE_PROFILE_DIR is set and the phase is
+// named. Each run of a phase has its own number (phase.N), so that
+// `go tool pprof` can merge the profiles of a -benchtime 5x run.
 func profileBase(phase string) string {
 	dir := os.Getenv("E2E_SCALE_PROFILE_DIR")
 	if dir == "" || phase == "" {
 		return ""
 	}
-	return filepath.Join(dir, phase)
+	profileRuns[phase]++
+	return filepath.Join(dir, fmt.Sprintf("%s.%d", phase, profileRuns[phase]))
 }
+
+// profileRuns counts the profiled runs of each phase.
+var profileRuns = map[string]int{}
 
 // phase is what one measured sync did.
 type phase struct {

@@ -788,11 +788,17 @@ func (ap *applier) writeUsers(ctx context.Context, api UsersAPI, batch []userWri
 	rev, err := api.UpdateUsers(ctx, ap.rev, users)
 	ap.advance(rev)
 	if err == nil {
+		assigned, unassigned := 0, 0
 		for _, w := range batch {
-			ap.counts.Assigned += w.assigned
-			ap.counts.Unassigned += w.unassigned
-			ap.log.Info("user skills updated", "user_id", w.change.UserID, "record", w.change.RecordID, "change", w.summary)
+			assigned += w.assigned
+			unassigned += w.unassigned
+			ap.log.Debug("user skills updated", "user_id", w.change.UserID, "record", w.change.RecordID, "change", w.summary)
 		}
+		ap.counts.Assigned += assigned
+		ap.counts.Unassigned += unassigned
+		// One line per batch at info: 20,000 users are 20,000 lines
+		// otherwise, and the journal keeps every user's change.
+		ap.log.Info("users updated", "users", len(batch), "assigned", assigned, "unassigned", unassigned)
 		return ap.mark(ctx, jids, store.OpDone, nil, nil)
 	}
 	if errors.Is(err, liveperson.ErrConflict) || errors.Is(err, liveperson.ErrOutcomeUnknown) {
