@@ -710,7 +710,7 @@ type userWrite struct {
 // the object read at plan time: only skillIds changes) in batches.
 func (ap *applier) assignUsers(ctx context.Context, api UsersAPI, a *AssignmentPlan) error {
 	wctx := context.WithoutCancel(ctx)
-	var writes []userWrite
+	writes := make([]userWrite, 0, len(a.Users))
 	for _, uc := range a.Users {
 		if len(uc.Assign)+len(uc.Unassign) == 0 {
 			continue
