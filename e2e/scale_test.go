@@ -254,6 +254,8 @@ type phase struct {
 	use                              usage
 	calls, reads, writes, other      int
 	creates, updates, deletes, users int
+	// byKind counts the requests by method and collection ("PUT users").
+	byKind map[string]int
 }
 
 // sync runs `skillsync sync` against the world and counts its requests.
@@ -301,11 +303,17 @@ func (w *scaleWorld) plan(b *testing.B, profile string) phase {
 }
 
 func (ph *phase) countRequests(sim *lpsim.Sim) {
+	ph.byKind = map[string]int{}
 	for _, r := range sim.Requests() {
 		ph.calls++
 		switch {
 		case isWrite(r):
 			ph.writes++
+			collection := "skills"
+			if strings.HasPrefix(r.Path, usersPath) {
+				collection = "users"
+			}
+			ph.byKind[r.Method+" "+collection]++
 		case r.Method == http.MethodGet && (strings.HasPrefix(r.Path, skillsPath) || strings.HasPrefix(r.Path, usersPath)):
 			ph.reads++
 		default:
@@ -344,11 +352,11 @@ func (ph phase) report(b *testing.B) {
 	b.ReportMetric(float64(ph.creates+ph.updates+ph.deletes), "skill-changes")
 	b.ReportMetric(float64(ph.users), "user-changes")
 	b.Logf("wall %s, skillsync CPU %s (user %s, sys %s), peak RSS %.0f MiB; "+
-		"%d Skills/Users API calls (%d reads, %d writes) + %d discovery/auth; "+
+		"%d Skills/Users API calls (%d reads, %d writes %v) + %d discovery/auth; "+
 		"%d creates, %d updates, %d deletes, %d users changed; minimum %d, one request per change %d",
 		u.wall.Round(time.Millisecond), u.cpu().Round(time.Millisecond), u.user.Round(time.Millisecond),
 		u.sys.Round(time.Millisecond), float64(u.maxRSS)/(1<<20),
-		ph.reads+ph.writes, ph.reads, ph.writes, ph.other,
+		ph.reads+ph.writes, ph.reads, ph.writes, ph.byKind, ph.other,
 		ph.creates, ph.updates, ph.deletes, ph.users, minimum, naive)
 }
 
