@@ -216,11 +216,24 @@ func appendSkill(b []byte, sk *Skill) []byte {
 // value that is not valid JSON (set by hand) is written as null rather
 // than corrupting the whole body.
 func appendRawFields(b []byte, raw map[string]json.RawMessage, skip func(string) bool, override func(b []byte, key string) ([]byte, bool), first *bool) []byte {
-	if len(raw) == 0 {
+	return appendFields(b, raw, nil, skip, override, first)
+}
+
+// appendFields is appendRawFields over the keys of raw plus extra, keys
+// absent from raw (written by override, else as null): the same output as
+// adding them to raw, without copying raw.
+func appendFields(b []byte, raw map[string]json.RawMessage, extra []string, skip func(string) bool, override func(b []byte, key string) ([]byte, bool), first *bool) []byte {
+	if len(raw)+len(extra) == 0 {
 		return b
 	}
-	keys := make([]string, 0, len(raw))
+	var buf [64]string // a user's or skill's keys, without an allocation
+	keys := buf[:0]
 	for k := range raw {
+		if skip == nil || !skip(k) {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range extra {
 		if skip == nil || !skip(k) {
 			keys = append(keys, k)
 		}
@@ -235,13 +248,50 @@ func appendRawFields(b []byte, raw map[string]json.RawMessage, skip func(string)
 			}
 		}
 		v := raw[k]
-		if len(bytes.TrimSpace(v)) == 0 || !json.Valid(v) {
+		if !validValue(v) {
 			b = append(b, "null"...)
 			continue
 		}
 		b = append(b, v...)
 	}
 	return b
+}
+
+// validValue says whether v is one JSON value (surrounding space allowed),
+// as json.Valid does, deciding the common scalars itself: a string
+// without escapes, a plain integer, true, false, null.
+func validValue(v []byte) bool {
+	switch {
+	case len(v) == 0:
+		return false
+	case len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"':
+		plain := true
+		for _, c := range v[1 : len(v)-1] {
+			if c < 0x20 || c == '"' || c == '\\' {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return true
+		}
+	case v[0] >= '1' && v[0] <= '9':
+		digits := true
+		for _, c := range v[1:] {
+			if c < '0' || c > '9' {
+				digits = false
+				break
+			}
+		}
+		if digits {
+			return true
+		}
+	}
+	switch string(v) {
+	case "true", "false", "null", "0":
+		return true
+	}
+	return len(bytes.TrimSpace(v)) > 0 && json.Valid(v)
 }
 
 // decodeSkills decodes a list response. The returned skills' Extra values
@@ -365,7 +415,8 @@ func appendUser(b []byte, u *User, nullPassword bool) []byte {
 	raw := u.Raw
 	// The typed fields must appear even when Raw lacks them (a User built
 	// by hand), so merge their keys into the key set.
-	need := []string{fSkillIDs}
+	var needBuf, extraBuf [6]string // no allocation per user
+	need := append(needBuf[:0], fSkillIDs)
 	if u.ID != 0 {
 		need = append(need, fID)
 	}
@@ -381,28 +432,16 @@ func appendUser(b []byte, u *User, nullPassword bool) []byte {
 	if nullPassword {
 		need = append(need, fPasswordSh)
 	}
-	missing := false
+	// The needed keys that raw lacks are written as if raw had them.
+	extra := extraBuf[:0]
 	for _, k := range need {
 		if _, ok := raw[k]; !ok {
-			missing = true
-			break
+			extra = append(extra, k)
 		}
-	}
-	if missing {
-		merged := make(map[string]json.RawMessage, len(raw)+len(need))
-		for k, v := range raw {
-			merged[k] = v
-		}
-		for _, k := range need {
-			if _, ok := merged[k]; !ok {
-				merged[k] = nil
-			}
-		}
-		raw = merged
 	}
 	first := true
 	b = append(b, '{')
-	b = appendRawFields(b, raw, nil, func(b []byte, key string) ([]byte, bool) {
+	b = appendFields(b, raw, extra, nil, func(b []byte, key string) ([]byte, bool) {
 		switch key {
 		case fID:
 			return strconv.AppendInt(b, u.ID, 10), true

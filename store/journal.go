@@ -86,9 +86,11 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 	defer cancel()
 	// Reserving the sequence numbers on the run row and inserting in one
 	// statement keeps one round trip per batch and sequences without gaps
-	// even with concurrent writers (the row lock orders them).
+	// even with concurrent writers (the row lock orders them). Committed
+	// lazily (lazyCommit) unless an operation is journaled sent.
 	rows, _ := s.pool.Query(ctx, `
-		WITH r AS (
+		WITH `+lazyCommit("$15")+`,
+		r AS (
 			UPDATE runs SET last_seq = last_seq + $2 WHERE id = $1 AND account_id = $14
 			RETURNING last_seq - $2 AS base
 		)
@@ -96,11 +98,11 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 			sent, revision, state, http_status, error)
 		SELECT $1, r.base + u.ord, u.action, u.skill_name, u.skill_id, u.request, u.rule_id, u.rule_key,
 			u.sent::jsonb, u.revision, u.state, u.http_status, u.error
-		FROM r, unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
+		FROM r, lazy_commit, unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[],
 				$9::text[], $10::text[], $11::int[], $12::text[], $13::text[])
 			WITH ORDINALITY AS u(action, skill_name, skill_id, request, rule_id, rule_key, sent, state, http_status, error, revision, ord)
 		RETURNING id, seq`,
-		runID, len(ops), actions, names, skillIDs, requests, ruleIDs, ruleKeys, sents, states, statuses, errs, revs, s.account)
+		runID, len(ops), actions, names, skillIDs, requests, ruleIDs, ruleKeys, sents, states, statuses, errs, revs, s.account, !durable(states))
 	type idSeq struct{ id, seq int64 }
 	inserted, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (idSeq, error) {
 		var r idSeq
@@ -136,7 +138,11 @@ func (s *Store) JournalSet(ctx context.Context, updates []OpUpdate) error {
 	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	return journalSet(ctx, s.pool, s.account, updates)
+	states := make([]OpState, len(updates))
+	for i, u := range updates {
+		states[i] = u.State
+	}
+	return journalSet(ctx, s.pool, s.account, updates, !durable(states))
 }
 
 // execer is what the pool and a transaction share.
@@ -144,9 +150,34 @@ type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
+// lazyCommit is a common table expression, lazy_commit, that turns
+// synchronous_commit off for the statement's own transaction when the
+// boolean parameter param is true, so that its commit does not wait for
+// the disk. The journal needs only the move to sent on disk before
+// skillsync calls LivePerson. That commit flushes the write-ahead log up to
+// itself, and so every journal write before it (the intended rows); a lazy
+// write after it (done, failed) is flushed by the next durable commit (the
+// next batch's sent, the registry, the end of the run) or by PostgreSQL
+// within its wal_writer_delay. Should PostgreSQL itself crash in between,
+// such a row reads sent, as when the process dies during the call, which
+// the next run settles. One fsync per batch instead of three. The
+// statement must join lazy_commit for it to run; MATERIALIZED runs it once.
+func lazyCommit(param string) string {
+	return `lazy_commit AS MATERIALIZED (
+			SELECT set_config('synchronous_commit',
+				CASE WHEN ` + param + `::bool THEN 'off' ELSE current_setting('synchronous_commit') END, true))`
+}
+
+// durable says whether a journal write moving operations to states must
+// be on disk before skillsync goes on: a move to sent precedes a call.
+func durable[S ~string](states []S) bool {
+	return slices.Contains(states, S(OpSent))
+}
+
 // journalSet updates operations of account's runs only: an id of another
-// account's operation is not found.
-func journalSet(ctx context.Context, db execer, account string, updates []OpUpdate) error {
+// account's operation is not found. It commits lazily when lazy
+// (lazyCommit; never inside a transaction that must be durable).
+func journalSet(ctx context.Context, db execer, account string, updates []OpUpdate, lazy bool) error {
 	if len(updates) == 0 {
 		return nil
 	}
@@ -187,6 +218,7 @@ func journalSet(ctx context.Context, db execer, account string, updates []OpUpda
 	// even without statistics; joining on the unnested ids alone can make it
 	// scan the whole journal for every batch.
 	tag, err := db.Exec(ctx, `
+		WITH `+lazyCommit("$10")+`
 		UPDATE run_operations o SET
 			state = u.state,
 			http_status = COALESCE(u.http_status, o.http_status),
@@ -197,10 +229,10 @@ func journalSet(ctx context.Context, db execer, account string, updates []OpUpda
 				ELSE greatest(o.revision::bigint, u.revision::bigint)::text END,
 			updated_at = now()
 		FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::text[])
-			AS u(id, state, http_status, error, skill_id, revision)
+			AS u(id, state, http_status, error, skill_id, revision), lazy_commit
 		WHERE o.id = u.id AND o.id BETWEEN $7 AND $8
 			AND EXISTS (SELECT 1 FROM runs r WHERE r.id = o.run_id AND r.account_id = $9)`,
-		ids, states, statuses, errs, skillIDs, revs, slices.Min(ids), slices.Max(ids), account)
+		ids, states, statuses, errs, skillIDs, revs, slices.Min(ids), slices.Max(ids), account, lazy)
 	if err != nil {
 		return fmt.Errorf("update %d journal operations: %w", len(ids), err)
 	}

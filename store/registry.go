@@ -66,7 +66,7 @@ func (s *Store) TakeOverSkills(ctx context.Context, skills []OwnedSkill, settled
 		if err := upsertOwned(ctx, tx, s.account, skills); err != nil {
 			return err
 		}
-		return journalSet(ctx, tx, s.account, settled)
+		return journalSet(ctx, tx, s.account, settled, false)
 	})
 }
 

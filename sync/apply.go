@@ -331,6 +331,17 @@ func (a *applier) mark(ctx context.Context, ids []int64, state store.OpState, er
 	return nil
 }
 
+// skillNames names the skills of a batch, for its log line: at info level
+// one line per batch of writes (the journal keeps every item, and debug
+// level logs them one by one).
+func skillNames(batch []Change) []string {
+	names := make([]string, len(batch))
+	for i, c := range batch {
+		names[i] = c.Skill
+	}
+	return names
+}
+
 // errorDetail extracts the HTTP status and a message for the journal.
 func errorDetail(err error) (*int, string) {
 	if err == nil {
@@ -703,8 +714,9 @@ func (a *applier) created(ctx context.Context, batch []Change, skills []*liveper
 	}
 	a.counts.Created += len(batch)
 	for i, c := range batch {
-		a.log.Info("skill created", "skill", c.Skill, "skill_id", ids[i], "rule", c.Rule)
+		a.log.Debug("skill created", "skill", c.Skill, "skill_id", ids[i], "rule", c.Rule)
 	}
+	a.log.Info("skills created", "items", len(batch), "skills", skillNames(batch))
 	return a.mark(ctx, jids, store.OpDone, nil, ids)
 }
 
@@ -828,8 +840,9 @@ func (a *applier) updateItems(ctx context.Context, batch []Change, jids []int64)
 			}
 		}
 		for _, c := range batch {
-			a.log.Info("skill updated", "skill", c.Skill, "skill_id", c.SkillID, "fields", strings.Join(c.Fields, ","), "drift", c.Drift)
+			a.log.Debug("skill updated", "skill", c.Skill, "skill_id", c.SkillID, "fields", strings.Join(c.Fields, ","), "drift", c.Drift)
 		}
+		a.log.Info("skills updated", "items", len(batch), "skills", skillNames(batch))
 		return a.mark(ctx, jids, store.OpDone, nil, nil)
 	}
 	if errors.Is(err, liveperson.ErrConflict) || errors.Is(err, liveperson.ErrOutcomeUnknown) || errors.Is(err, liveperson.ErrNotFound) {
@@ -973,8 +986,9 @@ func (a *applier) deleteItems(ctx context.Context, batch []Change, jids []int64)
 		for i, c := range batch {
 			delete(a.registry, ids[i])
 			delete(a.idByName, nameKey(c.Skill))
-			a.log.Info("skill deleted", "skill", c.Skill, "skill_id", c.SkillID, "reason", c.Reason)
+			a.log.Debug("skill deleted", "skill", c.Skill, "skill_id", c.SkillID, "reason", c.Reason)
 		}
+		a.log.Info("skills deleted", "items", len(batch), "skills", skillNames(batch))
 		a.counts.Deleted += len(batch)
 		return a.mark(ctx, jids, store.OpDone, nil, nil)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"math"
 	"slices"
@@ -91,7 +92,8 @@ type UserChange struct {
 	// HeldUnassign are removals the max_changes_percent guard postponed.
 	HeldUnassign []SkillRef `json:"held_unassign,omitempty"`
 
-	user liveperson.User
+	user *liveperson.User // as read (the read's own, not a copy: never written to)
+	fill []maskedValue    // the masked fields the write sets from HR
 }
 
 // Counts returns the number of skill grants and removals.
@@ -174,6 +176,9 @@ func rawInt(raw json.RawMessage) (int64, bool) {
 	if len(raw) == 0 {
 		return 0, false
 	}
+	if n, ok := plainInt(raw); ok {
+		return n, true
+	}
 	var v any
 	if json.Unmarshal(raw, &v) != nil {
 		return 0, false
@@ -188,7 +193,37 @@ func rawInt(raw json.RawMessage) (int64, bool) {
 	return 0, false
 }
 
+// plainInt is the value of a JSON integer of at most 15 digits (exact in
+// the float64 that json.Unmarshal gives), the common case, decoded
+// without json.Unmarshal; ok is false for anything else.
+func plainInt(raw []byte) (int64, bool) {
+	digits := raw
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 15 || len(digits) > 1 && digits[0] == '0' {
+		return 0, false
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if len(digits) < len(raw) {
+		n = -n
+	}
+	return n, true
+}
+
 func rawBool(raw json.RawMessage) bool {
+	switch string(raw) { // the common cases, without json.Unmarshal
+	case "true":
+		return true
+	case "false", "null":
+		return false
+	}
 	var v any
 	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
 		return false
@@ -216,12 +251,19 @@ func rawInts(raw json.RawMessage) ([]int64, bool) {
 	return out, true
 }
 
-// fillMasked returns u with its masked fields (read back as "") set from
-// the HR record, or why it cannot: a field the read masked is never
-// written back blank.
-func fillMasked(u liveperson.User, rec *hrsource.Record) (liveperson.User, string) {
+// maskedValue is a masked field's value to send, from HR.
+type maskedValue struct {
+	field string
+	value json.RawMessage
+}
+
+// maskedFill returns the values from the HR record of the fields of u that
+// the read masked (read back as ""), or why it cannot: a field the read
+// masked is never written back blank. The write fills them (withFilled):
+// the plan keeps these few values, not a copy of every user it writes.
+func maskedFill(u *liveperson.User, rec *hrsource.Record) ([]maskedValue, string) {
 	var missing []string
-	var raw map[string]json.RawMessage
+	var fill []maskedValue
 	for _, f := range maskedUserFields {
 		v, ok := u.Raw[f]
 		if !ok || string(v) != `""` {
@@ -240,18 +282,26 @@ func fillMasked(u liveperson.User, rec *hrsource.Record) (liveperson.User, strin
 			missing = append(missing, f)
 			continue
 		}
-		if raw == nil {
-			raw = maps.Clone(u.Raw)
-		}
-		raw[f], _ = json.Marshal(val)
+		enc, _ := json.Marshal(val)
+		fill = append(fill, maskedValue{field: f, value: enc})
 	}
 	if len(missing) > 0 {
-		return u, strings.Join(missing, " and ")
+		return nil, strings.Join(missing, " and ")
 	}
-	if raw != nil {
-		u.Raw = raw
+	return fill, ""
+}
+
+// withFilled returns u with the masked fields set to fill, on a copy of
+// its Raw: the read users stay as read.
+func withFilled(u liveperson.User, fill []maskedValue) liveperson.User {
+	if len(fill) == 0 {
+		return u
 	}
-	return u, ""
+	u.Raw = maps.Clone(u.Raw)
+	for _, f := range fill {
+		u.Raw[f.field] = f.value
+	}
+	return u
 }
 
 // PlanAssignments works out, for every LivePerson user who can hold skills
@@ -269,9 +319,11 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 	as.indexRecords()
 	as.indexUsers()
 	as.countUnmatched()
+	as.matchHolders()
+	as.membersOf(desired)
 	as.problemHolds()
-	for _, i := range as.holders {
-		as.planUser(&as.in.Users[i])
+	for h := range as.holders {
+		as.planUser(h)
 	}
 	return as.finish()
 }
@@ -288,11 +340,15 @@ type assigner struct {
 	// memberOf, by record id, the indexes of those whose rule selected
 	// the record.
 	wants    []want
+	wantIdx  map[string]int // NameKey of desired name → index in wants
 	memberOf map[string][]int
 
-	recordsByKey map[string][]int32 // match key → records
-	usersByKey   map[string][]int   // match key → users who can hold skills
-	holders      []int              // users who can hold skills
+	recordKeys   []string // match key of each record
+	recordsByKey keyIndex // match key → records
+	userKeys     []string // match key of each user who can hold skills
+	usersByKey   keyIndex // match key → users who can hold skills
+	holders      []int    // users who can hold skills
+	matches      []match  // the record of each holder
 
 	// problemRule are rules every record of which is held; problemRec,
 	// by record id, the rules that skipped the record.
@@ -306,6 +362,13 @@ type assigner struct {
 
 // ownedInfo is an owned skill's name and rule after the run.
 type ownedInfo struct{ name, rule string }
+
+// match is a holder's match key and record, worked out once.
+type match struct {
+	key       string
+	rec       *hrsource.Record
+	ambiguous bool // several active records or users share key
+}
 
 // want is a desired skill and the skill that carries it (id 0: created
 // by this run).
@@ -349,7 +412,7 @@ func (as *assigner) ownedAfterRun(registry []store.OwnedSkill, current []liveper
 // (pending deletion, missing from the list) stays where it is.
 func (as *assigner) wantedSkills(p *Plan, desired []DesiredSkill) {
 	a := as.a
-	wantIdx := map[string]int{} // NameKey of desired name → index in wants
+	as.wantIdx = map[string]int{}
 	for _, d := range desired {
 		if d.Static {
 			continue
@@ -362,7 +425,7 @@ func (as *assigner) wantedSkills(p *Plan, desired []DesiredSkill) {
 			as.owned[c.id] = ownedInfo{name: d.Name, rule: d.RuleID}
 			a.removable[c.id], a.carriers[c.id] = true, true
 		}
-		wantIdx[nameKey(d.Name)] = len(as.wants)
+		as.wantIdx[nameKey(d.Name)] = len(as.wants)
 		as.wants = append(as.wants, want{ref: SkillRef{Skill: d.Name, SkillID: c.id, Rule: d.RuleID}, id: c.id})
 	}
 	for _, c := range p.Changes {
@@ -370,14 +433,28 @@ func (as *assigner) wantedSkills(p *Plan, desired []DesiredSkill) {
 			a.removable[c.SkillID] = true
 		}
 	}
-	as.memberOf = map[string][]int{}
+}
+
+// membersOf lists, by record id, the indexes in wants of the desired
+// skills whose rule selected the record: only for the records matched to
+// a user (matchHolders), the others have no use for it.
+func (as *assigner) membersOf(desired []DesiredSkill) {
+	matched := make(map[string]bool, len(as.matches))
+	for _, m := range as.matches {
+		if !m.ambiguous && m.rec != nil && m.rec.Active {
+			matched[m.rec.ID] = true
+		}
+	}
+	as.memberOf = make(map[string][]int, len(matched))
 	for _, d := range desired {
-		wi, ok := wantIdx[nameKey(d.Name)]
+		wi, ok := as.wantIdx[nameKey(d.Name)]
 		if !ok || d.Static {
 			continue
 		}
 		for _, m := range d.Members {
-			as.memberOf[m] = append(as.memberOf[m], wi)
+			if matched[m] {
+				as.memberOf[m] = append(as.memberOf[m], wi)
+			}
 		}
 	}
 }
@@ -385,13 +462,12 @@ func (as *assigner) wantedSkills(p *Plan, desired []DesiredSkill) {
 // indexRecords indexes the records by match key: an inactive record (an
 // old contract, a rehire's former one) never makes a match ambiguous.
 func (as *assigner) indexRecords() {
-	as.recordsByKey = make(map[string][]int32, len(as.in.Records))
+	as.recordKeys = make([]string, len(as.in.Records))
 	for i := range as.in.Records {
 		r := &as.in.Records[i]
-		if k := matchKey(as.a.Match, r.Email, r.LoginName); k != "" {
-			as.recordsByKey[k] = append(as.recordsByKey[k], int32(i))
-		}
+		as.recordKeys[i] = matchKey(as.a.Match, r.Email, r.LoginName)
 	}
+	as.recordsByKey = newKeyIndex(as.recordKeys)
 }
 
 // recordFor is the record of match key k and how many records have it:
@@ -400,7 +476,7 @@ func (as *assigner) indexRecords() {
 func (as *assigner) recordFor(k string) (rec *hrsource.Record, n int) {
 	records := as.in.Records
 	var act []int32
-	for _, i := range as.recordsByKey[k] {
+	for i := range as.recordsByKey.all(k) {
 		if records[i].Active {
 			act = append(act, i)
 		}
@@ -411,19 +487,20 @@ func (as *assigner) recordFor(k string) (rec *hrsource.Record, n int) {
 	case len(act) > 1:
 		return nil, len(act)
 	}
-	for _, i := range as.recordsByKey[k] { // all inactive: the smallest id
+	for i := range as.recordsByKey.all(k) { // all inactive: the smallest id
+		n++
 		if rec == nil || compareIDs(records[i].ID, rec.ID) < 0 {
 			rec = &records[i]
 		}
 	}
-	return rec, len(as.recordsByKey[k])
+	return rec, n
 }
 
 // indexUsers lists the users who can hold skills, and indexes them by
 // match key.
 func (as *assigner) indexUsers() {
 	as.holders = make([]int, 0, len(as.in.Users))
-	as.usersByKey = make(map[string][]int, len(as.in.Users))
+	as.userKeys = make([]string, len(as.in.Users))
 	for i := range as.in.Users {
 		u := &as.in.Users[i]
 		if !CanHoldSkills(u, as.in.AgentProfileIDs) {
@@ -433,9 +510,23 @@ func (as *assigner) indexUsers() {
 		if enabled(u) {
 			as.a.Considered++
 		}
-		if k := matchKey(as.a.Match, u.Email, u.LoginName); k != "" {
-			as.usersByKey[k] = append(as.usersByKey[k], i)
+		as.userKeys[i] = matchKey(as.a.Match, u.Email, u.LoginName)
+	}
+	as.usersByKey = newKeyIndex(as.userKeys)
+}
+
+// matchHolders finds the record of each user who can hold skills: a
+// match key several active records or users share is ambiguous.
+func (as *assigner) matchHolders() {
+	as.matches = make([]match, len(as.holders))
+	for h, i := range as.holders {
+		m := match{key: as.userKeys[i]}
+		if m.key != "" {
+			var n int
+			m.rec, n = as.recordFor(m.key)
+			m.ambiguous = n > 1 && m.rec == nil || as.usersByKey.len(m.key) > 1
 		}
+		as.matches[h] = m
 	}
 }
 
@@ -443,20 +534,19 @@ func (as *assigner) indexUsers() {
 // examples.
 func (as *assigner) countUnmatched() {
 	a := as.a
-	var unmatched []*hrsource.Record
+	var unmatched []*hrsource.Record // the examples: the smallest ids
 	for i := range as.in.Records {
 		r := &as.in.Records[i]
 		if !r.Active {
 			continue
 		}
-		if k := matchKey(a.Match, r.Email, r.LoginName); k != "" && len(as.usersByKey[k]) > 0 {
+		if k := as.recordKeys[i]; k != "" && as.usersByKey.len(k) > 0 {
 			continue
 		}
-		unmatched = append(unmatched, r)
+		a.UnmatchedRecords++
+		unmatched = keepSmallest(unmatched, r, maxExamples)
 	}
-	a.UnmatchedRecords = len(unmatched)
-	slices.SortFunc(unmatched, func(x, y *hrsource.Record) int { return compareIDs(x.ID, y.ID) })
-	for _, r := range unmatched[:min(len(unmatched), maxExamples)] {
+	for _, r := range unmatched {
 		a.UnmatchedExample = append(a.UnmatchedExample, fmt.Sprintf("record %s (%s)", r.ID, cmp.Or(matchKey(a.Match, r.Email, r.LoginName), "no "+a.Match)))
 	}
 }
@@ -489,25 +579,21 @@ func (as *assigner) problemHolds() {
 	}
 }
 
-// planUser plans the skills of user u: matched to one record, the owned
-// skills to add and remove; a match key several records or users share
-// is left alone.
-func (as *assigner) planUser(u *liveperson.User) {
+// planUser plans the skills of holder h (as.holders): matched to one
+// record, the owned skills to add and remove; a match key several records
+// or users share is left alone.
+func (as *assigner) planUser(h int) {
 	a := as.a
-	k := matchKey(a.Match, u.Email, u.LoginName)
-	var rec *hrsource.Record
-	if k != "" {
-		var n int
-		rec, n = as.recordFor(k)
-		if n > 1 && rec == nil || len(as.usersByKey[k]) > 1 {
-			if !slices.Contains(as.ambiguous, k) {
-				as.ambiguous = append(as.ambiguous, k)
-				a.AmbiguousExample = append(a.AmbiguousExample, fmt.Sprintf("%s: %d records, %d users", k, len(as.recordsByKey[k]), len(as.usersByKey[k])))
-			}
-			return
+	u := &as.in.Users[as.holders[h]]
+	k, rec := as.matches[h].key, as.matches[h].rec
+	if as.matches[h].ambiguous {
+		if !slices.Contains(as.ambiguous, k) {
+			as.ambiguous = append(as.ambiguous, k)
+			a.AmbiguousExample = append(a.AmbiguousExample, fmt.Sprintf("%s: %d records, %d users", k, as.recordsByKey.len(k), as.usersByKey.len(k)))
 		}
+		return
 	}
-	uc := UserChange{UserID: u.ID, Login: u.LoginName, Email: u.Email, user: *u}
+	uc := UserChange{UserID: u.ID, Login: u.LoginName, Email: u.Email, user: u}
 	var wanted []want
 	if rec == nil {
 		// No HR record: someone who left and is gone from the feed.
@@ -550,7 +636,7 @@ func (as *assigner) planUser(u *liveperson.User) {
 	}
 	// The write replaces the whole user: the fields the read masked
 	// are filled from HR, or the user is not written at all.
-	filled, missing := fillMasked(uc.user, rec)
+	fill, missing := maskedFill(u, rec)
 	if missing != "" {
 		a.Skipped++
 		who := fmt.Sprintf("user %d %s", u.ID, cmp.Or(u.LoginName, u.Email))
@@ -563,13 +649,75 @@ func (as *assigner) planUser(u *liveperson.User) {
 		a.skippedUsers[u.ID] = true
 		return
 	}
-	uc.user = filled
+	uc.fill = fill
 	if rec == nil {
 		a.Departed++
 	}
 	sortRefs(uc.Assign)
 	sortRefs(uc.Unassign)
 	a.Users = append(a.Users, uc)
+}
+
+// keyIndex lists the indexes of the items that have each key, in index
+// order, without a slice per key: most keys (an e-mail, a login) belong to
+// one item.
+type keyIndex struct {
+	first map[string]int32
+	next  []int32 // the next index with the same key; -1 ends the list
+}
+
+// newKeyIndex indexes keys; an empty key is not indexed.
+func newKeyIndex(keys []string) keyIndex {
+	ix := keyIndex{first: make(map[string]int32, len(keys)), next: make([]int32, len(keys))}
+	// Backwards, so that each list comes out in index order.
+	for i := len(keys) - 1; i >= 0; i-- {
+		ix.next[i] = -1
+		k := keys[i]
+		if k == "" {
+			continue
+		}
+		if j, ok := ix.first[k]; ok {
+			ix.next[i] = j
+		}
+		ix.first[k] = int32(i)
+	}
+	return ix
+}
+
+// all yields the indexes of the items with key k, in index order.
+func (ix keyIndex) all(k string) iter.Seq[int32] {
+	return func(yield func(int32) bool) {
+		i, ok := ix.first[k]
+		for ok && i >= 0 {
+			if !yield(i) {
+				return
+			}
+			i = ix.next[i]
+		}
+	}
+}
+
+// len is the number of items with key k.
+func (ix keyIndex) len(k string) int {
+	n := 0
+	for range ix.all(k) {
+		n++
+	}
+	return n
+}
+
+// keepSmallest adds r to the at most n records of rs with the smallest ids
+// (compareIDs), kept in that order.
+func keepSmallest(rs []*hrsource.Record, r *hrsource.Record, n int) []*hrsource.Record {
+	if len(rs) == n && compareIDs(r.ID, rs[n-1].ID) >= 0 {
+		return rs // the common case: not among the smallest
+	}
+	at, _ := slices.BinarySearchFunc(rs, r, func(x, y *hrsource.Record) int { return compareIDs(x.ID, y.ID) })
+	if at >= n {
+		return rs
+	}
+	rs = slices.Insert(rs, at, r)
+	return rs[:min(len(rs), n)]
 }
 
 // finish sorts the plan, applies the removal cap and writes its notes.
@@ -710,7 +858,7 @@ type userWrite struct {
 // the object read at plan time: only skillIds changes) in batches.
 func (ap *applier) assignUsers(ctx context.Context, api UsersAPI, a *AssignmentPlan) error {
 	wctx := context.WithoutCancel(ctx)
-	var writes []userWrite
+	writes := make([]userWrite, 0, len(a.Users))
 	for _, uc := range a.Users {
 		if len(uc.Assign)+len(uc.Unassign) == 0 {
 			continue
@@ -748,7 +896,7 @@ func (ap *applier) assignUsers(ctx context.Context, api UsersAPI, a *AssignmentP
 		if w.assigned+w.unassigned == 0 {
 			continue
 		}
-		w.user = uc.user
+		w.user = *uc.user
 		w.user.SkillIDs = sortedIDs(ids)
 		w.summary = fmt.Sprintf("PUT users %d %s: %s", uc.UserID, cmp.Or(uc.Login, uc.Email), strings.Join(parts, " "))
 		names := make([]string, len(parts))
@@ -783,16 +931,23 @@ func (ap *applier) writeUsers(ctx context.Context, api UsersAPI, batch []userWri
 	}
 	users := make([]liveperson.User, len(batch))
 	for i, w := range batch {
-		users[i] = w.user
+		// Filled here, a batch at a time: the copies live while it does.
+		users[i] = withFilled(w.user, w.change.fill)
 	}
 	rev, err := api.UpdateUsers(ctx, ap.rev, users)
 	ap.advance(rev)
 	if err == nil {
+		assigned, unassigned := 0, 0
 		for _, w := range batch {
-			ap.counts.Assigned += w.assigned
-			ap.counts.Unassigned += w.unassigned
-			ap.log.Info("user skills updated", "user_id", w.change.UserID, "record", w.change.RecordID, "change", w.summary)
+			assigned += w.assigned
+			unassigned += w.unassigned
+			ap.log.Debug("user skills updated", "user_id", w.change.UserID, "record", w.change.RecordID, "change", w.summary)
 		}
+		ap.counts.Assigned += assigned
+		ap.counts.Unassigned += unassigned
+		// One line per batch at info: 20,000 users are 20,000 lines
+		// otherwise, and the journal keeps every user's change.
+		ap.log.Info("users updated", "users", len(batch), "assigned", assigned, "unassigned", unassigned)
 		return ap.mark(ctx, jids, store.OpDone, nil, nil)
 	}
 	if errors.Is(err, liveperson.ErrConflict) || errors.Is(err, liveperson.ErrOutcomeUnknown) {
