@@ -76,7 +76,7 @@ func (s *Store) JournalAdd(ctx context.Context, runID int64, ops []Operation) ([
 		}
 		states[i] = string(cmp.Or(op.State, OpIntended))
 		statuses[i] = int32Ptr(op.HTTPStatus)
-		errs[i] = op.Error
+		errs[i] = pgText(op.Error)
 		if op.Revision != "" {
 			revs[i] = &op.Revision
 		}
@@ -207,7 +207,7 @@ func journalSet(ctx context.Context, db execer, account string, updates []OpUpda
 		}
 		states[i] = string(u.State)
 		statuses[i] = int32Ptr(u.HTTPStatus)
-		errs[i] = u.Error
+		errs[i] = pgText(u.Error)
 		skillIDs[i] = u.SkillID
 		if u.Revision != "" {
 			revs[i] = &u.Revision

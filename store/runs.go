@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -66,7 +67,7 @@ func (s *Store) FinishRun(ctx context.Context, run Run) error {
 	}
 	var plan any // nil: SQL NULL
 	if len(run.Plan) > 0 {
-		plan = string(run.Plan)
+		plan = pgJSON(run.Plan)
 	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
@@ -82,7 +83,7 @@ func (s *Store) FinishRun(ctx context.Context, run Run) error {
 		run.ID, run.FinishedAt, string(run.Outcome),
 		c.Create, c.Update, c.Delete, c.PendingDelete, c.Unchanged,
 		c.UnmanagedConflict, c.Assign, c.Unassign, c.Failed,
-		run.Error, plan, run.SnapshotID, s.account, run.ApprovedRun, run.ApprovedBy)
+		pgText(run.Error), plan, run.SnapshotID, s.account, run.ApprovedRun, run.ApprovedBy)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.ConstraintName == "runs_outcome_mode_check" {
 		return fmt.Errorf("finish run %d: outcome %s does not fit the run's mode (planned is for plan runs, applied and partial for apply runs)",
 			run.ID, run.Outcome)
@@ -196,4 +197,18 @@ func (s *Store) lastRun(ctx context.Context, what, query string) (*Run, error) {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	return &run, nil
+}
+
+// pgText makes a text PostgreSQL can store: its text type takes no NUL
+// byte, and an error quoting a server's binary answer may hold one (the
+// row would be refused, and the run or operation left unrecorded). A NUL
+// becomes U+FFFD.
+func pgText(s string) string {
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// pgJSON is a JSON document jsonb takes: jsonb refuses the escape \u0000
+// (a NUL quoted in a plan's problem or warning), which becomes \ufffd.
+func pgJSON(b []byte) string {
+	return strings.ReplaceAll(string(b), `\u0000`, `\ufffd`)
 }
