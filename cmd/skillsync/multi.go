@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	gosync "sync"
 
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/sync"
@@ -60,25 +61,30 @@ type accountResult struct {
 
 // runAccounts runs once in mode for the account chosen with --account, or
 // for every account in turn: one account's failure does not stop the
-// next. The accounts share one database pool.
-func (c *cli) runAccounts(ctx context.Context, mode store.Mode) []accountResult {
+// next. The accounts share one database pool. Each account's notifications
+// are sent in the background once its run ended; finish waits for them
+// (at most notifyFlushTimeout each), then closes the pool: the caller
+// prints the results first, so that a slow sink never holds the plan back.
+func (c *cli) runAccounts(ctx context.Context, mode store.Mode) (results []accountResult, finish func()) {
+	nothing := func() {}
 	cfg, log, err := c.load()
 	if err != nil {
-		return []accountResult{{err: err}}
+		return []accountResult{{err: err}}, nothing
 	}
 	accounts, err := cfg.selectAccounts(c.account)
 	if err != nil {
-		return []accountResult{{err: err}}
+		return []accountResult{{err: err}}, nothing
 	}
 	root, err := openStore(ctx, cfg.Database.URL, store.Options{Logger: log, NameKey: sync.NameKey})
 	if err != nil {
-		return []accountResult{{err: err}}
+		return []accountResult{{err: err}}, nothing
 	}
-	defer root.Close()
 	if err := claimLegacy(ctx, root, cfg, "", log); err != nil {
-		return []accountResult{{err: err}}
+		root.Close()
+		return []accountResult{{err: err}}, nothing
 	}
 	m := newMetrics()
+	var sends gosync.WaitGroup
 	out := make([]accountResult, len(accounts))
 	for i := range accounts {
 		acct := &accounts[i]
@@ -88,11 +94,17 @@ func (c *cli) runAccounts(ctx context.Context, mode store.Mode) []accountResult 
 			out[i].err = err
 			continue
 		}
-		out[i].res, out[i].err = a.runOnce(ctx, mode, store.TriggerManual)
-		a.flushNotifications(ctx, out[i].res)
-		a.close()
+		res, err := a.runOnce(ctx, mode, store.TriggerManual)
+		out[i].res, out[i].err = res, err
+		sends.Go(func() {
+			a.flushNotifications(ctx, res)
+			a.close()
+		})
 	}
-	return out
+	return out, func() {
+		sends.Wait()
+		root.Close()
+	}
 }
 
 // exitPrecedence orders exit codes for several accounts (design §7.1): the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -283,5 +285,50 @@ func TestRunThatPanicsIsAnnounced(t *testing.T) {
 	if err := json.Unmarshal(got.body, &body); err != nil || body.Event != "failed" || body.RunID != res.Run.ID ||
 		!strings.Contains(body.Reason, "panic: injected bug") {
 		t.Errorf("webhook body %s (%v), want failed for run %d", got.body, err, res.Run.ID)
+	}
+}
+
+// signalWriter closes printed at its first write.
+type signalWriter struct {
+	once    gosync.Once
+	printed chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.printed) })
+	return len(p), nil
+}
+
+// TestSyncPrintsBeforeItsNotifications: `skillsync sync` prints its result
+// before it waits for its notifications, so a slow sink never holds the
+// plan back: the receiver answers only once the result is printed, and
+// the result was printed before the request's own timeout.
+func TestSyncPrintsBeforeItsNotifications(t *testing.T) {
+	t.Parallel()
+	out := &signalWriter{printed: make(chan struct{})}
+	answered := make(chan bool, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-out.printed:
+			answered <- true
+		case <-r.Context().Done():
+			answered <- false
+		}
+	}))
+	t.Cleanup(hook.Close)
+	f := setup(t, "notify:\n  sinks:\n    - {name: hook, type: webhook, url: \""+hook.URL+"/hook\", events: [applied]}\n")
+	var errOut bytes.Buffer
+	e := f.env(nil, &errOut)
+	e.stdout = out
+	if code := runEnv(context.Background(), []string{"sync", "--config", f.configPath}, e); code != exitOK {
+		t.Fatalf("sync: exit %d\n%s", code, errOut.String())
+	}
+	select {
+	case ok := <-answered:
+		if !ok {
+			t.Error("sync waited for its notification before printing its result")
+		}
+	default:
+		t.Error("the applied run's notification was not sent before sync exited")
 	}
 }

@@ -88,8 +88,9 @@ func (c *cli) syncCommand() *cobra.Command {
 to LivePerson, record the run. It takes the same lock as the daemon, so it
 waits for nothing and fails if another run is in progress.
 
-With notify.sinks, the run's notifications are sent before it exits (it waits
-at most 15s for them; what is left, the daemon or the next sync sends).
+With notify.sinks, the run's notifications are sent after its result is
+printed and before it exits (it waits at most 15s for them; what is left, the
+daemon or the next sync sends).
 
 Exit status: 0 applied (or nothing to do), 1 error or partly applied,
 3 refused by a guard. With --format json, standard output is one JSON
@@ -126,7 +127,9 @@ A refused run prints the plan it would have applied under the refusal;
 // standard error, and the exit status is the first of 1, 3, 4, 2, 0 that
 // any account produced.
 func (c *cli) once(ctx context.Context, stdout io.Writer, mode store.Mode, format string, detailed bool) error {
-	results := c.runAccounts(ctx, mode)
+	results, finish := c.runAccounts(ctx, mode)
+	// After the results are printed: the notifications of the runs.
+	defer finish()
 	several := len(results) > 1
 	errs := make([]error, len(results))
 	for i, r := range results {
