@@ -21,14 +21,15 @@ var layout = map[string][]string{
 	"cmd/skillsync/console": {"internal/secret"},
 	"sync":                  {"hrsource", "liveperson", "store", "internal/secret"},
 	"sync/notify":           {"sync", "store", "internal/secret"},
-	"hrsource":              {"internal/secret"},
-	"liveperson":            {"internal/secret"},
+	"hrsource":              {"internal/secret", "internal/jsonscan"},
+	"liveperson":            {"internal/secret", "internal/jsonscan"},
 	"liveperson/lpsim":      {"liveperson"},
 	"store":                 {"migrations", "internal/secret"},
 	"store/pgcluster":       {},
 	"store/pgtest":          {"store", "store/pgcluster", "migrations"},
 	"migrations":            {},
 	"internal/secret":       {},
+	"internal/jsonscan":     {},
 	"e2e":                   {"*"},
 }
 

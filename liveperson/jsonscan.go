@@ -2,338 +2,101 @@ package liveperson
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/skillsync/skillsync/internal/jsonscan"
 )
 
-// This file is a small JSON scanner. The Skills API returns every skill with
-// select=$all, and an account may hold thousands: decoding through
-// map[string]json.RawMessage with encoding/json costs several times the
-// 30 ms budget for 10,000 skills, mostly in allocations and in the double
-// scan encoding/json does. The scanner validates the input like
-// encoding/json does, and hands out raw value slices that the codecs
-// interpret tolerantly (numbers or numeric strings, true or "true").
+// The Skills API returns every skill with select=$all, and an account may
+// hold thousands: decoding through map[string]json.RawMessage with
+// encoding/json costs several times the 30 ms budget for 10,000 skills,
+// mostly in allocations and in the double scan encoding/json does. The
+// codec reads responses with internal/jsonscan's validating scanner, which
+// hands out raw value slices that the codecs below interpret tolerantly
+// (numbers or numeric strings, true or "true").
 
-// maxDepth bounds nesting so hostile input cannot exhaust the stack; it is
-// the limit encoding/json uses.
-const maxDepth = 10000
-
+// scanner is the codec's view of a jsonscan.Scanner: data and pos as the
+// codec reads them, the walk itself jsonscan's. Each method carries the
+// state into a jsonscan.Scanner and back, and into the codec's callbacks
+// and back, so that pos is current wherever the codec looks at it.
 type scanner struct {
 	data  []byte
 	pos   int
 	depth int
 }
 
-// syntaxError reports where the input stops being JSON.
-func (s *scanner) syntaxError(what string) error {
-	if s.pos >= len(s.data) {
-		return fmt.Errorf("invalid JSON: unexpected end of input (%s)", what)
-	}
-	return fmt.Errorf("invalid JSON at offset %d: %s", s.pos, what)
+func (s *scanner) js() jsonscan.Scanner {
+	return jsonscan.Scanner{Data: s.data, Pos: s.pos, Depth: s.depth}
 }
 
-func (s *scanner) ws() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
-	}
-}
+func (s *scanner) set(js *jsonscan.Scanner) { s.pos, s.depth = js.Pos, js.Depth }
 
 // peek returns the next non-space byte, or 0 at end of input.
 func (s *scanner) peek() byte {
-	s.ws()
-	if s.pos >= len(s.data) {
-		return 0
-	}
-	return s.data[s.pos]
+	js := s.js()
+	c := js.Peek()
+	s.set(&js)
+	return c
 }
 
 // value skips one JSON value, validating it, and returns its raw bytes.
 func (s *scanner) value() ([]byte, error) {
-	s.ws()
-	start := s.pos
-	if s.pos >= len(s.data) {
-		return nil, s.syntaxError("value expected")
-	}
-	var err error
-	switch c := s.data[s.pos]; {
-	case c == '"':
-		_, err = s.str()
-	case c == '{':
-		err = s.skipObject()
-	case c == '[':
-		err = s.skipArray()
-	case c == 't':
-		err = s.literal("true")
-	case c == 'f':
-		err = s.literal("false")
-	case c == 'n':
-		err = s.literal("null")
-	case c == '-' || (c >= '0' && c <= '9'):
-		err = s.number()
-	default:
-		err = s.syntaxError(fmt.Sprintf("unexpected character %q", c))
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s.data[start:s.pos], nil
+	js := s.js()
+	v, err := js.Value()
+	s.set(&js)
+	return v, err
 }
 
 func (s *scanner) literal(lit string) error {
-	if len(s.data)-s.pos < len(lit) || string(s.data[s.pos:s.pos+len(lit)]) != lit {
-		return s.syntaxError("invalid literal")
-	}
-	s.pos += len(lit)
-	return nil
-}
-
-func (s *scanner) number() error {
-	d := s.data
-	i := s.pos
-	if i < len(d) && d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && d[i] >= '1' && d[i] <= '9':
-		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
-			i++
-		}
-	default:
-		s.pos = i
-		return s.syntaxError("invalid number")
-	}
-	if i < len(d) && d[i] == '.' {
-		i++
-		if i >= len(d) || d[i] < '0' || d[i] > '9' {
-			s.pos = i
-			return s.syntaxError("invalid number")
-		}
-		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
-			i++
-		}
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		if i >= len(d) || d[i] < '0' || d[i] > '9' {
-			s.pos = i
-			return s.syntaxError("invalid number")
-		}
-		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
-			i++
-		}
-	}
-	s.pos = i
-	return nil
-}
-
-// str skips a string starting at the opening quote and reports whether it
-// holds escapes or non-ASCII bytes (and so needs the slow decoding path).
-func (s *scanner) str() (slow bool, err error) {
-	d := s.data
-	i := s.pos + 1
-	for i < len(d) {
-		// Skip eight plain bytes at a time: most strings are short ASCII
-		// names and dates, and this loop is the decoder's hot spot.
-		for i+8 <= len(d) && plain8(binary.LittleEndian.Uint64(d[i:])) {
-			i += 8
-		}
-		if i >= len(d) {
-			break
-		}
-		c := d[i]
-		switch {
-		case c == '"':
-			s.pos = i + 1
-			return slow, nil
-		case c == '\\':
-			slow = true
-			if i+1 >= len(d) {
-				s.pos = i
-				return false, s.syntaxError("unterminated escape")
-			}
-			switch d[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(d) || !isHex4(d[i+2:i+6]) {
-					s.pos = i
-					return false, s.syntaxError("invalid \\u escape")
-				}
-				i += 6
-			default:
-				s.pos = i
-				return false, s.syntaxError("invalid escape")
-			}
-		case c < 0x20:
-			s.pos = i
-			return false, s.syntaxError("control character in string")
-		case c >= utf8.RuneSelf:
-			slow = true
-			i++
-		default:
-			i++
-		}
-	}
-	s.pos = i
-	return false, s.syntaxError("unterminated string")
-}
-
-// plain8 reports whether none of the eight bytes in x is a quote, a
-// backslash, a control character or a non-ASCII byte (bit tricks from
-// "Bit Twiddling Hacks": a byte below n, a zero byte after xor).
-func plain8(x uint64) bool {
-	const lo = 0x0101010101010101
-	const hi = 0x8080808080808080
-	q := x ^ (lo * '"')
-	bs := x ^ (lo * '\\')
-	m := (x - lo*0x20) & ^x
-	m |= (q - lo) & ^q
-	m |= (bs - lo) & ^bs
-	m |= x
-	return m&hi == 0
-}
-
-func isHex4(b []byte) bool {
-	for _, c := range b {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *scanner) enter() error {
-	s.depth++
-	if s.depth > maxDepth {
-		return s.syntaxError("nested too deeply")
-	}
-	return nil
-}
-
-func (s *scanner) skipObject() error {
-	return s.object(func([]byte, bool, []byte) error { return nil })
-}
-
-func (s *scanner) skipArray() error {
-	return s.array(func([]byte) error { return nil })
+	js := s.js()
+	err := js.Literal(lit)
+	s.set(&js)
+	return err
 }
 
 // object walks the members of the object at the current position, calling
 // fn with each raw key (quotes included) and raw value. plainKey reports a
 // key without escapes or non-ASCII bytes, usable as is.
 func (s *scanner) object(fn func(key []byte, plainKey bool, val []byte) error) error {
-	if s.peek() != '{' {
-		return s.syntaxError("object expected")
-	}
-	if err := s.enter(); err != nil {
-		return err
-	}
-	s.pos++
-	if s.peek() == '}' {
-		s.pos++
-		s.depth--
-		return nil
-	}
-	for {
-		if s.peek() != '"' {
-			return s.syntaxError("object key expected")
-		}
-		kstart := s.pos
-		slow, err := s.str()
-		if err != nil {
-			return err
-		}
-		key := s.data[kstart:s.pos]
-		if s.peek() != ':' {
-			return s.syntaxError("':' expected")
-		}
-		s.pos++
-		val, err := s.value()
-		if err != nil {
-			return err
-		}
-		if err := fn(key, !slow, val); err != nil {
-			return err
-		}
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			s.depth--
-			return nil
-		default:
-			return s.syntaxError("',' or '}' expected")
-		}
-	}
+	js := s.js()
+	err := js.Object(fn)
+	s.set(&js)
+	return err
 }
 
 // array walks the elements of the array at the current position, calling
 // fn with each raw element.
 func (s *scanner) array(fn func(elem []byte) error) error {
-	return s.arrayAt(func() error {
-		v, err := s.value()
-		if err != nil {
-			return err
-		}
-		return fn(v)
-	})
+	js := s.js()
+	err := js.Array(fn)
+	s.set(&js)
+	return err
 }
 
 // arrayAt walks an array, calling fn positioned at each element; fn must
-// consume exactly one value.
+// consume exactly one value (through s).
 func (s *scanner) arrayAt(fn func() error) error {
-	if s.peek() != '[' {
-		return s.syntaxError("array expected")
-	}
-	if err := s.enter(); err != nil {
+	js := s.js()
+	err := js.ArrayAt(func() error {
+		s.set(&js)
+		err := fn()
+		js.Pos, js.Depth = s.pos, s.depth
 		return err
-	}
-	s.pos++
-	if s.peek() == ']' {
-		s.pos++
-		s.depth--
-		return nil
-	}
-	for {
-		if err := fn(); err != nil {
-			return err
-		}
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			s.depth--
-			return nil
-		default:
-			return s.syntaxError("',' or ']' expected")
-		}
-	}
+	})
+	s.set(&js)
+	return err
 }
 
 // end checks that nothing but white space follows the top-level value.
 func (s *scanner) end() error {
-	s.ws()
-	if s.pos != len(s.data) {
-		return s.syntaxError("unexpected data after top-level value")
-	}
-	return nil
+	js := s.js()
+	err := js.End()
+	s.set(&js)
+	return err
 }
 
 // Value interpretation. raw is always a complete, validated JSON value.
