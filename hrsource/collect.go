@@ -127,6 +127,34 @@ func (c *collector) add(values []string, pos int) {
 	c.pos = append(c.pos, pos)
 }
 
+// mark is what a collector held at a point of a read, for undo.
+type mark struct {
+	recs, probs, columns int
+	truncated            bool
+	valued               []bool
+	paths                []pathColumn
+}
+
+func (c *collector) mark() mark {
+	return mark{
+		recs: len(c.recs), probs: len(c.probs.list), columns: len(c.columns), truncated: c.probs.truncated,
+		valued: slices.Clone(c.valued), paths: slices.Clone(c.paths),
+	}
+}
+
+// undo forgets what was read since m: the records, problems and columns
+// added, and which columns held values and which paths reached some.
+func (c *collector) undo(m mark) {
+	c.recs, c.pos = c.recs[:m.recs], c.pos[:m.recs]
+	c.probs.list, c.probs.truncated = c.probs.list[:m.probs], m.truncated
+	for _, name := range c.columns[m.columns:] {
+		delete(c.colIndex, name)
+	}
+	c.columns = c.columns[:m.columns]
+	c.valued = m.valued
+	copy(c.paths, m.paths)
+}
+
 // setOrigins sets the Origin of the records added since from. The origins
 // are written into one string and sliced, rather than one string each.
 func (c *collector) setOrigins(from int, format func(dst []byte, pos int) []byte) {

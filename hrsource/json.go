@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/skillsync/skillsync/internal/jsonscan"
 )
 
 // jsonDoc reads one JSON document: an array of objects, or an object holding
@@ -37,23 +39,78 @@ type kv struct {
 }
 
 // readJSONBytes is readJSON for a document held in memory (an HTTP page).
-// A valid document is walked in place, each record a slice of its text;
-// an invalid one goes through readJSON, which locates the error exactly.
+// It walks the page once with jsonscan's validating scanner, each record
+// flattened where it lies and its values slices of the page's text. A
+// page that turns out not to be JSON is read again through readJSON,
+// which reports the error exactly as for a file, once what the walk had
+// added is undone.
 func (c *collector) readJSONBytes(data []byte, name, recordsPath, nextPath string) string {
 	body := bytes.TrimPrefix(data, utf8BOM)
-	if !json.Valid(body) {
+	d := &jsonDoc{c: c, name: name, records: splitPath(recordsPath), next: splitPath(nextPath)}
+	pg := &page{doc: d, sc: jsonscan.Scanner{Data: body}, t: jsonText{data: body, text: string(body)}, utf8: utf8.Valid(body)}
+	before := c.mark()
+	err := pg.document()
+	if syntaxError(err) != nil {
+		c.undo(before)
 		reread := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
 		return c.readJSON(bytes.NewReader(data), reread, name, recordsPath, nextPath)
 	}
-	d := &jsonDoc{c: c, name: name, records: splitPath(recordsPath), next: splitPath(nextPath)}
-	sc := &scanner{text: string(body)}
-	from := len(c.recs)
-	ok := d.documentText(sc)
-	c.setOrigins(from, d.origin(name))
-	if ok && !d.found {
+	c.setOrigins(before.recs, d.origin(name))
+	if err == nil && !d.found {
 		d.notFound(recordsPath)
 	}
 	return d.nextURL
+}
+
+// jsonText is JSON held as bytes, which jsonscan reads, and as a string of
+// the same content, whose substrings become values without a copy.
+type jsonText struct {
+	data []byte
+	text string
+}
+
+// str returns the text of b, a slice of t.data (as jsonscan hands them
+// out, its capacity running to the end of t.data).
+func (t *jsonText) str(b []byte) string {
+	off := cap(t.data) - cap(b)
+	if off < 0 || off+len(b) > len(t.text) {
+		return string(b) // not one of ours: a copy, never a wrong slice
+	}
+	return t.text[off : off+len(b)]
+}
+
+// syntaxError returns the *jsonscan.SyntaxError in err, if any.
+func syntaxError(err error) *jsonscan.SyntaxError {
+	if err == nil {
+		return nil // before the variable, which errors.As moves to the heap
+	}
+	var se *jsonscan.SyntaxError
+	if errors.As(err, &se) {
+		return se
+	}
+	return nil
+}
+
+// errStop ends a walk at a problem already recorded.
+var errStop = errors.New("stopped at a problem")
+
+// stop turns the verdict of problems.add into a walk's error.
+func stop(goOn bool) error {
+	if goOn {
+		return nil
+	}
+	return errStop
+}
+
+// page walks one HTTP page. Its methods return nil, errStop or the
+// *jsonscan.SyntaxError where the page stops being JSON.
+type page struct {
+	doc *jsonDoc
+	sc  jsonscan.Scanner
+	t   jsonText
+	// utf8 says that the whole page is valid UTF-8, so that its records
+	// need no check of their own.
+	utf8 bool
 }
 
 // origin formats the origins of a document's records ("page 2: d.results[3]").
@@ -78,119 +135,137 @@ func (d *jsonDoc) notFound(recordsPath string) {
 	d.c.probs.add(d.name, "no array of records at hr.records_path %q%s", recordsPath, d.arraysHint())
 }
 
-// documentText walks a valid document held in sc, as document does.
-func (d *jsonDoc) documentText(sc *scanner) bool {
-	sc.ws()
-	switch sc.peek() {
+// document walks the page, as jsonDoc.document does.
+func (p *page) document() error {
+	d, sc := p.doc, &p.sc
+	switch sc.Peek() {
 	case '[':
 		if len(d.records) > 0 {
 			d.c.probs.add(d.name, "the document is an array, but hr.records_path is %q: clear hr.records_path", strings.Join(d.records, "."))
-			return false
+			return errStop
 		}
 		d.found = true
-		return d.arrayText(sc)
+		if err := p.array(); err != nil {
+			return err
+		}
 	case '{':
-		return d.objectText(sc, nil)
+		if err := p.object(nil); err != nil {
+			return err
+		}
+	default:
+		v, err := sc.Value()
+		if err != nil {
+			return err
+		}
+		d.c.probs.add(d.name, "the document is %s, not an array of records or an object holding one", describeJSON(p.t.str(v)))
+		return errStop
 	}
-	vs, ve := sc.value()
-	d.c.probs.add(d.name, "the document is %s, not an array of records or an object holding one", describeJSON(sc.text[vs:ve]))
-	return false
+	return sc.End()
 }
 
-// objectText walks an object at sc, as object does.
-func (d *jsonDoc) objectText(sc *scanner, path []string) bool {
-	sc.i++ // '{'
-	for {
-		sc.ws()
-		switch sc.peek() {
-		case '}':
-			sc.i++
-			return true
-		case ',':
-			sc.i++
-			sc.ws()
-		}
-		ks, ke := sc.str()
-		key, err := unquote(sc.text[ks:ke])
+// key returns an object key as a string: a slice of the text when it
+// needs no decoding.
+func (t *jsonText) key(raw []byte, plain bool) (string, error) {
+	body := t.str(raw[1 : len(raw)-1])
+	if plain {
+		return body, nil
+	}
+	return unquote(body)
+}
+
+// object walks an object at path, as jsonDoc.object does: towards the
+// records and next-page paths, skipping (and validating) everything else.
+func (p *page) object(path []string) error {
+	d, sc := p.doc, &p.sc
+	return sc.ObjectAt(func(raw []byte, plain bool) error {
+		key, err := p.t.key(raw, plain)
 		if err != nil {
-			return d.badText(err)
+			return p.badText(err)
 		}
-		sc.ws()
-		sc.i++ // ':'
-		sc.ws()
-		p := append(path[:len(path):len(path)], key)
+		at := append(path[:len(path):len(path)], key)
 		switch {
-		case len(d.records) > 0 && equalPath(p, d.records):
-			if sc.peek() != '[' {
-				vs, ve := sc.value()
-				d.c.probs.add(d.name, "%s is %s, not an array of records: fix hr.records_path", strings.Join(p, "."), describeJSON(sc.text[vs:ve]))
-				return false
+		case len(d.records) > 0 && equalPath(at, d.records):
+			if sc.Peek() != '[' {
+				v, err := sc.Value()
+				if err != nil {
+					return err
+				}
+				d.c.probs.add(d.name, "%s is %s, not an array of records: fix hr.records_path", strings.Join(at, "."), describeJSON(p.t.str(v)))
+				return errStop
 			}
 			d.found = true
-			if !d.arrayText(sc) {
-				return false
+			return p.array()
+		case len(d.next) > 0 && equalPath(at, d.next):
+			raw, err := sc.Value()
+			if err != nil {
+				return err
 			}
-		case len(d.next) > 0 && equalPath(p, d.next):
-			vs, ve := sc.value()
-			switch v := sc.text[vs:ve]; v[0] {
+			switch v := p.t.str(raw); v[0] {
 			case '"':
 				if d.nextURL, err = unquote(v[1 : len(v)-1]); err != nil {
-					return d.badText(err)
+					return p.badText(err)
 				}
 			case 'n':
 			default:
-				d.c.probs.add(d.name, "%s (hr.next_page_path) is %s, not a URL string", strings.Join(p, "."), describeJSON(v))
-				return false
+				d.c.probs.add(d.name, "%s (hr.next_page_path) is %s, not a URL string", strings.Join(at, "."), describeJSON(v))
+				return errStop
 			}
-		case sc.peek() == '{' && (hasPrefix(d.records, p) || hasPrefix(d.next, p)):
-			if !d.objectText(sc, p) {
-				return false
-			}
+		case sc.Peek() == '{' && (hasPrefix(d.records, at) || hasPrefix(d.next, at)):
+			return p.object(at)
 		default:
-			if vs, _ := sc.value(); len(path) == 0 && sc.text[vs] == '[' {
+			v, err := sc.Value()
+			if err != nil {
+				return err
+			}
+			if len(path) == 0 && v[0] == '[' {
 				d.arrays = append(d.arrays, key)
 			}
 		}
-	}
+		return nil
+	})
 }
 
-// badText reports a string of a valid document that does not decode
-// (json.Valid passed it: this does not happen, but must not panic).
-func (d *jsonDoc) badText(err error) bool {
-	d.c.probs.add(d.name, "undecodable JSON: %v", err)
-	return false
+// badText reports a string of valid JSON that does not decode (this does
+// not happen, but must not panic).
+func (p *page) badText(err error) error {
+	p.doc.c.probs.add(p.doc.name, "undecodable JSON: %v", err)
+	return errStop
 }
 
-// arrayText reads the records of the array at sc, as array does.
-func (d *jsonDoc) arrayText(sc *scanner) bool {
+// array reads the records of the array at the scanner, as jsonDoc.array
+// does: each flattened where it lies, in the same pass that validates it.
+func (p *page) array() error {
+	d, sc := p.doc, &p.sc
 	label := strings.Join(d.records, ".")
-	sc.i++ // '['
-	for i := 0; ; i++ {
-		sc.ws()
-		switch sc.peek() {
-		case ']':
-			sc.i++
-			return true
-		case ',':
-			sc.i++
-			sc.ws()
-		}
-		vs, ve := sc.value()
-		raw := sc.text[vs:ve]
-		where := func() string { return fmt.Sprintf("%s: %s[%d]", d.name, label, i) }
-		if !utf8.ValidString(raw) {
-			if !d.c.probs.add(where(), "not valid UTF-8: the feed must be UTF-8") {
-				return false
+	i := 0
+	return sc.ArrayAt(func() error {
+		pos := i
+		i++
+		where := func() string { return fmt.Sprintf("%s: %s[%d]", d.name, label, pos) }
+		if p.utf8 {
+			if err := d.c.jsonRecordAt(sc, &p.t, where, pos); err != nil {
+				return err
 			}
-			continue
+		} else {
+			// Somewhere the page is not UTF-8: check each record before
+			// reading it, as the streaming decoder does.
+			raw, err := sc.Value()
+			if err != nil {
+				return err
+			}
+			if !utf8.Valid(raw) {
+				return stop(d.c.probs.add(where(), "not valid UTF-8: the feed must be UTF-8"))
+			}
+			rec := jsonscan.Scanner{Data: raw}
+			if err := d.c.jsonRecordAt(&rec, &p.t, where, pos); err != nil {
+				return err
+			}
 		}
-		if !d.c.jsonRecordText(raw, where, i) {
-			return false
+		if pos+1 == sampleRows {
+			d.c.presize(int64(sc.Pos))
 		}
-		if i+1 == sampleRows {
-			d.c.presize(int64(ve))
-		}
-	}
+		return nil
+	})
 }
 
 // readJSON reads a JSON document from r; name prefixes problems and origins
@@ -405,24 +480,39 @@ func (d *jsonDoc) syntax(err error, where string) bool {
 // have had a json.Decoder or json.Valid check it). It reports whether to go
 // on.
 func (c *collector) jsonRecord(raw []byte, where func() string, pos int) bool {
-	return c.jsonRecordText(string(raw), where, pos) // values without escapes are slices of this
+	t := jsonText{data: raw, text: string(raw)} // values without escapes are slices of this
+	sc := jsonscan.Scanner{Data: raw}
+	err := c.jsonRecordAt(&sc, &t, where, pos)
+	if se := syntaxError(err); se != nil {
+		return c.probs.add(where(), "undecodable JSON at byte %d of the record: %s", se.Offset+1, se.What)
+	}
+	return err == nil
 }
 
-// jsonRecordText is jsonRecord for a record held as text.
-func (c *collector) jsonRecordText(text string, where func() string, pos int) bool {
-	sc := scanner{text: text}
-	sc.ws()
-	if sc.peek() != '{' {
-		vs, ve := sc.value()
-		return c.probs.add(where(), "is %s, not an object: every record must be a JSON object", describeJSON(text[vs:ve]))
+// jsonRecordAt reads the record at the scanner, whose data is t's or a
+// slice of it, and adds it as jsonRecord does. It returns nil to go on,
+// errStop after a problem that ends the read, or the *jsonscan.SyntaxError
+// where the record stops being JSON (then nothing is added).
+func (c *collector) jsonRecordAt(sc *jsonscan.Scanner, t *jsonText, where func() string, pos int) error {
+	if sc.Peek() != '{' {
+		v, err := sc.Value()
+		if err != nil {
+			return err
+		}
+		return stop(c.probs.add(where(), "is %s, not an object: every record must be a JSON object", describeJSON(t.str(v))))
 	}
-	pairs, err := c.flatten(&sc, c.name[:0], c.pairs[:0])
+	start := sc.Pos
+	pairs, err := c.flatten(sc, t, c.name[:0], c.pairs[:0])
+	if syntaxError(err) != nil {
+		c.pairs = pairs[:0]
+		return err
+	}
 	if err == nil && len(c.paths) > 0 {
-		pairs, err = c.appendPaths(text, pairs)
+		pairs, err = c.appendPaths(t, sc.Data[start:sc.Pos], pairs)
 	}
 	c.pairs = pairs[:0]
 	if err != nil {
-		return c.probs.add(where(), "%v", err)
+		return stop(c.probs.add(where(), "%v", err))
 	}
 	n := 0
 	for _, p := range pairs {
@@ -433,15 +523,15 @@ func (c *collector) jsonRecordText(text string, where func() string, pos int) bo
 	for _, p := range pairs {
 		if set[p.col] {
 			if key := c.pathKey(p.col); key != "" {
-				return c.probs.add(where(), "%s reads %q, a name the record already has as a field: use another name", key, c.columns[p.col])
+				return stop(c.probs.add(where(), "%s reads %q, a name the record already has as a field: use another name", key, c.columns[p.col]))
 			}
-			return c.probs.add(where(), "%q appears twice in the record (once flattened from a nested object?): a field must be unambiguous", c.columns[p.col])
+			return stop(c.probs.add(where(), "%q appears twice in the record (once flattened from a nested object?): a field must be unambiguous", c.columns[p.col]))
 		}
 		set[p.col] = true
 		vals[p.col] = p.value
 	}
 	c.add(vals, pos)
-	return true
+	return nil
 }
 
 // setScratch returns n cleared flags, reused between records.
@@ -458,55 +548,41 @@ func (c *collector) setScratch(n int) []bool {
 // whose column names start with prefix. It works on the record's text
 // rather than through json.Decoder tokens: a token costs an allocation, a
 // slice of the text does not.
-func (c *collector) flatten(sc *scanner, prefix []byte, pairs []kv) ([]kv, error) {
-	sc.i++ // '{'
-	for {
-		sc.ws()
-		switch sc.peek() {
-		case '}':
-			sc.i++
-			return pairs, nil
-		case ',':
-			sc.i++
-			sc.ws()
-		}
-		if sc.peek() != '"' {
-			return pairs, fmt.Errorf("undecodable JSON at byte %d of the record: expected a key", sc.i+1)
-		}
-		ks, ke := sc.str()
-		key, err := unquote(sc.text[ks:ke])
-		if err != nil {
-			return pairs, err
-		}
-		sc.ws()
-		if sc.peek() != ':' {
-			return pairs, fmt.Errorf("undecodable JSON at byte %d of the record: expected ':'", sc.i+1)
-		}
-		sc.i++
-		sc.ws()
-		name := append(prefix, key...)
-		if sc.peek() == '{' {
-			if pairs, err = c.flatten(sc, append(name, '.'), pairs); err != nil {
-				return pairs, err
+func (c *collector) flatten(sc *jsonscan.Scanner, t *jsonText, prefix []byte, pairs []kv) ([]kv, error) {
+	err := sc.ObjectAt(func(raw []byte, plain bool) error {
+		name := prefix
+		if plain {
+			name = append(name, raw[1:len(raw)-1]...)
+		} else {
+			key, err := t.key(raw, false)
+			if err != nil {
+				return err
 			}
-			continue
+			name = append(name, key...)
 		}
-		vs, ve := sc.value()
-		if ve <= vs {
-			return pairs, fmt.Errorf("undecodable JSON at byte %d of the record: expected a value", sc.i+1)
+		if sc.Peek() == '{' {
+			var err error
+			pairs, err = c.flatten(sc, t, append(name, '.'), pairs)
+			return err
+		}
+		v, err := sc.Value()
+		if err != nil {
+			return err
 		}
 		col := c.columnBytes(name)
-		c.markValued(col, sc.text[vs] != 'n')
-		v, err := c.jsonValue(sc.text[vs:ve], c.columns[col])
+		c.markValued(col, v[0] != 'n')
+		val, err := c.jsonValue(t.str(v), c.columns[col])
 		if err != nil {
-			return pairs, err
+			return err
 		}
-		pairs = append(pairs, kv{col: col, value: strings.TrimSpace(v)})
+		pairs = append(pairs, kv{col: col, value: strings.TrimSpace(val)})
 		// Keep the grown buffer for the next record.
 		if cap(name) > cap(c.name) {
 			c.name = name[:0]
 		}
-	}
+		return nil
+	})
+	return pairs, err
 }
 
 // columnBytes is column for a name held in a reused buffer: the lookup
@@ -617,82 +693,6 @@ func unquote(body string) (string, error) {
 	var s string
 	err := json.Unmarshal([]byte(`"`+body+`"`), &s)
 	return s, err
-}
-
-// scanner walks JSON text that is known to be valid. Every step is still
-// bounds-checked, so text that is not cannot make it panic.
-type scanner struct {
-	text string
-	i    int
-}
-
-func (s *scanner) peek() byte {
-	if s.i < len(s.text) {
-		return s.text[s.i]
-	}
-	return 0
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.text) {
-		switch s.text[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// str reads the string at s.i and returns the span of its body.
-func (s *scanner) str() (start, end int) {
-	s.i++ // '"'
-	start = s.i
-	for s.i < len(s.text) {
-		switch s.text[s.i] {
-		case '\\':
-			s.i += 2
-		case '"':
-			end = s.i
-			s.i++
-			return start, end
-		default:
-			s.i++
-		}
-	}
-	s.i = len(s.text)
-	return start, s.i
-}
-
-// value skips the value at s.i and returns its span.
-func (s *scanner) value() (start, end int) {
-	start = s.i
-	switch s.peek() {
-	case '"':
-		s.str()
-	case '{', '[':
-		depth := 0
-		for s.i < len(s.text) {
-			switch s.text[s.i] {
-			case '"':
-				s.str()
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-			}
-			s.i++
-			if depth == 0 {
-				break
-			}
-		}
-	default:
-		for s.i < len(s.text) && !strings.ContainsRune(",}] \t\n\r", rune(s.text[s.i])) {
-			s.i++
-		}
-	}
-	return start, min(s.i, len(s.text))
 }
 
 // describeJSON names the kind of a JSON value for a message.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/skillsync/skillsync/internal/jsonscan"
 )
 
 // A path reaches a value nested in a JSON record, such as an OData
@@ -107,88 +109,69 @@ type pathColumn struct {
 	found bool
 }
 
-// extract returns the JSON text at the path of the record text, or false
-// when the record has nothing there. The text must be valid JSON.
-func (p fieldPath) extract(text string) (string, bool, error) {
-	sc := scanner{text: text}
+// extract returns the JSON text at the path of the record rec, a slice of
+// t's data, or false when the record has nothing there.
+func (p fieldPath) extract(t *jsonText, rec []byte) (string, bool, error) {
+	sc := jsonscan.Scanner{Data: rec}
 	for i, step := range p {
-		sc.ws()
-		switch sc.peek() {
+		var found bool
+		var err error
+		switch sc.Peek() {
 		case '{':
-			if !sc.findKey(step) {
-				return "", false, nil
-			}
+			found, err = findKey(&sc, t, step)
 		case '[':
-			n, ok := p.index(i)
-			if !ok || !sc.findIndex(n) {
-				return "", false, nil
+			if n, ok := p.index(i); ok {
+				found, err = findIndex(&sc, n)
 			}
-		default:
-			return "", false, nil
+		}
+		if err != nil || !found {
+			return "", false, err
 		}
 	}
-	sc.ws()
-	start, end := sc.value()
-	if end <= start {
-		return "", false, errors.New("undecodable JSON: expected a value")
+	v, err := sc.Value()
+	if err != nil {
+		return "", false, err
 	}
-	return text[start:end], true, nil
+	return t.str(v), true, nil
 }
 
+// errFound stops a walk at what it looked for.
+var errFound = errors.New("found")
+
 // findKey moves the scanner from an object's '{' to the value of key.
-func (s *scanner) findKey(key string) bool {
-	s.i++ // '{'
-	for {
-		s.ws()
-		switch s.peek() {
-		case ',':
-			s.i++
-			s.ws()
-		case '}', 0:
-			return false
-		}
-		if s.peek() != '"' {
-			return false
-		}
-		ks, ke := s.str()
-		k := s.text[ks:ke]
-		if strings.IndexByte(k, '\\') >= 0 {
-			if u, err := unquote(k); err == nil {
-				k = u
+func findKey(sc *jsonscan.Scanner, t *jsonText, key string) (bool, error) {
+	err := sc.ObjectAt(func(raw []byte, plain bool) error {
+		if plain {
+			if string(raw[1:len(raw)-1]) == key {
+				return errFound
 			}
+		} else if k, err := t.key(raw, false); err == nil && k == key {
+			return errFound
 		}
-		s.ws()
-		if s.peek() != ':' {
-			return false
-		}
-		s.i++
-		s.ws()
-		if k == key {
-			return true
-		}
-		if _, end := s.value(); end <= 0 {
-			return false
-		}
+		_, err := sc.Value()
+		return err
+	})
+	if err == errFound {
+		return true, nil
 	}
+	return false, err
 }
 
 // findIndex moves the scanner from an array's '[' to its n-th item.
-func (s *scanner) findIndex(n int) bool {
-	s.i++ // '['
-	for i := 0; ; i++ {
-		s.ws()
-		if s.peek() == ',' {
-			s.i++
-			s.ws()
-		}
-		if c := s.peek(); c == ']' || c == 0 {
-			return false
-		}
+func findIndex(sc *jsonscan.Scanner, n int) (bool, error) {
+	i := 0
+	err := sc.ArrayAt(func() error {
 		if i == n {
-			return true
+			return errFound
 		}
-		s.value()
+		i++
+		_, err := sc.Value()
+		return err
+	})
+	if err == errFound {
+		return true, nil
 	}
+	return false, err
 }
 
 // pathValue renders the JSON text found at a path as a column value: as
@@ -201,14 +184,14 @@ func (c *collector) pathValue(text, col string) (string, error) {
 }
 
 // appendPaths appends the value of every path column found in the record
-// text to pairs.
-func (c *collector) appendPaths(text string, pairs []kv) ([]kv, error) {
+// rec (a slice of t's data) to pairs.
+func (c *collector) appendPaths(t *jsonText, rec []byte, pairs []kv) ([]kv, error) {
 	for i := range c.paths {
 		p := &c.paths[i]
 		if p.col < 0 {
 			p.col = c.column(p.name)
 		}
-		raw, ok, err := p.path.extract(text)
+		raw, ok, err := p.path.extract(t, rec)
 		if err != nil {
 			return pairs, err
 		}

@@ -71,7 +71,8 @@ func TestPathExtract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, found, err := p.extract(rec)
+		data := []byte(rec)
+		got, found, err := p.extract(&jsonText{data: data, text: rec}, data)
 		if err != nil || got != tt.want || found != tt.found {
 			t.Errorf("extract(%q) = %q, %v, %v; want %q, %v", tt.path, got, found, err, tt.want, tt.found)
 		}
@@ -300,7 +301,8 @@ func FuzzPath(f *testing.F) {
 		if !json.Valid([]byte(doc)) {
 			return
 		}
-		got, found, err := p.extract(doc)
+		data := []byte(doc)
+		got, found, err := p.extract(&jsonText{data: data, text: doc}, data)
 		if err != nil || !found {
 			return
 		}
