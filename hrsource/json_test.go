@@ -305,6 +305,14 @@ func TestJSONInPlaceMatchesStream(t *testing.T) {
 		{`"just a string"`, "", ""},
 		{`[{"id": "1"}, 7, {"id": "1"}, {"id": ""}, {"id": "3", "id": "4"}]`, "", ""},
 		{`[{"id": "1", "e\u0301": "x", "k\\"q": "y"}]`, "", ""},
+		// Not JSON past records the walk had read: what it added (records,
+		// columns, problems) is undone before the streaming decoder reads
+		// the page again.
+		{`[{"id": "1", "a": null}, {"id": "1"}, {"id": "2", "extra": {"x": 1,]`, "", ""},
+		{`{"data": [{"id": "1", "q": 1}], "next": "/p2", "tail": [1,}`, "data", "next"},
+		{`[{"id": "1"}, {"id": "2"}] [`, "", ""},
+		// Not UTF-8 somewhere: each record is checked before it is read.
+		{"[{\"id\": \"1\", \"a\": 1}, {\"id\": \"\xff\", \"b\": 2}, {\"id\": \"3\"}]", "", ""},
 	}
 	for _, tt := range tests {
 		stream, inPlace, sNext, iNext, sErr, iErr := readBothWays(tt.doc, tt.records, tt.next)
