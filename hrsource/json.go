@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/skillsync/skillsync/internal/jsonscan"
 )
@@ -38,7 +39,8 @@ type kv struct {
 	value string
 }
 
-// readJSONBytes is readJSON for a document held in memory (an HTTP page).
+// readJSONBytes is readJSON for a document held in memory (an HTTP page,
+// a JSON file read whole); data must not change afterwards (aliasText).
 // It walks the page once with jsonscan's validating scanner, each record
 // flattened where it lies and its values slices of the page's text. A
 // page that turns out not to be JSON is read again through readJSON,
@@ -47,7 +49,7 @@ type kv struct {
 func (c *collector) readJSONBytes(data []byte, name, recordsPath, nextPath string) string {
 	body := bytes.TrimPrefix(data, utf8BOM)
 	d := &jsonDoc{c: c, name: name, records: splitPath(recordsPath), next: splitPath(nextPath)}
-	pg := &page{doc: d, sc: jsonscan.Scanner{Data: body}, t: jsonText{data: body, text: string(body)}, utf8: utf8.Valid(body)}
+	pg := &page{doc: d, sc: jsonscan.Scanner{Data: body}, t: aliasText(body), utf8: utf8.Valid(body)}
 	before := c.mark()
 	err := pg.document()
 	if syntaxError(err) != nil {
@@ -67,6 +69,15 @@ func (c *collector) readJSONBytes(data []byte, name, recordsPath, nextPath strin
 type jsonText struct {
 	data []byte
 	text string
+}
+
+// aliasText is the jsonText of data without a copy: its text shares
+// data's memory. data must never change afterwards; the callers' buffers
+// (an HTTP page's body, a JSON file read whole) are read once and then
+// only read. A copy would hold a second page (or file) in memory while
+// the records are read, and for as long as their values live.
+func aliasText(data []byte) jsonText {
+	return jsonText{data: data, text: unsafe.String(unsafe.SliceData(data), len(data))}
 }
 
 // str returns the text of b, a slice of t.data (as jsonscan hands them
