@@ -268,13 +268,52 @@ func (s *Scanner) skipArray() error {
 // escapes or non-ASCII bytes, usable as is between its quotes. An error
 // from fn stops the walk and is returned as is.
 func (s *Scanner) Object(fn func(key []byte, plainKey bool, val []byte) error) error {
-	return s.ObjectAt(func(key []byte, plainKey bool) error {
+	// ObjectAt's loop written out again: this is liveperson's hot path,
+	// where a second callback per member costs.
+	if s.Peek() != '{' {
+		return s.Error("object expected")
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	s.Pos++
+	if s.Peek() == '}' {
+		s.Pos++
+		s.Depth--
+		return nil
+	}
+	for {
+		if s.Peek() != '"' {
+			return s.Error("object key expected")
+		}
+		kstart := s.Pos
+		slow, err := s.Str()
+		if err != nil {
+			return err
+		}
+		key := s.Data[kstart:s.Pos]
+		if s.Peek() != ':' {
+			return s.Error("':' expected")
+		}
+		s.Pos++
 		val, err := s.Value()
 		if err != nil {
 			return err
 		}
-		return fn(key, plainKey, val)
-	})
+		if err := fn(key, !slow, val); err != nil {
+			return err
+		}
+		switch s.Peek() {
+		case ',':
+			s.Pos++
+		case '}':
+			s.Pos++
+			s.Depth--
+			return nil
+		default:
+			return s.Error("',' or '}' expected")
+		}
+	}
 }
 
 // ObjectAt reads the object at the current position, calling fn with
@@ -327,13 +366,37 @@ func (s *Scanner) ObjectAt(fn func(key []byte, plainKey bool) error) error {
 // Array reads the array at the current position, calling fn with each
 // raw element.
 func (s *Scanner) Array(fn func(elem []byte) error) error {
-	return s.ArrayAt(func() error {
+	if s.Peek() != '[' {
+		return s.Error("array expected")
+	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	s.Pos++
+	if s.Peek() == ']' {
+		s.Pos++
+		s.Depth--
+		return nil
+	}
+	for {
 		v, err := s.Value()
 		if err != nil {
 			return err
 		}
-		return fn(v)
-	})
+		if err := fn(v); err != nil {
+			return err
+		}
+		switch s.Peek() {
+		case ',':
+			s.Pos++
+		case ']':
+			s.Pos++
+			s.Depth--
+			return nil
+		default:
+			return s.Error("',' or ']' expected")
+		}
+	}
 }
 
 // ArrayAt reads the array at the current position, calling fn positioned
