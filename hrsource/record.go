@@ -1,6 +1,8 @@
 // Package hrsource reads staffing records from the places HR data lives (CSV,
 // JSON and JSON Lines files, HTTP endpoints, a Postgres query), maps their
 // columns onto skillsync's record model and validates them.
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports internal/secret and internal/jsonscan; never liveperson, store or sync.
 package hrsource
 
 import (

@@ -50,6 +50,8 @@
 // codec, lpsim and the sync engine loop over the table. Adding a field is
 // a Skill field (and a SkillSettings field), one entry and tests;
 // fields_test.go fails while any field lacks its entry.
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports internal/secret and internal/jsonscan; never hrsource, store or sync.
 package liveperson
 
 import "encoding/json"

@@ -4,6 +4,8 @@
 // Files are named NNNNN_description.sql and carry goose's "-- +goose Up"
 // annotations. Each migration runs in its own transaction. Never edit a
 // migration that has been released; add a new one instead.
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports nothing of skillsync.
 package migrations
 
 import "embed"

@@ -1,6 +1,11 @@
-// Package store keeps skillsync's state in PostgreSQL: runs and their
-// operation journal, the ownership registry, source snapshots, pending
-// deletes, and the advisory lock that allows one applying run at a time.
+// Package store keeps skillsync's state in PostgreSQL, every piece of it
+// belonging to one LivePerson account (Store.Account gives the view of one):
+// runs and their operation journal, the ownership registry, source
+// snapshots, pending deletes, stored plans, the notifications outbox, and
+// the advisory lock per account that allows one applying run at a time.
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports migrations
+// and internal/secret; never hrsource, liveperson or sync.
 package store
 
 import (

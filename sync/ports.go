@@ -51,6 +51,8 @@
 //
 // Policies (sync, upsert-only, create-only) filter the result. The planner
 // does no I/O: the same input gives the same plan, sorted by skill name.
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports hrsource, liveperson, store and internal/secret; never cmd.
 package sync
 
 import (

@@ -10,6 +10,8 @@
 // a nested object flattened into dotted columns) is the caller's. It
 // imports only the standard library, so that both adapters may import it
 // without importing each other.
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports nothing of skillsync (the standard library only).
 package jsonscan
 
 import (

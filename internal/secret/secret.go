@@ -9,6 +9,8 @@
 // Every package that redacts uses this one; none keeps its own token,
 // length rule or wrapped error. It imports only the standard library, so
 // that any package of the module (adapters, sync, cmd) may import it.
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports nothing of skillsync (the standard library only).
 package secret
 
 import (

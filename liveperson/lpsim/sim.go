@@ -55,6 +55,8 @@
 //
 // Tests use New, Serve and the seeding, inspection and fault methods; the
 // demo uses Start.
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports liveperson (its types and the table of skill fields) only.
 package lpsim
 
 import (

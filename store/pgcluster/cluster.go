@@ -8,6 +8,8 @@
 // no knowledge of tests. It may import the standard library and pgx, and
 // must not import `testing` (the demo ships in the binary) nor any package
 // of this module.
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports nothing of skillsync, and never testing.
 package pgcluster
 
 import (

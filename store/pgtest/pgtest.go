@@ -10,6 +10,8 @@
 // It is a thin testing layer: the cluster itself lives in pgcluster, which
 // does not import testing and which the demo uses. It may import testing,
 // pgx, store (for the migrations) and pgcluster; only tests import it.
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports store, store/pgcluster and migrations.
 package pgtest
 
 import (

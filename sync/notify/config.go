@@ -3,6 +3,8 @@
 // sinks (a signed JSON webhook, Slack, Microsoft Teams), and a background
 // Sender delivers them with retries, once across replicas. Nothing here can
 // delay or change a run.
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports sync, store and internal/secret.
 package notify
 
 import (
