@@ -68,6 +68,11 @@ type applier struct {
 	// delete failed: their delete waits (LivePerson keeps the names of
 	// deleted skills, and the rules could not create the name again).
 	unfreed map[int64]bool
+	// absent are the settlements of earlier runs' creates the plan found
+	// absent from its list, read at absentRev, kept until a write proves
+	// that list current (absentproof.go).
+	absent    []store.OpUpdate
+	absentRev string
 }
 
 func newApplier(skills SkillsAPI, st RunStore, log *slog.Logger, runID int64, batch int, counts *applyCounts) *applier {
@@ -222,6 +227,10 @@ func (a *applier) takeOver(ctx context.Context, p *Plan) error {
 			Error: fmt.Sprintf("outcome unknown; resolved by run %d: %s", a.runID, r.Note)}
 		if r.Resolution == ResolutionTakenOver {
 			u.SkillID = ptrTo(r.SkillID)
+		}
+		if r.proof != "" {
+			a.deferAbsent(r, u)
+			continue
 		}
 		settled = append(settled, u)
 	}
@@ -438,10 +447,17 @@ func (a *applier) createItems(ctx context.Context, batch []Change, bodies []live
 	if err := a.mark(wctx, jids, store.OpSent, nil, nil); err != nil {
 		return nil, err
 	}
-	created, rev, err := a.skills.CreateSkills(wctx, a.rev, bodies)
+	sent := a.rev
+	created, rev, err := a.skills.CreateSkills(wctx, sent, bodies)
 	a.advance(rev)
 	if unconfirmedLock(err) {
 		return nil, a.unsent(wctx, jids, err)
+	}
+	if err == nil && rev != sent {
+		// The create's revision follows sent: the account was at sent.
+		if err := a.proven(wctx, sent); err != nil {
+			return nil, err
+		}
 	}
 	if errors.Is(err, liveperson.ErrStateChanged) && len(created) == len(bodies) {
 		// All created, but the account may have changed otherwise too:
@@ -816,12 +832,16 @@ func (a *applier) updateItems(ctx context.Context, batch []Change, jids []int64)
 	for i, c := range batch {
 		bodies[i] = *c.After
 	}
-	_, rev, err := a.skills.UpdateSkills(ctx, a.rev, bodies)
+	sent := a.rev
+	_, rev, err := a.skills.UpdateSkills(ctx, sent, bodies)
 	a.advance(rev)
 	if unconfirmedLock(err) {
 		return a.unsent(ctx, jids, err)
 	}
 	if err == nil {
+		if err := a.proven(ctx, sent); err != nil {
+			return err
+		}
 		if err := a.registerUpdated(ctx, batch); err != nil {
 			return err
 		}
@@ -951,10 +971,16 @@ func (a *applier) deleteItems(ctx context.Context, batch []Change, jids []int64)
 	for i, c := range batch {
 		ids[i] = c.SkillID
 	}
-	rev, err := a.skills.DeleteSkills(ctx, a.rev, ids)
+	sent := a.rev
+	rev, err := a.skills.DeleteSkills(ctx, sent, ids)
 	a.advance(rev)
 	if unconfirmedLock(err) {
 		return a.unsent(ctx, jids, err)
+	}
+	if err == nil {
+		if err := a.proven(ctx, sent); err != nil {
+			return err
+		}
 	}
 	if len(batch) == 1 && errors.Is(err, liveperson.ErrNotFound) {
 		// A 404 may mean the skill is gone already, or a wrong path:

@@ -934,9 +934,13 @@ func (ap *applier) writeUsers(ctx context.Context, api UsersAPI, batch []userWri
 		// Filled here, a batch at a time: the copies live while it does.
 		users[i] = withFilled(w.user, w.change.fill)
 	}
-	rev, err := api.UpdateUsers(ctx, ap.rev, users)
+	sent := ap.rev
+	rev, err := api.UpdateUsers(ctx, sent, users)
 	ap.advance(rev)
 	if err == nil {
+		if err := ap.proven(ctx, sent); err != nil {
+			return err
+		}
 		assigned, unassigned := 0, 0
 		for _, w := range batch {
 			assigned += w.assigned

@@ -204,6 +204,11 @@ type CreateResolution struct {
 	SkillID    int64  `json:"skill_id,omitempty"`
 	Resolution string `json:"resolution"`
 	Note       string `json:"note"`
+
+	// proof, for an absent create judged by comparing revisions, is the
+	// revision of the list that did not show it: the row is settled only
+	// once a write sent at that revision succeeds (see absentproof.go).
+	proof string
 }
 
 // PlanInput is everything the planner looks at.
@@ -810,6 +815,9 @@ func takeOver(p *Plan, unconfirmed []store.Operation, listRev string, liveByName
 			r.Note = fmt.Sprintf("no skill named %q in a skill list read at revision %s, not later than revision %s the create was sent under (the list may lag behind it): left for a later run to settle", op.SkillName, cmp.Or(listRev, "unknown"), op.Revision)
 		case live == nil:
 			r.Resolution, r.Note = ResolutionAbsent, fmt.Sprintf("no skill named %q in LivePerson: the create did not happen", op.SkillName)
+			if numericRevision(listRev) && numericRevision(op.Revision) {
+				r.proof = listRev
+			}
 		case taken[live.ID] != 0:
 			r.Resolution, r.Note = ResolutionManaged, fmt.Sprintf("skill %d taken over for the create of run %d", live.ID, taken[live.ID])
 		case managed:
