@@ -910,6 +910,11 @@ func (ap *applier) assignUsers(ctx context.Context, api UsersAPI, a *AssignmentP
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		// As for skills: nothing is journaled, let alone sent, once the
+		// run lock is lost.
+		if err := ap.holdsLock(wctx); err != nil {
+			return err
+		}
 		ops := make([]store.Operation, len(batch))
 		for i, w := range batch {
 			ops[i] = store.Operation{RunID: ap.runID, Action: "assign", SkillName: w.skills, Request: w.summary, State: store.OpIntended}
@@ -937,6 +942,9 @@ func (ap *applier) writeUsers(ctx context.Context, api UsersAPI, batch []userWri
 	sent := ap.rev
 	rev, err := api.UpdateUsers(ctx, sent, users)
 	ap.advance(rev)
+	if unconfirmedLock(err) {
+		return ap.unsent(ctx, jids, err)
+	}
 	if err == nil {
 		if err := ap.proven(ctx, sent); err != nil {
 			return err
