@@ -550,6 +550,12 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 		missing = append(missing, i)
 	}
 	if len(found) > 0 {
+		// The re-read may have outlasted the run lock: another replica
+		// may hold it now and settle these rows from the journal, so
+		// nothing is registered without it (the rows stay sent).
+		if err := a.holdsLock(wctx); err != nil {
+			return nil, err
+		}
 		var fb []Change
 		var fo []*liveperson.Skill
 		var fj []int64
