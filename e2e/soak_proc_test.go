@@ -730,7 +730,7 @@ func (s *seedRun) lockHolder(ctx context.Context) (int32, error) {
 		SELECT pid FROM pg_locks
 		WHERE locktype = 'advisory' AND granted AND objsubid = 1
 			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-			AND (classid::bigint << 32) | objid::bigint = $1`, store.DefaultRunLockKey).Scan(&pid)
+			AND (classid::bigint << 32) | objid::bigint = $1`, store.AccountLockKey(store.DefaultRunLockKey, account)).Scan(&pid)
 	if err != nil && strings.Contains(err.Error(), "no rows") {
 		return 0, nil
 	}
