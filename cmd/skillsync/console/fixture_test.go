@@ -90,7 +90,7 @@ func newMemSource() *memSource {
 			Plan: []byte(testPlan), NotApplicable: "it is older than sync.plan_max_age (24h0m0s)"},
 		{Run: Run{ID: 1, Account: "default", Trigger: "schedule", Mode: "apply", Outcome: "applied", StartedAt: now, FinishedAt: &fin,
 			Counts: store.Counts{Create: 14}},
-			Journal: []Operation{{Seq: 1, Action: "update", Skill: "Research", SkillID: &sid, Request: "PUT skills/41", State: "done", HTTPStatus: &status, UpdatedAt: fin}},
+			Journal:       []Operation{{Seq: 1, Action: "update", Skill: "Research", SkillID: &sid, Request: "PUT skills/41", State: "done", HTTPStatus: &status, UpdatedAt: fin}},
 			Notifications: []Notification{{Sink: "oncall", Event: "applied", Status: "sent", Attempts: 1, At: fin}}},
 	}
 	last := runs[0].Run

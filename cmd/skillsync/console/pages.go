@@ -56,7 +56,7 @@ var funcs = template.FuncMap{
 		}
 		return "—"
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"value": valueText,
 	"join":  strings.Join,
 	"deref": func(p *int64) int64 {
