@@ -47,6 +47,8 @@ func TestBrowserApproval(t *testing.T) {
 			t.Errorf("run page lacks %q:\n%s", want, main)
 		}
 	}
+	// The README's image of a run page: a refused run, its plan, Apply.
+	consoletest.Screenshot(t, ctx, "console-run.png")
 	if err := consoletest.Click(ctx, "#apply"); err != nil {
 		t.Fatal(err)
 	}

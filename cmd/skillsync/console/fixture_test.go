@@ -80,13 +80,14 @@ const testPlan = `{"format_version":1,"policy":"sync",
 func newMemSource() *memSource {
 	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 	fin := now.Add(2 * time.Second)
+	fin2, fin3 := fin.Add(time.Hour), fin.Add(2*time.Hour)
 	status := 200
 	sid := int64(41)
 	runs := []RunDetail{
-		{Run: Run{ID: 3, Account: "default", Trigger: "schedule", Mode: "apply", Outcome: "refused", StartedAt: now.Add(2 * time.Hour), FinishedAt: &fin,
+		{Run: Run{ID: 3, Account: "default", Trigger: "schedule", Mode: "apply", Outcome: "refused", StartedAt: now.Add(2 * time.Hour), FinishedAt: &fin3,
 			Error: "refused: active headcount fell 40% (max_active_drop_percent 20)"},
 			Plan: []byte(testPlan), Applicable: true},
-		{Run: Run{ID: 2, Account: "default", Trigger: "manual", Mode: "plan", Outcome: "planned", StartedAt: now.Add(time.Hour), FinishedAt: &fin},
+		{Run: Run{ID: 2, Account: "default", Trigger: "manual", Mode: "plan", Outcome: "planned", StartedAt: now.Add(time.Hour), FinishedAt: &fin2},
 			Plan: []byte(testPlan), NotApplicable: "it is older than sync.plan_max_age (24h0m0s)"},
 		{Run: Run{ID: 1, Account: "default", Trigger: "schedule", Mode: "apply", Outcome: "applied", StartedAt: now, FinishedAt: &fin,
 			Counts: store.Counts{Create: 14}},

@@ -1,0 +1,354 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skillsync/skillsync/cmd/skillsync/console/consoletest"
+	"github.com/skillsync/skillsync/store"
+)
+
+// consoleClient is a browser-like HTTP client of the daemon's console:
+// cookies kept, redirects not followed.
+type consoleClient struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newConsoleClient(t *testing.T, base string, tr http.RoundTripper) *consoleClient {
+	jar, _ := cookiejar.New(nil)
+	return &consoleClient{t: t, base: base, c: &http.Client{Jar: jar, Transport: tr, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (c *consoleClient) do(method, path string, form url.Values) (*http.Response, string) {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+var consoleCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// signIn signs in with token and returns the session cookie's header.
+func (c *consoleClient) signIn(token string) string {
+	c.t.Helper()
+	_, form := c.do("GET", "/login", nil)
+	m := consoleCSRF.FindStringSubmatch(form)
+	if m == nil {
+		c.t.Fatalf("no sign-in form:\n%s", form)
+	}
+	resp, body := c.do("POST", "/login", url.Values{"csrf": {m[1]}, "token": {token}})
+	if resp.StatusCode != http.StatusSeeOther {
+		c.t.Fatalf("sign-in: %d\n%s", resp.StatusCode, body)
+	}
+	return resp.Header.Get("Set-Cookie")
+}
+
+// TestConsoleOnTheDaemon: the daemon serves the console at / beside its
+// other endpoints, which keep working as before; the pages show the store's
+// runs and never a configured secret.
+func TestConsoleOnTheDaemon(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "run_at_start: true\n")
+	d := f.startDaemon(&env{})
+	first := d.nextRun()
+	if first.Run.Outcome != store.OutcomeApplied {
+		t.Fatalf("first run: %+v", first.Run)
+	}
+	// A run whose recorded error and journal quote the LivePerson secret
+	// (a server that repeated it back, stored before redaction existed).
+	leaky := recordLeakyRun(t, f.dbURL)
+
+	for _, p := range []string{"/livez", "/readyz", "/status", "/metrics"} {
+		if code, body, _ := d.do("GET", p, ""); code != 200 {
+			t.Errorf("GET %s: %d %s", p, code, body)
+		}
+	}
+	if code, body, _ := d.do("POST", "/v1/runs?mode=plan", testTriggerToken); code != 200 || !strings.Contains(body, `"status": "finished"`) {
+		t.Errorf("POST /v1/runs: %d %s", code, body)
+	}
+	if code, _, _ := d.do("POST", "/v1/runs", "wrong-token-wrong-token"); code != 401 {
+		t.Errorf("POST /v1/runs with a wrong token: %d", code)
+	}
+
+	c := newConsoleClient(t, "http://"+d.addr, nil)
+	if resp, _ := c.do("GET", "/", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("GET / signed out: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	cookie := c.signIn(testTriggerToken)
+	if strings.Contains(cookie, "Secure") || !strings.Contains(cookie, "HttpOnly") || !strings.Contains(cookie, "SameSite=Strict") {
+		t.Errorf("session cookie over plain HTTP: %q", cookie)
+	}
+	pages := map[string][]string{
+		"/":                                   {"12345678", "default", fmt.Sprintf(`href="/runs/%d"`, first.Run.ID), "@every 1h"},
+		"/runs":                               {fmt.Sprintf(`href="/runs/%d"`, first.Run.ID), "applied", "no_changes"},
+		"/runs?outcome=failed":                {fmt.Sprintf(`href="/runs/%d"`, leaky)},
+		fmt.Sprintf("/runs/%d", first.Run.ID): {"Research &amp; Development", `<span class="sym">&#43;</span>`, "rule department", "members", "Journal", "create"},
+		fmt.Sprintf("/runs/%d", leaky):        {"[redacted]", "quoted"},
+		"/skills":                             {"Research &amp; Development", "department"},
+		"/pending":                            {"Nothing is waiting"},
+	}
+	for path, wants := range pages {
+		resp, body := c.do("GET", path, nil)
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d\n%s", path, resp.StatusCode, body)
+			continue
+		}
+		for _, w := range wants {
+			if !strings.Contains(body, w) {
+				t.Errorf("GET %s lacks %q", path, w)
+			}
+		}
+		for _, secret := range []string{testClientSecret, testTriggerToken} {
+			if strings.Contains(body, secret) {
+				t.Errorf("GET %s shows a secret", path)
+			}
+		}
+		if resp.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("GET %s has no CSP", path)
+		}
+	}
+	// The stored plan of a dry run has no Apply button in a build that
+	// cannot apply stored plans.
+	if _, body := c.do("GET", "/runs?outcome=planned", nil); strings.Contains(body, "Apply this plan") {
+		t.Errorf("Apply button without skillsync apply")
+	}
+}
+
+// recordLeakyRun records a failed run whose error and journal quote the
+// test's LivePerson client secret, and returns its id.
+func recordLeakyRun(t *testing.T, dbURL string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run, err := st.BeginRun(ctx, store.TriggerManual, store.ModeApply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.JournalAdd(ctx, run.ID, []store.Operation{{Seq: 1, Action: "create", SkillName: "Leak", State: store.OpFailed,
+		Request: "POST skills", Error: "the server quoted client_secret=" + testClientSecret}}); err != nil {
+		t.Fatal(err)
+	}
+	run.Outcome, run.Error = store.OutcomeFailed, "token endpoint said: bad secret "+testClientSecret+" quoted"
+	if err := st.FinishRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	return run.ID
+}
+
+func TestConsoleOffWithoutToken(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	d := newDaemon(&app{cfg: &cfg, metrics: newMetrics()}, &env{})
+	for _, r := range []*http.Request{
+		httptest.NewRequest("GET", "/", nil), httptest.NewRequest("GET", "/login", nil),
+		httptest.NewRequest("POST", "/login", strings.NewReader("token=")), httptest.NewRequest("GET", "/runs/1", nil),
+		httptest.NewRequest("GET", "/static/console.css", nil),
+	} {
+		rec := httptest.NewRecorder()
+		d.handler().ServeHTTP(rec, r)
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("%s %s with no trigger_token: %d, want 404", r.Method, r.URL.Path, rec.Code)
+		}
+	}
+	rec := httptest.NewRecorder()
+	d.handler().ServeHTTP(rec, httptest.NewRequest("GET", "/livez", nil))
+	if rec.Code != 200 {
+		t.Errorf("/livez: %d", rec.Code)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key into dir.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "skillsync test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile = writeFile(t, dir, "cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	keyFile = writeFile(t, dir, "key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})))
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// TestDaemonTLS: with server.tls_cert_file and tls_key_file every endpoint
+// is HTTPS, and the console's session cookie is Secure.
+func TestDaemonTLS(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "")
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	raw, err := os.ReadFile(f.configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.Replace(string(raw), `trigger_token: "${TRIGGER_TOKEN}"}`,
+		fmt.Sprintf(`trigger_token: "${TRIGGER_TOKEN}", tls_cert_file: %s, tls_key_file: %s}`, certFile, keyFile), 1)
+	if conf == string(raw) {
+		t.Fatal("the fixture's server line changed: update this test")
+	}
+	if err := os.WriteFile(f.configPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := f.startDaemon(&env{})
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.CloseIdleConnections()
+	c := newConsoleClient(t, "https://"+d.addr, tr)
+	for _, p := range []string{"/livez", "/status", "/metrics"} {
+		if resp, body := c.do("GET", p, nil); resp.StatusCode != 200 || resp.TLS == nil {
+			t.Errorf("GET https %s: %d %s", p, resp.StatusCode, body)
+		}
+	}
+	if cookie := c.signIn(testTriggerToken); !strings.Contains(cookie, "Secure") || !strings.Contains(cookie, "HttpOnly") {
+		t.Errorf("session cookie over TLS: %q", cookie)
+	}
+	if resp, body := c.do("GET", "/", nil); resp.StatusCode != 200 || !strings.Contains(body, "12345678") ||
+		!strings.Contains(resp.Header.Get("Strict-Transport-Security"), "max-age=") {
+		t.Errorf("GET https /: %d %v", resp.StatusCode, resp.Header)
+	}
+	// Plain HTTP is not served.
+	resp, err := http.Get("http://" + d.addr + "/livez")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Errorf("plain HTTP served /livez")
+		}
+	}
+}
+
+func TestConfigTLSKeys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	hr := writeFile(t, dir, "hr.csv", "EmployeeNumber,Department\n1,Sales\n")
+	certFile, keyFile, _ := selfSigned(t, dir)
+	garbage := writeFile(t, dir, "garbage.pem", "not a certificate")
+	missing := filepath.Join(dir, "missing.pem")
+	for name, tc := range map[string]struct {
+		cert, key string
+		want      string // "" valid
+	}{
+		"neither":      {"", "", ""},
+		"both":         {certFile, keyFile, ""},
+		"cert only":    {certFile, "", "server.tls_key_file: required with server.tls_cert_file"},
+		"key only":     {"", keyFile, "server.tls_cert_file: required with server.tls_key_file"},
+		"missing cert": {missing, keyFile, "server.tls_cert_file: open " + missing},
+		"missing key":  {certFile, missing, "server.tls_key_file: open " + missing},
+		"not PEM":      {garbage, keyFile, "server.tls_cert_file, server.tls_key_file: not a PEM certificate and its private key"},
+		"swapped":      {keyFile, certFile, "not a PEM certificate and its private key"},
+	} {
+		extra := fmt.Sprintf("server: {tls_cert_file: %q, tls_key_file: %q}\n", tc.cert, tc.key)
+		path := writeFile(t, t.TempDir(), "config.yaml", minimalConfig(hr, extra))
+		cfg, _, err := loadConfig(path, testEnv)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case tc.want == "" && cfg.Server.TLS() != (tc.cert != ""):
+			t.Errorf("%s: TLS() = %v", name, cfg.Server.TLS())
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: error %v, want %q", name, err, tc.want)
+		}
+	}
+}
+
+// TestConsoleInBrowser drives the daemon's console in headless Chromium:
+// sign in, the overview, the history and a run's page. With
+// SKILLSYNC_CONSOLE_SCREENSHOTS=$PWD/docs it renews two of the README's
+// images (console-run.png comes from the console's own browser test).
+func TestConsoleInBrowser(t *testing.T) {
+	t.Parallel()
+	ctx := consoletest.Browser(t)
+	f := setup(t, "run_at_start: true\n")
+	d := f.startDaemon(&env{})
+	first := d.nextRun()
+	if code, body, _ := d.do("POST", "/v1/runs?mode=plan", testTriggerToken); code != 200 {
+		t.Fatalf("POST /v1/runs: %d %s", code, body)
+	}
+	base := "http://" + d.addr
+
+	if err := consoletest.SignIn(ctx, base, testTriggerToken); err != nil {
+		t.Fatal(err)
+	}
+	main, err := consoletest.Text(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Overview", "default", "LivePerson account 12345678", "healthy", "Next run"} {
+		if !strings.Contains(main, want) {
+			t.Errorf("overview lacks %q:\n%s", want, main)
+		}
+	}
+	consoletest.Screenshot(t, ctx, "console-overview.png")
+
+	if err := consoletest.Click(ctx, `nav a[href="/runs"]`); err != nil {
+		t.Fatal(err)
+	}
+	main, _ = consoletest.Text(ctx, "main")
+	if !strings.Contains(main, "applied") || !strings.Contains(main, "no_changes") {
+		t.Errorf("history lacks the runs:\n%s", main)
+	}
+	consoletest.Screenshot(t, ctx, "console-runs.png")
+
+	if err := consoletest.Click(ctx, fmt.Sprintf(`table.runs a[href="/runs/%d"]`, first.Run.ID)); err != nil {
+		t.Fatal(err)
+	}
+	main, _ = consoletest.Text(ctx, "main")
+	for _, want := range []string{fmt.Sprintf("Run %d", first.Run.ID), "+ Research & Development", "rule department", "Journal", "done"} {
+		if !strings.Contains(main, want) {
+			t.Errorf("run page lacks %q:\n%s", want, main)
+		}
+	}
+}
