@@ -352,3 +352,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// The console leaves the daemon's own paths alone: a GET of POST /v1/runs
+// is still 405, an unknown path still 404, with the console on.
+func TestConsoleLeavesOtherPaths(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	cfg.Server.TriggerToken = testTriggerToken
+	d := newDaemon(&app{cfg: &cfg, metrics: newMetrics()}, &env{})
+	for path, want := range map[string]int{"/v1/runs": 405, "/v1/nope": 404, "/nope": 404, "/": 303, "/runs/1": 303, "/login": 200} {
+		rec := httptest.NewRecorder()
+		d.handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s: %d, want %d", path, rec.Code, want)
+		}
+	}
+}

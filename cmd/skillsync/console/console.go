@@ -199,9 +199,8 @@ const (
 	DefaultPageSize   = 25
 )
 
-// Console serves the pages. It is an http.Handler meant to be mounted at
-// "/" of the daemon's mux: the daemon's own routes (/metrics, /status, ...)
-// take precedence there.
+// Console serves the pages. It is an http.Handler, mounted on the daemon's
+// mux at its Paths.
 type Console struct {
 	opts     Options
 	sessions *sessions
@@ -230,6 +229,18 @@ func New(o Options) *Console {
 	c.sessions = newSessions(o.Token, o.SessionTTL, o.Now)
 	c.routes()
 	return c
+}
+
+// Paths are the mux patterns of the console's pages: a server that has
+// other endpoints mounts the console on these (Mount), so that its own
+// paths keep their answers (a GET of a POST-only endpoint stays 405).
+var Paths = []string{"/{$}", "/login", "/logout", "/runs", "/runs/", "/pending", "/skills", "/static/"}
+
+// Mount registers the console on mux at Paths.
+func (c *Console) Mount(mux *http.ServeMux) {
+	for _, p := range Paths {
+		mux.Handle(p, c)
+	}
 }
 
 // Enabled says whether the console serves pages (a token is configured).
