@@ -103,7 +103,10 @@ func (s consoleSource) Run(ctx context.Context, id int64) (console.RunDetail, er
 	if err != nil {
 		return console.RunDetail{}, err
 	}
-	d := console.RunDetail{Run: s.run(r), NoNotifications: "This skillsync does not record notifications."}
+	d := console.RunDetail{Run: s.run(r)}
+	if err := s.notifications(ctx, &d); err != nil {
+		return console.RunDetail{}, err
+	}
 	if len(r.Plan) > 0 {
 		d.Plan = []byte(s.d.app.redact(string(r.Plan)))
 		if r.Mode == store.ModePlan || r.Outcome == store.OutcomeRefused {
@@ -118,6 +121,28 @@ func (s consoleSource) Run(ctx context.Context, id int64) (console.RunDetail, er
 		})
 	}
 	return d, nil
+}
+
+// notifications adds the messages sent (or queued) about the run.
+func (s consoleSource) notifications(ctx context.Context, d *console.RunDetail) error {
+	ds, err := s.d.app.store.RunDeliveries(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	for _, n := range ds {
+		at := n.UpdatedAt
+		if n.SentAt != nil {
+			at = *n.SentAt
+		}
+		d.Notifications = append(d.Notifications, console.Notification{
+			Sink: n.Sink, Event: n.Event, Status: string(n.Status), Attempts: n.Attempts,
+			Error: s.d.app.redact(n.LastError), At: at,
+		})
+	}
+	if len(ds) == 0 && !s.d.app.cfg.Notify.Enabled() {
+		d.NoNotifications = "No notification sink is configured (notify.sinks)."
+	}
+	return nil
 }
 
 func (s consoleSource) PendingDeletes(ctx context.Context) ([]console.PendingDelete, error) {

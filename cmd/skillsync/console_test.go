@@ -117,13 +117,14 @@ func TestConsoleOnTheDaemon(t *testing.T) {
 		t.Errorf("session cookie over plain HTTP: %q", cookie)
 	}
 	pages := map[string][]string{
-		"/":                                   {"12345678", "default", fmt.Sprintf(`href="/runs/%d"`, first.Run.ID), "@every 1h"},
-		"/runs":                               {fmt.Sprintf(`href="/runs/%d"`, first.Run.ID), "applied", "no_changes"},
-		"/runs?outcome=failed":                {fmt.Sprintf(`href="/runs/%d"`, leaky)},
-		fmt.Sprintf("/runs/%d", first.Run.ID): {"Research &amp; Development", `<span class="sym">&#43;</span>`, "rule department", "members", "Journal", "create"},
-		fmt.Sprintf("/runs/%d", leaky):        {"[redacted]", "quoted"},
-		"/skills":                             {"Research &amp; Development", "department"},
-		"/pending":                            {"Nothing is waiting"},
+		"/":                    {"12345678", "default", fmt.Sprintf(`href="/runs/%d"`, first.Run.ID), "@every 1h"},
+		"/runs":                {fmt.Sprintf(`href="/runs/%d"`, first.Run.ID), "applied", "no_changes"},
+		"/runs?outcome=failed": {fmt.Sprintf(`href="/runs/%d"`, leaky)},
+		fmt.Sprintf("/runs/%d", first.Run.ID): {"Research &amp; Development", `<span class="sym">&#43;</span>`, "rule department", "members", "Journal", "create",
+			"No notification sink is configured"},
+		fmt.Sprintf("/runs/%d", leaky): {"[redacted]", "quoted", "<td>oncall</td><td>failed</td><td>queued</td>"},
+		"/skills":                      {"Research &amp; Development", "department"},
+		"/pending":                     {"Nothing is waiting"},
 	}
 	for path, wants := range pages {
 		resp, body := c.do("GET", path, nil)
@@ -172,6 +173,10 @@ func recordLeakyRun(t *testing.T, dbURL string) int64 {
 	}
 	run.Outcome, run.Error = store.OutcomeFailed, "token endpoint said: bad secret "+testClientSecret+" quoted"
 	if err := st.FinishRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EnqueueDeliveries(ctx, "12345678", false, []store.NewDelivery{{RunID: run.ID, AccountID: "12345678",
+		Sink: "oncall", Event: "failed", Payload: []byte(`{}`), At: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
 	return run.ID
