@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/skillsync/skillsync/cmd/skillsync/console"
 	"github.com/skillsync/skillsync/store"
@@ -30,21 +33,47 @@ func (d *daemon) newConsole() *console.Console {
 	})
 }
 
-func (s consoleSource) Accounts(ctx context.Context) ([]console.Account, error) {
+// consoleAccount is one account as the console reads it: its name, its
+// LivePerson account id, its wired app (whose store holds its state) and
+// its next scheduled run.
+type consoleAccount struct {
+	name, id string
+	app      *app
+	next     func() time.Time
+}
+
+// accounts are the accounts the console shows, in configuration order:
+// today the one account of the configuration.
+func (s consoleSource) accounts() []consoleAccount {
 	a := s.d.app
-	acc := console.Account{
-		Name: defaultAccount, AccountID: a.cfg.LivePerson.AccountID, Schedule: a.cfg.Schedule,
-		RunInProgress: a.busy(),
+	return []consoleAccount{{name: defaultAccount, id: a.cfg.LivePerson.AccountID, app: a, next: s.d.nextRun}}
+}
+
+func (s consoleSource) Accounts(ctx context.Context) ([]console.Account, error) {
+	var out []console.Account
+	for _, ca := range s.accounts() {
+		acc, err := ca.status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("account %s: %w", ca.name, err)
+		}
+		out = append(out, acc)
 	}
-	if next := s.d.nextRun(); !next.IsZero() {
+	return out, nil
+}
+
+// status is the account's overview.
+func (ca consoleAccount) status(ctx context.Context) (console.Account, error) {
+	a := ca.app
+	acc := console.Account{Name: ca.name, AccountID: ca.id, Schedule: a.cfg.Schedule, RunInProgress: a.busy()}
+	if next := ca.next(); !next.IsZero() {
 		acc.NextRun = &next
 	}
 	last, err := a.store.LastRun(ctx)
 	if err != nil {
-		return nil, err
+		return acc, err
 	}
 	if last != nil {
-		r := s.run(*last)
+		r := ca.run(*last)
 		acc.LastRun = &r
 		acc.RunInProgress = acc.RunInProgress || last.Outcome == store.OutcomeRunning
 		if last.Outcome == store.OutcomeRefused {
@@ -53,62 +82,74 @@ func (s consoleSource) Accounts(ctx context.Context) ([]console.Account, error) 
 	}
 	ok, err := a.store.LastSuccess(ctx)
 	if err != nil {
-		return nil, err
+		return acc, err
 	}
 	if ok != nil {
-		r := s.run(*ok)
+		r := ca.run(*ok)
 		acc.LastSuccess = &r
 	}
 	pending, err := a.store.PendingDeletes(ctx)
 	if err != nil {
-		return nil, err
+		return acc, err
 	}
 	acc.PendingDeletes = len(pending)
-	return []console.Account{acc}, nil
+	return acc, nil
 }
 
-// historyScan bounds the runs read to filter the history by outcome.
+// historyScan bounds the runs read per account to filter the history by
+// outcome.
 const historyScan = 2000
 
 func (s consoleSource) Runs(ctx context.Context, q console.RunQuery) (console.RunPage, error) {
-	if q.Account != "" && q.Account != defaultAccount {
-		return console.RunPage{}, nil
-	}
-	// The store lists the latest runs: a page is cut from them (pages
-	// past historyScan runs are not shown when filtering by outcome).
+	// The store lists each account's latest runs: a page is cut from
+	// them, newest first (pages past historyScan runs are not shown when
+	// filtering by outcome).
 	n := (q.Page+1)*q.Size + 1
 	if q.Outcome != "" {
 		n = max(n, historyScan)
 	}
-	runs, err := s.d.app.store.ListRuns(ctx, n)
-	if err != nil {
-		return console.RunPage{}, err
-	}
 	var match []console.Run
-	for _, r := range runs {
-		if q.Outcome == "" || string(r.Outcome) == q.Outcome {
-			match = append(match, s.run(r))
+	for _, ca := range s.accounts() {
+		if q.Account != "" && q.Account != ca.name {
+			continue
+		}
+		runs, err := ca.app.store.ListRuns(ctx, n)
+		if err != nil {
+			return console.RunPage{}, fmt.Errorf("account %s: %w", ca.name, err)
+		}
+		for _, r := range runs {
+			if q.Outcome == "" || string(r.Outcome) == q.Outcome {
+				match = append(match, ca.run(r))
+			}
 		}
 	}
+	slices.SortStableFunc(match, func(a, b console.Run) int { return cmp.Compare(b.ID, a.ID) })
 	from := min(q.Page*q.Size, len(match))
 	to := min(from+q.Size, len(match))
 	return console.RunPage{Runs: match[from:to], More: to < len(match)}, nil
 }
 
-func (s consoleSource) Run(ctx context.Context, id int64) (console.RunDetail, error) {
-	r, ops, err := s.d.app.store.GetRun(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return console.RunDetail{}, fmt.Errorf("run %d: %w", id, console.ErrNotFound)
+// find returns the run and its journal from the account that holds it.
+func (s consoleSource) find(ctx context.Context, id int64) (consoleAccount, store.Run, []store.Operation, error) {
+	for _, ca := range s.accounts() {
+		r, ops, err := ca.app.store.GetRun(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		return ca, r, ops, err
 	}
+	return consoleAccount{}, store.Run{}, nil, fmt.Errorf("run %d: %w", id, console.ErrNotFound)
+}
+
+func (s consoleSource) Run(ctx context.Context, id int64) (console.RunDetail, error) {
+	ca, r, ops, err := s.find(ctx, id)
 	if err != nil {
 		return console.RunDetail{}, err
 	}
-	d := console.RunDetail{Run: s.run(r)}
-	if err := s.notifications(ctx, &d); err != nil {
-		return console.RunDetail{}, err
-	}
+	redact := ca.app.redact
+	d := console.RunDetail{Run: ca.run(r)}
 	if len(r.Plan) > 0 {
-		d.Plan = []byte(s.d.app.redact(string(r.Plan)))
+		d.Plan = []byte(redact(string(r.Plan)))
 		if r.Mode == store.ModePlan || r.Outcome == store.OutcomeRefused {
 			d.NotApplicable = "this skillsync cannot apply stored plans (skillsync apply is not in this build)."
 		}
@@ -116,16 +157,19 @@ func (s consoleSource) Run(ctx context.Context, id int64) (console.RunDetail, er
 	for _, op := range ops {
 		d.Journal = append(d.Journal, console.Operation{
 			Seq: op.Seq, Action: op.Action, Skill: op.SkillName, SkillID: op.SkillID,
-			Request: s.d.app.redact(op.Request), State: string(op.State), HTTPStatus: op.HTTPStatus,
-			Error: s.d.app.redact(op.Error), UpdatedAt: op.UpdatedAt,
+			Request: redact(op.Request), State: string(op.State), HTTPStatus: op.HTTPStatus,
+			Error: redact(op.Error), UpdatedAt: op.UpdatedAt,
 		})
+	}
+	if err := ca.notifications(ctx, &d); err != nil {
+		return console.RunDetail{}, err
 	}
 	return d, nil
 }
 
 // notifications adds the messages sent (or queued) about the run.
-func (s consoleSource) notifications(ctx context.Context, d *console.RunDetail) error {
-	ds, err := s.d.app.store.RunDeliveries(ctx, d.ID)
+func (ca consoleAccount) notifications(ctx context.Context, d *console.RunDetail) error {
+	ds, err := ca.app.store.RunDeliveries(ctx, d.ID)
 	if err != nil {
 		return err
 	}
@@ -136,28 +180,30 @@ func (s consoleSource) notifications(ctx context.Context, d *console.RunDetail) 
 		}
 		d.Notifications = append(d.Notifications, console.Notification{
 			Sink: n.Sink, Event: n.Event, Status: string(n.Status), Attempts: n.Attempts,
-			Error: s.d.app.redact(n.LastError), At: at,
+			Error: ca.app.redact(n.LastError), At: at,
 		})
 	}
-	if len(ds) == 0 && !s.d.app.cfg.Notify.Enabled() {
+	if len(ds) == 0 && !ca.app.cfg.Notify.Enabled() {
 		d.NoNotifications = "No notification sink is configured (notify.sinks)."
 	}
 	return nil
 }
 
 func (s consoleSource) PendingDeletes(ctx context.Context) ([]console.PendingDelete, error) {
-	pending, err := s.d.app.store.PendingDeletes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	grace := s.d.app.cfg.Sync.DeleteAfterRuns
-	out := make([]console.PendingDelete, 0, len(pending))
-	for _, p := range pending {
-		out = append(out, console.PendingDelete{
-			Account: defaultAccount, Skill: p.SkillName, SkillID: p.SkillID,
-			MissingRuns: p.ConsecutiveMissingRuns, FirstMissingRun: p.FirstMissingRun, Since: p.UpdatedAt,
-			Reason: pendingReason(p, grace),
-		})
+	var out []console.PendingDelete
+	for _, ca := range s.accounts() {
+		pending, err := ca.app.store.PendingDeletes(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("account %s: %w", ca.name, err)
+		}
+		grace := ca.app.cfg.Sync.DeleteAfterRuns
+		for _, p := range pending {
+			out = append(out, console.PendingDelete{
+				Account: ca.name, Skill: p.SkillName, SkillID: p.SkillID,
+				MissingRuns: p.ConsecutiveMissingRuns, FirstMissingRun: p.FirstMissingRun, Since: p.UpdatedAt,
+				Reason: pendingReason(p, grace),
+			})
+		}
 	}
 	return out, nil
 }
@@ -173,22 +219,24 @@ func pendingReason(p store.PendingDelete, grace int) string {
 }
 
 func (s consoleSource) OwnedSkills(ctx context.Context) ([]console.OwnedSkill, error) {
-	owned, err := s.d.app.store.OwnedSkills(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]console.OwnedSkill, 0, len(owned))
-	for _, o := range owned {
-		out = append(out, console.OwnedSkill{Account: defaultAccount, Name: o.Name, SkillID: o.SkillID, Rule: o.RuleID, Key: o.RuleKey,
-			Adopted: o.Adopted, CreatedByRun: o.CreatedByRun, CreatedAt: o.CreatedAt})
+	var out []console.OwnedSkill
+	for _, ca := range s.accounts() {
+		owned, err := ca.app.store.OwnedSkills(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("account %s: %w", ca.name, err)
+		}
+		for _, o := range owned {
+			out = append(out, console.OwnedSkill{Account: ca.name, Name: o.Name, SkillID: o.SkillID, Rule: o.RuleID, Key: o.RuleKey,
+				Adopted: o.Adopted, CreatedByRun: o.CreatedByRun, CreatedAt: o.CreatedAt})
+		}
 	}
 	return out, nil
 }
 
 // run is a run row for the console, its error redacted.
-func (s consoleSource) run(r store.Run) console.Run {
+func (ca consoleAccount) run(r store.Run) console.Run {
 	return console.Run{
-		ID: r.ID, Account: defaultAccount, Trigger: string(r.Trigger), Mode: string(r.Mode), Outcome: string(r.Outcome),
-		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Counts: r.Counts, Error: s.d.app.redact(r.Error),
+		ID: r.ID, Account: ca.name, Trigger: string(r.Trigger), Mode: string(r.Mode), Outcome: string(r.Outcome),
+		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Counts: r.Counts, Error: ca.app.redact(r.Error),
 	}
 }
