@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/skillsync/skillsync/cmd/skillsync/console/consoletest"
 )
 
@@ -49,6 +51,14 @@ func TestBrowserApproval(t *testing.T) {
 	}
 	// The README's image of a run page: a refused run, its plan, Apply.
 	consoletest.Screenshot(t, ctx, "console-run.png")
+	// Readable on a phone: the page fits a 390 px wide screen (wide
+	// tables scroll inside their own box).
+	if over, err := consoletest.Overflow(ctx, 390, 844); err != nil || over > 0 {
+		t.Errorf("on a phone the run page is %d px too wide (%v)", over, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateReset()); err != nil {
+		t.Fatal(err)
+	}
 	if err := consoletest.Click(ctx, "#apply"); err != nil {
 		t.Fatal(err)
 	}

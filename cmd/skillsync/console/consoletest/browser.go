@@ -132,3 +132,19 @@ func Screenshot(t testing.TB, ctx context.Context, name string) {
 		t.Fatal(err)
 	}
 }
+
+// Overflow returns by how many CSS pixels the page is wider than a
+// viewport of width (0: it fits) once the viewport is set to width ×
+// height, as a phone's.
+func Overflow(ctx context.Context, width, height int64) (int64, error) {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height, chromedp.EmulateMobile), chromedp.Reload()); err != nil {
+		return 0, err
+	}
+	// Evaluated by the DevTools protocol, which the page's CSP does not
+	// govern: the page itself runs no script.
+	w, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`document.documentElement.scrollWidth`))
+	if err != nil {
+		return 0, err
+	}
+	return max(w-width, 0), nil
+}
