@@ -176,7 +176,7 @@ func recordLeakyRun(t *testing.T, dbURL string) int64 {
 		t.Fatal(err)
 	}
 	if _, err := st.EnqueueDeliveries(ctx, "12345678", false, []store.NewDelivery{{RunID: run.ID, AccountID: "12345678",
-		Sink: "oncall", Event: "failed", Payload: []byte(`{}`), At: time.Now()}}); err != nil {
+		Sink: "oncall", Event: "failed", Payload: []byte(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	return run.ID

@@ -90,7 +90,7 @@ func newMemSource() *memSource {
 		{Run: Run{ID: 2, Account: "default", Trigger: "manual", Mode: "plan", Outcome: "planned", StartedAt: now.Add(time.Hour), FinishedAt: &fin2},
 			Plan: []byte(testPlan), NotApplicable: "it is older than sync.plan_max_age (24h0m0s)"},
 		{Run: Run{ID: 1, Account: "default", Trigger: "schedule", Mode: "apply", Outcome: "applied", StartedAt: now, FinishedAt: &fin,
-			Counts: store.Counts{Create: 14}},
+			Counts: store.Counts{Summary: store.Summary{Create: 14}}},
 			Journal:       []Operation{{Seq: 1, Action: "update", Skill: "Research", SkillID: &sid, Request: "PUT skills/41", State: "done", HTTPStatus: &status, UpdatedAt: fin}},
 			Notifications: []Notification{{Sink: "oncall", Event: "applied", Status: "sent", Attempts: 1, At: fin}}},
 	}
@@ -123,7 +123,7 @@ func (a *applier) apply(_ context.Context, id int64, user string) (Run, error) {
 	}
 	now := time.Now()
 	r := Run{ID: 100 + int64(len(a.calls)), Account: "default", Trigger: "approval", Mode: "apply", Outcome: "applied",
-		StartedAt: now, FinishedAt: &now, ApprovedRun: id, ApprovedBy: user, Counts: store.Counts{Create: 1, Update: 1, Delete: 1}}
+		StartedAt: now, FinishedAt: &now, ApprovedRun: id, ApprovedBy: user, Counts: store.Counts{Summary: store.Summary{Create: 1, Update: 1, Delete: 1}}}
 	a.src.add(RunDetail{Run: r})
 	return r, nil
 }
