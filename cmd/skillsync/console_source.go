@@ -27,10 +27,24 @@ func (d *daemon) newConsole() *console.Console {
 		Source: consoleSource{d: d},
 		// Applying a stored plan (`skillsync apply`) is not in this build:
 		// the console shows no Apply button.
-		Apply:  nil,
-		Token:  d.app.cfg.Server.TriggerToken,
-		Logger: d.log,
+		Apply:    nil,
+		Token:    d.app.cfg.Server.TriggerToken,
+		Outcomes: runOutcomes(),
+		Logger:   d.log,
 	})
+}
+
+// runOutcomes are the outcomes a run can have, for the history's filter.
+func runOutcomes() []string {
+	var out []string
+	for _, m := range store.Modes() {
+		for _, o := range m.Outcomes() {
+			if !slices.Contains(out, string(o)) {
+				out = append(out, string(o))
+			}
+		}
+	}
+	return append(out, string(store.OutcomeRunning))
 }
 
 // consoleAccount is one account as the console reads it: its name, its
@@ -237,6 +251,11 @@ func (s consoleSource) OwnedSkills(ctx context.Context) ([]console.OwnedSkill, e
 func (ca consoleAccount) run(r store.Run) console.Run {
 	return console.Run{
 		ID: r.ID, Account: ca.name, Trigger: string(r.Trigger), Mode: string(r.Mode), Outcome: string(r.Outcome),
-		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Counts: r.Counts, Error: ca.app.redact(r.Error),
+		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Counts: consoleCounts(r.Counts), Error: ca.app.redact(r.Error),
 	}
+}
+
+func consoleCounts(c store.Counts) console.Counts {
+	return console.Counts{Create: c.Create, Update: c.Update, Delete: c.Delete, PendingDelete: c.PendingDelete,
+		Unchanged: c.Unchanged, UnmanagedConflict: c.UnmanagedConflict, Assign: c.Assign, Unassign: c.Unassign, Failed: c.Failed}
 }

@@ -18,7 +18,7 @@ func TestBrowserApproval(t *testing.T) {
 	ctx := consoletest.Browser(t)
 	src := newMemSource()
 	ap := &applier{src: src}
-	srv := httptest.NewServer(New(Options{Source: src, Apply: ap.apply, Token: testToken}))
+	srv := httptest.NewServer(New(Options{Source: src, Apply: ap.apply, Token: testToken, Outcomes: testOutcomes}))
 	defer srv.Close()
 
 	// A wrong token keeps the browser on the sign-in form.

@@ -20,8 +20,6 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/skillsync/skillsync/store"
 )
 
 // ErrNotFound is returned by a Source for a run that does not exist.
@@ -75,12 +73,19 @@ type Run struct {
 	Outcome    string
 	StartedAt  time.Time
 	FinishedAt *time.Time
-	Counts     store.Counts
+	Counts     Counts
 	Error      string
 	// ApprovedRun and ApprovedBy are set on an approval run: the run
 	// whose plan it applied, and who approved it.
 	ApprovedRun int64
 	ApprovedBy  string
+}
+
+// Counts are a run's per-action counts (planned in a dry run, done in an
+// apply run).
+type Counts struct {
+	Create, Update, Delete, PendingDelete, Unchanged, UnmanagedConflict int
+	Assign, Unassign, Failed                                            int
 }
 
 // Duration is how long the run took, 0 while it runs.
@@ -188,6 +193,8 @@ type Options struct {
 	SessionTTL time.Duration
 	// PageSize is the number of runs per history page (default 25).
 	PageSize int
+	// Outcomes are the run outcomes the history can be filtered by.
+	Outcomes []string
 	Logger   *slog.Logger
 	// Now is the clock (tests).
 	Now func() time.Time

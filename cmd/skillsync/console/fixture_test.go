@@ -14,8 +14,6 @@ import (
 	gosync "sync"
 	"testing"
 	"time"
-
-	"github.com/skillsync/skillsync/store"
 )
 
 const testToken = "console-test-token-0123456789abcdef"
@@ -90,7 +88,7 @@ func newMemSource() *memSource {
 		{Run: Run{ID: 2, Account: "default", Trigger: "manual", Mode: "plan", Outcome: "planned", StartedAt: now.Add(time.Hour), FinishedAt: &fin2},
 			Plan: []byte(testPlan), NotApplicable: "it is older than sync.plan_max_age (24h0m0s)"},
 		{Run: Run{ID: 1, Account: "default", Trigger: "schedule", Mode: "apply", Outcome: "applied", StartedAt: now, FinishedAt: &fin,
-			Counts: store.Counts{Summary: store.Summary{Create: 14}}},
+			Counts: Counts{Create: 14}},
 			Journal:       []Operation{{Seq: 1, Action: "update", Skill: "Research", SkillID: &sid, Request: "PUT skills/41", State: "done", HTTPStatus: &status, UpdatedAt: fin}},
 			Notifications: []Notification{{Sink: "oncall", Event: "applied", Status: "sent", Attempts: 1, At: fin}}},
 	}
@@ -105,6 +103,8 @@ func newMemSource() *memSource {
 		owned:   []OwnedSkill{{Account: "default", Name: "Research", SkillID: 41, Rule: "department", Key: "department|Research", CreatedAt: now}},
 	}
 }
+
+var testOutcomes = []string{"no_changes", "planned", "applied", "partial", "refused", "failed", "interrupted", "running"}
 
 // applier is an ApplyFunc that records its calls and adds a run.
 type applier struct {
@@ -123,7 +123,7 @@ func (a *applier) apply(_ context.Context, id int64, user string) (Run, error) {
 	}
 	now := time.Now()
 	r := Run{ID: 100 + int64(len(a.calls)), Account: "default", Trigger: "approval", Mode: "apply", Outcome: "applied",
-		StartedAt: now, FinishedAt: &now, ApprovedRun: id, ApprovedBy: user, Counts: store.Counts{Summary: store.Summary{Create: 1, Update: 1, Delete: 1}}}
+		StartedAt: now, FinishedAt: &now, ApprovedRun: id, ApprovedBy: user, Counts: Counts{Create: 1, Update: 1, Delete: 1}}
 	a.src.add(RunDetail{Run: r})
 	return r, nil
 }
@@ -216,7 +216,7 @@ func setup(t *testing.T, tls bool, mod func(*Options)) (*client, *memSource, *ap
 	t.Helper()
 	src := newMemSource()
 	ap := &applier{src: src}
-	o := Options{Source: src, Apply: ap.apply, Token: testToken}
+	o := Options{Source: src, Apply: ap.apply, Token: testToken, Outcomes: testOutcomes}
 	if mod != nil {
 		mod(&o)
 	}

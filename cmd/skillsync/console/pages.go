@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/skillsync/skillsync/store"
 )
 
 //go:embed templates/*.html
@@ -144,7 +142,7 @@ func (c *Console) runs(w http.ResponseWriter, r *http.Request, _ session) {
 	q := RunQuery{Account: r.FormValue("account"), Outcome: r.FormValue("outcome"), Size: c.opts.PageSize}
 	q.Page, _ = strconv.Atoi(r.FormValue("page"))
 	q.Page = max(q.Page, 0)
-	outcomes := outcomes()
+	outcomes := c.opts.Outcomes
 	if q.Outcome != "" && !slices.Contains(outcomes, q.Outcome) {
 		c.renderError(w, r, http.StatusBadRequest, fmt.Sprintf("Unknown outcome %q.", q.Outcome))
 		return
@@ -185,19 +183,6 @@ func (c *Console) runs(w http.ResponseWriter, r *http.Request, _ session) {
 		v.Next = link(q.Page + 1)
 	}
 	c.render(w, r, http.StatusOK, "runs", pageData{Title: "Runs", Nav: "runs", Data: v})
-}
-
-// outcomes are the finished outcomes one can filter on, plus running.
-func outcomes() []string {
-	var out []string
-	for _, m := range store.Modes() {
-		for _, o := range m.Outcomes() {
-			if !slices.Contains(out, string(o)) {
-				out = append(out, string(o))
-			}
-		}
-	}
-	return append(out, string(store.OutcomeRunning))
 }
 
 // runView is a run's page.

@@ -7,12 +7,23 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
+
+// T is what the helpers need of a test; testing.TB has it. The package
+// does not import testing itself: the house keeps it out of every package
+// but the tests' own files.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	TempDir() string
+	Cleanup(func())
+}
 
 // RequireEnv, set to 1 (CI sets it), turns a missing Chromium from a skip
 // into a failure.
@@ -41,7 +52,7 @@ func findChromium() string {
 // Browser starts a headless Chromium for t (stopped when t ends) and
 // returns its context. Without Chromium, t is skipped, or fails when
 // SKILLSYNC_REQUIRE_BROWSER=1.
-func Browser(t testing.TB) context.Context {
+func Browser(t T) context.Context {
 	t.Helper()
 	path := findChromium()
 	if path == "" {
@@ -118,7 +129,7 @@ func SignIn(ctx context.Context, base, token string) error {
 
 // Screenshot saves the whole page as dir/name (PNG) when ScreenshotsEnv
 // names a directory, and does nothing otherwise.
-func Screenshot(t testing.TB, ctx context.Context, name string) {
+func Screenshot(t T, ctx context.Context, name string) {
 	t.Helper()
 	dir := os.Getenv(ScreenshotsEnv)
 	if dir == "" {
