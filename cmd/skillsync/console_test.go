@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -24,8 +25,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skillsync/skillsync/cmd/skillsync/console"
 	"github.com/skillsync/skillsync/cmd/skillsync/console/consoletest"
 	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/sync"
 )
 
 // consoleClient is a browser-like HTTP client of the daemon's console:
@@ -370,6 +373,60 @@ func TestConsoleLeavesOtherPaths(t *testing.T) {
 		d.handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 		if rec.Code != want {
 			t.Errorf("GET %s: %d, want %d", path, rec.Code, want)
+		}
+	}
+}
+
+// planSource serves one run whose stored plan is what the engine writes.
+type planSource struct{ plan []byte }
+
+func (s planSource) Accounts(context.Context) ([]console.Account, error) { return nil, nil }
+func (s planSource) Runs(context.Context, console.RunQuery) (console.RunPage, error) {
+	return console.RunPage{}, nil
+}
+func (s planSource) Run(context.Context, int64) (console.RunDetail, error) {
+	return console.RunDetail{Run: console.Run{ID: 1, Account: "default"}, Plan: s.plan}, nil
+}
+func (s planSource) PendingDeletes(context.Context) ([]console.PendingDelete, error) { return nil, nil }
+func (s planSource) OwnedSkills(context.Context) ([]console.OwnedSkill, error)       { return nil, nil }
+
+// TestConsoleReadsTheEnginesPlan: the console reads the JSON plan with
+// types of its own (it imports nothing of ours); a plan as sync writes it
+// shows every change, its provenance and its field changes.
+func TestConsoleReadsTheEnginesPlan(t *testing.T) {
+	t.Parallel()
+	p := &sync.Plan{Policy: sync.PolicySync, Changes: []sync.Change{
+		{Action: sync.ActionCreate, Skill: "Sales / Manager", Rule: "department-role", Key: "department-role|Sales|Manager", Members: 6,
+			MemberIDs: []string{"1001", "1002"}, Diff: []sync.FieldDiff{{Field: "description", After: "Sales managers"}}},
+		{Action: sync.ActionUpdate, Skill: "Research", SkillID: 41, Rule: "department", Drift: true, Reason: "edited by hand",
+			Diff: []sync.FieldDiff{{Field: "max_wait_time", Before: 60, After: 120}}},
+		{Action: sync.ActionDelete, Skill: "Old Team", SkillID: 42, Rule: "department", Reason: "no rule produces it"},
+		{Action: sync.ActionPendingDelete, Skill: "Leaving", SkillID: 43, Rule: "department", Reason: "1 of 2 runs"},
+		{Action: sync.ActionUnmanagedConflict, Skill: "Hand Made", Reason: "exists unowned"},
+	}, Problems: []sync.RecordProblem{{RecordID: "77", RuleID: "department", Msg: "no Department"}}, Warnings: []string{"a warning"}}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(console.New(console.Options{Source: planSource{plan: raw}, Token: testTriggerToken}))
+	defer srv.Close()
+	c := newConsoleClient(t, srv.URL, nil)
+	c.signIn(testTriggerToken)
+	resp, body := c.do("GET", "/runs/1", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /runs/1: %d\n%s", resp.StatusCode, body)
+	}
+	for _, want := range []string{
+		"Plan: <span class=\"c-create\">1 to create</span>, <span class=\"c-update\">1 to update</span>, <span class=\"c-delete\">1 to delete</span>, 1 pending",
+		`<span class="sym">&#43;</span> <strong>Sales / Manager</strong>`, "rule department-role, key department-role|Sales|Manager, 6 members: 1001, 1002, …",
+		`<td colspan="2">&#34;Sales managers&#34;</td>`,
+		`<span class="sym">~</span> <strong>Research</strong> <span class="tag">drift</span>`, `<td class="before">60</td><td class="after">→ 120</td>`,
+		`<span class="sym">-</span> <strong>Old Team</strong>`, "# no rule produces it",
+		"Pending deletes (delete grace)", "<strong>Leaving</strong>", "Unmanaged conflicts", "<strong>Hand Made</strong>",
+		"record 77, rule department: no Department", "a warning",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the run page lacks %q", want)
 		}
 	}
 }
