@@ -56,11 +56,14 @@ type consoleAccount struct {
 	next     func() time.Time
 }
 
-// accounts are the accounts the console shows, in configuration order:
-// today the one account of the configuration.
+// accounts are the accounts the console shows, in configuration order.
 func (s consoleSource) accounts() []consoleAccount {
-	a := s.d.app
-	return []consoleAccount{{name: defaultAccount, id: a.cfg.LivePerson.AccountID, app: a, next: s.d.nextRun}}
+	apps := s.d.accountApps()
+	out := make([]consoleAccount, 0, len(apps))
+	for _, a := range apps {
+		out = append(out, consoleAccount{name: a.acct.Name, id: a.acct.ID(), app: a, next: func() time.Time { return s.d.nextRunOf(a) }})
+	}
+	return out
 }
 
 func (s consoleSource) Accounts(ctx context.Context) ([]console.Account, error) {
@@ -78,7 +81,7 @@ func (s consoleSource) Accounts(ctx context.Context) ([]console.Account, error) 
 // status is the account's overview.
 func (ca consoleAccount) status(ctx context.Context) (console.Account, error) {
 	a := ca.app
-	acc := console.Account{Name: ca.name, AccountID: ca.id, Schedule: a.cfg.Schedule, RunInProgress: a.busy()}
+	acc := console.Account{Name: ca.name, AccountID: ca.id, Schedule: cmp.Or(a.acct.Schedule, a.cfg.Schedule), RunInProgress: a.busy()}
 	if next := ca.next(); !next.IsZero() {
 		acc.NextRun = &next
 	}
@@ -210,7 +213,7 @@ func (s consoleSource) PendingDeletes(ctx context.Context) ([]console.PendingDel
 		if err != nil {
 			return nil, fmt.Errorf("account %s: %w", ca.name, err)
 		}
-		grace := ca.app.cfg.Sync.DeleteAfterRuns
+		grace := ca.app.acct.Sync.DeleteAfterRuns
 		for _, p := range pending {
 			out = append(out, console.PendingDelete{
 				Account: ca.name, Skill: p.SkillName, SkillID: p.SkillID,

@@ -28,6 +28,7 @@ import (
 	"github.com/skillsync/skillsync/cmd/skillsync/console"
 	"github.com/skillsync/skillsync/cmd/skillsync/console/consoletest"
 	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/store/pgtest"
 	"github.com/skillsync/skillsync/sync"
 )
 
@@ -161,7 +162,7 @@ func TestConsoleOnTheDaemon(t *testing.T) {
 func recordLeakyRun(t *testing.T, dbURL string) int64 {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, dbURL, store.Options{})
+	st, err := store.Open(ctx, dbURL, store.Options{Account: "12345678"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,8 +315,9 @@ func TestConfigTLSKeys(t *testing.T) {
 
 // TestConsoleInBrowser drives the daemon's console in headless Chromium:
 // sign in, the overview, the history and a run's page. With
-// SKILLSYNC_CONSOLE_SCREENSHOTS=$PWD/docs it renews two of the README's
-// images (console-run.png comes from the console's own browser test).
+// SKILLSYNC_CONSOLE_SCREENSHOTS=$PWD/docs it renews the README's image of
+// the history (TestConsoleAccountsInBrowser takes the overview's, the
+// console's own browser test the run page's).
 func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
 	ctx := consoletest.Browser(t)
@@ -339,7 +341,6 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("overview lacks %q:\n%s", want, main)
 		}
 	}
-	consoletest.Screenshot(t, ctx, "console-overview.png")
 
 	if err := consoletest.Click(ctx, `nav a[href="/runs"]`); err != nil {
 		t.Fatal(err)
@@ -429,4 +430,76 @@ func TestConsoleReadsTheEnginesPlan(t *testing.T) {
 			t.Errorf("the run page lacks %q", want)
 		}
 	}
+}
+
+// TestConsoleAccounts: with accounts:, the console shows every account
+// (one refused by a guard, one applied), the history of all or of one, a
+// run of either, and whose skills are whose.
+func TestConsoleAccounts(t *testing.T) {
+	t.Parallel()
+	f := setupTwoAccounts(t, pgtest.DB(t), testClientSecret, "    sync: {min_records: 100000}\n",
+		"run_at_start: true\nserver: {listen: \"127.0.0.1:0\", trigger_token: \""+testTriggerToken+"\"}\n")
+	d := f.startDaemon(&env{})
+	runs := map[store.Outcome]int64{}
+	for range 2 {
+		res := d.nextRun()
+		runs[res.Run.Outcome] = res.Run.ID
+	}
+	emeaRun, apacRun := runs[store.OutcomeApplied], runs[store.OutcomeRefused]
+	if emeaRun == 0 || apacRun == 0 {
+		t.Fatalf("start-up runs: %v", runs)
+	}
+	c := newConsoleClient(t, "http://"+d.addr, nil)
+	c.signIn(testTriggerToken)
+	for path, wants := range map[string][]string{
+		"/": {"emea <small>LivePerson account 111</small>", "apac <small>LivePerson account 222</small>", "Refused by a guard",
+			fmt.Sprintf(`href="/runs/%d"`, emeaRun), fmt.Sprintf(`href="/runs/%d"`, apacRun)},
+		"/runs": {fmt.Sprintf(`href="/runs/%d"`, emeaRun), fmt.Sprintf(`href="/runs/%d"`, apacRun), "<td>emea</td>", "<td>apac</td>",
+			"<option>emea</option>", "<option>apac</option>"},
+		fmt.Sprintf("/runs/%d", apacRun): {"<dt>Account</dt><dd>apac</dd>", "refused"},
+		fmt.Sprintf("/runs/%d", emeaRun): {"<dt>Account</dt><dd>emea</dd>", "applied"},
+		"/skills":                        {"<td>emea</td><td>Sales</td>"},
+	} {
+		resp, body := c.do("GET", path, nil)
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+		for _, w := range wants {
+			if !strings.Contains(body, w) {
+				t.Errorf("GET %s lacks %q", path, w)
+			}
+		}
+	}
+	_, body := c.do("GET", "/runs?account=apac", nil)
+	if !strings.Contains(body, fmt.Sprintf(`href="/runs/%d"`, apacRun)) || strings.Contains(body, fmt.Sprintf(`href="/runs/%d"`, emeaRun)) {
+		t.Errorf("the history of apac:\n%s", body)
+	}
+	if _, body := c.do("GET", "/skills", nil); strings.Contains(body, "<td>apac</td>") {
+		t.Errorf("apac, refused, owns skills:\n%s", body)
+	}
+}
+
+// TestConsoleAccountsInBrowser: the overview in Chromium with two accounts,
+// one refused; with SKILLSYNC_CONSOLE_SCREENSHOTS it is the README's image.
+func TestConsoleAccountsInBrowser(t *testing.T) {
+	t.Parallel()
+	ctx := consoletest.Browser(t)
+	f := setupTwoAccounts(t, pgtest.DB(t), testClientSecret, "    sync: {min_records: 100000}\n",
+		"run_at_start: true\nserver: {listen: \"127.0.0.1:0\", trigger_token: \""+testTriggerToken+"\"}\n")
+	d := f.startDaemon(&env{})
+	d.nextRun()
+	d.nextRun()
+	if err := consoletest.SignIn(ctx, "http://"+d.addr, testTriggerToken); err != nil {
+		t.Fatal(err)
+	}
+	main, err := consoletest.Text(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"emea LivePerson account 111", "apac LivePerson account 222", "Refused by a guard", "healthy", "refused"} {
+		if !strings.Contains(main, want) {
+			t.Errorf("overview lacks %q:\n%s", want, main)
+		}
+	}
+	consoletest.Screenshot(t, ctx, "console-overview.png")
 }
