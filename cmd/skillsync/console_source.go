@@ -10,6 +10,7 @@ import (
 
 	"github.com/skillsync/skillsync/cmd/skillsync/console"
 	"github.com/skillsync/skillsync/store"
+	"github.com/skillsync/skillsync/sync"
 )
 
 // consoleSource feeds the web console from the store, hiding the
@@ -24,13 +25,12 @@ var _ console.Source = consoleSource{}
 // server.trigger_token.
 func (d *daemon) newConsole() *console.Console {
 	return console.New(console.Options{
-		Source: consoleSource{d: d},
-		// Applying a stored plan (`skillsync apply`) is not in this build:
-		// the console shows no Apply button.
-		Apply:    nil,
-		Token:    d.app.cfg.Server.TriggerToken,
-		Outcomes: runOutcomes(),
-		Logger:   d.log,
+		Source:     consoleSource{d: d},
+		Apply:      consoleSource{d: d}.apply,
+		Token:      d.app.cfg.Server.TriggerToken,
+		UserHeader: d.app.cfg.Server.UserHeader,
+		Outcomes:   runOutcomes(),
+		Logger:     d.log,
 	})
 }
 
@@ -45,6 +45,33 @@ func runOutcomes() []string {
 		}
 	}
 	return append(out, string(store.OutcomeRunning))
+}
+
+// apply is the console's "Apply this plan": the approval of run id's
+// stored plan, by the app of the account that holds it, as `skillsync
+// apply ID --yes` and POST /v1/runs/{id}/apply do it. The run is the
+// daemon's (d.runCtx): it stops with the daemon's other runs, not when the
+// browser goes away.
+func (s consoleSource) apply(ctx context.Context, id int64, by string) (console.Run, error) {
+	select {
+	case <-s.d.shutdown:
+		return console.Run{}, errors.New("the daemon is shutting down")
+	default:
+	}
+	ca, _, _, err := s.find(ctx, id)
+	if err != nil {
+		return console.Run{}, err
+	}
+	res, err := ca.app.approve(s.d.runCtx, id, by)
+	switch {
+	case errors.Is(err, sync.ErrNoPlan):
+		return console.Run{}, fmt.Errorf("%s: %w", ca.app.redact(err.Error()), console.ErrNotFound)
+	case err != nil && res == nil:
+		// Stale (the reason), a run in progress, or an internal error.
+		return console.Run{}, errors.New(ca.app.redact(err.Error()))
+	}
+	// A run that stopped partway is shown on its own page.
+	return ca.run(res.Run), nil
 }
 
 // consoleAccount is one account as the console reads it: its name, its
@@ -167,8 +194,8 @@ func (s consoleSource) Run(ctx context.Context, id int64) (console.RunDetail, er
 	d := console.RunDetail{Run: ca.run(r)}
 	if len(r.Plan) > 0 {
 		d.Plan = []byte(redact(string(r.Plan)))
-		if r.Mode == store.ModePlan || r.Outcome == store.OutcomeRefused {
-			d.NotApplicable = "this skillsync cannot apply stored plans (skillsync apply is not in this build)."
+		if err := ca.applicable(ctx, &d); err != nil {
+			return console.RunDetail{}, err
 		}
 	}
 	for _, op := range ops {
@@ -182,6 +209,26 @@ func (s consoleSource) Run(ctx context.Context, id int64) (console.RunDetail, er
 		return console.RunDetail{}, err
 	}
 	return d, nil
+}
+
+// applicable says whether the run's stored plan can be approved, as far as
+// the store knows: stored (dry and refused runs), not applied, not older
+// than sync.plan_max_age. The approval checks LivePerson and HR again.
+func (ca consoleAccount) applicable(ctx context.Context, d *console.RunDetail) error {
+	sp, err := storedPlanOf(ctx, ca.app.store, d.ID)
+	if err != nil || sp == nil {
+		return err // an apply run's plan is not one to approve
+	}
+	maxAge := ca.app.acct.Sync.PlanMaxAge
+	switch {
+	case sp.AppliedByRun != nil:
+		d.NotApplicable = fmt.Sprintf("it was applied by run %d.", *sp.AppliedByRun)
+	case maxAge > 0 && time.Since(sp.CreatedAt) > maxAge:
+		d.NotApplicable = fmt.Sprintf("it is older than sync.plan_max_age (%s); run skillsync plan again.", maxAge)
+	default:
+		d.Applicable = true
+	}
+	return nil
 }
 
 // notifications adds the messages sent (or queued) about the run.
@@ -255,10 +302,18 @@ func (ca consoleAccount) run(r store.Run) console.Run {
 	return console.Run{
 		ID: r.ID, Account: ca.name, Trigger: string(r.Trigger), Mode: string(r.Mode), Outcome: string(r.Outcome),
 		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Counts: consoleCounts(r.Counts), Error: ca.app.redact(r.Error),
+		ApprovedRun: ptrValue(r.ApprovedRun), ApprovedBy: r.ApprovedBy,
 	}
 }
 
 func consoleCounts(c store.Counts) console.Counts {
 	return console.Counts{Create: c.Create, Update: c.Update, Delete: c.Delete, PendingDelete: c.PendingDelete,
 		Unchanged: c.Unchanged, UnmanagedConflict: c.UnmanagedConflict, Assign: c.Assign, Unassign: c.Unassign, Failed: c.Failed}
+}
+
+func ptrValue(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

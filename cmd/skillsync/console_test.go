@@ -150,10 +150,52 @@ func TestConsoleOnTheDaemon(t *testing.T) {
 			t.Errorf("GET %s has no CSP", path)
 		}
 	}
-	// The stored plan of a dry run has no Apply button in a build that
-	// cannot apply stored plans.
-	if _, body := c.do("GET", "/runs?outcome=planned", nil); strings.Contains(body, "Apply this plan") {
-		t.Errorf("Apply button without skillsync apply")
+}
+
+// TestConsoleApproval: a refused run's stored plan is approved from the
+// console (the same approval as skillsync apply), once: a second try
+// shows why nothing was applied, and the button is gone.
+func TestConsoleApproval(t *testing.T) {
+	t.Parallel()
+	f := setup(t, "run_at_start: true\nsync: {min_records: 100000}\n")
+	d := f.startDaemon(&env{})
+	refused := d.nextRun()
+	if refused.Run.Outcome != store.OutcomeRefused {
+		t.Fatalf("first run: %+v", refused.Run)
+	}
+	c := newConsoleClient(t, "http://"+d.addr, nil)
+	c.signIn(testTriggerToken)
+	page := fmt.Sprintf("/runs/%d", refused.Run.ID)
+	_, body := c.do("GET", page, nil)
+	if !strings.Contains(body, "Apply this plan") {
+		t.Fatalf("a refused run's page has no Apply button:\n%s", body)
+	}
+	csrf := consoleCSRF.FindStringSubmatch(body)[1]
+	resp, body := c.do("POST", page+"/apply", url.Values{"csrf": {csrf}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("apply: %d\n%s", resp.StatusCode, body)
+	}
+	approval := d.nextRun()
+	if approval.Run.Trigger != store.TriggerApproval || approval.Run.Outcome != store.OutcomeApplied ||
+		approval.Run.ApprovedRun == nil || *approval.Run.ApprovedRun != refused.Run.ID || approval.Run.ApprovedBy != "token" {
+		t.Fatalf("approval run: %+v", approval.Run)
+	}
+	if want := fmt.Sprintf("/runs/%d?approved=%d", approval.Run.ID, refused.Run.ID); resp.Header.Get("Location") != want {
+		t.Errorf("apply leads to %q, want %q", resp.Header.Get("Location"), want)
+	}
+	_, body = c.do("GET", resp.Header.Get("Location"), nil)
+	for _, want := range []string{"Approved: this run applied the plan of run", "approved by token", "applied"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the approval run's page lacks %q", want)
+		}
+	}
+	// Again: applied already, nothing written, and no button any more.
+	resp, body = c.do("POST", page+"/apply", url.Values{"csrf": {csrf}})
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "Nothing was applied") || strings.Contains(body, "Apply this plan") {
+		t.Errorf("second apply: %d\n%s", resp.StatusCode, body)
+	}
+	if _, body = c.do("GET", page, nil); !strings.Contains(body, fmt.Sprintf("it was applied by run %d", approval.Run.ID)) {
+		t.Errorf("the refused run's page does not say it was applied")
 	}
 }
 
@@ -477,6 +519,25 @@ func TestConsoleAccounts(t *testing.T) {
 	if _, body := c.do("GET", "/skills", nil); strings.Contains(body, "<td>apac</td>") {
 		t.Errorf("apac, refused, owns skills:\n%s", body)
 	}
+	// Approving apac's refused run applies it in apac.
+	_, body = c.do("GET", fmt.Sprintf("/runs/%d", apacRun), nil)
+	m := consoleCSRF.FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, "Apply this plan") {
+		t.Fatalf("apac's refused run has no Apply button:\n%s", body)
+	}
+	if resp, body := c.do("POST", fmt.Sprintf("/runs/%d/apply", apacRun), url.Values{"csrf": {m[1]}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("apply apac's plan: %d\n%s", resp.StatusCode, body)
+	}
+	approval := d.nextRun()
+	if approval.Run.Outcome != store.OutcomeApplied || approval.Run.ApprovedRun == nil || *approval.Run.ApprovedRun != apacRun {
+		t.Fatalf("approval run: %+v", approval.Run)
+	}
+	if n := len(f.apac.Skills(false)); n == 0 {
+		t.Errorf("apac's LivePerson has no skill after the approval")
+	}
+	if _, body := c.do("GET", fmt.Sprintf("/runs/%d", approval.Run.ID), nil); !strings.Contains(body, "<dt>Account</dt><dd>apac</dd>") {
+		t.Errorf("the approval run is not apac's")
+	}
 }
 
 // TestConsoleAccountsInBrowser: the overview in Chromium with two accounts,
@@ -502,4 +563,46 @@ func TestConsoleAccountsInBrowser(t *testing.T) {
 		}
 	}
 	consoletest.Screenshot(t, ctx, "console-overview.png")
+}
+
+// TestConsoleApprovalInBrowser approves a refused run in headless Chromium:
+// the overview shows the refusal, its run page the plan and the button,
+// and the click leads to the approval run.
+func TestConsoleApprovalInBrowser(t *testing.T) {
+	t.Parallel()
+	ctx := consoletest.Browser(t)
+	f := setup(t, "run_at_start: true\nsync: {min_records: 100000}\n")
+	d := f.startDaemon(&env{})
+	refused := d.nextRun()
+	if refused.Run.Outcome != store.OutcomeRefused {
+		t.Fatalf("first run: %+v", refused.Run)
+	}
+	if err := consoletest.SignIn(ctx, "http://"+d.addr, testTriggerToken); err != nil {
+		t.Fatal(err)
+	}
+	if msg, _ := consoletest.Text(ctx, ".account .error"); !strings.Contains(msg, "Refused by a guard") || !strings.Contains(msg, "min_records") {
+		t.Errorf("overview: %q", msg)
+	}
+	if err := consoletest.Click(ctx, fmt.Sprintf(`.account .error a[href="/runs/%d"]`, refused.Run.ID)); err != nil {
+		t.Fatal(err)
+	}
+	main, _ := consoletest.Text(ctx, "main")
+	for _, want := range []string{"+ Research & Development", "Apply this plan"} {
+		if !strings.Contains(main, want) {
+			t.Errorf("refused run's page lacks %q:\n%s", want, main)
+		}
+	}
+	if err := consoletest.Click(ctx, "#apply"); err != nil {
+		t.Fatal(err)
+	}
+	approval := d.nextRun()
+	if approval.Run.Trigger != store.TriggerApproval || approval.Run.Outcome != store.OutcomeApplied {
+		t.Fatalf("approval run: %+v", approval.Run)
+	}
+	if msg, _ := consoletest.Text(ctx, ".notice"); !strings.Contains(msg, fmt.Sprintf("applied the plan of run %d", refused.Run.ID)) {
+		t.Errorf("after Apply the page says %q", msg)
+	}
+	if n := len(f.sim.Skills(false)); n != 14 {
+		t.Errorf("LivePerson has %d skills after the approval, want 14", n)
+	}
 }
