@@ -11,6 +11,9 @@
 // session cookie obtained by signing in with the token; every POST carries
 // a CSRF token; every answer carries a strict Content-Security-Policy (no
 // script at all, styles only from this host).
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports nothing of
+// ours (internal/secret at most): cmd/skillsync feeds it.
 package console
 
 import (

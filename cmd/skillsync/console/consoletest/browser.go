@@ -1,5 +1,8 @@
 // Package consoletest drives the web console in a real headless Chromium
 // (chromedp) for the tests of the console and of the daemon.
+//
+// In the house (README, Layout; e2e/layout_test.go), it imports nothing of
+// ours, and not the testing package (T is what it needs of a test).
 package consoletest
 
 import (
