@@ -31,6 +31,10 @@ var layout = map[string][]string{
 	"internal/secret":       {},
 	"internal/jsonscan":     {},
 	"e2e":                   {"*"},
+
+	// The console's browser-test helpers (chromedp), for its tests and
+	// cmd/skillsync's.
+	"cmd/skillsync/console/consoletest": {},
 }
 
 // TestLayout: no package imports one of ours that the house does not allow

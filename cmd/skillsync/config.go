@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -77,12 +78,19 @@ type ServerConfig struct {
 	// TriggerToken enables POST /v1/runs for callers that send it as a
 	// bearer token; empty disables the endpoint.
 	TriggerToken string `yaml:"trigger_token"`
+	// TLSCertFile and TLSKeyFile (PEM), both or neither, serve every
+	// endpoint over HTTPS; the console's session cookie is then Secure.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 	// UserHeader names the request header that carries the signed-in user
 	// when an authenticating proxy (oauth2-proxy, say) fronts the daemon:
 	// an approval over HTTP is recorded as approved by its value (else
 	// "token"). Empty: not read.
 	UserHeader string `yaml:"user_header"`
 }
+
+// TLS says whether the server serves HTTPS.
+func (s ServerConfig) TLS() bool { return s.TLSCertFile != "" }
 
 // Defaults of the settings this package owns.
 const (
@@ -578,6 +586,7 @@ func (c *Config) Validate() []error {
 			n, minTriggerTokenLength)
 	}
 
+	errs = append(errs, c.Server.validateTLS()...)
 	errs = append(errs, c.validateAccounts()...)
 	errs = append(errs, c.Notify.Validate()...)
 	if c.accountsLive() {
@@ -643,4 +652,31 @@ func (c *Config) engineFor(a Account) sync.Config {
 	e := c.engine()
 	e.Skills, e.Assignments, e.Sync = a.Skills, a.Assignments, a.Sync
 	return e
+}
+
+// validateTLS checks server.tls_cert_file and server.tls_key_file: both or
+// neither, readable, and a certificate with its key.
+func (s ServerConfig) validateTLS() []error {
+	switch {
+	case s.TLSCertFile == "" && s.TLSKeyFile == "":
+		return nil
+	case s.TLSCertFile == "":
+		return []error{fmt.Errorf("server.tls_cert_file: required with server.tls_key_file (both or neither)")}
+	case s.TLSKeyFile == "":
+		return []error{fmt.Errorf("server.tls_key_file: required with server.tls_cert_file (both or neither)")}
+	}
+	var errs []error
+	for _, f := range []struct{ key, path string }{{"server.tls_cert_file", s.TLSCertFile}, {"server.tls_key_file", s.TLSKeyFile}} {
+		if _, err := os.ReadFile(f.path); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.key, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if _, err := tls.LoadX509KeyPair(s.TLSCertFile, s.TLSKeyFile); err != nil {
+		// The error names neither file's content, only what is wrong.
+		return []error{fmt.Errorf("server.tls_cert_file, server.tls_key_file: not a PEM certificate and its private key: %v", err)}
+	}
+	return nil
 }

@@ -23,8 +23,9 @@ func (c *cli) runCommand() *cobra.Command {
 		Short: "Run the daemon: migrations, scheduler and HTTP server",
 		Long: `Run skillsync as a service: apply database migrations, then run in apply mode on
 the configured schedule (and once at start-up with run_at_start), and serve
-/livez, /readyz, /status, /metrics, POST /v1/runs and POST /v1/hr-events on
-server.listen. POST /v1/hr-events (the bearer trigger token, or an
+/livez, /readyz, /status, /metrics, POST /v1/runs, POST /v1/hr-events and the
+web console (at /, with server.trigger_token) on server.listen, over HTTPS with
+server.tls_cert_file and server.tls_key_file. POST /v1/hr-events (the bearer trigger token, or an
 X-Skillsync-Signature: sha256=<hex HMAC-SHA256 of the body> keyed with
 hr.webhook_secret) asks for a run hr.event_debounce after the last event of a
 burst; it answers 202 with the time the run starts. With notify.sinks, it sends
@@ -195,11 +196,16 @@ func (d *daemon) serve(ctx context.Context) error {
 		IdleTimeout: lim.idle, MaxHeaderBytes: lim.maxHeaderBytes,
 		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	if cfg.Server.TLS() {
+		go func() { served <- srv.ServeTLS(ln, cfg.Server.TLSCertFile, cfg.Server.TLSKeyFile) }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
 
 	d.cron.Start()
 	d.log.Info("skillsync started", "schedule", cfg.Schedule, "timezone", loc.String(), "listen", ln.Addr().String(),
-		"next_run", d.nextRun(), "run_at_start", cfg.RunAtStart, "trigger_endpoint", cfg.Server.TriggerToken != "")
+		"next_run", d.nextRun(), "run_at_start", cfg.RunAtStart, "trigger_endpoint", cfg.Server.TriggerToken != "",
+		"console", cfg.Server.TriggerToken != "", "tls", cfg.Server.TLS())
 	if d.env.onListen != nil {
 		d.env.onListen(ln.Addr().String())
 	}

@@ -26,6 +26,8 @@ func (d *daemon) handler() http.Handler {
 	d.hrEvents = newHREvents(d)
 	mux.HandleFunc("POST /v1/hr-events", d.hrEvents.serve)
 	mux.HandleFunc("POST /v1/runs/{id}/apply", d.applyPlan)
+	// The web console's pages (404 when it is off).
+	d.newConsole().Mount(mux)
 	return mux
 }
 
