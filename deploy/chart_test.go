@@ -167,6 +167,9 @@ func TestChartDeployment(t *testing.T) {
 			t.Errorf("%s probe %+v, want GET %s on port http", p.name, p.probe, p.path)
 			continue
 		}
+		if p.probe.HTTPGet.Scheme != corev1.URISchemeHTTP {
+			t.Errorf("%s probe scheme %q, want HTTP without server.tls_cert_file", p.name, p.probe.HTTPGet.Scheme)
+		}
 		if p.probe.PeriodSeconds == 0 || p.probe.TimeoutSeconds == 0 || p.probe.FailureThreshold == 0 {
 			t.Errorf("%s probe without period, timeout or threshold: %+v", p.name, p.probe)
 		}
@@ -273,6 +276,23 @@ func mounts(pod corev1.PodSpec, c corev1.Container, path string, is func(corev1.
 		}
 	}
 	return false
+}
+
+// TestChartProbesFollowTLS: with server.tls_cert_file skillsync serves
+// every endpoint over HTTPS, and the probes ask over HTTPS.
+func TestChartProbesFollowTLS(t *testing.T) {
+	t.Parallel()
+	r, err := render(t, map[string]any{"config": map[string]any{"server": map[string]any{
+		"tls_cert_file": "/run/secrets/tls/tls.crt", "tls_key_file": "/run/secrets/tls/tls.key"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.deployment.Spec.Template.Spec.Containers[0]
+	for name, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe, "startup": c.StartupProbe} {
+		if p == nil || p.HTTPGet == nil || p.HTTPGet.Scheme != corev1.URISchemeHTTPS {
+			t.Errorf("%s probe %+v, want HTTPS", name, p)
+		}
+	}
 }
 
 func TestChartGraceFollowsShutdownTimeout(t *testing.T) {

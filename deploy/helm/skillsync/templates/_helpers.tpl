@@ -112,3 +112,12 @@ of as a ${VAR} or ${file:...} reference: the ConfigMap is no place for it.
 {{- fail "config.hr.body holds a credential: write its value as ${VAR} (with secretEnv) or ${file:/run/secrets/...} (with secretFiles), from a Kubernetes Secret" }}
 {{- end }}
 {{- end }}
+
+{{/*
+The probes' scheme: HTTPS when skillsync serves TLS itself
+(config.server.tls_cert_file), else HTTP.
+*/}}
+{{- define "skillsync.probeScheme" -}}
+{{- $server := (get (.Values.config | default dict) "server") | default dict -}}
+{{- if get $server "tls_cert_file" }}HTTPS{{ else }}HTTP{{ end -}}
+{{- end }}
