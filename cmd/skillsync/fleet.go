@@ -9,6 +9,8 @@ import (
 	gosync "sync"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/sync"
 )
@@ -104,11 +106,7 @@ func (d *daemon) tick(apps []*app, spec string) {
 	now := time.Now()
 	ctx := d.runCtx
 	if sched, err := cronParser.Parse(spec); err == nil {
-		// A run of the account that began in the second half of the
-		// interval before this tick was this tick's, made by a replica
-		// whose clock or cron ran ahead.
-		interval := sched.Next(now).Sub(now)
-		ctx = context.WithValue(ctx, tickKey{}, now.Add(-interval/2))
+		ctx = context.WithValue(ctx, tickKey{}, tickSince(sched, now))
 	}
 	order := slices.Clone(apps)
 	rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -125,6 +123,39 @@ func (d *daemon) tick(apps []*app, spec string) {
 			d.runAndLog(ctx, a, store.ModeApply, store.TriggerSchedule)
 		})
 	}
+}
+
+// tickSince is the earliest start of a run that counts as the tick at now
+// of sched: a run of the account that began in the second half of the
+// interval before this tick was this tick's, made by a replica whose clock
+// or cron ran ahead. The interval is the shorter of the gaps to the tick
+// before and to the next one: with an uneven schedule (*/45, "0 9,17 * * *")
+// the gap forward alone can reach back past the tick before, whose run
+// (this replica's own) then counted as this tick's, and every other tick
+// was skipped, forever.
+func tickSince(sched cron.Schedule, now time.Time) time.Time {
+	interval := sched.Next(now).Sub(now)
+	if back, ok := gapBefore(sched, now); ok && back < interval {
+		interval = back
+	}
+	return now.Add(-interval / 2)
+}
+
+// gapBefore is the gap between the last tick of sched at or before now
+// (the current one) and the tick before it; false when it cannot tell.
+func gapBefore(sched cron.Schedule, now time.Time) (time.Duration, bool) {
+	span := 2 * max(sched.Next(now).Sub(now), time.Second)
+	for range 12 {
+		var ticks []time.Time
+		for t := sched.Next(now.Add(-span)); !t.IsZero() && !t.After(now) && len(ticks) < 10000; t = sched.Next(t) {
+			ticks = append(ticks, t)
+		}
+		if n := len(ticks); n >= 2 {
+			return ticks[n-1].Sub(ticks[n-2]), true
+		}
+		span *= 2
+	}
+	return 0, false
 }
 
 // tickKey is the context key of a scheduled tick's start, less half its
