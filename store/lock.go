@@ -59,9 +59,11 @@ var ErrLockLost = errors.New("lost the run lock")
 // server or a proxy does not end the session while the run reads (and a
 // session that ended anyway is noticed early).
 type RunLock struct {
-	mu      gosync.Mutex
-	conn    *pgxpool.Conn // nil once released
-	key     int64
+	mu   gosync.Mutex
+	conn *pgxpool.Conn // nil once released
+	key  int64
+	// legacy is the base key, held shared with key (0: none).
+	legacy  int64
 	timeout time.Duration
 	// lost is set once the session is known to be gone; it stays set.
 	lost error
@@ -84,8 +86,26 @@ func (s *Store) AcquireRunLock(ctx context.Context) (*RunLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("take run lock: connect to postgres at %s: %w", s.where, err)
 	}
-	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, s.lockKey).Scan(&locked); err != nil {
+	// A release from before accounts took the base key itself, one
+	// run per database: during a rolling upgrade its run in flight must
+	// still exclude the accounts' runs, and they its next one. Each
+	// account's run also holds the base key shared (runs of different
+	// accounts share it; an older release's exclusive lock does not).
+	legacy := s.opts.LockKey
+	if legacy == s.lockKey {
+		legacy = 0
+	}
+	locked := true
+	if legacy != 0 {
+		err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock_shared($1)`, legacy).Scan(&locked)
+	}
+	if err == nil && locked {
+		err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, s.lockKey).Scan(&locked)
+		if err == nil && !locked && legacy != 0 {
+			err = conn.QueryRow(ctx, `SELECT pg_advisory_unlock_shared($1)`, legacy).Scan(new(bool))
+		}
+	}
+	if err != nil {
 		// We cannot tell whether the server took the lock before the
 		// error: end the session so that it cannot outlive us.
 		closeConn(conn, s.queryTimeout)
@@ -95,7 +115,7 @@ func (s *Store) AcquireRunLock(ctx context.Context) (*RunLock, error) {
 		conn.Release()
 		return nil, ErrRunInProgress
 	}
-	l := &RunLock{conn: conn, key: s.lockKey, timeout: s.queryTimeout,
+	l := &RunLock{conn: conn, key: s.lockKey, legacy: legacy, timeout: s.queryTimeout,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go l.keepAlive(s.opts.LockKeepAlive)
 	return l, nil
@@ -194,6 +214,9 @@ func (l *RunLock) Release(ctx context.Context) error {
 	defer cancel()
 	var unlocked bool
 	err := conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, l.key).Scan(&unlocked)
+	if err == nil && unlocked && l.legacy != 0 {
+		err = conn.QueryRow(ctx, `SELECT pg_advisory_unlock_shared($1)`, l.legacy).Scan(&unlocked)
+	}
 	if err == nil && !unlocked {
 		err = errors.New("the session no longer held it")
 	}

@@ -171,9 +171,9 @@ func TestRunLockDiesWithSession(t *testing.T) {
 	// wait (up to 10s) for the backend to be gone.
 	conn := connect(t, url)
 	var killed bool
-	if err := conn.QueryRow(t.Context(), `SELECT bool_and(pg_terminate_backend(pid, 10000)) FROM pg_locks
+	if err := conn.QueryRow(t.Context(), `SELECT bool_and(pg_terminate_backend(pid, 10000)) FROM (SELECT DISTINCT pid FROM pg_locks
 		WHERE locktype = 'advisory' AND granted
-		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&killed); err != nil {
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS holders`).Scan(&killed); err != nil {
 		t.Fatal(err)
 	}
 	if !killed {
@@ -198,9 +198,9 @@ func TestRunLockDiesWithSession(t *testing.T) {
 func terminateLockHolder(t *testing.T, url string) {
 	t.Helper()
 	var killed bool
-	if err := connect(t, url).QueryRow(t.Context(), `SELECT bool_and(pg_terminate_backend(pid, 10000)) FROM pg_locks
+	if err := connect(t, url).QueryRow(t.Context(), `SELECT bool_and(pg_terminate_backend(pid, 10000)) FROM (SELECT DISTINCT pid FROM pg_locks
 		WHERE locktype = 'advisory' AND granted
-		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&killed); err != nil {
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS holders`).Scan(&killed); err != nil {
 		t.Fatal(err)
 	}
 	if !killed {
@@ -281,5 +281,49 @@ func TestRunLockKeepAlive(t *testing.T) {
 				t.Errorf("Check after idling: %v, want lost %v", err, tc.lost)
 			}
 		})
+	}
+}
+
+// TestRunLockExcludesOlderRelease: a release from before accounts locks
+// the base key itself (one run per database). During a rolling upgrade its
+// run in flight must keep the accounts' runs out, and an account's run
+// must keep its next one out; the runs of two accounts still go at once.
+func TestRunLockExcludesOlderRelease(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DB(t)
+	old := connect(t, url)
+	var locked bool
+	if err := old.QueryRow(t.Context(), `SELECT pg_try_advisory_lock($1)`, store.DefaultRunLockKey).Scan(&locked); err != nil || !locked {
+		t.Fatalf("the older release's lock: %v %v", locked, err)
+	}
+	a, b := open(t, url, store.Options{Account: "111"}), open(t, url, store.Options{Account: "222"})
+	if l, err := a.AcquireRunLock(t.Context()); !errors.Is(err, store.ErrRunInProgress) {
+		if l != nil {
+			l.Release(t.Context())
+		}
+		t.Fatalf("an account's lock while an older release runs: %v, want ErrRunInProgress", err)
+	}
+	if _, err := old.Exec(t.Context(), `SELECT pg_advisory_unlock($1)`, store.DefaultRunLockKey); err != nil {
+		t.Fatal(err)
+	}
+	la, err := a.AcquireRunLock(t.Context())
+	if err != nil {
+		t.Fatalf("account 111 once the older release stopped: %v", err)
+	}
+	lb, err := b.AcquireRunLock(t.Context())
+	if err != nil {
+		t.Fatalf("account 222 while 111 runs: %v, want its own lock", err)
+	}
+	if err := old.QueryRow(t.Context(), `SELECT pg_try_advisory_lock($1)`, store.DefaultRunLockKey).Scan(&locked); err != nil || locked {
+		t.Fatalf("the older release's lock while accounts run: %v %v, want refused", locked, err)
+	}
+	if _, err := a.AcquireRunLock(t.Context()); !errors.Is(err, store.ErrRunInProgress) {
+		t.Fatalf("account 111 twice: %v, want ErrRunInProgress", err)
+	}
+	if err := errors.Join(la.Release(t.Context()), lb.Release(t.Context())); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.QueryRow(t.Context(), `SELECT pg_try_advisory_lock($1)`, store.DefaultRunLockKey).Scan(&locked); err != nil || !locked {
+		t.Fatalf("the older release's lock once the accounts' runs ended: %v %v, want it", locked, err)
 	}
 }
