@@ -596,6 +596,19 @@ func (s *seedRun) intercept(w http.ResponseWriter, r *http.Request, next http.Ha
 		s.kill(inv, w, r, next)
 		return
 	}
+	if write && p.lostLockAt == wn {
+		// The run waits for the lost lock and the second sync it starts
+		// (chaosRun's s.wg), not only for this sync: LivePerson's answer
+		// may be lost (a fault), and the sync may end before the session
+		// is gone. A lost lock still under way when the next run began
+		// terminated that run's session while the soak counted it as
+		// holding the lock, and started a second replica beside it (seed
+		// 443: p3's lost lock ended p5's session and started p6).
+		// Added while the sync still waits for this request, so before
+		// chaosRun waits.
+		s.wg.Add(1)
+		defer s.wg.Done()
+	}
 	lostCreate := false
 	if p.lostCreateLag && r.Method == http.MethodPost && r.URL.Path == skillsPath {
 		inv.mu.Lock()

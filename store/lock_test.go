@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	gosync "sync"
 	"testing"
 	"time"
@@ -325,5 +327,40 @@ func TestRunLockExcludesOlderRelease(t *testing.T) {
 	}
 	if err := old.QueryRow(t.Context(), `SELECT pg_try_advisory_lock($1)`, store.DefaultRunLockKey).Scan(&locked); err != nil || !locked {
 		t.Fatalf("the older release's lock once the accounts' runs ended: %v %v, want it", locked, err)
+	}
+}
+
+// TestRunLockCheckAccountKeys: Check finds the lock under every account's
+// key, whatever its sign (a bigint key shows in pg_locks as two oids; a
+// key with its high bit set is negative), and says it is lost once its
+// session is gone.
+func TestRunLockCheckAccountKeys(t *testing.T) {
+	t.Parallel()
+	var neg, pos string
+	for i := 0; neg == "" || pos == ""; i++ {
+		acct := fmt.Sprint(10000000 + i)
+		if store.AccountLockKey(store.DefaultRunLockKey, acct) < 0 {
+			neg = cmp.Or(neg, acct)
+		} else {
+			pos = cmp.Or(pos, acct)
+		}
+	}
+	for _, acct := range []string{neg, pos} {
+		t.Run(acct, func(t *testing.T) {
+			t.Parallel()
+			url := pgtest.DB(t)
+			lock, err := open(t, url, store.Options{Account: acct}).AcquireRunLock(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := lock.Check(t.Context()); err != nil {
+				t.Fatalf("Check on a held lock (key %d): %v", store.AccountLockKey(store.DefaultRunLockKey, acct), err)
+			}
+			terminateLockHolder(t, url)
+			if err := lock.Check(t.Context()); !errors.Is(err, store.ErrLockLost) {
+				t.Fatalf("Check after the session ended: %v, want ErrLockLost", err)
+			}
+			_ = lock.Release(t.Context())
+		})
 	}
 }
