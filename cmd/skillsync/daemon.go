@@ -77,7 +77,8 @@ type daemon struct {
 	entry cron.EntryID
 	// entries are the cron entries of the accounts' schedules.
 	entries map[*app]cron.EntryID
-	// slots bound the runs of scheduled ticks (daemon.concurrency).
+	// slots bound the runs of scheduled ticks and of HR events
+	// (daemon.concurrency).
 	slots chan struct{}
 
 	// runCtx is the context of every run this daemon starts. It outlives

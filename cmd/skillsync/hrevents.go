@@ -280,6 +280,15 @@ func (h *hrEvents) run(claim *sync.Claim, events []eventTimes) {
 	if !retrying {
 		h.app.log.Info("run for HR events", "events", n, "first_event", events[0].at)
 	}
+	// One event reaches every account: their runs share daemon.concurrency
+	// with the scheduled ticks, or twelve accounts' runs at once would pin
+	// their lock connections and starve the pool. At shutdown the claim is
+	// used anyway, and the runner refuses to start the run.
+	select {
+	case h.d.slots <- struct{}{}:
+		defer func() { <-h.d.slots }()
+	case <-h.d.shutdown:
+	}
 	res, err := h.app.runClaimed(h.d.runCtx, claim, store.ModeApply, store.TriggerAPI)
 	if err == nil && res != nil && (res.Run.Outcome == store.OutcomeApplied || res.Run.Outcome == store.OutcomeNoChanges) {
 		end := time.Now()
