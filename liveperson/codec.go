@@ -522,7 +522,19 @@ func appendUserKeys(b []byte, u *User, nullPassword bool, kc *keyCache) []byte {
 			fields = append(fields, rawField{k, v})
 		}
 	} else {
-		u.eachField(kc, func(k string, v []byte) { fields = append(fields, rawField{k, v}) })
+		// Into fieldBuf by index, not by append in the closure, which would
+		// move fieldBuf to the heap.
+		n := 0
+		var more []rawField // beyond 64 fields
+		u.eachField(kc, func(k string, v []byte) {
+			if n < len(fieldBuf) {
+				fieldBuf[n] = rawField{k, v}
+				n++
+				return
+			}
+			more = append(more, rawField{k, v})
+		})
+		fields = append(fieldBuf[:n], more...)
 	}
 	has := func(key string) bool {
 		for i := range fields {
@@ -634,7 +646,7 @@ func decodeUsers(data []byte, copyRaw bool) ([]User, error) {
 }
 
 func encodeUsers(users []User, nullPassword bool) []byte {
-	b := make([]byte, 0, 512*len(users)+2)
+	b := make([]byte, 0, 1024*len(users)+2) // a full user is ~800 bytes
 	b = append(b, '[')
 	var kc keyCache
 	for i := range users {
