@@ -404,13 +404,26 @@ func (u *User) Fields() map[string]json.RawMessage {
 	}
 	m := make(map[string]json.RawMessage, 32)
 	u.eachField(nil, func(k string, v []byte) { m[k] = v })
+	for i, v := range u.hot { // as read, or as set
+		if v != nil {
+			m[hotUserFields[i]] = v
+		}
+	}
 	return m
 }
 
-// SetField sets one field of the object. A decoded user's fields move to a
-// new Raw first (the object as read is left as it was); a Raw set by hand
-// is changed in place.
+// SetField sets one field of the object. On a decoded user, one of the
+// fields skillsync reads is set beside the object as read; any other
+// moves the fields to a new Raw first. Either way the object as read is
+// left as it was (a copy of the User can be changed without changing the
+// original). A Raw set by hand is changed in place.
 func (u *User) SetField(key string, v json.RawMessage) {
+	if u.Raw == nil && u.obj != nil && v != nil {
+		if i := hotIndex(key); i >= 0 {
+			u.hot[i] = v
+			return
+		}
+	}
 	if u.Raw == nil {
 		u.Raw = u.Fields()
 		if u.Raw == nil {
@@ -526,7 +539,11 @@ func appendUserKeys(b []byte, u *User, nullPassword bool, kc *keyCache) []byte {
 		// move fieldBuf to the heap.
 		n := 0
 		var more []rawField // beyond 64 fields
+		var seen [len(hotUserFields)]bool
 		u.eachField(kc, func(k string, v []byte) {
+			if i := hotIndex(k); i >= 0 {
+				v, seen[i] = u.hot[i], true // as read, or as set
+			}
 			if n < len(fieldBuf) {
 				fieldBuf[n] = rawField{k, v}
 				n++
@@ -535,6 +552,11 @@ func appendUserKeys(b []byte, u *User, nullPassword bool, kc *keyCache) []byte {
 			more = append(more, rawField{k, v})
 		})
 		fields = append(fieldBuf[:n], more...)
+		for i, v := range u.hot { // set, where the object had none
+			if v != nil && !seen[i] {
+				fields = append(fields, rawField{hotUserFields[i], v})
+			}
+		}
 	}
 	has := func(key string) bool {
 		for i := range fields {

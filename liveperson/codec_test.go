@@ -357,6 +357,23 @@ func TestUserFieldsAsRead(t *testing.T) {
 	if got := appendUser(nil, &filled, false); string(got) != strings.Replace(strings.Replace(want, `""`, `"Ann"`, 1), `"passwordSh":null,`, "", 1) {
 		t.Errorf("filled user encoded %s", got)
 	}
+	// A field the object lacks, and one that skillsync does not read.
+	more := filled
+	more.SetField("employeeId", json.RawMessage(`"E1"`))
+	if got, ok := more.Field("employeeId"); !ok || string(got) != `"E1"` || len(more.Fields()) != 7 {
+		t.Errorf("after SetField: employeeId %s, %v; %d fields", got, ok, len(more.Fields()))
+	}
+	if _, ok := filled.Field("employeeId"); ok {
+		t.Error("SetField on a copy added a field to the original")
+	}
+	more.SetField("zz", json.RawMessage(`0`))
+	wantMore := `{"ab":1,"employeeId":"E1","fullName":"Ann","id":1,"isEnabled":false,"skillIds":[3],"zz":0}`
+	if got := appendUser(nil, &more, false); string(got) != wantMore {
+		t.Errorf("user with fields set encoded %s\nwant %s", got, wantMore)
+	}
+	if got := appendUser(nil, &filled, false); !strings.Contains(string(got), `"fullName":"Ann"`) || strings.Contains(string(got), "E1") {
+		t.Errorf("the copy changed: %s", got)
+	}
 	if !bytes.Equal(body, []byte(`[{"id":1,"fullName":"","zz":[1, 2],"isEnabled":false,"zz":"last","a\u0062":1,"skillIds":[3]}]`)) {
 		t.Errorf("the body changed: %s", body)
 	}
