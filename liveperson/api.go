@@ -225,7 +225,7 @@ func (c *Client) ListUsersAt(ctx context.Context) ([]User, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("list users: decode response: %w", err)
 	}
-	c.storeList(res)
+	c.storeListShared(res)
 	return users, res.revision, nil
 }
 

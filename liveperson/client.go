@@ -632,12 +632,24 @@ func createFollows(sent, got string) bool {
 
 // storeList remembers a list body for conditional GETs. Called only after
 // the body decoded, so the cache never serves a body that cannot be read.
+// It keeps a copy: what the caller got aliases the body, and may change.
 func (c *Client) storeList(res *result) {
+	c.storeListBody(res, bytes.Clone(res.body))
+}
+
+// storeListShared is storeList keeping the body itself, for a list whose
+// values the caller cannot change (users hand out copies of their fields):
+// the 15 MB users list of 20,000 users is not held twice.
+func (c *Client) storeListShared(res *result) {
+	c.storeListBody(res, res.body)
+}
+
+func (c *Client) storeListBody(res *result, body []byte) {
 	if res.revision == "" || res.status != http.StatusOK {
 		return
 	}
 	c.mu.Lock()
-	c.lists[res.url] = cachedList{revision: res.revision, body: bytes.Clone(res.body)}
+	c.lists[res.url] = cachedList{revision: res.revision, body: body}
 	c.mu.Unlock()
 }
 

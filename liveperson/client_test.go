@@ -1118,3 +1118,45 @@ func TestReadBody(t *testing.T) {
 		t.Errorf("a broken body: %d bytes, %v", len(got), err)
 	}
 }
+
+// The users list is cached without a copy (its users hand out copies of
+// their fields): changing what a list returned leaves the cached list as
+// it was, and a 304 serves it.
+func TestConditionalGetUsersShared(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("ac-revision", "10")
+		if r.Header.Get("If-Match") == "10" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprint(w, `[{"id":1,"loginName":"ann","fullName":"Ann","nickname":"a"}]`)
+	})
+	c, _ := setup(t, f, nil)
+	first, _, err := c.ListUsersAt(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := first[0].Field("fullName")
+	v[1] = 'Z'
+	v, _ = first[0].Field("nickname")
+	v[1] = 'Z'
+	for _, v := range first[0].Fields() {
+		v[0] = 'Z'
+	}
+	for _, u := range [][]User{first, nil} {
+		if u == nil {
+			if u, _, err = c.ListUsersAt(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.requests()[1].Header.Get("If-Match"); got != "10" {
+				t.Fatalf("second list sent If-Match %q, want 10", got)
+			}
+		}
+		full, _ := u[0].Field("fullName")
+		nick, _ := u[0].Field("nickname")
+		if string(full) != `"Ann"` || string(nick) != `"a"` || string(appendUser(nil, &u[0], false)) != `{"fullName":"Ann","id":1,"loginName":"ann","nickname":"a","skillIds":null}` {
+			t.Fatalf("changing a field's value changed the user: %s %s %s", full, nick, appendUser(nil, &u[0], false))
+		}
+	}
+}

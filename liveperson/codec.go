@@ -376,9 +376,19 @@ func hotIndex(key string) int {
 	return -1
 }
 
-// Field returns the raw value of one field of the object, and whether the
-// object has it.
+// Field returns the raw value of one field of the object (the caller's
+// own copy), and whether the object has it.
 func (u *User) Field(key string) (json.RawMessage, bool) {
+	v, ok := u.field(key)
+	if u.Raw == nil {
+		// A decoded user aliases the response, which the client's
+		// conditional-GET cache keeps: the caller gets a copy.
+		v = bytes.Clone(v)
+	}
+	return v, ok
+}
+
+func (u *User) field(key string) (json.RawMessage, bool) {
 	if u.Raw != nil || u.obj == nil {
 		v, ok := u.Raw[key]
 		return v, ok
@@ -396,8 +406,8 @@ func (u *User) Field(key string) (json.RawMessage, bool) {
 }
 
 // Fields returns every field of the object by JSON name: Raw when set,
-// else a new map of the object as read. The caller must not modify Raw
-// through it.
+// else a new map of the object as read, whose values are the caller's own
+// copies. The caller must not modify Raw through it.
 func (u *User) Fields() map[string]json.RawMessage {
 	if u.Raw != nil || u.obj == nil {
 		return u.Raw
@@ -408,6 +418,9 @@ func (u *User) Fields() map[string]json.RawMessage {
 		if v != nil {
 			m[hotUserFields[i]] = v
 		}
+	}
+	for k, v := range m {
+		m[k] = bytes.Clone(v)
 	}
 	return m
 }
