@@ -225,7 +225,7 @@ func (c *Client) ListUsersAt(ctx context.Context) ([]User, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("list users: decode response: %w", err)
 	}
-	c.storeList(res)
+	c.storeListShared(res)
 	return users, res.revision, nil
 }
 
@@ -241,10 +241,10 @@ func (c *Client) GetUser(ctx context.Context, id int64) (User, error) {
 }
 
 // UpdateUsers replaces the users in one PUT sent at revision rev, and
-// returns the revision the next write sends. Each user is sent whole (Raw
-// with the typed fields over it) with passwordSh null, since the Users API
-// clears what a body leaves out and wants passwordSh null unless the
-// password changes.
+// returns the revision the next write sends. Each user is sent whole (its
+// object as read, with the fields set and the typed fields over it) with
+// passwordSh null, since the Users API clears what a body leaves out and
+// wants passwordSh null unless the password changes.
 func (c *Client) UpdateUsers(ctx context.Context, rev string, users []User) (string, error) {
 	if len(users) == 0 {
 		return rev, nil

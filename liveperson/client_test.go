@@ -1,6 +1,7 @@
 package liveperson
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -1086,5 +1088,75 @@ func TestLogsCarryContext(t *testing.T) {
 	}
 	if n := strings.Count(strings.Join(h.lines, "\n"), "liveperson request"); n != 7 {
 		t.Errorf("%d request lines, want 7 (discovery, 2 tokens, 4 attempts): %q", n, h.lines)
+	}
+}
+
+// readBody reads bodies of known and unknown length whole, up to maxBody,
+// and returns what it read with a read error.
+func TestReadBody(t *testing.T) {
+	t.Parallel()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<17) // 2 MiB: several chunks
+	for _, tt := range []struct {
+		name string
+		body []byte
+		n    int64
+	}{
+		{"empty, unknown length", nil, -1},
+		{"empty, length 0", nil, 0},
+		{"small, unknown length", []byte(`[{"id":1}]`), -1},
+		{"big, unknown length", big, -1},
+		{"big, known length", big, int64(len(big))},
+		{"longer than announced", big, 100},
+	} {
+		got, err := readBody(bytes.NewReader(tt.body), tt.n)
+		if err != nil || !bytes.Equal(got, tt.body) || got == nil {
+			t.Errorf("%s: read %d bytes (nil %v), %v; want %d", tt.name, len(got), got == nil, err, len(tt.body))
+		}
+	}
+	broken := io.MultiReader(bytes.NewReader(big), iotest.ErrReader(errors.New("reset")))
+	if got, err := readBody(broken, -1); err == nil || len(got) != len(big) {
+		t.Errorf("a broken body: %d bytes, %v", len(got), err)
+	}
+}
+
+// The users list is cached without a copy (its users hand out copies of
+// their fields): changing what a list returned leaves the cached list as
+// it was, and a 304 serves it.
+func TestConditionalGetUsersShared(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("ac-revision", "10")
+		if r.Header.Get("If-Match") == "10" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprint(w, `[{"id":1,"loginName":"ann","fullName":"Ann","nickname":"a"}]`)
+	})
+	c, _ := setup(t, f, nil)
+	first, _, err := c.ListUsersAt(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := first[0].Field("fullName")
+	v[1] = 'Z'
+	v, _ = first[0].Field("nickname")
+	v[1] = 'Z'
+	for _, v := range first[0].Fields() {
+		v[0] = 'Z'
+	}
+	for _, u := range [][]User{first, nil} {
+		if u == nil {
+			if u, _, err = c.ListUsersAt(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.requests()[1].Header.Get("If-Match"); got != "10" {
+				t.Fatalf("second list sent If-Match %q, want 10", got)
+			}
+		}
+		full, _ := u[0].Field("fullName")
+		nick, _ := u[0].Field("nickname")
+		if string(full) != `"Ann"` || string(nick) != `"a"` || string(appendUser(nil, &u[0], false)) != `{"fullName":"Ann","id":1,"loginName":"ann","nickname":"a","skillIds":null}` {
+			t.Fatalf("changing a field's value changed the user: %s %s %s", full, nick, appendUser(nil, &u[0], false))
+		}
 	}
 }

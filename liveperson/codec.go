@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // JSON codecs for Skill and User.
@@ -351,14 +352,127 @@ func encodeSkills(skills []Skill) []byte {
 
 // Users.
 
-type userDecoder struct {
-	keys    keyCache
-	copyRaw bool
-	hint    int
+// hotUserFields are the fields that skillsync reads of every user (whether
+// it can hold skills, and the masked fields filled from HR): a decoded user
+// keeps where they are in its object, so that Field finds them without a
+// walk of the object.
+var hotUserFields = [...]string{"userTypeId", "isApiUser", "profileIds", "isEnabled", "fullName", "employeeId"}
+
+func hotIndex(key string) int {
+	switch key {
+	case "userTypeId":
+		return 0
+	case "isApiUser":
+		return 1
+	case "profileIds":
+		return 2
+	case "isEnabled":
+		return 3
+	case "fullName":
+		return 4
+	case "employeeId":
+		return 5
+	}
+	return -1
 }
 
+// Field returns the raw value of one field of the object (the caller's
+// own copy), and whether the object has it.
+func (u *User) Field(key string) (json.RawMessage, bool) {
+	v, ok := u.field(key)
+	if u.Raw == nil {
+		// A decoded user aliases the response, which the client's
+		// conditional-GET cache keeps: the caller gets a copy.
+		v = bytes.Clone(v)
+	}
+	return v, ok
+}
+
+func (u *User) field(key string) (json.RawMessage, bool) {
+	if u.Raw != nil || u.obj == nil {
+		v, ok := u.Raw[key]
+		return v, ok
+	}
+	if i := hotIndex(key); i >= 0 {
+		return u.hot[i], u.hot[i] != nil
+	}
+	var found json.RawMessage
+	u.eachField(nil, func(k string, v []byte) {
+		if k == key {
+			found = v // the last of duplicate keys, as a map keeps it
+		}
+	})
+	return found, found != nil
+}
+
+// Fields returns every field of the object by JSON name: Raw when set,
+// else a new map of the object as read, whose values are the caller's own
+// copies. The caller must not modify Raw through it.
+func (u *User) Fields() map[string]json.RawMessage {
+	if u.Raw != nil || u.obj == nil {
+		return u.Raw
+	}
+	m := make(map[string]json.RawMessage, 32)
+	u.eachField(nil, func(k string, v []byte) { m[k] = v })
+	for i, v := range u.hot { // as read, or as set
+		if v != nil {
+			m[hotUserFields[i]] = v
+		}
+	}
+	for k, v := range m {
+		m[k] = bytes.Clone(v)
+	}
+	return m
+}
+
+// SetField sets one field of the object. On a decoded user, one of the
+// fields skillsync reads is set beside the object as read; any other
+// moves the fields to a new Raw first. Either way the object as read is
+// left as it was (a copy of the User can be changed without changing the
+// original). A Raw set by hand is changed in place.
+func (u *User) SetField(key string, v json.RawMessage) {
+	if u.Raw == nil && u.obj != nil && v != nil {
+		if i := hotIndex(key); i >= 0 {
+			u.hot[i] = v
+			return
+		}
+	}
+	if u.Raw == nil {
+		u.Raw = u.Fields()
+		if u.Raw == nil {
+			u.Raw = map[string]json.RawMessage{}
+		}
+		u.obj, u.hot = nil, [len(hotUserFields)]json.RawMessage{}
+	}
+	u.Raw[key] = v
+}
+
+// eachField walks the object as read (valid JSON: it was decoded from
+// it); kc, when not nil, reuses the key strings of the previous object.
+func (u *User) eachField(kc *keyCache, fn func(key string, val []byte)) {
+	if kc == nil {
+		kc = &keyCache{}
+	}
+	kc.reset()
+	s := scanner{data: u.obj}
+	_ = s.object(func(rawKey []byte, plain bool, val []byte) error {
+		k, err := kc.key(rawKey, plain)
+		if err == nil {
+			fn(k, val)
+		}
+		return nil
+	})
+}
+
+type userDecoder struct {
+	keys keyCache
+}
+
+// user decodes one object at s into u, which aliases s.data.
 func (d *userDecoder) user(s *scanner, u *User) error {
-	*u = User{Raw: make(map[string]json.RawMessage, max(d.hint, 8))}
+	*u = User{}
+	s.peek()
+	start := s.pos
 	d.keys.reset()
 	err := s.object(func(rawKey []byte, plain bool, val []byte) error {
 		key, err := d.keys.key(rawKey, plain)
@@ -378,44 +492,96 @@ func (d *userDecoder) user(s *scanner, u *User) error {
 			if !isNull(val) {
 				u.Deleted, err = parseBool(val)
 			}
+		default:
+			if i := hotIndex(key); i >= 0 {
+				u.hot[i] = json.RawMessage(val)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("user field %q: %w", key, err)
 		}
-		if d.copyRaw {
-			val = bytes.Clone(val)
-		}
-		u.Raw[key] = json.RawMessage(val)
 		return nil
 	})
-	d.hint = len(u.Raw)
+	if err == nil {
+		u.obj = s.data[start:s.pos:s.pos]
+	}
 	return err
 }
 
-// UnmarshalJSON decodes a user tolerantly and keeps the whole object in Raw.
+// UnmarshalJSON decodes a user tolerantly and keeps the whole object.
 func (u *User) UnmarshalJSON(data []byte) error {
-	s := scanner{data: data}
-	d := userDecoder{copyRaw: true}
+	s := scanner{data: bytes.Clone(data)}
+	var d userDecoder
 	if err := d.user(&s, u); err != nil {
 		return err
 	}
 	return s.end()
 }
 
-// MarshalJSON encodes the user as read (Raw) with the typed fields laid
-// over it, so a full-replacement PUT sends every untouched field back as it
+// MarshalJSON encodes the user as read with the typed fields laid over
+// it, so a full-replacement PUT sends every untouched field back as it
 // was. SkillIDs is always written: nil as null, empty as [].
 func (u User) MarshalJSON() ([]byte, error) {
 	return appendUser(make([]byte, 0, 512), &u, false), nil
 }
 
+// rawField is one field of an object as read.
+type rawField struct {
+	key string
+	val []byte
+}
+
 // appendUser writes the user; nullPassword sets passwordSh to null, which
 // the Users API asks for on every update that does not change the password.
 func appendUser(b []byte, u *User, nullPassword bool) []byte {
-	raw := u.Raw
-	// The typed fields must appear even when Raw lacks them (a User built
-	// by hand), so merge their keys into the key set.
-	var needBuf, extraBuf [6]string // no allocation per user
+	return appendUserKeys(b, u, nullPassword, nil)
+}
+
+// appendUserKeys is appendUser; kc, when not nil, reuses key strings from
+// one user to the next.
+func appendUserKeys(b []byte, u *User, nullPassword bool, kc *keyCache) []byte {
+	// The user's fields: Raw, or the object as read.
+	var fieldBuf [64]rawField // a user's fields, without an allocation
+	fields := fieldBuf[:0]
+	if u.Raw != nil || u.obj == nil {
+		for k, v := range u.Raw {
+			fields = append(fields, rawField{k, v})
+		}
+	} else {
+		// Into fieldBuf by index, not by append in the closure, which would
+		// move fieldBuf to the heap.
+		n := 0
+		var more []rawField // beyond 64 fields
+		var seen [len(hotUserFields)]bool
+		u.eachField(kc, func(k string, v []byte) {
+			if i := hotIndex(k); i >= 0 {
+				v, seen[i] = u.hot[i], true // as read, or as set
+			}
+			if n < len(fieldBuf) {
+				fieldBuf[n] = rawField{k, v}
+				n++
+				return
+			}
+			more = append(more, rawField{k, v})
+		})
+		fields = append(fieldBuf[:n], more...)
+		for i, v := range u.hot { // set, where the object had none
+			if v != nil && !seen[i] {
+				fields = append(fields, rawField{hotUserFields[i], v})
+			}
+		}
+	}
+	has := func(key string) bool {
+		for i := range fields {
+			if fields[i].key == key {
+				return true
+			}
+		}
+		return false
+	}
+	// The typed fields must appear even when the object lacks them (a
+	// User built by hand): they are written as if it had them.
+	var needBuf [6]string // no allocation per user
 	need := append(needBuf[:0], fSkillIDs)
 	if u.ID != 0 {
 		need = append(need, fID)
@@ -432,41 +598,61 @@ func appendUser(b []byte, u *User, nullPassword bool) []byte {
 	if nullPassword {
 		need = append(need, fPasswordSh)
 	}
-	// The needed keys that raw lacks are written as if raw had them.
-	extra := extraBuf[:0]
 	for _, k := range need {
-		if _, ok := raw[k]; !ok {
-			extra = append(extra, k)
+		if !has(k) {
+			fields = append(fields, rawField{key: k})
 		}
 	}
+	// Key order, so that output is deterministic; of duplicate keys in the
+	// object the last is kept, as a map keeps it.
+	slices.SortStableFunc(fields, func(a, b rawField) int { return strings.Compare(a.key, b.key) })
 	first := true
 	b = append(b, '{')
-	b = appendFields(b, raw, extra, nil, func(b []byte, key string) ([]byte, bool) {
-		switch key {
+	for i := range fields {
+		f := &fields[i]
+		if i+1 < len(fields) && fields[i+1].key == f.key {
+			continue
+		}
+		b = appendKey(b, f.key, &first)
+		switch f.key {
 		case fID:
-			return strconv.AppendInt(b, u.ID, 10), true
+			b = strconv.AppendInt(b, u.ID, 10)
+			continue
 		case fLoginName:
-			return appendString(b, u.LoginName), true
+			b = appendString(b, u.LoginName)
+			continue
 		case fEmail:
-			return appendString(b, u.Email), true
+			b = appendString(b, u.Email)
+			continue
 		case fSkillIDs:
-			return appendIDs(b, u.SkillIDs), true
+			b = appendIDs(b, u.SkillIDs)
+			continue
 		case fDeleted:
-			return strconv.AppendBool(b, u.Deleted), true
+			b = strconv.AppendBool(b, u.Deleted)
+			continue
 		case fPasswordSh:
 			if nullPassword {
-				return append(b, "null"...), true
+				b = append(b, "null"...)
+				continue
 			}
 		}
-		return b, false
-	}, &first)
+		if !validValue(f.val) {
+			b = append(b, "null"...)
+			continue
+		}
+		b = append(b, f.val...)
+	}
 	return append(b, '}')
 }
 
 // decodeUsers decodes a users list response (or a single user object).
+// The users alias data unless copyRaw is set.
 func decodeUsers(data []byte, copyRaw bool) ([]User, error) {
+	if copyRaw {
+		data = bytes.Clone(data)
+	}
 	s := scanner{data: data}
-	d := userDecoder{copyRaw: copyRaw}
+	var d userDecoder
 	switch s.peek() {
 	case 'n':
 		if err := s.literal("null"); err != nil {
@@ -495,13 +681,14 @@ func decodeUsers(data []byte, copyRaw bool) ([]User, error) {
 }
 
 func encodeUsers(users []User, nullPassword bool) []byte {
-	b := make([]byte, 0, 512*len(users)+2)
+	b := make([]byte, 0, 1024*len(users)+2) // a full user is ~800 bytes
 	b = append(b, '[')
+	var kc keyCache
 	for i := range users {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendUser(b, &users[i], nullPassword)
+		b = appendUserKeys(b, &users[i], nullPassword, &kc)
 	}
 	return append(b, ']')
 }

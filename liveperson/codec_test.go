@@ -209,12 +209,10 @@ func TestUserCodec(t *testing.T) {
 			if err := json.Unmarshal([]byte(tt.in), &u); err != nil {
 				t.Fatal(err)
 			}
-			raw := u.Raw
-			u.Raw = nil
-			if !reflect.DeepEqual(u, tt.want) {
-				t.Fatalf("got  %+v\nwant %+v", u, tt.want)
+			typed := User{ID: u.ID, LoginName: u.LoginName, Email: u.Email, SkillIDs: u.SkillIDs, Deleted: u.Deleted}
+			if !reflect.DeepEqual(typed, tt.want) {
+				t.Fatalf("got  %+v\nwant %+v", typed, tt.want)
 			}
-			u.Raw = raw
 			if tt.edit != nil {
 				tt.edit(&u)
 			}
@@ -319,5 +317,64 @@ func BenchmarkEncodeSkills50(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = encodeSkills(skills)
+	}
+}
+
+// A decoded user keeps its object as read: its fields are found by name,
+// the last of duplicate keys wins (as in a map), setting a field leaves the
+// object read untouched, and encoding keeps every field in key order.
+func TestUserFieldsAsRead(t *testing.T) {
+	t.Parallel()
+	body := []byte(`[{"id":1,"fullName":"","zz":[1, 2],"isEnabled":false,"zz":"last","a\u0062":1,"skillIds":[3]}]`)
+	users, err := decodeUsers(body, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := users[0]
+	for key, want := range map[string]string{"fullName": `""`, "isEnabled": `false`, "zz": `"last"`, "ab": `1`, "id": `1`} {
+		if got, ok := u.Field(key); !ok || string(got) != want {
+			t.Errorf("Field(%q) = %s, %v; want %s", key, got, ok, want)
+		}
+	}
+	if v, ok := u.Field("employeeId"); ok || v != nil {
+		t.Errorf("Field(employeeId) = %s, %v; want absent", v, ok)
+	}
+	if got := len(u.Fields()); got != 6 {
+		t.Errorf("Fields() has %d keys, want 6", got)
+	}
+	filled := u
+	filled.SetField("fullName", json.RawMessage(`"Ann"`))
+	if got, _ := filled.Field("fullName"); string(got) != `"Ann"` {
+		t.Errorf("after SetField: fullName %s", got)
+	}
+	if got, _ := u.Field("fullName"); string(got) != `""` {
+		t.Errorf("SetField on a copy changed the user read: fullName %s", got)
+	}
+	want := `{"ab":1,"fullName":"","id":1,"isEnabled":false,"passwordSh":null,"skillIds":[3],"zz":"last"}`
+	if got := encodeUsers(users, true); string(got) != "["+want+"]" {
+		t.Errorf("encoded %s\nwant [%s]", got, want)
+	}
+	if got := appendUser(nil, &filled, false); string(got) != strings.Replace(strings.Replace(want, `""`, `"Ann"`, 1), `"passwordSh":null,`, "", 1) {
+		t.Errorf("filled user encoded %s", got)
+	}
+	// A field the object lacks, and one that skillsync does not read.
+	more := filled
+	more.SetField("employeeId", json.RawMessage(`"E1"`))
+	if got, ok := more.Field("employeeId"); !ok || string(got) != `"E1"` || len(more.Fields()) != 7 {
+		t.Errorf("after SetField: employeeId %s, %v; %d fields", got, ok, len(more.Fields()))
+	}
+	if _, ok := filled.Field("employeeId"); ok {
+		t.Error("SetField on a copy added a field to the original")
+	}
+	more.SetField("zz", json.RawMessage(`0`))
+	wantMore := `{"ab":1,"employeeId":"E1","fullName":"Ann","id":1,"isEnabled":false,"skillIds":[3],"zz":0}`
+	if got := appendUser(nil, &more, false); string(got) != wantMore {
+		t.Errorf("user with fields set encoded %s\nwant %s", got, wantMore)
+	}
+	if got := appendUser(nil, &filled, false); !strings.Contains(string(got), `"fullName":"Ann"`) || strings.Contains(string(got), "E1") {
+		t.Errorf("the copy changed: %s", got)
+	}
+	if !bytes.Equal(body, []byte(`[{"id":1,"fullName":"","zz":[1, 2],"isEnabled":false,"zz":"last","a\u0062":1,"skillIds":[3]}]`)) {
+		t.Errorf("the body changed: %s", body)
 	}
 }

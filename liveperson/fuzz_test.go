@@ -74,12 +74,12 @@ func FuzzDecodeSkills(f *testing.F) {
 					!reflect.DeepEqual(again.SkillIDs, users[i].SkillIDs) || again.Deleted != users[i].Deleted {
 					t.Fatalf("user round trip changed typed fields: %+v -> %+v", users[i], again)
 				}
-				for k, v := range users[i].Raw {
+				for k, v := range users[i].Fields() {
 					if isUserField(k) {
 						continue
 					}
-					if !bytes.Equal(again.Raw[k], v) {
-						t.Fatalf("user field %q changed: %q -> %q", k, v, again.Raw[k])
+					if got, _ := again.Field(k); !bytes.Equal(got, v) {
+						t.Fatalf("user field %q changed: %q -> %q", k, v, got)
 					}
 				}
 			}

@@ -152,14 +152,17 @@ func CanHoldSkills(u *liveperson.User, agentProfiles []int64) bool {
 	if u.Deleted {
 		return false
 	}
-	if t, ok := rawInt(u.Raw["userTypeId"]); ok && t != 1 {
-		return false
+	if v, _ := u.Field("userTypeId"); len(v) > 0 {
+		if t, ok := rawInt(v); ok && t != 1 {
+			return false
+		}
 	}
-	if rawBool(u.Raw["isApiUser"]) {
+	if v, _ := u.Field("isApiUser"); rawBool(v) {
 		return false
 	}
 	if len(agentProfiles) > 0 {
-		ids, _ := rawInts(u.Raw["profileIds"])
+		v, _ := u.Field("profileIds")
+		ids, _ := rawInts(v)
 		return slices.ContainsFunc(ids, func(id int64) bool { return slices.Contains(agentProfiles, id) })
 	}
 	return true
@@ -167,7 +170,7 @@ func CanHoldSkills(u *liveperson.User, agentProfiles []int64) bool {
 
 // enabled reports whether a user is not disabled (isEnabled false).
 func enabled(u *liveperson.User) bool {
-	raw, ok := u.Raw["isEnabled"]
+	raw, ok := u.Field("isEnabled")
 	return !ok || rawBool(raw) || strings.TrimSpace(string(raw)) == "null"
 }
 
@@ -265,7 +268,7 @@ func maskedFill(u *liveperson.User, rec *hrsource.Record) ([]maskedValue, string
 	var missing []string
 	var fill []maskedValue
 	for _, f := range maskedUserFields {
-		v, ok := u.Raw[f]
+		v, ok := u.Field(f)
 		if !ok || string(v) != `""` {
 			continue // not masked: sent back as read
 		}
@@ -292,14 +295,14 @@ func maskedFill(u *liveperson.User, rec *hrsource.Record) ([]maskedValue, string
 }
 
 // withFilled returns u with the masked fields set to fill, on a copy of
-// its Raw: the read users stay as read.
+// its fields: the read users stay as read.
 func withFilled(u liveperson.User, fill []maskedValue) liveperson.User {
 	if len(fill) == 0 {
 		return u
 	}
 	u.Raw = maps.Clone(u.Raw)
 	for _, f := range fill {
-		u.Raw[f.field] = f.value
+		u.SetField(f.field, f.value)
 	}
 	return u
 }
