@@ -70,9 +70,9 @@ applied, 3 refused by a guard that the plan's approval does not cover,
 			if err := formatFlagMarkdown(format); err != nil {
 				return err
 			}
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil || id < 1 {
-				return fmt.Errorf("run id %q: want a positive number, as printed by 'skillsync plan' or listed by 'skillsync runs'", args[0])
+			id, err := parseRunID(args[0], "as printed by 'skillsync plan' or listed by 'skillsync runs'")
+			if err != nil {
+				return err
 			}
 			return c.apply(cmd.Context(), cmd.OutOrStdout(), id, format, yes)
 		},

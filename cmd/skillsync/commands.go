@@ -446,9 +446,9 @@ failed), attempts and the last error.`,
 			if err := formatFlagMarkdown(format); err != nil {
 				return err
 			}
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil || id < 1 {
-				return fmt.Errorf("run id %q: want a positive number, as listed by 'skillsync runs'", args[0])
+			id, err := parseRunID(args[0], "as listed by 'skillsync runs'")
+			if err != nil {
+				return err
 			}
 			st, _, err := c.runAccountStore(cmd.Context(), id)
 			if err != nil {
@@ -704,4 +704,14 @@ func firstLine(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// parseRunID reads a command's RUN_ID argument; where says where the user
+// finds one.
+func parseRunID(arg, where string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id < 1 {
+		return 0, fmt.Errorf("run id %q: want a positive number, %s", arg, where)
+	}
+	return id, nil
 }
