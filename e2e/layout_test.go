@@ -18,7 +18,7 @@ const modulePath = "github.com/skillsync/skillsync"
 // the test, so that the README's table and this one grow together.
 var layout = map[string][]string{
 	"cmd/skillsync":         {"*"},
-	"cmd/skillsync/console": {"internal/secret"},
+	"cmd/skillsync/console": {"internal/secret", "internal/authlimit"},
 	"sync":                  {"hrsource", "liveperson", "store", "internal/secret"},
 	"sync/notify":           {"sync", "store", "internal/secret"},
 	"hrsource":              {"internal/secret", "internal/jsonscan"},
@@ -30,6 +30,7 @@ var layout = map[string][]string{
 	"migrations":            {},
 	"internal/secret":       {},
 	"internal/jsonscan":     {},
+	"internal/authlimit":    {},
 	"e2e":                   {"*"},
 
 	// The console's browser-test helpers (chromedp), for its tests and

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/skillsync/skillsync/internal/authlimit"
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/sync"
 )
@@ -384,13 +385,34 @@ func (d *daemon) authorized(w http.ResponseWriter, r *http.Request) bool {
 		http.NotFound(w, r)
 		return false
 	}
+	if wait := d.guesses.Wait(r); wait > 0 {
+		w.Header().Set("Retry-After", authlimit.RetryAfter(wait))
+		respond(w, http.StatusTooManyRequests, triggerView{Status: "too_many_attempts", Error: tooManyAttempts(wait)})
+		return false
+	}
 	given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
+		d.failedCredentials(r)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="skillsync"`)
 		respond(w, http.StatusUnauthorized, triggerView{Status: "unauthorized", Error: "send Authorization: Bearer <server.trigger_token>"})
 		return false
 	}
+	d.guesses.Succeeded(r)
 	return true
+}
+
+// failedCredentials counts a wrong token or signature against the client
+// of r, and logs when the client must start waiting.
+func (d *daemon) failedCredentials(r *http.Request) {
+	if wait := d.guesses.Failed(r); wait > 0 {
+		d.log.Warn("wrong credentials again: the client must wait before its next attempt",
+			"client", authlimit.ClientOf(r), "path", r.URL.Path, "wait", wait)
+	}
+}
+
+// tooManyAttempts is the error of a client that must wait.
+func tooManyAttempts(wait time.Duration) string {
+	return "too many wrong credentials from this address: try again in " + authlimit.RetryAfter(wait) + " s"
 }
 
 // headerName says whether h is a valid HTTP header name (an RFC 9110

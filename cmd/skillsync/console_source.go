@@ -30,6 +30,7 @@ func (d *daemon) newConsole() *console.Console {
 		Token:      d.app.cfg.Server.TriggerToken,
 		UserHeader: d.app.cfg.Server.UserHeader,
 		Outcomes:   runOutcomes(),
+		Guesses:    d.guesses,
 		Logger:     d.log,
 	})
 }

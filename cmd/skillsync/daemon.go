@@ -13,6 +13,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/skillsync/skillsync/internal/authlimit"
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/sync"
 )
@@ -92,6 +93,10 @@ type daemon struct {
 	runs gosync.WaitGroup
 	// hrEvents debounces POST /v1/hr-events into runs (hrevents.go).
 	hrEvents *hrEvents
+	// guesses slows down clients that send wrong credentials to any of
+	// the daemon's endpoints that take the trigger token or the HR events
+	// signature, the console's sign-in included (one count for them all).
+	guesses *authlimit.Limiter
 }
 
 func newDaemon(a *app, e *env) *daemon {
@@ -110,7 +115,7 @@ func newDaemonFor(apps []*app, e *env) *daemon {
 		log = a.log
 	}
 	return &daemon{app: a, apps: apps, log: log, env: e, shutdown: make(chan struct{}),
-		entries: map[*app]cron.EntryID{}, slots: make(chan struct{}, concurrency)}
+		entries: map[*app]cron.EntryID{}, slots: make(chan struct{}, concurrency), guesses: authlimit.New()}
 }
 
 // accountApps are the apps of every account, the first one's first.

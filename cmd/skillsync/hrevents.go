@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skillsync/skillsync/hrsource"
+	"github.com/skillsync/skillsync/internal/authlimit"
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/sync"
 )
@@ -140,6 +141,11 @@ func (h *hrEvents) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r) // disabled, like POST /v1/runs
 		return
 	}
+	if wait := h.d.guesses.Wait(r); wait > 0 {
+		w.Header().Set("Retry-After", authlimit.RetryAfter(wait))
+		respond(w, http.StatusTooManyRequests, hrEventView{Status: "too_many_attempts", Error: tooManyAttempts(wait)})
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHREventBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -151,11 +157,13 @@ func (h *hrEvents) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !authenticHREvent(r.Header, body, token, secret) {
+		h.d.failedCredentials(r)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="skillsync"`)
 		respond(w, http.StatusUnauthorized, hrEventView{Status: "unauthorized",
 			Error: "send Authorization: Bearer <server.trigger_token>, or " + signatureHeader + ": sha256=<hex HMAC-SHA256 of the body with hr.webhook_secret>"})
 		return
 	}
+	h.d.guesses.Succeeded(r)
 	select {
 	case <-h.d.shutdown:
 		respond(w, http.StatusServiceUnavailable, hrEventView{Status: "shutting_down", Error: "the daemon is shutting down"})

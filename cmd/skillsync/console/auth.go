@@ -12,6 +12,8 @@ import (
 	"strings"
 	gosync "sync"
 	"time"
+
+	"github.com/skillsync/skillsync/internal/authlimit"
 )
 
 // Cookie names.
@@ -194,12 +196,20 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.renderLogin(w, r, http.StatusForbidden, "The sign-in form expired or did not come from this console: try again.")
 		return
 	}
+	if wait := c.opts.Guesses.Wait(r); wait > 0 {
+		w.Header().Set("Retry-After", authlimit.RetryAfter(wait))
+		c.renderLogin(w, r, http.StatusTooManyRequests,
+			"Too many wrong tokens from this address: try again in "+authlimit.RetryAfter(wait)+" s.")
+		return
+	}
 	given := r.PostFormValue("token")
 	if subtle.ConstantTimeCompare([]byte(given), []byte(c.opts.Token)) != 1 {
-		c.log.Warn("console: sign-in with a wrong token", "remote_addr", r.RemoteAddr)
+		wait := c.opts.Guesses.Failed(r)
+		c.log.Warn("console: sign-in with a wrong token", "remote_addr", r.RemoteAddr, "wait", wait)
 		c.renderLogin(w, r, http.StatusUnauthorized, "That is not the token (server.trigger_token).")
 		return
 	}
+	c.opts.Guesses.Succeeded(r)
 	value, _ := c.sessions.sign("session", c.opts.SessionTTL)
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: value, Path: "/",

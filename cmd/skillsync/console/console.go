@@ -10,10 +10,12 @@
 // Security: the console is off (404) without a token; a page needs a
 // session cookie obtained by signing in with the token; every POST carries
 // a CSRF token; every answer carries a strict Content-Security-Policy (no
-// script at all, styles only from this host).
+// script at all, styles only from this host); past a few wrong tokens from
+// one address, its sign-ins wait (internal/authlimit).
 //
 // In the house (README, Layout; e2e/layout_test.go), it imports nothing of
-// ours (internal/secret at most): cmd/skillsync feeds it.
+// ours but internal/secret and internal/authlimit (the wait after wrong
+// tokens): cmd/skillsync feeds it.
 package console
 
 import (
@@ -23,6 +25,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/skillsync/skillsync/internal/authlimit"
 )
 
 // ErrNotFound is returned by a Source for a run that does not exist.
@@ -198,7 +202,11 @@ type Options struct {
 	PageSize int
 	// Outcomes are the run outcomes the history can be filtered by.
 	Outcomes []string
-	Logger   *slog.Logger
+	// Guesses counts wrong tokens per client and makes a client that
+	// sends too many wait (the daemon shares one with its API); nil gives
+	// the console its own.
+	Guesses *authlimit.Limiter
+	Logger  *slog.Logger
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -231,6 +239,9 @@ func New(o Options) *Console {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Guesses == nil {
+		o.Guesses = authlimit.New(authlimit.WithClock(o.Now))
 	}
 	c := &Console{opts: o, log: o.Logger}
 	if o.Token == "" {

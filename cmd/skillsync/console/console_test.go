@@ -3,12 +3,16 @@ package console
 import (
 	"errors"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
+
+	"github.com/skillsync/skillsync/internal/authlimit"
 )
 
 // pagePaths are the console's pages.
@@ -346,4 +350,37 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestSignInMustWaitAfterWrongTokens: past a few wrong tokens, the
+// sign-in answers 429 with Retry-After, even to the right token, until the
+// wait is over; a success then clears the count.
+func TestSignInMustWaitAfterWrongTokens(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	var mu gosync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	c, _, _ := setup(t, false, func(o *Options) { o.Now = clock })
+	for i := range authlimit.DefaultFree + 1 {
+		if a := c.signIn("wrong-token-wrong-token-wrong"); a.code != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d, want 401", i+1, a.code)
+		}
+	}
+	a := c.signIn(testToken)
+	if a.code != http.StatusTooManyRequests || a.header.Get("Retry-After") != "1" || len(a.header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("right token while waiting: %d, Retry-After %q, cookies %q; want 429, 1, none", a.code, a.header.Get("Retry-After"), a.header.Values("Set-Cookie"))
+	}
+	if !strings.Contains(a.body, "Too many wrong tokens") {
+		t.Errorf("the page does not say why:\n%s", a.body)
+	}
+	mu.Lock()
+	now = now.Add(authlimit.DefaultFirstWait)
+	mu.Unlock()
+	if a := c.signIn(testToken); a.code != http.StatusSeeOther {
+		t.Fatalf("right token after the wait: %d, want 303", a.code)
+	}
+	c.http.Jar, _ = cookiejar.New(nil) // another browser, same address
+	if a := c.signIn("wrong-token-wrong-token-wrong"); a.code != http.StatusUnauthorized {
+		t.Errorf("a wrong token after a success: %d, want 401 (the count starts again)", a.code)
+	}
 }
