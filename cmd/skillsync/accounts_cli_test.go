@@ -16,6 +16,7 @@ import (
 	"github.com/skillsync/skillsync/liveperson/lpsim"
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/store/pgtest"
+	"github.com/skillsync/skillsync/sync/notify"
 )
 
 // twoAccounts is a fixture with accounts emea (LivePerson 111) and apac
@@ -430,5 +431,31 @@ func TestHREventsRunEveryAccount(t *testing.T) {
 	}
 	if n := f.apac.Count("POST", "/api/account/222"+accountSkillsPath); n == 0 {
 		t.Error("apac did not run for the event")
+	}
+}
+
+// TestDaemonNotifiesEveryAccountAtOnce: the daemon runs one notification
+// sender for all its accounts, and a run of any account wakes it: with the
+// sender's own look at the outbox an hour away, the second account's
+// message arrives at once too (it used to wait for that look).
+func TestDaemonNotifiesEveryAccountAtOnce(t *testing.T) {
+	t.Parallel()
+	hook := newHookReceiver(t)
+	f := setupTwoAccounts(t, pgtest.DB(t), "wrong-secret-0123456789", "",
+		"server: {listen: \"127.0.0.1:0\", trigger_token: \""+testTriggerToken+"\"}\n"+
+			"notify:\n  sinks:\n    - {name: hook, type: webhook, url: \""+hook.URL+"/hook\", events: [applied, failed]}\n")
+	d := f.startDaemon(&env{notifyPoll: time.Hour})
+	for _, want := range []struct{ account, event string }{{"emea", "applied"}, {"apac", "failed"}} {
+		if code, body, _ := d.do("POST", "/v1/runs?account="+want.account, testTriggerToken); code != 200 {
+			t.Fatalf("POST /v1/runs?account=%s: %d %s", want.account, code, body)
+		}
+		d.nextRun()
+		var body notify.WebhookBody
+		if r := hook.next(t); json.Unmarshal(r.body, &body) != nil || body.Account != want.account || body.Event != want.event {
+			t.Fatalf("notification %s, want %s for %s", r.body, want.event, want.account)
+		}
+	}
+	if code := d.stop(); code != 0 {
+		t.Errorf("exit %d", code)
 	}
 }

@@ -112,7 +112,11 @@ func newAppWith(ctx context.Context, cfg *Config, log *slog.Logger, opts appOpti
 		}
 		a.store = root.Account(a.acct.ID())
 	}
-	a.notify = newNotifier(a)
+	var poll time.Duration
+	if opts.env != nil {
+		poll = opts.env.notifyPoll
+	}
+	a.notify = newNotifier(a, poll)
 	lpOpts := liveperson.Options{Logger: log, Observe: a.metrics.observeLP(a.acct.Name)}
 	if opts.env != nil {
 		lpOpts.HTTPClient = opts.env.lpHTTPClient

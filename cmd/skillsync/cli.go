@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -60,6 +61,9 @@ type env struct {
 	onStopping func()
 	// afterRun, when set, is told of every run once it has finished.
 	afterRun func(*sync.Result, error)
+	// notifyPoll, when set, replaces how often the notification sender
+	// looks at the outbox unprompted (tests make it long).
+	notifyPoll time.Duration
 	// serverLimits, when set, replaces the daemon's HTTP timeouts and
 	// header limit (tests shorten them).
 	serverLimits *serverLimits

@@ -155,7 +155,7 @@ func (d *daemon) serve(ctx context.Context) error {
 	defer d.cancelRuns()
 	// Notifications go out in the background, those an earlier process
 	// left queued included; stopped (and waited for) on the way out.
-	defer d.app.notify.start(ctx)()
+	defer d.startNotifications(ctx)()
 
 	cl := cronLogger{d.log}
 	d.cron = cron.New(

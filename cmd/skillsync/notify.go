@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -31,10 +32,14 @@ const notifyFlushTimeout = 15 * time.Second
 type notifier struct {
 	queue  *notify.Notifier
 	sender *notify.Sender
+	// via, when set, is the sender that runs for this one (sendVia).
+	via atomic.Pointer[notify.Sender]
 }
 
 // newNotifier wires notifications for a, nil when no sink is configured.
-func newNotifier(a *app) *notifier {
+// poll, when not 0, replaces how often the sender looks for messages it
+// was not woken for (tests).
+func newNotifier(a *app, poll time.Duration) *notifier {
 	cfg := a.cfg.Notify
 	if !cfg.Enabled() {
 		return nil
@@ -51,11 +56,40 @@ func newNotifier(a *app) *notifier {
 			}
 		}
 	}
-	sender := notify.NewSender(cfg, a.store, notify.SenderOptions{Logger: a.log, Observe: observe, Redact: a.redact,
-		UserAgent: "skillsync/" + currentBuild().Version})
-	queue := notify.NewNotifier(cfg, notify.Account{Name: a.acct.Name, ID: a.acct.ID()}, a.store,
-		notify.NotifierOptions{Logger: a.log, Redact: a.redact, Observe: observe, Wake: sender.Wake})
-	return &notifier{queue: queue, sender: sender}
+	n := &notifier{sender: notify.NewSender(cfg, a.store, notify.SenderOptions{Logger: a.log, Observe: observe, Redact: a.redact,
+		UserAgent: "skillsync/" + currentBuild().Version, Poll: poll})}
+	n.queue = notify.NewNotifier(cfg, notify.Account{Name: a.acct.Name, ID: a.acct.ID()}, a.store,
+		notify.NotifierOptions{Logger: a.log, Redact: a.redact, Observe: observe, Wake: n.wake})
+	return n
+}
+
+// wake tells the sender that runs for n that messages were queued.
+func (n *notifier) wake() {
+	if s := n.via.Load(); s != nil {
+		s.Wake()
+		return
+	}
+	n.sender.Wake()
+}
+
+// sendVia has o's running sender deliver what n queues, at once: the
+// outbox is one for every account and a sender claims messages by sink,
+// whatever their account, so a daemon runs one sender for all its
+// accounts. Without it, the queue would wake a sender that does not run,
+// and the message would wait for o's next look at the outbox.
+func (n *notifier) sendVia(o *notifier) {
+	if n != nil && o != nil && n != o {
+		n.via.Store(o.sender)
+	}
+}
+
+// startNotifications runs the first account's sender for every account
+// of the daemon until the returned stop is called (see start).
+func (d *daemon) startNotifications(ctx context.Context) (stop func()) {
+	for _, a := range d.apps {
+		a.notify.sendVia(d.app.notify)
+	}
+	return d.app.notify.start(ctx)
 }
 
 // runEnded is the runner's end-of-run hook (sync.Deps.OnRunEnd): it
