@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	gosync "sync"
@@ -403,20 +404,26 @@ func TestTickSharedByReplicas(t *testing.T) {
 	}
 }
 
+// shortDebounce sets hr.event_debounce to 50ms in f's configuration.
+func (f *twoAccounts) shortDebounce() {
+	f.t.Helper()
+	raw, err := os.ReadFile(f.configPath)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	raw = []byte(strings.Replace(string(raw), "  active: 'Attrition == \"No\"'\n", "  active: 'Attrition == \"No\"'\n  event_debounce: 50ms\n", 1))
+	if err := os.WriteFile(f.configPath, raw, 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // TestHREventsRunEveryAccount: with several accounts an HR event starts a
 // run of each (each account debounces on its own).
 func TestHREventsRunEveryAccount(t *testing.T) {
 	t.Parallel()
 	f := setupTwoAccounts(t, pgtest.DB(t), testClientSecret, "",
 		"server: {listen: \"127.0.0.1:0\", trigger_token: \""+testTriggerToken+"\"}\n")
-	raw, err := os.ReadFile(f.configPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw = []byte(strings.Replace(string(raw), "  active: 'Attrition == \"No\"'\n", "  active: 'Attrition == \"No\"'\n  event_debounce: 50ms\n", 1))
-	if err := os.WriteFile(f.configPath, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	f.shortDebounce()
 	d := f.startDaemon(&env{})
 	if code, body, _ := d.do("POST", "/v1/hr-events", testTriggerToken); code != 202 {
 		t.Fatalf("POST /v1/hr-events: %d %s", code, body)
@@ -431,6 +438,56 @@ func TestHREventsRunEveryAccount(t *testing.T) {
 	}
 	if n := f.apac.Count("POST", "/api/account/222"+accountSkillsPath); n == 0 {
 		t.Error("apac did not run for the event")
+	}
+}
+
+// TestHREventRunsShareConcurrency: an HR event reaches every account, and
+// their runs take daemon.concurrency's slots like the scheduled ones: with
+// one slot, the second account's run starts only once the first's is over.
+func TestHREventRunsShareConcurrency(t *testing.T) {
+	t.Parallel()
+	f := setupTwoAccounts(t, pgtest.DB(t), testClientSecret, "",
+		"daemon: {concurrency: 1}\nserver: {listen: \"127.0.0.1:0\", trigger_token: \""+testTriggerToken+"\"}\n")
+	f.shortDebounce()
+	var mu gosync.Mutex
+	reads := map[string]int{} // skills reads by LivePerson account
+	g := &gate{}
+	g.arm()
+	f.httpClient = &http.Client{Transport: hookTransport{base: f.srv.Client().Transport,
+		match: func(r *http.Request) bool {
+			if !isSkillsRequest("GET")(r) {
+				return false
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, id := range []string{"111", "222"} {
+				if strings.Contains(r.URL.Path, "/api/account/"+id+"/") {
+					reads[id]++
+				}
+			}
+			return true
+		},
+		hook: g.hold}}
+	d := f.startDaemon(&env{})
+	if code, body, _ := d.do("POST", "/v1/hr-events", testTriggerToken); code != 202 {
+		t.Fatalf("POST /v1/hr-events: %d %s", code, body)
+	}
+	<-g.reached // one account's run holds the only slot, inside LivePerson
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	during := len(reads)
+	mu.Unlock()
+	close(g.open)
+	if during != 1 {
+		t.Errorf("with daemon.concurrency 1, %d accounts read LivePerson at once", during)
+	}
+	for range 2 {
+		if res := d.nextRun(); res.Run.Outcome != store.OutcomeApplied {
+			t.Errorf("run %d: %s %s", res.Run.ID, res.Run.Outcome, res.Run.Error)
+		}
+	}
+	if code := d.stop(); code != 0 {
+		t.Errorf("exit %d", code)
 	}
 }
 
