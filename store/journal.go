@@ -182,13 +182,14 @@ func journalSet(ctx context.Context, db execer, account string, updates []OpUpda
 		return nil
 	}
 	last := make(map[int64]int, len(updates)) // id → index in the arrays
+	n := len(updates)
 	var (
-		ids      []int64
-		states   []string
-		statuses []*int32
-		errs     []string
-		skillIDs []*int64
-		revs     []*string
+		ids      = make([]int64, 0, n)
+		states   = make([]string, 0, n)
+		statuses = make([]*int32, 0, n)
+		errs     = make([]string, 0, n)
+		skillIDs = make([]*int64, 0, n)
+		revs     []*string // nil unless an update carries a revision
 	)
 	for _, u := range updates {
 		if u.State == "" {
@@ -203,36 +204,23 @@ func journalSet(ctx context.Context, db execer, account string, updates []OpUpda
 			statuses = append(statuses, nil)
 			errs = append(errs, "")
 			skillIDs = append(skillIDs, nil)
-			revs = append(revs, nil)
 		}
 		states[i] = string(u.State)
 		statuses[i] = int32Ptr(u.HTTPStatus)
 		errs[i] = pgText(u.Error)
 		skillIDs[i] = u.SkillID
 		if u.Revision != "" {
+			if revs == nil {
+				revs = make([]*string, n)
+			}
 			revs[i] = &u.Revision
 		}
 	}
-
-	// The redundant id range lets the planner find the rows by primary key
-	// even without statistics; joining on the unnested ids alone can make it
-	// scan the whole journal for every batch.
-	tag, err := db.Exec(ctx, `
-		WITH `+lazyCommit("$10")+`
-		UPDATE run_operations o SET
-			state = u.state,
-			http_status = COALESCE(u.http_status, o.http_status),
-			error = u.error,
-			skill_id = COALESCE(u.skill_id, o.skill_id),
-			revision = CASE WHEN u.revision IS NULL THEN o.revision
-				WHEN o.revision IS NULL OR o.revision !~ '^[0-9]{1,18}$' OR u.revision !~ '^[0-9]{1,18}$' THEN u.revision
-				ELSE greatest(o.revision::bigint, u.revision::bigint)::text END,
-			updated_at = now()
-		FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::text[])
-			AS u(id, state, http_status, error, skill_id, revision), lazy_commit
-		WHERE o.id = u.id AND o.id BETWEEN $7 AND $8
-			AND EXISTS (SELECT 1 FROM runs r WHERE r.id = o.run_id AND r.account_id = $9)`,
-		ids, states, statuses, errs, skillIDs, revs, slices.Min(ids), slices.Max(ids), account, lazy)
+	if revs != nil {
+		revs = revs[:len(ids)]
+	}
+	tag, err := db.Exec(ctx, journalSetSQL,
+		ids, states, statuses, errs, skillIDs, revs, account, lazy)
 	if err != nil {
 		return fmt.Errorf("update %d journal operations: %w", len(ids), err)
 	}
@@ -241,6 +229,35 @@ func journalSet(ctx context.Context, db execer, account string, updates []OpUpda
 	}
 	return nil
 }
+
+// journalSetSQL is journalSet's statement. The rows are found by primary
+// key alone (id = ANY) and each takes its values from the arrays at its
+// id's position; the account is checked by a subquery per row. The
+// planner can turn neither into a join, so the plan does not depend on
+// statistics (a new or small table has none): joined to unnest, the
+// function was scanned again for every row, and the account as a
+// semi-join had the planner read every operation of the run. A nil
+// revisions array ($6) keeps every stored revision.
+var journalSetSQL = func() string {
+	at := func(param, typ string) string {
+		return "(" + param + "::" + typ + "[])[array_position($1::bigint[], o.id)]"
+	}
+	rev := at("$6", "text")
+	return `
+		WITH ` + lazyCommit("$8") + `
+		UPDATE run_operations o SET
+			state = ` + at("$2", "text") + `,
+			http_status = COALESCE(` + at("$3", "int") + `, o.http_status),
+			error = ` + at("$4", "text") + `,
+			skill_id = COALESCE(` + at("$5", "bigint") + `, o.skill_id),
+			revision = CASE WHEN ` + rev + ` IS NULL THEN o.revision
+				WHEN o.revision IS NULL OR o.revision !~ '^[0-9]{1,18}$' OR ` + rev + ` !~ '^[0-9]{1,18}$' THEN ` + rev + `
+				ELSE greatest(o.revision::bigint, ` + rev + `::bigint)::text END,
+			updated_at = now()
+		FROM lazy_commit
+		WHERE o.id = ANY($1::bigint[])
+			AND (SELECT r.account_id FROM runs r WHERE r.id = o.run_id) = $7`
+}()
 
 // UnconfirmedCreates returns the creates that finished runs left intended
 // or sent, oldest first: their process died (or lost the database) before
