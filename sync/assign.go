@@ -920,7 +920,8 @@ func (ap *applier) assignUsers(ctx context.Context, api UsersAPI, a *AssignmentP
 		}
 		ops := make([]store.Operation, len(batch))
 		for i, w := range batch {
-			ops[i] = store.Operation{RunID: ap.runID, Action: "assign", SkillName: w.skills, Request: w.summary, State: store.OpIntended}
+			// Sent, durably, before the call (applier.journal).
+			ops[i] = store.Operation{RunID: ap.runID, Action: "assign", SkillName: w.skills, Request: w.summary, State: store.OpSent}
 		}
 		jids, err := ap.store.JournalAdd(wctx, ap.runID, ops)
 		if err != nil {
@@ -933,10 +934,8 @@ func (ap *applier) assignUsers(ctx context.Context, api UsersAPI, a *AssignmentP
 	return nil
 }
 
+// writeUsers sends one batch of users, whose rows are journaled sent.
 func (ap *applier) writeUsers(ctx context.Context, api UsersAPI, batch []userWrite, jids []int64) error {
-	if err := ap.mark(ctx, jids, store.OpSent, nil, nil); err != nil {
-		return err
-	}
 	users := make([]liveperson.User, len(batch))
 	for i, w := range batch {
 		// Filled here, a batch at a time: the copies live while it does.
