@@ -153,12 +153,13 @@ type execer interface {
 // lazyCommit is a common table expression, lazy_commit, that turns
 // synchronous_commit off for the statement's own transaction when the
 // boolean parameter param is true, so that its commit does not wait for
-// the disk. The journal needs only the move to sent on disk before
-// skillsync calls LivePerson. That commit flushes the write-ahead log up to
-// itself, and so every journal write before it (the intended rows); a lazy
-// write after it (done, failed) is flushed by the next durable commit (the
-// next batch's sent, the registry, the end of the run) or by PostgreSQL
-// within its wal_writer_delay. Should PostgreSQL itself crash in between,
+// the disk. The journal needs only its sent rows on disk before skillsync
+// calls LivePerson (the applier journals a batch sent, in one statement).
+// That commit flushes the write-ahead log up to itself, and so every
+// journal write before it; a lazy write after it (done, failed) is
+// flushed by the next durable commit (the next batch's sent, the
+// registry, the end of the run) or by PostgreSQL within its
+// wal_writer_delay. Should PostgreSQL itself crash in between,
 // such a row reads sent, as when the process dies during the call, which
 // the next run settles. One fsync per batch instead of three. The
 // statement must join lazy_commit for it to run; MATERIALIZED runs it once.
