@@ -432,8 +432,9 @@ do) when its schema is not the one this skillsync knows.`,
 'skillsync plan' prints it; for a dry or refused run, also what it was made from
 and whether 'skillsync apply ID' applied it), then every operation it journaled,
 in order, with the skill, the rule key a create was made for, the HTTP status
-and the error. An operation's state is done or failed once answered; intended
-(never sent) or sent (never answered) when the run stopped first; resolved when
+and the error. An operation's state is done or failed once answered; sent
+(journaled just before its call, never answered) when the run stopped first,
+or intended (never sent) in runs of earlier releases; resolved when
 a later run settled a create whose answer never came, by reading LivePerson
 (the last column then says what it found). Below the journal, the run's
 notifications (notify.sinks): sink, event, status (queued, sending, sent,
