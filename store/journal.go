@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -142,8 +143,32 @@ func (s *Store) JournalSet(ctx context.Context, updates []OpUpdate) error {
 	for i, u := range updates {
 		states[i] = u.State
 	}
+	if len(updates) > journalSetChunk {
+		// Several statements (journalSet), applied together; an
+		// operation not found leaves the others updated, as one
+		// statement does.
+		var notFound error
+		err := s.withTx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			err := journalSet(ctx, tx, s.account, updates, !durable(states))
+			if errors.Is(err, ErrNotFound) {
+				notFound, err = err, nil
+			}
+			return err
+		})
+		return cmp.Or(err, notFound)
+	}
 	return journalSet(ctx, s.pool, s.account, updates, !durable(states))
 }
+
+// journalSetChunk is how many operations one statement of journalSet
+// updates at most. Each row finds its values in the arrays by position,
+// and finding an element of an array (array_position, and the subscript of
+// a text array or of one with NULLs) walks it from its start: a statement
+// of n rows costs n², and 20,000 settlements in one (a run settling the
+// creates a LivePerson outage left unanswered) outlasted the query
+// timeout. Statements of at most this many keep the cost linear; a
+// write batch (batch_size, 50 by default) takes one.
+const journalSetChunk = 500
 
 // execer is what the pool and a transaction share.
 type execer interface {
@@ -177,7 +202,9 @@ func durable[S ~string](states []S) bool {
 
 // journalSet updates operations of account's runs only: an id of another
 // account's operation is not found. It commits lazily when lazy
-// (lazyCommit; never inside a transaction that must be durable).
+// (lazyCommit; never inside a transaction that must be durable). Past
+// journalSetChunk operations it runs one statement per chunk: db should
+// then be a transaction, for them to apply together.
 func journalSet(ctx context.Context, db execer, account string, updates []OpUpdate, lazy bool) error {
 	if len(updates) == 0 {
 		return nil
@@ -220,13 +247,22 @@ func journalSet(ctx context.Context, db execer, account string, updates []OpUpda
 	if revs != nil {
 		revs = revs[:len(ids)]
 	}
-	tag, err := db.Exec(ctx, journalSetSQL,
-		ids, states, statuses, errs, skillIDs, revs, account, lazy)
-	if err != nil {
-		return fmt.Errorf("update %d journal operations: %w", len(ids), err)
+	var updated int64
+	for lo := 0; lo < len(ids); lo += journalSetChunk {
+		hi := min(lo+journalSetChunk, len(ids))
+		var chunkRevs []*string
+		if revs != nil {
+			chunkRevs = revs[lo:hi]
+		}
+		tag, err := db.Exec(ctx, journalSetSQL,
+			ids[lo:hi], states[lo:hi], statuses[lo:hi], errs[lo:hi], skillIDs[lo:hi], chunkRevs, account, lazy)
+		if err != nil {
+			return fmt.Errorf("update %d journal operations: %w", len(ids), err)
+		}
+		updated += tag.RowsAffected()
 	}
-	if n := tag.RowsAffected(); n != int64(len(ids)) {
-		return fmt.Errorf("update journal: %d of %d operations: %w", int64(len(ids))-n, len(ids), ErrNotFound)
+	if updated != int64(len(ids)) {
+		return fmt.Errorf("update journal: %d of %d operations: %w", int64(len(ids))-updated, len(ids), ErrNotFound)
 	}
 	return nil
 }

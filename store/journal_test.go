@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	gosync "sync"
 	"testing"
 
@@ -347,4 +348,94 @@ func BenchmarkJournal(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(total*b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// TestJournalSetUnordered: each operation takes its own update's values
+// whatever the order of the updates, in one statement or in several
+// (past journalSetChunk, 500).
+func TestJournalSetUnordered(t *testing.T) {
+	t.Parallel()
+	st, _ := setup(t)
+	ctx := t.Context()
+	const n = 1_300
+	run, ids := sentCreates(t, st, n)
+	var ups []store.OpUpdate
+	for _, i := range []int{17, 3, 1039, 0, 625, 8, 1231, 12, 38, 1, 499, 500, 501} {
+		ups = append(ups, store.OpUpdate{ID: ids[i], State: store.OpDone, HTTPStatus: ptr(200 + i), SkillID: ptr(int64(1000 + i)), Error: fmt.Sprint("e", i)})
+	}
+	for i := n - 1; i >= 0; i-- {
+		if i%3 == 1 {
+			ups = append(ups, store.OpUpdate{ID: ids[i], State: store.OpResolved, SkillID: ptr(int64(1000 + i)), Revision: fmt.Sprint(10 + i), Error: fmt.Sprint("r", i)})
+		}
+	}
+	// An id that is not there is not found; the others are updated.
+	err := st.JournalSet(ctx, append(slices.Clone(ups), store.OpUpdate{ID: ids[n-1] + 1_000_000, State: store.OpDone}))
+	if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "1 of ") {
+		t.Fatalf("JournalSet with an unknown id: %v, want 1 operation not found", err)
+	}
+	want := map[int64]store.OpUpdate{}
+	for _, u := range ups {
+		want[u.ID] = u // the last wins
+	}
+	_, got, err := st.GetRun(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, op := range got {
+		u, ok := want[op.ID]
+		if !ok {
+			if op.State != store.OpSent || op.SkillID != nil || op.Revision != "5" {
+				t.Errorf("operation %d, not updated: %s, skill %v, revision %q", i, op.State, op.SkillID, op.Revision)
+			}
+			continue
+		}
+		rev := "5"
+		if u.Revision != "" {
+			rev = u.Revision
+		}
+		if op.State != u.State || op.Error != u.Error || op.SkillID == nil || *op.SkillID != *u.SkillID || op.Revision != rev {
+			t.Errorf("operation %d: %s %q skill %v revision %q; want %s %q skill %d revision %q",
+				i, op.State, op.Error, op.SkillID, op.Revision, u.State, u.Error, *u.SkillID, rev)
+		}
+	}
+}
+
+// BenchmarkJournalSetLarge settles n operations in one JournalSet, as a
+// run taking over the creates earlier runs left unanswered does (every
+// one in one statement): its cost must grow with n, not n².
+func BenchmarkJournalSetLarge(b *testing.B) {
+	st, _ := setup(b)
+	ctx := b.Context()
+	for _, n := range []int{1_000, 5_000, 20_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			_, ids := sentCreates(b, st, n)
+			ups := make([]store.OpUpdate, n)
+			for i, id := range ids {
+				ups[i] = store.OpUpdate{ID: id, State: store.OpResolved, SkillID: ptr(id), Error: "outcome unknown; resolved"}
+			}
+			for b.Loop() {
+				if err := st.JournalSet(ctx, ups); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// sentCreates journals n creates sent under revision 5 in a new run.
+func sentCreates(tb testing.TB, st *store.Store, n int) (store.Run, []int64) {
+	tb.Helper()
+	run, err := st.BeginRun(tb.Context(), store.TriggerManual, store.ModeApply)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ops := make([]store.Operation, n)
+	for i := range ops {
+		ops[i] = store.Operation{Action: "create", SkillName: fmt.Sprintf("Skill %d", i), State: store.OpSent, Revision: "5"}
+	}
+	ids, err := st.JournalAdd(tb.Context(), run.ID, ops)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return run, ids
 }
