@@ -79,9 +79,14 @@ func New(opts ...Option) *Limiter {
 const overflow = "(other clients)"
 
 // Wait says how long the client of r must wait before its credentials are
-// checked again; 0 means check them now.
+// checked again; 0 means check them now. A client past its free failures
+// has one attempt checked at a time: the one let through holds the wait its
+// failure would bring until it fails (Failed) or succeeds (Succeeded), so
+// that attempts sent alongside it, which would otherwise all be checked
+// before the first failure is counted, wait as well.
 func (l *Limiter) Wait(r *http.Request) time.Duration {
 	key := ClientOf(r)
+	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.clients[key]
@@ -93,10 +98,34 @@ func (l *Limiter) Wait(r *http.Request) time.Duration {
 			return 0
 		}
 	}
-	if d := c.until.Sub(l.now()); d > 0 {
+	if l.forgotten(c, now) {
+		*c = client{}
+	}
+	if d := c.until.Sub(now); d > 0 {
 		return d
 	}
+	if c.fails >= l.free {
+		c.until = now.Add(l.waitAfter(c.fails + 1))
+	}
 	return 0
+}
+
+// forgotten says whether c's failures are past remembering: quiet for
+// longer than forget, its wait over.
+func (l *Limiter) forgotten(c *client, now time.Time) bool {
+	return now.Sub(c.last) > l.forget && !now.Before(c.until)
+}
+
+// waitAfter is the wait after a client's fails-th failure (0 while it
+// has failures to spare).
+func (l *Limiter) waitAfter(fails int) time.Duration {
+	if fails <= l.free {
+		return 0
+	}
+	if n := fails - l.free - 1; n < 30 {
+		return min(l.maxWait, l.firstWait<<n)
+	}
+	return l.maxWait
 }
 
 // Failed records a failed attempt by the client of r and returns the wait
@@ -120,16 +149,15 @@ func (l *Limiter) Failed(r *http.Request) time.Duration {
 			l.clients[key] = c
 		}
 	}
+	if l.forgotten(c, now) {
+		*c = client{}
+	}
 	c.fails++
 	c.last = now
-	if c.fails <= l.free {
-		return 0
+	wait := l.waitAfter(c.fails)
+	if wait > 0 {
+		c.until = now.Add(wait)
 	}
-	wait := l.maxWait
-	if n := c.fails - l.free - 1; n < 30 {
-		wait = min(l.maxWait, l.firstWait<<n)
-	}
-	c.until = now.Add(wait)
 	return wait
 }
 
@@ -145,7 +173,7 @@ func (l *Limiter) Succeeded(r *http.Request) {
 // over.
 func (l *Limiter) prune(now time.Time) {
 	for k, c := range l.clients {
-		if now.Sub(c.last) > l.forget && !now.Before(c.until) {
+		if l.forgotten(c, now) {
 			delete(l.clients, k)
 		}
 	}

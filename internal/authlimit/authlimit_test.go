@@ -106,3 +106,51 @@ func TestRefuse(t *testing.T) {
 		t.Errorf("status %d, Retry-After %q; want 429 and 2", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }
+
+// Attempts sent together are all let through before the first of them
+// fails: past the free failures, one at a time is checked, and the others
+// wait as if it had failed.
+func TestConcurrentAttemptsWait(t *testing.T) {
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := authlimit.New(authlimit.WithClock(c.now))
+	const a = "192.0.2.1:4000"
+	for range authlimit.DefaultFree {
+		fail(l, a)
+	}
+	let := 0
+	for range 100 { // arrive together: none has been answered yet
+		if l.Wait(from(a)) == 0 {
+			let++
+		}
+	}
+	if let != 1 {
+		t.Fatalf("%d of 100 attempts sent together past the free failures were checked, want 1", let)
+	}
+	if w := fail(l, a); w != authlimit.DefaultFirstWait {
+		t.Errorf("the attempt let through failed: wait %v, want %v", w, authlimit.DefaultFirstWait)
+	}
+	c.advance(authlimit.DefaultFirstWait)
+	if w := l.Wait(from(a)); w != 0 {
+		t.Fatalf("wait %v after the wait was over", w)
+	}
+	l.Succeeded(from(a))
+	if w := l.Wait(from(a)); w != 0 {
+		t.Errorf("after a success: wait %v, want none", w)
+	}
+}
+
+// A client's failures are forgotten once it has been quiet for
+// DefaultForget, even while the limiter has room for every client.
+func TestFailuresForgotten(t *testing.T) {
+	c := &clock{t: time.Unix(1e9, 0)}
+	l := authlimit.New(authlimit.WithClock(c.now))
+	const a = "192.0.2.1:4000"
+	var w time.Duration
+	for range authlimit.DefaultFree + 8 {
+		w = fail(l, a)
+	}
+	c.advance(w + authlimit.DefaultForget + time.Second)
+	if w := fail(l, a); w != 0 {
+		t.Errorf("a failure after %v of quiet: wait %v, want none (the count starts again)", authlimit.DefaultForget, w)
+	}
+}
