@@ -681,8 +681,8 @@ var opStateNotes = []struct {
 	state store.OpState
 	note  string
 }{
-	{store.OpIntended, "journaled, never sent: the run stopped before the request left"},
-	{store.OpSent, "sent, never answered (the process stopped, or shutdown could not wait): the next run reads LivePerson and settles it"},
+	{store.OpIntended, "journaled, never sent: the run stopped before the request left (runs of earlier releases)"},
+	{store.OpSent, "journaled just before its call, never answered (the process stopped before or during the call, or shutdown could not wait): for a create, the next run reads LivePerson and settles it"},
 	{store.OpResolved, "sent, never answered, and settled by a later run that read LivePerson: the last column says what it found (a create it took over, or one that did not happen)"},
 }
 
