@@ -587,15 +587,19 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 	}
 	for k, i := range missing {
 		if err := ctx.Err(); err != nil {
-			// Shutting down: what is left is created by the next run.
+			// Shutting down before they are sent again. The refused
+			// batch may have made any of them (the re-read can lag
+			// behind it), so their rows stay sent, for the next run to
+			// settle from the journal: it takes over what the batch
+			// made and creates the rest. Marked failed, a skill the
+			// batch did make would be someone else's for good.
 			var left []int64
 			for _, j := range missing[k:] {
 				left = append(left, jids[j])
-			}
-			for _, j := range missing[k:] {
 				a.failedCreates[nameKey(bodies[j].Name)] = true
 			}
-			return out, a.mark(wctx, left, store.OpFailed, errors.New("not created: run interrupted"), nil)
+			return out, a.mark(wctx, left, store.OpSent,
+				errors.New("not sent again: run interrupted; the refused batch may have made it, the next run settles it"), nil)
 		}
 		a.log.Info("skill not found after the re-read; creating it", "skill", bodies[i].Name)
 		// Sent again under the re-read's revision: should it stay sent,
