@@ -668,9 +668,17 @@ func decodeUsers(data []byte, copyRaw bool) ([]User, error) {
 	}
 	out := []User{}
 	err := s.arrayAt(func() error {
+		start := s.pos
 		out = append(out, User{})
 		if err := d.user(&s, &out[len(out)-1]); err != nil {
 			return fmt.Errorf("user %d: %w", len(out)-1, err)
+		}
+		if len(out) == 1 {
+			// Size the list from the first user's length, as for skills:
+			// doubling through 20,000 users of 256 bytes allocates and
+			// copies twice the list.
+			est := len(data) / max(s.pos-start, 1)
+			out = slices.Grow(out, min(est+est/8, 1<<20))
 		}
 		return nil
 	})
