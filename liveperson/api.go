@@ -189,7 +189,7 @@ func (c *Client) DeleteSkills(ctx context.Context, rev string, ids []int64) (str
 		return rev, fmt.Errorf("delete %d skills: %w", len(ids), err)
 	}
 	res, err := c.do(ctx, call{method: http.MethodDelete, service: svcWrite, endpoint: "skills", path: "skills",
-		query: c.skillsQuery(), body: body, ifMatch: sent, items: len(ids)})
+		query: c.skillsQuery(), body: body, ifMatch: sent, items: len(ids), dropBody: true})
 	if err != nil {
 		return rev, fmt.Errorf("delete %d skills: %w", len(ids), err)
 	}
@@ -259,7 +259,7 @@ func (c *Client) UpdateUsers(ctx context.Context, rev string, users []User) (str
 		return rev, fmt.Errorf("update %d users: %w", len(users), err)
 	}
 	res, err := c.do(ctx, call{method: http.MethodPut, service: svcWrite, endpoint: "users", path: "users",
-		query: c.usersQuery(), body: encodeUsers(users, true), ifMatch: sent, items: len(users)})
+		query: c.usersQuery(), body: encodeUsers(users, true), ifMatch: sent, items: len(users), dropBody: true})
 	if err != nil {
 		return rev, fmt.Errorf("update %d users: %w", len(users), err)
 	}

@@ -250,6 +250,11 @@ type call struct {
 	conditional bool
 	// items is the number of objects in a batch body (0: not a batch).
 	items int
+	// dropBody reads the body of a 2xx answer to its end (the connection
+	// is reused) without keeping it: the caller needs only its headers.
+	// A PUT of 50 users is answered with the 50 users, ~40 KB that
+	// would otherwise be read into a new buffer and never looked at.
+	dropBody bool
 }
 
 // result is a successful response.
@@ -397,7 +402,11 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 	resp, err := c.hc.Do(req)
 	var respBody []byte
 	if err == nil {
-		respBody, err = readBody(resp.Body, resp.ContentLength)
+		if cl.dropBody && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			err = dropBody(resp.Body)
+		} else {
+			respBody, err = readBody(resp.Body, resp.ContentLength)
+		}
 		resp.Body.Close()
 	}
 	status := 0
@@ -697,6 +706,13 @@ func readBody(body io.Reader, n int64) ([]byte, error) {
 		size = min(size*2, 4<<20)
 	}
 	return joinChunks(chunks, total), nil
+}
+
+// dropBody reads a body of at most maxBody bytes to its end and drops it,
+// through io.Discard's pooled buffers: nothing is allocated.
+func dropBody(body io.Reader) error {
+	_, err := io.Copy(io.Discard, io.LimitReader(body, maxBody))
+	return err
 }
 
 func joinChunks(chunks [][]byte, total int) []byte {
