@@ -378,3 +378,33 @@ func TestUserFieldsAsRead(t *testing.T) {
 		t.Errorf("the body changed: %s", body)
 	}
 }
+
+// A batch writes each user as it would be written alone: the key order
+// the encoder keeps from one user to the next serves only a user with the
+// same keys in the same order, and a value set by hand is still checked.
+func TestEncodeUsersEachAsAlone(t *testing.T) {
+	t.Parallel()
+	body := []byte(`[{"id":1,"b":1,"a":2,"skillIds":[3]},{"id":2,"b":1,"a":2,"skillIds":[]},` +
+		`{"id":3,"a":2,"b":1,"skillIds":[3]},{"id":4,"b":1,"a":2,"a":"dup","skillIds":[3]},` +
+		`{"id":5,"b":1,"a":2,"fullName":"","skillIds":[3]},{"id":6,"b":1,"skillIds":[3],"a":2},{"b":1,"a":2,"id":7}]`)
+	users, err := decodeUsers(body, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users[1].SetField("fullName", json.RawMessage(`"Bo"`))
+	users[2].SetField("fullName", json.RawMessage(`not json`))
+	users[4].SetField("fullName", json.RawMessage(`{"x":`))
+	users = append(users, User{ID: 8, LoginName: "h", Raw: map[string]json.RawMessage{"b": json.RawMessage(`1`), "a": json.RawMessage(`[`)}})
+	var want []string
+	for i := range users {
+		want = append(want, string(appendUser(nil, &users[i], true)))
+	}
+	if got := string(encodeUsers(users, true)); got != "["+strings.Join(want, ",")+"]" {
+		t.Errorf("batch:\n%s\nalone:\n[%s]", got, strings.Join(want, ","))
+	}
+	for _, bad := range []string{"not json", `{"x":`, `"a":[`} {
+		if strings.Contains(strings.Join(want, ","), bad) {
+			t.Errorf("invalid value %q written", bad)
+		}
+	}
+}
