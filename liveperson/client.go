@@ -93,6 +93,9 @@ const (
 	maxRetryAfter = 2 * time.Minute
 	// maxBody bounds a response body read into memory.
 	maxBody = 256 << 20
+	// writeBuffer is the size of a connection's write buffer, which holds
+	// a whole write request of a batch of 50.
+	writeBuffer = 64 << 10
 )
 
 // Client talks to one LivePerson account. It is safe for concurrent use.
@@ -150,7 +153,13 @@ func New(cfg Config, opts Options) (*Client, error) {
 		lists:     map[string]cachedList{},
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// A request is written through the connection's buffer; a body
+		// that does not fit in it is copied through a new 32 KB buffer
+		// per request (net/http limits the body to its Content-Length).
+		// A PUT of 50 full users is ~40 KB.
+		t.WriteBufferSize = writeBuffer
+		c.hc = &http.Client{Transport: t}
 		c.ownHTTP = true
 	}
 	c.hc = refuseInsecureRedirects(c.hc)
