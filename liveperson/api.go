@@ -217,11 +217,11 @@ func (c *Client) ListUsersAt(ctx context.Context) ([]User, string, error) {
 	q := c.usersQuery()
 	q.Set("select", "$all")
 	res, err := c.do(ctx, call{method: http.MethodGet, service: svcWrite, endpoint: "users", path: "users",
-		query: q, conditional: true})
+		query: q, conditional: true, chunks: true})
 	if err != nil {
 		return nil, "", fmt.Errorf("list users: %w", err)
 	}
-	users, err := decodeUsers(res.body, false)
+	users, err := decodeUserChunks(res.chunks)
 	if err != nil {
 		return nil, "", fmt.Errorf("list users: decode response: %w", err)
 	}

@@ -121,6 +121,8 @@ type Client struct {
 type cachedList struct {
 	revision string
 	body     []byte
+	// chunks is the body of a list read in chunks (call.chunks).
+	chunks [][]byte
 }
 
 // signer authenticates requests; one implementation per auth method.
@@ -259,6 +261,10 @@ type call struct {
 	conditional bool
 	// items is the number of objects in a batch body (0: not a batch).
 	items int
+	// chunks keeps the body of a 2xx answer in result.chunks, as read,
+	// not joined into one slice (a 304 hands out the cached chunks
+	// themselves): for the users list, which the codec decodes in chunks.
+	chunks bool
 	// dropBody reads the body of a 2xx answer to its end (the connection
 	// is reused) without keeping it: the caller needs only its headers.
 	// A PUT of 50 users is answered with the 50 users, ~40 KB that
@@ -271,6 +277,7 @@ type result struct {
 	status   int
 	header   http.Header
 	body     []byte
+	chunks   [][]byte // the body, for a call with chunks set
 	url      string
 	revision string // from this response, or the cached copy's on 304
 	ifMatch  string // the If-Match sent, if any
@@ -410,10 +417,14 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	var respBody []byte
+	var respChunks [][]byte
 	if err == nil {
-		if cl.dropBody && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		switch ok := resp.StatusCode >= 200 && resp.StatusCode < 300; {
+		case ok && cl.dropBody:
 			err = dropBody(resp.Body)
-		} else {
+		case ok && cl.chunks:
+			respChunks, err = readChunks(resp.Body, resp.ContentLength)
+		default:
 			respBody, err = readBody(resp.Body, resp.ContentLength)
 		}
 		resp.Body.Close()
@@ -433,9 +444,12 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 		if rev == "" {
 			rev = cached.revision
 		}
+		if cl.chunks {
+			return &result{status: s, header: resp.Header, chunks: cached.chunks, url: u, revision: rev, ifMatch: sentIfMatch}, nil
+		}
 		return &result{status: s, header: resp.Header, body: bytes.Clone(cached.body), url: u, revision: rev, ifMatch: sentIfMatch}, nil
 	case s >= 200 && s < 300:
-		return &result{status: s, header: resp.Header, body: respBody, url: u, revision: revisionOf(resp.Header), ifMatch: sentIfMatch}, nil
+		return &result{status: s, header: resp.Header, body: respBody, chunks: respChunks, url: u, revision: revisionOf(resp.Header), ifMatch: sentIfMatch}, nil
 	}
 
 	apiErr := c.apiError(cl.method, path, resp, respBody)
@@ -655,29 +669,40 @@ func (c *Client) storeList(res *result) {
 	c.storeListBody(res, bytes.Clone(res.body))
 }
 
-// storeListShared is storeList keeping the body itself, for a list whose
-// values the caller cannot change (users hand out copies of their fields):
-// the 15 MB users list of 20,000 users is not held twice.
+// storeListShared is storeList keeping the body itself (its chunks), for
+// a list whose values the caller cannot change (users hand out copies of
+// their fields): the 15 MB users list of 20,000 users is not held twice.
 func (c *Client) storeListShared(res *result) {
-	c.storeListBody(res, res.body)
+	c.storeListEntry(res, cachedList{revision: res.revision, chunks: res.chunks})
 }
 
 func (c *Client) storeListBody(res *result, body []byte) {
+	c.storeListEntry(res, cachedList{revision: res.revision, body: body})
+}
+
+func (c *Client) storeListEntry(res *result, e cachedList) {
 	if res.revision == "" || res.status != http.StatusOK {
 		return
 	}
 	c.mu.Lock()
-	c.lists[res.url] = cachedList{revision: res.revision, body: body}
+	c.lists[res.url] = e
 	c.mu.Unlock()
 }
 
 // readBody reads a response body of at most maxBody bytes, of length n
+// when n >= 0 (Content-Length), into one slice (readChunks, joined).
+func readBody(body io.Reader, n int64) ([]byte, error) {
+	chunks, err := readChunks(body, n)
+	return joinChunks(chunks), err
+}
+
+// readChunks reads a response body of at most maxBody bytes, of length n
 // when n >= 0 (Content-Length). io.ReadAll grows one slice by a quarter at
 // a time: for a 15 MB users list it allocates ~75 MB and holds 2.25 times
 // the body while it copies. Here a body of known length is read into one
 // slice of that length, and one of unknown length (chunked, or gzip the
-// transport decoded) into chunks joined once at the end.
-func readBody(body io.Reader, n int64) ([]byte, error) {
+// transport decoded) into chunks of 64 KB doubling to 4 MB.
+func readChunks(body io.Reader, n int64) ([][]byte, error) {
 	r := io.LimitReader(body, maxBody)
 	if n >= 0 && n < maxBody {
 		// One byte more than announced: a longer body than its length
@@ -690,31 +715,29 @@ func readBody(body io.Reader, n int64) ([]byte, error) {
 			m, err := r.Read(b[len(b):cap(b)])
 			b = b[:len(b)+m]
 			if err == io.EOF {
-				return b, nil
+				return [][]byte{b}, nil
 			}
 			if err != nil {
-				return b, err
+				return [][]byte{b}, err
 			}
 		}
 	}
 	var chunks [][]byte
-	size, total := 64<<10, 0
+	size := 64 << 10
 	for {
 		c := make([]byte, size)
 		m, err := io.ReadFull(r, c)
 		if m > 0 {
 			chunks = append(chunks, c[:m])
-			total += m
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
+			return chunks, nil
 		}
 		if err != nil {
-			return joinChunks(chunks, total), err
+			return chunks, err
 		}
 		size = min(size*2, 4<<20)
 	}
-	return joinChunks(chunks, total), nil
 }
 
 // dropBody reads a body of at most maxBody bytes to its end and drops it,
@@ -724,12 +747,16 @@ func dropBody(body io.Reader) error {
 	return err
 }
 
-func joinChunks(chunks [][]byte, total int) []byte {
+func joinChunks(chunks [][]byte) []byte {
 	switch len(chunks) {
 	case 0:
 		return []byte{}
 	case 1:
 		return chunks[0]
+	}
+	total := 0
+	for _, c := range chunks {
+		total += len(c)
 	}
 	b := make([]byte, 0, total)
 	for _, c := range chunks {

@@ -744,3 +744,136 @@ func encodeUsers(users []User, nullPassword bool) []byte {
 	}
 	return append(b, ']')
 }
+
+// decodeUserChunks decodes a users list read in chunks (readChunks)
+// without joining them: a user within one chunk aliases it, and only a
+// user across two chunks is copied, where joining would copy the whole
+// list (15 MB at 20,000 users) and hold it twice while it does. It
+// accepts exactly what decodeUsers accepts and returns the same users:
+// anything but a list of objects that decodes whole is decoded joined, by
+// decodeUsers, whose error it returns.
+func decodeUserChunks(chunks [][]byte) ([]User, error) {
+	if len(chunks) == 1 {
+		return decodeUsers(chunks[0], false)
+	}
+	if users, ok := decodeSplitUsers(chunks); ok {
+		return users, nil
+	}
+	return decodeUsers(joinChunks(chunks), false)
+}
+
+// chunkPos is a position in a body held in chunks.
+type chunkPos struct {
+	chunks [][]byte
+	ci, p  int // chunks[ci][p] is the next byte
+}
+
+// skipSpace moves past white space and returns the next byte (not
+// consumed), false at the end.
+func (r *chunkPos) skipSpace() (byte, bool) {
+	for r.ci < len(r.chunks) {
+		c := r.chunks[r.ci]
+		for ; r.p < len(c); r.p++ {
+			switch c[r.p] {
+			case ' ', '\t', '\n', '\r':
+			default:
+				return c[r.p], true
+			}
+		}
+		r.ci, r.p = r.ci+1, 0
+	}
+	return 0, false
+}
+
+// advance moves n bytes on.
+func (r *chunkPos) advance(n int) {
+	for n > 0 && r.ci < len(r.chunks) {
+		step := min(n, len(r.chunks[r.ci])-r.p)
+		r.p += step
+		n -= step
+		if r.p == len(r.chunks[r.ci]) {
+			r.ci, r.p = r.ci+1, 0
+		}
+	}
+}
+
+// gather copies the rest of the current chunk and up to n bytes of the
+// next ones; all says that it holds the rest of the body.
+func (r *chunkPos) gather(n int) (b []byte, all bool) {
+	b = append([]byte(nil), r.chunks[r.ci][r.p:]...)
+	for i := r.ci + 1; i < len(r.chunks); i++ {
+		c := r.chunks[i]
+		if len(c) > n {
+			return append(b, c[:n]...), false
+		}
+		b = append(b, c...)
+		n -= len(c)
+	}
+	return b, true
+}
+
+// decodeSplitUsers decodes a list of user objects held in chunks; ok is
+// false for anything else, or a list that does not decode.
+func decodeSplitUsers(chunks [][]byte) ([]User, bool) {
+	r := chunkPos{chunks: chunks}
+	if c, ok := r.skipSpace(); !ok || c != '[' {
+		return nil, false
+	}
+	r.advance(1)
+	total := 0
+	for _, c := range chunks {
+		total += len(c)
+	}
+	var d userDecoder
+	out := []User{}
+	if c, ok := r.skipSpace(); ok && c == ']' {
+		r.advance(1)
+		_, more := r.skipSpace()
+		return out, !more
+	}
+	for {
+		if _, ok := r.skipSpace(); !ok {
+			return nil, false
+		}
+		out = append(out, User{})
+		u := &out[len(out)-1]
+		// Inside the list, as decodeUsers reads it (depth counts).
+		s := scanner{data: r.chunks[r.ci][r.p:], depth: 1}
+		if err := d.user(&s, u); err == nil {
+			r.advance(s.pos)
+		} else {
+			// Across chunks (or not a user): decoded from a copy of the
+			// rest of this chunk and more of the next, up to the rest of
+			// the body.
+			for n := 4 << 10; ; n *= 2 {
+				b, all := r.gather(n)
+				s = scanner{data: b, depth: 1}
+				if err := d.user(&s, u); err == nil {
+					r.advance(s.pos)
+					break
+				}
+				if all {
+					return nil, false
+				}
+			}
+		}
+		if len(out) == 1 {
+			// Sized from the first user's length, as decodeUsers does.
+			est := total / max(s.pos, 1)
+			out = slices.Grow(out, min(est+est/8, 1<<20))
+		}
+		c, ok := r.skipSpace()
+		if !ok {
+			return nil, false
+		}
+		r.advance(1)
+		if c == ']' {
+			break
+		}
+		if c != ',' {
+			return nil, false
+		}
+	}
+	_, more := r.skipSpace()
+	return out, !more
+}
