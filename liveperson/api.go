@@ -189,7 +189,7 @@ func (c *Client) DeleteSkills(ctx context.Context, rev string, ids []int64) (str
 		return rev, fmt.Errorf("delete %d skills: %w", len(ids), err)
 	}
 	res, err := c.do(ctx, call{method: http.MethodDelete, service: svcWrite, endpoint: "skills", path: "skills",
-		query: c.skillsQuery(), body: body, ifMatch: sent, items: len(ids)})
+		query: c.skillsQuery(), body: body, ifMatch: sent, items: len(ids), dropBody: true})
 	if err != nil {
 		return rev, fmt.Errorf("delete %d skills: %w", len(ids), err)
 	}
@@ -217,11 +217,11 @@ func (c *Client) ListUsersAt(ctx context.Context) ([]User, string, error) {
 	q := c.usersQuery()
 	q.Set("select", "$all")
 	res, err := c.do(ctx, call{method: http.MethodGet, service: svcWrite, endpoint: "users", path: "users",
-		query: q, conditional: true})
+		query: q, conditional: true, chunks: true})
 	if err != nil {
 		return nil, "", fmt.Errorf("list users: %w", err)
 	}
-	users, err := decodeUsers(res.body, false)
+	users, err := decodeUserChunks(res.chunks)
 	if err != nil {
 		return nil, "", fmt.Errorf("list users: decode response: %w", err)
 	}
@@ -259,7 +259,7 @@ func (c *Client) UpdateUsers(ctx context.Context, rev string, users []User) (str
 		return rev, fmt.Errorf("update %d users: %w", len(users), err)
 	}
 	res, err := c.do(ctx, call{method: http.MethodPut, service: svcWrite, endpoint: "users", path: "users",
-		query: c.usersQuery(), body: encodeUsers(users, true), ifMatch: sent, items: len(users)})
+		query: c.usersQuery(), body: encodeUsers(users, true), ifMatch: sent, items: len(users), dropBody: true})
 	if err != nil {
 		return rev, fmt.Errorf("update %d users: %w", len(users), err)
 	}

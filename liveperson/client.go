@@ -93,6 +93,9 @@ const (
 	maxRetryAfter = 2 * time.Minute
 	// maxBody bounds a response body read into memory.
 	maxBody = 256 << 20
+	// writeBuffer is the size of a connection's write buffer, which holds
+	// a whole write request of a batch of 50.
+	writeBuffer = 64 << 10
 )
 
 // Client talks to one LivePerson account. It is safe for concurrent use.
@@ -118,6 +121,8 @@ type Client struct {
 type cachedList struct {
 	revision string
 	body     []byte
+	// chunks is the body of a list read in chunks (call.chunks).
+	chunks [][]byte
 }
 
 // signer authenticates requests; one implementation per auth method.
@@ -150,7 +155,13 @@ func New(cfg Config, opts Options) (*Client, error) {
 		lists:     map[string]cachedList{},
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// A request is written through the connection's buffer; a body
+		// that does not fit in it is copied through a new 32 KB buffer
+		// per request (net/http limits the body to its Content-Length).
+		// A PUT of 50 full users is ~40 KB.
+		t.WriteBufferSize = writeBuffer
+		c.hc = &http.Client{Transport: t}
 		c.ownHTTP = true
 	}
 	c.hc = refuseInsecureRedirects(c.hc)
@@ -250,6 +261,15 @@ type call struct {
 	conditional bool
 	// items is the number of objects in a batch body (0: not a batch).
 	items int
+	// chunks keeps the body of a 2xx answer in result.chunks, as read,
+	// not joined into one slice (a 304 hands out the cached chunks
+	// themselves): for the users list, which the codec decodes in chunks.
+	chunks bool
+	// dropBody reads the body of a 2xx answer to its end (the connection
+	// is reused) without keeping it: the caller needs only its headers.
+	// A PUT of 50 users is answered with the 50 users, ~40 KB that
+	// would otherwise be read into a new buffer and never looked at.
+	dropBody bool
 }
 
 // result is a successful response.
@@ -257,6 +277,7 @@ type result struct {
 	status   int
 	header   http.Header
 	body     []byte
+	chunks   [][]byte // the body, for a call with chunks set
 	url      string
 	revision string // from this response, or the cached copy's on 304
 	ifMatch  string // the If-Match sent, if any
@@ -396,8 +417,16 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	var respBody []byte
+	var respChunks [][]byte
 	if err == nil {
-		respBody, err = readBody(resp.Body, resp.ContentLength)
+		switch ok := resp.StatusCode >= 200 && resp.StatusCode < 300; {
+		case ok && cl.dropBody:
+			err = dropBody(resp.Body)
+		case ok && cl.chunks:
+			respChunks, err = readChunks(resp.Body, resp.ContentLength)
+		default:
+			respBody, err = readBody(resp.Body, resp.ContentLength)
+		}
 		resp.Body.Close()
 	}
 	status := 0
@@ -415,9 +444,12 @@ func (c *Client) attempt(ctx context.Context, cl call, st *attemptState) (*resul
 		if rev == "" {
 			rev = cached.revision
 		}
+		if cl.chunks {
+			return &result{status: s, header: resp.Header, chunks: cached.chunks, url: u, revision: rev, ifMatch: sentIfMatch}, nil
+		}
 		return &result{status: s, header: resp.Header, body: bytes.Clone(cached.body), url: u, revision: rev, ifMatch: sentIfMatch}, nil
 	case s >= 200 && s < 300:
-		return &result{status: s, header: resp.Header, body: respBody, url: u, revision: revisionOf(resp.Header), ifMatch: sentIfMatch}, nil
+		return &result{status: s, header: resp.Header, body: respBody, chunks: respChunks, url: u, revision: revisionOf(resp.Header), ifMatch: sentIfMatch}, nil
 	}
 
 	apiErr := c.apiError(cl.method, path, resp, respBody)
@@ -637,29 +669,40 @@ func (c *Client) storeList(res *result) {
 	c.storeListBody(res, bytes.Clone(res.body))
 }
 
-// storeListShared is storeList keeping the body itself, for a list whose
-// values the caller cannot change (users hand out copies of their fields):
-// the 15 MB users list of 20,000 users is not held twice.
+// storeListShared is storeList keeping the body itself (its chunks), for
+// a list whose values the caller cannot change (users hand out copies of
+// their fields): the 15 MB users list of 20,000 users is not held twice.
 func (c *Client) storeListShared(res *result) {
-	c.storeListBody(res, res.body)
+	c.storeListEntry(res, cachedList{revision: res.revision, chunks: res.chunks})
 }
 
 func (c *Client) storeListBody(res *result, body []byte) {
+	c.storeListEntry(res, cachedList{revision: res.revision, body: body})
+}
+
+func (c *Client) storeListEntry(res *result, e cachedList) {
 	if res.revision == "" || res.status != http.StatusOK {
 		return
 	}
 	c.mu.Lock()
-	c.lists[res.url] = cachedList{revision: res.revision, body: body}
+	c.lists[res.url] = e
 	c.mu.Unlock()
 }
 
 // readBody reads a response body of at most maxBody bytes, of length n
+// when n >= 0 (Content-Length), into one slice (readChunks, joined).
+func readBody(body io.Reader, n int64) ([]byte, error) {
+	chunks, err := readChunks(body, n)
+	return joinChunks(chunks), err
+}
+
+// readChunks reads a response body of at most maxBody bytes, of length n
 // when n >= 0 (Content-Length). io.ReadAll grows one slice by a quarter at
 // a time: for a 15 MB users list it allocates ~75 MB and holds 2.25 times
 // the body while it copies. Here a body of known length is read into one
 // slice of that length, and one of unknown length (chunked, or gzip the
-// transport decoded) into chunks joined once at the end.
-func readBody(body io.Reader, n int64) ([]byte, error) {
+// transport decoded) into chunks of 64 KB doubling to 4 MB.
+func readChunks(body io.Reader, n int64) ([][]byte, error) {
 	r := io.LimitReader(body, maxBody)
 	if n >= 0 && n < maxBody {
 		// One byte more than announced: a longer body than its length
@@ -672,39 +715,48 @@ func readBody(body io.Reader, n int64) ([]byte, error) {
 			m, err := r.Read(b[len(b):cap(b)])
 			b = b[:len(b)+m]
 			if err == io.EOF {
-				return b, nil
+				return [][]byte{b}, nil
 			}
 			if err != nil {
-				return b, err
+				return [][]byte{b}, err
 			}
 		}
 	}
 	var chunks [][]byte
-	size, total := 64<<10, 0
+	size := 64 << 10
 	for {
 		c := make([]byte, size)
 		m, err := io.ReadFull(r, c)
 		if m > 0 {
 			chunks = append(chunks, c[:m])
-			total += m
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
+			return chunks, nil
 		}
 		if err != nil {
-			return joinChunks(chunks, total), err
+			return chunks, err
 		}
 		size = min(size*2, 4<<20)
 	}
-	return joinChunks(chunks, total), nil
 }
 
-func joinChunks(chunks [][]byte, total int) []byte {
+// dropBody reads a body of at most maxBody bytes to its end and drops it,
+// through io.Discard's pooled buffers: nothing is allocated.
+func dropBody(body io.Reader) error {
+	_, err := io.Copy(io.Discard, io.LimitReader(body, maxBody))
+	return err
+}
+
+func joinChunks(chunks [][]byte) []byte {
 	switch len(chunks) {
 	case 0:
 		return []byte{}
 	case 1:
 		return chunks[0]
+	}
+	total := 0
+	for _, c := range chunks {
+		total += len(c)
 	}
 	b := make([]byte, 0, total)
 	for _, c := range chunks {

@@ -1160,3 +1160,38 @@ func TestConditionalGetUsersShared(t *testing.T) {
 		}
 	}
 }
+
+// A users list sent chunked, longer than one read chunk, is decoded from
+// its chunks, and a 304 serves the same users from the cached chunks.
+func TestListUsersChunked(t *testing.T) {
+	t.Parallel()
+	data := fullUsers(300) // ~240 KB: four read chunks
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("ac-revision", "10")
+		if r.Header.Get("If-Match") == "10" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		for b := data; len(b) > 0; b = b[min(len(b), 10000):] {
+			_, _ = w.Write(b[:min(len(b), 10000)])
+			w.(http.Flusher).Flush() // chunked, no Content-Length
+		}
+	})
+	c, _ := setup(t, f, nil)
+	want, err := decodeUsers(data, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		users, rev, err := c.ListUsersAt(t.Context())
+		if err != nil || rev != "10" {
+			t.Fatalf("list %d: %v, revision %q", i, err, rev)
+		}
+		if !bytes.Equal(encodeUsers(users, true), encodeUsers(want, true)) {
+			t.Fatalf("list %d: %d users, not those sent", i, len(users))
+		}
+	}
+	if reqs := f.requests(); len(reqs) != 2 || reqs[1].Header.Get("If-Match") != "10" {
+		t.Fatalf("requests: %d, second If-Match %q", len(reqs), reqs[len(reqs)-1].Header.Get("If-Match"))
+	}
+}

@@ -529,23 +529,60 @@ func (u User) MarshalJSON() ([]byte, error) {
 type rawField struct {
 	key string
 	val []byte
+	// valid marks a value known to be one JSON value: a value of the
+	// object as read, which was validated when it was decoded.
+	valid bool
+}
+
+// userEncoder writes users, reusing from one user to the next the key
+// strings and the order of the keys: the users of one list nearly always
+// have the same keys in the same order, so the order sorted for the first
+// serves the others, and the fields of a batch of 50 are sorted once.
+type userEncoder struct {
+	keys keyCache
+	// prev is the keys of the last user written, in its order, and order
+	// their indexes sorted by key (stably: of duplicate keys in an object,
+	// the last is written).
+	prev  []string
+	order []int
+}
+
+// sorted returns the indexes of fields in key order.
+func (e *userEncoder) sorted(fields []rawField) []int {
+	same := len(fields) == len(e.prev)
+	for i := 0; same && i < len(fields); i++ {
+		same = fields[i].key == e.prev[i]
+	}
+	if same {
+		return e.order
+	}
+	if cap(e.prev) < len(fields) {
+		e.prev, e.order = make([]string, 0, max(len(fields), 64)), make([]int, 0, max(len(fields), 64))
+	}
+	e.prev, e.order = e.prev[:0], e.order[:0]
+	for i := range fields {
+		e.prev = append(e.prev, fields[i].key)
+		e.order = append(e.order, i)
+	}
+	slices.SortStableFunc(e.order, func(a, b int) int { return strings.Compare(fields[a].key, fields[b].key) })
+	return e.order
 }
 
 // appendUser writes the user; nullPassword sets passwordSh to null, which
 // the Users API asks for on every update that does not change the password.
 func appendUser(b []byte, u *User, nullPassword bool) []byte {
-	return appendUserKeys(b, u, nullPassword, nil)
+	var e userEncoder
+	return e.append(b, u, nullPassword)
 }
 
-// appendUserKeys is appendUser; kc, when not nil, reuses key strings from
-// one user to the next.
-func appendUserKeys(b []byte, u *User, nullPassword bool, kc *keyCache) []byte {
+// append is appendUser.
+func (e *userEncoder) append(b []byte, u *User, nullPassword bool) []byte {
 	// The user's fields: Raw, or the object as read.
 	var fieldBuf [64]rawField // a user's fields, without an allocation
 	fields := fieldBuf[:0]
 	if u.Raw != nil || u.obj == nil {
 		for k, v := range u.Raw {
-			fields = append(fields, rawField{k, v})
+			fields = append(fields, rawField{key: k, val: v})
 		}
 	} else {
 		// Into fieldBuf by index, not by append in the closure, which would
@@ -553,21 +590,23 @@ func appendUserKeys(b []byte, u *User, nullPassword bool, kc *keyCache) []byte {
 		n := 0
 		var more []rawField // beyond 64 fields
 		var seen [len(hotUserFields)]bool
-		u.eachField(kc, func(k string, v []byte) {
+		u.eachField(&e.keys, func(k string, v []byte) {
+			f := rawField{key: k, val: v, valid: true}
 			if i := hotIndex(k); i >= 0 {
-				v, seen[i] = u.hot[i], true // as read, or as set
+				// As read, or as set (then checked when written).
+				f.val, f.valid, seen[i] = u.hot[i], sameBytes(u.hot[i], v), true
 			}
 			if n < len(fieldBuf) {
-				fieldBuf[n] = rawField{k, v}
+				fieldBuf[n] = f
 				n++
 				return
 			}
-			more = append(more, rawField{k, v})
+			more = append(more, f)
 		})
 		fields = append(fieldBuf[:n], more...)
 		for i, v := range u.hot { // set, where the object had none
 			if v != nil && !seen[i] {
-				fields = append(fields, rawField{hotUserFields[i], v})
+				fields = append(fields, rawField{key: hotUserFields[i], val: v})
 			}
 		}
 	}
@@ -605,12 +644,12 @@ func appendUserKeys(b []byte, u *User, nullPassword bool, kc *keyCache) []byte {
 	}
 	// Key order, so that output is deterministic; of duplicate keys in the
 	// object the last is kept, as a map keeps it.
-	slices.SortStableFunc(fields, func(a, b rawField) int { return strings.Compare(a.key, b.key) })
+	order := e.sorted(fields)
 	first := true
 	b = append(b, '{')
-	for i := range fields {
+	for j, i := range order {
 		f := &fields[i]
-		if i+1 < len(fields) && fields[i+1].key == f.key {
+		if j+1 < len(order) && fields[order[j+1]].key == f.key {
 			continue
 		}
 		b = appendKey(b, f.key, &first)
@@ -636,13 +675,18 @@ func appendUserKeys(b []byte, u *User, nullPassword bool, kc *keyCache) []byte {
 				continue
 			}
 		}
-		if !validValue(f.val) {
+		if !f.valid && !validValue(f.val) {
 			b = append(b, "null"...)
 			continue
 		}
 		b = append(b, f.val...)
 	}
 	return append(b, '}')
+}
+
+// sameBytes reports whether a and b are the same bytes in memory.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // decodeUsers decodes a users list response (or a single user object).
@@ -668,9 +712,17 @@ func decodeUsers(data []byte, copyRaw bool) ([]User, error) {
 	}
 	out := []User{}
 	err := s.arrayAt(func() error {
+		start := s.pos
 		out = append(out, User{})
 		if err := d.user(&s, &out[len(out)-1]); err != nil {
 			return fmt.Errorf("user %d: %w", len(out)-1, err)
+		}
+		if len(out) == 1 {
+			// Size the list from the first user's length, as for skills:
+			// doubling through 20,000 users of 256 bytes allocates and
+			// copies twice the list.
+			est := len(data) / max(s.pos-start, 1)
+			out = slices.Grow(out, min(est+est/8, 1<<20))
 		}
 		return nil
 	})
@@ -683,12 +735,145 @@ func decodeUsers(data []byte, copyRaw bool) ([]User, error) {
 func encodeUsers(users []User, nullPassword bool) []byte {
 	b := make([]byte, 0, 1024*len(users)+2) // a full user is ~800 bytes
 	b = append(b, '[')
-	var kc keyCache
+	var e userEncoder
 	for i := range users {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendUserKeys(b, &users[i], nullPassword, &kc)
+		b = e.append(b, &users[i], nullPassword)
 	}
 	return append(b, ']')
+}
+
+// decodeUserChunks decodes a users list read in chunks (readChunks)
+// without joining them: a user within one chunk aliases it, and only a
+// user across two chunks is copied, where joining would copy the whole
+// list (15 MB at 20,000 users) and hold it twice while it does. It
+// accepts exactly what decodeUsers accepts and returns the same users:
+// anything but a list of objects that decodes whole is decoded joined, by
+// decodeUsers, whose error it returns.
+func decodeUserChunks(chunks [][]byte) ([]User, error) {
+	if len(chunks) == 1 {
+		return decodeUsers(chunks[0], false)
+	}
+	if users, ok := decodeSplitUsers(chunks); ok {
+		return users, nil
+	}
+	return decodeUsers(joinChunks(chunks), false)
+}
+
+// chunkPos is a position in a body held in chunks.
+type chunkPos struct {
+	chunks [][]byte
+	ci, p  int // chunks[ci][p] is the next byte
+}
+
+// skipSpace moves past white space and returns the next byte (not
+// consumed), false at the end.
+func (r *chunkPos) skipSpace() (byte, bool) {
+	for r.ci < len(r.chunks) {
+		c := r.chunks[r.ci]
+		for ; r.p < len(c); r.p++ {
+			switch c[r.p] {
+			case ' ', '\t', '\n', '\r':
+			default:
+				return c[r.p], true
+			}
+		}
+		r.ci, r.p = r.ci+1, 0
+	}
+	return 0, false
+}
+
+// advance moves n bytes on.
+func (r *chunkPos) advance(n int) {
+	for n > 0 && r.ci < len(r.chunks) {
+		step := min(n, len(r.chunks[r.ci])-r.p)
+		r.p += step
+		n -= step
+		if r.p == len(r.chunks[r.ci]) {
+			r.ci, r.p = r.ci+1, 0
+		}
+	}
+}
+
+// gather copies the rest of the current chunk and up to n bytes of the
+// next ones; all says that it holds the rest of the body.
+func (r *chunkPos) gather(n int) (b []byte, all bool) {
+	b = append([]byte(nil), r.chunks[r.ci][r.p:]...)
+	for i := r.ci + 1; i < len(r.chunks); i++ {
+		c := r.chunks[i]
+		if len(c) > n {
+			return append(b, c[:n]...), false
+		}
+		b = append(b, c...)
+		n -= len(c)
+	}
+	return b, true
+}
+
+// decodeSplitUsers decodes a list of user objects held in chunks; ok is
+// false for anything else, or a list that does not decode.
+func decodeSplitUsers(chunks [][]byte) ([]User, bool) {
+	r := chunkPos{chunks: chunks}
+	if c, ok := r.skipSpace(); !ok || c != '[' {
+		return nil, false
+	}
+	r.advance(1)
+	total := 0
+	for _, c := range chunks {
+		total += len(c)
+	}
+	var d userDecoder
+	out := []User{}
+	if c, ok := r.skipSpace(); ok && c == ']' {
+		r.advance(1)
+		_, more := r.skipSpace()
+		return out, !more
+	}
+	for {
+		if _, ok := r.skipSpace(); !ok {
+			return nil, false
+		}
+		out = append(out, User{})
+		u := &out[len(out)-1]
+		// Inside the list, as decodeUsers reads it (depth counts).
+		s := scanner{data: r.chunks[r.ci][r.p:], depth: 1}
+		if err := d.user(&s, u); err == nil {
+			r.advance(s.pos)
+		} else {
+			// Across chunks (or not a user): decoded from a copy of the
+			// rest of this chunk and more of the next, up to the rest of
+			// the body.
+			for n := 4 << 10; ; n *= 2 {
+				b, all := r.gather(n)
+				s = scanner{data: b, depth: 1}
+				if err := d.user(&s, u); err == nil {
+					r.advance(s.pos)
+					break
+				}
+				if all {
+					return nil, false
+				}
+			}
+		}
+		if len(out) == 1 {
+			// Sized from the first user's length, as decodeUsers does.
+			est := total / max(s.pos, 1)
+			out = slices.Grow(out, min(est+est/8, 1<<20))
+		}
+		c, ok := r.skipSpace()
+		if !ok {
+			return nil, false
+		}
+		r.advance(1)
+		if c == ']' {
+			break
+		}
+		if c != ',' {
+			return nil, false
+		}
+	}
+	_, more := r.skipSpace()
+	return out, !more
 }

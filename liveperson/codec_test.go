@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -376,5 +378,92 @@ func TestUserFieldsAsRead(t *testing.T) {
 	}
 	if !bytes.Equal(body, []byte(`[{"id":1,"fullName":"","zz":[1, 2],"isEnabled":false,"zz":"last","a\u0062":1,"skillIds":[3]}]`)) {
 		t.Errorf("the body changed: %s", body)
+	}
+}
+
+// A batch writes each user as it would be written alone: the key order
+// the encoder keeps from one user to the next serves only a user with the
+// same keys in the same order, and a value set by hand is still checked.
+func TestEncodeUsersEachAsAlone(t *testing.T) {
+	t.Parallel()
+	body := []byte(`[{"id":1,"b":1,"a":2,"skillIds":[3]},{"id":2,"b":1,"a":2,"skillIds":[]},` +
+		`{"id":3,"a":2,"b":1,"skillIds":[3]},{"id":4,"b":1,"a":2,"a":"dup","skillIds":[3]},` +
+		`{"id":5,"b":1,"a":2,"fullName":"","skillIds":[3]},{"id":6,"b":1,"skillIds":[3],"a":2},{"b":1,"a":2,"id":7}]`)
+	users, err := decodeUsers(body, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users[1].SetField("fullName", json.RawMessage(`"Bo"`))
+	users[2].SetField("fullName", json.RawMessage(`not json`))
+	users[4].SetField("fullName", json.RawMessage(`{"x":`))
+	users = append(users, User{ID: 8, LoginName: "h", Raw: map[string]json.RawMessage{"b": json.RawMessage(`1`), "a": json.RawMessage(`[`)}})
+	var want []string
+	for i := range users {
+		want = append(want, string(appendUser(nil, &users[i], true)))
+	}
+	if got := string(encodeUsers(users, true)); got != "["+strings.Join(want, ",")+"]" {
+		t.Errorf("batch:\n%s\nalone:\n[%s]", got, strings.Join(want, ","))
+	}
+	for _, bad := range []string{"not json", `{"x":`, `"a":[`} {
+		if strings.Contains(strings.Join(want, ","), bad) {
+			t.Errorf("invalid value %q written", bad)
+		}
+	}
+}
+
+// A users list read in chunks decodes as the joined list does, wherever
+// the chunks split it: the same users, or the same error.
+func TestDecodeUserChunks(t *testing.T) {
+	t.Parallel()
+	bodies := []string{
+		` [ {"id":1,"loginName":"a","skillIds":[1,2],"fullName":"","x":{"y":[1,"]"]}} ,{"id":2,"email":"b@x","q":"\"},{"} ] `,
+		`[{"id":1},{"id":2,"deleted":true,"skillIds":["3"]},{"id":3,"note":"a\\\"b"}]`,
+		`[]`, ` [ ] `, `null`, `{"id":9}`, ``, `  `,
+		`[{"id":1},]`, `[{"id":1}`, `[{"id":1}] x`, `[{"id":1} {"id":2}]`, `[{"id":1},null]`, `[1]`,
+		`[{"id":1,"skillIds":"x"},{"id":2}]`, `[{"id":1,"a":tru},{"id":2}]`, `[{"id":1}]]`, `[[{"id":1}]]`,
+		`[{"id":1,"a":"` + "\x01" + `"}]`,
+	}
+	for _, body := range bodies {
+		want, wantErr := decodeUsers([]byte(body), true)
+		for i := 0; i <= len(body); i++ {
+			for j := i; j <= len(body); j++ {
+				chunks := [][]byte{[]byte(body[:i]), []byte(body[i:j]), []byte(body[j:])}
+				got, err := decodeUserChunks(chunks)
+				if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+					t.Fatalf("%q split at %d, %d: error %v, want %v", body, i, j, err, wantErr)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("%q split at %d, %d: %d users, want %d", body, i, j, len(got), len(want))
+				}
+				for k := range got {
+					if g, w := appendUser(nil, &got[k], true), appendUser(nil, &want[k], true); !bytes.Equal(g, w) ||
+						got[k].ID != want[k].ID || got[k].LoginName != want[k].LoginName || got[k].Email != want[k].Email ||
+						got[k].Deleted != want[k].Deleted || !slices.Equal(got[k].SkillIDs, want[k].SkillIDs) {
+						t.Fatalf("%q split at %d, %d: user %d is %s, want %s", body, i, j, k, g, w)
+					}
+				}
+			}
+		}
+	}
+	// Nested as deep as a decoder allows, and one deeper, split anywhere.
+	for _, n := range []int{9998, 9999} {
+		body := `[{"id":1},{"a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}]`
+		_, wantErr := decodeUsers([]byte(body), true)
+		for _, i := range []int{1, 5, 12, 100, len(body) - 3} {
+			if _, err := decodeUserChunks([][]byte{[]byte(body[:i]), []byte(body[i:])}); (err == nil) != (wantErr == nil) {
+				t.Errorf("%d deep, split at %d: error %v, want %v", n, i, err, wantErr)
+			}
+		}
+	}
+	// A list of full users in the chunks readChunks makes of a chunked body.
+	data := fullUsers(500)
+	chunks, err := readChunks(io.MultiReader(bytes.NewReader(data)), -1)
+	if err != nil || len(chunks) < 3 {
+		t.Fatalf("readChunks: %d chunks, %v", len(chunks), err)
+	}
+	got, err := decodeUserChunks(chunks)
+	want, _ := decodeUsers(data, true)
+	if err != nil || len(got) != 500 || !bytes.Equal(encodeUsers(got, true), encodeUsers(want, true)) {
+		t.Fatalf("decoded %d users, %v", len(got), err)
 	}
 }

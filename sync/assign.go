@@ -848,9 +848,13 @@ func (rc *runContext) assignPhase(ap *applier, p *Plan) func(ctx context.Context
 	}
 }
 
+// userWrite is one user's write, planned before the first batch is
+// sent and kept until the last: it holds the user's change (in the plan)
+// and its new skill ids, not a copy of the user, which is made a batch at
+// a time (writeUsers).
 type userWrite struct {
-	change     UserChange
-	user       liveperson.User
+	change     *UserChange
+	skillIDs   []int64
 	assigned   int
 	unassigned int
 	summary    string
@@ -862,7 +866,8 @@ type userWrite struct {
 func (ap *applier) assignUsers(ctx context.Context, api UsersAPI, a *AssignmentPlan) error {
 	wctx := context.WithoutCancel(ctx)
 	writes := make([]userWrite, 0, len(a.Users))
-	for _, uc := range a.Users {
+	for i := range a.Users {
+		uc := &a.Users[i]
 		if len(uc.Assign)+len(uc.Unassign) == 0 {
 			continue
 		}
@@ -899,8 +904,8 @@ func (ap *applier) assignUsers(ctx context.Context, api UsersAPI, a *AssignmentP
 		if w.assigned+w.unassigned == 0 {
 			continue
 		}
-		w.user = *uc.user
-		w.user.SkillIDs = sortedIDs(ids)
+		slices.Sort(ids) // ids is this write's own: sorted in place
+		w.skillIDs = slices.Compact(ids)
 		w.summary = fmt.Sprintf("PUT users %d %s: %s", uc.UserID, cmp.Or(uc.Login, uc.Email), strings.Join(parts, " "))
 		names := make([]string, len(parts))
 		for i, p := range parts {
@@ -938,8 +943,11 @@ func (ap *applier) assignUsers(ctx context.Context, api UsersAPI, a *AssignmentP
 func (ap *applier) writeUsers(ctx context.Context, api UsersAPI, batch []userWrite, jids []int64) error {
 	users := make([]liveperson.User, len(batch))
 	for i, w := range batch {
-		// Filled here, a batch at a time: the copies live while it does.
-		users[i] = withFilled(w.user, w.change.fill)
+		// Copied and filled here, a batch at a time: the copies live
+		// while it does.
+		u := *w.change.user
+		u.SkillIDs = w.skillIDs
+		users[i] = withFilled(u, w.change.fill)
 	}
 	sent := ap.rev
 	rev, err := api.UpdateUsers(ctx, sent, users)
