@@ -93,18 +93,7 @@ type evaluator struct {
 func newEvaluator(a *activeExpr, s *Schema) (*evaluator, []string) {
 	e := &evaluator{expr: a, schema: s}
 	var unknown []string
-	for _, name := range a.names {
-		found := false
-		for i, col := range s.Columns {
-			if col == name || (strings.HasPrefix(col, name) && len(col) > len(name) && col[len(name)] == '.') {
-				e.cols = append(e.cols, i)
-				found = true
-			}
-		}
-		if !found {
-			unknown = append(unknown, name)
-		}
-	}
+	e.cols, unknown = s.EnvColumns(a.names)
 	if a.whole {
 		e.cols = nil
 	} else {
@@ -131,6 +120,23 @@ func (e *evaluator) eval(r *Record) (bool, error) {
 		return false, fmt.Errorf("result is %T, not a bool", out)
 	}
 	return b, nil
+}
+
+// ExprNames lists the names an expr-lang expression reads from its
+// environment (an attribute, or the first part of a nested path), sorted,
+// minus those it declares with let; whole is set when it reads the
+// environment as a whole ($env), which needs every attribute. Functions it
+// calls may be listed too: a name that is no attribute reads nothing.
+func ExprNames(source string) (names []string, whole bool, err error) {
+	if strings.TrimSpace(source) == "" {
+		return nil, false, nil
+	}
+	tree, err := parser.Parse(source)
+	if err != nil {
+		return nil, false, err
+	}
+	names, whole = envNames(tree.Node)
+	return names, whole, nil
 }
 
 // ExprColumns lists the record columns an expr-lang expression reads,

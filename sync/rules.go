@@ -79,6 +79,12 @@ type Rules struct {
 	adoptExisting bool
 	// columns are the record attributes the rules read (see Columns).
 	columns []string
+	// envNames are the environment names the rules' templates and
+	// expressions read (with every for_each attribute), sorted; envWhole
+	// is set when one reads the record as a whole ({{ . }}, $env), and the
+	// rules then evaluate every record's full environment.
+	envNames []string
+	envWhole bool
 }
 
 type compiledRule struct {
@@ -180,14 +186,22 @@ func CompileRules(cfg SkillsConfig) (*Rules, error) {
 				cr.when = p
 				cols, _ := hrsource.ExprColumns(r.When) // it compiles: it parses
 				rs.columns = append(rs.columns, cols...)
+				names, whole, _ := hrsource.ExprNames(r.When)
+				rs.envNames = append(rs.envNames, names...)
+				rs.envWhole = rs.envWhole || whole
 			}
 		}
 		if r.ForEach != "" {
 			rs.columns = append(rs.columns, r.ForEach)
+			rs.envNames = append(rs.envNames, r.ForEach)
 		}
 		for _, t := range []*template.Template{cr.name, cr.description} {
 			if t != nil {
-				rs.columns = append(rs.columns, templateColumns(t)...)
+				cols, _ := templateColumns(t)
+				rs.columns = append(rs.columns, cols...)
+				names, whole := templateNames(t)
+				rs.envNames = append(rs.envNames, names...)
+				rs.envWhole = rs.envWhole || whole
 			}
 		}
 		if r.MinMembers < 0 {
@@ -214,6 +228,8 @@ func CompileRules(cfg SkillsConfig) (*Rules, error) {
 	}
 	slices.Sort(rs.columns)
 	rs.columns = slices.Compact(rs.columns)
+	slices.Sort(rs.envNames)
+	rs.envNames = slices.Compact(rs.envNames)
 	return rs, nil
 }
 
@@ -383,9 +399,10 @@ func blankValue(v any) bool {
 
 // templateColumns returns the attributes a template reads: .Field and
 // .a.b (as a.b), and $.Field anywhere. Inside range and with, the dot is
-// no longer the record: only $.Field counts there.
-func templateColumns(t *template.Template) []string {
-	var out []string
+// no longer the record: only $.Field counts there. whole is set when it
+// may read more than those: the record as a whole ({{ . }} where the dot
+// is the record, {{ $ }}, {{ template "x" . }}).
+func templateColumns(t *template.Template) (out []string, whole bool) {
 	var walk func(n parse.Node, record bool)
 	walk = func(n parse.Node, record bool) {
 		switch n := n.(type) {
@@ -412,9 +429,14 @@ func templateColumns(t *template.Template) []string {
 				out = append(out, strings.Join(n.Ident, "."))
 			}
 		case *parse.VariableNode:
-			if len(n.Ident) > 1 && n.Ident[0] == "$" {
+			switch {
+			case len(n.Ident) > 1 && n.Ident[0] == "$":
 				out = append(out, strings.Join(n.Ident[1:], "."))
+			case n.Ident[0] == "$":
+				whole = true
 			}
+		case *parse.DotNode:
+			whole = whole || record
 		case *parse.ChainNode:
 			walk(n.Node, record)
 		case *parse.IfNode:
@@ -429,10 +451,28 @@ func templateColumns(t *template.Template) []string {
 			walk(n.Pipe, record)
 			walk(n.List, false)
 			walk(n.ElseList, record)
+		case *parse.TemplateNode:
+			whole = true
+		case *parse.TextNode, *parse.StringNode, *parse.NumberNode, *parse.BoolNode, *parse.NilNode,
+			*parse.IdentifierNode, *parse.CommentNode, *parse.BreakNode, *parse.ContinueNode, nil:
+		default:
+			whole = true // a node this walk does not know: take no chance
 		}
 	}
 	walk(t.Root, true)
-	return out
+	return out, whole
+}
+
+// templateNames returns the names a template reads from the record it is
+// executed with (.work.email reads work), and whether it may read more
+// (see templateColumns).
+func templateNames(t *template.Template) (names []string, whole bool) {
+	cols, whole := templateColumns(t)
+	for _, c := range cols {
+		name, _, _ := strings.Cut(c, ".")
+		names = append(names, name)
+	}
+	return names, whole
 }
 
 func oneLine(s string) string {
@@ -641,15 +681,28 @@ func (ev *evaluation) resolve(r *compiledRule, env map[string]any, key string) *
 
 // evaluate runs every rule over every active record. Records outer, rules
 // inner: each record's environment is built once (into one reused map)
-// and shared by every rule.
+// and shared by every rule. It holds the attributes the rules read
+// (Rules.envNames), unless one reads the record as a whole: boxing every
+// column of 100,000 records into a map of all of them was most of the
+// rules' cost.
 func (ev *evaluation) evaluate() {
 	var envBuf map[string]any
+	var schema *hrsource.Schema
+	var cols []int
 	for i := range ev.snap.Records {
 		rec := &ev.snap.Records[i]
 		if !rec.Active {
 			continue
 		}
-		envBuf = rec.EnvInto(envBuf)
+		if ev.rs.envWhole || rec.Schema == nil {
+			envBuf = rec.EnvInto(envBuf)
+		} else {
+			if rec.Schema != schema {
+				schema = rec.Schema
+				cols, _ = schema.EnvColumns(ev.rs.envNames)
+			}
+			envBuf = rec.EnvColumnsInto(envBuf, cols)
+		}
 		for _, r := range ev.rs.rules {
 			if r.name != nil {
 				ev.evalRule(r, int32(i), rec, envBuf)

@@ -436,3 +436,30 @@ func TestRulesIBMThroughHRSource(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplateNames(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]struct {
+		names []string
+		whole bool
+	}{
+		`{{ .Dept }} / {{ lower .Role }}`:                          {[]string{"Dept", "Role"}, false},
+		`{{ .work.email }}{{ $.Site }}`:                            {[]string{"work", "Site"}, false},
+		`{{ with .Team }}{{ . }} {{ .x }}{{ end }}`:                {[]string{"Team"}, false},
+		`{{ range .Langs }}{{ . }}{{ $.Dept }}{{ end }}`:           {[]string{"Langs", "Dept"}, false},
+		`{{ if .A }}{{ .B }}{{ else }}{{ .C }}{{ end }}`:           {[]string{"A", "B", "C"}, false},
+		`{{ index . "Dept Name" }}`:                                {nil, true},
+		`{{ $ }}`:                                                  {nil, true},
+		`{{ $r := . }}{{ $r.Dept }}`:                               {nil, true},
+		`{{ define "x" }}{{ .Dept }}{{ end }}{{ template "x" . }}`: {nil, true},
+	} {
+		tmpl, err := parseTemplate("t", text)
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		names, whole := templateNames(tmpl)
+		if whole != want.whole || !want.whole && !slices.Equal(names, want.names) {
+			t.Errorf("templateNames(%s) = %q, %v; want %q, %v", text, names, whole, want.names, want.whole)
+		}
+	}
+}
