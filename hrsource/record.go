@@ -90,11 +90,13 @@ type Record struct {
 	// Start and End are hr.fields.start_date and end_date (0: none; End
 	// is the last day in force); DateProblem says why they could not be
 	// read (see InForce).
-	Start, End  Date
-	DateProblem string
+	Start, End Date
 	// StaleEnd is an end date before the start date, ignored (End is 0):
 	// a rehire's record left with the previous employment's termination.
-	StaleEnd Date
+	// (Beside the other dates, where it takes no room of its own: a
+	// Record is 160 bytes, not 168.)
+	StaleEnd    Date
+	DateProblem string
 	// Origin says where the record came from, for error messages:
 	// "hr.csv:12", "report.json: Report_Entry[41]", "query row 7".
 	Origin string

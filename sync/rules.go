@@ -1016,12 +1016,39 @@ func dedupeValues(vs []string) []string {
 // compareIDs orders record ids numerically when both are numbers, so
 // "2" sorts before "10"; otherwise as strings.
 func compareIDs(a, b string) int {
+	if plainNumber(a) && plainNumber(b) {
+		// The usual ids, without parsing them: for plain numbers, the
+		// shorter is the smaller, and of two as long, the first in text.
+		if c := cmp.Compare(len(a), len(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	}
+	return compareParsedIDs(a, b)
+}
+
+// compareParsedIDs is compareIDs by parsing the ids.
+func compareParsedIDs(a, b string) int {
 	ai, errA := strconv.ParseInt(a, 10, 64)
 	bi, errB := strconv.ParseInt(b, 10, 64)
 	if errA == nil && errB == nil {
 		return cmp.Compare(ai, bi)
 	}
 	return strings.Compare(a, b)
+}
+
+// plainNumber reports whether s is a number strconv.ParseInt reads
+// whole, written without sign or leading zero: 1 to 18 digits.
+func plainNumber(s string) bool {
+	if len(s) == 0 || len(s) > 18 || len(s) > 1 && s[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func settingsEqual(a, b Settings) bool {

@@ -463,3 +463,18 @@ func TestTemplateNames(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareIDs checks the plain-number shortcut against the order of
+// the parsed numbers, and the ids it leaves to the slow path.
+func TestCompareIDs(t *testing.T) {
+	t.Parallel()
+	ids := []string{"0", "1", "2", "9", "10", "010", "007", "7", "+7", "-3", "-10", "99", "100", "123456789012345678",
+		"999999999999999999", "1000000000000000000", "9223372036854775807", "9223372036854775808", "a", "A10", "", " 5", "5 ", "1e3"}
+	for _, a := range ids {
+		for _, b := range ids {
+			if got, want := compareIDs(a, b), compareParsedIDs(a, b); got != want {
+				t.Errorf("compareIDs(%q, %q) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}
