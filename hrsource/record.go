@@ -191,6 +191,18 @@ func (s *Schema) EnvColumns(names []string) (cols []int, unknown []string) {
 	return cols, unknown
 }
 
+// Plain returns the column whose value Env gives under name as it is: the
+// only column of that name, which no nested object stands in for. Its
+// entry is the record's value (Values[i], "" past their end), or for a
+// multi-valued column (sep set) SplitMulti of it.
+func (s *Schema) Plain(name string) (i int, sep string, ok bool) {
+	i = s.Index(name)
+	if i < 0 || slices.Index(s.Columns[i+1:], name) >= 0 || s.object != nil && s.object[i] {
+		return -1, "", false
+	}
+	return i, s.sep(i), true
+}
+
 // EnvColumnsInto is EnvInto limited to the entries of cols (from
 // EnvColumns; nil: all): what Env gives for the names cols stand for,
 // without the boxing of every other column's value. A caller evaluating

@@ -689,26 +689,98 @@ func (ev *evaluation) evaluate() {
 	var envBuf map[string]any
 	var schema *hrsource.Schema
 	var cols []int
+	var keys [][]keyColumn // by rule index: see keyColumns
 	for i := range ev.snap.Records {
 		rec := &ev.snap.Records[i]
 		if !rec.Active {
 			continue
 		}
-		if ev.rs.envWhole || rec.Schema == nil {
-			envBuf = rec.EnvInto(envBuf)
-		} else {
-			if rec.Schema != schema {
-				schema = rec.Schema
+		if rec.Schema != schema {
+			schema = rec.Schema
+			cols, keys = nil, make([][]keyColumn, len(ev.rs.rules))
+			if schema != nil {
 				cols, _ = schema.EnvColumns(ev.rs.envNames)
+				for _, r := range ev.rs.rules {
+					keys[r.index] = r.keyColumns(schema)
+				}
 			}
-			envBuf = rec.EnvColumnsInto(envBuf, cols)
+		}
+		// The environment is built when a rule needs it: a rule whose
+		// key is made of the record's values needs it only for a key it
+		// meets for the first time.
+		built := false
+		env := func() map[string]any {
+			if !built {
+				built = true
+				if ev.rs.envWhole || schema == nil {
+					envBuf = rec.EnvInto(envBuf)
+				} else {
+					envBuf = rec.EnvColumnsInto(envBuf, cols)
+				}
+			}
+			return envBuf
 		}
 		for _, r := range ev.rs.rules {
-			if r.name != nil {
-				ev.evalRule(r, int32(i), rec, envBuf)
+			switch {
+			case r.name == nil:
+			case keys[r.index] != nil:
+				ev.evalKeyed(r, int32(i), rec, keys[r.index], env)
+			default:
+				ev.evalRule(r, int32(i), rec, env())
 			}
 		}
 	}
+}
+
+// keyColumn is a column whose value is part of a rule's registry key
+// (appendKey): sep is its multi-value separator.
+type keyColumn struct {
+	i   int
+	sep string
+}
+
+// keyColumns returns the columns of s whose values make rule r's registry
+// key, when the key is all that decides the name: a rule without when and
+// for_each whose name template reads plain fields only, each a column of
+// its own (Schema.Plain). Otherwise nil.
+func (r *compiledRule) keyColumns(s *hrsource.Schema) []keyColumn {
+	if r.when != nil || r.cfg.ForEach != "" || !r.nameCacheable {
+		return nil
+	}
+	out := make([]keyColumn, 0, len(r.nameFields))
+	for _, f := range r.nameFields {
+		i, sep, ok := s.Plain(f)
+		if !ok {
+			return nil
+		}
+		out = append(out, keyColumn{i, sep})
+	}
+	return out
+}
+
+// evalKeyed is evalRule for a rule whose key is made of the record's
+// values (keyColumns): appendKey without the environment, which env
+// builds only for a key met for the first time.
+func (ev *evaluation) evalKeyed(r *compiledRule, i int32, rec *hrsource.Record, cols []keyColumn, env func() map[string]any) {
+	st := ev.states[r.index]
+	st.buf = append(st.buf[:0], r.cfg.ID...)
+	for _, c := range cols {
+		st.buf = append(st.buf, '|')
+		var v string
+		if c.i < len(rec.Values) {
+			v = rec.Values[c.i]
+		}
+		if c.sep != "" {
+			v = strings.Join(hrsource.SplitMulti(v, c.sep), ",")
+		}
+		st.buf = append(st.buf, v...)
+	}
+	ent := st.entries[string(st.buf)]
+	if ent == nil {
+		ent = ev.resolve(r, env(), string(st.buf))
+		st.entries[ent.key] = ent
+	}
+	ev.addEntry(r, ent, i, rec, "")
 }
 
 // evalRule runs rule r over record rec (index i, environment env): once,
@@ -759,19 +831,25 @@ func (ev *evaluation) evalRule(r *compiledRule, i int32, rec *hrsource.Record, e
 		} else {
 			ent = ev.resolve(r, e, "")
 		}
-		if ent.problem != "" {
-			ev.report(r, rec, "%s", ent.problem)
-			continue
-		}
-		g := ent.group
-		if g == nil {
-			g = ev.groupFor(ent.name)
-			if r.nameCacheable {
-				ent.group = g
-			}
-		}
-		g.add(r, ent.key, i, rec.ID, forValue)
+		ev.addEntry(r, ent, i, rec, forValue)
 	}
+}
+
+// addEntry adds record rec (index i) to the group of the name rule r
+// gives it (ent), or reports the entry's problem.
+func (ev *evaluation) addEntry(r *compiledRule, ent *ruleEntry, i int32, rec *hrsource.Record, forValue string) {
+	if ent.problem != "" {
+		ev.report(r, rec, "%s", ent.problem)
+		return
+	}
+	g := ent.group
+	if g == nil {
+		g = ev.groupFor(ent.name)
+		if r.nameCacheable {
+			ent.group = g
+		}
+	}
+	g.add(r, ent.key, i, rec.ID, forValue)
 }
 
 // checkGroups reports the configuration mistakes the groups reveal: two
