@@ -129,3 +129,15 @@ func BenchmarkRulesKeyed100k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFingerprint100k is the HR fingerprint a run takes of 100,000
+// records of 5 columns.
+func BenchmarkFingerprint100k(b *testing.B) {
+	_, snap, _, _ := bigWorld(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if Fingerprint(snap) == "" {
+			b.Fatal("no fingerprint")
+		}
+	}
+}
