@@ -689,7 +689,7 @@ func (ev *evaluation) evaluate() {
 	var envBuf map[string]any
 	var schema *hrsource.Schema
 	var cols []int
-	var keys [][]keyColumn // by rule index: see keyColumns
+	keys := make([][]keyColumn, len(ev.rs.rules)) // by rule index: see keyColumns
 	for i := range ev.snap.Records {
 		rec := &ev.snap.Records[i]
 		if !rec.Active {
@@ -697,7 +697,8 @@ func (ev *evaluation) evaluate() {
 		}
 		if rec.Schema != schema {
 			schema = rec.Schema
-			cols, keys = nil, make([][]keyColumn, len(ev.rs.rules))
+			cols = nil
+			clear(keys)
 			if schema != nil {
 				cols, _ = schema.EnvColumns(ev.rs.envNames)
 				for _, r := range ev.rs.rules {
