@@ -733,6 +733,16 @@ func (ev *evaluation) evaluate() {
 	}
 }
 
+// env is the environment the rules evaluate rec with: its attributes
+// the rules read (see evaluate).
+func (ev *evaluation) env(rec *hrsource.Record) map[string]any {
+	if ev.rs.envWhole || rec.Schema == nil {
+		return rec.Env()
+	}
+	cols, _ := rec.Schema.EnvColumns(ev.rs.envNames)
+	return rec.EnvColumnsInto(nil, cols)
+}
+
 // keyColumn is a column whose value is part of a rule's registry key
 // (appendKey): sep is its multi-value separator.
 type keyColumn struct {
@@ -900,7 +910,7 @@ func (ev *evaluation) addSkill(g *group) {
 	var desc string
 	if r.description != nil {
 		rec := &ev.snap.Records[via.descRecord]
-		env := rec.Env()
+		env := ev.env(rec)
 		if r.cfg.ForEach != "" {
 			env = withValue(env, r.cfg.ForEach, via.descFor)
 		}
