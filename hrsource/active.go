@@ -1,6 +1,7 @@
 package hrsource
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -20,6 +21,9 @@ type activeExpr struct {
 	// attribute.
 	names []string
 	whole bool
+	// clock is set when it reads the time (now()): its outcome is then
+	// not a function of the record's values alone.
+	clock bool
 }
 
 // compileActive compiles the hr.active expression once. The columns are not
@@ -40,6 +44,10 @@ func compileActive(source string, multi map[string]string) (*activeExpr, error) 
 	}
 	a := &activeExpr{source: source, program: program}
 	a.names, a.whole = envNames(program.Node())
+	var c nameCollector
+	node := program.Node()
+	ast.Walk(&node, &c)
+	a.clock = c.clock
 	return a, nil
 }
 
@@ -64,10 +72,13 @@ func envNames(root ast.Node) (names []string, whole bool) {
 type nameCollector struct {
 	idents   []string
 	declared []string
+	clock    bool // now() is called
 }
 
 func (c *nameCollector) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.BuiltinNode:
+		c.clock = c.clock || n.Name == "now"
 	case *ast.IdentifierNode:
 		c.idents = append(c.idents, n.Value)
 	case *ast.VariableDeclaratorNode:
@@ -86,35 +97,67 @@ type evaluator struct {
 	env    map[string]any
 	// cols are the schema columns the expression needs (nil: all).
 	cols []int
+	// results are the outcomes by the values of cols (see eval), when the
+	// expression depends on nothing else; key is room for one key.
+	results map[string]activeResult
+	key     []byte
 }
+
+// activeResult is the outcome of the active expression for some values.
+type activeResult struct {
+	active bool
+	err    error
+}
+
+// maxActiveResults bounds evaluator.results: an expression reading a
+// value of every person's own (an e-mail) gains nothing from it.
+const maxActiveResults = 4096
 
 // newEvaluator prepares a for schema and reports the names the expression
 // reads that are neither a column nor the first part of dotted columns.
 func newEvaluator(a *activeExpr, s *Schema) (*evaluator, []string) {
 	e := &evaluator{expr: a, schema: s}
 	var unknown []string
-	for _, name := range a.names {
-		found := false
-		for i, col := range s.Columns {
-			if col == name || (strings.HasPrefix(col, name) && len(col) > len(name) && col[len(name)] == '.') {
-				e.cols = append(e.cols, i)
-				found = true
-			}
-		}
-		if !found {
-			unknown = append(unknown, name)
-		}
-	}
+	e.cols, unknown = s.EnvColumns(a.names)
 	if a.whole {
 		e.cols = nil
 	} else {
 		e.env = make(map[string]any, len(a.names))
+		if !a.clock {
+			// Its outcome is a function of the values it reads: a
+			// status column has a handful among 100,000 records.
+			e.results = map[string]activeResult{}
+		}
 	}
 	return e, unknown
 }
 
 // eval reports whether r is active.
 func (e *evaluator) eval(r *Record) (bool, error) {
+	if e.results == nil {
+		return e.run(r)
+	}
+	e.key = e.key[:0]
+	for _, i := range e.cols {
+		var v string
+		if i < len(r.Values) {
+			v = r.Values[i]
+		}
+		e.key = binary.AppendUvarint(e.key, uint64(len(v)))
+		e.key = append(e.key, v...)
+	}
+	if res, ok := e.results[string(e.key)]; ok {
+		return res.active, res.err
+	}
+	active, err := e.run(r)
+	if len(e.results) < maxActiveResults {
+		e.results[string(e.key)] = activeResult{active, err}
+	}
+	return active, err
+}
+
+// run evaluates the expression over r.
+func (e *evaluator) run(r *Record) (bool, error) {
 	env := e.env
 	if env == nil {
 		env = r.Env()
@@ -131,6 +174,23 @@ func (e *evaluator) eval(r *Record) (bool, error) {
 		return false, fmt.Errorf("result is %T, not a bool", out)
 	}
 	return b, nil
+}
+
+// ExprNames lists the names an expr-lang expression reads from its
+// environment (an attribute, or the first part of a nested path), sorted,
+// minus those it declares with let; whole is set when it reads the
+// environment as a whole ($env), which needs every attribute. Functions it
+// calls may be listed too: a name that is no attribute reads nothing.
+func ExprNames(source string) (names []string, whole bool, err error) {
+	if strings.TrimSpace(source) == "" {
+		return nil, false, nil
+	}
+	tree, err := parser.Parse(source)
+	if err != nil {
+		return nil, false, err
+	}
+	names, whole = envNames(tree.Node)
+	return names, whole, nil
 }
 
 // ExprColumns lists the record columns an expr-lang expression reads,

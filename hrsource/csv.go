@@ -81,9 +81,7 @@ rows:
 			vals[i] = strings.TrimSpace(f)
 		}
 		c.add(vals, line)
-		if len(c.recs)-from == sampleRows {
-			c.presize(cr.InputOffset())
-		}
+		c.sized(len(c.recs)-from, cr.InputOffset())
 	}
 	c.setOrigins(from, func(dst []byte, line int) []byte {
 		dst = append(dst, name...)

@@ -187,6 +187,17 @@ func TestCSVProblems(t *testing.T) {
 			want:    []want{{"hr.csv:4", []string{`duplicate id "7"`, "also at hr.csv:2"}}},
 		},
 		{
+			// Increasing ids need no map until the order breaks: the
+			// ids before the break still count.
+			name:    "duplicate id after increasing ones",
+			content: "id,email\n2,a@x.io\n\"\",e@x.io\n10,b@x.io\n11,c@x.io\n3,d@x.io\n10,f@x.io\n4,g@x.io\n3,h@x.io\n",
+			want: []want{
+				{"hr.csv:3", []string{"empty id"}},
+				{"hr.csv:7", []string{`duplicate id "10"`, "also at hr.csv:4"}},
+				{"hr.csv:9", []string{`duplicate id "3"`, "also at hr.csv:6"}},
+			},
+		},
+		{
 			name:    "wrong column count",
 			content: "id,email\n1,a@x.io\n2,b@x.io,extra\n3\n",
 			want: []want{

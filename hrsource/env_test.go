@@ -2,6 +2,7 @@ package hrsource
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -133,5 +134,46 @@ func TestEvaluatorMatchesEnv(t *testing.T) {
 		if small != full || small == 0 {
 			t.Errorf("%s: %d active with the small env, %d with Env()", src, small, full)
 		}
+	}
+}
+
+// TestActiveResultsReused checks that the outcomes reused by the values an
+// expression reads are those of evaluating it, errors included, and that
+// an expression reading the clock is evaluated every time.
+func TestActiveResultsReused(t *testing.T) {
+	t.Parallel()
+	s := NewSchema([]string{"id", "status", "age", "langs"}, map[string]string{"langs": ";"})
+	var recs []Record
+	for i, row := range [][]string{{"1", "active", "30", "en"}, {"2", "gone", "x", "fr"}, {"3", "active", "30", "en"}, {"4", "active", "x", "en;fr"},
+		{"5", "gone", "x", "fr"}, {"6", "active", "7", " en ; fr "}, {"7", "active", "x", "en;fr"}, {"8"}} {
+		recs = append(recs, Record{ID: fmt.Sprint(i + 1), Schema: s, Values: row})
+	}
+	for _, src := range []string{`status == "active" and int(age) > 10`, `"fr" in langs or status == "gone"`} {
+		a, err := compileActive(src, s.Multi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, _ := newEvaluator(a, s)
+		if ev.results == nil {
+			t.Fatalf("%s: outcomes not reused", src)
+		}
+		fresh, _ := newEvaluator(a, s)
+		fresh.results = nil
+		for range 2 {
+			for i := range recs {
+				got, gotErr := ev.eval(&recs[i])
+				want, wantErr := fresh.eval(&recs[i])
+				if got != want || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+					t.Errorf("%s on %v: %v, %v; want %v, %v", src, recs[i].Values, got, gotErr, want, wantErr)
+				}
+			}
+		}
+	}
+	a, err := compileActive(`now().Year() > 2000 and status == "active"`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := newEvaluator(a, s); ev.results != nil {
+		t.Error("an expression reading now() reuses outcomes")
 	}
 }

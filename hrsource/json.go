@@ -272,9 +272,7 @@ func (p *page) array() error {
 				return err
 			}
 		}
-		if pos+1 == sampleRows {
-			d.c.presize(int64(sc.Pos))
-		}
+		d.c.sized(pos+1, int64(sc.Pos))
 		return nil
 	})
 }
@@ -452,9 +450,7 @@ func (d *jsonDoc) array() bool {
 		if !d.c.jsonRecord(raw, where, i) {
 			return false
 		}
-		if i+1 == sampleRows {
-			d.c.presize(d.dec.InputOffset())
-		}
+		d.c.sized(i+1, d.dec.InputOffset())
 	}
 	if _, err := d.dec.Token(); err != nil { // the closing ']'
 		return d.syntax(err, "")

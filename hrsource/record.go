@@ -7,6 +7,7 @@ package hrsource
 
 import (
 	"context"
+	"slices"
 	"strings"
 )
 
@@ -89,11 +90,13 @@ type Record struct {
 	// Start and End are hr.fields.start_date and end_date (0: none; End
 	// is the last day in force); DateProblem says why they could not be
 	// read (see InForce).
-	Start, End  Date
-	DateProblem string
+	Start, End Date
 	// StaleEnd is an end date before the start date, ignored (End is 0):
 	// a rehire's record left with the previous employment's termination.
-	StaleEnd Date
+	// (Beside the other dates, where it takes no room of its own: a
+	// Record is 160 bytes, not 168.)
+	StaleEnd    Date
+	DateProblem string
 	// Origin says where the record came from, for error messages:
 	// "hr.csv:12", "report.json: Report_Entry[41]", "query row 7".
 	Origin string
@@ -161,6 +164,57 @@ func (r *Record) EnvInto(env map[string]any) map[string]any {
 	}
 	clear(env)
 	r.fillEnv(env, nil)
+	return env
+}
+
+// EnvColumns returns the columns that the environment names (attributes
+// read by an expression or a template, see Env) stand for, in schema
+// order: the column of each name, and the dotted columns nested under it
+// (work.email under work). unknown are the names that stand for none.
+func (s *Schema) EnvColumns(names []string) (cols []int, unknown []string) {
+	cols = []int{}
+	for _, name := range names {
+		found := false
+		for i, col := range s.Columns {
+			if col == name || (strings.HasPrefix(col, name) && len(col) > len(name) && col[len(name)] == '.') {
+				if !slices.Contains(cols, i) {
+					cols = append(cols, i)
+				}
+				found = true
+			}
+		}
+		if !found {
+			unknown = append(unknown, name)
+		}
+	}
+	slices.Sort(cols)
+	return cols, unknown
+}
+
+// Plain returns the column whose value Env gives under name as it is: the
+// only column of that name, which no nested object stands in for. Its
+// entry is the record's value (Values[i], "" past their end), or for a
+// multi-valued column (sep set) SplitMulti of it.
+func (s *Schema) Plain(name string) (i int, sep string, ok bool) {
+	i = s.Index(name)
+	if i < 0 || slices.Index(s.Columns[i+1:], name) >= 0 || s.object != nil && s.object[i] {
+		return -1, "", false
+	}
+	return i, s.sep(i), true
+}
+
+// EnvColumnsInto is EnvInto limited to the entries of cols (from
+// EnvColumns; nil: all): what Env gives for the names cols stand for,
+// without the boxing of every other column's value. A caller evaluating
+// expressions and templates that read a few attributes of 100,000
+// records builds a small map per record instead of a full one.
+func (r *Record) EnvColumnsInto(env map[string]any, cols []int) map[string]any {
+	if env == nil {
+		env = make(map[string]any, max(len(cols), 1))
+	} else {
+		clear(env)
+	}
+	r.fillEnv(env, cols)
 	return env
 }
 

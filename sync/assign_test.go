@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -388,5 +389,15 @@ func TestAssignmentsFailingUserDoesNotBlockOthers(t *testing.T) {
 	}
 	if len(failed) != 1 || !strings.Contains(failed[0], " cid: +Billing") || !strings.Contains(failed[0], "profileIds") {
 		t.Errorf("failed journal rows %q", failed)
+	}
+}
+
+func TestQuoteJSON(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "Ann Lee", "E0000001", `a "quoted" \\ name`, "<b>&", "tab\there", "Zoë", "\u2028", "bad \xff utf-8", "~"} {
+		want, _ := json.Marshal(s)
+		if got := quoteJSON(s); string(got) != string(want) {
+			t.Errorf("quoteJSON(%q) = %s, want %s", s, got, want)
+		}
 	}
 }

@@ -108,3 +108,36 @@ func BenchmarkAssignments20kUsers(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRulesKeyed100k is BenchmarkRulesDesired100k with a rule
+// without when (the usual department/role rule): its registry key is made
+// of the record's values, and the environment is built only for a key
+// met for the first time.
+func BenchmarkRulesKeyed100k(b *testing.B) {
+	_, snap, _, _ := bigWorld(b)
+	rules, err := CompileRules(SkillsConfig{
+		Rules: []Rule{{ID: "dept-role", Name: "{{ .Dept }} / {{ .Role }}", Description: "{{ .Dept }} {{ lower .Role }}", MinMembers: 5}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ds, err := rules.Desired(snap)
+		if err != nil || len(ds.Skills) != 2000 {
+			b.Fatalf("%v, %d skills", err, len(ds.Skills))
+		}
+	}
+}
+
+// BenchmarkFingerprint100k is the HR fingerprint a run takes of 100,000
+// records of 5 columns.
+func BenchmarkFingerprint100k(b *testing.B) {
+	_, snap, _, _ := bigWorld(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if Fingerprint(snap) == "" {
+			b.Fatal("no fingerprint")
+		}
+	}
+}

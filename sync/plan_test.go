@@ -954,3 +954,29 @@ func FuzzPlanConverges(f *testing.F) {
 }
 
 var time0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// TestPlanMarshalJSONIsCompact pins what the run relies on when it stores
+// MarshalJSON's output as it is: json.Marshal of a plan (which compacts
+// what MarshalJSON gives) is the same bytes.
+func TestPlanMarshalJSONIsCompact(t *testing.T) {
+	t.Parallel()
+	p := &Plan{RunID: 7, Policy: PolicySync,
+		Changes: []Change{{Action: ActionCreate, Skill: "R&D <Tier 2>", Fields: []string{"name"}, Rule: "team", Members: 3, MemberIDs: []string{"1", "2"}},
+			{Action: ActionDelete, Skill: "Old\u2028one", SkillID: 4, Reason: "gone \"for good\""}},
+		Problems: []RecordProblem{{RecordID: "9", Origin: "hr.csv:10", RuleID: "team", Msg: "name: <empty> & bad"}},
+		Warnings: []string{"a\tb"},
+		Assignments: &AssignmentPlan{Match: "email", Matched: 1, Users: []UserChange{{UserID: 5, Email: "a&b@x.io", RecordID: "1", Active: true,
+			Assign: []SkillRef{{Skill: "R&D <Tier 2>", Rule: "team"}}}}, Notes: []string{"é"}},
+	}
+	direct, err := p.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaMarshal, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(direct, viaMarshal) {
+		t.Errorf("MarshalJSON:\n%s\njson.Marshal:\n%s", direct, viaMarshal)
+	}
+}

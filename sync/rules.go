@@ -79,6 +79,12 @@ type Rules struct {
 	adoptExisting bool
 	// columns are the record attributes the rules read (see Columns).
 	columns []string
+	// envNames are the environment names the rules' templates and
+	// expressions read (with every for_each attribute), sorted; envWhole
+	// is set when one reads the record as a whole ({{ . }}, $env), and the
+	// rules then evaluate every record's full environment.
+	envNames []string
+	envWhole bool
 }
 
 type compiledRule struct {
@@ -180,14 +186,22 @@ func CompileRules(cfg SkillsConfig) (*Rules, error) {
 				cr.when = p
 				cols, _ := hrsource.ExprColumns(r.When) // it compiles: it parses
 				rs.columns = append(rs.columns, cols...)
+				names, whole, _ := hrsource.ExprNames(r.When)
+				rs.envNames = append(rs.envNames, names...)
+				rs.envWhole = rs.envWhole || whole
 			}
 		}
 		if r.ForEach != "" {
 			rs.columns = append(rs.columns, r.ForEach)
+			rs.envNames = append(rs.envNames, r.ForEach)
 		}
 		for _, t := range []*template.Template{cr.name, cr.description} {
 			if t != nil {
-				rs.columns = append(rs.columns, templateColumns(t)...)
+				cols, _ := templateColumns(t)
+				rs.columns = append(rs.columns, cols...)
+				names, whole := templateNames(t)
+				rs.envNames = append(rs.envNames, names...)
+				rs.envWhole = rs.envWhole || whole
 			}
 		}
 		if r.MinMembers < 0 {
@@ -214,6 +228,8 @@ func CompileRules(cfg SkillsConfig) (*Rules, error) {
 	}
 	slices.Sort(rs.columns)
 	rs.columns = slices.Compact(rs.columns)
+	slices.Sort(rs.envNames)
+	rs.envNames = slices.Compact(rs.envNames)
 	return rs, nil
 }
 
@@ -383,9 +399,10 @@ func blankValue(v any) bool {
 
 // templateColumns returns the attributes a template reads: .Field and
 // .a.b (as a.b), and $.Field anywhere. Inside range and with, the dot is
-// no longer the record: only $.Field counts there.
-func templateColumns(t *template.Template) []string {
-	var out []string
+// no longer the record: only $.Field counts there. whole is set when it
+// may read more than those: the record as a whole ({{ . }} where the dot
+// is the record, {{ $ }}, {{ template "x" . }}).
+func templateColumns(t *template.Template) (out []string, whole bool) {
 	var walk func(n parse.Node, record bool)
 	walk = func(n parse.Node, record bool) {
 		switch n := n.(type) {
@@ -412,9 +429,14 @@ func templateColumns(t *template.Template) []string {
 				out = append(out, strings.Join(n.Ident, "."))
 			}
 		case *parse.VariableNode:
-			if len(n.Ident) > 1 && n.Ident[0] == "$" {
+			switch {
+			case len(n.Ident) > 1 && n.Ident[0] == "$":
 				out = append(out, strings.Join(n.Ident[1:], "."))
+			case n.Ident[0] == "$":
+				whole = true
 			}
+		case *parse.DotNode:
+			whole = whole || record
 		case *parse.ChainNode:
 			walk(n.Node, record)
 		case *parse.IfNode:
@@ -429,10 +451,28 @@ func templateColumns(t *template.Template) []string {
 			walk(n.Pipe, record)
 			walk(n.List, false)
 			walk(n.ElseList, record)
+		case *parse.TemplateNode:
+			whole = true
+		case *parse.TextNode, *parse.StringNode, *parse.NumberNode, *parse.BoolNode, *parse.NilNode,
+			*parse.IdentifierNode, *parse.CommentNode, *parse.BreakNode, *parse.ContinueNode, nil:
+		default:
+			whole = true // a node this walk does not know: take no chance
 		}
 	}
 	walk(t.Root, true)
-	return out
+	return out, whole
+}
+
+// templateNames returns the names a template reads from the record it is
+// executed with (.work.email reads work), and whether it may read more
+// (see templateColumns).
+func templateNames(t *template.Template) (names []string, whole bool) {
+	cols, whole := templateColumns(t)
+	for _, c := range cols {
+		name, _, _ := strings.Cut(c, ".")
+		names = append(names, name)
+	}
+	return names, whole
 }
 
 func oneLine(s string) string {
@@ -641,21 +681,117 @@ func (ev *evaluation) resolve(r *compiledRule, env map[string]any, key string) *
 
 // evaluate runs every rule over every active record. Records outer, rules
 // inner: each record's environment is built once (into one reused map)
-// and shared by every rule.
+// and shared by every rule. It holds the attributes the rules read
+// (Rules.envNames), unless one reads the record as a whole: boxing every
+// column of 100,000 records into a map of all of them was most of the
+// rules' cost.
 func (ev *evaluation) evaluate() {
 	var envBuf map[string]any
+	var schema *hrsource.Schema
+	var cols []int
+	keys := make([][]keyColumn, len(ev.rs.rules)) // by rule index: see keyColumns
 	for i := range ev.snap.Records {
 		rec := &ev.snap.Records[i]
 		if !rec.Active {
 			continue
 		}
-		envBuf = rec.EnvInto(envBuf)
+		if rec.Schema != schema {
+			schema = rec.Schema
+			cols = nil
+			clear(keys)
+			if schema != nil {
+				cols, _ = schema.EnvColumns(ev.rs.envNames)
+				for _, r := range ev.rs.rules {
+					keys[r.index] = r.keyColumns(schema)
+				}
+			}
+		}
+		// The environment is built when a rule needs it: a rule whose
+		// key is made of the record's values needs it only for a key it
+		// meets for the first time.
+		built := false
+		env := func() map[string]any {
+			if !built {
+				built = true
+				if ev.rs.envWhole || schema == nil {
+					envBuf = rec.EnvInto(envBuf)
+				} else {
+					envBuf = rec.EnvColumnsInto(envBuf, cols)
+				}
+			}
+			return envBuf
+		}
 		for _, r := range ev.rs.rules {
-			if r.name != nil {
-				ev.evalRule(r, int32(i), rec, envBuf)
+			switch {
+			case r.name == nil:
+			case keys[r.index] != nil:
+				ev.evalKeyed(r, int32(i), rec, keys[r.index], env)
+			default:
+				ev.evalRule(r, int32(i), rec, env())
 			}
 		}
 	}
+}
+
+// env is the environment the rules evaluate rec with: its attributes
+// the rules read (see evaluate).
+func (ev *evaluation) env(rec *hrsource.Record) map[string]any {
+	if ev.rs.envWhole || rec.Schema == nil {
+		return rec.Env()
+	}
+	cols, _ := rec.Schema.EnvColumns(ev.rs.envNames)
+	return rec.EnvColumnsInto(nil, cols)
+}
+
+// keyColumn is a column whose value is part of a rule's registry key
+// (appendKey): sep is its multi-value separator.
+type keyColumn struct {
+	i   int
+	sep string
+}
+
+// keyColumns returns the columns of s whose values make rule r's registry
+// key, when the key is all that decides the name: a rule without when and
+// for_each whose name template reads plain fields only, each a column of
+// its own (Schema.Plain). Otherwise nil.
+func (r *compiledRule) keyColumns(s *hrsource.Schema) []keyColumn {
+	if r.when != nil || r.cfg.ForEach != "" || !r.nameCacheable {
+		return nil
+	}
+	out := make([]keyColumn, 0, len(r.nameFields))
+	for _, f := range r.nameFields {
+		i, sep, ok := s.Plain(f)
+		if !ok {
+			return nil
+		}
+		out = append(out, keyColumn{i, sep})
+	}
+	return out
+}
+
+// evalKeyed is evalRule for a rule whose key is made of the record's
+// values (keyColumns): appendKey without the environment, which env
+// builds only for a key met for the first time.
+func (ev *evaluation) evalKeyed(r *compiledRule, i int32, rec *hrsource.Record, cols []keyColumn, env func() map[string]any) {
+	st := ev.states[r.index]
+	st.buf = append(st.buf[:0], r.cfg.ID...)
+	for _, c := range cols {
+		st.buf = append(st.buf, '|')
+		var v string
+		if c.i < len(rec.Values) {
+			v = rec.Values[c.i]
+		}
+		if c.sep != "" {
+			v = strings.Join(hrsource.SplitMulti(v, c.sep), ",")
+		}
+		st.buf = append(st.buf, v...)
+	}
+	ent := st.entries[string(st.buf)]
+	if ent == nil {
+		ent = ev.resolve(r, env(), string(st.buf))
+		st.entries[ent.key] = ent
+	}
+	ev.addEntry(r, ent, i, rec, "")
 }
 
 // evalRule runs rule r over record rec (index i, environment env): once,
@@ -706,19 +842,25 @@ func (ev *evaluation) evalRule(r *compiledRule, i int32, rec *hrsource.Record, e
 		} else {
 			ent = ev.resolve(r, e, "")
 		}
-		if ent.problem != "" {
-			ev.report(r, rec, "%s", ent.problem)
-			continue
-		}
-		g := ent.group
-		if g == nil {
-			g = ev.groupFor(ent.name)
-			if r.nameCacheable {
-				ent.group = g
-			}
-		}
-		g.add(r, ent.key, i, rec.ID, forValue)
+		ev.addEntry(r, ent, i, rec, forValue)
 	}
+}
+
+// addEntry adds record rec (index i) to the group of the name rule r
+// gives it (ent), or reports the entry's problem.
+func (ev *evaluation) addEntry(r *compiledRule, ent *ruleEntry, i int32, rec *hrsource.Record, forValue string) {
+	if ent.problem != "" {
+		ev.report(r, rec, "%s", ent.problem)
+		return
+	}
+	g := ent.group
+	if g == nil {
+		g = ev.groupFor(ent.name)
+		if r.nameCacheable {
+			ent.group = g
+		}
+	}
+	g.add(r, ent.key, i, rec.ID, forValue)
 }
 
 // checkGroups reports the configuration mistakes the groups reveal: two
@@ -768,7 +910,7 @@ func (ev *evaluation) addSkill(g *group) {
 	var desc string
 	if r.description != nil {
 		rec := &ev.snap.Records[via.descRecord]
-		env := rec.Env()
+		env := ev.env(rec)
 		if r.cfg.ForEach != "" {
 			env = withValue(env, r.cfg.ForEach, via.descFor)
 		}
@@ -963,12 +1105,39 @@ func dedupeValues(vs []string) []string {
 // compareIDs orders record ids numerically when both are numbers, so
 // "2" sorts before "10"; otherwise as strings.
 func compareIDs(a, b string) int {
+	if plainNumber(a) && plainNumber(b) {
+		// The usual ids, without parsing them: for plain numbers, the
+		// shorter is the smaller, and of two as long, the first in text.
+		if c := cmp.Compare(len(a), len(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	}
+	return compareParsedIDs(a, b)
+}
+
+// compareParsedIDs is compareIDs by parsing the ids.
+func compareParsedIDs(a, b string) int {
 	ai, errA := strconv.ParseInt(a, 10, 64)
 	bi, errB := strconv.ParseInt(b, 10, 64)
 	if errA == nil && errB == nil {
 		return cmp.Compare(ai, bi)
 	}
 	return strings.Compare(a, b)
+}
+
+// plainNumber reports whether s is a number strconv.ParseInt reads
+// whole, written without sign or leading zero: 1 to 18 digits.
+func plainNumber(s string) bool {
+	if len(s) == 0 || len(s) > 18 || len(s) > 1 && s[0] == '0' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func settingsEqual(a, b Settings) bool {

@@ -436,3 +436,45 @@ func TestRulesIBMThroughHRSource(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplateNames(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]struct {
+		names []string
+		whole bool
+	}{
+		`{{ .Dept }} / {{ lower .Role }}`:                          {[]string{"Dept", "Role"}, false},
+		`{{ .work.email }}{{ $.Site }}`:                            {[]string{"work", "Site"}, false},
+		`{{ with .Team }}{{ . }} {{ .x }}{{ end }}`:                {[]string{"Team"}, false},
+		`{{ range .Langs }}{{ . }}{{ $.Dept }}{{ end }}`:           {[]string{"Langs", "Dept"}, false},
+		`{{ if .A }}{{ .B }}{{ else }}{{ .C }}{{ end }}`:           {[]string{"A", "B", "C"}, false},
+		`{{ index . "Dept Name" }}`:                                {nil, true},
+		`{{ $ }}`:                                                  {nil, true},
+		`{{ $r := . }}{{ $r.Dept }}`:                               {nil, true},
+		`{{ define "x" }}{{ .Dept }}{{ end }}{{ template "x" . }}`: {nil, true},
+	} {
+		tmpl, err := parseTemplate("t", text)
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		names, whole := templateNames(tmpl)
+		if whole != want.whole || !want.whole && !slices.Equal(names, want.names) {
+			t.Errorf("templateNames(%s) = %q, %v; want %q, %v", text, names, whole, want.names, want.whole)
+		}
+	}
+}
+
+// TestCompareIDs checks the plain-number shortcut against the order of
+// the parsed numbers, and the ids it leaves to the slow path.
+func TestCompareIDs(t *testing.T) {
+	t.Parallel()
+	ids := []string{"0", "1", "2", "9", "10", "010", "007", "7", "+7", "-3", "-10", "99", "100", "123456789012345678",
+		"999999999999999999", "1000000000000000000", "9223372036854775807", "9223372036854775808", "a", "A10", "", " 5", "5 ", "1e3"}
+	for _, a := range ids {
+		for _, b := range ids {
+			if got, want := compareIDs(a, b), compareParsedIDs(a, b); got != want {
+				t.Errorf("compareIDs(%q, %q) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}
