@@ -95,15 +95,17 @@ func (s *Store) AcquireRunLock(ctx context.Context) (*RunLock, error) {
 	if legacy == s.lockKey {
 		legacy = 0
 	}
-	locked := true
+	// One round trip: the account's key is tried only once the base key
+	// is held shared (CASE evaluates only the branch it takes).
+	var shared, locked bool
 	if legacy != 0 {
-		err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock_shared($1)`, legacy).Scan(&locked)
-	}
-	if err == nil && locked {
-		err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, s.lockKey).Scan(&locked)
-		if err == nil && !locked && legacy != 0 {
+		err = conn.QueryRow(ctx, `SELECT s, CASE WHEN s THEN pg_try_advisory_lock($2) ELSE false END
+			FROM pg_try_advisory_lock_shared($1) AS s`, legacy, s.lockKey).Scan(&shared, &locked)
+		if err == nil && shared && !locked {
 			err = conn.QueryRow(ctx, `SELECT pg_advisory_unlock_shared($1)`, legacy).Scan(new(bool))
 		}
+	} else {
+		err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, s.lockKey).Scan(&locked)
 	}
 	if err != nil {
 		// We cannot tell whether the server took the lock before the
@@ -213,9 +215,14 @@ func (l *RunLock) Release(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.timeout)
 	defer cancel()
 	var unlocked bool
-	err := conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, l.key).Scan(&unlocked)
-	if err == nil && unlocked && l.legacy != 0 {
-		err = conn.QueryRow(ctx, `SELECT pg_advisory_unlock_shared($1)`, l.legacy).Scan(&unlocked)
+	var err error
+	if l.legacy != 0 {
+		// One round trip for both keys.
+		var shared bool
+		err = conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1), pg_advisory_unlock_shared($2)`, l.key, l.legacy).Scan(&unlocked, &shared)
+		unlocked = unlocked && shared
+	} else {
+		err = conn.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, l.key).Scan(&unlocked)
 	}
 	if err == nil && !unlocked {
 		err = errors.New("the session no longer held it")

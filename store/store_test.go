@@ -297,3 +297,33 @@ func TestMigrationsDownAndUp(t *testing.T) {
 		t.Fatalf("migrate an emptied database: %v", err)
 	}
 }
+
+// TestMinConns: a pool with Options.MinConns opens that many sessions
+// without being asked for them, and keeps them while idle; without it,
+// sessions open as queries need them.
+func TestMinConns(t *testing.T) {
+	t.Parallel()
+	url := pgtest.DB(t)
+	mon := connect(t, url)
+	sessions := func() int {
+		var n int
+		if err := mon.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	lazy := open(t, url, store.Options{MaxConns: 8})
+	if n := sessions(); n != 1 {
+		t.Fatalf("%d sessions after Open without MinConns, want the one its check used", n)
+	}
+	lazy.Close()
+	open(t, url, store.Options{MaxConns: 8, MinConns: 5})
+	deadline := time.Now().Add(30 * time.Second)
+	for sessions() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions 30 s after Open with MinConns 5", sessions())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -90,12 +90,12 @@ func (c *Claim) run(ctx context.Context, mode store.Mode, trigger store.Trigger,
 			res, err = r.recordPanic(ctx, p)
 		}
 	}()
-	if r.deps.Preflight != nil {
-		if err := r.deps.Preflight(ctx, mode, trigger); err != nil {
-			return nil, err
-		}
-	}
 	res, err = r.run(ctx, mode, trigger, appr)
+	var refused *preflightRefusal
+	if errors.As(err, &refused) {
+		// Preflight's caller says why; the run never began.
+		return nil, refused.err
+	}
 	if err != nil && res == nil && !errors.Is(err, ErrRunInProgress) && !refusedApproval(err) {
 		// The run logs the runs it records; this one never got that far
 		// (the database is down, say), and must not fail silently.
@@ -103,6 +103,13 @@ func (c *Claim) run(ctx context.Context, mode store.Mode, trigger store.Trigger,
 	}
 	return res, err
 }
+
+// preflightRefusal is Deps.Preflight's refusal of a run, on its way out
+// of Runner.run.
+type preflightRefusal struct{ err error }
+
+func (p *preflightRefusal) Error() string { return p.err.Error() }
+func (p *preflightRefusal) Unwrap() error { return p.err }
 
 // CloseInterrupted marks runs left `running` as interrupted: their process
 // died, or lost the database before it could record the outcome. It does so

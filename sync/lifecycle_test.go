@@ -295,3 +295,44 @@ func TestPreflightRefusesUnrecorded(t *testing.T) {
 		t.Errorf("OnRunEnd calls %v, busy %v, %d writes", got, r.Busy(), e.writes())
 	}
 }
+
+// TestPreflightAfterLock: Preflight is asked only by a run that holds the
+// run lock: a replica skipping an account another holds asks the database
+// nothing more. A run it refuses gives the lock back.
+func TestPreflightAfterLock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := setup(t, baseHR, deptConfig())
+	src, err := hrsource.New(hrsource.Config{Type: "csv", Path: e.hrPath, Fields: hrsource.FieldsConfig{ID: "id", Email: "email"},
+		Active: `status == "active"`}, hrsource.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := 0
+	refuse := errors.New("schema too new")
+	r, err := NewRunner(Deps{Source: src, Skills: e.skills, Users: e.users, Store: e.store,
+		Preflight: func(context.Context, store.Mode, store.Trigger) error { asked++; return refuse }}, e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := e.store.AcquireRunLock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunOnce(ctx, store.ModeApply, store.TriggerSchedule); !errors.Is(err, ErrRunInProgress) || asked != 0 {
+		t.Fatalf("run while another holds the lock: %v, preflight asked %d times; want ErrRunInProgress, not asked", err, asked)
+	}
+	if err := lock.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunOnce(ctx, store.ModeApply, store.TriggerSchedule); err != refuse || asked != 1 {
+		t.Fatalf("run with the lock free: %v, asked %d times; want the refusal itself, asked once", err, asked)
+	}
+	lock, err = e.store.AcquireRunLock(ctx)
+	if err != nil {
+		t.Fatalf("the lock after a refused run: %v, want it free", err)
+	}
+	if err := lock.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

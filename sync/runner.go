@@ -52,10 +52,11 @@ type Deps struct {
 	// applied, partial, no_changes, planned, refused, failed, interrupted), after the run
 	// is stored, with a context that is not cancelled by shutdown. It must not block for long.
 	OnRunEnd func(ctx context.Context, res *Result)
-	// Preflight, when set, is asked once the run slot is taken, before
-	// anything else: an error refuses the run, which is then recorded
-	// nowhere (cmd/skillsync refuses a database a newer skillsync has
-	// migrated).
+	// Preflight, when set, is asked once the run slot and the run lock
+	// are taken, before anything is read or written: an error refuses the
+	// run, which is then recorded nowhere (cmd/skillsync refuses a
+	// database a newer skillsync has migrated). A run that does not get
+	// the lock (another process holds it) is not asked about.
 	Preflight func(ctx context.Context, mode store.Mode, trigger store.Trigger) error
 	// Rules, when set, are the configuration's rules as Config.Check
 	// compiled them, so that a caller that needed them first (for the HR
@@ -189,6 +190,13 @@ func (r *Runner) run(ctx context.Context, mode store.Mode, trigger store.Trigger
 			r.deps.Logger.WarnContext(ctx, "release run lock", "error", err)
 		}
 	}()
+	if r.deps.Preflight != nil {
+		// After the lock: a replica skipping an account another one
+		// holds asks nothing more of the database.
+		if err := r.deps.Preflight(ctx, mode, trigger); err != nil {
+			return nil, &preflightRefusal{err}
+		}
+	}
 	// Holding the lock, any run still recorded as running belongs to a
 	// process that died (or lost the database): close it before this run
 	// begins, so that its journal counts as an earlier run's.

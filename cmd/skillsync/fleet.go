@@ -31,7 +31,7 @@ func newApps(ctx context.Context, cfg *Config, log *slog.Logger, e *env) ([]*app
 	// others for its queries: a pool the locks fill would starve every
 	// run until its queries time out.
 	root, err := openStore(ctx, cfg.Database.URL, store.Options{Logger: log, NameKey: sync.NameKey,
-		MaxConns: poolSize(cfg.Daemon.Concurrency)})
+		MaxConns: poolSize(cfg.Daemon.Concurrency), MinConns: warmConns(cfg.Daemon.Concurrency)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -212,6 +212,13 @@ func appNames(apps []*app) string {
 		accounts[i] = a.acct
 	}
 	return accountNames(accounts)
+}
+
+// warmConns are the connections a daemon keeps open between ticks: the
+// pinned lock connection and one for queries per run it runs at once, and
+// one for /status.
+func warmConns(concurrency int) int32 {
+	return int32(2*max(1, concurrency) + 1)
 }
 
 // poolSize is the database pool of a daemon running concurrency accounts
