@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skillsync/skillsync/internal/jsonscan"
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/sync"
 )
@@ -228,7 +229,8 @@ func writeResultJSON(w io.Writer, res *sync.Result, exitErr error, redact func(s
 		}
 		if res.Plan != nil {
 			var err error
-			if plan, err = json.Marshal(res.Plan); err != nil {
+			// Compact already: json.Marshal would only copy it twice more.
+			if plan, err = res.Plan.MarshalJSON(); err != nil {
 				return err
 			}
 		}
@@ -246,13 +248,14 @@ func writeResultJSON(w io.Writer, res *sync.Result, exitErr error, redact func(s
 			return err
 		}
 	}
-	var out bytes.Buffer
 	if compact {
-		err = json.Compact(&out, b)
-	} else {
-		err = json.Indent(&out, b, "", "  ")
+		// Both halves are compact JSON, and so is their merge.
+		_, err = w.Write(append(b, '\n'))
+		return err
 	}
-	if err != nil {
+	var out bytes.Buffer
+	out.Grow(len(b) + len(b)/2)
+	if err := json.Indent(&out, b, "", "  "); err != nil {
 		return err
 	}
 	out.WriteByte('\n')
@@ -260,42 +263,50 @@ func writeResultJSON(w io.Writer, res *sync.Result, exitErr error, redact func(s
 	return err
 }
 
-// mergeObjects appends the members of the JSON object tail to those of
-// head, in their order, skipping keys head has already.
+// mergeObjects appends the members of the compact JSON object tail to
+// those of the compact object head, in their order, skipping keys head
+// has already. The members are copied as they are, once.
 func mergeObjects(head, tail []byte) ([]byte, error) {
 	seen := map[string]bool{}
-	var headKeys map[string]json.RawMessage
-	if err := json.Unmarshal(head, &headKeys); err != nil {
-		return nil, err
-	}
-	for k := range headKeys {
+	hs := jsonscan.Scanner{Data: head}
+	if err := hs.Object(func(key []byte, _ bool, _ []byte) error {
+		k, err := unquoteKey(key)
 		seen[k] = true
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("merge JSON: %w", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(tail))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, fmt.Errorf("merge JSON: not an object (%v)", err)
-	}
-	out := bytes.TrimSuffix(bytes.TrimSpace(head), []byte("}"))
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, err
+	out := make([]byte, 0, len(head)+len(tail))
+	out = append(out, bytes.TrimSuffix(bytes.TrimSpace(head), []byte("}"))...)
+	empty := bytes.Equal(bytes.TrimSpace(out), []byte("{"))
+	ts := jsonscan.Scanner{Data: tail}
+	if err := ts.Object(func(key []byte, _ bool, val []byte) error {
+		k, err := unquoteKey(key)
+		if err != nil || seen[k] {
+			return err
 		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
+		if !empty {
+			out = append(out, ',')
 		}
-		key, _ := t.(string)
-		if seen[key] {
-			continue
-		}
-		k, _ := json.Marshal(key)
-		out = append(out, ',')
-		out = append(out, k...)
+		empty = false
+		out = append(out, key...)
 		out = append(out, ':')
-		out = append(out, v...)
+		out = append(out, val...)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("merge JSON: %w", err)
 	}
 	return append(out, '}'), nil
+}
+
+// unquoteKey is the text of a raw JSON object key (quotes included).
+func unquoteKey(raw []byte) (string, error) {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var k string
+	err := json.Unmarshal(raw, &k)
+	return k, err
 }
 
 // writePlan prints a run's plan and, for text, a line on what was done.
