@@ -721,8 +721,7 @@ func decodeUsers(data []byte, copyRaw bool) ([]User, error) {
 			// Size the list from the first user's length, as for skills:
 			// doubling through 20,000 users of 256 bytes allocates and
 			// copies twice the list.
-			est := len(data) / max(s.pos-start, 1)
-			out = slices.Grow(out, min(est+est/8, 1<<20))
+			out = slices.Grow(out, usersRoom(len(data), s.pos-start))
 		}
 		return nil
 	})
@@ -730,6 +729,21 @@ func decodeUsers(data []byte, copyRaw bool) ([]User, error) {
 		return nil, err
 	}
 	return out, s.end()
+}
+
+// minUserEstimate is the least length a users list is sized for per user
+// (usersRoom): a user read with all its fields is ~800 bytes, and one
+// small first user (a bare test or service user) must not size the list
+// of 20,000 full users behind it for 400,000 (112 MB of User where 7 MB
+// do).
+const minUserEstimate = 256
+
+// usersRoom is the room to make in a users list of total bytes whose
+// first user took first bytes: the users of that length it holds, plus
+// an eighth, counting no user shorter than minUserEstimate.
+func usersRoom(total, first int) int {
+	est := total / max(first, minUserEstimate)
+	return min(est+est/8, 1<<20)
 }
 
 func encodeUsers(users []User, nullPassword bool) []byte {
@@ -859,8 +873,7 @@ func decodeSplitUsers(chunks [][]byte) ([]User, bool) {
 		}
 		if len(out) == 1 {
 			// Sized from the first user's length, as decodeUsers does.
-			est := total / max(s.pos, 1)
-			out = slices.Grow(out, min(est+est/8, 1<<20))
+			out = slices.Grow(out, usersRoom(total, s.pos))
 		}
 		c, ok := r.skipSpace()
 		if !ok {

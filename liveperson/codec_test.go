@@ -467,3 +467,32 @@ func TestDecodeUserChunks(t *testing.T) {
 		t.Fatalf("decoded %d users, %v", len(got), err)
 	}
 }
+
+// The users list is sized from its first user, but a small first user
+// does not size it for a list of users that small: 2,000 full users
+// after one of 40 bytes were decoded into room for ~44,000 (20,000
+// after it: 112 MB allocated where 7 MB do).
+func TestDecodeUsersSmallFirstUser(t *testing.T) {
+	t.Parallel()
+	full := fullUsers(2000)
+	body := append([]byte(`[{"id":1,"loginName":"a","skillIds":[]},`), full[1:]...)
+	chunks, err := readChunks(bytes.NewReader(body), -1)
+	if err != nil || len(chunks) < 3 {
+		t.Fatalf("readChunks: %d chunks, %v", len(chunks), err)
+	}
+	joined, err := decodeUsers(body, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	split, err := decodeUserChunks(chunks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, users := range [][]User{joined, split} {
+		// At most the users of 200 bytes the body could hold.
+		if len(users) != 2001 || cap(users) > len(body)/200 {
+			t.Errorf("%d users in room for %d; a body of %d bytes holds at most %d users of 200 bytes",
+				len(users), cap(users), len(body), len(body)/200)
+		}
+	}
+}
