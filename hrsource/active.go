@@ -52,16 +52,23 @@ func compileActive(source string, multi map[string]string) (*activeExpr, error) 
 }
 
 // envNames lists the identifiers an expression reads from its environment,
-// minus those it declares itself with let.
+// minus those that stand for a variable it declares itself with let. A let
+// binds its name in its body only: `let status = lower(status); ...` reads
+// the attribute status in its value.
 func envNames(root ast.Node) (names []string, whole bool) {
 	var c nameCollector
 	ast.Walk(&root, &c)
-	for _, n := range c.idents {
+	bound := map[*ast.IdentifierNode]bool{}
+	for _, d := range c.declared {
+		ast.Walk(&d.Expr, boundMarker{name: d.Name, bound: bound})
+	}
+	for _, id := range c.idents {
+		n := id.Value
 		if n == "$env" {
 			whole = true
 			continue
 		}
-		if !slices.Contains(c.declared, n) && !slices.Contains(names, n) {
+		if !bound[id] && !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
@@ -70,8 +77,8 @@ func envNames(root ast.Node) (names []string, whole bool) {
 }
 
 type nameCollector struct {
-	idents   []string
-	declared []string
+	idents   []*ast.IdentifierNode
+	declared []*ast.VariableDeclaratorNode
 	clock    bool // now() is called
 }
 
@@ -80,9 +87,21 @@ func (c *nameCollector) Visit(node *ast.Node) {
 	case *ast.BuiltinNode:
 		c.clock = c.clock || n.Name == "now"
 	case *ast.IdentifierNode:
-		c.idents = append(c.idents, n.Value)
+		c.idents = append(c.idents, n)
 	case *ast.VariableDeclaratorNode:
-		c.declared = append(c.declared, n.Name)
+		c.declared = append(c.declared, n)
+	}
+}
+
+// boundMarker marks the identifiers of a let's body that name its variable.
+type boundMarker struct {
+	name  string
+	bound map[*ast.IdentifierNode]bool
+}
+
+func (b boundMarker) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok && id.Value == b.name {
+		b.bound[id] = true
 	}
 }
 
