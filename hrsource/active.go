@@ -52,16 +52,20 @@ func compileActive(source string, multi map[string]string) (*activeExpr, error) 
 }
 
 // envNames lists the identifiers an expression reads from its environment,
-// minus those it declares itself with let.
+// minus those that stand for a variable it declares itself with let. A let
+// binds its name in its body only: `let status = lower(status); ...` reads
+// the attribute status in its value.
 func envNames(root ast.Node) (names []string, whole bool) {
 	var c nameCollector
 	ast.Walk(&root, &c)
-	for _, n := range c.idents {
+	bound := letBound(c.declared)
+	for _, id := range c.idents {
+		n := id.Value
 		if n == "$env" {
 			whole = true
 			continue
 		}
-		if !slices.Contains(c.declared, n) && !slices.Contains(names, n) {
+		if !bound[id] && !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
@@ -70,8 +74,8 @@ func envNames(root ast.Node) (names []string, whole bool) {
 }
 
 type nameCollector struct {
-	idents   []string
-	declared []string
+	idents   []*ast.IdentifierNode
+	declared []*ast.VariableDeclaratorNode
 	clock    bool // now() is called
 }
 
@@ -80,9 +84,31 @@ func (c *nameCollector) Visit(node *ast.Node) {
 	case *ast.BuiltinNode:
 		c.clock = c.clock || n.Name == "now"
 	case *ast.IdentifierNode:
-		c.idents = append(c.idents, n.Value)
+		c.idents = append(c.idents, n)
 	case *ast.VariableDeclaratorNode:
-		c.declared = append(c.declared, n.Name)
+		c.declared = append(c.declared, n)
+	}
+}
+
+// letBound returns the identifiers that stand for a variable of decls:
+// those of a let's body (not of its value) that name it.
+func letBound(decls []*ast.VariableDeclaratorNode) map[*ast.IdentifierNode]bool {
+	bound := map[*ast.IdentifierNode]bool{}
+	for _, d := range decls {
+		ast.Walk(&d.Expr, boundMarker{name: d.Name, bound: bound})
+	}
+	return bound
+}
+
+// boundMarker marks the identifiers of a let's body that name its variable.
+type boundMarker struct {
+	name  string
+	bound map[*ast.IdentifierNode]bool
+}
+
+func (b boundMarker) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok && id.Value == b.name {
+		b.bound[id] = true
 	}
 }
 
@@ -196,8 +222,8 @@ func ExprNames(source string) (names []string, whole bool, err error) {
 // ExprColumns lists the record columns an expr-lang expression reads,
 // sorted: an attribute by its name, a value reached inside one by its
 // dotted path (manager.email for `manager.email != ""`), and
-// $env["Dept Name"] as Dept Name. Names the expression declares (let),
-// functions it calls and indexes ([0]) are left out. A vendor connector
+// $env["Dept Name"] as Dept Name. Variables the expression declares (let;
+// `let d = lower(d)` reads the attribute d in its value), functions it calls and indexes ([0]) are left out. A vendor connector
 // that must be told which fields to return (BambooHR, SuccessFactors)
 // asks for these.
 func ExprColumns(source string) ([]string, error) {
@@ -212,6 +238,7 @@ func ExprColumns(source string) ([]string, error) {
 	ast.Walk(&tree.Node, &v)
 	covered := map[ast.Node]bool{}
 	var chains [][]string
+	var roots []*ast.IdentifierNode // of each chain
 	// Outer members first: a.b.c covers a.b and a.
 	for i := len(v.members) - 1; i >= 0; i-- {
 		m := v.members[i]
@@ -227,19 +254,22 @@ func ExprColumns(source string) ([]string, error) {
 		}
 		if len(steps) > 0 {
 			chains = append(chains, steps)
+			roots = append(roots, inner[len(inner)-1].(*ast.IdentifierNode))
 		}
 	}
 	for _, id := range v.idents {
 		if !covered[id] && !v.callee[id] {
 			chains = append(chains, []string{id.Value})
+			roots = append(roots, id)
 		}
 	}
+	bound := letBound(v.declared)
 	var out []string
-	for _, c := range chains {
+	for i, c := range chains {
 		if c[0] == "$env" {
 			c = c[1:]
 		}
-		if len(c) == 0 || slices.Contains(v.declared, c[0]) || c[0] == "#" {
+		if len(c) == 0 || bound[roots[i]] || c[0] == "#" {
 			continue
 		}
 		out = append(out, strings.Join(c, "."))
@@ -253,7 +283,7 @@ type columnVisitor struct {
 	idents   []*ast.IdentifierNode
 	members  []*ast.MemberNode
 	callee   map[ast.Node]bool
-	declared []string
+	declared []*ast.VariableDeclaratorNode
 }
 
 func (c *columnVisitor) Visit(node *ast.Node) {
@@ -268,7 +298,7 @@ func (c *columnVisitor) Visit(node *ast.Node) {
 		}
 		c.callee[n.Callee] = true
 	case *ast.VariableDeclaratorNode:
-		c.declared = append(c.declared, n.Name)
+		c.declared = append(c.declared, n)
 	}
 }
 

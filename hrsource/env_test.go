@@ -104,6 +104,10 @@ func TestEvaluatorMatchesEnv(t *testing.T) {
 		`"Manager" in JobRole or OverTime == "Yes"`,
 		`$env["Attrition"] == "No"`,
 		`let a = int(Age); a % 2 == 0`,
+		// A let that shadows the attribute it is computed from still
+		// reads the attribute.
+		`let Department = lower(Department); Department == "sales"`,
+		`let Age = int(Age); Age > 40 and Attrition == "No"`,
 	} {
 		a, err := compileActive(src, cfg.MultiValue)
 		if err != nil {

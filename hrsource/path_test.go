@@ -185,6 +185,8 @@ func TestExprColumns(t *testing.T) {
 		{`$env["Dept Name"] == "x"`, []string{"Dept Name"}},
 		{`Tags[0] == "a" || len(Tags) > 1`, []string{"Tags"}},
 		{`let d = lower(Department); d == "sales"`, []string{"Department"}},
+		{`let status = lower(status); status == "active" && d`, []string{"d", "status"}},
+		{`let m = manager; m.email != "" && manager.id > 0`, []string{"manager", "manager.id"}},
 		{`all(Skills, {# != "x"}) and any(Jobs, .title == "Boss")`, []string{"Jobs", "Skills"}},
 		{`a.b["c"].d == 1`, []string{"a.b.c.d"}},
 		{`a.b[0].c == 1`, []string{"a.b"}},
