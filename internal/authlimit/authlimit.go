@@ -85,21 +85,12 @@ const overflow = "(other clients)"
 // that attempts sent alongside it, which would otherwise all be checked
 // before the first failure is counted, wait as well.
 func (l *Limiter) Wait(r *http.Request) time.Duration {
-	key := ClientOf(r)
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := l.clients[key]
+	c := l.record(ClientOf(r), now, false)
 	if c == nil {
-		if len(l.clients) < l.maxClients {
-			return 0
-		}
-		if c = l.clients[overflow]; c == nil {
-			return 0
-		}
-	}
-	if l.forgotten(c, now) {
-		*c = client{}
+		return 0
 	}
 	if d := c.until.Sub(now); d > 0 {
 		return d
@@ -108,6 +99,35 @@ func (l *Limiter) Wait(r *http.Request) time.Duration {
 		c.until = now.Add(l.waitAfter(c.fails + 1))
 	}
 	return 0
+}
+
+// record is the record the attempts of client key count on, its failures
+// reset once past remembering: the client's own or, once the limiter
+// remembers maxClients, the one the clients past them share. Without
+// create it is nil when there is none yet; with create, a full limiter
+// first forgets the clients it may, then makes the record.
+func (l *Limiter) record(key string, now time.Time, create bool) *client {
+	c := l.clients[key]
+	if c == nil {
+		if create && len(l.clients) >= l.maxClients {
+			l.prune(now)
+		}
+		if len(l.clients) >= l.maxClients {
+			key = overflow
+			c = l.clients[key]
+		}
+		if c == nil {
+			if !create {
+				return nil
+			}
+			c = &client{}
+			l.clients[key] = c
+		}
+	}
+	if l.forgotten(c, now) {
+		*c = client{}
+	}
+	return c
 }
 
 // forgotten says whether c's failures are past remembering: quiet for
@@ -131,27 +151,10 @@ func (l *Limiter) waitAfter(fails int) time.Duration {
 // Failed records a failed attempt by the client of r and returns the wait
 // it now has before its next attempt (0 while it has failures to spare).
 func (l *Limiter) Failed(r *http.Request) time.Duration {
-	key := ClientOf(r)
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := l.clients[key]
-	if c == nil {
-		if len(l.clients) >= l.maxClients {
-			l.prune(now)
-		}
-		if len(l.clients) >= l.maxClients {
-			key = overflow
-			c = l.clients[key]
-		}
-		if c == nil {
-			c = &client{}
-			l.clients[key] = c
-		}
-	}
-	if l.forgotten(c, now) {
-		*c = client{}
-	}
+	c := l.record(ClientOf(r), now, true)
 	c.fails++
 	c.last = now
 	wait := l.waitAfter(c.fails)
