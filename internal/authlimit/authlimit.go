@@ -182,13 +182,6 @@ func (l *Limiter) prune(now time.Time) {
 	}
 }
 
-// Refuse answers a client that must wait: 429 with Retry-After in whole
-// seconds, rounded up.
-func Refuse(w http.ResponseWriter, wait time.Duration) {
-	w.Header().Set("Retry-After", RetryAfter(wait))
-	http.Error(w, "too many failed attempts: try again in "+RetryAfter(wait)+" s", http.StatusTooManyRequests)
-}
-
 // RetryAfter is wait in whole seconds, rounded up, at least 1.
 func RetryAfter(wait time.Duration) string {
 	return strconv.FormatInt(max(1, int64((wait+time.Second-1)/time.Second)), 10)

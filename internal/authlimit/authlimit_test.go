@@ -99,14 +99,6 @@ func TestManyClientsShareARecord(t *testing.T) {
 	}
 }
 
-func TestRefuse(t *testing.T) {
-	rec := httptest.NewRecorder()
-	authlimit.Refuse(rec, 1500*time.Millisecond)
-	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "2" {
-		t.Errorf("status %d, Retry-After %q; want 429 and 2", rec.Code, rec.Header().Get("Retry-After"))
-	}
-}
-
 // Attempts sent together are all let through before the first of them
 // fails: past the free failures, one at a time is checked, and the others
 // wait as if it had failed.
@@ -152,5 +144,13 @@ func TestFailuresForgotten(t *testing.T) {
 	c.advance(w + authlimit.DefaultForget + time.Second)
 	if w := fail(l, a); w != 0 {
 		t.Errorf("a failure after %v of quiet: wait %v, want none (the count starts again)", authlimit.DefaultForget, w)
+	}
+}
+
+func TestRetryAfterRoundsUp(t *testing.T) {
+	for wait, want := range map[time.Duration]string{time.Millisecond: "1", 1500 * time.Millisecond: "2", 2 * time.Second: "2", 5 * time.Minute: "300"} {
+		if got := authlimit.RetryAfter(wait); got != want {
+			t.Errorf("RetryAfter(%v) = %q, want %q", wait, got, want)
+		}
 	}
 }
