@@ -585,6 +585,16 @@ func (a *applier) resolveUnknownCreates(ctx context.Context, batch []Change, bod
 		}
 		return out, nil
 	}
+	return a.resendMissing(ctx, batch, bodies, jids, out, missing, notOurs, cause)
+}
+
+// resendMissing sends the items of a create batch LivePerson refused
+// (cause) that the re-read did not show, one by one (resolveUnknownCreates);
+// notOurs says, per item, why a skill under its name is not provably the
+// one sent. Anything whose outcome is again unknown stays sent for the next
+// run to settle.
+func (a *applier) resendMissing(ctx context.Context, batch []Change, bodies []liveperson.Skill, jids []int64, out []*liveperson.Skill, missing []int, notOurs []string, cause error) ([]*liveperson.Skill, error) {
+	wctx := context.WithoutCancel(ctx)
 	for k, i := range missing {
 		if err := ctx.Err(); err != nil {
 			// Shutting down before they are sent again. The refused
