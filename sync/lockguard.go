@@ -18,52 +18,44 @@ type lockChecker interface {
 // skills; reads go through unchecked. The applier checks the lock itself
 // before each batch, before journaling it; this is the backstop for
 // every other write call (item-by-item retries, follow-ups). The call
-// then goes on under checked: the LivePerson client confirms the lock
-// again before each attempt it sends, since a retry may leave minutes
-// after the first (a Retry-After), when another replica may hold the lock.
+// goes on under checked: the LivePerson client confirms the lock before
+// each attempt it sends, the first and every retry, since a retry may
+// leave minutes after the first (a Retry-After), when another replica may
+// hold the lock.
 type guardedSkills struct {
 	SkillsAPI
 	lock lockChecker
 }
 
 func (g guardedSkills) CreateSkills(ctx context.Context, rev string, skills []liveperson.Skill) ([]liveperson.Skill, string, error) {
-	ctx, err := checked(ctx, g.lock)
-	if err != nil {
-		return nil, rev, err
-	}
+	ctx = checked(ctx, g.lock)
 	return g.SkillsAPI.CreateSkills(ctx, rev, skills)
 }
 
 func (g guardedSkills) UpdateSkills(ctx context.Context, rev string, skills []liveperson.Skill) ([]liveperson.Skill, string, error) {
-	ctx, err := checked(ctx, g.lock)
-	if err != nil {
-		return nil, rev, err
-	}
+	ctx = checked(ctx, g.lock)
 	return g.SkillsAPI.UpdateSkills(ctx, rev, skills)
 }
 
 func (g guardedSkills) DeleteSkills(ctx context.Context, rev string, ids []int64) (string, error) {
-	ctx, err := checked(ctx, g.lock)
-	if err != nil {
-		return rev, err
-	}
+	ctx = checked(ctx, g.lock)
 	return g.SkillsAPI.DeleteSkills(ctx, rev, ids)
 }
 
-// checked confirms lock, and returns ctx under which the LivePerson client
-// confirms it again before every attempt of a write
-// (liveperson.WithWriteCheck). Its errors, and those of the client's
-// checks, are lockErrors: nothing was sent.
-func checked(ctx context.Context, lock lockChecker) (context.Context, error) {
-	if err := lock.Check(ctx); err != nil {
-		return ctx, notSent(err)
-	}
+// checked returns ctx under which the LivePerson client confirms lock
+// before every attempt of a write, the first included, as the last thing
+// before the request leaves (liveperson.WithWriteCheck). The errors of
+// those checks are lockErrors: nothing was sent. It does not confirm the
+// lock itself as well: the client's check of the first attempt follows at
+// once, and a second round trip to the database per write said nothing
+// more.
+func checked(ctx context.Context, lock lockChecker) context.Context {
 	return liveperson.WithWriteCheck(ctx, func(ctx context.Context) error {
 		if err := lock.Check(ctx); err != nil {
 			return notSent(err)
 		}
 		return nil
-	}), nil
+	})
 }
 
 // guardedUsers is guardedSkills for the Users API.
@@ -73,10 +65,7 @@ type guardedUsers struct {
 }
 
 func (g guardedUsers) UpdateUsers(ctx context.Context, rev string, users []liveperson.User) (string, error) {
-	ctx, err := checked(ctx, g.lock)
-	if err != nil {
-		return rev, err
-	}
+	ctx = checked(ctx, g.lock)
 	return g.UsersAPI.UpdateUsers(ctx, rev, users)
 }
 
