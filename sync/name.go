@@ -17,7 +17,29 @@ import (
 // made by hand as "Sales " or "SALES" is the same name as the rule's
 // "Sales" everywhere: a conflict, never a duplicate create.
 func NameKey(name string) string {
+	if plainASCII(name) {
+		return strings.ToLower(name) // already NFC, trimmed and collapsed
+	}
 	return foldCase(normalizeName(name))
+}
+
+// plainASCII reports whether s is ASCII with no whitespace but single
+// spaces between words: normalizeName returns such a name as it is, and
+// its case folds as strings.ToLower does. Most names are: the planner,
+// the applier and assignments key every skill of every run.
+func plainASCII(s string) bool {
+	if s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return s == ""
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf, c == '\t', c == '\n', c == '\v', c == '\f', c == '\r':
+			return false
+		case c == ' ' && s[i+1] == ' ':
+			return false
+		}
+	}
+	return true
 }
 
 // nameKey is NameKey, for brevity inside the package.
