@@ -9,9 +9,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/database"
 
 	"github.com/skillsync/skillsync/migrations"
 )
@@ -168,46 +168,39 @@ func (s *Store) SchemaStatus(ctx context.Context) (SchemaStatus, error) {
 
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	// goose's version table store, without a Provider: a Provider creates
-	// the table on every call, and reading must not write.
-	gs, err := database.NewStore(database.DialectPostgres, migrationTable)
-	if err != nil {
-		return st, fmt.Errorf("schema version: %w", err)
+	// One round trip (every run asks, before it writes): the versions
+	// applied and, for each, when its latest row was recorded. That is
+	// what goose's version store tells in 2 + one query per version
+	// (ListMigrations, then GetMigration of each applied one). A database
+	// no skillsync has migrated has no such table: the query fails with
+	// undefined_table, and nothing is created.
+	rows, _ := s.pool.Query(ctx, `SELECT version_id, (array_agg(tstamp ORDER BY tstamp DESC))[1]
+		FROM `+migrationTable+` WHERE version_id >= 1
+		GROUP BY version_id HAVING bool_or(is_applied) ORDER BY version_id`)
+	type applied struct {
+		version int64
+		at      time.Time
 	}
-	ext, ok := gs.(database.StoreExtender)
-	if !ok {
-		return st, errors.New("schema version: goose's postgres store cannot tell whether its table exists")
-	}
-	db := stdlib.OpenDBFromPool(s.pool)
-	defer db.Close()
-	exists, err := ext.TableExists(ctx, db)
-	if err != nil {
-		return st, fmt.Errorf("read schema version of postgres at %s: %w", s.where, err)
-	}
-	if !exists {
+	versions, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (applied, error) {
+		var a applied
+		err := row.Scan(&a.version, &a.at)
+		return a, err
+	})
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
 		return st, nil
 	}
-	st.Initialized = true
-	rows, err := gs.ListMigrations(ctx, db)
 	if err != nil {
 		return st, fmt.Errorf("read schema version of postgres at %s: %w", s.where, err)
 	}
-	for _, r := range rows {
-		if r.Version < 1 || !r.IsApplied {
-			continue // goose's own version 0 row
-		}
-		got, err := gs.GetMigration(ctx, db, r.Version)
-		if err != nil {
-			return st, fmt.Errorf("read migration %d of postgres at %s: %w", r.Version, s.where, err)
-		}
-		at := got.Timestamp
-		st.Database = max(st.Database, r.Version)
-		i, found := slices.BinarySearchFunc(st.Migrations, r.Version, func(m Migration, v int64) int { return cmp.Compare(m.Version, v) })
-		switch {
-		case !found:
-			st.Migrations = slices.Insert(st.Migrations, i, Migration{Version: r.Version, State: MigrationUnknown, AppliedAt: &at})
-		case st.Migrations[i].State == MigrationPending:
+	st.Initialized = true
+	for _, v := range versions {
+		at := v.at
+		st.Database = max(st.Database, v.version)
+		i, found := slices.BinarySearchFunc(st.Migrations, v.version, func(m Migration, v int64) int { return cmp.Compare(m.Version, v) })
+		if found {
 			st.Migrations[i].State, st.Migrations[i].AppliedAt = MigrationApplied, &at
+		} else {
+			st.Migrations = slices.Insert(st.Migrations, i, Migration{Version: v.version, State: MigrationUnknown, AppliedAt: &at})
 		}
 	}
 	return st, nil
