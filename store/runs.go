@@ -169,7 +169,7 @@ func (s *Store) GetRun(ctx context.Context, id int64) (Run, []Operation, error) 
 // LastRun returns the latest run of any mode and outcome, without its plan,
 // or nil if there has been none.
 func (s *Store) LastRun(ctx context.Context) (*Run, error) {
-	return s.lastRun(ctx, "last run", `SELECT `+runSummaryColumns+` FROM runs WHERE account_id = $1 ORDER BY id DESC LIMIT 1`)
+	return s.lastRun(ctx, "last run", lastRunSQL)
 }
 
 // LastSuccess returns the latest apply run that ended applied or with no
@@ -177,9 +177,52 @@ func (s *Store) LastRun(ctx context.Context) (*Run, error) {
 // (planned or no_changes) do not count: they change nothing, so they say
 // nothing about whether LivePerson is in line.
 func (s *Store) LastSuccess(ctx context.Context) (*Run, error) {
-	return s.lastRun(ctx, "last successful run", `SELECT `+runSummaryColumns+` FROM runs
+	return s.lastRun(ctx, "last successful run", lastSuccessSQL)
+}
+
+// LastRunAndSuccess returns LastRun and LastSuccess in one round trip, for
+// a caller that reads both after every run.
+func (s *Store) LastRunAndSuccess(ctx context.Context) (last, success *Run, err error) {
+	if err := s.scoped(); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var b pgx.Batch
+	b.Queue(lastRunSQL, s.account)
+	b.Queue(lastSuccessSQL, s.account)
+	res := s.pool.SendBatch(ctx, &b)
+	defer res.Close()
+	if last, err = oneRun(res.Query()); err != nil {
+		return nil, nil, fmt.Errorf("read last run: %w", err)
+	}
+	if success, err = oneRun(res.Query()); err != nil {
+		return nil, nil, fmt.Errorf("read last successful run: %w", err)
+	}
+	return last, success, nil
+}
+
+const (
+	lastRunSQL     = `SELECT ` + runSummaryColumns + ` FROM runs WHERE account_id = $1 ORDER BY id DESC LIMIT 1`
+	lastSuccessSQL = `SELECT ` + runSummaryColumns + ` FROM runs
 		WHERE outcome IN ('applied', 'no_changes') AND mode = 'apply' AND account_id = $1
-		ORDER BY id DESC LIMIT 1`)
+		ORDER BY id DESC LIMIT 1`
+)
+
+// oneRun is the run rows hold, or nil when they hold none.
+func oneRun(rows pgx.Rows, err error) (*Run, error) {
+	if err != nil {
+		rows.Close()
+		return nil, err
+	}
+	run, err := pgx.CollectExactlyOneRow(rows, scanRun)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &run, nil
 }
 
 func (s *Store) lastRun(ctx context.Context, what, query string) (*Run, error) {
@@ -188,15 +231,11 @@ func (s *Store) lastRun(ctx context.Context, what, query string) (*Run, error) {
 	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	rows, _ := s.pool.Query(ctx, query, s.account)
-	run, err := pgx.CollectExactlyOneRow(rows, scanRun)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
+	run, err := oneRun(s.pool.Query(ctx, query, s.account))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
-	return &run, nil
+	return run, nil
 }
 
 // pgText makes a text PostgreSQL can store: its text type takes no NUL

@@ -301,3 +301,55 @@ func withParam(t testing.TB, u, k, v string) string {
 	parsed.RawQuery = q.Encode()
 	return parsed.String()
 }
+
+// TestLastRunAndSuccess: the one round trip answers as LastRun and
+// LastSuccess do, with no run, with a run that is not a success after a
+// success, and for one account of two.
+func TestLastRunAndSuccess(t *testing.T) {
+	t.Parallel()
+	st, url := setup(t)
+	ctx := t.Context()
+	same := func(when string) {
+		t.Helper()
+		last, success, err := st.LastRunAndSuccess(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		wantLast, err1 := st.LastRun(ctx)
+		wantSuccess, err2 := st.LastSuccess(ctx)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		id := func(r *store.Run) int64 {
+			if r == nil {
+				return 0
+			}
+			return r.ID
+		}
+		if id(last) != id(wantLast) || id(success) != id(wantSuccess) {
+			t.Errorf("%s: LastRunAndSuccess = %d, %d; want %d, %d", when, id(last), id(success), id(wantLast), id(wantSuccess))
+		}
+		if last != nil && (last.Outcome != wantLast.Outcome || last.Plan != nil) {
+			t.Errorf("%s: last %+v, want %+v", when, last, wantLast)
+		}
+	}
+	same("no run")
+	finish := func(mode store.Mode, outcome store.Outcome) {
+		run, err := st.BeginRun(ctx, store.TriggerSchedule, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run.Outcome = outcome
+		if err := st.FinishRun(ctx, run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finish(store.ModeApply, store.OutcomeApplied)
+	same("one applied run")
+	finish(store.ModeApply, store.OutcomeRefused)
+	same("a refused run after it")
+	other := open(t, url, store.Options{Account: "other"})
+	if last, success, err := other.LastRunAndSuccess(ctx); err != nil || last != nil || success != nil {
+		t.Errorf("another account: %v, %v, %v; want no runs", last, success, err)
+	}
+}

@@ -286,18 +286,13 @@ func (s countingSource) Read(ctx context.Context) (*hrsource.Snapshot, error) {
 func (a *app) refreshFromStore(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	r, err := a.store.LastSuccess(ctx)
+	last, r, err := a.store.LastRunAndSuccess(ctx)
 	if err != nil {
-		a.log.Warn("could not read the last successful run for skillsync_last_success_timestamp_seconds", "err", err)
+		a.log.Warn("could not read the last run and the last successful one for skillsync_last_run_refused and skillsync_last_success_timestamp_seconds", "err", err)
 		return
 	}
 	if r != nil && r.FinishedAt != nil {
 		a.metrics.setLastSuccess(a.acct.Name, r.FinishedAt.Unix())
-	}
-	last, err := a.store.LastRun(ctx)
-	if err != nil {
-		a.log.Warn("could not read the last run for skillsync_last_run_refused", "err", err)
-		return
 	}
 	if last != nil {
 		a.metrics.observeLastRun(a.acct.Name, *last)
