@@ -326,8 +326,7 @@ func decodeSkills(data []byte, copyRaw bool) ([]Skill, error) {
 		if len(out) == 1 {
 			// Size the list from the first skill's length rather than
 			// growing it by doubling through thousands of skills.
-			est := len(data) / max(s.pos-start, 1)
-			out = slices.Grow(out, min(est+est/8, 1<<20))
+			out = slices.Grow(out, skillsRoom(len(data), s.pos-start))
 		}
 		return nil
 	})
@@ -335,6 +334,22 @@ func decodeSkills(data []byte, copyRaw bool) ([]Skill, error) {
 		return nil, err
 	}
 	return out, s.end()
+}
+
+// minSkillEstimate is the least length a skills list is sized for per
+// skill (skillsRoom): a skill as LivePerson returns it carries its
+// settings (~300 bytes and more), and one small first skill (a bare id
+// and name, 20 bytes) must not size a list of 10 MB for the million skills
+// of 176 bytes each (the most, 1<<20: 185 MB) that skills that small
+// would need.
+const minSkillEstimate = 128
+
+// skillsRoom is usersRoom for skills: the skills of the first one's length
+// that total bytes hold, plus an eighth, counting no skill shorter than
+// minSkillEstimate.
+func skillsRoom(total, first int) int {
+	est := total / max(first, minSkillEstimate)
+	return min(est+est/8, 1<<20)
 }
 
 // encodeSkills writes a list of skills as a JSON array.

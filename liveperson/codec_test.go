@@ -496,3 +496,28 @@ func TestDecodeUsersSmallFirstUser(t *testing.T) {
 		}
 	}
 }
+
+// The skills list is sized from its first skill, as the users list is,
+// but a small first skill does not size it for skills that small: 2,000
+// skills after a bare id and name were decoded into room for 23,272.
+func TestDecodeSkillsSmallFirstSkill(t *testing.T) {
+	t.Parallel()
+	skills := make([]Skill, 2000)
+	for i := range skills {
+		order, wait := i, 30
+		skills[i] = Skill{ID: int64(1000 + i), Name: fmt.Sprintf("Sales / EMEA / Team %04d", i),
+			Description: "Routes the EMEA sales team's conversations", SkillOrder: &order, MaxWaitTime: &wait,
+			SkillTransferList: []int64{1, 2, 3}, LobIDs: []int64{7}}
+	}
+	full := encodeSkills(skills)
+	body := append([]byte(`[{"id":1,"name":"a"},`), full[1:]...)
+	got, err := decodeSkills(body, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At most the skills of 100 bytes the body could hold.
+	if len(got) != 2001 || cap(got) > len(body)/100 {
+		t.Errorf("%d skills in room for %d; a body of %d bytes holds at most %d skills of 100 bytes",
+			len(got), cap(got), len(body), len(body)/100)
+	}
+}
