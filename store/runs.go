@@ -21,7 +21,7 @@ const runColumns = `id, trigger, mode, started_at, finished_at, outcome,
 // lists and status checks do not need it.
 const runSummaryColumns = `id, trigger, mode, started_at, finished_at, outcome,
 	creates, updates, deletes, pending_deletes, unchanged, unmanaged_conflicts,
-	assigns, unassigns, failed, error, NULL::jsonb, snapshot_id, approved_run, approved_by`
+	assigns, unassigns, failed, error, NULL::json, snapshot_id, approved_run, approved_by`
 
 func scanRun(row pgx.CollectableRow) (Run, error) {
 	var r Run
@@ -77,7 +77,7 @@ func (s *Store) FinishRun(ctx context.Context, run Run) error {
 			finished_at = COALESCE($2, now()), outcome = $3,
 			creates = $4, updates = $5, deletes = $6, pending_deletes = $7, unchanged = $8,
 			unmanaged_conflicts = $9, assigns = $10, unassigns = $11, failed = $12,
-			error = $13, plan = $14::jsonb, snapshot_id = COALESCE($15, snapshot_id),
+			error = $13, plan = $14::json, snapshot_id = COALESCE($15, snapshot_id),
 			approved_run = COALESCE($17, approved_run), approved_by = COALESCE(NULLIF($18, ''), approved_by)
 		WHERE id = $1 AND account_id = $16`,
 		run.ID, run.FinishedAt, string(run.Outcome),
@@ -246,8 +246,10 @@ func pgText(s string) string {
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
-// pgJSON is a JSON document jsonb takes: jsonb refuses the escape \u0000
-// (a NUL quoted in a plan's problem or warning), which becomes \ufffd.
+// pgJSON is a plan the database keeps as written, with the escape
+// \u0000 (a NUL quoted in a plan's problem or warning) replaced by the
+// character U+FFFD, as pgText does for text: a reader of the plan must
+// never meet a NUL (PostgreSQL's text and jsonb refuse one).
 func pgJSON(b []byte) string {
-	return strings.ReplaceAll(string(b), `\u0000`, `\ufffd`)
+	return strings.ReplaceAll(string(b), `\u0000`, "\uFFFD")
 }
