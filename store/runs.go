@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,7 +68,7 @@ func (s *Store) FinishRun(ctx context.Context, run Run) error {
 	}
 	var plan any // nil: SQL NULL
 	if len(run.Plan) > 0 {
-		plan = pgJSON(run.Plan)
+		plan = pgJSON([]byte(run.Plan))
 	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
@@ -249,7 +250,12 @@ func pgText(s string) string {
 // pgJSON is a plan the database keeps as written, with the escape
 // \u0000 (a NUL quoted in a plan's problem or warning) replaced by the
 // character U+FFFD, as pgText does for text: a reader of the plan must
-// never meet a NUL (PostgreSQL's text and jsonb refuse one).
-func pgJSON(b []byte) string {
-	return strings.ReplaceAll(string(b), `\u0000`, "\uFFFD")
+// never meet a NUL (PostgreSQL's text and jsonb refuse one). A plan
+// without one is b itself, handed to pgx as bytes: at a million records
+// a plan is tens of MB, and a string of it was one copy more.
+func pgJSON(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u0000`)) {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte(`\u0000`), []byte("\uFFFD"))
 }
