@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -250,12 +251,33 @@ func pgText(s string) string {
 // pgJSON is a plan the database keeps as written, with the escape
 // \u0000 (a NUL quoted in a plan's problem or warning) replaced by the
 // character U+FFFD, as pgText does for text: a reader of the plan must
-// never meet a NUL (PostgreSQL's text and jsonb refuse one). A plan
-// without one is b itself, handed to pgx as bytes: at a million records
-// a plan is tens of MB, and a string of it was one copy more.
-func pgJSON(b []byte) []byte {
-	if !bytes.Contains(b, []byte(`\u0000`)) {
+// never meet a NUL (PostgreSQL's text and jsonb refuse one). Only an
+// escape is replaced: in `\\u0000` (an escaped backslash, then the text
+// "u0000", as a quoted API answer may hold) the backslash is kept, since
+// replacing the text after it would leave `\` before U+FFFD, which is no
+// JSON and the run would go unrecorded. A plan without a NUL escape is b
+// itself, no copy: at a million records a plan is tens of MB. It is
+// handed to pgx as json.RawMessage, which pgx sends as json text in every
+// query execution mode database.url may choose (plain []byte is bytea in
+// the exec and simple_protocol modes).
+func pgJSON(b []byte) json.RawMessage {
+	nul := []byte(`\u0000`)
+	if !bytes.Contains(b, nul) {
 		return b
 	}
-	return bytes.ReplaceAll(b, []byte(`\u0000`), []byte("\uFFFD"))
+	out := make([]byte, 0, len(b))
+	done := 0 // b[:done] is in out
+	for i := 0; i < len(b); i++ {
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 {
+			break
+		}
+		i += j
+		if bytes.HasPrefix(b[i:], nul) {
+			out = append(append(out, b[done:i]...), "\uFFFD"...)
+			done = i + len(nul)
+		}
+		i++ // the escaped character: a backslash escapes no further
+	}
+	return append(out, b[done:]...)
 }
