@@ -642,6 +642,16 @@ func (a *applier) resendMissing(ctx context.Context, batch []Change, bodies []li
 				left = append(left, jids[j])
 			}
 			return nil, a.conflict(wctx, left, err)
+		case unconfirmedLock(err):
+			// Not sent, and the run stops: another replica may hold the
+			// lock. As on shutdown, the rows of this one and those after
+			// it stay sent for the lock's holder to settle from the
+			// journal: the refused batch may have made any of them.
+			for _, j := range missing[k:] {
+				a.failedCreates[nameKey(bodies[j].Name)] = true
+			}
+			a.log.Warn("write not sent: the run lock could not be confirmed", "items", len(missing)-k, "error", err)
+			return nil, err
 		case errors.Is(err, liveperson.ErrOutcomeUnknown):
 			// Its answer was lost too: one more look, never a resend.
 			lost := err
