@@ -72,7 +72,11 @@ type RecordSource interface {
 // (implemented by *liveperson.Client). Each write call is one request that
 // sends the revision it is given as If-Match and returns the revision the
 // next write sends (the applier carries it from write to write; see
-// liveperson's package documentation).
+// liveperson's package documentation). Its writes must honour
+// liveperson.WithWriteCheck as the client does, asking the check in their
+// context before every request they send: the run lock is confirmed there
+// (guardWrites) and nowhere else for item-by-item resends and follow-ups,
+// so a write that skips it could leave after another replica took the lock.
 type SkillsAPI interface {
 	// ListSkillsAt reads every skill, deleted ones too when
 	// includeDeleted, and returns the account revision the list was read
@@ -98,7 +102,8 @@ type SkillsAPI interface {
 
 // UsersAPI is the part of LivePerson's Users API the engine uses. In
 // production it is the same client as SkillsAPI: users and skills share
-// the account revision.
+// the account revision. Its writes honour liveperson.WithWriteCheck, as
+// SkillsAPI's do.
 type UsersAPI interface {
 	// ListUsersAt reads every user and returns the account revision the
 	// list was read at ("" when unknown).
