@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -194,7 +195,7 @@ func (s consoleSource) Run(ctx context.Context, id int64) (console.RunDetail, er
 	redact := ca.app.redact
 	d := console.RunDetail{Run: ca.run(r)}
 	if len(r.Plan) > 0 {
-		d.Plan = []byte(redact(string(r.Plan)))
+		d.Plan = []byte(redact(string(unescapeHTML(r.Plan))))
 		if err := ca.applicable(ctx, &d); err != nil {
 			return console.RunDetail{}, err
 		}
@@ -317,4 +318,52 @@ func ptrValue(p *int64) int64 {
 		return 0
 	}
 	return *p
+}
+
+// unescapeHTML undoes, in the JSON text b, the escapes encoding/json makes
+// of <, > and & in strings (\u003c, \u003e, \u0026): a stored plan is the
+// JSON skillsync wrote, and the console's last look for secrets matches
+// them in its text, where a secret holding one of those characters would
+// otherwise hide behind the escape. JSON needs no escape for them, so the
+// document stays the same. Only real escapes are undone: in \\u003c (an
+// escaped backslash, then the text "u003c") nothing is. b is returned
+// itself when it has none.
+func unescapeHTML(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u00`)) {
+		return b
+	}
+	var out []byte
+	done := 0 // b[:done] is in out
+	for i := 0; i < len(b); i++ {
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 {
+			break
+		}
+		i += j
+		if len(b)-i >= 6 && string(b[i:i+4]) == `\u00` {
+			var c byte
+			switch string(b[i+4 : i+6]) {
+			case "3c", "3C":
+				c = '<'
+			case "3e", "3E":
+				c = '>'
+			case "26":
+				c = '&'
+			}
+			if c != 0 {
+				if out == nil {
+					out = make([]byte, 0, len(b))
+				}
+				out = append(append(out, b[done:i]...), c)
+				done = i + 6
+				i += 5
+				continue
+			}
+		}
+		i++ // the escaped character: a backslash escapes no further
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[done:]...)
 }
