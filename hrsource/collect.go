@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // collector gathers the rows of one read, then maps and validates them into
@@ -26,7 +27,7 @@ type collector struct {
 	// sizeHint is the size of the input in bytes, when known (see presize).
 	sizeHint int64
 	// pos holds each record's line or index until its Origin is set.
-	pos   []int
+	pos   []int32
 	slab  []string
 	pairs []kv
 	name  []byte
@@ -136,7 +137,7 @@ func (c *collector) add(values []string, pos int) {
 		c.pos = slices.Grow(c.pos, max(len(c.pos), 1024))
 	}
 	c.recs = append(c.recs, Record{Values: values})
-	c.pos = append(c.pos, pos)
+	c.pos = append(c.pos, int32(pos))
 }
 
 // mark is what a collector held at a point of a read, for undo.
@@ -168,24 +169,24 @@ func (c *collector) undo(m mark) {
 }
 
 // setOrigins sets the Origin of the records added since from. The origins
-// are written into one string and sliced, rather than one string each.
+// are written into one buffer and sliced, rather than one string each;
+// each is a string of the buffer's bytes as written (no copy of the
+// buffer, nor a list of where each ends: at 1,000,000 records, 20 MB less
+// to allocate). Bytes once written are never written again: when the
+// buffer grows, the origins set before keep the old one.
 func (c *collector) setOrigins(from int, format func(dst []byte, pos int) []byte) {
 	pos := c.pos[from:]
 	if len(pos) == 0 {
 		return
 	}
 	// The last origin is about the longest: size the buffer from it.
-	buf := make([]byte, 0, len(pos)*(len(format(nil, pos[len(pos)-1]))+1))
-	ends := make([]int, 0, len(pos))
-	for _, p := range pos {
-		buf = format(buf, p)
-		ends = append(ends, len(buf))
-	}
-	all := string(buf)
-	start := 0
-	for i, end := range ends {
-		c.recs[from+i].Origin = all[start:end]
-		start = end
+	buf := make([]byte, 0, len(pos)*(len(format(nil, int(pos[len(pos)-1])))+1))
+	for i, p := range pos {
+		start := len(buf)
+		buf = format(buf, int(p))
+		if len(buf) > start {
+			c.recs[from+i].Origin = unsafe.String(&buf[start], len(buf)-start)
+		}
 	}
 }
 
