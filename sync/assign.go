@@ -130,6 +130,55 @@ type AssignInput struct {
 	// agent (assignments.agent_profile_ids): users with none of them are
 	// not given skills (nor matched).
 	AgentProfileIDs []int64
+
+	// people, when set, stand for Records (PeopleOf them by Match): a run
+	// keeps these, not the records, once its rules have run.
+	people *hrPeople
+}
+
+// hrPeople are the HR records as assignments read them: of each record,
+// its id, match key, name and employee id and whether it is active. A run
+// keeps them in place of the records from the rules' evaluation on
+// (planRun): at 1,000,000 records, about 85 bytes each (32, and the
+// text) instead of the record (160 bytes), its values (16 bytes a
+// column), its origin and its line of the feed (80).
+type hrPeople struct {
+	match string // the Match the keys were made by
+	list  []hrPerson
+}
+
+// hrPerson is one record of hrPeople: its id, match key, name and
+// employee id one after another in text, a copy in an arena (a record's
+// values are cut from a larger string, the line of a CSV file, which
+// they would keep alive).
+type hrPerson struct {
+	text                   string
+	idEnd, keyEnd, nameEnd uint32
+	active                 bool
+}
+
+func (p *hrPerson) id() string  { return p.text[:p.idEnd] }
+func (p *hrPerson) key() string { return p.text[p.idEnd:p.keyEnd] } // matchKey of the record
+
+// name and employeeID fill the fields the users read masks (maskedFill).
+func (p *hrPerson) name() string       { return p.text[p.keyEnd:p.nameEnd] }
+func (p *hrPerson) employeeID() string { return p.text[p.nameEnd:] }
+
+// peopleOf returns the people of records, keyed by match.
+func peopleOf(records []hrsource.Record, match string) *hrPeople {
+	p := &hrPeople{match: match, list: make([]hrPerson, len(records))}
+	var arena textArena
+	for i := range records {
+		r := &records[i]
+		key := matchKey(match, r.Email, r.LoginName)
+		b := arena.room(len(r.ID) + len(key) + len(r.Name) + len(r.EmployeeID))
+		n := copy(b, r.ID)
+		n += copy(b[n:], key)
+		m := n + copy(b[n:], r.Name)
+		copy(b[m:], r.EmployeeID)
+		p.list[i] = hrPerson{text: text(b), idEnd: uint32(len(r.ID)), keyEnd: uint32(n), nameEnd: uint32(m), active: r.Active}
+	}
+	return p
 }
 
 // maskedUserFields are the user fields the Users API returns empty (PII
@@ -264,7 +313,7 @@ type maskedValue struct {
 // the read masked (read back as ""), or why it cannot: a field the read
 // masked is never written back blank. The write fills them (withFilled):
 // the plan keeps these few values, not a copy of every user it writes.
-func maskedFill(u *liveperson.User, rec *hrsource.Record) ([]maskedValue, string) {
+func maskedFill(u *liveperson.User, rec *hrPerson) ([]maskedValue, string) {
 	var missing []string
 	var fill []maskedValue
 	for _, f := range maskedUserFields {
@@ -276,9 +325,9 @@ func maskedFill(u *liveperson.User, rec *hrsource.Record) ([]maskedValue, string
 		if rec != nil {
 			switch f {
 			case "fullName":
-				val = strings.TrimSpace(rec.Name)
+				val = strings.TrimSpace(rec.name())
 			case "employeeId":
-				val = strings.TrimSpace(rec.EmployeeID)
+				val = strings.TrimSpace(rec.employeeID())
 			}
 		}
 		if val == "" {
@@ -332,6 +381,11 @@ func withFilled(u liveperson.User, fill []maskedValue) liveperson.User {
 // which skill carries each desired skill after the run).
 func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkill, current []liveperson.Skill, in AssignInput) *AssignmentPlan {
 	as := newAssigner(p, in)
+	if in.people == nil || in.people.match != as.a.Match {
+		as.people = peopleOf(in.Records, as.a.Match).list
+	} else {
+		as.people = in.people.list
+	}
 	as.ownedAfterRun(registry, current)
 	as.wantedSkills(p, desired)
 	as.indexUsers()
@@ -352,7 +406,9 @@ func PlanAssignments(p *Plan, desired []DesiredSkill, registry []store.OwnedSkil
 type assigner struct {
 	a        *AssignmentPlan
 	in       AssignInput
-	removals bool // the policy removes skills from users
+	people   []hrPerson // the records (AssignInput.people)
+	ids      textArena  // the record ids of the plan's user changes
+	removals bool       // the policy removes skills from users
 
 	// owned are the owned skills after the run (static ones excepted).
 	owned map[int64]ownedInfo
@@ -363,7 +419,6 @@ type assigner struct {
 	wantIdx  map[string]int // NameKey of desired name → index in wants
 	memberOf map[string][]int
 
-	recordKeys   []string // match key of each record
 	recordsByKey keyIndex // match key → records
 	userKeys     []string // match key of each user who can hold skills
 	usersByKey   keyIndex // match key → users who can hold skills
@@ -394,7 +449,7 @@ type ownedInfo struct{ name, rule string }
 // match is a holder's match key and record, worked out once.
 type match struct {
 	key       string
-	rec       *hrsource.Record
+	rec       *hrPerson
 	ambiguous bool // several active records or users share key
 }
 
@@ -469,8 +524,8 @@ func (as *assigner) wantedSkills(p *Plan, desired []DesiredSkill) {
 func (as *assigner) membersOf(desired []DesiredSkill) {
 	matched := make(map[string]bool, len(as.matches))
 	for _, m := range as.matches {
-		if !m.ambiguous && m.rec != nil && m.rec.Active {
-			matched[m.rec.ID] = true
+		if !m.ambiguous && m.rec != nil && m.rec.active {
+			matched[m.rec.id()] = true
 		}
 	}
 	as.memberOf = make(map[string][]int, len(matched))
@@ -492,22 +547,17 @@ func (as *assigner) membersOf(desired []DesiredSkill) {
 // Only the keys of users (indexUsers) are indexed: no other is looked up,
 // and most records (100,000 for 20,000 users) have none.
 func (as *assigner) indexRecords() {
-	as.recordKeys = make([]string, len(as.in.Records))
-	for i := range as.in.Records {
-		r := &as.in.Records[i]
-		as.recordKeys[i] = matchKey(as.a.Match, r.Email, r.LoginName)
-	}
-	as.recordsByKey = newKeyIndex(as.recordKeys, len(as.usersByKey.first), as.usersByKey.has)
+	as.recordsByKey = newKeyIndex(len(as.people), func(i int) string { return as.people[i].key() }, len(as.usersByKey.first), as.usersByKey.has)
 }
 
 // recordFor is the record of match key k and how many records have it:
 // the one active record, nil when several are active, else the inactive
 // one with the smallest id.
-func (as *assigner) recordFor(k string) (rec *hrsource.Record, n int) {
-	records := as.in.Records
+func (as *assigner) recordFor(k string) (rec *hrPerson, n int) {
+	records := as.people
 	var act []int32
 	for i := range as.recordsByKey.all(k) {
-		if records[i].Active {
+		if records[i].active {
 			act = append(act, i)
 		}
 	}
@@ -519,7 +569,7 @@ func (as *assigner) recordFor(k string) (rec *hrsource.Record, n int) {
 	}
 	for i := range as.recordsByKey.all(k) { // all inactive: the smallest id
 		n++
-		if rec == nil || compareIDs(records[i].ID, rec.ID) < 0 {
+		if rec == nil || compareIDs(records[i].id(), rec.id()) < 0 {
 			rec = &records[i]
 		}
 	}
@@ -542,7 +592,7 @@ func (as *assigner) indexUsers() {
 		}
 		as.userKeys[i] = matchKey(as.a.Match, u.Email, u.LoginName)
 	}
-	as.usersByKey = newKeyIndex(as.userKeys, len(as.holders), nil)
+	as.usersByKey = newKeyIndex(len(as.userKeys), func(i int) string { return as.userKeys[i] }, len(as.holders), nil)
 }
 
 // matchHolders finds the record of each user who can hold skills: a
@@ -564,20 +614,20 @@ func (as *assigner) matchHolders() {
 // examples.
 func (as *assigner) countUnmatched() {
 	a := as.a
-	var unmatched []*hrsource.Record // the examples: the smallest ids
-	for i := range as.in.Records {
-		r := &as.in.Records[i]
-		if !r.Active {
+	var unmatched []*hrPerson // the examples: the smallest ids
+	for i := range as.people {
+		r := &as.people[i]
+		if !r.active {
 			continue
 		}
-		if k := as.recordKeys[i]; k != "" && as.usersByKey.has(k) {
+		if k := r.key(); k != "" && as.usersByKey.has(k) {
 			continue
 		}
 		a.UnmatchedRecords++
 		unmatched = keepSmallest(unmatched, r, maxExamples)
 	}
 	for _, r := range unmatched {
-		a.UnmatchedExample = append(a.UnmatchedExample, fmt.Sprintf("record %s (%s)", r.ID, cmp.Or(matchKey(a.Match, r.Email, r.LoginName), "no "+a.Match)))
+		a.UnmatchedExample = append(a.UnmatchedExample, fmt.Sprintf("record %s (%s)", r.id(), cmp.Or(r.key(), "no "+a.Match)))
 	}
 }
 
@@ -633,10 +683,11 @@ func (as *assigner) planUser(h int) {
 			return
 		}
 	} else {
-		uc.RecordID, uc.Active = rec.ID, rec.Active
+		// A copy of its own: the plan outlives the people.
+		uc.RecordID, uc.Active = as.ids.str(rec.id()), rec.active
 		a.Matched++
-		if rec.Active {
-			for _, wi := range as.memberOf[rec.ID] {
+		if rec.active {
+			for _, wi := range as.memberOf[rec.id()] {
 				wanted = append(wanted, as.wants[wi])
 			}
 		}
@@ -650,7 +701,7 @@ func (as *assigner) planUser(h int) {
 		if slices.ContainsFunc(wanted, func(w want) bool { return w.id == id }) {
 			continue
 		}
-		if rec != nil && (as.problemRule[o.rule] || as.problemRec[rec.ID][o.rule] || as.skillHeld[rec.ID][nameKey(o.name)]) {
+		if rec != nil && (as.problemRule[o.rule] || as.problemRec[rec.id()][o.rule] || as.skillHeld[rec.id()][nameKey(o.name)]) {
 			a.KeptForProblems++
 			continue
 		}
@@ -673,7 +724,7 @@ func (as *assigner) planUser(h int) {
 		if rec == nil {
 			as.skipped = append(as.skipped, who+" (no HR record)")
 		} else {
-			as.skipped = append(as.skipped, fmt.Sprintf("%s (record %s lacks %s)", who, rec.ID, missing))
+			as.skipped = append(as.skipped, fmt.Sprintf("%s (record %s lacks %s)", who, rec.id(), missing))
 		}
 		a.managed[u.ID] = false
 		a.skippedUsers[u.ID] = true
@@ -700,14 +751,15 @@ type keyIndex struct {
 	next  []int32 // the next index with the same key; -1 ends the list
 }
 
-// newKeyIndex indexes keys, about size different ones; an empty key is
-// not indexed, nor one that want (unless nil) refuses.
-func newKeyIndex(keys []string, size int, want func(string) bool) keyIndex {
-	ix := keyIndex{first: make(map[string]int32, size), next: make([]int32, len(keys))}
+// newKeyIndex indexes the keys of n items (key(i) of item i), about size
+// different ones; an empty key is not indexed, nor one that want (unless
+// nil) refuses.
+func newKeyIndex(n int, key func(i int) string, size int, want func(string) bool) keyIndex {
+	ix := keyIndex{first: make(map[string]int32, size), next: make([]int32, n)}
 	// Backwards, so that each list comes out in index order.
-	for i := len(keys) - 1; i >= 0; i-- {
+	for i := n - 1; i >= 0; i-- {
 		ix.next[i] = -1
-		k := keys[i]
+		k := key(i)
 		if k == "" || want != nil && !want(k) {
 			continue
 		}
@@ -749,11 +801,11 @@ func (ix keyIndex) len(k string) int {
 
 // keepSmallest adds r to the at most n records of rs with the smallest ids
 // (compareIDs), kept in that order.
-func keepSmallest(rs []*hrsource.Record, r *hrsource.Record, n int) []*hrsource.Record {
-	if len(rs) == n && compareIDs(r.ID, rs[n-1].ID) >= 0 {
+func keepSmallest(rs []*hrPerson, r *hrPerson, n int) []*hrPerson {
+	if len(rs) == n && compareIDs(r.id(), rs[n-1].id()) >= 0 {
 		return rs // the common case: not among the smallest
 	}
-	at, _ := slices.BinarySearchFunc(rs, r, func(x, y *hrsource.Record) int { return compareIDs(x.ID, y.ID) })
+	at, _ := slices.BinarySearchFunc(rs, r, func(x, y *hrPerson) int { return compareIDs(x.id(), y.id()) })
 	if at >= n {
 		return rs
 	}

@@ -697,6 +697,14 @@ func skillsByKey(skills []DesiredSkill) map[string]DesiredSkill {
 	return out
 }
 
+// release lets go of the records: once the rules have run (complete),
+// the dating of the run needs only its plan and warnings.
+func (d *datedRun) release() {
+	if d != nil {
+		d.snap = nil
+	}
+}
+
 // finishDated puts the dating of the run into its plan.
 func (d *datedRun) finishDated(p *Plan) {
 	if d == nil || p == nil {
