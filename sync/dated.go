@@ -479,6 +479,14 @@ func (d *datedRun) addDateProblems(desired *DesiredState) {
 	if len(bad) == 0 || len(d.rules.rules) == 0 {
 		return
 	}
+	// The problems and Skipped hold copies of the ids and origins: the
+	// run keeps them to the end (and its plan), where the records' would
+	// keep each one's line of the feed, and every record's origins, alive.
+	var text textArena
+	ids := make(map[*hrsource.Record][2]string, len(bad))
+	for _, r := range bad {
+		ids[r] = [2]string{text.str(r.ID), text.str(r.Origin)}
+	}
 	slices.SortFunc(bad, func(a, b *hrsource.Record) int { return compareIDs(a.ID, b.ID) })
 	if desired.Skipped == nil {
 		desired.Skipped = map[string][]string{}
@@ -494,11 +502,11 @@ func (d *datedRun) addDateProblems(desired *DesiredState) {
 		var more []*hrsource.Record
 		var moreHolds *dateHolds // nil once an elided record holds the whole rule
 		for _, rec := range bad {
-			p := RecordProblem{RecordID: rec.ID, Origin: rec.Origin, RuleID: id, Msg: rec.DateProblem}
+			p := RecordProblem{RecordID: ids[rec][0], Origin: ids[rec][1], RuleID: id, Msg: rec.DateProblem}
 			switch skills := touched[id][rec.ID]; {
 			case err != nil || failed[id][rec.ID]:
 				// The rule could not evaluate it: it holds the rule.
-				desired.Skipped[id] = append(desired.Skipped[id], rec.ID)
+				desired.Skipped[id] = append(desired.Skipped[id], p.RecordID)
 			case len(skills) > 0:
 				p.holds = &dateHolds{skills: skills}
 				p.Msg += "; until then the deletes of " + heldNames(skills) + ", and their removal from its user, wait"
@@ -542,7 +550,7 @@ func (d *datedRun) addDateProblems(desired *DesiredState) {
 			break
 		}
 		n++
-		desired.Problems = append(desired.Problems, RecordProblem{RecordID: rec.ID, Origin: rec.Origin, RuleID: first,
+		desired.Problems = append(desired.Problems, RecordProblem{RecordID: ids[rec][0], Origin: ids[rec][1], RuleID: first,
 			Msg: rec.DateProblem + "; no rule would give it a skill, so it holds nothing", holds: &dateHolds{}})
 	}
 	if len(desired.Skipped) == 0 {

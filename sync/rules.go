@@ -612,9 +612,11 @@ type evaluation struct {
 	// skipped are the problems each rule reported, by rule index.
 	skipped [][]RecordProblem
 	states  []*evalState // by rule index
-	// ids hold the desired skills' member ids: a record's id is cut from
-	// its line of a CSV file, which the desired state would keep alive
-	// after the records (1,000,000 lines of 80 bytes, for ids of 7).
+	// ids hold the desired skills' member ids, and the ids and origins
+	// of the records the rules skipped: a record's id is cut from its
+	// line of a CSV file, which the desired state would keep alive after
+	// the records (1,000,000 lines of 80 bytes, for ids of 7), and its
+	// origin from the buffer of every record's origin.
 	ids textArena
 }
 
@@ -645,7 +647,10 @@ func (rs *Rules) newEvaluation(snap *hrsource.Snapshot) *evaluation {
 func (ev *evaluation) report(r *compiledRule, rec *hrsource.Record, format string, args ...any) {
 	p := RecordProblem{RuleID: r.cfg.ID, Msg: fmt.Sprintf(format, args...)}
 	if rec != nil {
-		p.RecordID, p.Origin = rec.ID, rec.Origin
+		// Copies: the run keeps its problems to the end, and the plan
+		// with them, where the record's id would keep its line of the
+		// feed alive and its origin the origins of every record.
+		p.RecordID, p.Origin = ev.ids.str(rec.ID), ev.ids.str(rec.Origin)
 	}
 	ev.skipped[r.index] = append(ev.skipped[r.index], p)
 }
