@@ -24,7 +24,7 @@ var layout = map[string][]string{
 	"hrsource":              {"internal/secret", "internal/jsonscan"},
 	"liveperson":            {"internal/secret", "internal/jsonscan"},
 	"liveperson/lpsim":      {"liveperson"},
-	"store":                 {"migrations", "internal/secret"},
+	"store":                 {"migrations", "internal/secret", "internal/jsonscan"},
 	"store/pgcluster":       {},
 	"store/pgtest":          {"store", "store/pgcluster", "migrations"},
 	"migrations":            {},

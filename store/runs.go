@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/skillsync/skillsync/internal/jsonscan"
 )
 
 // ListRunsDefault is the number of runs ListRuns returns for a limit <= 0.
@@ -261,23 +263,10 @@ func pgText(s string) string {
 // query execution mode database.url may choose (plain []byte is bytea in
 // the exec and simple_protocol modes).
 func pgJSON(b []byte) json.RawMessage {
-	nul := []byte(`\u0000`)
-	if !bytes.Contains(b, nul) {
+	if !bytes.Contains(b, []byte(`\u0000`)) {
 		return b
 	}
-	out := make([]byte, 0, len(b))
-	done := 0 // b[:done] is in out
-	for i := 0; i < len(b); i++ {
-		j := bytes.IndexByte(b[i:], '\\')
-		if j < 0 {
-			break
-		}
-		i += j
-		if bytes.HasPrefix(b[i:], nul) {
-			out = append(append(out, b[done:i]...), "\uFFFD"...)
-			done = i + len(nul)
-		}
-		i++ // the escaped character: a backslash escapes no further
-	}
-	return append(out, b[done:]...)
+	return jsonscan.ReplaceEscapes(b, func(hex []byte) (string, bool) {
+		return "\uFFFD", string(hex) == "0000"
+	})
 }

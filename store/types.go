@@ -4,8 +4,8 @@
 // snapshots, pending deletes, stored plans, the notifications outbox, and
 // the advisory lock per account that allows one applying run at a time.
 //
-// In the house (README, Layout; e2e/layout_test.go), it imports migrations
-// and internal/secret; never hrsource, liveperson or sync.
+// In the house (README, Layout; e2e/layout_test.go), it imports migrations,
+// internal/secret and internal/jsonscan; never hrsource, liveperson or sync.
 package store
 
 import (

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/skillsync/skillsync/cmd/skillsync/console"
+	"github.com/skillsync/skillsync/internal/jsonscan"
 	"github.com/skillsync/skillsync/store"
 	"github.com/skillsync/skillsync/sync"
 )
@@ -332,38 +333,15 @@ func unescapeHTML(b []byte) []byte {
 	if !bytes.Contains(b, []byte(`\u00`)) {
 		return b
 	}
-	var out []byte
-	done := 0 // b[:done] is in out
-	for i := 0; i < len(b); i++ {
-		j := bytes.IndexByte(b[i:], '\\')
-		if j < 0 {
-			break
+	return jsonscan.ReplaceEscapes(b, func(hex []byte) (string, bool) {
+		switch string(hex) {
+		case "003c", "003C":
+			return "<", true
+		case "003e", "003E":
+			return ">", true
+		case "0026":
+			return "&", true
 		}
-		i += j
-		if len(b)-i >= 6 && string(b[i:i+4]) == `\u00` {
-			var c byte
-			switch string(b[i+4 : i+6]) {
-			case "3c", "3C":
-				c = '<'
-			case "3e", "3E":
-				c = '>'
-			case "26":
-				c = '&'
-			}
-			if c != 0 {
-				if out == nil {
-					out = make([]byte, 0, len(b))
-				}
-				out = append(append(out, b[done:i]...), c)
-				done = i + 6
-				i += 5
-				continue
-			}
-		}
-		i++ // the escaped character: a backslash escapes no further
-	}
-	if out == nil {
-		return b
-	}
-	return append(out, b[done:]...)
+		return "", false
+	})
 }

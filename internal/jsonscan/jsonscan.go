@@ -4,7 +4,8 @@
 // the same nesting limit), and hands out the raw bytes of values, object
 // keys and array elements for the caller to interpret. liveperson's codec
 // decodes the Skills and Users APIs' lists with it; hrsource walks the
-// pages of an HTTP feed and flattens their records with it.
+// pages of an HTTP feed and flattens their records with it; store and the
+// console replace escapes in stored plans with ReplaceEscapes.
 //
 // It interprets nothing: what a value means (a number given as a string,
 // a nested object flattened into dotted columns) is the caller's. It
@@ -15,6 +16,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
@@ -452,4 +454,39 @@ func Valid(data []byte) bool {
 		return false
 	}
 	return s.End() == nil
+}
+
+// ReplaceEscapes returns the JSON text b with the \uXXXX escapes that
+// replace names given other text: replace gets the escape's four hex
+// digits and returns the text to write instead, or false to keep the
+// escape. Only real escapes are seen: a backslash escapes the one
+// character after it, so in \\u0000 (an escaped backslash, then the text
+// "u0000") nothing is replaced. b itself is returned when nothing is; the
+// text is not validated.
+func ReplaceEscapes(b []byte, replace func(hex []byte) (string, bool)) []byte {
+	var out []byte
+	done := 0 // b[:done] is in out
+	for i := 0; i < len(b); i++ {
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 {
+			break
+		}
+		i += j
+		if len(b)-i >= 6 && b[i+1] == 'u' {
+			if text, ok := replace(b[i+2 : i+6]); ok {
+				if out == nil {
+					out = make([]byte, 0, len(b))
+				}
+				out = append(append(out, b[done:i]...), text...)
+				done = i + 6
+				i += 5
+				continue
+			}
+		}
+		i++ // the escaped character: a backslash escapes no further
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[done:]...)
 }

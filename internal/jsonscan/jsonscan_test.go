@@ -162,3 +162,28 @@ func FuzzValid(f *testing.F) {
 		}
 	})
 }
+
+// TestReplaceEscapes: only real \u escapes are offered, a backslash
+// escapes one character, a text cut short keeps its tail, and a text
+// with nothing replaced is returned itself.
+func TestReplaceEscapes(t *testing.T) {
+	t.Parallel()
+	nul := func(hex []byte) (string, bool) { return "?", string(hex) == "0000" }
+	for in, want := range map[string]string{
+		`"a\u0000b"`:     `"a?b"`,
+		`"\\u0000"`:      `"\\u0000"`,
+		`"\\\u0000"`:     `"\\?"`,
+		`"\u0000\u0000"`: `"??"`,
+		`"\u0041"`:       `"\u0041"`,
+		`"\u000`:         `"\u000`,
+		`\`:              `\`,
+	} {
+		if got := string(ReplaceEscapes([]byte(in), nul)); got != want {
+			t.Errorf("ReplaceEscapes(%s) = %s, want %s", in, got, want)
+		}
+	}
+	b := []byte(`"\u0041\\u0000"`)
+	if got := ReplaceEscapes(b, nul); &got[0] != &b[0] {
+		t.Errorf("nothing replaced, but a copy was returned")
+	}
+}
