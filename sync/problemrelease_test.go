@@ -1,65 +1,31 @@
 package sync
 
 import (
-	"context"
-	"runtime"
 	"slices"
 	"testing"
 	"unsafe"
-	"weak"
 
 	"github.com/skillsync/skillsync/hrsource"
-	"github.com/skillsync/skillsync/liveperson"
 	"github.com/skillsync/skillsync/store"
 )
 
-// textSource reads through src and keeps weak pointers to the text of
-// the records of its last read: the buffer their origins are cut from
-// (one for the whole read) and the line of the feed the record with id
-// skippedID was cut from.
-type textSource struct {
-	src       RecordSource
-	skippedID string
-	origins   weak.Pointer[byte]
-	line      weak.Pointer[byte]
-}
-
-func (s *textSource) Read(ctx context.Context) (*hrsource.Snapshot, error) {
-	snap, err := s.src.Read(ctx)
-	if err != nil {
-		return snap, err
-	}
-	for i := range snap.Records {
-		r := &snap.Records[i]
-		if i == 0 {
-			s.origins = weak.Make(unsafe.StringData(r.Origin))
+// watchText picks, of a read, the buffer the records' origins are cut
+// from (one for the whole read) and the line of the feed the record with
+// id skippedID was cut from (weakSource).
+func watchText(skippedID string) func(*hrsource.Snapshot) map[string]func() bool {
+	return func(snap *hrsource.Snapshot) map[string]func() bool {
+		out := map[string]func() bool{}
+		for i := range snap.Records {
+			r := &snap.Records[i]
+			if i == 0 {
+				out["origins"] = weakly(unsafe.StringData(r.Origin))
+			}
+			if r.ID == skippedID {
+				out["line"] = weakly(unsafe.StringData(r.ID))
+			}
 		}
-		if r.ID == s.skippedID {
-			s.line = weak.Make(unsafe.StringData(r.ID))
-		}
+		return out
 	}
-	return snap, err
-}
-
-// textUsers collects the garbage before each users read, and notes
-// whether the text of the run's HR read was still held then.
-type textUsers struct {
-	UsersAPI
-	src                 *textSource
-	reads, origins, ids int
-}
-
-func (u *textUsers) ListUsersAt(ctx context.Context) ([]liveperson.User, string, error) {
-	u.reads++
-	runtime.GC()
-	runtime.GC()
-	if u.src.origins.Value() != nil {
-		u.origins++
-	}
-	if u.src.line.Value() != nil {
-		u.ids++
-	}
-	return u.UsersAPI.ListUsersAt(ctx)
 }
 
 // TestRunReleasesTextOfSkippedRecords: a record a rule skips (here: an
@@ -76,8 +42,8 @@ func TestRunReleasesTextOfSkippedRecords(t *testing.T) {
 	e := setup(t, hr, cfg)
 	seedUsers(e, "ann@example.com", "bob@example.com", "fay@example.com")
 	r := e.runner(cfg)
-	src := &textSource{src: r.deps.Source, skippedID: "6"}
-	users := &textUsers{UsersAPI: r.deps.Users, src: src}
+	src := &weakSource{src: r.deps.Source, watch: watchText("6")}
+	users := &gcUsers{UsersAPI: r.deps.Users, src: src}
 	r.deps.Source, r.deps.Users = src, users
 
 	for _, mode := range []store.Mode{store.ModePlan, store.ModeApply} {
@@ -89,10 +55,10 @@ func TestRunReleasesTextOfSkippedRecords(t *testing.T) {
 		if res.Plan == nil || len(res.Plan.Problems) == 0 || res.Plan.Problems[0].RecordID != "6" || res.Plan.Problems[0].Origin == "" {
 			t.Fatalf("%s run: want the problem of record 6 in the plan, got %+v", mode, res.Plan)
 		}
-		if users.origins > 0 {
+		if users.held["origins"] > 0 {
 			t.Errorf("%s run: the origins of every HR record were still held when the users were read", mode)
 		}
-		if users.ids > 0 {
+		if users.held["line"] > 0 {
 			t.Errorf("%s run: the line of the skipped record was still held when the users were read", mode)
 		}
 	}
@@ -110,8 +76,8 @@ func TestRunReleasesTextOfUndatedRecords(t *testing.T) {
 	r := e.datedRunner(datedConfig(func(c *Config) {
 		c.Assignments = AssignmentsConfig{Enabled: true, Match: "email", MaxChangesPercent: 100}
 	}), &now)
-	src := &textSource{src: r.deps.Source, skippedID: "9"}
-	users := &textUsers{UsersAPI: r.deps.Users, src: src}
+	src := &weakSource{src: r.deps.Source, watch: watchText("9")}
+	users := &gcUsers{UsersAPI: r.deps.Users, src: src}
 	r.deps.Source, r.deps.Users = src, users
 
 	res := e.run(r, store.ModePlan)
@@ -121,10 +87,10 @@ func TestRunReleasesTextOfUndatedRecords(t *testing.T) {
 	if res.Plan == nil || !slices.ContainsFunc(res.Plan.Problems, func(p RecordProblem) bool { return p.RecordID == "9" && p.Origin != "" }) {
 		t.Fatalf("want the problem of record 9 in the plan, got %+v", res.Plan)
 	}
-	if users.origins > 0 {
+	if users.held["origins"] > 0 {
 		t.Error("the origins of every HR record were still held when the users were read")
 	}
-	if users.ids > 0 {
+	if users.held["line"] > 0 {
 		t.Error("the line of the record whose dates could not be read was still held when the users were read")
 	}
 }

@@ -12,36 +12,49 @@ import (
 	"github.com/skillsync/skillsync/store"
 )
 
-// weakSource reads through src and keeps only a weak pointer to the
-// records of its last read.
+// weakSource reads through src and keeps, of each read, only weak
+// pointers to what watch picks of it, by name: whether each is still
+// alive.
 type weakSource struct {
-	src     RecordSource
-	records weak.Pointer[hrsource.Record]
+	src   RecordSource
+	watch func(*hrsource.Snapshot) map[string]func() bool
+	alive map[string]func() bool
 }
 
 func (s *weakSource) Read(ctx context.Context) (*hrsource.Snapshot, error) {
 	snap, err := s.src.Read(ctx)
-	if err == nil && len(snap.Records) > 0 {
-		s.records = weak.Make(&snap.Records[0])
+	if err == nil {
+		s.alive = s.watch(snap)
 	}
 	return snap, err
 }
 
-// gcUsers collects the garbage before each users read, and notes whether
-// the records of the run's HR read were still held then.
+// weakly is a check that p's target is still alive.
+func weakly[T any](p *T) func() bool {
+	w := weak.Make(p)
+	return func() bool { return w.Value() != nil }
+}
+
+// gcUsers collects the garbage before each users read, and counts, by
+// name, the reads at which what src watches was still held.
 type gcUsers struct {
 	UsersAPI
 	src   *weakSource
 	reads int
-	held  int
+	held  map[string]int
 }
 
 func (u *gcUsers) ListUsersAt(ctx context.Context) ([]liveperson.User, string, error) {
 	u.reads++
 	runtime.GC()
 	runtime.GC()
-	if u.src.records.Value() != nil {
-		u.held++
+	for name, alive := range u.src.alive {
+		if alive() {
+			if u.held == nil {
+				u.held = map[string]int{}
+			}
+			u.held[name]++
+		}
 	}
 	return u.UsersAPI.ListUsersAt(ctx)
 }
@@ -57,7 +70,12 @@ func TestRunReleasesRecordsBeforeUsersRead(t *testing.T) {
 	e := setup(t, baseHR, cfg)
 	seedUsers(e, "ann@example.com", "bob@example.com", "dee@example.com")
 	r := e.runner(cfg)
-	src := &weakSource{src: r.deps.Source}
+	src := &weakSource{src: r.deps.Source, watch: func(snap *hrsource.Snapshot) map[string]func() bool {
+		if len(snap.Records) == 0 {
+			return nil
+		}
+		return map[string]func() bool{"records": weakly(&snap.Records[0])}
+	}}
 	users := &gcUsers{UsersAPI: r.deps.Users, src: src}
 	r.deps.Source, r.deps.Users = src, users
 
@@ -67,7 +85,7 @@ func TestRunReleasesRecordsBeforeUsersRead(t *testing.T) {
 		if users.reads == before {
 			t.Fatalf("%s run: users not read", mode)
 		}
-		if users.held > 0 {
+		if users.held["records"] > 0 {
 			t.Fatalf("%s run: the HR records were still held when the users were read", mode)
 		}
 		if res.Plan == nil || res.Plan.Assignments == nil {
