@@ -326,7 +326,7 @@ func decodeSkills(data []byte, copyRaw bool) ([]Skill, error) {
 		if len(out) == 1 {
 			// Size the list from the first skill's length rather than
 			// growing it by doubling through thousands of skills.
-			out = slices.Grow(out, skillsRoom(len(data), s.pos-start))
+			out = slices.Grow(out, listRoom(len(data), s.pos-start, minSkillEstimate))
 		}
 		return nil
 	})
@@ -337,18 +337,18 @@ func decodeSkills(data []byte, copyRaw bool) ([]Skill, error) {
 }
 
 // minSkillEstimate is the least length a skills list is sized for per
-// skill (skillsRoom): a skill as LivePerson returns it carries its
+// skill (listRoom): a skill as LivePerson returns it carries its
 // settings (~300 bytes and more), and one small first skill (a bare id
 // and name, 20 bytes) must not size a list of 10 MB for the million skills
 // of 176 bytes each (the most, 1<<20: 185 MB) that skills that small
 // would need.
 const minSkillEstimate = 128
 
-// skillsRoom is usersRoom for skills: the skills of the first one's length
-// that total bytes hold, plus an eighth, counting no skill shorter than
-// minSkillEstimate.
-func skillsRoom(total, first int) int {
-	est := total / max(first, minSkillEstimate)
+// listRoom is the room to make in a list decoded from total bytes whose
+// first item took first bytes: the items of that length it holds, plus an
+// eighth, counting no item shorter than least, and at most 1<<20.
+func listRoom(total, first, least int) int {
+	est := total / max(first, least)
 	return min(est+est/8, 1<<20)
 }
 
@@ -736,7 +736,7 @@ func decodeUsers(data []byte, copyRaw bool) ([]User, error) {
 			// Size the list from the first user's length, as for skills:
 			// doubling through 20,000 users of 256 bytes allocates and
 			// copies twice the list.
-			out = slices.Grow(out, usersRoom(len(data), s.pos-start))
+			out = slices.Grow(out, listRoom(len(data), s.pos-start, minUserEstimate))
 		}
 		return nil
 	})
@@ -747,19 +747,11 @@ func decodeUsers(data []byte, copyRaw bool) ([]User, error) {
 }
 
 // minUserEstimate is the least length a users list is sized for per user
-// (usersRoom): a user read with all its fields is ~800 bytes, and one
+// (listRoom): a user read with all its fields is ~800 bytes, and one
 // small first user (a bare test or service user) must not size the list
 // of 20,000 full users behind it for 400,000 (112 MB of User where 7 MB
 // do).
 const minUserEstimate = 256
-
-// usersRoom is the room to make in a users list of total bytes whose
-// first user took first bytes: the users of that length it holds, plus
-// an eighth, counting no user shorter than minUserEstimate.
-func usersRoom(total, first int) int {
-	est := total / max(first, minUserEstimate)
-	return min(est+est/8, 1<<20)
-}
 
 func encodeUsers(users []User, nullPassword bool) []byte {
 	b := make([]byte, 0, 1024*len(users)+2) // a full user is ~800 bytes
@@ -888,7 +880,7 @@ func decodeSplitUsers(chunks [][]byte) ([]User, bool) {
 		}
 		if len(out) == 1 {
 			// Sized from the first user's length, as decodeUsers does.
-			out = slices.Grow(out, usersRoom(total, s.pos))
+			out = slices.Grow(out, listRoom(total, s.pos, minUserEstimate))
 		}
 		c, ok := r.skipSpace()
 		if !ok {
